@@ -1,0 +1,46 @@
+# SPDX-License-Identifier: Apache-2.0
+# Every dependency comes from a Debian 12 package; a missing one fails configure naming the package.
+
+macro(ptq_require found_var package)
+  if(NOT ${found_var})
+    message(FATAL_ERROR "ptq: ${package} not found. Install it with: apt-get install -y ${package}")
+  endif()
+endmacro()
+
+# Protobuf must be found before ONNX: ONNX's config refers to protobuf::libprotobuf.
+if(NOT TARGET protobuf::libprotobuf)
+  find_package(Protobuf QUIET)
+  ptq_require(Protobuf_FOUND "libprotobuf-dev protobuf-compiler")
+endif()
+
+if(NOT TARGET onnx_proto)
+  find_package(ONNX QUIET CONFIG)
+  ptq_require(ONNX_FOUND libonnx-dev)
+endif()
+
+if(NOT TARGET Eigen3::Eigen)
+  find_package(Eigen3 3.3 QUIET NO_MODULE)
+  ptq_require(Eigen3_FOUND libeigen3-dev)
+endif()
+
+if(NOT TARGET spdlog::spdlog)
+  find_package(spdlog QUIET CONFIG)
+  ptq_require(spdlog_FOUND libspdlog-dev)
+endif()
+
+if(NOT TARGET CLI11::CLI11)
+  find_package(CLI11 QUIET CONFIG)
+  ptq_require(CLI11_FOUND libcli11-dev)
+endif()
+
+if(NOT TARGET nlohmann_json::nlohmann_json)
+  find_package(nlohmann_json 3 QUIET CONFIG)
+  ptq_require(nlohmann_json_FOUND nlohmann-json3-dev)
+endif()
+
+find_package(Threads REQUIRED)
+
+if(PTQ_BUILD_TESTS AND NOT TARGET GTest::gtest_main)
+  find_package(GTest QUIET)
+  ptq_require(GTest_FOUND libgtest-dev)
+endif()

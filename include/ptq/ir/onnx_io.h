@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: Apache-2.0
+// Reading and writing ONNX models: validation of what was read, external data (which libonnx's C++
+// API does not handle), atomic saving.
+#pragma once
+
+#include <onnx/onnx_pb.h>
+
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "ptq/ir/tensor.h"
+
+namespace ptq::onnx_io {
+
+// Highest IR version this build knows how to read (ONNX 1.18 writes IR 11).
+constexpr int64_t kMaxIrVersion = 11;
+
+struct LoadedModel {
+  onnx::ModelProto proto;
+  std::filesystem::path path;
+  // External data files the model referred to (already read into the tensors).
+  std::vector<std::filesystem::path> external_files;
+  // Names of tensors whose data came from external files.
+  std::vector<std::string> external_tensors;
+};
+
+// Reads and validates a model: missing file, not a protobuf, truncated, no graph / empty graph,
+// unknown IR version, no default-domain opset, duplicate tensor names. External data is read into
+// the tensors (raw_data) so the rest of ptq never sees it. Throws IoError/ModelError naming the file.
+LoadedModel load_model(const std::filesystem::path& path);
+
+// Parses a model from memory (no external data allowed); `origin` names it in errors.
+onnx::ModelProto parse_model(const std::string& bytes, const std::string& origin);
+
+// Checks a parsed model (IR version, graph, opsets, unique names); throws ModelError.
+void validate_model(const onnx::ModelProto& model);
+
+enum class ExternalData { Auto, Always, Never };
+
+struct SaveOptions {
+  // Auto: external data only when the serialized model would exceed protobuf's 2 GB limit.
+  ExternalData external_data = ExternalData::Auto;
+  // Tensors at least this large go to the external file when external data is used.
+  size_t external_threshold_bytes = 1024;
+  // Paths that must not be written (the input model and its external data files).
+  std::vector<std::filesystem::path> protected_paths;
+};
+
+// Serialized-size limit of protobuf (2 GiB - 1).
+constexpr size_t kProtobufLimit = 2147483647u;
+
+// Writes the model atomically (temp file + rename). With external data, the tensors go to
+// "<file name>.data" next to the model (written atomically as well). Never writes over a protected
+// path. Throws IoError.
+void save_model(onnx::ModelProto model, const std::filesystem::path& path, const SaveOptions& options = {});
+
+// TensorProto <-> Tensor. The proto must not refer to external data (load_model resolves it).
+Tensor tensor_from_proto(const onnx::TensorProto& proto);
+onnx::TensorProto tensor_to_proto(const Tensor& tensor, const std::string& name);
+
+// Calls fn on every TensorProto of the graph: initializers, sparse initializers, tensor attributes
+// (Constant nodes) and subgraphs, recursively.
+void for_each_tensor(onnx::GraphProto& graph, const std::function<void(onnx::TensorProto&)>& fn);
+
+// Default-domain ("" or "ai.onnx") opset version; 0 when absent.
+int64_t default_opset(const onnx::ModelProto& model);
+
+// Writes bytes to `path` atomically: a temp file in the same folder, then rename. Throws IoError.
+void write_file_atomic(const std::filesystem::path& path, const std::string& bytes);
+
+}  // namespace ptq::onnx_io

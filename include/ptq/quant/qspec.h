@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: Apache-2.0
+// Quantization types, specs and parameters. Convention everywhere in ptq (as ONNX QuantizeLinear):
+//   q = saturate(round_half_to_even(x / scale) + zero_point),   x ≈ scale · (q − zero_point).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ptq/ir/tensor.h"
+
+namespace ptq {
+
+enum class QType { Int8, UInt8, Int16, UInt16, Int32 };
+
+std::string qtype_name(QType type);       // "int8", ...
+QType qtype_from_name(const std::string& name);  // throws UsageError listing the allowed names
+DType qtype_dtype(QType type);
+int64_t qtype_min(QType type);            // full range, e.g. int8 -128
+int64_t qtype_max(QType type);            // e.g. int8 127
+
+// How one tensor is quantized.
+struct QuantSpec {
+  QType type = QType::UInt8;
+  bool symmetric = false;     // range [-absmax, absmax]; restricted range for signed types
+  bool reduce_range = false;  // one bit less (ORT reduce_range): int8 [-64,64], uint8 [0,127]
+  // Integer range actually used: e.g. symmetric int8 [-127,127], uint8 [0,255], reduce-range uint8 [0,127].
+  int64_t qmin() const;
+  int64_t qmax() const;
+};
+
+// A real-valued range observed or chosen for a tensor (or one channel of it).
+struct Range {
+  float lo = 0.0f;
+  float hi = 0.0f;
+};
+
+// Scale and zero point: one entry (per-tensor, axis = -1) or one per channel along `axis`.
+struct QParams {
+  QType type = QType::UInt8;
+  std::vector<float> scale;
+  std::vector<int32_t> zero_point;
+  int axis = -1;
+  bool per_channel() const { return axis >= 0; }
+};
+
+}  // namespace ptq

@@ -1,0 +1,308 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "ptq/exec/executor.h"
+
+#include <chrono>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "ptq/util/log.h"
+
+namespace ptq::exec {
+
+const Tensor& KernelIO::in(size_t i) const {
+  if (!has(i)) PTQ_FAIL(ModelError, "required input ", i, " is missing");
+  return *inputs[i];
+}
+
+void expect_inputs(const Node& node, size_t min_count, size_t max_count) {
+  size_t n = node.inputs.size();
+  while (n > 0 && node.inputs[n - 1].empty()) --n;  // trailing omitted optionals
+  if (n < min_count || n > max_count) {
+    if (min_count == max_count)
+      PTQ_FAIL(ModelError, node.describe(), ": expects ", min_count, " inputs, got ", n);
+    PTQ_FAIL(ModelError, node.describe(), ": expects ", min_count, " to ", max_count, " inputs, got ", n);
+  }
+}
+
+const KernelEntry* find_kernel(const std::string& domain, const std::string& op_type) {
+  const std::string d = domain == "ai.onnx" ? "" : domain;
+  for (const auto& e : kernel_table())
+    if (d == e.domain && op_type == e.op_type) return &e;
+  return nullptr;
+}
+
+namespace {
+
+Kernel bind_kernel(const Node& node) {
+  const KernelEntry* entry = find_kernel(node.domain, node.op_type);
+  if (!entry) {
+    PTQ_FAIL(UnsupportedError, "no kernel for ", node.domain.empty() ? "" : node.domain + ".", node.op_type);
+  }
+  return entry->make(node);
+}
+
+void collect_unsupported(const Graph& graph, std::vector<std::string>& out) {
+  for (const auto& node : graph.nodes) {
+    try {
+      bind_kernel(node);
+    } catch (const Error& e) {
+      std::string what = e.what();
+      std::string prefix = node.describe() + ": ";
+      if (what.compare(0, prefix.size(), prefix) == 0) what = what.substr(prefix.size());
+      out.push_back("node '" + node.name + "' (" + node.op_type + ", opset " + std::to_string(node.opset) + "): " + what);
+    }
+    for (const auto& kv : node.attrs) {
+      if (kv.second.g) collect_unsupported(*kv.second.g, out);
+      for (const auto& g : kv.second.graphs) collect_unsupported(*g, out);
+    }
+  }
+}
+
+int resolve_threads(int requested) {
+  if (requested > 0) return requested;
+  unsigned hw = std::thread::hardware_concurrency();
+  return hw == 0 ? 1 : static_cast<int>(hw);
+}
+
+}  // namespace
+
+std::vector<std::string> find_unsupported_nodes(const Graph& graph) {
+  std::vector<std::string> out;
+  collect_unsupported(graph, out);
+  return out;
+}
+
+void check_input(const ValueInfo& expected, const Tensor& got, const std::string& origin) {
+  auto fail = [&](const std::string& what) {
+    PTQ_FAIL(DataError, origin, "input '", expected.name, "': ", what);
+  };
+  if (expected.dtype != DType::Undefined && got.dtype() != expected.dtype)
+    fail("expected dtype " + dtype_name(expected.dtype) + ", got " + dtype_name(got.dtype()));
+  if (!expected.has_shape) return;
+  if (static_cast<size_t>(got.rank()) != expected.dims.size())
+    fail("expected shape " + expected.shape_str() + ", got " + shape_str(got.shape()));
+  for (size_t i = 0; i < expected.dims.size(); ++i)
+    if (expected.dims[i].known() && expected.dims[i].value != got.shape()[i])
+      fail("expected shape " + expected.shape_str() + ", got " + shape_str(got.shape()));
+}
+
+// ---- Plan -------------------------------------------------------------------------------------------
+
+struct Executor::Plan {
+  std::unordered_map<std::string, int> slot_of;   // tensor name -> value slot
+  std::vector<std::string> slot_name;
+  std::vector<Tensor> initial;                    // weights pre-filled, the rest empty
+  std::vector<Kernel> kernels;
+  std::vector<std::vector<int>> input_slots;      // per node; -1 omitted, -2 - k: outer name k
+  std::vector<std::vector<int>> output_slots;     // per node; -1 omitted
+  std::vector<std::vector<int>> free_after;       // per node: slots dead after it ran
+  std::vector<std::string> outer_names;           // names resolved through the enclosing scope
+  std::vector<int> graph_input_slots;
+  mutable std::mutex profile_mutex;
+  mutable std::map<std::string, OpProfile> profile;
+
+  int slot(const std::string& name) {
+    auto it = slot_of.find(name);
+    if (it != slot_of.end()) return it->second;
+    int s = static_cast<int>(slot_name.size());
+    slot_of[name] = s;
+    slot_name.push_back(name);
+    initial.emplace_back();
+    return s;
+  }
+};
+
+namespace {
+
+// Looks names up in the running executor's values, then in its enclosing scope.
+class FrameScope : public Scope {
+ public:
+  FrameScope(const std::unordered_map<std::string, int>& slot_of, const std::vector<Tensor>& values, const Scope* outer)
+      : slot_of_(slot_of), values_(values), outer_(outer) {}
+  const Tensor* lookup(const std::string& name) const override {
+    auto it = slot_of_.find(name);
+    if (it != slot_of_.end() && values_[static_cast<size_t>(it->second)].defined())
+      return &values_[static_cast<size_t>(it->second)];
+    return outer_ ? outer_->lookup(name) : nullptr;
+  }
+
+ private:
+  const std::unordered_map<std::string, int>& slot_of_;
+  const std::vector<Tensor>& values_;
+  const Scope* outer_;
+};
+
+}  // namespace
+
+Executor::Executor(const Graph& graph, ExecOptions options)
+    : graph_(graph), options_(options), threads_(resolve_threads(options.threads)), plan_(std::make_unique<Plan>()) {
+  std::vector<std::string> unsupported = find_unsupported_nodes(graph);
+  if (!unsupported.empty()) {
+    std::string msg = std::to_string(unsupported.size()) + " unsupported node" + (unsupported.size() > 1 ? "s" : "") + ": ";
+    for (size_t i = 0; i < unsupported.size(); ++i) msg += (i ? "; " : "") + unsupported[i];
+    throw UnsupportedError(msg);
+  }
+  Plan& p = *plan_;
+  for (const auto& kv : graph.weights) p.initial[static_cast<size_t>(p.slot(kv.first))] = kv.second.value;
+  for (const auto& in : graph.inputs) p.graph_input_slots.push_back(p.slot(in.name));
+  std::unordered_map<std::string, int> outer_index;
+  size_t n = graph.nodes.size();
+  p.kernels.resize(n);
+  p.input_slots.resize(n);
+  p.output_slots.resize(n);
+  p.free_after.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    const Node& node = graph.nodes[i];
+    p.kernels[i] = bind_kernel(node);
+    for (const auto& o : node.outputs) p.output_slots[i].push_back(o.empty() ? -1 : p.slot(o));
+  }
+  // Inputs after all outputs have slots, so any name that has no slot comes from an outer scope.
+  for (size_t i = 0; i < n; ++i) {
+    for (const auto& in : graph.nodes[i].inputs) {
+      if (in.empty()) {
+        p.input_slots[i].push_back(-1);
+      } else if (p.slot_of.count(in)) {
+        p.input_slots[i].push_back(p.slot_of[in]);
+      } else {
+        auto it = outer_index.find(in);
+        if (it == outer_index.end()) {
+          it = outer_index.emplace(in, static_cast<int>(p.outer_names.size())).first;
+          p.outer_names.push_back(in);
+        }
+        p.input_slots[i].push_back(-2 - it->second);
+      }
+    }
+  }
+  // Lifetimes: a slot dies after its last reader unless it is a weight, a graph output or read by a
+  // subgraph (implicit input), which is kept until the reading node ran.
+  std::vector<int> last_use(p.slot_name.size(), -1);
+  for (size_t i = 0; i < n; ++i) {
+    for (int s : p.input_slots[i])
+      if (s >= 0) last_use[static_cast<size_t>(s)] = static_cast<int>(i);
+    for (const auto& name : graph.nodes[i].implicit_inputs) {
+      auto it = p.slot_of.find(name);
+      if (it != p.slot_of.end()) last_use[static_cast<size_t>(it->second)] = static_cast<int>(i);
+    }
+    for (int s : p.output_slots[i])  // an output nobody reads dies right after its node
+      if (s >= 0 && last_use[static_cast<size_t>(s)] < static_cast<int>(i)) last_use[static_cast<size_t>(s)] = static_cast<int>(i);
+  }
+  for (const auto& o : graph.outputs) {
+    auto it = p.slot_of.find(o.name);
+    if (it != p.slot_of.end()) last_use[static_cast<size_t>(it->second)] = -1;
+  }
+  for (size_t s = 0; s < last_use.size(); ++s)
+    if (last_use[s] >= 0 && !graph.is_weight(p.slot_name[s])) p.free_after[static_cast<size_t>(last_use[s])].push_back(static_cast<int>(s));
+}
+
+Executor::~Executor() = default;
+
+TensorMap Executor::run(const TensorMap& inputs, const RunOptions& options) const {
+  const Plan& p = *plan_;
+  std::vector<Tensor> values = p.initial;
+  for (const auto& kv : inputs) {
+    auto it = p.slot_of.find(kv.first);
+    bool is_input = false;
+    for (const auto& in : graph_.inputs) is_input = is_input || in.name == kv.first;
+    if (!is_input) {
+      std::string names;
+      for (const auto& in : graph_.inputs) names += (names.empty() ? "" : ", ") + in.name;
+      PTQ_FAIL(DataError, "unknown input '", kv.first, "' (the model's inputs: ", names, ")");
+    }
+    values[static_cast<size_t>(it->second)] = kv.second;
+  }
+  for (size_t k = 0; k < graph_.inputs.size(); ++k) {
+    const ValueInfo& vi = graph_.inputs[k];
+    auto it = inputs.find(vi.name);
+    if (it == inputs.end()) PTQ_FAIL(DataError, "missing input '", vi.name, "' (", dtype_name(vi.dtype), " ", vi.shape_str(), ")");
+    check_input(vi, it->second, "");
+  }
+  // Fetched tensors must survive: keep a copy when produced.
+  std::unordered_map<int, std::string> fetch_slots;
+  for (const auto& f : options.fetch) {
+    auto it = p.slot_of.find(f);
+    if (it == p.slot_of.end()) PTQ_FAIL(Error, "cannot fetch '", f, "': no such tensor in the graph");
+    fetch_slots[it->second] = f;
+  }
+  TensorMap result;
+  for (const auto& kv : fetch_slots)
+    if (values[static_cast<size_t>(kv.first)].defined()) result[kv.second] = values[static_cast<size_t>(kv.first)];
+
+  FrameScope scope(p.slot_of, values, options.outer);
+  KernelIO io;
+  io.scope = &scope;
+  io.tap = options.tap;
+  io.threads = threads_;
+  for (size_t i = 0; i < graph_.nodes.size(); ++i) {
+    const Node& node = graph_.nodes[i];
+    io.inputs.clear();
+    for (size_t k = 0; k < p.input_slots[i].size(); ++k) {
+      int s = p.input_slots[i][k];
+      if (s == -1) {
+        io.inputs.push_back(nullptr);
+      } else if (s >= 0) {
+        io.inputs.push_back(&values[static_cast<size_t>(s)]);
+      } else {
+        const std::string& name = p.outer_names[static_cast<size_t>(-2 - s)];
+        const Tensor* t = options.outer ? options.outer->lookup(name) : nullptr;
+        if (!t) PTQ_FAIL(ModelError, node.describe(), ": input '", name, "' is not available");
+        io.inputs.push_back(t);
+      }
+    }
+    io.outputs.assign(node.outputs.size(), Tensor());
+    auto start = std::chrono::steady_clock::now();
+    try {
+      p.kernels[i](io);
+    } catch (Error& e) {
+      e.append_context(node.describe());
+      throw;
+    }
+    if (options_.profile) {
+      double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      std::lock_guard<std::mutex> lock(p.profile_mutex);
+      OpProfile& prof = p.profile[node.op_type];
+      prof.calls += 1;
+      prof.seconds += dt;
+    }
+    for (size_t k = 0; k < p.output_slots[i].size(); ++k) {
+      int s = p.output_slots[i][k];
+      if (s < 0) continue;
+      if (!io.outputs[k].defined()) PTQ_FAIL(Error, node.describe(), ": kernel produced no output ", k);
+      values[static_cast<size_t>(s)] = std::move(io.outputs[k]);
+      const Tensor& v = values[static_cast<size_t>(s)];
+      if (options.tap && *options.tap) (*options.tap)(node.outputs[k], v);
+      auto f = fetch_slots.find(s);
+      if (f != fetch_slots.end()) result[f->second] = v;
+    }
+    for (int s : p.free_after[i]) values[static_cast<size_t>(s)] = Tensor();
+  }
+  for (const auto& o : graph_.outputs) {
+    const Tensor* t = scope.lookup(o.name);
+    if (!t) PTQ_FAIL(ModelError, "graph output '", o.name, "' was not computed");
+    result[o.name] = *t;
+  }
+  return result;
+}
+
+std::vector<Tensor> Executor::run_node(size_t index, const std::vector<const Tensor*>& inputs) const {
+  PTQ_CHECK(index < graph_.nodes.size());
+  const Node& node = graph_.nodes[index];
+  KernelIO io;
+  io.inputs = inputs;
+  io.outputs.assign(node.outputs.size(), Tensor());
+  io.threads = threads_;
+  try {
+    plan_->kernels[index](io);
+  } catch (Error& e) {
+    e.append_context(node.describe());
+    throw;
+  }
+  return std::move(io.outputs);
+}
+
+std::map<std::string, OpProfile> Executor::profile() const {
+  std::lock_guard<std::mutex> lock(plan_->profile_mutex);
+  return plan_->profile;
+}
+
+}  // namespace ptq::exec

@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: Apache-2.0
+// Shared machinery of elementwise kernels: numpy-style broadcasting and dispatch templates.
+// A unary op is a scalar function; a binary op is a scalar function applied over broadcast inputs.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "ptq/exec/kernel.h"
+
+namespace ptq::exec {
+
+// Multidirectional (numpy) broadcast of two shapes; throws Error when incompatible.
+Shape broadcast_shapes(const Shape& a, const Shape& b);
+
+// Iteration plan of an elementwise op over broadcast operands: the output is walked as
+// outer x inner, where each operand advances by its inner stride (0 or 1) inside a row and by an
+// offset table across rows. Adjacent dims are merged when every operand allows it.
+struct BroadcastPlan {
+  Shape out_shape;
+  int64_t inner = 1;                          // elements per row
+  int64_t rows = 1;
+  std::vector<std::vector<int64_t>> row_offset;  // per operand, per row: offset of the row start
+  std::vector<int64_t> inner_stride;          // per operand: 0 (broadcast) or 1
+};
+BroadcastPlan plan_broadcast(const std::vector<const Shape*>& shapes);
+
+template <class T, class R, class F>
+void binary_kernel(const Tensor& a, const Tensor& b, Tensor& out, F f) {
+  BroadcastPlan plan = plan_broadcast({&a.shape(), &b.shape()});
+  out = Tensor(DTypeOf<R>::value, plan.out_shape);
+  const T* pa = a.data<T>();
+  const T* pb = b.data<T>();
+  R* po = out.data<R>();
+  const int64_t sa = plan.inner_stride[0], sb = plan.inner_stride[1], n = plan.inner;
+  for (int64_t r = 0; r < plan.rows; ++r) {
+    const T* ra = pa + plan.row_offset[0][static_cast<size_t>(r)];
+    const T* rb = pb + plan.row_offset[1][static_cast<size_t>(r)];
+    R* ro = po + r * n;
+    if (sa == 1 && sb == 1) {
+      for (int64_t i = 0; i < n; ++i) ro[i] = f(ra[i], rb[i]);
+    } else if (sa == 1) {
+      const T vb = rb[0];
+      for (int64_t i = 0; i < n; ++i) ro[i] = f(ra[i], vb);
+    } else if (sb == 1) {
+      const T va = ra[0];
+      for (int64_t i = 0; i < n; ++i) ro[i] = f(va, rb[i]);
+    } else {
+      const R v = f(ra[0], rb[0]);
+      for (int64_t i = 0; i < n; ++i) ro[i] = v;
+    }
+  }
+}
+
+template <class T, class F>
+void unary_kernel(const Tensor& x, Tensor& out, F f) {
+  out = Tensor(x.dtype(), x.shape());
+  const T* px = x.data<T>();
+  T* po = out.data<T>();
+  const int64_t n = x.numel();
+  for (int64_t i = 0; i < n; ++i) po[i] = f(px[i]);
+}
+
+}  // namespace ptq::exec

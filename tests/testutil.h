@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: Apache-2.0
+// Helpers shared by the tests: models from ONNX text syntax, temp folders, running the CLI.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <onnx/onnx_pb.h>
+
+#include <filesystem>
+#include <string>
+
+#include "ptq/ir/tensor.h"
+
+namespace ptq::test {
+
+// Parses a model written in ONNX text syntax (onnx/defs/parser.h); fails the test on a syntax error.
+onnx::ModelProto parse_text_model(const std::string& text);
+
+// Adds an initializer to the model's graph.
+void add_initializer(onnx::ModelProto& model, const std::string& name, const Tensor& value);
+
+// A fresh, empty folder under the build's temp dir, unique to the running test.
+std::filesystem::path fresh_dir();
+
+void write_bytes(const std::filesystem::path& path, const std::string& bytes);
+std::string read_bytes(const std::filesystem::path& path);
+void write_model(const onnx::ModelProto& model, const std::filesystem::path& path);
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+// Runs a shell command line, capturing stdout and stderr.
+RunResult run_command(const std::string& command);
+// Runs the `quantize` binary built with the tests.
+RunResult run_quantize(const std::string& args);
+
+// Deterministic pseudo-random float tensor in [lo, hi).
+Tensor random_tensor(Shape shape, uint32_t seed, float lo = -1.0f, float hi = 1.0f);
+
+}  // namespace ptq::test

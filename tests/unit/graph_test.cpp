@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "ptq/ir/graph.h"
+
+#include "testutil.h"
+
+using namespace ptq;
+
+TEST(Graph, SortsNodesTopologically) {
+  onnx::ModelProto m = test::parse_text_model(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+unsorted (float[2] x) => (float[2] z) {
+  z = Relu(y)
+  y = Neg(x)
+}
+)");
+  Graph g = build_graph(m);
+  ASSERT_EQ(g.nodes.size(), 2u);
+  EXPECT_EQ(g.nodes[0].op_type, "Neg");
+  EXPECT_EQ(g.nodes[1].op_type, "Relu");
+  EXPECT_EQ(g.producer("y"), 0);
+  EXPECT_EQ(g.consumers("y"), std::vector<int>{1});
+  EXPECT_EQ(g.nodes[1].proto_index, 0);
+}
+
+TEST(Graph, MissingInputIsReported) {
+  onnx::ModelProto m = test::parse_text_model(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+broken (float[2] x) => (float[2] z) {
+  z = Add(x, ghost)
+}
+)");
+  m.mutable_graph()->mutable_node(0)->set_name("add0");
+  try {
+    build_graph(m);
+    FAIL();
+  } catch (const ModelError& e) {
+    EXPECT_NE(std::string(e.what()).find("node 'add0' (Add): input 'ghost'"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Graph, CycleIsReported) {
+  onnx::ModelProto m = test::parse_text_model(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+cyclic (float[2] x) => (float[2] z) {
+  a = Add(x, b)
+  b = Relu(a)
+  z = Neg(b)
+}
+)");
+  EXPECT_THROW(build_graph(m), ModelError);
+}
+
+TEST(Graph, SubgraphOuterReferencesBecomeImplicitInputs) {
+  onnx::ModelProto m = test::parse_text_model(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+branchy (bool c, float[2] x) => (float[2] z) {
+  t = Neg(x)
+  z = If(c) <then_branch = g1 () => (float[2] o1) { o1 = Relu(t) },
+             else_branch = g2 () => (float[2] o2) { o2 = Abs(t) }>
+}
+)");
+  Graph g = build_graph(m);
+  ASSERT_EQ(g.nodes.size(), 2u);
+  const Node& if_node = g.nodes[1];
+  EXPECT_EQ(if_node.op_type, "If");
+  EXPECT_EQ(if_node.implicit_inputs, std::vector<std::string>{"t"});
+  EXPECT_EQ(g.consumers("t"), std::vector<int>{1});
+  const Graph* then_g = if_node.attr_graph("then_branch");
+  ASSERT_NE(then_g, nullptr);
+  EXPECT_EQ(then_g->outer_refs, std::vector<std::string>{"t"});
+}
+
+TEST(Graph, InitializersListedAsInputsAreWeights) {
+  onnx::ModelProto m = test::parse_text_model(R"(
+<ir_version: 3, opset_import: ["" : 8]>
+old (float[2] x, float[2] w) => (float[2] y) {
+  y = Add(x, w)
+}
+)");
+  test::add_initializer(m, "w", test::random_tensor({2}, 5));
+  Graph g = build_graph(m);
+  ASSERT_EQ(g.inputs.size(), 1u);
+  EXPECT_EQ(g.inputs[0].name, "x");
+  EXPECT_TRUE(g.is_weight("w"));
+}
+
+TEST(Graph, ShapeInferenceFillsIntermediates) {
+  onnx::ModelProto m = test::parse_text_model(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+shapes (float[N,3,8,8] x) => (float[N,3,4,4] y) {
+  h = Relu(x)
+  y = MaxPool <kernel_shape = [2,2], strides = [2,2]> (h)
+}
+)");
+  Graph g = build_graph(m);
+  const ValueInfo* h = g.info("h");
+  ASSERT_NE(h, nullptr);
+  EXPECT_EQ(h->dtype, DType::Float32);
+  EXPECT_EQ(h->shape_str(), "[N,3,8,8]");
+}

@@ -1,0 +1,250 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <google/protobuf/util/message_differencer.h>
+
+#include "ptq/ir/graph.h"
+#include "ptq/ir/onnx_io.h"
+#include "testutil.h"
+
+namespace fs = std::filesystem;
+using namespace ptq;
+
+namespace {
+
+const char* kSmallModel = R"(
+<ir_version: 8, opset_import: ["" : 13]>
+small (float[1,4] x) => (float[1,3] y) {
+  h = MatMul(x, w)
+  y = Add(h, b)
+}
+)";
+
+onnx::ModelProto small_model() {
+  onnx::ModelProto m = test::parse_text_model(kSmallModel);
+  test::add_initializer(m, "w", test::random_tensor({4, 3}, 1));
+  test::add_initializer(m, "b", test::random_tensor({3}, 2));
+  return m;
+}
+
+// Expects load_model(path) to throw ErrorType with a message containing every fragment.
+template <class ErrorType>
+void expect_load_error(const fs::path& path, std::initializer_list<const char*> fragments) {
+  try {
+    onnx_io::load_model(path);
+    FAIL() << "no error for " << path;
+  } catch (const ErrorType& e) {
+    std::string msg = e.what();
+    for (const char* f : fragments) EXPECT_NE(msg.find(f), std::string::npos) << "message: " << msg << "\nmissing: " << f;
+  }
+}
+
+}  // namespace
+
+TEST(OnnxIo, MissingFile) {
+  expect_load_error<IoError>("/nonexistent/model.onnx", {"/nonexistent/model.onnx", "no such file"});
+}
+
+TEST(OnnxIo, NotAProtobuf) {
+  fs::path p = test::fresh_dir() / "text.onnx";
+  test::write_bytes(p, "this is a text file, not a model\n");
+  expect_load_error<ModelError>(p, {"text.onnx", "not an ONNX model"});
+}
+
+TEST(OnnxIo, EmptyFile) {
+  fs::path p = test::fresh_dir() / "empty.onnx";
+  test::write_bytes(p, "");
+  expect_load_error<ModelError>(p, {"empty.onnx", "empty file"});
+}
+
+TEST(OnnxIo, Truncated) {
+  fs::path dir = test::fresh_dir();
+  std::string bytes;
+  ASSERT_TRUE(small_model().SerializeToString(&bytes));
+  test::write_bytes(dir / "cut.onnx", bytes.substr(0, bytes.size() / 2));
+  expect_load_error<ModelError>(dir / "cut.onnx", {"cut.onnx", "truncated"});
+}
+
+TEST(OnnxIo, EmptyGraph) {
+  onnx::ModelProto m = small_model();
+  m.mutable_graph()->clear_node();
+  fs::path p = test::fresh_dir() / "nograph.onnx";
+  test::write_model(m, p);
+  expect_load_error<ModelError>(p, {"nograph.onnx", "graph is empty"});
+}
+
+TEST(OnnxIo, UnknownIrVersion) {
+  onnx::ModelProto m = small_model();
+  m.set_ir_version(99);
+  fs::path p = test::fresh_dir() / "ir99.onnx";
+  test::write_model(m, p);
+  expect_load_error<ModelError>(p, {"ir99.onnx", "unknown IR version 99"});
+}
+
+TEST(OnnxIo, DuplicateTensorNames) {
+  onnx::ModelProto m = test::parse_text_model(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+dup (float[2] x) => (float[2] y) {
+  y = Relu(x)
+  y = Neg(x)
+}
+)");
+  fs::path p = test::fresh_dir() / "dup.onnx";
+  test::write_model(m, p);
+  expect_load_error<ModelError>(p, {"dup.onnx", "duplicate tensor name 'y'"});
+}
+
+TEST(OnnxIo, DuplicateInitializer) {
+  onnx::ModelProto m = small_model();
+  test::add_initializer(m, "w", test::random_tensor({4, 3}, 3));
+  fs::path p = test::fresh_dir() / "dupinit.onnx";
+  test::write_model(m, p);
+  expect_load_error<ModelError>(p, {"duplicate tensor name 'w'", "initializer"});
+}
+
+TEST(OnnxIo, RoundTripIsIdentical) {
+  fs::path dir = test::fresh_dir();
+  onnx::ModelProto m = small_model();
+  test::write_model(m, dir / "in.onnx");
+  auto loaded = onnx_io::load_model(dir / "in.onnx");
+  onnx_io::save_model(loaded.proto, dir / "out.onnx");
+  auto again = onnx_io::load_model(dir / "out.onnx");
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(m, again.proto));
+  EXPECT_EQ(test::read_bytes(dir / "in.onnx"), test::read_bytes(dir / "out.onnx"));
+}
+
+TEST(OnnxIo, ExternalDataRoundTrip) {
+  fs::path dir = test::fresh_dir();
+  onnx::ModelProto m = small_model();
+  Tensor big = test::random_tensor({64, 64}, 7);
+  test::add_initializer(m, "big", big);
+  onnx_io::SaveOptions options;
+  options.external_data = onnx_io::ExternalData::Always;
+  options.external_threshold_bytes = 1024;
+  onnx_io::save_model(m, dir / "ext.onnx", options);
+  ASSERT_TRUE(fs::exists(dir / "ext.onnx.data"));
+  // Only "big" (16 KB) crosses the threshold; the small tensors stay inline.
+  EXPECT_EQ(fs::file_size(dir / "ext.onnx.data"), big.nbytes());
+  onnx::ModelProto on_disk;
+  ASSERT_TRUE(on_disk.ParseFromString(test::read_bytes(dir / "ext.onnx")));
+  int external = 0;
+  for (const auto& t : on_disk.graph().initializer()) external += t.data_location() == onnx::TensorProto::EXTERNAL;
+  EXPECT_EQ(external, 1);
+
+  auto loaded = onnx_io::load_model(dir / "ext.onnx");
+  ASSERT_EQ(loaded.external_tensors.size(), 1u);
+  EXPECT_EQ(loaded.external_tensors[0], "big");
+  GraphOptions go;
+  go.external_tensors = loaded.external_tensors;
+  Graph g = build_graph(loaded.proto, go);
+  const Tensor* w = g.weight("big");
+  ASSERT_NE(w, nullptr);
+  EXPECT_EQ(w->to_vector<float>(), big.to_vector<float>());
+  EXPECT_EQ(g.weights.at("big").source, WeightSource::External);
+}
+
+TEST(OnnxIo, ExternalDataOffsetsAndMissingFile) {
+  fs::path dir = test::fresh_dir();
+  onnx::ModelProto m = small_model();
+  // Hand-written external reference: 8 floats at offset 16 of weights.bin.
+  std::string blob(16, 'x');
+  std::vector<float> values = {1, 2, 3, 4, 5, 6, 7, 8};
+  blob.append(reinterpret_cast<const char*>(values.data()), values.size() * 4);
+  test::write_bytes(dir / "weights.bin", blob);
+  auto* t = m.mutable_graph()->add_initializer();
+  t->set_name("ext");
+  t->set_data_type(onnx::TensorProto::FLOAT);
+  t->add_dims(8);
+  t->set_data_location(onnx::TensorProto::EXTERNAL);
+  auto kv = [&](const char* k, const char* v) {
+    auto* e = t->add_external_data();
+    e->set_key(k);
+    e->set_value(v);
+  };
+  kv("location", "weights.bin");
+  kv("offset", "16");
+  kv("length", "32");
+  test::write_model(m, dir / "m.onnx");
+  auto loaded = onnx_io::load_model(dir / "m.onnx");
+  EXPECT_EQ(build_graph(loaded.proto).weight("ext")->to_vector<float>(), values);
+
+  fs::remove(dir / "weights.bin");
+  expect_load_error<IoError>(dir / "m.onnx", {"m.onnx", "tensor 'ext'", "weights.bin", "not found"});
+
+  test::write_bytes(dir / "weights.bin", std::string(20, 'x'));
+  expect_load_error<ModelError>(dir / "m.onnx", {"tensor 'ext'", "beyond the end"});
+}
+
+TEST(OnnxIo, ExternalDataMustStayInModelFolder) {
+  fs::path dir = test::fresh_dir();
+  onnx::ModelProto m = small_model();
+  auto* t = m.mutable_graph()->add_initializer();
+  t->set_name("evil");
+  t->set_data_type(onnx::TensorProto::FLOAT);
+  t->add_dims(1);
+  t->set_data_location(onnx::TensorProto::EXTERNAL);
+  auto* e = t->add_external_data();
+  e->set_key("location");
+  e->set_value("../../etc/passwd");
+  test::write_model(m, dir / "m.onnx");
+  expect_load_error<ModelError>(dir / "m.onnx", {"tensor 'evil'", "escapes the model folder"});
+}
+
+TEST(OnnxIo, RefusesToOverwriteInput) {
+  fs::path dir = test::fresh_dir();
+  test::write_model(small_model(), dir / "in.onnx");
+  std::string before = test::read_bytes(dir / "in.onnx");
+  auto loaded = onnx_io::load_model(dir / "in.onnx");
+  onnx_io::SaveOptions options;
+  options.protected_paths = {dir / "in.onnx"};
+  fs::path same = dir / "." / "in.onnx";
+  EXPECT_THROW(onnx_io::save_model(loaded.proto, same, options), IoError);
+  EXPECT_EQ(test::read_bytes(dir / "in.onnx"), before);
+}
+
+TEST(OnnxIo, UnwritableDestinationLeavesNothing) {
+  fs::path dir = test::fresh_dir();
+  try {
+    onnx_io::save_model(small_model(), dir / "missing_folder" / "out.onnx");
+    FAIL() << "expected an error";
+  } catch (const IoError& e) {
+    EXPECT_NE(std::string(e.what()).find("does not exist"), std::string::npos) << e.what();
+  }
+  onnx_io::save_model(small_model(), dir / "out.onnx");
+  // Only the final file: no temp file left behind.
+  int files = 0;
+  for (const auto& entry : fs::directory_iterator(dir)) files += entry.is_regular_file();
+  EXPECT_EQ(files, 1);
+}
+
+TEST(OnnxIo, ConstantNodeWeightsAreFound) {
+  onnx::ModelProto m = test::parse_text_model(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+consts (float[2,2] x) => (float[2,2] y) {
+  w = Constant <value = float[2,2] {1.0, 2.0, 3.0, 4.0}> ()
+  s = Constant <value_float = 0.5> ()
+  h = MatMul(x, w)
+  y = Mul(h, s)
+}
+)");
+  fs::path p = test::fresh_dir() / "c.onnx";
+  test::write_model(m, p);
+  Graph g = build_graph(onnx_io::load_model(p).proto);
+  ASSERT_EQ(g.nodes.size(), 2u);  // Constant nodes became weights
+  ASSERT_NE(g.weight("w"), nullptr);
+  EXPECT_EQ(g.weight("w")->to_vector<float>(), (std::vector<float>{1, 2, 3, 4}));
+  EXPECT_EQ(g.weights.at("w").source, WeightSource::ConstantNode);
+  EXPECT_EQ(g.weight("s")->to_vector<float>(), (std::vector<float>{0.5f}));
+  EXPECT_EQ(g.weight("s")->rank(), 0);
+}
+
+TEST(OnnxIo, DefaultOpsetAndOtherDomainsKept) {
+  onnx::ModelProto m = small_model();
+  auto* op = m.add_opset_import();
+  op->set_domain("com.microsoft");
+  op->set_version(1);
+  EXPECT_EQ(onnx_io::default_opset(m), 13);
+  fs::path dir = test::fresh_dir();
+  onnx_io::save_model(m, dir / "d.onnx");
+  auto loaded = onnx_io::load_model(dir / "d.onnx");
+  ASSERT_EQ(loaded.proto.opset_import_size(), 2);
+  EXPECT_EQ(loaded.proto.opset_import(1).domain(), "com.microsoft");
+}

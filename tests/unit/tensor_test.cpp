@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "ptq/ir/tensor.h"
+
+#include <cmath>
+
+#include "ptq/ir/npy.h"
+#include "ptq/ir/onnx_io.h"
+#include "testutil.h"
+
+using namespace ptq;
+
+TEST(Tensor, ShapeAndAccess) {
+  Tensor t = Tensor::zeros(DType::Float32, {2, 3});
+  EXPECT_EQ(t.numel(), 6);
+  EXPECT_EQ(t.nbytes(), 24u);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(t.raw()) % 64, 0u);
+  EXPECT_THROW(t.data<int32_t>(), Error);
+  Tensor r = t.reshaped({3, 2});
+  EXPECT_TRUE(r.shares_buffer(t));
+  EXPECT_THROW(t.reshaped({4, 2}), Error);
+}
+
+TEST(Tensor, HalfConversionMatchesKnownBitPatterns) {
+  // (float, IEEE half bits) from the IEEE 754 binary16 tables.
+  const std::pair<float, uint16_t> cases[] = {
+      {0.0f, 0x0000}, {1.0f, 0x3c00}, {-2.0f, 0xc000}, {65504.0f, 0x7bff}, {0.333251953125f, 0x3555},
+      {5.9604645e-8f, 0x0001}, {6.1035156e-5f, 0x0400}, {INFINITY, 0x7c00}};
+  for (auto [f, h] : cases) {
+    EXPECT_EQ(float_to_half(f), h) << f;
+    EXPECT_FLOAT_EQ(half_to_float(h), f) << h;
+  }
+  EXPECT_TRUE(std::isnan(half_to_float(0x7e00)));
+}
+
+TEST(Tensor, CastTruncatesTowardZero) {
+  Tensor f = Tensor::from_vector<float>({-1.7f, -0.5f, 0.5f, 2.9f}, {4});
+  EXPECT_EQ(cast_tensor(f, DType::Int32).to_vector<int32_t>(), (std::vector<int32_t>{-1, 0, 0, 2}));
+  Tensor big = Tensor::from_vector<int64_t>({(int64_t{1} << 53) + 1}, {1});
+  EXPECT_EQ(cast_tensor(cast_tensor(big, DType::Int32), DType::Int64).numel(), 1);
+}
+
+TEST(Tensor, ProtoRoundTripTypedFields) {
+  onnx::TensorProto p;
+  p.set_name("t");
+  p.set_data_type(onnx::TensorProto::INT8);
+  p.add_dims(3);
+  for (int v : {-128, 0, 127}) p.add_int32_data(v);
+  Tensor t = onnx_io::tensor_from_proto(p);
+  EXPECT_EQ(t.to_vector<int8_t>(), (std::vector<int8_t>{-128, 0, 127}));
+  Tensor back = onnx_io::tensor_from_proto(onnx_io::tensor_to_proto(t, "t"));
+  EXPECT_EQ(back.to_vector<int8_t>(), t.to_vector<int8_t>());
+  p.add_int32_data(1);
+  EXPECT_THROW(onnx_io::tensor_from_proto(p), ModelError);
+}
+
+TEST(Npy, RoundTripAndNumpyHeader) {
+  auto dir = test::fresh_dir();
+  Tensor t = Tensor::from_vector<float>({1.5f, -2.0f, 3.25f, 0.0f, 5.0f, 6.0f}, {2, 3});
+  write_npy(dir / "a.npy", t);
+  std::string bytes = test::read_bytes(dir / "a.npy");
+  EXPECT_EQ(bytes.size() % 64, 24u % 64);  // header padded to 64, then 24 data bytes
+  EXPECT_NE(bytes.find("{'descr': '<f4', 'fortran_order': False, 'shape': (2,3), }"), std::string::npos);
+  Tensor back = read_npy(dir / "a.npy");
+  EXPECT_EQ(back.shape(), (Shape{2, 3}));
+  EXPECT_EQ(back.to_vector<float>(), t.to_vector<float>());
+  write_npy(dir / "v.npy", Tensor::from_vector<int64_t>({7}, {1}));
+  EXPECT_NE(test::read_bytes(dir / "v.npy").find("'shape': (1,)"), std::string::npos);
+  EXPECT_EQ(read_npy(dir / "v.npy").to_vector<int64_t>(), std::vector<int64_t>{7});
+}
+
+TEST(Npy, BadFilesAreNamed) {
+  auto dir = test::fresh_dir();
+  test::write_bytes(dir / "bad.npy", "not numpy");
+  try {
+    read_npy(dir / "bad.npy");
+    FAIL();
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("bad.npy: not a .npy file"), std::string::npos);
+  }
+  std::string good = npy_bytes(Tensor::zeros(DType::Float32, {4, 4}));
+  test::write_bytes(dir / "cut.npy", good.substr(0, good.size() - 8));
+  EXPECT_THROW(read_npy(dir / "cut.npy"), DataError);
+  std::string fortran = good;
+  fortran.replace(fortran.find("False"), 5, "True ");
+  test::write_bytes(dir / "f.npy", fortran);
+  EXPECT_THROW(read_npy(dir / "f.npy"), DataError);
+  EXPECT_EQ(sanitize_file_name("input:0/x y"), "input_0_x_y");
+}

@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: Apache-2.0
+// `quantize`: the ptq command line. Logs go to stderr, machine-readable output to stdout.
+// Exit codes: 0 ok, 1 error (bad model, data, I/O), 2 usage.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+
+#include "commands.h"
+#include "ptq/util/error.h"
+#include "ptq/util/log.h"
+
+namespace {
+
+constexpr const char* kExamples = R"(Examples:
+  quantize inspect model.onnx              summary of a model (IR, opsets, I/O, ops, weights)
+  quantize inspect model.onnx --json       the same as JSON on stdout
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"ptq: post-training quantization of ONNX models", "quantize"};
+  app.footer(kExamples);
+  app.set_version_flag("--version", std::string("quantize (ptq) ") + PTQ_VERSION);
+  bool verbose = false, quiet = false;
+  app.add_flag("-v,--verbose", verbose, "Debug logging on stderr");
+  app.add_flag("-q,--quiet", quiet, "Only warnings and errors on stderr");
+  app.fallthrough();
+  app.require_subcommand(1, 1);
+
+  ptq::cli::Action action;
+  ptq::cli::register_inspect_command(app, action);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  if (verbose) ptq::log::set_level(ptq::log::Level::Debug);
+  if (quiet) ptq::log::set_level(ptq::log::Level::Warn);
+  try {
+    return action ? action() : 0;
+  } catch (const ptq::UsageError& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+}
