@@ -1,0 +1,2 @@
+ptq_add_test(cli_test e2e/cli_test.cpp)
+add_dependencies(cli_test quantize)

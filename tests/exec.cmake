@@ -1,0 +1,2 @@
+ptq_add_test(exec_test
+  unit/exec/executor_test.cpp)

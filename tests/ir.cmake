@@ -1,0 +1,4 @@
+ptq_add_test(ir_test
+  unit/ir/onnx_io_test.cpp
+  unit/ir/graph_test.cpp
+  unit/ir/tensor_test.cpp)
