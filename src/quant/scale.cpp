@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: Apache-2.0
+// compute_qparams (see scale.h for the rules). Scale is computed in double and stored as float32;
+// the zero point is computed from the stored float scale, so the grid written to the model is the
+// grid ptq evaluates with.
+//
+// Degenerate cases, documented and tested:
+//  - lo == hi == 0 after widening (an all-zero tensor): scale 1, zero point 0 (the symmetric
+//    midpoint for symmetric unsigned types), so 0 maps exactly to 0;
+//  - a scale below FLT_MIN (a range of denormal width): treated like the all-zero case;
+//  - lo > hi, NaN or infinite bounds: Error (observers must not produce them).
+// Symmetric with reduce_range: the reduced range is used and the zero point is its midpoint.
+#include "ptq/quant/scale.h"
+
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
+
+#include "ptq/util/error.h"
+
+namespace ptq {
+namespace {
+
+void compute_one(Range r, const QuantSpec& spec, float& scale, int32_t& zero_point) {
+  if (!std::isfinite(r.lo) || !std::isfinite(r.hi))
+    PTQ_FAIL(Error, "range [", r.lo, ", ", r.hi, "] is not finite");
+  if (r.lo > r.hi) PTQ_FAIL(Error, "range [", r.lo, ", ", r.hi, "] has lo > hi");
+  const double qmin = static_cast<double>(spec.qmin()), qmax = static_cast<double>(spec.qmax());
+  double lo = std::min<double>(r.lo, 0.0), hi = std::max<double>(r.hi, 0.0);
+  const double mid = std::nearbyint((qmin + qmax) / 2.0);
+  if (spec.symmetric) {
+    double absmax = std::max(-lo, hi);
+    lo = -absmax;
+    hi = absmax;
+  }
+  double s = (hi - lo) / (qmax - qmin);
+  if (!(s >= static_cast<double>(FLT_MIN))) {
+    scale = 1.0f;
+    zero_point = static_cast<int32_t>(spec.symmetric ? mid : std::clamp(0.0, qmin, qmax));
+    return;
+  }
+  scale = static_cast<float>(s);
+  if (spec.symmetric) {
+    zero_point = static_cast<int32_t>(mid);
+  } else {
+    double zp = std::nearbyint(qmin - lo / static_cast<double>(scale));
+    zero_point = static_cast<int32_t>(std::clamp(zp, qmin, qmax));
+  }
+}
+
+struct AxisLayout {
+  int64_t channels = 1;
+  int64_t inner = 1;  // elements per channel run
+};
+
+AxisLayout layout_of(const Tensor& t, const QParams& p) {
+  AxisLayout l;
+  if (!p.per_channel()) {
+    if (p.scale.size() != 1 || p.zero_point.size() != 1) PTQ_FAIL(Error, "per-tensor params need one scale and one zero point");
+    return l;
+  }
+  if (p.axis >= t.rank()) PTQ_FAIL(Error, "quantization axis ", p.axis, " out of range for shape ", shape_str(t.shape()));
+  l.channels = t.shape()[static_cast<size_t>(p.axis)];
+  for (int d = p.axis + 1; d < t.rank(); ++d) l.inner *= t.shape()[static_cast<size_t>(d)];
+  if (static_cast<int64_t>(p.scale.size()) != l.channels || static_cast<int64_t>(p.zero_point.size()) != l.channels)
+    PTQ_FAIL(Error, "per-channel params have ", p.scale.size(), " scales for ", l.channels, " channels");
+  return l;
+}
+
+template <class Q>
+void quantize_into(const float* x, Q* q, int64_t n, const QParams& p, const AxisLayout& l) {
+  const double lo = static_cast<double>(qtype_min(p.type)), hi = static_cast<double>(qtype_max(p.type));
+  for (int64_t i = 0; i < n; ++i) {
+    size_t c = static_cast<size_t>((i / l.inner) % l.channels);
+    float v = std::nearbyint(x[i] / p.scale[c]);
+    double r = std::clamp(static_cast<double>(v) + p.zero_point[c], lo, hi);
+    q[i] = static_cast<Q>(r);
+  }
+}
+
+template <class Q>
+void dequantize_into(const Q* q, float* x, int64_t n, const QParams& p, const AxisLayout& l) {
+  for (int64_t i = 0; i < n; ++i) {
+    size_t c = static_cast<size_t>((i / l.inner) % l.channels);
+    x[i] = static_cast<float>(static_cast<int64_t>(q[i]) - p.zero_point[c]) * p.scale[c];
+  }
+}
+
+}  // namespace
+
+QParams compute_qparams(const Range& range, const QuantSpec& spec) {
+  QParams p;
+  p.type = spec.type;
+  p.scale.resize(1);
+  p.zero_point.resize(1);
+  compute_one(range, spec, p.scale[0], p.zero_point[0]);
+  return p;
+}
+
+QParams compute_qparams(const std::vector<Range>& ranges, const QuantSpec& spec, int axis) {
+  QParams p;
+  p.type = spec.type;
+  p.axis = axis;
+  p.scale.resize(ranges.size());
+  p.zero_point.resize(ranges.size());
+  for (size_t c = 0; c < ranges.size(); ++c) compute_one(ranges[c], spec, p.scale[c], p.zero_point[c]);
+  return p;
+}
+
+Tensor quantize_tensor(const Tensor& x, const QParams& p) {
+  AxisLayout l = layout_of(x, p);
+  Tensor q(qtype_dtype(p.type), x.shape());
+  const float* px = x.data<float>();
+  switch (p.type) {
+    case QType::Int8: quantize_into(px, q.data<int8_t>(), x.numel(), p, l); break;
+    case QType::UInt8: quantize_into(px, q.data<uint8_t>(), x.numel(), p, l); break;
+    case QType::Int16: quantize_into(px, q.data<int16_t>(), x.numel(), p, l); break;
+    case QType::UInt16: quantize_into(px, q.data<uint16_t>(), x.numel(), p, l); break;
+    case QType::Int32: quantize_into(px, q.data<int32_t>(), x.numel(), p, l); break;
+  }
+  return q;
+}
+
+Tensor dequantize_tensor(const Tensor& q, const QParams& p) {
+  AxisLayout l = layout_of(q, p);
+  Tensor x(DType::Float32, q.shape());
+  float* px = x.data<float>();
+  switch (p.type) {
+    case QType::Int8: dequantize_into(q.data<int8_t>(), px, q.numel(), p, l); break;
+    case QType::UInt8: dequantize_into(q.data<uint8_t>(), px, q.numel(), p, l); break;
+    case QType::Int16: dequantize_into(q.data<int16_t>(), px, q.numel(), p, l); break;
+    case QType::UInt16: dequantize_into(q.data<uint16_t>(), px, q.numel(), p, l); break;
+    case QType::Int32: dequantize_into(q.data<int32_t>(), px, q.numel(), p, l); break;
+  }
+  return x;
+}
+
+Tensor fake_quantize(const Tensor& x, const QParams& p) { return dequantize_tensor(quantize_tensor(x, p), p); }
+
+}  // namespace ptq

@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: Apache-2.0
+// compute_qparams against hand-computed tables.
+#include "ptq/quant/scale.h"
+
+#include <cmath>
+
+#include "testutil.h"
+
+using namespace ptq;
+
+namespace {
+constexpr float kScaleTol = 1e-7f;  // relative; scales are exact ratios computed in double
+
+struct Case {
+  const char* what;
+  QType type;
+  bool symmetric;
+  bool reduce_range;
+  float lo, hi;
+  float scale;
+  int32_t zero_point;
+};
+
+// scale = (hi' - lo') / (qmax - qmin) with [lo', hi'] widened to include 0 (and made ±absmax when
+// symmetric); zero point = round(qmin - lo'/scale).
+const Case kCases[] = {
+    {"uint8 asym", QType::UInt8, false, false, -1.0f, 3.0f, 4.0f / 255, 64},  // 0 - (-1)/(4/255) = 63.75 -> 64
+    {"uint8 asym all positive", QType::UInt8, false, false, 2.0f, 6.0f, 6.0f / 255, 0},
+    {"uint8 asym all negative", QType::UInt8, false, false, -5.1f, -1.0f, 5.1f / 255, 255},
+    {"int8 asym", QType::Int8, false, false, -1.0f, 3.0f, 4.0f / 255, -64},  // -128 + 63.75 = -64.25 -> -64
+    {"int8 sym", QType::Int8, true, false, -1.0f, 3.0f, 6.0f / 254, 0},
+    {"uint8 sym", QType::UInt8, true, false, -2.0f, 1.0f, 4.0f / 254, 128},
+    {"int16 sym", QType::Int16, true, false, -0.5f, 0.25f, 1.0f / 65534, 0},
+    {"uint16 asym", QType::UInt16, false, false, -1.0f, 1.0f, 2.0f / 65535, 32768},  // 32767.5 -> 32768 (even)
+    {"uint16 sym", QType::UInt16, true, false, -1.0f, 1.0f, 2.0f / 65534, 32768},
+    {"int8 sym reduce", QType::Int8, true, true, -1.0f, 1.0f, 2.0f / 128, 0},
+    {"uint8 asym reduce", QType::UInt8, false, true, 0.0f, 1.27f, 1.27f / 127, 0},
+    {"all zero uint8", QType::UInt8, false, false, 0.0f, 0.0f, 1.0f, 0},
+    {"all zero uint8 sym", QType::UInt8, true, false, 0.0f, 0.0f, 1.0f, 128},
+    {"all zero int8", QType::Int8, false, false, 0.0f, 0.0f, 1.0f, 0},
+    {"constant 5 uint8", QType::UInt8, false, false, 5.0f, 5.0f, 5.0f / 255, 0},
+    {"denormal width", QType::Int8, true, false, 0.0f, 1e-42f, 1.0f, 0},
+};
+}  // namespace
+
+TEST(Scale, HandComputedTable) {
+  for (const Case& c : kCases) {
+    QuantSpec spec{c.type, c.symmetric, c.reduce_range};
+    QParams p = compute_qparams(Range{c.lo, c.hi}, spec);
+    ASSERT_EQ(p.scale.size(), 1u);
+    EXPECT_NEAR(p.scale[0], c.scale, kScaleTol * c.scale) << c.what;
+    EXPECT_EQ(p.zero_point[0], c.zero_point) << c.what;
+    EXPECT_FALSE(p.per_channel());
+  }
+}
+
+TEST(Scale, ZeroIsExactlyRepresentable) {
+  for (QType t : {QType::UInt8, QType::Int8, QType::UInt16, QType::Int16})
+    for (bool sym : {false, true})
+      for (float lo : {-3.7f, -0.01f, 0.0f, 0.4f})
+        for (float hi : {0.0f, 0.02f, 5.5f}) {
+          if (lo > hi) continue;
+          QParams p = compute_qparams(Range{lo, hi}, QuantSpec{t, sym, false});
+          Tensor z = Tensor::from_vector<float>({0.0f}, {1});
+          EXPECT_EQ(fake_quantize(z, p).to_vector<float>()[0], 0.0f) << qtype_name(t) << sym << lo << hi;
+        }
+}
+
+TEST(Scale, BadRangesThrow) {
+  EXPECT_THROW(compute_qparams(Range{NAN, 1.0f}, QuantSpec{}), Error);
+  EXPECT_THROW(compute_qparams(Range{0.0f, INFINITY}, QuantSpec{}), Error);
+  EXPECT_THROW(compute_qparams(Range{2.0f, 1.0f}, QuantSpec{}), Error);
+}
+
+TEST(Scale, PerChannel) {
+  QParams p = compute_qparams({Range{-1.0f, 1.0f}, Range{-0.5f, 0.25f}, Range{0.0f, 0.0f}},
+                              QuantSpec{QType::Int8, true, false}, 0);
+  EXPECT_EQ(p.axis, 0);
+  EXPECT_NEAR(p.scale[0], 2.0f / 254, 1e-9);
+  EXPECT_NEAR(p.scale[1], 1.0f / 254, 1e-9);
+  EXPECT_EQ(p.scale[2], 1.0f);
+  EXPECT_EQ(p.zero_point, (std::vector<int32_t>{0, 0, 0}));
+}
+
+TEST(Scale, QuantizeRoundsHalfToEvenAndSaturates) {
+  QParams p;
+  p.type = QType::Int8;
+  p.scale = {0.5f};
+  p.zero_point = {0};
+  // x/scale = 0.5, 1.5, 2.5, -0.5, -1.5, 300, -300
+  Tensor x = Tensor::from_vector<float>({0.25f, 0.75f, 1.25f, -0.25f, -0.75f, 150.0f, -150.0f}, {7});
+  EXPECT_EQ(quantize_tensor(x, p).to_vector<int8_t>(), (std::vector<int8_t>{0, 2, 2, 0, -2, 127, -128}));
+  p.type = QType::UInt8;
+  p.zero_point = {10};
+  EXPECT_EQ(quantize_tensor(x, p).to_vector<uint8_t>(), (std::vector<uint8_t>{10, 12, 12, 10, 8, 255, 0}));
+}
+
+TEST(Scale, PerAxisQuantizeDequantize) {
+  // Shape [2,3]: axis 1 has 3 channels with scales 1, 2, 4.
+  QParams p;
+  p.type = QType::Int8;
+  p.axis = 1;
+  p.scale = {1.0f, 2.0f, 4.0f};
+  p.zero_point = {0, 1, -1};
+  Tensor x = Tensor::from_vector<float>({1, 2, 4, -3, -6, -12}, {2, 3});
+  Tensor q = quantize_tensor(x, p);
+  EXPECT_EQ(q.to_vector<int8_t>(), (std::vector<int8_t>{1, 2, 0, -3, -2, -4}));
+  EXPECT_EQ(dequantize_tensor(q, p).to_vector<float>(), x.to_vector<float>());
+}
+
+TEST(Scale, RoundTripErrorIsBoundedByHalfAStep) {
+  Tensor x = test::random_tensor({1000}, 3, -2.0f, 5.0f);
+  for (QType t : {QType::UInt8, QType::Int8, QType::Int16}) {
+    QParams p = compute_qparams(Range{-2.0f, 5.0f}, QuantSpec{t, false, false});
+    Tensor y = fake_quantize(x, p);
+    for (int64_t i = 0; i < x.numel(); ++i)
+      ASSERT_LE(std::fabs(y.data<float>()[i] - x.data<float>()[i]), 0.5f * p.scale[0] * 1.0001f) << qtype_name(t);
+  }
+}
