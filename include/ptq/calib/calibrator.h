@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: Apache-2.0
+// Calibration: streams samples through the executor, observes the tensors the quantization plan asks
+// for (activations through the executor's tap; weights straight from the initializers), and turns
+// what was observed into quantization parameters with compute_qparams. The rewriter consumes the
+// resulting table; `--table` saves it as JSON and `--load-table` reads it back.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "ptq/calib/data_reader.h"
+#include "ptq/ir/graph.h"
+#include "ptq/quant/qspec.h"
+
+namespace ptq::calib {
+
+// One tensor the plan wants quantized.
+struct CalibTarget {
+  std::string tensor;
+  QuantSpec spec;
+  int axis = -1;           // per-channel axis (weights), -1 for per-tensor
+  bool is_weight = false;  // a weight (initializer or Constant): observed without running the model
+};
+
+// What calibration decided for one tensor.
+struct TensorCalib {
+  std::string tensor;
+  std::string method;        // observer that produced the range ("minmax", "kl", ...)
+  std::vector<float> min;    // observed minimum (one per channel for per-channel weights)
+  std::vector<float> max;    // observed maximum
+  std::vector<Range> range;  // range handed to compute_qparams (the clipping decision)
+  QParams qparams;
+};
+
+struct CalibTable {
+  std::string model;       // model file the table was made for
+  std::string method;
+  size_t samples = 0;      // samples observed
+  std::map<std::string, TensorCalib> tensors;
+};
+
+struct CalibOptions {
+  std::string method = "kl";     // a key of the observer table
+  float percentile = 99.999f;    // for "percentile"
+  float moving_average = 0.0f;   // for "minmax": 0 = plain running min/max, else EMA constant
+  size_t eq_samples = 50;        // for "eq": samples used by the per-layer search
+  int threads = 0;               // 0: all cores
+  bool progress = true;          // progress bar on stderr
+};
+
+CalibTable calibrate(const Graph& graph, const std::vector<CalibTarget>& targets, const DataReader& data,
+                     const CalibOptions& options);
+
+void save_table(const CalibTable& table, const std::filesystem::path& path);
+CalibTable load_table(const std::filesystem::path& path);
+
+}  // namespace ptq::calib
