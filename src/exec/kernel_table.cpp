@@ -132,6 +132,14 @@ const std::vector<KernelEntry>& kernel_table() {
       {"", "ConstantOfShape", &make_constant_of_shape},
       {"", "Range",           &make_range},
 
+      // interpolation (kernels/resize.cpp)
+      {"", "Resize",          &make_resize},
+      {"", "Upsample",        &make_upsample},
+
+      // control flow (kernels/control_flow.cpp)
+      {"", "If",              &make_if},
+      {"", "Loop",            &make_loop},
+
       // ---- compute kernels (exec-compute) ----
   };
   return table;

@@ -131,6 +131,14 @@ Kernel make_cast_like(const Node& node);
 Kernel make_constant_of_shape(const Node& node);
 Kernel make_range(const Node& node);
 
+// resize.cpp
+Kernel make_resize(const Node& node);
+Kernel make_upsample(const Node& node);
+
+// control_flow.cpp
+Kernel make_if(const Node& node);
+Kernel make_loop(const Node& node);
+
 // ---- compute kernels (exec-compute) ----
 
 }  // namespace ptq::exec
