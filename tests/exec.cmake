@@ -1,4 +1,6 @@
 ptq_add_test(exec_test
-  unit/exec/executor_test.cpp)
+  unit/exec/executor_test.cpp
+  unit/exec/opset_variants_test.cpp
+  unit/exec/control_flow_test.cpp)
 ptq_add_test(conformance_test
   conformance/node_tests.cpp)
