@@ -19,6 +19,24 @@ const std::vector<KernelEntry>& kernel_table() {
       // shape and data movement (kernels/shape_ops.cpp)
       {"", "Identity", &make_identity},
       {"", "Reshape", &make_reshape},
+
+      // ---- compute kernels (exec-compute) ----
+      // convolution and matrix products (kernels/conv.cpp, conv_transpose.cpp, gemm.cpp)
+      {"", "Conv", &make_conv},
+      {"", "ConvTranspose", &make_conv_transpose},
+      {"", "Gemm", &make_gemm},
+      {"", "MatMul", &make_matmul},
+
+      // pooling (kernels/pool.cpp)
+      {"", "MaxPool", &make_max_pool},
+      {"", "AveragePool", &make_average_pool},
+      {"", "GlobalAveragePool", &make_global_average_pool},
+      {"", "GlobalMaxPool", &make_global_max_pool},
+
+      // normalization (kernels/norm.cpp)
+      {"", "BatchNormalization", &make_batch_normalization},
+      {"", "InstanceNormalization", &make_instance_normalization},
+      {"", "LayerNormalization", &make_layer_normalization},
   };
   return table;
 }

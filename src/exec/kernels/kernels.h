@@ -19,4 +19,28 @@ Kernel make_div(const Node& node);
 Kernel make_identity(const Node& node);
 Kernel make_reshape(const Node& node);
 
+// ---- compute kernels (exec-compute) ----
+struct Activation;
+
+// conv.cpp, conv_transpose.cpp, gemm.cpp: the *_activation forms take a fused activation (executor fusion).
+Kernel make_conv(const Node& node);
+Kernel make_conv_activation(const Node& node, const Activation& act);
+Kernel make_conv_transpose(const Node& node);
+Kernel make_conv_transpose_activation(const Node& node, const Activation& act);
+Kernel make_gemm(const Node& node);
+Kernel make_gemm_activation(const Node& node, const Activation& act);
+Kernel make_matmul(const Node& node);
+Kernel make_matmul_activation(const Node& node, const Activation& act);
+
+// pool.cpp
+Kernel make_max_pool(const Node& node);
+Kernel make_average_pool(const Node& node);
+Kernel make_global_average_pool(const Node& node);
+Kernel make_global_max_pool(const Node& node);
+
+// norm.cpp
+Kernel make_batch_normalization(const Node& node);
+Kernel make_instance_normalization(const Node& node);
+Kernel make_layer_normalization(const Node& node);
+
 }  // namespace ptq::exec
