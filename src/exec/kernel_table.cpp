@@ -37,6 +37,19 @@ const std::vector<KernelEntry>& kernel_table() {
       {"", "BatchNormalization", &make_batch_normalization},
       {"", "InstanceNormalization", &make_instance_normalization},
       {"", "LayerNormalization", &make_layer_normalization},
+
+      // recurrent (kernels/rnn.cpp)
+      {"", "LSTM", &make_lstm},
+      {"", "GRU", &make_gru},
+
+      // quantization (kernels/quantize_ops.cpp, integer_gemm.cpp)
+      {"", "QuantizeLinear", &make_quantize_linear},
+      {"", "DequantizeLinear", &make_dequantize_linear},
+      {"com.microsoft", "QuantizeLinear", &make_quantize_linear},
+      {"com.microsoft", "DequantizeLinear", &make_dequantize_linear},
+      {"", "DynamicQuantizeLinear", &make_dynamic_quantize_linear},
+      {"", "MatMulInteger", &make_matmul_integer},
+      {"", "ConvInteger", &make_conv_integer},
   };
   return table;
 }

@@ -75,51 +75,6 @@ Kernel make_gemm_activation(const Node& node, const Activation& act) {
 
 Kernel make_gemm(const Node& node) { return make_gemm_activation(node, Activation{}); }
 
-namespace {
-
-// Shapes of a numpy matmul: batch dims broadcast, matrix dims M x K times K x N.
-struct MatMulShape {
-  Shape batch, a_batch, b_batch, out;
-  int64_t M = 1, K = 1, N = 1;
-};
-
-MatMulShape matmul_shape(const Shape& a_in, const Shape& b_in) {
-  if (a_in.empty() || b_in.empty()) PTQ_FAIL(ModelError, "MatMul operands must have rank >= 1");
-  MatMulShape s;
-  Shape a = a_in, b = b_in;
-  if (a.size() == 1) a.insert(a.begin(), 1);
-  if (b.size() == 1) b.push_back(1);
-  s.M = a[a.size() - 2];
-  s.K = a.back();
-  s.N = b.back();
-  if (b[b.size() - 2] != s.K) PTQ_FAIL(ModelError, "inner dims differ: A ", shape_str(a_in), ", B ", shape_str(b_in));
-  s.a_batch.assign(a.begin(), a.end() - 2);
-  s.b_batch.assign(b.begin(), b.end() - 2);
-  s.batch = broadcast_shapes(s.a_batch, s.b_batch);
-  s.out = s.batch;
-  if (a_in.size() > 1) s.out.push_back(s.M);
-  if (b_in.size() > 1) s.out.push_back(s.N);
-  return s;
-}
-
-// Offset (in matrices) of batch entry `i` of `out_batch` inside an operand with batch dims `dims`.
-int64_t batch_offset(int64_t i, const Shape& out_batch, const Shape& dims) {
-  int64_t off = 0, stride = 1;
-  const size_t lead = out_batch.size() - dims.size();
-  for (size_t k = out_batch.size(); k-- > 0;) {
-    const int64_t idx = i % out_batch[k];
-    i /= out_batch[k];
-    if (k >= lead) {
-      const int64_t d = dims[k - lead];
-      if (d != 1) off += idx * stride;
-      stride *= d;
-    }
-  }
-  return off;
-}
-
-}  // namespace
-
 Kernel make_matmul_activation(const Node& node, const Activation& act) {
   expect_inputs(node, 2, 2);
   return [act](KernelIO& io) {

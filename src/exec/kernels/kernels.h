@@ -43,4 +43,17 @@ Kernel make_batch_normalization(const Node& node);
 Kernel make_instance_normalization(const Node& node);
 Kernel make_layer_normalization(const Node& node);
 
+// rnn.cpp
+Kernel make_lstm(const Node& node);
+Kernel make_gru(const Node& node);
+
+// quantize_ops.cpp
+Kernel make_quantize_linear(const Node& node);
+Kernel make_dequantize_linear(const Node& node);
+Kernel make_dynamic_quantize_linear(const Node& node);
+
+// integer_gemm.cpp
+Kernel make_matmul_integer(const Node& node);
+Kernel make_conv_integer(const Node& node);
+
 }  // namespace ptq::exec

@@ -20,6 +20,8 @@ using TaskFn = std::function<void(int64_t task)>;
 
 void parallel_for(int threads, int64_t n, const TaskFn& fn);
 
+inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
 // Per-thread scratch memory that keeps its capacity between calls (no allocation per node in steady
 // state). Each (type, slot) pair is a separate buffer; the size is bounded by the kernels' tiling.
 template <class T, int Slot = 0>

@@ -8,6 +8,7 @@
 #include <Eigen/Core>
 #include <algorithm>
 
+#include "eltwise.h"
 #include "parallel.h"
 
 namespace ptq::exec {
@@ -23,7 +24,6 @@ using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMa
 using ConstMap = Eigen::Map<const RowMat, Eigen::Unaligned, Eigen::OuterStride<>>;
 using MutMap = Eigen::Map<RowMat, Eigen::Unaligned, Eigen::OuterStride<>>;
 
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
 
 template <class A, class B>
@@ -102,6 +102,40 @@ void sgemm(int64_t M, int64_t N, int64_t K, float alpha, const MatView& a, const
     sgemm_tile(m0, std::min(plan.m_tile, M - m0), n0, std::min(plan.n_tile, N - n0), K, alpha, a, b, c, ldc,
                accumulate, epi);
   });
+}
+
+MatMulShape matmul_shape(const Shape& a_in, const Shape& b_in) {
+  if (a_in.empty() || b_in.empty()) PTQ_FAIL(ModelError, "MatMul operands must have rank >= 1");
+  MatMulShape s;
+  Shape a = a_in, b = b_in;
+  if (a.size() == 1) a.insert(a.begin(), 1);
+  if (b.size() == 1) b.push_back(1);
+  s.M = a[a.size() - 2];
+  s.K = a.back();
+  s.N = b.back();
+  if (b[b.size() - 2] != s.K) PTQ_FAIL(ModelError, "inner dims differ: A ", shape_str(a_in), ", B ", shape_str(b_in));
+  s.a_batch.assign(a.begin(), a.end() - 2);
+  s.b_batch.assign(b.begin(), b.end() - 2);
+  s.batch = broadcast_shapes(s.a_batch, s.b_batch);
+  s.out = s.batch;
+  if (a_in.size() > 1) s.out.push_back(s.M);
+  if (b_in.size() > 1) s.out.push_back(s.N);
+  return s;
+}
+
+int64_t batch_offset(int64_t i, const Shape& out_batch, const Shape& dims) {
+  int64_t off = 0, stride = 1;
+  const size_t lead = out_batch.size() - dims.size();
+  for (size_t k = out_batch.size(); k-- > 0;) {
+    const int64_t idx = i % out_batch[k];
+    i /= out_batch[k];
+    if (k >= lead) {
+      const int64_t d = dims[k - lead];
+      if (d != 1) off += idx * stride;
+      stride *= d;
+    }
+  }
+  return off;
 }
 
 }  // namespace ptq::exec

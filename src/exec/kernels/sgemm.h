@@ -9,6 +9,8 @@
 
 #include <cstdint>
 
+#include "ptq/ir/tensor.h"
+
 #include "activation.h"
 
 namespace ptq::exec {
@@ -47,5 +49,15 @@ void sgemm(int64_t M, int64_t N, int64_t K, float alpha, const MatView& a, const
 
 // Applies the epilogue to rows [m0, m0+mc), columns [n0, n0+nc) of C.
 void apply_epilogue(const Epilogue& epi, int64_t m0, int64_t mc, int64_t n0, int64_t nc, float* c, int64_t ldc);
+
+// Shapes of a numpy matmul (MatMul, MatMulInteger): 1-D operands get a unit dim that the output
+// drops again; batch dims broadcast; matrices M x K times K x N.
+struct MatMulShape {
+  Shape batch, a_batch, b_batch, out;
+  int64_t M = 1, K = 1, N = 1;
+};
+MatMulShape matmul_shape(const Shape& a, const Shape& b);
+// Offset, in matrices, of entry `i` of the broadcast batch inside an operand with batch dims `dims`.
+int64_t batch_offset(int64_t i, const Shape& out_batch, const Shape& dims);
 
 }  // namespace ptq::exec

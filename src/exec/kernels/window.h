@@ -18,6 +18,7 @@
 #include <cstring>
 #include <vector>
 
+#include "parallel.h"
 #include "ptq/exec/kernel.h"
 
 namespace ptq::exec {
@@ -53,8 +54,6 @@ struct WindowGeometry {
 // Resolves `attrs` for input spatial dims `in` (x.shape()[2:]) and kernel dims `kernel`.
 // Throws ModelError when the ranks disagree or the output would be empty.
 WindowGeometry resolve_window(const WindowAttrs& attrs, const Shape& x_shape, const std::vector<int64_t>& kernel);
-
-inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // Lowest o with o * s + off >= 0, and one past the highest o with o * s + off < limit, clamped to
 // [0, count]: the outputs whose tap lands inside the input.
