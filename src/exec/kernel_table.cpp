@@ -141,6 +141,35 @@ const std::vector<KernelEntry>& kernel_table() {
       {"", "Loop",            &make_loop},
 
       // ---- compute kernels (exec-compute) ----
+      // convolution and matrix products (kernels/conv.cpp, conv_transpose.cpp, gemm.cpp)
+      {"", "Conv", &make_conv},
+      {"", "ConvTranspose", &make_conv_transpose},
+      {"", "Gemm", &make_gemm},
+      {"", "MatMul", &make_matmul},
+
+      // pooling (kernels/pool.cpp)
+      {"", "MaxPool", &make_max_pool},
+      {"", "AveragePool", &make_average_pool},
+      {"", "GlobalAveragePool", &make_global_average_pool},
+      {"", "GlobalMaxPool", &make_global_max_pool},
+
+      // normalization (kernels/norm.cpp)
+      {"", "BatchNormalization", &make_batch_normalization},
+      {"", "InstanceNormalization", &make_instance_normalization},
+      {"", "LayerNormalization", &make_layer_normalization},
+
+      // recurrent (kernels/rnn.cpp)
+      {"", "LSTM", &make_lstm},
+      {"", "GRU", &make_gru},
+
+      // quantization (kernels/quantize_ops.cpp, integer_gemm.cpp)
+      {"", "QuantizeLinear", &make_quantize_linear},
+      {"", "DequantizeLinear", &make_dequantize_linear},
+      {"com.microsoft", "QuantizeLinear", &make_quantize_linear},
+      {"com.microsoft", "DequantizeLinear", &make_dequantize_linear},
+      {"", "DynamicQuantizeLinear", &make_dynamic_quantize_linear},
+      {"", "MatMulInteger", &make_matmul_integer},
+      {"", "ConvInteger", &make_conv_integer},
   };
   return table;
 }
