@@ -3,12 +3,14 @@
 // Runs the model with ptq's executor on every sample of a data folder and writes each graph output
 // as OUTDIR[/<sample>]/<sanitized output name>.npy (sample sub-folders mirrored), plus
 // OUTDIR/timing.json: per-sample milliseconds (mean over the 1 + repeat runs of that sample),
-// first_run_ms, mean_ms and min_ms over all runs, threads, repeat. Files are written atomically;
+// first_run_ms, mean_ms and min_ms over all runs, threads, repeat (with --profile also the time per
+// op type, summed over all runs, printed on stderr). Files are written atomically;
 // the output folder may not be the data folder or one of its sample folders.
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <set>
@@ -27,6 +29,7 @@ namespace {
 struct RunCommand {
   std::string model, inputs, output;
   int threads = 0, repeat = 0;
+  bool profile = false;
 };
 
 fs::path canonical_or_self(const fs::path& p) {
@@ -58,12 +61,22 @@ std::vector<std::string> output_files(const Graph& graph) {
   return files;
 }
 
+// Time per op type on stderr, largest first.
+void print_profile(const std::map<std::string, exec::OpProfile>& profile, double total_ms) {
+  std::vector<std::pair<double, std::string>> rows;
+  for (const auto& [op, p] : profile) rows.emplace_back(p.seconds * 1e3, op);
+  std::sort(rows.rbegin(), rows.rend());
+  std::fprintf(stderr, "%-24s %10s %7s\n", "op", "ms", "share");
+  for (const auto& [ms, op] : rows)
+    std::fprintf(stderr, "%-24s %10.2f %6.1f%%\n", op.c_str(), ms, total_ms > 0 ? 100.0 * ms / total_ms : 0.0);
+}
+
 int run_model(const RunCommand& cmd) {
   onnx_io::LoadedModel model = onnx_io::load_model(cmd.model);
   GraphOptions graph_options;
   graph_options.external_tensors = model.external_tensors;
   const Graph graph = build_graph(model.proto, graph_options);
-  const exec::Executor executor(graph, exec::ExecOptions{cmd.threads, false});
+  const exec::Executor executor(graph, exec::ExecOptions{cmd.threads, cmd.profile});
   const std::unique_ptr<calib::DataReader> reader = calib::open_data(cmd.inputs, graph.inputs);
   const std::vector<std::string> files = output_files(graph);
   const size_t n = reader->size();
@@ -99,6 +112,12 @@ int run_model(const RunCommand& cmd) {
   nlohmann::json timing = {{"model", cmd.model}, {"threads", executor.threads()}, {"repeat", cmd.repeat},
                            {"samples", n}, {"first_run_ms", all_ms.front()}, {"mean_ms", sum / static_cast<double>(all_ms.size())},
                            {"min_ms", *std::min_element(all_ms.begin(), all_ms.end())}, {"per_sample", per_sample}};
+  if (cmd.profile) {
+    nlohmann::json ops = nlohmann::json::object();
+    for (const auto& [op, p] : executor.profile()) ops[op] = {{"calls", p.calls}, {"ms", p.seconds * 1e3}};
+    timing["ops"] = ops;
+    print_profile(executor.profile(), sum);
+  }
   onnx_io::write_file_atomic(fs::path(cmd.output) / "timing.json", timing.dump(1) + "\n");
   log::info("run: ", n, " sample", n == 1 ? "" : "s", ", mean ", timing["mean_ms"].get<double>(), " ms -> ", cmd.output);
   return 0;
@@ -114,6 +133,7 @@ void register_run_command(CLI::App& app, Action& action) {
   sub->add_option("-o,--output", cmd->output, "Output folder (created; sample sub-folders mirrored)")->required();
   sub->add_option("--threads", cmd->threads, "Threads (0: all cores)")->check(CLI::NonNegativeNumber);
   sub->add_option("--repeat", cmd->repeat, "Extra timed runs per sample")->check(CLI::NonNegativeNumber);
+  sub->add_flag("--profile", cmd->profile, "Time per op type (stderr table, \"ops\" in timing.json)");
   sub->callback([cmd, &action] { action = [cmd] { return run_model(*cmd); }; });
 }
 

@@ -25,11 +25,11 @@ Kernel compare(const Node& node) {
     const Tensor& b = io.in(1);
     expect_same_dtype(a, b);
     if (a.dtype() == DType::Bool) {
-      binary_kernel<uint8_t, bool>(a, b, io.outputs[0], Op());
+      binary_kernel<uint8_t, bool>(a, b, io.outputs[0], Op(), io.threads);
       return;
     }
     dispatch(a.dtype(), NumericTypes{}, [&](auto tag) {
-      binary_kernel<decltype(tag), bool>(a, b, io.outputs[0], Op());
+      binary_kernel<decltype(tag), bool>(a, b, io.outputs[0], Op(), io.threads);
     });
   };
 }
@@ -46,7 +46,7 @@ Kernel logical(const Node& node) {
     const Tensor& b = io.in(1);
     expect_bool(a);
     expect_bool(b);
-    binary_kernel<uint8_t, bool>(a, b, io.outputs[0], Op());
+    binary_kernel<uint8_t, bool>(a, b, io.outputs[0], Op(), io.threads);
   };
 }
 
@@ -66,7 +66,7 @@ Kernel make_not(const Node& node) {
   return [](KernelIO& io) {
     const Tensor& x = io.in(0);
     expect_bool(x);
-    unary_kernel<uint8_t>(x, io.outputs[0], [](uint8_t v) { return static_cast<uint8_t>(v == 0); });
+    unary_kernel<uint8_t>(x, io.outputs[0], [](uint8_t v) { return static_cast<uint8_t>(v == 0); }, io.threads);
   };
 }
 

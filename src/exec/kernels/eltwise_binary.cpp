@@ -40,7 +40,7 @@ Kernel arithmetic(const Node& node) {
     expect_same_dtype(a, b);
     dispatch(a.dtype(), TypeList{}, [&](auto tag) {
       using T = decltype(tag);
-      binary_kernel<T, T>(a, b, io.outputs[0], Op());
+      binary_kernel<T, T>(a, b, io.outputs[0], Op(), io.threads);
     });
   };
 }
@@ -69,8 +69,8 @@ Kernel make_pow(const Node& node) {
     if (a.dtype() == b.dtype() && dtype_is_float(a.dtype()) && a.dtype() != DType::Float16) {
       dispatch(a.dtype(), FloatTypes{}, [&](auto tag) {
         using T = decltype(tag);
-        if (is_scalar_two(b)) binary_kernel<T, T>(a, b, out, SquareOp());
-        else binary_kernel<T, T>(a, b, out, PowOp());
+        if (is_scalar_two(b)) binary_kernel<T, T>(a, b, out, SquareOp(), io.threads);
+        else binary_kernel<T, T>(a, b, out, PowOp(), io.threads);
       });
       return;
     }
