@@ -60,6 +60,32 @@ TEST(RunCommand, WritesOutputsPerSampleFolder) {
   EXPECT_EQ(timing["per_sample"][1]["sample"], "001");
   EXPECT_GE(timing["min_ms"].get<double>(), 0.0);
   EXPECT_LE(timing["min_ms"].get<double>(), timing["mean_ms"].get<double>());
+  auto index = nlohmann::json::parse(test::read_bytes(dir / "out/outputs.json"));
+  EXPECT_EQ(index["y"], "y.npy");
+  EXPECT_EQ(index["sum:0"], "sum_0.npy");
+}
+
+TEST(RunCommand, LongOutputNamesAreShortenedWithAHash) {
+  const fs::path dir = test::fresh_dir();
+  onnx::ModelProto m = test::parse_text_model(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+long (float[2] x) => (float[2] y) {
+  y = Neg(x)
+}
+)");
+  const std::string name(300, 'n');  // a file name of 304 bytes is too long for the file system
+  m.mutable_graph()->mutable_output(0)->set_name(name);
+  m.mutable_graph()->mutable_node(0)->set_output(0, name);
+  test::write_model(m, dir / "long.onnx");
+  fs::create_directories(dir / "one");
+  write_npy(dir / "one/x.npy", Tensor::from_vector<float>({1, -2}, {2}));
+  auto r = test::run_quantize("-q run " + q(dir / "long.onnx") + " --inputs " + q(dir / "one") + " -o " + q(dir / "out"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto index = nlohmann::json::parse(test::read_bytes(dir / "out/outputs.json"));
+  const std::string file = index[name];
+  EXPECT_EQ(file.size(), 204u);  // 183 name bytes, '_', 16 hex digits, ".npy"
+  EXPECT_EQ(file.substr(0, 183), name.substr(0, 183));
+  EXPECT_EQ(read_npy(dir / "out" / file).to_vector<float>(), (std::vector<float>{-1, 2}));
 }
 
 TEST(RunCommand, SingleSampleFolderWritesFlat) {

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // quantize run MODEL --inputs DIR -o OUTDIR [--threads N] [--repeat N]
 // Runs the model with ptq's executor on every sample of a data folder and writes each graph output
-// as OUTDIR[/<sample>]/<sanitized output name>.npy (sample sub-folders mirrored), plus
+// as OUTDIR[/<sample>]/<sanitized output name>.npy (sample sub-folders mirrored; names longer than
+// 200 bytes are cut and get a hash), OUTDIR/outputs.json (output name -> file name), and
 // OUTDIR/timing.json: per-sample milliseconds (mean over the 1 + repeat runs of that sample),
 // first_run_ms, mean_ms and min_ms over all runs, threads, repeat (with --profile also the time per
 // op type, summed over all runs, printed on stderr). Files are written atomically;
@@ -50,12 +51,29 @@ fs::path sample_dir(const RunCommand& cmd, const calib::Sample& s) {
   return out_dir;
 }
 
+// Longest file-name stem written: file systems allow 255 bytes, and the atomic write adds a temp suffix.
+constexpr size_t kMaxStem = 200;
+
+// "<sanitized name>.npy"; a stem longer than kMaxStem keeps its first part and gets a hash of the
+// full name (FNV-1a, 64 bit) so that it stays unique and fits the file system.
+std::string output_file(const std::string& name) {
+  std::string stem = sanitize_file_name(name);
+  if (stem.size() > kMaxStem) {
+    uint64_t h = 14695981039346656037ull;
+    for (unsigned char c : name) h = (h ^ c) * 1099511628211ull;
+    char hex[17];
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+    stem = stem.substr(0, kMaxStem - 17) + "_" + hex;
+  }
+  return stem + ".npy";
+}
+
 // One output file name per graph output; two outputs may not map to one file.
 std::vector<std::string> output_files(const Graph& graph) {
   std::vector<std::string> files;
   std::set<std::string> seen;
   for (const auto& o : graph.outputs) {
-    files.push_back(sanitize_file_name(o.name) + ".npy");
+    files.push_back(output_file(o.name));
     if (!seen.insert(files.back()).second) PTQ_FAIL(UsageError, "two model outputs map to the file name ", files.back());
   }
   return files;
@@ -119,6 +137,9 @@ int run_model(const RunCommand& cmd) {
     print_profile(executor.profile(), sum);
   }
   onnx_io::write_file_atomic(fs::path(cmd.output) / "timing.json", timing.dump(1) + "\n");
+  nlohmann::json index = nlohmann::json::object();
+  for (size_t k = 0; k < files.size(); ++k) index[graph.outputs[k].name] = files[k];
+  onnx_io::write_file_atomic(fs::path(cmd.output) / "outputs.json", index.dump(1) + "\n");
   log::info("run: ", n, " sample", n == 1 ? "" : "s", ", mean ", timing["mean_ms"].get<double>(), " ms -> ", cmd.output);
   return 0;
 }
