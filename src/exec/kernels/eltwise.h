@@ -32,13 +32,17 @@ struct BroadcastPlan {
 BroadcastPlan plan_broadcast(const std::vector<const Shape*>& shapes);
 
 // Elements per parallel task. Tasks are cut from the shape only (parallel.h's determinism contract).
-constexpr int64_t kEltwiseChunk = int64_t{1} << 15;
+constexpr int64_t kEltwiseChunk = int64_t{1} << 16;
+// Smaller ops run on the calling thread: a memory-bound pass over fewer elements takes about as
+// long as waking a pool thread, and far less than that on a loaded machine.
+constexpr int64_t kEltwiseParallelMin = int64_t{1} << 20;
 
-// Runs body(begin, end) over [0, n) in chunks, on up to `threads` threads when n is large.
+// Runs body(begin, end) over [0, n) in chunks of `chunk` items, on up to `threads` threads when the
+// op touches at least kEltwiseParallelMin elements (`elements`).
 template <class Body>
-void for_chunks(int64_t n, int64_t chunk, int threads, const Body& body) {
+void for_chunks(int64_t n, int64_t chunk, int64_t elements, int threads, const Body& body) {
   const int64_t tasks = ceil_div(n, chunk);
-  if (threads <= 1 || tasks < 2) {
+  if (threads <= 1 || tasks < 2 || elements < kEltwiseParallelMin) {
     if (n > 0) body(int64_t{0}, n);
     return;
   }
@@ -73,10 +77,10 @@ void binary_kernel(const Tensor& a, const Tensor& b, Tensor& out, F f, int threa
     }
   };
   if (plan.rows == 1) {
-    for_chunks(n, kEltwiseChunk, threads, [&](int64_t i0, int64_t i1) { span(0, i0, i1); });
+    for_chunks(n, kEltwiseChunk, n, threads, [&](int64_t i0, int64_t i1) { span(0, i0, i1); });
   } else {
     const int64_t rows_per_task = std::max<int64_t>(1, kEltwiseChunk / std::max<int64_t>(n, 1));
-    for_chunks(plan.rows, rows_per_task, threads, [&](int64_t r0, int64_t r1) {
+    for_chunks(plan.rows, rows_per_task, plan.rows * n, threads, [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) span(r, 0, n);
     });
   }
@@ -108,7 +112,7 @@ void unary_kernel(const Tensor& x, Tensor& out, F f, int threads = 1) {
   out = Tensor(x.dtype(), x.shape());
   const T* px = x.data<T>();
   T* po = out.data<T>();
-  for_chunks(x.numel(), kEltwiseChunk, threads, [&](int64_t i0, int64_t i1) {
+  for_chunks(x.numel(), kEltwiseChunk, x.numel(), threads, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) po[i] = f(px[i]);
   });
 }

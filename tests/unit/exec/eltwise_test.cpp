@@ -69,18 +69,19 @@ TEST(Eltwise, SigmoidAndSoftmaxMatchDoubleReferences) {
 }
 
 TEST(Eltwise, ThreadedRunsAreBitIdentical) {
-  // 3 x 50000 rows broadcast against a [3,1] column and a [50000] row: both split into tasks.
+  // 3 x 400000 values broadcast against a [3,1] column and a [400000] row: above the size from which
+  // elementwise ops run on the pool, split into tasks both by rows and within rows.
   Graph g = build_graph(test::parse_text_model(R"(
 <ir_version: 8, opset_import: ["" : 13]>
-g (float[3,50000] a, float[3,1] b, float[50000] c) => (float[3,50000] y) {
+g (float[3,400000] a, float[3,1] b, float[400000] c) => (float[3,400000] y) {
   s = Add(a, b)
   m = Mul(s, c)
   e = Sigmoid(m)
   y = Clip(e, , )
 }
 )"));
-  exec::TensorMap in = {{"a", test::random_tensor({3, 50000}, 1)}, {"b", test::random_tensor({3, 1}, 2)},
-                        {"c", test::random_tensor({50000}, 3)}};
+  exec::TensorMap in = {{"a", test::random_tensor({3, 400000}, 1)}, {"b", test::random_tensor({3, 1}, 2)},
+                        {"c", test::random_tensor({400000}, 3)}};
   Tensor one = exec::Executor(g, exec::ExecOptions{1, false}).run(in).at("y");
   Tensor two = exec::Executor(g, exec::ExecOptions{2, false}).run(in).at("y");
   ASSERT_EQ(one.shape(), two.shape());
@@ -90,8 +91,8 @@ g (float[3,50000] a, float[3,1] b, float[50000] c) => (float[3,50000] y) {
   const float* b = in["b"].data<float>();
   const float* c = in["c"].data<float>();
   for (int64_t r = 0; r < 3; ++r)
-    for (int64_t i = 0; i < 50000; i += 997) {
-      const double m = (static_cast<double>(a[r * 50000 + i]) + b[r]) * c[i];
-      ASSERT_NEAR(one.data<float>()[r * 50000 + i], 1.0 / (1.0 + std::exp(-m)), 1e-6);
+    for (int64_t i = 0; i < 400000; i += 9973) {
+      const double m = (static_cast<double>(a[r * 400000 + i]) + b[r]) * c[i];
+      ASSERT_NEAR(one.data<float>()[r * 400000 + i], 1.0 / (1.0 + std::exp(-m)), 1e-6);
     }
 }
