@@ -92,6 +92,27 @@ TEST(ControlFlow, LoopStopsWhenTheBodyConditionTurnsFalse) {
   EXPECT_EQ(none.at("sums").shape(), (Shape{0}));
 }
 
+TEST(ControlFlow, ForLoopWithOnlyATripCount) {
+  // Loop(M) with no cond input and no loop-carried value: scan = 2·i for i < M.
+  onnx::ModelProto m = test::parse_text_model(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (int64 m) => (float[N] twice) {
+  twice = Loop (m, ) <body = body_g (int64 i, bool cin) => (bool cout, float scan) {
+      cout = Identity(cin)
+      two = Constant <value = float {2.0}> ()
+      fi = Cast <to = 1> (i)
+      scan = Mul(fi, two)
+    }>
+}
+)");
+  m.mutable_graph()->mutable_node(0)->mutable_input()->RemoveLast();  // only "m": cond left out entirely
+  ASSERT_EQ(m.graph().node(0).input_size(), 1);
+  Graph g = build_graph(m);
+  exec::Executor ex(g);
+  auto out = ex.run({{"m", Tensor::scalar<int64_t>(3)}});
+  EXPECT_EQ(out.at("twice").to_vector<float>(), (std::vector<float>{0, 2, 4}));
+}
+
 TEST(ControlFlow, UnsupportedNodeInsideABranchIsReported) {
   Graph g = graph_of(R"(
 <ir_version: 8, opset_import: ["" : 13]>
