@@ -6,6 +6,7 @@
 // the second dim (axis default 1). Opset 13+: normalized over dim `axis` only (default -1).
 // The tensor is walked as [outer, D, inner]; with inner > 1 every pass is vectorized across inner.
 // float uses exp_fast (fast_math.h).
+// Hardmax (same axis rules): 1 at the first maximum along the axis, 0 elsewhere.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -66,7 +67,21 @@ void softmax_rows(const T* x, T* y, int64_t outer, int64_t d, int64_t inner, boo
   }
 }
 
-Kernel make_softmax_like(const Node& node, bool log) {
+template <class T>
+void hardmax_rows(const T* x, T* y, int64_t outer, int64_t d, int64_t inner) {
+  for (int64_t o = 0; o < outer; ++o, x += d * inner, y += d * inner) {
+    for (int64_t i = 0; i < inner; ++i) {
+      int64_t best = 0;
+      for (int64_t k = 1; k < d; ++k)
+        if (x[k * inner + i] > x[best * inner + i]) best = k;
+      for (int64_t k = 0; k < d; ++k) y[k * inner + i] = k == best ? T(1) : T(0);
+    }
+  }
+}
+
+enum class Normalize { Softmax, LogSoftmax, Hardmax };
+
+Kernel make_softmax_like(const Node& node, Normalize kind) {
   expect_inputs(node, 1, 1);
   const bool flatten = node.opset < 13;
   const int64_t axis_attr = node.attr_int("axis", flatten ? 1 : -1);
@@ -83,7 +98,8 @@ Kernel make_softmax_like(const Node& node, bool log) {
     Tensor out(x.dtype(), x.shape());
     dispatch(x.dtype(), FloatTypes{}, [&](auto tag) {
       using T = decltype(tag);
-      softmax_rows<T>(x.data<T>(), out.data<T>(), outer, d, inner, log);
+      if (kind == Normalize::Hardmax) hardmax_rows<T>(x.data<T>(), out.data<T>(), outer, d, inner);
+      else softmax_rows<T>(x.data<T>(), out.data<T>(), outer, d, inner, kind == Normalize::LogSoftmax);
     });
     io.outputs[0] = out;
   };
@@ -91,7 +107,8 @@ Kernel make_softmax_like(const Node& node, bool log) {
 
 }  // namespace
 
-Kernel make_softmax(const Node& node) { return make_softmax_like(node, false); }
-Kernel make_log_softmax(const Node& node) { return make_softmax_like(node, true); }
+Kernel make_softmax(const Node& node) { return make_softmax_like(node, Normalize::Softmax); }
+Kernel make_log_softmax(const Node& node) { return make_softmax_like(node, Normalize::LogSoftmax); }
+Kernel make_hardmax(const Node& node) { return make_softmax_like(node, Normalize::Hardmax); }
 
 }  // namespace ptq::exec
