@@ -47,11 +47,6 @@ void dispatch_reduction(DType dtype, Reduction r, F&& f) {
   else dispatch(dtype, NumericTypes{}, f);
 }
 
-template <class T>
-T* elements(Tensor& t) { return static_cast<T*>(t.raw()); }
-template <class T>
-const T* elements(const Tensor& t) { return static_cast<const T*>(t.raw()); }
-
 int64_t checked_index(int64_t j, int64_t d) {
   const int64_t k = j < 0 ? j + d : j;
   if (k < 0 || k >= d) PTQ_FAIL(DataError, "index ", j, " is out of range for a dim of size ", d);
@@ -95,8 +90,8 @@ Kernel make_scatter_elements(const Node& node) {
     Tensor out = data.clone();
     dispatch_reduction(data.dtype(), red, [&](auto tag) {
       using T = decltype(tag);
-      T* dst = elements<T>(out);
-      const T* src = elements<T>(upd);
+      T* dst = raw_as<T>(out);
+      const T* src = raw_as<T>(upd);
       std::vector<int64_t> pos(static_cast<size_t>(ind.rank()), 0);
       for (size_t i = 0; i < idx.size(); ++i) {
         int64_t off = 0;
@@ -131,7 +126,7 @@ Kernel make_scatter_nd(const Node& node) {
     dispatch_reduction(data.dtype(), red, [&](auto tag) {
       using T = decltype(tag);
       for (size_t j = 0; j < offsets.size(); ++j)
-        combine<T>(elements<T>(out) + offsets[j], elements<T>(upd) + static_cast<int64_t>(j) * slice, slice, red);
+        combine<T>(raw_as<T>(out) + offsets[j], raw_as<T>(upd) + static_cast<int64_t>(j) * slice, slice, red);
     });
     io.outputs[0] = out;
   };
