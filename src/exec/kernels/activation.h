@@ -7,15 +7,12 @@
 //   HardSigmoid max(0, min(1, alpha * x + beta))
 //   Sigmoid    1 / (1 + exp(-x))
 //   Silu       x * sigmoid(x)       (the Sigmoid + Mul pair YOLOX and others export)
-// Sigmoid uses the same function as the standalone kernel (sigmoid_fast, fast_math.h) so fused and
-// unfused runs agree bit for bit.
+// Sigmoid uses the same expression as the standalone kernel so fused and unfused runs agree bit for bit.
 #pragma once
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-
-#include "fast_math.h"
 
 namespace ptq::exec {
 
@@ -57,7 +54,7 @@ struct Activation {
     }
   }
 
-  static float sigmoid(float x) { return sigmoid_fast(x); }
+  static float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 };
 
 }  // namespace ptq::exec
