@@ -1,0 +1,2 @@
+ptq_add_test(calib_test
+  unit/calib/observer_test.cpp)
