@@ -1,2 +1,3 @@
 ptq_add_test(calib_test
-  unit/calib/observer_test.cpp)
+  unit/calib/observer_test.cpp
+  unit/calib/calibrator_test.cpp)
