@@ -1,3 +1,6 @@
 ptq_add_test(calib_test
   unit/calib/observer_test.cpp
-  unit/calib/calibrator_test.cpp)
+  unit/calib/calibrator_test.cpp
+  unit/calib/data_reader_test.cpp)
+target_include_directories(calib_test PRIVATE ${PTQ_STB_INCLUDE_DIR})
+target_link_libraries(calib_test PRIVATE ${PTQ_STB_LIBRARY} PkgConfig::libzip)
