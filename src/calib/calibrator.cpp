@@ -54,22 +54,28 @@ void observe_constant(TargetObserver& obs, const Tensor& value) {
   }
 }
 
-// Streams the samples through the executor, `passes` times, feeding the activation observers.
-void observe_activations(const exec::Executor& executor, const DataReader& data, const CalibOptions& options,
-                         std::unordered_map<std::string, TargetObserver*>& streamed, int passes) {
+// Streams the samples through the executor, `passes` times, feeding the activation observers;
+// returns the number of samples used (skipped bad samples excluded).
+size_t observe_activations(const exec::Executor& executor, const DataReader& data, const CalibOptions& options,
+                           std::unordered_map<std::string, TargetObserver*>& streamed, int passes) {
   exec::Tap tap = [&](const std::string& name, const Tensor& value) {
     auto it = streamed.find(name);
     if (it != streamed.end()) it->second->observe(value);
   };
   exec::RunOptions run;
   run.tap = &tap;
+  size_t used = 0;
   for (int pass = 0; pass < passes; ++pass) {
+    used = 0;
     for (auto& kv : streamed) kv.second->begin_pass(pass);
     std::string label = "calibrating";
     if (passes > 1) label += " (pass " + std::to_string(pass + 1) + "/" + std::to_string(passes) + ")";
     Progress progress(label, data.size(), options.progress);
     for (size_t i = 0; i < data.size(); ++i) {
       Sample sample = data.read(i);
+      progress.update(i + 1);
+      if (sample.skipped) continue;
+      ++used;
       try {
         for (const auto& kv : sample.tensors) tap(kv.first, kv.second);  // targets that are graph inputs
         executor.run(sample.tensors, run);
@@ -77,9 +83,10 @@ void observe_activations(const exec::Executor& executor, const DataReader& data,
         e.append_context("sample '" + (sample.id.empty() ? std::to_string(i) : sample.id) + "' of " + data.describe());
         throw;
       }
-      progress.update(i + 1);
     }
   }
+  if (used == 0) PTQ_FAIL(DataError, data.describe(), ": every sample was skipped as bad; nothing to calibrate with");
+  return used;
 }
 
 void check_all_seen(const std::unordered_map<std::string, TargetObserver*>& streamed, const DataReader& data) {
@@ -119,14 +126,15 @@ CalibTable calibrate(const Graph& graph, const std::vector<CalibTarget>& targets
     }
   }
   exec::Executor executor(graph, exec::ExecOptions{options.threads, false});
+  size_t used = 0;
   if (!streamed.empty()) {
     if (data.size() == 0) PTQ_FAIL(DataError, data.describe(), ": no samples to calibrate with");
-    observe_activations(executor, data, options, streamed, passes);
+    used = observe_activations(executor, data, options, streamed, passes);
     check_all_seen(streamed, data);
   }
   CalibTable table;
   table.method = options.method;
-  table.samples = streamed.empty() ? 0 : data.size();
+  table.samples = used;
   for (const auto& obs : observers) table.tensors[obs->target().tensor] = obs->finish(options.method);
   if (entry.refine) {
     RefineContext context{graph, executor, targets, data, options, table};

@@ -21,7 +21,4 @@ const std::vector<BuiltinPreset>& builtin_presets();
 // unknown preset (listing the built-in names) and DataError naming the file and field of a bad one.
 ImageOptions resolve_image_options(const ImageOptions& given);
 
-// "imagenet_torchvision: ..., mobilenet_tf: ..." for --help.
-std::string image_preset_help();
-
 }  // namespace ptq::calib

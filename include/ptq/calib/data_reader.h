@@ -65,4 +65,7 @@ struct DataOptions {
 std::unique_ptr<DataReader> open_data(const std::filesystem::path& dir, const std::vector<ValueInfo>& inputs,
                                       const DataOptions& options = {});
 
+// The built-in image presets, "name: description; ...", for --help.
+std::string image_preset_help();
+
 }  // namespace ptq::calib
