@@ -8,9 +8,9 @@
 #include <set>
 #include <unordered_map>
 
-#include "progress.h"
 #include "ptq/calib/calibrator.h"
 #include "ptq/util/log.h"
+#include "ptq/util/progress.h"
 #include "refine.h"
 #include "target_observer.h"
 
@@ -84,6 +84,7 @@ size_t observe_activations(const exec::Executor& executor, const DataReader& dat
         throw;
       }
     }
+    progress.finish();
   }
   if (used == 0) PTQ_FAIL(DataError, data.describe(), ": every sample was skipped as bad; nothing to calibrate with");
   return used;
