@@ -52,8 +52,11 @@ class Pool {
     if (!busy.owns_lock()) return false;
     int helpers = std::min(threads - 1, static_cast<int>(kHelperMask));
     while (static_cast<int>(workers_.size()) < helpers) {
+      // The worker starts from the job word read here, before this job is published: a thread that
+      // starts late must still see the job as new (reading it in the thread could miss it for good).
       int id = static_cast<int>(workers_.size());
-      workers_.emplace_back([this, id] { worker_loop(id); });
+      uint64_t start = job_word_.load(std::memory_order_acquire);
+      workers_.emplace_back([this, id, start] { worker_loop(id, start); });
     }
     fn_ = &fn;
     n_ = n;
@@ -97,8 +100,7 @@ class Pool {
     t_in_task = false;
   }
 
-  void worker_loop(int id) {
-    uint64_t seen = job_word_.load(std::memory_order_acquire);
+  void worker_loop(int id, uint64_t seen) {
     for (;;) {
       uint64_t g = seen;
       for (int spin = 0; spin < kSpinRounds && g == seen; ++spin) {
