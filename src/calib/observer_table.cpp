@@ -15,6 +15,7 @@ const std::vector<ObserverEntry>& observer_table() {
       {"percentile", "keep p% of |x| (two-sided when asymmetric), default 99.999",           &make_percentile_observer, &make_minmax_observer,      nullptr},
       {"mse",        "threshold minimizing the squared quantization error (histogram)",      &make_mse_observer,        &make_minmax_observer,      nullptr},
       {"admm",       "least-squares scale fit (MNN 'ADMM'); weights per channel",            &make_admm_observer,       &make_admm_weight_observer, nullptr},
+      {"eq",         "EasyQuant: kl, then per-layer scale search maximizing output cosine",  &make_kl_observer,         &make_minmax_observer,      &refine_eq},
   };
   return table;
 }
