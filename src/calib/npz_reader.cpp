@@ -55,16 +55,12 @@ class ZipArchive {
   zip_t* zip_ = nullptr;
 };
 
-class NpzReader : public DataReader {
+class NpzReader : public PathListReader {
  public:
-  NpzReader(fs::path root, std::vector<fs::path> files, std::vector<ValueInfo> inputs)
-      : root_(std::move(root)), files_(std::move(files)), inputs_(std::move(inputs)) {}
-
-  size_t size() const override { return files_.size(); }
-  std::string describe() const override { return root_.string(); }
+  using PathListReader::PathListReader;
 
   Sample read(size_t index) const override {
-    const fs::path& file = files_.at(index);
+    const fs::path& file = samples_.at(index);
     ZipArchive zip(file);
     Sample s;
     s.id = file.stem().string();
@@ -80,11 +76,6 @@ class NpzReader : public DataReader {
     }
     return s;
   }
-
- private:
-  fs::path root_;
-  std::vector<fs::path> files_;
-  std::vector<ValueInfo> inputs_;
 };
 
 }  // namespace

@@ -41,13 +41,9 @@ Tensor read_tensor_proto(const fs::path& file, std::string& proto_name) {
   }
 }
 
-class OnnxPbReader : public DataReader {
+class OnnxPbReader : public PathListReader {
  public:
-  OnnxPbReader(fs::path root, std::vector<fs::path> samples, std::vector<ValueInfo> inputs)
-      : root_(std::move(root)), samples_(std::move(samples)), inputs_(std::move(inputs)) {}
-
-  size_t size() const override { return samples_.size(); }
-  std::string describe() const override { return root_.string(); }
+  using PathListReader::PathListReader;
 
   Sample read(size_t index) const override {
     const fs::path& dir = samples_.at(index);
@@ -71,11 +67,6 @@ class OnnxPbReader : public DataReader {
       if (!s.tensors.count(in.name)) PTQ_FAIL(DataError, dir.string(), ": no input_K.pb for input '", in.name, "'");
     return s;
   }
-
- private:
-  fs::path root_;
-  std::vector<fs::path> samples_;
-  std::vector<ValueInfo> inputs_;
 };
 
 }  // namespace

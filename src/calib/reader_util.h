@@ -35,6 +35,20 @@ void take_first(std::vector<T>& items, const DataOptions& options, const fs::pat
   if (options.max_samples > 0 && items.size() > options.max_samples) items.resize(options.max_samples);
 }
 
+// A reader whose samples are a list of paths (sample folders or files), in order.
+class PathListReader : public DataReader {
+ public:
+  PathListReader(fs::path root, std::vector<fs::path> samples, std::vector<ValueInfo> inputs)
+      : root_(std::move(root)), samples_(std::move(samples)), inputs_(std::move(inputs)) {}
+  size_t size() const override { return samples_.size(); }
+  std::string describe() const override { return root_.string(); }
+
+ protected:
+  fs::path root_;
+  std::vector<fs::path> samples_;
+  std::vector<ValueInfo> inputs_;
+};
+
 struct DataFormat {
   const char* name;
   // True when `path` looks like this format.

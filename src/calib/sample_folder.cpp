@@ -15,12 +15,10 @@ bool holds_sample(const fs::path& dir, const std::vector<ValueInfo>& inputs) {
   return false;
 }
 
-class SampleFolderReader : public DataReader {
+class SampleFolderReader : public PathListReader {
  public:
-  SampleFolderReader(fs::path root, std::vector<fs::path> samples, std::vector<ValueInfo> inputs)
-      : root_(std::move(root)), samples_(std::move(samples)), inputs_(std::move(inputs)) {}
+  using PathListReader::PathListReader;
 
-  size_t size() const override { return samples_.size(); }
 
   Sample read(size_t index) const override {
     const fs::path& dir = samples_.at(index);
@@ -37,13 +35,6 @@ class SampleFolderReader : public DataReader {
     }
     return s;
   }
-
-  std::string describe() const override { return root_.string(); }
-
- private:
-  fs::path root_;
-  std::vector<fs::path> samples_;
-  std::vector<ValueInfo> inputs_;
 };
 
 }  // namespace
