@@ -270,7 +270,7 @@ TEST(Images, PresetsAndResizing) {
   EXPECT_EQ(open_data(dir, {gray}, g)->read(0).tensors.at("img").shape(), (Shape{1, 5, 5}));
   // Errors.
   o.image.preset = "imagenet";
-  EXPECT_NE(error_of([&] { open_data(dir, {in}, o); }).find("built-in presets: imagenet_torchvision, mobilenet_tf, raw255"), std::string::npos);
+  EXPECT_NE(error_of([&] { open_data(dir, {in}, o); }).find("built-in presets: fmnist, imagenet_torchvision, mobilenet_tf, raw255"), std::string::npos);
   ValueInfo dynamic = input("img", DType::Float32, {1, 3, -1, -1});
   EXPECT_NE(error_of([&] { open_data(dir, {dynamic}); }).find("give the image size (--size H,W)"), std::string::npos);
   EXPECT_NE(error_of([&] { open_data(dir, {in, in}); }).find("one input"), std::string::npos);
