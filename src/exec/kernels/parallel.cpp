@@ -52,11 +52,11 @@ class Pool {
     if (!busy.owns_lock()) return false;
     int helpers = std::min(threads - 1, static_cast<int>(kHelperMask));
     while (static_cast<int>(workers_.size()) < helpers) {
-      // The worker starts from the job word read here, before this job is published: a thread that
-      // starts late must still see the job as new (reading it in the thread could miss it for good).
       int id = static_cast<int>(workers_.size());
-      uint64_t start = job_word_.load(std::memory_order_acquire);
-      workers_.emplace_back([this, id, start] { worker_loop(id, start); });
+      // The worker starts from the current job word: the job published below is new to it even if
+      // the thread only starts running after the publication.
+      uint64_t current = job_word_.load(std::memory_order_relaxed);
+      workers_.emplace_back([this, id, current] { worker_loop(id, current); });
     }
     fn_ = &fn;
     n_ = n;
