@@ -222,3 +222,26 @@ TEST(CalibTable, LoadErrorsNameFileAndField) {
   }
   EXPECT_THROW(load_table(dir / "missing.json"), IoError);
 }
+
+TEST(Calibrator, TensorInsideAnIfBranchNeverTakenIsNamed) {
+  Graph g = build_graph(test::parse_text_model(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[2] x, bool c) => (float[2] y) {
+  y = If (c) <
+    then_branch = then_g () => (float[2] t) { t = Relu(x) },
+    else_branch = else_g () => (float[2] e) { e = Neg(x) }
+  >
+}
+)"));
+  std::vector<exec::TensorMap> taken = {{{"x", Tensor::from_vector<float>({-1, 2}, {2})}, {"c", Tensor::scalar<bool>(true)}}};
+  CalibTable t = calibrate(g, {{"t", kAct, -1, false}}, MemoryReader(taken), quiet("minmax"));
+  EXPECT_EQ(t.tensors.at("t").max, std::vector<float>{2.0f});  // the tap reaches into the branch
+  std::vector<exec::TensorMap> not_taken = {{{"x", Tensor::from_vector<float>({-1, 2}, {2})}, {"c", Tensor::scalar<bool>(false)}}};
+  try {
+    calibrate(g, {{"t", kAct, -1, false}, {"e", kAct, -1, false}}, MemoryReader(not_taken), quiet("minmax"));
+    FAIL() << "no error";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("calibration target 't' was never produced"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("If/Loop branch"), std::string::npos) << e.what();
+  }
+}
