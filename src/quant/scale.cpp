@@ -68,9 +68,10 @@ AxisLayout layout_of(const Tensor& t, const QParams& p) {
 
 template <class Q>
 void quantize_into(const float* x, Q* q, int64_t n, const QParams& p, const AxisLayout& l) {
+  const double lo = static_cast<double>(qtype_min(p.type)), hi = static_cast<double>(qtype_max(p.type));
   for (int64_t i = 0; i < n; ++i) {
     size_t c = static_cast<size_t>((i / l.inner) % l.channels);
-    q[i] = static_cast<Q>(quantize_value(x[i], p.scale[c], p.zero_point[c], p.type));
+    q[i] = static_cast<Q>(quantize_value(x[i], p.scale[c], p.zero_point[c], lo, hi));
   }
 }
 

@@ -30,6 +30,7 @@ class MseObserver final : public HistogramObserver {
     for (int b = 0; b < kHistogramBins; ++b)
       if (counts()[static_cast<size_t>(b)] > 0.0) filled.emplace_back(static_cast<float>(centre(b)), counts()[static_cast<size_t>(b)]);
     const double step = static_cast<double>(observed_absmax()) / kHistogramBins;
+    const double qlo = static_cast<double>(qtype_min(spec_.type)), qhi = static_cast<double>(qtype_max(spec_.type));
     Range best = Range{observed_min(), observed_max()};
     double best_err = std::numeric_limits<double>::infinity();
     for (int i = kFirstCandidate; i <= kHistogramBins; ++i) {
@@ -37,7 +38,7 @@ class MseObserver final : public HistogramObserver {
       QParams qp = compute_qparams(r, spec_);
       double err = 0.0;
       for (const auto& [c, n] : filled) {
-        double d = static_cast<double>(fake_quantize_value(c, qp.scale[0], qp.zero_point[0], qp.type)) - c;
+        double d = static_cast<double>(fake_quantize_value(c, qp.scale[0], qp.zero_point[0], qlo, qhi)) - c;
         err += n * d * d;
       }
       if (err <= best_err) {
