@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: Apache-2.0
+// A process-wide pool of worker threads behind parallel_for. A job is published by bumping a
+// job counter; workers spin briefly on it (kSpinRounds pause instructions, so back-to-back
+// kernels do not pay a futex wake-up each) and then sleep on a condition variable. Tasks are claimed
+// from an atomic counter; the caller runs tasks too and waits until every participating worker is done.
+#include "parallel.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <exception>
+#include <mutex>
+#include <thread>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define PTQ_PAUSE() _mm_pause()
+#else
+#define PTQ_PAUSE() std::this_thread::yield()
+#endif
+
+namespace ptq::exec {
+namespace {
+
+constexpr int kSpinRounds = 1 << 16;  // ~0.1-1 ms of pausing before a worker sleeps
+
+thread_local bool t_in_task = false;
+
+void run_inline(int64_t n, const TaskFn& fn) {
+  for (int64_t i = 0; i < n; ++i) fn(i);
+}
+
+class Pool {
+ public:
+  static Pool& instance() {
+    static Pool pool;
+    return pool;
+  }
+
+  ~Pool() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    for (auto& t : workers_) t.join();
+  }
+
+  // False when another job is running: the caller then runs inline.
+  bool run(int threads, int64_t n, const TaskFn& fn) {
+    std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
+    if (!busy.owns_lock()) return false;
+    int helpers = std::min(threads - 1, static_cast<int>(kHelperMask));
+    while (static_cast<int>(workers_.size()) < helpers) {
+      int id = static_cast<int>(workers_.size());
+      workers_.emplace_back([this, id] { worker_loop(id); });
+    }
+    fn_ = &fn;
+    n_ = n;
+    next_.store(0, std::memory_order_relaxed);
+    error_ = nullptr;
+    active_.store(helpers, std::memory_order_relaxed);
+    {
+      // The helper count travels in the same word as the generation, so a worker never pairs one
+      // job's generation with another job's participant count.
+      std::lock_guard<std::mutex> lock(mutex_);
+      uint64_t counter = (job_word_.load(std::memory_order_relaxed) >> kHelperBits) + 1;
+      job_word_.store((counter << kHelperBits) | static_cast<uint64_t>(helpers), std::memory_order_release);
+    }
+    wake_.notify_all();
+    run_tasks();
+    for (int spin = 0; active_.load(std::memory_order_acquire) != 0; ++spin) {
+      if (spin < kSpinRounds) PTQ_PAUSE();
+      else std::this_thread::yield();
+    }
+    fn_ = nullptr;
+    if (error_) std::rethrow_exception(error_);
+    return true;
+  }
+
+ private:
+  Pool() = default;
+
+  void run_tasks() {
+    t_in_task = true;
+    for (;;) {
+      int64_t i = next_.fetch_add(1, std::memory_order_relaxed);
+      if (i >= n_) break;
+      try {
+        (*fn_)(i);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(error_mutex_);
+        if (!error_) error_ = std::current_exception();
+        next_.store(n_, std::memory_order_relaxed);
+      }
+    }
+    t_in_task = false;
+  }
+
+  void worker_loop(int id) {
+    uint64_t seen = job_word_.load(std::memory_order_acquire);
+    for (;;) {
+      uint64_t g = seen;
+      for (int spin = 0; spin < kSpinRounds && g == seen; ++spin) {
+        PTQ_PAUSE();
+        g = job_word_.load(std::memory_order_acquire);
+      }
+      if (g == seen) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [&] { return stop_ || job_word_.load(std::memory_order_acquire) != seen; });
+        if (stop_) return;
+        g = job_word_.load(std::memory_order_acquire);
+      }
+      seen = g;
+      if (static_cast<uint64_t>(id) >= (g & kHelperMask)) continue;
+      run_tasks();
+      active_.fetch_sub(1, std::memory_order_acq_rel);
+    }
+  }
+
+  std::mutex busy_;   // held by the caller for the whole job
+  std::mutex mutex_;  // guards sleeping/waking
+  std::mutex error_mutex_;
+  std::condition_variable wake_;
+  std::vector<std::thread> workers_;
+  static constexpr int kHelperBits = 16;
+  static constexpr uint64_t kHelperMask = (uint64_t{1} << kHelperBits) - 1;
+  std::atomic<uint64_t> job_word_{0};  // (job counter << kHelperBits) | helper count
+  std::atomic<int64_t> next_{0};
+  std::atomic<int> active_{0};
+  const TaskFn* fn_ = nullptr;
+  int64_t n_ = 0;
+  std::exception_ptr error_;
+  bool stop_ = false;
+};
+
+}  // namespace
+
+void parallel_for(int threads, int64_t n, const TaskFn& fn) {
+  if (n <= 0) return;
+  if (threads <= 1 || n == 1 || t_in_task) {
+    run_inline(n, fn);
+    return;
+  }
+  if (threads > n) threads = static_cast<int>(n);
+  if (!Pool::instance().run(threads, n, fn)) run_inline(n, fn);
+}
+
+}  // namespace ptq::exec

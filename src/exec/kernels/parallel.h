@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: Apache-2.0
+// parallel_for: runs tasks 0..n-1 on up to `threads` threads (the caller plus pooled workers that
+// live as long as the process and sleep between calls).
+// Determinism contract: kernels split their work into tasks from the problem shape only, never from
+// the thread count, and each task writes its own outputs; which thread runs a task then cannot change
+// any result bit.
+// A call made while another parallel_for is running (nested, or from a second executor on another
+// thread) runs its tasks inline on the calling thread. The first exception thrown by a task is
+// rethrown to the caller after all started tasks finished.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+namespace ptq::exec {
+
+using TaskFn = std::function<void(int64_t task)>;
+
+void parallel_for(int threads, int64_t n, const TaskFn& fn);
+
+inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// Per-thread scratch memory that keeps its capacity between calls (no allocation per node in steady
+// state). Each (type, slot) pair is a separate buffer; the size is bounded by the kernels' tiling.
+template <class T, int Slot = 0>
+T* thread_scratch(size_t n) {
+  thread_local std::vector<T> buffer;
+  if (buffer.size() < n) buffer.resize(n);
+  return buffer.data();
+}
+
+}  // namespace ptq::exec

@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: Apache-2.0
+// Q/DQ ops, ONNX domain (opsets 10, 13, 19, 21) and com.microsoft (same semantics; 16-bit types at any
+// opset). Bit-exact with ONNX Runtime (MLAS) on the integer side:
+//   QuantizeLinear    v = x / scale (a true division, as MLAS does); v clamped to [qmin - zp, qmax - zp]
+//                     (NaN becomes qmin - zp, like MAXPS); q = round_half_even(v) + zp.
+//                     Output type: the zero point's, else output_dtype (opset 21), else uint8.
+//                     Types int8, uint8, int16, uint16.
+//   DequantizeLinear  y = float(int32(x) - int32(zp)) * scale, for int8, uint8, int16, uint16, int32.
+//   Scales: a scalar or one-element tensor (per tensor), a 1-D tensor of x.shape[axis] values (per
+//   axis), or with block_size > 0 (opset 21) a tensor of x's rank with ceil(x.shape[axis] / block_size)
+//   along axis (blocked). Scales are float32.
+//   DynamicQuantizeLinear (opset 11), uint8, as ONNX Runtime: lo = min(0, min(x)), hi = max(0, max(x)),
+//   scale = hi == lo ? 1 : (hi - lo) / 255, zp = round_half_even(clamp(0 - lo / scale, 0, 255)),
+//   y = QuantizeLinear(x, scale, zp).
+#include <cmath>
+#include <limits>
+
+#include "kernels.h"
+#include "parallel.h"
+
+namespace ptq::exec {
+namespace {
+
+constexpr int64_t kChunk = 1 << 16;  // elements per parallel task
+
+// How scale/zero-point entries map onto x viewed as [outer, dim (the axis), inner]: per tensor one
+// entry; per axis entry a; blocked entry (o, a / block, i) of the scale tensor.
+struct QuantLayout {
+  int64_t outer = 1, dim = 1, inner = 1, block = 0;
+  bool per_tensor = true;
+  int64_t blocks() const { return block > 0 ? ceil_div(dim, block) : dim; }
+};
+
+QuantLayout quant_layout(const Shape& x, const Tensor& scale, int64_t axis_attr, int64_t block) {
+  QuantLayout q;
+  if (scale.numel() == 1 && block == 0) return q;
+  const int64_t rank = static_cast<int64_t>(x.size()), axis = axis_attr < 0 ? axis_attr + rank : axis_attr;
+  if (axis < 0 || axis >= rank) PTQ_FAIL(ModelError, "axis ", axis_attr, " is out of range for input rank ", rank);
+  q.per_tensor = false;
+  q.block = block;
+  for (int64_t i = 0; i < axis; ++i) q.outer *= x[static_cast<size_t>(i)];
+  q.dim = x[static_cast<size_t>(axis)];
+  for (int64_t i = axis + 1; i < rank; ++i) q.inner *= x[static_cast<size_t>(i)];
+  if (block == 0) {
+    if (scale.rank() != 1 || scale.dim(0) != q.dim)
+      PTQ_FAIL(ModelError, "per-axis scale of shape ", shape_str(scale.shape()), " does not match input ", shape_str(x), " on axis ", axis);
+  } else {
+    Shape want = x;
+    want[static_cast<size_t>(axis)] = q.blocks();
+    if (scale.shape() != want)
+      PTQ_FAIL(ModelError, "blocked scale of shape ", shape_str(scale.shape()), " does not match input ", shape_str(x), ", expected ", shape_str(want));
+  }
+  return q;
+}
+
+// Calls f(begin, end, param_index) over runs of x that share one scale/zero point. Runs are split into
+// chunks of at most kChunk elements and spread over threads (each element is independent).
+template <class F>
+void for_each_run(const QuantLayout& q, int64_t n, int threads, F f) {
+  if (q.per_tensor) {
+    parallel_for(threads, ceil_div(n, kChunk), [&](int64_t c) { f(c * kChunk, std::min(n, (c + 1) * kChunk), 0); });
+    return;
+  }
+  // One task per (outer, axis index) row of `inner` elements.
+  const int64_t nb = q.blocks();
+  parallel_for(threads, q.outer * q.dim, [&](int64_t r) {
+    const int64_t o = r / q.dim, a = r % q.dim;
+    const int64_t p = q.block > 0 ? (o * nb + a / q.block) * q.inner : a;
+    if (q.block > 0) {
+      for (int64_t i = 0; i < q.inner; ++i) f(r * q.inner + i, r * q.inner + i + 1, p + i);
+    } else {
+      f(r * q.inner, (r + 1) * q.inner, p);
+    }
+  });
+}
+
+template <class Q>
+void quantize_run(const float* x, Q* y, int64_t begin, int64_t end, float scale, int32_t zp) {
+  const float lo = static_cast<float>(static_cast<int32_t>(std::numeric_limits<Q>::lowest()) - zp);
+  const float hi = static_cast<float>(static_cast<int32_t>(std::numeric_limits<Q>::max()) - zp);
+  for (int64_t i = begin; i < end; ++i) {
+    float v = x[i] / scale;
+    v = v > lo ? v : lo;  // NaN -> lo
+    v = v < hi ? v : hi;
+    y[i] = static_cast<Q>(static_cast<int32_t>(std::nearbyint(v)) + zp);
+  }
+}
+
+template <class Q>
+int32_t zero_point_at(const Tensor* zp, int64_t i) {
+  return zp ? static_cast<int32_t>(zp->data<Q>()[i]) : 0;
+}
+
+template <class Q>
+void quantize_tensor_as(const Tensor& x, const Tensor& scale, const Tensor* zp, const QuantLayout& q, Tensor& y, int threads) {
+  y = Tensor(DTypeOf<Q>::value, x.shape());
+  const float* xp = x.data<float>();
+  const float* sp = scale.data<float>();
+  Q* yp = y.data<Q>();
+  for_each_run(q, x.numel(), threads, [&](int64_t b, int64_t e, int64_t p) { quantize_run(xp, yp, b, e, sp[p], zero_point_at<Q>(zp, p)); });
+}
+
+template <class Q>
+void dequantize_tensor_as(const Tensor& x, const Tensor& scale, const Tensor* zp, const QuantLayout& q, Tensor& y, int threads) {
+  y = Tensor(DType::Float32, x.shape());
+  const Q* xp = x.data<Q>();
+  const float* sp = scale.data<float>();
+  float* yp = y.data<float>();
+  for_each_run(q, x.numel(), threads, [&](int64_t b, int64_t e, int64_t p) {
+    const float s = sp[p];
+    const int32_t z = zero_point_at<Q>(zp, p);
+    for (int64_t i = b; i < e; ++i) yp[i] = static_cast<float>(static_cast<int32_t>(xp[i]) - z) * s;
+  });
+}
+
+struct QdqAttrs {
+  int64_t axis = 1, block = 0;
+  DType output = DType::UInt8;  // QuantizeLinear without a zero point
+};
+
+QdqAttrs read_qdq(const Node& node) {
+  QdqAttrs a;
+  a.axis = node.attr_int("axis", 1);
+  a.block = node.attr_int("block_size", 0);
+  if (a.block < 0) PTQ_FAIL(ModelError, node.describe(), ": block_size must be >= 0");
+  int64_t out = node.attr_int("output_dtype", 0);
+  if (out != 0) a.output = dtype_from_onnx(static_cast<int>(out));
+  return a;
+}
+
+void check_scale_zp(const Tensor& scale, const Tensor* zp) {
+  if (scale.dtype() != DType::Float32) PTQ_FAIL(UnsupportedError, "scale dtype ", dtype_name(scale.dtype()), " is not supported (float32 is)");
+  if (zp && zp->shape() != scale.shape() && !(zp->numel() == 1 && scale.numel() == 1))
+    PTQ_FAIL(ModelError, "zero point of shape ", shape_str(zp->shape()), " does not match scale ", shape_str(scale.shape()));
+}
+
+}  // namespace
+
+Kernel make_quantize_linear(const Node& node) {
+  expect_inputs(node, 2, 3);
+  const QdqAttrs attrs = read_qdq(node);
+  return [attrs](KernelIO& io) {
+    const Tensor& x = io.in(0);
+    const Tensor& scale = io.in(1);
+    const Tensor* zp = io.has(2) ? io.inputs[2] : nullptr;
+    if (x.dtype() != DType::Float32) PTQ_FAIL(UnsupportedError, "input dtype ", dtype_name(x.dtype()), " is not supported (float32 is)");
+    check_scale_zp(scale, zp);
+    const QuantLayout q = quant_layout(x.shape(), scale, attrs.axis, attrs.block);
+    const DType out = zp ? zp->dtype() : attrs.output;
+    switch (out) {
+      case DType::UInt8: quantize_tensor_as<uint8_t>(x, scale, zp, q, io.outputs[0], io.threads); break;
+      case DType::Int8: quantize_tensor_as<int8_t>(x, scale, zp, q, io.outputs[0], io.threads); break;
+      case DType::UInt16: quantize_tensor_as<uint16_t>(x, scale, zp, q, io.outputs[0], io.threads); break;
+      case DType::Int16: quantize_tensor_as<int16_t>(x, scale, zp, q, io.outputs[0], io.threads); break;
+      default: PTQ_FAIL(UnsupportedError, "quantized type ", dtype_name(out), " is not supported (int8, uint8, int16, uint16 are)");
+    }
+  };
+}
+
+Kernel make_dequantize_linear(const Node& node) {
+  expect_inputs(node, 2, 3);
+  const QdqAttrs attrs = read_qdq(node);
+  return [attrs](KernelIO& io) {
+    const Tensor& x = io.in(0);
+    const Tensor& scale = io.in(1);
+    const Tensor* zp = io.has(2) ? io.inputs[2] : nullptr;
+    check_scale_zp(scale, zp);
+    if (zp && zp->dtype() != x.dtype())
+      PTQ_FAIL(ModelError, "zero point dtype ", dtype_name(zp->dtype()), " differs from input dtype ", dtype_name(x.dtype()));
+    const QuantLayout q = quant_layout(x.shape(), scale, attrs.axis, attrs.block);
+    switch (x.dtype()) {
+      case DType::UInt8: dequantize_tensor_as<uint8_t>(x, scale, zp, q, io.outputs[0], io.threads); break;
+      case DType::Int8: dequantize_tensor_as<int8_t>(x, scale, zp, q, io.outputs[0], io.threads); break;
+      case DType::UInt16: dequantize_tensor_as<uint16_t>(x, scale, zp, q, io.outputs[0], io.threads); break;
+      case DType::Int16: dequantize_tensor_as<int16_t>(x, scale, zp, q, io.outputs[0], io.threads); break;
+      case DType::Int32: dequantize_tensor_as<int32_t>(x, scale, zp, q, io.outputs[0], io.threads); break;
+      default: PTQ_FAIL(UnsupportedError, "input dtype ", dtype_name(x.dtype()), " is not supported (int8, uint8, int16, uint16, int32 are)");
+    }
+  };
+}
+
+Kernel make_dynamic_quantize_linear(const Node& node) {
+  expect_inputs(node, 1, 1);
+  return [](KernelIO& io) {
+    const Tensor& x = io.in(0);
+    if (x.dtype() != DType::Float32) PTQ_FAIL(UnsupportedError, "input dtype ", dtype_name(x.dtype()), " is not supported (float32 is)");
+    const float* xp = x.data<float>();
+    float lo = std::numeric_limits<float>::max(), hi = std::numeric_limits<float>::lowest();
+    for (int64_t i = 0; i < x.numel(); ++i) {
+      lo = std::min(lo, xp[i]);
+      hi = std::max(hi, xp[i]);
+    }
+    lo = std::min(lo, 0.0f);
+    hi = std::max(hi, 0.0f);
+    const float scale = hi == lo ? 1.0f : (hi - lo) / 255.0f;
+    const float zp_f = std::max(0.0f, std::min(255.0f, 0.0f - lo / scale));
+    const int32_t zp = static_cast<int32_t>(std::nearbyint(zp_f));
+    io.outputs[0] = Tensor(DType::UInt8, x.shape());
+    uint8_t* yp = io.outputs[0].data<uint8_t>();
+    parallel_for(io.threads, ceil_div(x.numel(), kChunk), [&](int64_t c) {
+      quantize_run(xp, yp, c * kChunk, std::min(x.numel(), (c + 1) * kChunk), scale, zp);
+    });
+    if (io.outputs.size() > 1) io.outputs[1] = Tensor::scalar<float>(scale);
+    if (io.outputs.size() > 2) io.outputs[2] = Tensor::scalar<uint8_t>(static_cast<uint8_t>(zp));
+  };
+}
+
+}  // namespace ptq::exec
