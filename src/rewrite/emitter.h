@@ -29,6 +29,8 @@ class Emitter {
   void emit_graph_inputs();
   void emit_node(int index);
   void emit_qdq(const std::string& tensor);
+  std::string emit_qdq_pair(const std::string& tensor, const std::string& q_in, const std::string& suffix,
+                            const std::string& dq_out);
   std::string reader_name(int node, const std::string& tensor) const;
   std::string output_name(const std::string& tensor) const;
   const std::pair<std::string, std::string>& param_names(const std::string& root);
@@ -55,6 +57,7 @@ class Emitter {
   Names names_;
   bool uses_qdq_ = false;
   std::map<std::string, std::string> dq_output_;        // quantized tensor -> name its readers read
+  std::map<std::pair<std::string, int>, std::string> dedicated_dq_;  // (tensor, reader node) -> its own DQ output
   std::map<std::string, std::string> producer_output_;  // quantized graph output T -> T_QuantizeLinear_Input
   std::map<std::string, std::pair<std::string, std::string>> param_names_;  // root -> (scale, zero point)
   std::map<std::string, std::vector<std::string>> dynamic_q_;  // x -> DynamicQuantizeLinear outputs

@@ -112,18 +112,38 @@ void Emitter::emit_graph_inputs() {
     if (is_activation(in.name)) emit_qdq(in.name);
 }
 
-// Q → DQ for a computed activation right after it is produced.
+// Q → DQ for a computed activation right after it is produced (one pair per reader with
+// dedicated_qdq_pairs and several readers: suffixes _1, _2, ... in reader order).
 void Emitter::emit_qdq(const std::string& tensor) {
-  const auto [scale, zero_point] = param_names(root_of(tensor));
   const bool graph_output = g_.is_graph_output(tensor);
-  std::string q_in = graph_output ? producer_output_.at(tensor) : tensor;
-  std::string q_out = names_.unique(tensor + "_QuantizeLinear_Output");
-  std::string dq_out = graph_output ? tensor : names_.unique(tensor + "_DequantizeLinear_Output");
-  add_node("QuantizeLinear", names_.unique(tensor + "_QuantizeLinear"), {q_in, scale, zero_point}, {q_out}, format_.domain);
-  add_node("DequantizeLinear", names_.unique(tensor + "_DequantizeLinear"), {q_out, scale, zero_point}, {dq_out},
+  const std::string q_in = graph_output ? producer_output_.at(tensor) : tensor;
+  std::vector<int> readers;
+  for (int c : g_.consumers(tensor)) {
+    const auto& ins = g_.nodes[static_cast<size_t>(c)].inputs;
+    if (!plan_.nodes[static_cast<size_t>(c)].removed && std::find(ins.begin(), ins.end(), tensor) != ins.end())
+      readers.push_back(c);
+  }
+  if (!plan_.options.dedicated_qdq_pairs || readers.size() + (graph_output ? 1 : 0) < 2) {
+    dq_output_[tensor] = emit_qdq_pair(tensor, q_in, "", graph_output ? tensor : "");
+    return;
+  }
+  for (size_t k = 0; k < readers.size(); ++k)
+    dedicated_dq_[{tensor, readers[k]}] = emit_qdq_pair(tensor, q_in, "_" + std::to_string(k + 1), "");
+  if (graph_output) dq_output_[tensor] = emit_qdq_pair(tensor, q_in, "", tensor);
+}
+
+// Q(q_in) → DQ with the root's parameters; returns the DQ output (`dq_out` when given).
+std::string Emitter::emit_qdq_pair(const std::string& tensor, const std::string& q_in, const std::string& suffix,
+                                   const std::string& dq_out) {
+  const auto [scale, zero_point] = param_names(root_of(tensor));
+  std::string q_out = names_.unique(tensor + "_QuantizeLinear_Output" + suffix);
+  std::string out = dq_out.empty() ? names_.unique(tensor + "_DequantizeLinear_Output" + suffix) : dq_out;
+  add_node("QuantizeLinear", names_.unique(tensor + "_QuantizeLinear" + suffix), {q_in, scale, zero_point}, {q_out},
            format_.domain);
-  dq_output_[tensor] = dq_out;
+  add_node("DequantizeLinear", names_.unique(tensor + "_DequantizeLinear" + suffix), {q_out, scale, zero_point}, {out},
+           format_.domain);
   uses_qdq_ = true;
+  return out;
 }
 
 // What node `node` reads for `tensor`: the DQ output of a quantized activation (every reader), of a
@@ -133,6 +153,8 @@ std::string Emitter::reader_name(int node, const std::string& tensor) const {
   if (!t || t->integer) return tensor;
   if (t->kind != Kind::Activation && std::find(t->readers.begin(), t->readers.end(), node) == t->readers.end())
     return tensor;
+  auto dedicated = dedicated_dq_.find({tensor, node});
+  if (dedicated != dedicated_dq_.end()) return dedicated->second;
   auto it = dq_output_.find(tensor);
   PTQ_CHECK(it != dq_output_.end());
   return it->second;

@@ -49,6 +49,9 @@ struct QuantOptions {
   DynamicFormat dynamic_format = DynamicFormat::QDQ;
   bool keep_removable_activations = false;  // keep Relu/Clip even with asymmetric activations
   bool quantize_bias = true;                 // int32 bias of Conv/ConvTranspose/Gemm (static mode)
+  // One Q→DQ pair per reader of an activation read by several nodes (T_QuantizeLinear_1, ...), as
+  // ONNX Runtime's DedicatedQDQPair: what TensorRT expects. Default: one pair shared by all readers.
+  bool dedicated_qdq_pairs = false;
 };
 
 // Throws UsageError for a combination that cannot work (e.g. int16 weights in the integer format).

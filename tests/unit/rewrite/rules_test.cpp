@@ -388,3 +388,24 @@ branchy (bool b, float[1,2,4,4] x) => (float[1,2,4,4] z) {
   EXPECT_EQ(producer_of(q.model, "t")->op_type(), "Conv");  // the float t still exists for the branches
   EXPECT_EQ(q.plan.tensors.count("t"), 1u);
 }
+
+TEST(Rules, DedicatedPairsGiveEveryReaderItsOwnQdq) {
+  onnx::ModelProto m = parse_text_model(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+fan (float[1,2,4,4] x) => (float[1,2,4,4] y) {
+  c = Conv (x, W)
+  a = Conv (c, W)
+  y = Add (a, c)
+}
+)");
+  add_initializer(m, "W", random_tensor({2, 2, 1, 1}, 17));
+  name_nodes(m, {"conv1", "conv2", "add"});
+  QuantOptions o;
+  o.dedicated_qdq_pairs = true;
+  Quantized q = quantize(m, o);
+  EXPECT_EQ(find_node(q.model, "conv2")->input(0), "c_DequantizeLinear_Output_1");
+  EXPECT_EQ(find_node(q.model, "add")->input(1), "c_DequantizeLinear_Output_2");
+  EXPECT_EQ(inputs_of(find_node(q.model, "c_QuantizeLinear_2")), (std::vector<std::string>{"c", "c_scale", "c_zero_point"}));
+  EXPECT_EQ(find_node(q.model, "c_QuantizeLinear"), nullptr);
+  EXPECT_EQ(op_counts(q.model)["QuantizeLinear"], 5);  // x, c ×2, a, y
+}
