@@ -32,6 +32,20 @@ convrelu (float[1,2,4,4] x) => (float[1,3,4,4] y) {
   return m;
 }
 
+// x → Conv(W) → a → Conv(W) → y: one weight read by two nodes, named conv1 and `second`.
+onnx::ModelProto shared_weight_model(const std::string& second) {
+  onnx::ModelProto m = parse_text_model(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+shared (float[1,2,4,4] x) => (float[1,2,4,4] y) {
+  a = Conv (x, W)
+  y = Conv (a, W)
+}
+)");
+  add_initializer(m, "W", random_tensor({2, 2, 1, 1}, 13));
+  name_nodes(m, {"conv1", second});
+  return m;
+}
+
 std::vector<std::string> inputs_of(const onnx::NodeProto* n) {
   EXPECT_NE(n, nullptr);
   return n ? std::vector<std::string>(n->input().begin(), n->input().end()) : std::vector<std::string>{};
@@ -269,15 +283,7 @@ paddle (float[1,2,4,4] x) => (float[1,3,4,4] y) {
 }
 
 TEST(Rules, WeightSharedByTwoConvsIsQuantizedOnce) {
-  onnx::ModelProto m = parse_text_model(R"(
-<ir_version: 8, opset_import: ["" : 13]>
-shared (float[1,2,4,4] x) => (float[1,2,4,4] y) {
-  a = Conv (x, W)
-  y = Conv (a, W)
-}
-)");
-  add_initializer(m, "W", random_tensor({2, 2, 1, 1}, 13));
-  name_nodes(m, {"conv1", "conv2"});
+  onnx::ModelProto m = shared_weight_model("conv2");
   Quantized q = quantize(m);
   auto counts = op_counts(q.model);
   EXPECT_EQ(counts["DequantizeLinear"], 4);  // W once, x, a, y
@@ -287,15 +293,7 @@ shared (float[1,2,4,4] x) => (float[1,2,4,4] y) {
 }
 
 TEST(Rules, ExcludedNodeReadsTheFloatWeight) {
-  onnx::ModelProto m = parse_text_model(R"(
-<ir_version: 8, opset_import: ["" : 13]>
-shared (float[1,2,4,4] x) => (float[1,2,4,4] y) {
-  a = Conv (x, W)
-  y = Conv (a, W)
-}
-)");
-  add_initializer(m, "W", random_tensor({2, 2, 1, 1}, 13));
-  name_nodes(m, {"conv1", "head_conv2"});
+  onnx::ModelProto m = shared_weight_model("head_conv2");
   QuantOptions o;
   o.exclude = {"head_*"};
   Quantized q = quantize(m, o);
