@@ -209,15 +209,20 @@ void erase_if(List* list, Pred pred) {
 
 }  // namespace
 
-// Drops the float weights/Constant nodes that were replaced and are no longer read, and value_info
+// Drops the float weights/Constant nodes that were replaced (or read only by folded Relu/Clip nodes)
+// and are no longer read, and value_info
 // of tensors that no longer exist (outputs renamed by folding).
 void Emitter::remove_unused() {
   std::set<std::string> reads;
   collect_reads(out_.graph(), reads);
-  auto dropped = [&](const std::string& name) {
-    const TensorPlan* t = planned(name);
-    return t && t->constant && !reads.count(name);
-  };
+  std::set<std::string> replaced;  // float constants quantized, and inputs of folded Relu/Clip (Clip bounds)
+  for (const auto& [name, t] : plan_.tensors)
+    if (t.constant) replaced.insert(name);
+  for (size_t i = 0; i < g_.nodes.size(); ++i)
+    if (plan_.nodes[i].removed)
+      for (const auto& in : g_.nodes[i].inputs)
+        if (g_.is_weight(in)) replaced.insert(in);
+  auto dropped = [&](const std::string& name) { return replaced.count(name) && !reads.count(name); };
   onnx::GraphProto& g = *out_.mutable_graph();
   erase_if(g.mutable_initializer(), [&](const onnx::TensorProto& t) { return dropped(t.name()); });
   erase_if(g.mutable_input(), [&](const onnx::ValueInfoProto& v) { return dropped(v.name()); });

@@ -407,3 +407,19 @@ fan (float[1,2,4,4] x) => (float[1,2,4,4] y) {
   EXPECT_EQ(find_node(q.model, "c_QuantizeLinear"), nullptr);
   EXPECT_EQ(op_counts(q.model)["QuantizeLinear"], 5);  // x, c ×2, a, y
 }
+
+TEST(Rules, FoldedClipBoundsAreDropped) {
+  onnx::ModelProto m = parse_text_model(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+relu6 (float[1,2,4,4] x) => (float[1,3,4,4] y) {
+  c = Conv (x, W)
+  y = Clip (c, lo, hi)
+}
+)");
+  add_initializer(m, "W", random_tensor({3, 2, 1, 1}, 18));
+  add_initializer(m, "lo", Tensor::scalar<float>(0.0f));
+  add_initializer(m, "hi", Tensor::scalar<float>(6.0f));
+  Quantized q = quantize(m);
+  EXPECT_EQ(find_initializer(q.model, "lo"), nullptr);
+  EXPECT_EQ(find_initializer(q.model, "hi"), nullptr);
+}
