@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Helpers for writing the rewritten graph: the name registry and parameter tensors.
+// Helpers for writing graphs: the name registry, read-set collection and parameter tensors.
 //   scale:      float32, shape [] per-tensor or [C] per-channel
 //   zero point: the quantized type, same shape (int32 zeros for biases)
 #include "rewrite_internal.h"
@@ -24,6 +24,17 @@ void collect_names(const onnx::GraphProto& g, std::set<std::string>& out) {
 }
 
 }  // namespace
+
+void collect_reads(const onnx::GraphProto& g, std::set<std::string>& out) {
+  for (const auto& n : g.node()) {
+    for (const auto& i : n.input()) out.insert(i);
+    for (const auto& a : n.attribute()) {
+      if (a.has_g()) collect_reads(a.g(), out);
+      for (const auto& sg : a.graphs()) collect_reads(sg, out);
+    }
+  }
+  for (const auto& o : g.output()) out.insert(o.name());
+}
 
 Names::Names(const onnx::GraphProto& graph) { collect_names(graph, used_); }
 

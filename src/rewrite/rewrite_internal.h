@@ -48,6 +48,16 @@ class Names {
   std::set<std::string> used_;
 };
 
+// Every name read by a node of `graph` or of its subgraphs, and the graph outputs.
+void collect_reads(const onnx::GraphProto& graph, std::set<std::string>& out);
+
+// Deletes the elements of a repeated protobuf field for which pred holds.
+template <class List, class Pred>
+void erase_if(List* list, Pred pred) {
+  for (int i = list->size() - 1; i >= 0; --i)
+    if (pred(list->Get(i))) list->DeleteSubrange(i, 1);
+}
+
 // validate.cpp: structural checks of the rewritten model (always) and onnx::checker (where ONNX 1.12
 // knows the opset and IR version). Throws Error ("internal error") on failure: a ptq bug.
 void validate_quantized_model(const onnx::ModelProto& model);

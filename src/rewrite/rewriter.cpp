@@ -188,27 +188,6 @@ void Emitter::emit_node(int index) {
   for (const auto& name : quantized_outputs) emit_qdq(name);
 }
 
-namespace {
-
-void collect_reads(const onnx::GraphProto& g, std::set<std::string>& out) {
-  for (const auto& n : g.node()) {
-    for (const auto& i : n.input()) out.insert(i);
-    for (const auto& a : n.attribute()) {
-      if (a.has_g()) collect_reads(a.g(), out);
-      for (const auto& sg : a.graphs()) collect_reads(sg, out);
-    }
-  }
-  for (const auto& o : g.output()) out.insert(o.name());
-}
-
-template <class List, class Pred>
-void erase_if(List* list, Pred pred) {
-  for (int i = list->size() - 1; i >= 0; --i)
-    if (pred(list->Get(i))) list->DeleteSubrange(i, 1);
-}
-
-}  // namespace
-
 // Drops the float weights/Constant nodes that were replaced (or read only by folded Relu/Clip nodes)
 // and are no longer read, and value_info
 // of tensors that no longer exist (outputs renamed by folding).
