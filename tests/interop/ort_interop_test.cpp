@@ -182,7 +182,7 @@ TEST_P(OrtInterop, RunsInOnnxRuntimeCloseToFp32AndMatchesPtqExecutor) {
   OrtRun plain = ort_run(q, fp.eval_inputs, dir / "disabled", {"disabled", {}});
   ASSERT_TRUE(plain.ok) << plain.error;
   Graph qg = build_graph(q);
-  exec::ExecOptions one_thread;  // ptq executor single-threaded: see the report about the pool start-up race
+  exec::ExecOptions one_thread;  // ctest already runs the cases in parallel
   one_thread.threads = 1;
   exec::TensorMap ours = exec::Executor(qg, one_thread).run(fp.eval_inputs);
 
