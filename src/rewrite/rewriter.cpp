@@ -5,7 +5,8 @@
 //     a graph output keeps its name on the DQ output; its producer writes T_QuantizeLinear_Input.
 //     Shared parameters (data movement) reuse the root tensor's T_scale/T_zero_point initializers.
 //   weight / bias / constant W: W_quantized (integer initializer) → DQ(W_scale, W_zero_point [, axis])
-//     → W_DequantizeLinear_Output, read by the nodes that asked for it (others keep the float W).
+//     → W_DequantizeLinear_Output, read by the nodes that asked for it (others keep the float W);
+//     a bias DQ has no zero point input (0, DequantizeLinear's default: 4 bytes per channel saved).
 //   folded Relu/Clip: removed; the producer writes the Relu/Clip output name directly.
 // Float weights, Constant nodes and initializers no longer read are dropped. Subgraph bodies (If,
 // Loop, Scan) are copied as they are and keep reading float outer-scope values.
@@ -91,11 +92,16 @@ void Emitter::emit_quantized_constants() {
     const QParams& p = params_.at(name);
     const Tensor& value = *g_.weight(name);
     Tensor q = t.kind == Kind::Bias ? quantize_bias(value, p, name) : quantize_tensor(value, p);
-    std::string qname = add_initializer(q, name + "_quantized");
-    const auto& [scale, zero_point] = param_names(name);
+    std::vector<std::string> inputs = {add_initializer(q, name + "_quantized")};
+    if (t.kind == Kind::Bias) {
+      inputs.push_back(add_initializer(scale_tensor(p), name + "_scale"));  // zero point 0: omitted (the default)
+    } else {
+      const auto& [scale, zero_point] = param_names(name);
+      inputs.insert(inputs.end(), {scale, zero_point});
+    }
     std::string out = names_.unique(name + "_DequantizeLinear_Output");
-    onnx::NodeProto& dq = add_node("DequantizeLinear", names_.unique(name + "_DequantizeLinear"), {qname, scale, zero_point},
-                                   {out}, format_.domain);
+    onnx::NodeProto& dq =
+        add_node("DequantizeLinear", names_.unique(name + "_DequantizeLinear"), std::move(inputs), {out}, format_.domain);
     if (p.per_channel()) {
       auto* axis = dq.add_attribute();
       axis->set_name("axis");

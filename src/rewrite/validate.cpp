@@ -4,7 +4,7 @@
 //   - every top-level tensor is defined once, before it is read (graph inputs, initializers, node
 //     outputs in order; names read only inside subgraphs are not checked here);
 //   - every graph output is produced; every node's domain has an opset import;
-//   - every Q/DQ: float32 scale initializer, zero point of a type its domain/opset accepts
+//   - every Q/DQ: float32 scale initializer, zero point (omitted only for an int32 DQ) of a type its domain/opset accepts
 //     (ONNX < 21: int8/uint8, DequantizeLinear also int32; ONNX ≥ 21 and com.microsoft: + int16/uint16),
 //     zero point and scale of equal shapes, per-channel scale length = the quantized tensor's axis size.
 // Then onnx::checker::check_model when ONNX 1.12 knows the IR version and every opset.
@@ -40,10 +40,15 @@ int64_t axis_of(const onnx::NodeProto& n) {
 }
 
 void check_qdq(const onnx::NodeProto& n, const std::map<std::string, const onnx::TensorProto*>& inits, int64_t opset) {
-  if (n.input_size() < 3) invalid("node '" + n.name() + "' has no zero point");
-  auto scale = inits.find(n.input(1)), zp = inits.find(n.input(2));
-  if (scale == inits.end() || zp == inits.end()) invalid("node '" + n.name() + "': scale/zero point are not initializers");
+  auto data = inits.find(n.input(0));
+  const bool int32_dq = data != inits.end() && data->second->data_type() == onnx::TensorProto::INT32;
+  if (n.input_size() < 3 && !int32_dq) invalid("node '" + n.name() + "' has no zero point");
+  auto scale = inits.find(n.input(1));
+  if (scale == inits.end()) invalid("node '" + n.name() + "': the scale is not an initializer");
   if (scale->second->data_type() != onnx::TensorProto::FLOAT) invalid("node '" + n.name() + "': scale is not float32");
+  if (n.input_size() < 3) return;  // int32 bias: zero point 0 by default
+  auto zp = inits.find(n.input(2));
+  if (zp == inits.end()) invalid("node '" + n.name() + "': the zero point is not an initializer");
   if (!zero_point_type_ok(zp->second->data_type(), n.op_type(), n.domain(), opset))
     invalid("node '" + n.name() + "': zero point type " + std::to_string(zp->second->data_type()) + " not accepted by " +
             (n.domain().empty() ? "ONNX" : n.domain()) + " " + n.op_type() + " at opset " + std::to_string(opset));
@@ -51,7 +56,6 @@ void check_qdq(const onnx::NodeProto& n, const std::map<std::string, const onnx:
   if (sd.size() != zd.size() || !std::equal(sd.begin(), sd.end(), zd.begin()))
     invalid("node '" + n.name() + "': scale and zero point shapes differ");
   if (sd.size() == 1 && sd[0] > 1) {
-    auto data = inits.find(n.input(0));
     if (data == inits.end()) return;  // a per-channel activation is never emitted; weights are initializers
     int64_t axis = axis_of(n), rank = data->second->dims_size();
     if (axis < 0) axis += rank;
