@@ -22,13 +22,15 @@ using rewrite::QuantOptions;
 
 namespace {
 
-// Output cosine vs FP32 (measured values in the final report; bounds leave a margin).
-constexpr double kCos8Bit = 0.99;          // 8-bit activations, 8- or 16-bit weights (the INT8 target)
-constexpr double kCos16BitAct = 0.995;     // 16-bit activations, 8-bit weights: weight error dominates
-constexpr double kCos16Bit = 0.9999;       // 16-bit activations and weights
-constexpr double kCosDynamic8 = 0.995;     // weights only, 8-bit
+// Output cosine vs FP32 on these nets (measured: 8-bit ≥ 0.99993, 16-bit activations ≥ 0.99998,
+// 16/16-bit ≥ 0.999999, dynamic 8-bit ≥ 0.99997); the bounds keep a 10x margin on 1 − cosine and are
+// tighter than the INT8 target (0.99).
+constexpr double kCos8Bit = 0.999;         // 8-bit activations, 8- or 16-bit weights
+constexpr double kCos16BitAct = 0.9995;    // 16-bit activations, 8-bit weights: weight error dominates
+constexpr double kCos16Bit = 0.99999;      // 16-bit activations and weights
+constexpr double kCosDynamic8 = 0.999;     // weights only, 8-bit
 constexpr double kCosDynamic16 = 0.99999;  // weights only, 16-bit
-constexpr double kCosInteger = 0.99;       // integer format: 8-bit weights and dynamic uint8 activations
+constexpr double kCosInteger = 0.999;      // integer format: 8-bit weights and dynamic uint8 activations
 // ptq's executor vs ONNX Runtime on the same Q/DQ graph.
 constexpr double kExecutorLsb = 1.0;        // output quantization steps
 constexpr double kExecutorFloatTol = 1e-4;  // relative to max |output|

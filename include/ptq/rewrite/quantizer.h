@@ -2,6 +2,8 @@
 // Post-training quantization of an ONNX model into the Q/DQ form ONNX Runtime fuses into integer
 // kernels. Three steps, so the CLI wiring is a few lines:
 //
+//   model = fold_batch_norm(model).model;                             // optional pre-pass (passes.h)
+//   Graph graph = build_graph(model);
 //   QuantPlan plan = plan_quantization(graph, options);              // rules table → decisions
 //   calib::CalibTable table = calib::calibrate(graph, calib_targets(plan), data, calib_options);
 //       (dynamic mode: table = weight_table(graph, plan); no data needed)
