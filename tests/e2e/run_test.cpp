@@ -120,7 +120,7 @@ TEST(RunCommand, MissingFolderExitsOne) {
   const fs::path model = write_model(dir);
   auto r = test::run_quantize("run " + q(model) + " --inputs " + q(dir / "nope") + " -o " + q(dir / "out"));
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find((dir / "nope").string() + ": no such folder"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find((dir / "nope").string() + ": no such file or folder"), std::string::npos) << r.err;
 }
 
 TEST(RunCommand, UsageErrorsExitTwo) {
