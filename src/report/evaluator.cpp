@@ -8,6 +8,7 @@
 #include <set>
 
 #include "ptq/ir/npy.h"
+#include "ptq/quant/scale.h"
 #include "ptq/util/progress.h"
 #include "ptq/util/log.h"
 
@@ -70,13 +71,16 @@ EvalResult evaluate(const Graph& reference, const Graph& candidate, const calib:
                     const EvalOptions& options) {
   exec::Executor ref_ex(reference, exec::ExecOptions{options.threads, false});
   exec::Executor cand_ex(candidate, exec::ExecOptions{options.threads, false});
-  // Intermediate tensors present in both models (graph outputs are compared separately).
-  std::vector<std::string> fetch;
-  std::set<std::string> outputs;
-  for (const auto& o : reference.outputs) outputs.insert(o.name);
+  // Intermediate tensors present in both models.
   auto produced = [](const Graph& g, const std::string& name) { return g.producer(name) >= 0; };
-  for (const auto& t : options.tensors)
-    if (!outputs.count(t) && produced(reference, t) && produced(candidate, t)) fetch.push_back(t);
+  std::vector<TensorCompare> compares;
+  std::set<std::string> ref_fetch, cand_fetch;
+  for (const auto& t : options.tensors) {
+    if (!produced(reference, t.reference) || !produced(candidate, t.candidate)) continue;
+    compares.push_back(t);
+    if (!reference.is_graph_output(t.reference)) ref_fetch.insert(t.reference);
+    if (!candidate.is_graph_output(t.candidate)) cand_fetch.insert(t.candidate);
+  }
 
   EvalResult result;
   for (const auto& o : reference.outputs) {
@@ -85,17 +89,19 @@ EvalResult evaluate(const Graph& reference, const Graph& candidate, const calib:
     result.outputs.push_back(OutputMetrics{o.name, {}, false, 0, 0});
   }
   std::vector<TensorMetrics> tensors;
-  for (const auto& t : fetch) tensors.push_back(TensorMetrics{t, {}});
+  for (const auto& t : compares) tensors.push_back(TensorMetrics{t.name, {}, t.has_qparams, {}});
   std::vector<int64_t> ref_pred, cand_pred;
   Progress progress("evaluating", data.size(), options.progress);
-  exec::RunOptions ro;
-  ro.fetch = fetch;
+  exec::RunOptions ref_ro, cand_ro;
+  ref_ro.fetch.assign(ref_fetch.begin(), ref_fetch.end());
+  cand_ro.fetch.assign(cand_fetch.begin(), cand_fetch.end());
   for (size_t i = 0; i < data.size(); ++i) {
     calib::Sample s = data.read(i);
+    if (s.skipped) continue;
     auto t0 = std::chrono::steady_clock::now();
-    exec::TensorMap ref_out = ref_ex.run(s.tensors, ro);
+    exec::TensorMap ref_out = ref_ex.run(s.tensors, ref_ro);
     auto t1 = std::chrono::steady_clock::now();
-    exec::TensorMap cand_out = cand_ex.run(s.tensors, ro);
+    exec::TensorMap cand_out = cand_ex.run(s.tensors, cand_ro);
     result.seconds_reference += std::chrono::duration<double>(t1 - t0).count();
     result.seconds_candidate += seconds_since(t1);
     for (size_t k = 0; k < result.outputs.size(); ++k) {
@@ -121,9 +127,12 @@ EvalResult evaluate(const Graph& reference, const Graph& candidate, const calib:
         }
       }
     }
-    for (auto& tm : tensors) {
-      auto ra = ref_out.find(tm.tensor), cb = cand_out.find(tm.tensor);
-      if (ra != ref_out.end() && cb != cand_out.end()) tm.error.add(ra->second, cb->second);
+    for (size_t k = 0; k < compares.size(); ++k) {
+      auto ra = ref_out.find(compares[k].reference), cb = cand_out.find(compares[k].candidate);
+      if (ra == ref_out.end() || cb == cand_out.end()) continue;
+      tensors[k].error.add(ra->second, cb->second);
+      if (compares[k].has_qparams && ra->second.dtype() == DType::Float32)
+        tensors[k].local.add(ra->second, fake_quantize(ra->second, compares[k].qparams));
     }
     ++result.samples;
     progress.update(i + 1);

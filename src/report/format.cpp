@@ -48,12 +48,13 @@ std::string format_eval(const EvalResult& r, size_t max_tensors) {
   }
   if (!r.tensors.empty() && max_tensors > 0) {
     os << "tensors, worst first (" << std::min(max_tensors, r.tensors.size()) << " of " << r.tensors.size() << "):\n";
-    std::snprintf(line, sizeof line, "  %-48s %9s %9s\n", "tensor", "cosine", "SNR dB");
+    std::snprintf(line, sizeof line, "  %-48s %9s %9s %12s\n", "tensor", "cosine", "SNR dB", "own SNR dB");
     os << line;
     for (size_t i = 0; i < r.tensors.size() && i < max_tensors; ++i) {
       const auto& t = r.tensors[i];
-      std::snprintf(line, sizeof line, "  %-48s %9s %9s\n", t.tensor.c_str(), fixed(t.error.cosine(), 6).c_str(),
-                    fixed(t.error.snr_db(), 2).c_str());
+      std::string name = t.tensor.size() > 48 ? "..." + t.tensor.substr(t.tensor.size() - 45) : t.tensor;
+      std::snprintf(line, sizeof line, "  %-48s %9s %9s %12s\n", name.c_str(), fixed(t.error.cosine(), 6).c_str(),
+                    fixed(t.error.snr_db(), 2).c_str(), t.has_local ? fixed(t.local.snr_db(), 2).c_str() : "-");
       os << line;
     }
   }
@@ -80,6 +81,7 @@ nlohmann::json eval_json(const EvalResult& r) {
   for (const auto& t : r.tensors) {
     nlohmann::json tj = error_json(t.error);
     tj["tensor"] = t.tensor;
+    if (t.has_local) tj["own"] = error_json(t.local);
     j["tensors"].push_back(tj);
   }
   j["seconds"] = {{"reference", r.seconds_reference}, {"quantized", r.seconds_candidate}};

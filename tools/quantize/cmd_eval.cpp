@@ -39,7 +39,7 @@ void register_eval_command(CLI::App& app, Action& action) {
       // Every tensor the two models share is compared.
       for (const auto& node : ref.nodes)
         for (const auto& o : node.outputs)
-          if (!o.empty()) eo.tensors.push_back(o);
+          if (!o.empty()) eo.tensors.push_back(report::TensorCompare{o, o, o, false, {}});
       report::EvalResult r = report::evaluate(ref, cand, *data, eo);
       if (opts->json) std::printf("%s\n", report::eval_json(r).dump(2).c_str());
       else std::fprintf(stderr, "%s", report::format_eval(r).c_str());

@@ -10,6 +10,8 @@ namespace ptq::cli {
 
 using Action = std::function<int()>;
 
+// The main command's options live on the app itself (quantize MODEL ...).
+void register_quantize_command(CLI::App& app, Action& action);
 void register_inspect_command(CLI::App& app, Action& action);
 void register_run_command(CLI::App& app, Action& action);
 void register_calibrate_command(CLI::App& app, Action& action);

@@ -12,6 +12,16 @@
 namespace {
 
 constexpr const char* kExamples = R"(Examples:
+  quantize model.onnx --calib calib/ -o model.int8.onnx
+                                           static INT8 (uint8 activations, int8 per-channel weights, KL)
+  quantize model.onnx --calib calib/ --method percentile --activation-type int8 --symmetric-activations -o m.int8.onnx
+  quantize model.onnx --calib images/ --preset imagenet_torchvision -o m.int8.onnx
+                                           calibrate on JPEG/PNG files with torchvision preprocessing
+  quantize model.onnx --calib calib/ --eval-data test/ --labels test/labels.npy -o m.int8.onnx
+                                           report accuracy FP32 vs INT8 on a labelled set
+  quantize model.onnx --mode dynamic -o model.dyn.onnx
+                                           weights-only int8 (no calibration data)
+  quantize model.onnx --calib calib/ --activation-type uint16 --weight-type int16 -o m.16.onnx
   quantize inspect model.onnx              summary of a model (IR, opsets, I/O, ops, weights)
   quantize inspect model.onnx --json       the same as JSON on stdout
   quantize run model.onnx --inputs calib/ -o out/
@@ -32,9 +42,10 @@ int main(int argc, char** argv) {
   app.add_flag("-v,--verbose", verbose, "Debug logging on stderr");
   app.add_flag("-q,--quiet", quiet, "Only warnings and errors on stderr");
   app.fallthrough();
-  app.require_subcommand(1, 1);
+  app.require_subcommand(0, 1);
 
   ptq::cli::Action action;
+  ptq::cli::register_quantize_command(app, action);
   ptq::cli::register_inspect_command(app, action);
   ptq::cli::register_run_command(app, action);
   ptq::cli::register_calibrate_command(app, action);

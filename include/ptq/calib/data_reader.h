@@ -68,4 +68,7 @@ std::unique_ptr<DataReader> open_data(const std::filesystem::path& dir, const st
 // The built-in image presets, "name: description; ...", for --help.
 std::string image_preset_help();
 
+// Samples [begin, end) of `base` (which must outlive the view), e.g. to hold out evaluation samples.
+std::unique_ptr<DataReader> subset(const DataReader& base, size_t begin, size_t end);
+
 }  // namespace ptq::calib

@@ -13,6 +13,7 @@
 
 #include "ptq/calib/data_reader.h"
 #include "ptq/exec/executor.h"
+#include "ptq/quant/qspec.h"
 
 namespace ptq::report {
 
@@ -35,12 +36,24 @@ struct OutputMetrics {
 
 struct TensorMetrics {
   std::string tensor;
-  ErrorStats error;  // candidate model's tensor vs the reference model's tensor
+  ErrorStats error;        // candidate model's tensor vs the reference model's tensor (accumulated error)
+  bool has_local = false;
+  ErrorStats local;        // fake_quantize(reference tensor) vs reference tensor: this tensor's own rounding error
+};
+
+// An intermediate tensor to compare: `reference` in the reference model against `candidate` in the
+// candidate model (e.g. "T" against "T_DequantizeLinear_Output"); with `qparams`, also the local error.
+struct TensorCompare {
+  std::string name;  // label in the report
+  std::string reference;
+  std::string candidate;
+  bool has_qparams = false;
+  QParams qparams;
 };
 
 struct EvalOptions {
-  // Intermediate tensors to compare (same name in both models); names absent from either are skipped.
-  std::vector<std::string> tensors;
+  // Intermediate tensors to compare; pairs absent from either model are skipped.
+  std::vector<TensorCompare> tensors;
   std::vector<int64_t> labels;  // class per classifier row, in sample order (empty: no accuracy)
   int threads = 0;
   bool progress = true;

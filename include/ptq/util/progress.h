@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Progress bar on stderr for long loops over samples: "label [#####.....] 120/300  45.2 samples/s  ETA 4s".
 // On a terminal it redraws one line (at most 10 times a second); otherwise (CI logs) it prints a line
-// at every 10%. Silent when disabled or when the log level is above info (--quiet).
+// every 10 seconds and one at the end. Silent when disabled or when the log level is above info (--quiet).
 #pragma once
 
 #include <chrono>
@@ -27,7 +27,6 @@ class Progress {
   bool tty_;
   bool finished_ = false;
   size_t done_ = 0;
-  int last_decile_ = -1;
   std::chrono::steady_clock::time_point start_, last_draw_;
 };
 

@@ -36,7 +36,7 @@ TEST(Evaluator, CosineSnrTop1AndAccuracyMatchDirectComputation) {
   Graph ref = scaled_model(wr), cand = scaled_model(wc);
   auto data = calib::open_data(dir, ref.inputs);
   report::EvalOptions opt;
-  opt.tensors = {"h", "not_there"};
+  opt.tensors = {{"h", "h", "h", false, {}}, {"not_there", "not_there", "h", false, {}}};
   opt.labels = {3, 0, 2};
   opt.progress = false;
   report::EvalResult r = report::evaluate(ref, cand, *data, opt);

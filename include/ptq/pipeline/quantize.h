@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: Apache-2.0
+// The main job, `quantize MODEL --calib DIR -o OUT`: load → (fold BatchNorm) → plan → calibrate (or load a
+// table; dynamic mode needs none) → rewrite → save atomically → evaluate FP32 vs quantized on held-out
+// samples → report. One function so the CLI stays a thin layer.
+//
+// Held-out samples: with --eval-data the evaluation uses that set; otherwise the last
+// `eval_samples` samples of the calibration folder are kept out of calibration (default: a tenth of
+// the set, at least 1 and at most 16, when the set has 5 samples or more). A set too small to split is
+// evaluated on its calibration samples, and the report says so.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "ptq/calib/calibrator.h"
+#include "ptq/ir/onnx_io.h"
+#include "ptq/report/evaluator.h"
+#include "ptq/rewrite/quantizer.h"
+
+namespace ptq::pipeline {
+
+struct QuantizeJob {
+  std::string model;
+  std::string output;
+  std::string calib_dir;        // static mode without load_table: required
+  std::string load_table;       // use this table instead of calibrating
+  std::string save_table;       // write the calibration table here
+  std::string report_path;      // write the JSON report here
+  std::string eval_dir;         // evaluation set (default: held out from calib_dir)
+  std::string labels;           // class labels of the evaluation set
+  size_t calib_samples = 0;     // 0: all (minus the held-out ones)
+  long eval_samples = -1;       // -1: default; 0: no evaluation
+  bool fold_batch_norm = true;
+  rewrite::QuantOptions quant;
+  calib::CalibOptions calib;
+  calib::DataOptions data;
+  onnx_io::ExternalData external_data = onnx_io::ExternalData::Auto;
+};
+
+struct QuantizeResult {
+  std::string model, output;
+  std::string method;           // calibration method, "table" when loaded, "weights" in dynamic mode
+  rewrite::QuantOptions quant;
+  size_t calib_samples = 0;
+  std::string calib_source;
+  size_t folded_batch_norms = 0;
+  size_t quantized_nodes = 0, float_nodes = 0, removed_nodes = 0;
+  std::vector<std::string> float_node_reasons;  // "name (Op): reason", first few
+  int64_t fp32_bytes = 0, quantized_bytes = 0;
+  double calib_seconds = 0.0, total_seconds = 0.0;
+  bool evaluated = false;
+  bool eval_held_out = false;
+  std::string eval_source;
+  report::EvalResult eval;
+};
+
+QuantizeResult run_quantize(const QuantizeJob& job);
+
+// `quantize calibrate`: the same plan, calibration only; writes job.save_table when set.
+calib::CalibTable run_calibrate(const QuantizeJob& job);
+
+std::string format_summary(const QuantizeResult& result);
+nlohmann::json summary_json(const QuantizeResult& result);
+
+}  // namespace ptq::pipeline

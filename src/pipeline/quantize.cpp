@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "ptq/pipeline/quantize.h"
+
+#include <chrono>
+#include <filesystem>
+
+#include "ptq/rewrite/passes.h"
+#include "ptq/util/log.h"
+
+namespace fs = std::filesystem;
+
+namespace ptq::pipeline {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+int64_t bytes_on_disk(const fs::path& model, const std::vector<fs::path>& extra) {
+  std::error_code ec;
+  int64_t total = static_cast<int64_t>(fs::file_size(model, ec));
+  if (ec) total = 0;
+  for (const auto& f : extra) {
+    auto s = fs::file_size(f, ec);
+    if (!ec) total += static_cast<int64_t>(s);
+  }
+  return total;
+}
+
+void check_output(const QuantizeJob& job) {
+  if (job.output.empty()) PTQ_FAIL(UsageError, "no output model given (-o OUT.onnx)");
+  std::error_code ec;
+  if (fs::exists(job.output, ec) && fs::equivalent(job.output, job.model, ec))
+    PTQ_FAIL(UsageError, "the output ", job.output, " is the input model; choose another file name");
+  fs::path dir = fs::path(job.output).has_parent_path() ? fs::path(job.output).parent_path() : fs::path(".");
+  if (!fs::is_directory(dir, ec)) PTQ_FAIL(IoError, "cannot write ", job.output, ": folder ", dir.string(), " does not exist");
+}
+
+// Default number of held-out samples for a calibration set of `total` samples.
+size_t default_holdout(size_t total) { return total < 5 ? 0 : std::clamp<size_t>(total / 10, 1, 16); }
+
+// The tensors whose error the report lists: every quantized activation, compared in the quantized
+// model after its own Q/DQ ("T_DequantizeLinear_Output") when there is one.
+std::vector<report::TensorCompare> tensor_compares(const rewrite::QuantPlan& plan, const calib::CalibTable& table,
+                                                   const Graph& quantized) {
+  std::vector<report::TensorCompare> out;
+  for (const auto& kv : plan.tensors) {
+    const rewrite::TensorPlan& tp = kv.second;
+    if (tp.kind != rewrite::TensorPlan::Kind::Activation || tp.constant) continue;
+    report::TensorCompare c;
+    c.name = c.reference = tp.tensor;
+    std::string dq = tp.tensor + "_DequantizeLinear_Output";
+    c.candidate = quantized.producer(dq) >= 0 ? dq : tp.tensor;
+    auto it = table.tensors.find(tp.params_from.empty() ? tp.tensor : tp.params_from);
+    if (it != table.tensors.end()) {
+      c.has_qparams = true;
+      c.qparams = it->second.qparams;
+    }
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+struct Prepared {
+  onnx_io::LoadedModel loaded;
+  onnx::ModelProto model;  // after the float passes
+  size_t folded_batch_norms = 0;
+  Graph graph;
+  rewrite::QuantPlan plan;
+};
+
+// Load, fold BatchNormalization, build the graph, plan.
+Prepared prepare(const QuantizeJob& job) {
+  Prepared p;
+  p.loaded = onnx_io::load_model(job.model);
+  p.model = std::move(p.loaded.proto);
+  if (job.fold_batch_norm) {
+    rewrite::PassResult folded = rewrite::fold_batch_norm(p.model);
+    p.folded_batch_norms = folded.changed;
+    p.model = std::move(folded.model);
+  }
+  p.graph = build_graph(p.model, GraphOptions{true, p.loaded.external_tensors});
+  p.plan = rewrite::plan_quantization(p.graph, job.quant);
+  return p;
+}
+
+}  // namespace
+
+calib::CalibTable run_calibrate(const QuantizeJob& job) {
+  rewrite::validate_options(job.quant);
+  if (job.calib_dir.empty()) PTQ_FAIL(UsageError, "calibration needs data (--calib DIR)");
+  Prepared p = prepare(job);
+  calib::DataOptions dopt = job.data;
+  dopt.max_samples = job.calib_samples;
+  auto data = calib::open_data(job.calib_dir, p.graph.inputs, dopt);
+  calib::CalibTable table = calib::calibrate(p.graph, rewrite::calib_targets(p.plan), *data, job.calib);
+  table.model = job.model;
+  if (!job.save_table.empty()) calib::save_table(table, job.save_table);
+  return table;
+}
+
+QuantizeResult run_quantize(const QuantizeJob& job) {
+  auto start = Clock::now();
+  check_output(job);
+  rewrite::validate_options(job.quant);
+  bool dynamic = job.quant.mode == rewrite::QuantMode::Dynamic;
+  if (!job.labels.empty() && job.eval_dir.empty())
+    PTQ_FAIL(UsageError, "--labels needs the labelled evaluation set (--eval-data DIR)");
+  if (!dynamic && job.calib_dir.empty() && job.load_table.empty())
+    PTQ_FAIL(UsageError, "static quantization needs calibration data (--calib DIR) or a table (--load-table FILE)");
+
+  QuantizeResult r;
+  r.model = job.model;
+  r.output = job.output;
+  r.quant = job.quant;
+  Prepared prep = prepare(job);
+  const onnx_io::LoadedModel& loaded = prep.loaded;
+  const onnx::ModelProto& model = prep.model;
+  const Graph& graph = prep.graph;
+  const rewrite::QuantPlan& plan = prep.plan;
+  r.folded_batch_norms = prep.folded_batch_norms;
+
+  // Calibration data, with the held-out evaluation samples cut from its end.
+  std::unique_ptr<calib::DataReader> calib_all, calib_part, eval_part;
+  if (!job.calib_dir.empty() && !dynamic) {
+    calib::DataOptions dopt = job.data;
+    dopt.max_samples = 0;
+    calib_all = calib::open_data(job.calib_dir, graph.inputs, dopt);
+    size_t total = calib_all->size();
+    size_t n_calib = job.calib_samples ? std::min(job.calib_samples, total) : total;
+    size_t holdout = 0;
+    if (job.eval_dir.empty() && job.eval_samples != 0) {
+      size_t wanted = job.eval_samples > 0 ? static_cast<size_t>(job.eval_samples) : default_holdout(total);
+      holdout = job.calib_samples ? std::min(wanted, total - n_calib) : std::min(wanted, total > 1 ? total - 1 : 0);
+      if (!job.calib_samples) n_calib = total - holdout;
+    }
+    calib_part = calib::subset(*calib_all, 0, n_calib);
+    if (holdout > 0) eval_part = calib::subset(*calib_all, n_calib, n_calib + holdout);
+    else if (job.eval_dir.empty() && job.eval_samples != 0) eval_part = calib::subset(*calib_all, 0, n_calib);
+    r.eval_held_out = holdout > 0;
+  }
+
+  calib::CalibTable table;
+  auto calib_start = Clock::now();
+  if (!job.load_table.empty()) {
+    table = calib::load_table(job.load_table);
+    r.method = "table " + job.load_table;
+  } else if (dynamic) {
+    table = rewrite::weight_table(graph, plan);
+    r.method = "weights (dynamic)";
+  } else {
+    table = calib::calibrate(graph, rewrite::calib_targets(plan), *calib_part, job.calib);
+    table.model = job.model;
+    r.method = job.calib.method;
+    r.calib_samples = table.samples;
+    r.calib_source = calib_part->describe();
+  }
+  r.calib_seconds = seconds_since(calib_start);
+
+  onnx::ModelProto quantized = rewrite::rewrite_model(model, graph, plan, table);
+  onnx_io::SaveOptions save;
+  save.external_data = job.external_data;
+  save.protected_paths = loaded.external_files;
+  save.protected_paths.push_back(job.model);
+  onnx_io::save_model(quantized, job.output, save);
+  if (!job.save_table.empty()) calib::save_table(table, job.save_table);
+  log::info("wrote ", job.output);
+
+  r.quantized_nodes = plan.quantized_node_count();
+  r.float_nodes = plan.float_node_count();
+  for (size_t i = 0; i < plan.nodes.size(); ++i) {
+    const auto& np = plan.nodes[i];
+    if (np.removed) ++r.removed_nodes;
+    else if (!np.quantized && r.float_node_reasons.size() < 8)
+      r.float_node_reasons.push_back(graph.nodes[i].describe() + (np.reason.empty() ? "" : ": " + np.reason));
+  }
+  fs::path out_data = fs::path(job.output).parent_path() / (fs::path(job.output).filename().string() + ".data");
+  r.fp32_bytes = bytes_on_disk(job.model, loaded.external_files);
+  r.quantized_bytes = bytes_on_disk(job.output, fs::exists(out_data) && job.external_data != onnx_io::ExternalData::Never ? std::vector<fs::path>{out_data} : std::vector<fs::path>{});
+
+  if (!job.eval_dir.empty() && job.eval_samples != 0) {
+    calib::DataOptions dopt = job.data;
+    dopt.max_samples = job.eval_samples > 0 ? static_cast<size_t>(job.eval_samples) : 0;
+    eval_part = calib::open_data(job.eval_dir, graph.inputs, dopt);
+    r.eval_held_out = true;
+  }
+  if (eval_part) {
+    Graph qgraph = build_graph(quantized, GraphOptions{false, {}});
+    report::EvalOptions eo;
+    eo.threads = job.calib.threads;
+    eo.progress = job.calib.progress;
+    eo.tensors = tensor_compares(plan, table, qgraph);
+    if (!job.labels.empty()) eo.labels = report::read_labels(job.labels);
+    r.eval = report::evaluate(graph, qgraph, *eval_part, eo);
+    r.evaluated = true;
+    r.eval_source = eval_part->describe();
+  }
+  r.total_seconds = seconds_since(start);
+  return r;
+}
+
+}  // namespace ptq::pipeline

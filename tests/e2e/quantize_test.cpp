@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: Apache-2.0
+// The main command, end to end: a small conv net quantized from generated calibration samples.
+#include <nlohmann/json.hpp>
+
+#include "ptq/exec/executor.h"
+#include "ptq/ir/npy.h"
+#include "ptq/ir/onnx_io.h"
+#include "ptq/report/evaluator.h"
+#include "testutil.h"
+
+namespace fs = std::filesystem;
+using namespace ptq;
+
+namespace {
+
+constexpr double kMinCosineInt8 = 0.99;  // FP32 vs static INT8 output on held-out samples
+
+struct Fixture {
+  fs::path dir, model, calib;
+};
+
+// Conv(3x3) + Relu + Conv(1x1) + GlobalAveragePool + Gemm: a small classifier, with 40 samples.
+Fixture make_fixture() {
+  Fixture f;
+  f.dir = test::fresh_dir();
+  onnx::ModelProto m = test::parse_text_model(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+net (float[1,3,12,12] x) => (float[1,5] y) {
+  c1 = Conv <pads = [1,1,1,1]> (x, w1, b1)
+  r1 = Relu(c1)
+  c2 = Conv (r1, w2, b2)
+  r2 = Relu(c2)
+  p = GlobalAveragePool(r2)
+  f = Flatten(p)
+  y = Gemm <transB = 1> (f, w3, b3)
+}
+)");
+  test::add_initializer(m, "w1", test::random_tensor({8, 3, 3, 3}, 1, -0.5f, 0.5f));
+  test::add_initializer(m, "b1", test::random_tensor({8}, 2, -0.1f, 0.1f));
+  test::add_initializer(m, "w2", test::random_tensor({16, 8, 1, 1}, 3, -0.5f, 0.5f));
+  test::add_initializer(m, "b2", test::random_tensor({16}, 4, -0.1f, 0.1f));
+  test::add_initializer(m, "w3", test::random_tensor({5, 16}, 5, -1.0f, 1.0f));
+  test::add_initializer(m, "b3", test::random_tensor({5}, 6, -0.1f, 0.1f));
+  f.model = f.dir / "net.onnx";
+  test::write_model(m, f.model);
+  f.calib = f.dir / "calib";
+  for (int i = 0; i < 40; ++i) {
+    char name[8];
+    std::snprintf(name, sizeof name, "%03d", i);
+    fs::create_directories(f.calib / name);
+    write_npy(f.calib / name / "x.npy", test::random_tensor({1, 3, 12, 12}, 100 + static_cast<uint32_t>(i), -1.0f, 1.0f));
+  }
+  return f;
+}
+
+std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
+
+int count_ops(const onnx::ModelProto& m, const std::string& op) {
+  int n = 0;
+  for (const auto& node : m.graph().node()) n += node.op_type() == op;
+  return n;
+}
+
+}  // namespace
+
+TEST(QuantizeCli, StaticInt8EndToEnd) {
+  Fixture f = make_fixture();
+  fs::path out = f.dir / "net.int8.onnx";
+  auto r = test::run_quantize(q(f.model) + " --calib " + q(f.calib) + " -o " + q(out) + " --json --report " + q(f.dir / "report.json"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["mode"], "static");
+  EXPECT_EQ(j["method"], "kl");
+  EXPECT_EQ(j["calibration"]["samples"], 36);  // 40 minus 4 held out (a tenth)
+  EXPECT_EQ(j["evaluation"]["samples"], 4);
+  EXPECT_TRUE(j["evaluation"]["held_out"].get<bool>());
+  EXPECT_GE(j["evaluation"]["outputs"][0]["cosine"].get<double>(), kMinCosineInt8);
+  EXPECT_EQ(j["nodes"]["folded"], 2);  // both Relu folded into their Conv
+  EXPECT_GT(j["bytes"]["quantized"].get<double>(), 0);
+  EXPECT_EQ(nlohmann::json::parse(test::read_bytes(f.dir / "report.json")), j);
+
+  onnx::ModelProto qm = onnx_io::load_model(out).proto;
+  EXPECT_EQ(count_ops(qm, "Conv"), 2);
+  EXPECT_EQ(count_ops(qm, "Relu"), 0);
+  EXPECT_GT(count_ops(qm, "QuantizeLinear"), 0);
+  EXPECT_GT(count_ops(qm, "DequantizeLinear"), 0);
+  int int8_weights = 0, int32_biases = 0;
+  for (const auto& t : qm.graph().initializer()) {
+    int8_weights += t.data_type() == onnx::TensorProto::INT8 && t.dims_size() >= 2;
+    int32_biases += t.data_type() == onnx::TensorProto::INT32;
+  }
+  EXPECT_EQ(int8_weights, 3);
+  EXPECT_EQ(int32_biases, 3);
+  // The quantized model runs in ptq's executor and stays close to FP32 on a fresh sample.
+  Graph fg = build_graph(onnx_io::load_model(f.model).proto), qg = build_graph(qm);
+  Tensor x = test::random_tensor({1, 3, 12, 12}, 999, -1.0f, 1.0f);
+  report::ErrorStats e;
+  e.add(exec::Executor(fg).run({{"x", x}}).at("y"), exec::Executor(qg).run({{"x", x}}).at("y"));
+  EXPECT_GE(e.cosine(), kMinCosineInt8);
+}
+
+TEST(QuantizeCli, DeterministicAndTableRoundTrip) {
+  Fixture f = make_fixture();
+  std::string common = q(f.model) + " --calib " + q(f.calib) + " -q --eval-samples 0 --method minmax";
+  ASSERT_EQ(test::run_quantize(common + " -o " + q(f.dir / "a.onnx") + " --table " + q(f.dir / "t.json")).exit_code, 0);
+  ASSERT_EQ(test::run_quantize(common + " -o " + q(f.dir / "b.onnx")).exit_code, 0);
+  EXPECT_EQ(test::read_bytes(f.dir / "a.onnx"), test::read_bytes(f.dir / "b.onnx"));
+  auto r = test::run_quantize(q(f.model) + " --load-table " + q(f.dir / "t.json") + " -q --eval-samples 0 -o " + q(f.dir / "c.onnx"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(test::read_bytes(f.dir / "a.onnx"), test::read_bytes(f.dir / "c.onnx"));
+}
+
+TEST(QuantizeCli, DynamicNeedsNoData) {
+  Fixture f = make_fixture();
+  auto r = test::run_quantize(q(f.model) + " --mode dynamic -q --json -o " + q(f.dir / "d.onnx"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["mode"], "dynamic");
+  onnx::ModelProto dm = onnx_io::load_model(f.dir / "d.onnx").proto;
+  EXPECT_EQ(count_ops(dm, "QuantizeLinear"), 0);
+  EXPECT_EQ(count_ops(dm, "DequantizeLinear"), 3);  // one per weight
+}
+
+TEST(QuantizeCli, BadInputsGiveOneLineErrors) {
+  Fixture f = make_fixture();
+  auto expect = [&](const std::string& args, int code, const std::string& fragment) {
+    auto r = test::run_quantize(args);
+    EXPECT_EQ(r.exit_code, code) << args << "\n" << r.err;
+    EXPECT_NE(r.err.find(fragment), std::string::npos) << args << "\n" << r.err;
+  };
+  expect(q(f.model) + " --calib " + q(f.calib), 2, "no output model");
+  expect(q(f.model) + " -o " + q(f.dir / "o.onnx"), 2, "needs calibration data");
+  expect(q(f.model) + " --calib " + q(f.calib) + " -o " + q(f.model), 2, "is the input model");
+  expect(q(f.model) + " --calib " + q(f.dir / "nope") + " -o " + q(f.dir / "o.onnx"), 1, "nope: no such file or folder");
+  expect(q(f.model) + " --calib " + q(f.calib) + " -o " + q(f.dir / "no" / "o.onnx"), 1, "does not exist");
+  expect(q(f.model) + " --calib " + q(f.calib) + " --method kll -o " + q(f.dir / "o.onnx"), 2, "kll");
+  expect(q(f.model) + " --calib " + q(f.calib) + " --labels " + q(f.dir / "l.npy") + " -o " + q(f.dir / "o.onnx"), 2, "--eval-data");
+  expect(q(f.model) + " --calib " + q(f.calib) + " --exclude '*' -o " + q(f.dir / "o.onnx"), 2, "--exclude matches every");
+  expect(q(f.model) + " --calib " + q(f.calib) + " --op-types LSTM -o " + q(f.dir / "o.onnx"), 2, "LSTM");
+  EXPECT_FALSE(fs::exists(f.dir / "o.onnx"));
+  // Wrong sample shape: the error names the file and the input.
+  fs::path bad = f.dir / "bad";
+  fs::create_directories(bad / "000");
+  write_npy(bad / "000" / "x.npy", test::random_tensor({1, 3, 10, 10}, 1));
+  expect(q(f.model) + " --calib " + q(bad) + " -o " + q(f.dir / "o.onnx"), 1, "x.npy: input 'x': expected shape [1,3,12,12], got [1,3,10,10]");
+  EXPECT_FALSE(fs::exists(f.dir / "o.onnx"));
+}

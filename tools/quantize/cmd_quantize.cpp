@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: Apache-2.0
+// The main command: quantize MODEL --calib DIR -o OUT [options] (pipeline::run_quantize).
+#include <cstdio>
+#include <memory>
+
+#include "commands.h"
+#include "data_options.h"
+#include "ptq/ir/onnx_io.h"
+#include "ptq/pipeline/quantize.h"
+#include "quant_options.h"
+
+namespace ptq::cli {
+
+void register_quantize_command(CLI::App& app, Action& action) {
+  struct Options {
+    pipeline::QuantizeJob job;
+    QuantFlags flags;
+    bool json = false, external_data = false;
+  };
+  auto o = std::make_shared<Options>();
+  app.add_option("MODEL", o->job.model, "FP32 ONNX model to quantize");
+  app.add_option("-o,--output", o->job.output, "Quantized model to write");
+  app.add_option("--calib", o->job.calib_dir, "Calibration data: sample folders (.npy), .npz, test_data_set_N/*.pb or images");
+  app.add_option("--table", o->job.save_table, "Also write the calibration table (JSON)");
+  app.add_option("--load-table", o->job.load_table, "Use this calibration table instead of calibrating");
+  app.add_option("--report", o->job.report_path, "Write the report (JSON)");
+  app.add_flag("--json", o->json, "Print the report as JSON on stdout");
+  app.add_option("--eval-data", o->job.eval_dir, "Evaluation data (default: a few calibration samples held out)");
+  app.add_option("--labels", o->job.labels, "Class labels of --eval-data (.npy or text) for accuracy");
+  app.add_option("--eval-samples", o->job.eval_samples, "Evaluation samples (0: no evaluation)");
+  app.add_flag("--external-data", o->external_data, "Store weights in <output>.data (automatic above 2 GB)");
+  app.add_flag("!--no-fold-bn", o->job.fold_batch_norm, "Do not fold BatchNormalization into the preceding Conv");
+  add_quant_options(app, o->flags);
+  add_calib_options(app, o->job.calib);
+  add_data_options(app, o->job.data);
+  o->job.calib_samples = 0;
+  app.callback([o, &app, &action] {
+    if (!app.get_subcommands().empty()) return;
+    if (o->job.model.empty()) throw CLI::CallForHelp();
+    action = [o, &app] {
+      pipeline::QuantizeJob job = o->job;
+      job.quant = to_quant_options(o->flags);
+      job.calib_samples = job.data.max_samples;
+      job.calib.progress = !app.get_option("--quiet")->as<bool>();
+      if (o->external_data) job.external_data = onnx_io::ExternalData::Always;
+      pipeline::QuantizeResult r = pipeline::run_quantize(job);
+      nlohmann::json j = pipeline::summary_json(r);
+      if (!job.report_path.empty()) onnx_io::write_file_atomic(job.report_path, j.dump(2) + "\n");
+      if (o->json) std::printf("%s\n", j.dump(2).c_str());
+      if (!o->json || !app.get_option("--quiet")->as<bool>()) std::fprintf(stderr, "%s", pipeline::format_summary(r).c_str());
+      return 0;
+    };
+  });
+}
+
+}  // namespace ptq::cli

@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "quant_options.h"
+
+#include "ptq/calib/observer.h"
+
+namespace ptq::cli {
+
+void add_quant_options(CLI::App& cmd, QuantFlags& f) {
+  const char* group = "Quantization";
+  cmd.add_option("--mode", f.mode, "static (activations and weights; needs --calib) or dynamic (weights only)")
+      ->check(CLI::IsMember({"static", "dynamic"}))->group(group);
+  cmd.add_option("--activation-type", f.activation_type, "Activation type (default uint8)")
+      ->check(CLI::IsMember({"uint8", "int8", "uint16", "int16"}))->group(group);
+  cmd.add_option("--weight-type", f.weight_type, "Weight type (default int8)")->check(CLI::IsMember({"int8", "uint8", "int16"}))->group(group);
+  cmd.add_flag("--per-tensor", f.per_tensor, "One weight scale per tensor (default: per output channel)")->group(group);
+  cmd.add_flag("--symmetric-activations", f.symmetric_activations, "Symmetric activation ranges (TensorRT style; keeps Relu/Clip)")->group(group);
+  cmd.add_flag("--reduce-range", f.reduce_range, "Weights one bit narrower (for CPUs without VNNI)")->group(group);
+  cmd.add_option("--exclude", f.exclude, "Node names (globs allowed) to leave in float")->delimiter(',')->group(group);
+  cmd.add_option("--op-types", f.op_types, "Quantize only these op types; quantizable: " + rewrite::quantizable_op_types())
+      ->delimiter(',')->group(group);
+  cmd.add_option("--opset", f.opset, "21: upgrade the model to opset 21 (ONNX-domain 16-bit Q/DQ); default: keep")->group(group);
+  cmd.add_option("--dynamic-format", f.dynamic_format, "Dynamic mode: qdq (DQ on weights) or integer (DynamicQuantizeLinear + MatMulInteger/ConvInteger)")
+      ->check(CLI::IsMember({"qdq", "integer"}))->group(group);
+  cmd.add_flag("--keep-activations", f.keep_activations, "Keep Relu/Clip nodes instead of folding them into the producer's range")->group(group);
+  cmd.add_flag("--float-bias", f.float_bias, "Leave Conv/Gemm biases in float instead of int32")->group(group);
+  cmd.add_flag("--dedicated-qdq-pairs", f.dedicated_pairs, "One Q/DQ pair per consumer (TensorRT)")->group(group);
+}
+
+rewrite::QuantOptions to_quant_options(const QuantFlags& f) {
+  rewrite::QuantOptions o;
+  o.mode = rewrite::quant_mode_from_name(f.mode);
+  o.activation_type = qtype_from_name(f.activation_type);
+  o.weight_type = qtype_from_name(f.weight_type);
+  o.per_channel = !f.per_tensor;
+  o.symmetric_activations = f.symmetric_activations;
+  o.reduce_range = f.reduce_range;
+  o.exclude = f.exclude;
+  o.op_types = f.op_types;
+  o.opset = f.opset;
+  o.dynamic_format = rewrite::dynamic_format_from_name(f.dynamic_format);
+  o.keep_removable_activations = f.keep_activations;
+  o.quantize_bias = !f.float_bias;
+  o.dedicated_qdq_pairs = f.dedicated_pairs;
+  return o;
+}
+
+void add_calib_options(CLI::App& cmd, calib::CalibOptions& o) {
+  const char* group = "Calibration";
+  std::string methods;
+  for (const auto& e : calib::observer_table()) methods += std::string("\n  ") + e.name + ": " + e.help;
+  cmd.add_option("--method", o.method, "Calibration method (default kl):" + methods)
+      ->check([](const std::string& m) {
+        try {
+          calib::find_observer(m);
+          return std::string();
+        } catch (const UsageError& e) {
+          return std::string(e.what());
+        }
+      })
+      ->group(group);
+  cmd.add_option("--percentile", o.percentile, "Percentile kept by --method percentile (default 99.999)")->group(group);
+  cmd.add_option("--moving-average", o.moving_average, "EMA constant for --method minmax (0: running min/max)")->group(group);
+  cmd.add_option("--eq-samples", o.eq_samples, "Samples used by --method eq's per-layer search (default 50)")->group(group);
+  cmd.add_option("--threads", o.threads, "Threads (default: all cores)")->group(group);
+}
+
+}  // namespace ptq::cli

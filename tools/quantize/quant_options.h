@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: Apache-2.0
+// Options shared by the main quantize command and `quantize calibrate`: what to quantize and how
+// (rewrite::QuantOptions) and how to calibrate (calib::CalibOptions). The allowed values come from the
+// library's own tables (observer table, rule table), so help text and behaviour cannot drift apart.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+
+#include "ptq/calib/calibrator.h"
+#include "ptq/rewrite/quantizer.h"
+
+namespace ptq::cli {
+
+// Textual values, converted by to_quant_options() after parsing.
+struct QuantFlags {
+  std::string mode = "static";
+  std::string activation_type = "uint8";
+  std::string weight_type = "int8";
+  std::string dynamic_format = "qdq";
+  bool per_tensor = false;
+  bool symmetric_activations = false;
+  bool reduce_range = false;
+  bool keep_activations = false;
+  bool float_bias = false;
+  bool dedicated_pairs = false;
+  int64_t opset = 0;
+  std::vector<std::string> exclude;
+  std::vector<std::string> op_types;
+};
+
+void add_quant_options(CLI::App& cmd, QuantFlags& flags);
+rewrite::QuantOptions to_quant_options(const QuantFlags& flags);
+void add_calib_options(CLI::App& cmd, calib::CalibOptions& options);
+
+}  // namespace ptq::cli
