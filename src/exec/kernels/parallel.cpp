@@ -53,7 +53,10 @@ class Pool {
     int helpers = std::min(threads - 1, static_cast<int>(kHelperMask));
     while (static_cast<int>(workers_.size()) < helpers) {
       int id = static_cast<int>(workers_.size());
-      workers_.emplace_back([this, id] { worker_loop(id); });
+      // The worker starts from the current job word: the job published below is new to it even if
+      // the thread only starts running after the publication.
+      uint64_t current = job_word_.load(std::memory_order_relaxed);
+      workers_.emplace_back([this, id, current] { worker_loop(id, current); });
     }
     fn_ = &fn;
     n_ = n;
@@ -97,8 +100,7 @@ class Pool {
     t_in_task = false;
   }
 
-  void worker_loop(int id) {
-    uint64_t seen = job_word_.load(std::memory_order_acquire);
+  void worker_loop(int id, uint64_t seen) {
     for (;;) {
       uint64_t g = seen;
       for (int spin = 0; spin < kSpinRounds && g == seen; ++spin) {
