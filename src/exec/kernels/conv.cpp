@@ -6,8 +6,8 @@
 //   - depthwise-like (one input channel per group, 1-D/2-D): direct loops per output plane, the inner
 //     loop over output columns contiguous and vectorizable;
 //   - 1x1, stride 1, no pads: the input plane already is the GEMM operand (no im2col);
-//   - otherwise: im2col of one column tile (at most kColBudget floats, per-thread reused buffer) then
-//     one GEMM per tile.
+//   - otherwise: im2col of one column tile (plan_tiles keeps it near 2^17 floats; a per-thread buffer
+//     reused across calls) then one GEMM per tile.
 // Tasks are (image, group, row tile, column tile) from the shape only: results do not depend on the
 // thread count.
 #include <algorithm>
@@ -19,8 +19,6 @@
 
 namespace ptq::exec {
 namespace {
-
-constexpr int64_t kColBudget = int64_t{1} << 17;  // floats per im2col tile (512 KiB)
 
 struct ConvShape {
   int64_t N = 0, C = 0, M = 0, group = 1, Cg = 0, Mg = 0;
@@ -90,11 +88,7 @@ void conv_gemm(const ConvShape& s, const float* x, const float* w, const float* 
                int threads) {
   const int64_t K = s.Cg * s.g.k_size(), P = s.g.out_size(), in_size = s.g.in_size();
   const bool direct = s.g.unit_window();
-  TilePlan tp = plan_tiles(s.Mg, P, K, s.N * s.group);
-  if (!direct && K * tp.n_tile > kColBudget) {
-    tp.n_tile = std::max<int64_t>(16, kColBudget / K / 16 * 16);
-    tp.n_tiles = ceil_div(P, tp.n_tile);
-  }
+  const TilePlan tp = plan_tiles(s.Mg, P, K, s.N * s.group);
   const int64_t per_image = s.group * tp.m_tiles * tp.n_tiles;
   parallel_for(threads, s.N * per_image, [&](int64_t t) {
     const int64_t n = t / per_image, grp = (t / (tp.m_tiles * tp.n_tiles)) % s.group;

@@ -112,13 +112,13 @@ TEST(Conv, DepthwiseDirectPath) {
 }
 
 TEST(Conv, PointwiseDirectGemmPath) {
-  check_conv({{2, 24, 37, 29}, {40, 24, 1, 1}, 1, {}, {}, {}}, 6);   // P = 1073 columns: several tiles
+  check_conv({{2, 24, 57, 41}, {40, 24, 1, 1}, 1, {}, {}, {}}, 6);   // P = 2337 columns: 3 tiles of 1024
   check_conv({{1, 130, 7, 7}, {260, 130, 1, 1}, 1, {}, {}, {}}, 7);  // small P: row tiles
   check_conv({{1, 16, 13, 13}, {32, 8, 1, 1}, 2, {2, 2}, {}, {}}, 8);  // strided 1x1 goes through im2col
 }
 
 TEST(Conv, Im2colSeveralColumnTiles) {
-  check_conv({{1, 160, 13, 13}, {24, 160, 3, 3}, 1, {}, {}, {1, 1, 1, 1}}, 9);  // K = 1440 > budget per 169 columns
+  check_conv({{1, 160, 29, 29}, {24, 160, 3, 3}, 1, {}, {}, {1, 1, 1, 1}}, 9);  // K = 1440: 841 columns in tiles of 256
 }
 
 TEST(Conv, AutoPadSameAndValid) {

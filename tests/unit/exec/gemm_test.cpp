@@ -58,7 +58,7 @@ TEST(Gemm, EveryBroadcastingC) {
 }
 
 TEST(Gemm, LargeEnoughForTiles) {
-  check_gemm(300, 517, 129, false, true, 1.0f, 1.0f, {517}, 30);   // column tiles
+  check_gemm(300, 1517, 129, false, true, 1.0f, 1.0f, {1517}, 30);  // column tiles of 1008
   check_gemm(1000, 10, 300, true, false, 1.0f, 1.0f, {10}, 31);    // row tiles
 }
 
