@@ -11,5 +11,6 @@ namespace ptq::cli {
 using Action = std::function<int()>;
 
 void register_inspect_command(CLI::App& app, Action& action);
+void register_eval_command(CLI::App& app, Action& action);
 
 }  // namespace ptq::cli

@@ -14,6 +14,8 @@ namespace {
 constexpr const char* kExamples = R"(Examples:
   quantize inspect model.onnx              summary of a model (IR, opsets, I/O, ops, weights)
   quantize inspect model.onnx --json       the same as JSON on stdout
+  quantize eval model.onnx model.int8.onnx --data samples/ --labels labels.npy
+                                           compare FP32 and quantized outputs (cosine, SNR, top-1, accuracy)
 )";
 
 }  // namespace
@@ -30,6 +32,7 @@ int main(int argc, char** argv) {
 
   ptq::cli::Action action;
   ptq::cli::register_inspect_command(app, action);
+  ptq::cli::register_eval_command(app, action);
 
   try {
     app.parse(argc, argv);

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+// Numpy broadcasting: output shape and the row/offset iteration plan used by the elementwise templates.
 #include "eltwise.h"
 
 namespace ptq::exec {
@@ -91,6 +92,11 @@ BroadcastPlan plan_broadcast(const std::vector<const Shape*>& shapes) {
     }
   }
   return plan;
+}
+
+void expect_same_dtype(const Tensor& a, const Tensor& b) {
+  if (a.dtype() != b.dtype())
+    PTQ_FAIL(ModelError, "input dtypes differ: ", dtype_name(a.dtype()), " and ", dtype_name(b.dtype()));
 }
 
 }  // namespace ptq::exec

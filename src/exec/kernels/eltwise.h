@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 // Shared machinery of elementwise kernels: numpy-style broadcasting and dispatch templates.
 // A unary op is a scalar function; a binary op is a scalar function applied over broadcast inputs.
+// The inner loops are plain indexed loops over contiguous rows (no per-element index math), so the
+// compiler vectorizes them when the scalar function allows it.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
 #include <vector>
 
+#include "common.h"
 #include "ptq/exec/kernel.h"
 
 namespace ptq::exec {
@@ -26,6 +29,7 @@ struct BroadcastPlan {
 };
 BroadcastPlan plan_broadcast(const std::vector<const Shape*>& shapes);
 
+// out = f(a, b) elementwise with broadcasting; T is the input type, R the output type.
 template <class T, class R, class F>
 void binary_kernel(const Tensor& a, const Tensor& b, Tensor& out, F f) {
   BroadcastPlan plan = plan_broadcast({&a.shape(), &b.shape()});
@@ -53,6 +57,27 @@ void binary_kernel(const Tensor& a, const Tensor& b, Tensor& out, F f) {
   }
 }
 
+// out = cond ? a : b with broadcasting over the three operands (cond is bool, stored as bytes);
+// T is any type of the element size of a and b.
+template <class T>
+void select_kernel(const Tensor& cond, const Tensor& a, const Tensor& b, Tensor& out) {
+  BroadcastPlan plan = plan_broadcast({&cond.shape(), &a.shape(), &b.shape()});
+  out = Tensor(a.dtype(), plan.out_shape);
+  const uint8_t* pc = cond.data<uint8_t>();
+  const T* pa = raw_as<T>(a);
+  const T* pb = raw_as<T>(b);
+  T* po = raw_as<T>(out);
+  const int64_t sc = plan.inner_stride[0], sa = plan.inner_stride[1], sb = plan.inner_stride[2], n = plan.inner;
+  for (int64_t r = 0; r < plan.rows; ++r) {
+    const uint8_t* rc = pc + plan.row_offset[0][static_cast<size_t>(r)];
+    const T* ra = pa + plan.row_offset[1][static_cast<size_t>(r)];
+    const T* rb = pb + plan.row_offset[2][static_cast<size_t>(r)];
+    T* ro = po + r * n;
+    for (int64_t i = 0; i < n; ++i) ro[i] = rc[i * sc] ? ra[i * sa] : rb[i * sb];
+  }
+}
+
+// out = f(x) elementwise; the output has the input's dtype.
 template <class T, class F>
 void unary_kernel(const Tensor& x, Tensor& out, F f) {
   out = Tensor(x.dtype(), x.shape());
@@ -61,5 +86,8 @@ void unary_kernel(const Tensor& x, Tensor& out, F f) {
   const int64_t n = x.numel();
   for (int64_t i = 0; i < n; ++i) po[i] = f(px[i]);
 }
+
+// Both inputs must have one dtype (ONNX's type constraint T for binary ops).
+void expect_same_dtype(const Tensor& a, const Tensor& b);
 
 }  // namespace ptq::exec

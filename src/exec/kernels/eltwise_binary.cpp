@@ -1,36 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
-// Binary arithmetic with numpy broadcasting (Add, Sub, Mul, Div) over float and integer dtypes
-// (integer results wrap like C++ unsigned/ONNX Runtime).
+// Binary arithmetic with numpy broadcasting (Add, Sub, Mul, Div, Pow, PRelu) over float and integer
+// dtypes (integer results wrap like C++ unsigned/ONNX Runtime).
 // Integer Div truncates toward zero, as ONNX Runtime does.
+// Pow: base and exponent may have different dtypes (opset 12+); the result has the base's dtype.
+// Same-dtype float inputs use std::pow (exponent 2 as a product); mixed or integer inputs are
+// computed in double and converted to the base dtype (truncating toward zero, like numpy's astype).
+// PRelu: x < 0 ? slope * x : x, slope broadcast to x.
+#include <cmath>
+#include <type_traits>
+
 #include "eltwise.h"
 #include "kernels.h"
 
 namespace ptq::exec {
 namespace {
-
-template <class Op>
-Kernel arithmetic(const Node& node) {
-  expect_inputs(node, 2, 2);
-  return [](KernelIO& io) {
-    const Tensor& a = io.in(0);
-    const Tensor& b = io.in(1);
-    if (a.dtype() != b.dtype())
-      PTQ_FAIL(ModelError, "input dtypes differ: ", dtype_name(a.dtype()), " and ", dtype_name(b.dtype()));
-    switch (a.dtype()) {
-      case DType::Float32: binary_kernel<float, float>(a, b, io.outputs[0], Op()); break;
-      case DType::Int32: binary_kernel<int32_t, int32_t>(a, b, io.outputs[0], Op()); break;
-      case DType::Int64: binary_kernel<int64_t, int64_t>(a, b, io.outputs[0], Op()); break;
-      case DType::Float64: binary_kernel<double, double>(a, b, io.outputs[0], Op()); break;
-      case DType::Int8: binary_kernel<int8_t, int8_t>(a, b, io.outputs[0], Op()); break;
-      case DType::UInt8: binary_kernel<uint8_t, uint8_t>(a, b, io.outputs[0], Op()); break;
-      case DType::Int16: binary_kernel<int16_t, int16_t>(a, b, io.outputs[0], Op()); break;
-      case DType::UInt16: binary_kernel<uint16_t, uint16_t>(a, b, io.outputs[0], Op()); break;
-      case DType::UInt32: binary_kernel<uint32_t, uint32_t>(a, b, io.outputs[0], Op()); break;
-      case DType::UInt64: binary_kernel<uint64_t, uint64_t>(a, b, io.outputs[0], Op()); break;
-      default: PTQ_FAIL(UnsupportedError, "dtype ", dtype_name(a.dtype()), " is not supported");
-    }
-  };
-}
 
 struct AddOp { template <class T> T operator()(T a, T b) const { return static_cast<T>(a + b); } };
 struct SubOp { template <class T> T operator()(T a, T b) const { return static_cast<T>(a - b); } };
@@ -44,6 +27,30 @@ struct DivOp {
     return static_cast<T>(a / b);
   }
 };
+struct PowOp { template <class T> T operator()(T a, T b) const { return static_cast<T>(std::pow(a, b)); } };
+struct SquareOp { template <class T> T operator()(T a, T) const { return a * a; } };
+struct PReluOp { template <class T> T operator()(T x, T s) const { return x < T(0) ? static_cast<T>(s * x) : x; } };
+
+template <class Op, class TypeList = NumericTypes>
+Kernel arithmetic(const Node& node) {
+  expect_inputs(node, 2, 2);
+  return [](KernelIO& io) {
+    const Tensor& a = io.in(0);
+    const Tensor& b = io.in(1);
+    expect_same_dtype(a, b);
+    dispatch(a.dtype(), TypeList{}, [&](auto tag) {
+      using T = decltype(tag);
+      binary_kernel<T, T>(a, b, io.outputs[0], Op());
+    });
+  };
+}
+
+bool is_scalar_two(const Tensor& t) {
+  if (t.numel() != 1) return false;
+  if (t.dtype() == DType::Float32) return t.data<float>()[0] == 2.0f;
+  if (t.dtype() == DType::Float64) return t.data<double>()[0] == 2.0;
+  return false;
+}
 
 }  // namespace
 
@@ -51,5 +58,26 @@ Kernel make_add(const Node& node) { return arithmetic<AddOp>(node); }
 Kernel make_sub(const Node& node) { return arithmetic<SubOp>(node); }
 Kernel make_mul(const Node& node) { return arithmetic<MulOp>(node); }
 Kernel make_div(const Node& node) { return arithmetic<DivOp>(node); }
+Kernel make_prelu(const Node& node) { return arithmetic<PReluOp, SignedTypes>(node); }
+
+Kernel make_pow(const Node& node) {
+  expect_inputs(node, 2, 2);
+  return [](KernelIO& io) {
+    const Tensor& a = io.in(0);
+    const Tensor& b = io.in(1);
+    Tensor& out = io.outputs[0];
+    if (a.dtype() == b.dtype() && dtype_is_float(a.dtype()) && a.dtype() != DType::Float16) {
+      dispatch(a.dtype(), FloatTypes{}, [&](auto tag) {
+        using T = decltype(tag);
+        if (is_scalar_two(b)) binary_kernel<T, T>(a, b, out, SquareOp());
+        else binary_kernel<T, T>(a, b, out, PowOp());
+      });
+      return;
+    }
+    Tensor r;
+    binary_kernel<double, double>(cast_tensor(a, DType::Float64), cast_tensor(b, DType::Float64), r, PowOp());
+    out = cast_tensor(r, a.dtype());
+  };
+}
 
 }  // namespace ptq::exec

@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: Apache-2.0
+// Evaluation: runs a reference (FP32) model and a candidate (quantized) model on the same samples and
+// measures how far the candidate's tensors and outputs drift:
+//   cosine = Σab / sqrt(Σa² Σb²),  SNR(dB) = 10·log10(Σa² / Σ(a−b)²)   (a = reference, b = candidate)
+// accumulated over all samples (sums are streamed: memory does not grow with the sample count).
+// For classifier-like outputs ([..., C] with C > 1) it also counts top-1 agreement and, given labels,
+// the accuracy of both models.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "ptq/calib/data_reader.h"
+#include "ptq/exec/executor.h"
+
+namespace ptq::report {
+
+// Running sums for cosine/SNR of a candidate tensor against a reference.
+struct ErrorStats {
+  double dot = 0.0, ref_sq = 0.0, cand_sq = 0.0, diff_sq = 0.0, max_abs = 0.0;
+  int64_t count = 0;
+  void add(const Tensor& reference, const Tensor& candidate);
+  double cosine() const;   // 1 when both are all-zero
+  double snr_db() const;   // +inf when identical
+};
+
+struct OutputMetrics {
+  std::string name;
+  ErrorStats error;
+  bool classifier = false;     // last dim > 1: argmax per row
+  int64_t rows = 0;            // rows compared for top-1
+  int64_t top1_agree = 0;
+};
+
+struct TensorMetrics {
+  std::string tensor;
+  ErrorStats error;  // candidate model's tensor vs the reference model's tensor
+};
+
+struct EvalOptions {
+  // Intermediate tensors to compare (same name in both models); names absent from either are skipped.
+  std::vector<std::string> tensors;
+  std::vector<int64_t> labels;  // class per classifier row, in sample order (empty: no accuracy)
+  int threads = 0;
+  bool progress = true;
+};
+
+struct EvalResult {
+  size_t samples = 0;
+  std::vector<OutputMetrics> outputs;  // graph outputs, in the reference model's order
+  std::vector<TensorMetrics> tensors;  // worst (lowest SNR) first
+  // With labels: accuracy of the first classifier output.
+  bool has_accuracy = false;
+  int64_t labelled_rows = 0;
+  double accuracy_reference = 0.0;
+  double accuracy_candidate = 0.0;
+  double seconds_reference = 0.0;  // total run time of each model
+  double seconds_candidate = 0.0;
+};
+
+EvalResult evaluate(const Graph& reference, const Graph& candidate, const calib::DataReader& data,
+                    const EvalOptions& options);
+
+// Labels from a .npy (integer, any shape, flattened) or a text file with one integer per line.
+std::vector<int64_t> read_labels(const std::string& path);
+
+}  // namespace ptq::report

@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: Apache-2.0
+// Shared kernel helpers (see common.h).
+#include "common.h"
+
+namespace ptq::exec {
+
+int normalize_axis(int64_t axis, int64_t rank, const char* what) {
+  if (axis < -rank || axis >= rank) PTQ_FAIL(ModelError, what, " ", axis, " is out of range for rank ", rank);
+  return static_cast<int>(axis < 0 ? axis + rank : axis);
+}
+
+std::vector<int64_t> read_ints(const Tensor& t, const char* what) {
+  if (t.rank() > 1) PTQ_FAIL(ModelError, what, " must be a scalar or 1-D tensor, got shape ", shape_str(t.shape()));
+  std::vector<int64_t> out(static_cast<size_t>(t.numel()));
+  if (t.dtype() == DType::Int64) {
+    const int64_t* p = t.data<int64_t>();
+    out.assign(p, p + t.numel());
+  } else if (t.dtype() == DType::Int32) {
+    const int32_t* p = t.data<int32_t>();
+    for (size_t i = 0; i < out.size(); ++i) out[i] = p[i];
+  } else {
+    PTQ_FAIL(ModelError, what, " must be int64 or int32, got ", dtype_name(t.dtype()));
+  }
+  return out;
+}
+
+double read_scalar(const Tensor& t, const char* what) {
+  if (t.numel() != 1) PTQ_FAIL(ModelError, what, " must hold one value, got shape ", shape_str(t.shape()));
+  return cast_tensor(t, DType::Float64).data<double>()[0];
+}
+
+std::vector<int64_t> strides_of(const Shape& shape) {
+  std::vector<int64_t> s(shape.size(), 1);
+  for (size_t i = shape.size(); i-- > 1;) s[i - 1] = s[i] * shape[i];
+  return s;
+}
+
+}  // namespace ptq::exec

@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: Apache-2.0
+// Control flow: If and Loop run their subgraphs with a nested Executor built once per node. A
+// subgraph reads enclosing values (outer-scope names) through KernelIO::scope and hands its node
+// outputs to the same tap as the enclosing graph, so calibration sees values computed inside
+// branches and loop bodies (once per iteration). Subgraph weights (initializers, Constant nodes)
+// belong to the subgraph's Graph.
+//   If: cond (bool, one element) selects then_branch or else_branch; the node's outputs are the
+//     branch's outputs.
+//   Loop(M, cond, v...): body(i, cond, v...) -> (cond', v'..., scan...).
+//       i = 0; while ((M omitted or i < M) and (cond omitted or cond)) { run body; i++ }
+//     The body's cond output is ignored when the cond input is omitted. Outputs: the final v, then
+//     each scan output stacked along a new axis 0 (every iteration must give the same shape; with
+//     zero iterations the dims come from the body's declared output shape, unknown dims as 0).
+//     A Loop without M and cond (an endless loop) is rejected.
+#include <cstring>
+#include <memory>
+
+#include "common.h"
+#include "kernels.h"
+#include "ptq/exec/executor.h"
+
+namespace ptq::exec {
+namespace {
+
+// A subgraph and its executor, kept alive by the kernel.
+struct Subgraph {
+  std::shared_ptr<const Graph> graph;
+  std::shared_ptr<Executor> executor;
+};
+
+Subgraph subgraph_of(const Node& node, const char* attr) {
+  auto it = node.attrs.find(attr);
+  if (it == node.attrs.end() || !it->second.g) PTQ_FAIL(ModelError, node.describe(), ": graph attribute '", attr, "' is missing");
+  Subgraph s;
+  s.graph = it->second.g;
+  const std::vector<std::string> unsupported = find_unsupported_nodes(*s.graph);
+  if (!unsupported.empty())
+    PTQ_FAIL(UnsupportedError, "its subgraph '", attr, "' has ", unsupported.size(), " unsupported node(s), listed separately");
+  s.executor = std::make_shared<Executor>(*s.graph, ExecOptions{1, false});
+  return s;
+}
+
+RunOptions sub_options(const KernelIO& io) {
+  RunOptions ro;
+  ro.tap = io.tap;
+  ro.outer = io.scope;
+  return ro;
+}
+
+bool read_bool(const Tensor& t, const char* what) {
+  if (t.numel() != 1) PTQ_FAIL(ModelError, what, " must hold one value, got shape ", shape_str(t.shape()));
+  return cast_tensor(t, DType::Bool).data<uint8_t>()[0] != 0;
+}
+
+// Stacks equally shaped tensors along a new axis 0.
+Tensor stack(const std::vector<Tensor>& parts, const ValueInfo& declared, const std::string& name) {
+  if (parts.empty()) {
+    Shape s{0};
+    for (const Dim& d : declared.dims) s.push_back(d.known() ? d.value : 0);
+    if (declared.dtype == DType::Undefined) PTQ_FAIL(ModelError, "scan output '", name, "' has no iterations and no declared dtype");
+    return Tensor(declared.dtype, s);
+  }
+  Shape s = parts[0].shape();
+  s.insert(s.begin(), static_cast<int64_t>(parts.size()));
+  Tensor out(parts[0].dtype(), s);
+  const size_t bytes = parts[0].nbytes();
+  for (size_t k = 0; k < parts.size(); ++k) {
+    if (parts[k].shape() != parts[0].shape() || parts[k].dtype() != parts[0].dtype())
+      PTQ_FAIL(ModelError, "scan output '", name, "' changes from ", shape_str(parts[0].shape()), " to ",
+               shape_str(parts[k].shape()), " at iteration ", k);
+    if (bytes) std::memcpy(static_cast<char*>(out.raw()) + k * bytes, parts[k].raw(), bytes);
+  }
+  return out;
+}
+
+}  // namespace
+
+Kernel make_if(const Node& node) {
+  expect_inputs(node, 1, 1);
+  const Subgraph then_branch = subgraph_of(node, "then_branch");
+  const Subgraph else_branch = subgraph_of(node, "else_branch");
+  for (const Subgraph* b : {&then_branch, &else_branch})
+    if (b->graph->outputs.size() != node.outputs.size())
+      PTQ_FAIL(ModelError, node.describe(), ": a branch has ", b->graph->outputs.size(), " outputs, the node ", node.outputs.size());
+  return [then_branch, else_branch](KernelIO& io) {
+    const Subgraph& b = read_bool(io.in(0), "cond") ? then_branch : else_branch;
+    TensorMap out = b.executor->run({}, sub_options(io));
+    for (size_t k = 0; k < io.outputs.size(); ++k) io.outputs[k] = out.at(b.graph->outputs[k].name);
+  };
+}
+
+Kernel make_loop(const Node& node) {
+  expect_inputs(node, 2, 1u << 20);
+  if (!node.has_input(0) && !node.has_input(1))
+    PTQ_FAIL(UnsupportedError, "a Loop without trip count and condition never ends");
+  const Subgraph body = subgraph_of(node, "body");
+  const size_t carried = node.inputs.size() - 2;
+  if (body.graph->inputs.size() != carried + 2 || body.graph->outputs.size() < carried + 1)
+    PTQ_FAIL(ModelError, node.describe(), ": the body takes ", body.graph->inputs.size(), " inputs and gives ",
+             body.graph->outputs.size(), " outputs for ", carried, " loop-carried values");
+  const size_t scans = body.graph->outputs.size() - 1 - carried;
+  if (node.outputs.size() > carried + scans) PTQ_FAIL(ModelError, node.describe(), ": too many outputs");
+  return [body, carried, scans](KernelIO& io) {
+    const Graph& g = *body.graph;
+    const bool has_max = io.has(0), has_cond = io.has(1);
+    const int64_t max_trips = has_max ? read_ints(io.in(0), "M").at(0) : 0;
+    bool cond = has_cond ? read_bool(io.in(1), "cond") : true;
+    std::vector<Tensor> values;
+    for (size_t k = 0; k < carried; ++k) values.push_back(io.in(2 + k));
+    std::vector<std::vector<Tensor>> scan_parts(scans);
+    const RunOptions ro = sub_options(io);
+    for (int64_t i = 0; (!has_max || i < max_trips) && cond; ++i) {
+      TensorMap in;
+      in[g.inputs[0].name] = Tensor::scalar<int64_t>(i);
+      in[g.inputs[1].name] = cast_tensor(Tensor::scalar<uint8_t>(cond ? 1 : 0), DType::Bool);
+      for (size_t k = 0; k < carried; ++k) in[g.inputs[2 + k].name] = values[k];
+      TensorMap out = body.executor->run(in, ro);
+      if (has_cond) cond = read_bool(out.at(g.outputs[0].name), "the body's cond output");
+      for (size_t k = 0; k < carried; ++k) values[k] = out.at(g.outputs[1 + k].name);
+      for (size_t k = 0; k < scans; ++k) scan_parts[k].push_back(out.at(g.outputs[1 + carried + k].name));
+    }
+    for (size_t k = 0; k < io.outputs.size(); ++k) {
+      if (k < carried) io.outputs[k] = values[k];
+      else io.outputs[k] = stack(scan_parts[k - carried], g.outputs[1 + k], g.outputs[1 + k].name);
+    }
+  };
+}
+
+}  // namespace ptq::exec

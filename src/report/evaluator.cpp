@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "ptq/report/evaluator.h"
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <limits>
+#include <set>
+
+#include "ptq/ir/npy.h"
+#include "ptq/util/progress.h"
+#include "ptq/util/log.h"
+
+namespace ptq::report {
+
+void ErrorStats::add(const Tensor& reference, const Tensor& candidate) {
+  if (reference.shape() != candidate.shape())
+    PTQ_FAIL(Error, "shape mismatch: reference ", shape_str(reference.shape()), ", candidate ", shape_str(candidate.shape()));
+  Tensor a = cast_tensor(reference, DType::Float32), b = cast_tensor(candidate, DType::Float32);
+  const float* pa = a.data<float>();
+  const float* pb = b.data<float>();
+  for (int64_t i = 0; i < a.numel(); ++i) {
+    double x = pa[i], y = pb[i], d = x - y;
+    dot += x * y;
+    ref_sq += x * x;
+    cand_sq += y * y;
+    diff_sq += d * d;
+    max_abs = std::max(max_abs, std::fabs(d));
+  }
+  count += a.numel();
+}
+
+double ErrorStats::cosine() const {
+  if (ref_sq == 0.0 && cand_sq == 0.0) return 1.0;
+  if (ref_sq == 0.0 || cand_sq == 0.0) return 0.0;
+  return dot / std::sqrt(ref_sq * cand_sq);
+}
+
+double ErrorStats::snr_db() const {
+  if (diff_sq == 0.0) return std::numeric_limits<double>::infinity();
+  if (ref_sq == 0.0) return -std::numeric_limits<double>::infinity();
+  return 10.0 * std::log10(ref_sq / diff_sq);
+}
+
+namespace {
+
+// Argmax over the last axis, one per row.
+std::vector<int64_t> row_argmax(const Tensor& t) {
+  Tensor f = cast_tensor(t, DType::Float32);
+  int64_t c = t.rank() == 0 ? 1 : t.shape().back();
+  int64_t rows = c == 0 ? 0 : t.numel() / c;
+  std::vector<int64_t> out(static_cast<size_t>(rows));
+  const float* p = f.data<float>();
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* row = p + r * c;
+    out[static_cast<size_t>(r)] = std::max_element(row, row + c) - row;
+  }
+  return out;
+}
+
+bool is_classifier(const Tensor& t) { return t.rank() >= 1 && t.shape().back() > 1 && dtype_is_float(t.dtype()); }
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+EvalResult evaluate(const Graph& reference, const Graph& candidate, const calib::DataReader& data,
+                    const EvalOptions& options) {
+  exec::Executor ref_ex(reference, exec::ExecOptions{options.threads, false});
+  exec::Executor cand_ex(candidate, exec::ExecOptions{options.threads, false});
+  // Intermediate tensors present in both models (graph outputs are compared separately).
+  std::vector<std::string> fetch;
+  std::set<std::string> outputs;
+  for (const auto& o : reference.outputs) outputs.insert(o.name);
+  auto produced = [](const Graph& g, const std::string& name) { return g.producer(name) >= 0; };
+  for (const auto& t : options.tensors)
+    if (!outputs.count(t) && produced(reference, t) && produced(candidate, t)) fetch.push_back(t);
+
+  EvalResult result;
+  for (const auto& o : reference.outputs) {
+    if (!candidate.is_graph_output(o.name))
+      PTQ_FAIL(ModelError, "the quantized model has no output '", o.name, "' (the reference model's output)");
+    result.outputs.push_back(OutputMetrics{o.name, {}, false, 0, 0});
+  }
+  std::vector<TensorMetrics> tensors;
+  for (const auto& t : fetch) tensors.push_back(TensorMetrics{t, {}});
+  std::vector<int64_t> ref_pred, cand_pred;
+  Progress progress("evaluating", data.size(), options.progress);
+  exec::RunOptions ro;
+  ro.fetch = fetch;
+  for (size_t i = 0; i < data.size(); ++i) {
+    calib::Sample s = data.read(i);
+    auto t0 = std::chrono::steady_clock::now();
+    exec::TensorMap ref_out = ref_ex.run(s.tensors, ro);
+    auto t1 = std::chrono::steady_clock::now();
+    exec::TensorMap cand_out = cand_ex.run(s.tensors, ro);
+    result.seconds_reference += std::chrono::duration<double>(t1 - t0).count();
+    result.seconds_candidate += seconds_since(t1);
+    for (size_t k = 0; k < result.outputs.size(); ++k) {
+      OutputMetrics& m = result.outputs[k];
+      const Tensor& a = ref_out.at(m.name);
+      const Tensor& b = cand_out.at(m.name);
+      try {
+        m.error.add(a, b);
+      } catch (Error& e) {
+        e.append_context("output '" + m.name + "', sample '" + s.id + "'");
+        throw;
+      }
+      if (is_classifier(a)) {
+        m.classifier = true;
+        auto pa = row_argmax(a), pb = row_argmax(b);
+        for (size_t r = 0; r < pa.size(); ++r) m.top1_agree += pa[r] == pb[r];
+        m.rows += static_cast<int64_t>(pa.size());
+        bool first_classifier = true;
+        for (size_t j = 0; j < k; ++j) first_classifier = first_classifier && !result.outputs[j].classifier;
+        if (first_classifier) {
+          ref_pred.insert(ref_pred.end(), pa.begin(), pa.end());
+          cand_pred.insert(cand_pred.end(), pb.begin(), pb.end());
+        }
+      }
+    }
+    for (auto& tm : tensors) {
+      auto ra = ref_out.find(tm.tensor), cb = cand_out.find(tm.tensor);
+      if (ra != ref_out.end() && cb != cand_out.end()) tm.error.add(ra->second, cb->second);
+    }
+    ++result.samples;
+    progress.update(i + 1);
+  }
+  progress.finish();
+  if (!options.labels.empty()) {
+    if (options.labels.size() != ref_pred.size())
+      PTQ_FAIL(DataError, "labels: ", options.labels.size(), " labels for ", ref_pred.size(), " classifier rows in ", data.describe());
+    int64_t ok_ref = 0, ok_cand = 0;
+    for (size_t r = 0; r < ref_pred.size(); ++r) {
+      ok_ref += ref_pred[r] == options.labels[r];
+      ok_cand += cand_pred[r] == options.labels[r];
+    }
+    result.has_accuracy = true;
+    result.labelled_rows = static_cast<int64_t>(ref_pred.size());
+    result.accuracy_reference = ref_pred.empty() ? 0.0 : static_cast<double>(ok_ref) / static_cast<double>(ref_pred.size());
+    result.accuracy_candidate = ref_pred.empty() ? 0.0 : static_cast<double>(ok_cand) / static_cast<double>(ref_pred.size());
+  }
+  std::stable_sort(tensors.begin(), tensors.end(),
+                   [](const TensorMetrics& a, const TensorMetrics& b) { return a.error.snr_db() < b.error.snr_db(); });
+  result.tensors = std::move(tensors);
+  return result;
+}
+
+std::vector<int64_t> read_labels(const std::string& path) {
+  std::vector<int64_t> labels;
+  if (path.size() >= 4 && path.compare(path.size() - 4, 4, ".npy") == 0) {
+    Tensor t = read_npy(path);
+    if (!dtype_is_integer(t.dtype())) PTQ_FAIL(DataError, path, ": labels must be integers, got ", dtype_name(t.dtype()));
+    return cast_tensor(t, DType::Int64).to_vector<int64_t>();
+  }
+  std::ifstream in(path);
+  if (!in) PTQ_FAIL(IoError, path, ": cannot open");
+  std::string line;
+  int line_no = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    try {
+      size_t used = 0;
+      labels.push_back(std::stoll(line, &used));
+    } catch (const std::exception&) {
+      PTQ_FAIL(DataError, path, ":", line_no, ": not an integer label: '", line, "'");
+    }
+  }
+  return labels;
+}
+
+}  // namespace ptq::report

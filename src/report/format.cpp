@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "ptq/report/format.h"
+
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+namespace ptq::report {
+namespace {
+
+std::string fixed(double v, int digits) {
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  if (std::isnan(v)) return "nan";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+  return buf;
+}
+
+nlohmann::json error_json(const ErrorStats& e) {
+  return {{"cosine", json_number(e.cosine())}, {"snr_db", json_number(e.snr_db())}, {"max_abs_diff", json_number(e.max_abs)}};
+}
+
+}  // namespace
+
+nlohmann::json json_number(double v) {
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  if (std::isnan(v)) return "nan";
+  return v;
+}
+
+std::string format_eval(const EvalResult& r, size_t max_tensors) {
+  std::ostringstream os;
+  os << "outputs (" << r.samples << " samples):\n";
+  char line[256];
+  std::snprintf(line, sizeof line, "  %-32s %9s %9s %12s %10s\n", "name", "cosine", "SNR dB", "max|diff|", "top-1 =");
+  os << line;
+  for (const auto& o : r.outputs) {
+    std::string agree = o.classifier && o.rows > 0 ? fixed(100.0 * static_cast<double>(o.top1_agree) / static_cast<double>(o.rows), 2) + "%" : "-";
+    std::snprintf(line, sizeof line, "  %-32s %9s %9s %12.6g %10s\n", o.name.c_str(), fixed(o.error.cosine(), 6).c_str(),
+                  fixed(o.error.snr_db(), 2).c_str(), o.error.max_abs, agree.c_str());
+    os << line;
+  }
+  if (r.has_accuracy) {
+    std::snprintf(line, sizeof line, "accuracy (top-1, %lld labelled rows): FP32 %.2f%%  quantized %.2f%%  (%+.2f points)\n",
+                  static_cast<long long>(r.labelled_rows), 100 * r.accuracy_reference, 100 * r.accuracy_candidate,
+                  100 * (r.accuracy_candidate - r.accuracy_reference));
+    os << line;
+  }
+  if (!r.tensors.empty() && max_tensors > 0) {
+    os << "tensors, worst first (" << std::min(max_tensors, r.tensors.size()) << " of " << r.tensors.size() << "):\n";
+    std::snprintf(line, sizeof line, "  %-48s %9s %9s\n", "tensor", "cosine", "SNR dB");
+    os << line;
+    for (size_t i = 0; i < r.tensors.size() && i < max_tensors; ++i) {
+      const auto& t = r.tensors[i];
+      std::snprintf(line, sizeof line, "  %-48s %9s %9s\n", t.tensor.c_str(), fixed(t.error.cosine(), 6).c_str(),
+                    fixed(t.error.snr_db(), 2).c_str());
+      os << line;
+    }
+  }
+  return os.str();
+}
+
+nlohmann::json eval_json(const EvalResult& r) {
+  nlohmann::json j;
+  j["samples"] = r.samples;
+  j["outputs"] = nlohmann::json::array();
+  for (const auto& o : r.outputs) {
+    nlohmann::json oj = error_json(o.error);
+    oj["name"] = o.name;
+    if (o.classifier) {
+      oj["rows"] = o.rows;
+      oj["top1_agreement"] = o.rows ? static_cast<double>(o.top1_agree) / static_cast<double>(o.rows) : 0.0;
+    }
+    j["outputs"].push_back(oj);
+  }
+  if (r.has_accuracy) {
+    j["accuracy"] = {{"rows", r.labelled_rows}, {"reference", r.accuracy_reference}, {"quantized", r.accuracy_candidate}};
+  }
+  j["tensors"] = nlohmann::json::array();
+  for (const auto& t : r.tensors) {
+    nlohmann::json tj = error_json(t.error);
+    tj["tensor"] = t.tensor;
+    j["tensors"].push_back(tj);
+  }
+  j["seconds"] = {{"reference", r.seconds_reference}, {"quantized", r.seconds_candidate}};
+  return j;
+}
+
+}  // namespace ptq::report

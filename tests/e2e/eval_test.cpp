@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: Apache-2.0
+// `quantize eval`: JSON numbers against a direct computation, errors and exit codes.
+#include <nlohmann/json.hpp>
+
+#include "ptq/ir/npy.h"
+#include "testutil.h"
+
+using namespace ptq;
+
+namespace {
+void write_scaled_model(const std::filesystem::path& path, std::vector<float> w) {
+  onnx::ModelProto m = test::parse_text_model(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[N,3] x) => (float[N,3] y) {
+  y = Mul(x, w)
+}
+)");
+  test::add_initializer(m, "w", Tensor::from_vector<float>(w, {3}));
+  test::write_model(m, path);
+}
+}  // namespace
+
+TEST(EvalCli, JsonReportsAgreementAndAccuracy) {
+  auto dir = test::fresh_dir();
+  write_scaled_model(dir / "a.onnx", {1, 1, 1});
+  write_scaled_model(dir / "b.onnx", {1, 1, 3});
+  // One sample, batch of 2 rows: row 0 argmax 0 in both; row 1 argmax 1 in a, 2 in b.
+  std::filesystem::create_directories(dir / "data");
+  write_npy(dir / "data" / "x.npy", Tensor::from_vector<float>({5, 1, 1, 0, 2, 1}, {2, 3}));
+  write_npy(dir / "labels.npy", Tensor::from_vector<int64_t>({0, 1}, {2}));
+  auto r = test::run_quantize("eval " + (dir / "a.onnx").string() + " " + (dir / "b.onnx").string() + " --data " +
+                              (dir / "data").string() + " --labels " + (dir / "labels.npy").string() + " --json -q");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["samples"], 1);
+  EXPECT_EQ(j["outputs"][0]["name"], "y");
+  EXPECT_DOUBLE_EQ(j["outputs"][0]["top1_agreement"].get<double>(), 0.5);
+  EXPECT_DOUBLE_EQ(j["accuracy"]["reference"].get<double>(), 1.0);
+  EXPECT_DOUBLE_EQ(j["accuracy"]["quantized"].get<double>(), 0.5);
+  // a = [5,1,1,0,2,1], b = [5,1,3,0,2,3]: Σa² = 32, Σ(a-b)² = 8 → SNR = 10·log10(4).
+  EXPECT_NEAR(j["outputs"][0]["snr_db"].get<double>(), 10 * std::log10(4.0), 1e-9);
+}
+
+TEST(EvalCli, ErrorsAndUsage) {
+  auto dir = test::fresh_dir();
+  write_scaled_model(dir / "a.onnx", {1, 1, 1});
+  EXPECT_EQ(test::run_quantize("eval " + (dir / "a.onnx").string()).exit_code, 2);
+  auto r = test::run_quantize("eval " + (dir / "a.onnx").string() + " " + (dir / "a.onnx").string() + " --data " +
+                              (dir / "nodata").string());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("nodata: no such folder"), std::string::npos) << r.err;
+}

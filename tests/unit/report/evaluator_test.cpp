@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "ptq/report/evaluator.h"
+
+#include <cmath>
+
+#include "ptq/ir/npy.h"
+#include "testutil.h"
+
+using namespace ptq;
+
+namespace {
+constexpr double kTol = 1e-9;
+
+// y = relu(x * w): the candidate uses other weights.
+Graph scaled_model(const std::vector<float>& w) {
+  onnx::ModelProto m = test::parse_text_model(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[1,4] x) => (float[1,4] y) {
+  h = Mul(x, w)
+  y = Relu(h)
+}
+)");
+  test::add_initializer(m, "w", Tensor::from_vector<float>(w, {4}));
+  return build_graph(m);
+}
+}  // namespace
+
+TEST(Evaluator, CosineSnrTop1AndAccuracyMatchDirectComputation) {
+  auto dir = test::fresh_dir();
+  std::vector<std::vector<float>> xs = {{1, 2, 3, 4}, {4, 3, 2, 1}, {-1, 5, 0.5f, 2}};
+  for (size_t i = 0; i < xs.size(); ++i) {
+    std::filesystem::create_directories(dir / std::to_string(i));
+    write_npy(dir / std::to_string(i) / "x.npy", Tensor::from_vector<float>(xs[i], {1, 4}));
+  }
+  std::vector<float> wr = {1, 1, 1, 1}, wc = {1, 1, 1.5f, 0.5f};
+  Graph ref = scaled_model(wr), cand = scaled_model(wc);
+  auto data = calib::open_data(dir, ref.inputs);
+  report::EvalOptions opt;
+  opt.tensors = {"h", "not_there"};
+  opt.labels = {3, 0, 2};
+  opt.progress = false;
+  report::EvalResult r = report::evaluate(ref, cand, *data, opt);
+
+  // Independent computation of the same sums.
+  double dot = 0, aa = 0, bb = 0, dd = 0, hdd = 0, haa = 0;
+  int agree = 0, ok_ref = 0, ok_cand = 0;
+  for (size_t s = 0; s < xs.size(); ++s) {
+    int am = 0, bm = 0;
+    std::vector<double> a(4), b(4);
+    for (int i = 0; i < 4; ++i) {
+      double ha = xs[s][i] * wr[i], hb = xs[s][i] * wc[i];
+      haa += ha * ha;
+      hdd += (ha - hb) * (ha - hb);
+      a[i] = std::max(0.0, ha);
+      b[i] = std::max(0.0, hb);
+      dot += a[i] * b[i];
+      aa += a[i] * a[i];
+      bb += b[i] * b[i];
+      dd += (a[i] - b[i]) * (a[i] - b[i]);
+      if (a[i] > a[am]) am = i;
+      if (b[i] > b[bm]) bm = i;
+    }
+    agree += am == bm;
+    ok_ref += am == opt.labels[s];
+    ok_cand += bm == opt.labels[s];
+  }
+  EXPECT_EQ(r.samples, 3u);
+  ASSERT_EQ(r.outputs.size(), 1u);
+  EXPECT_NEAR(r.outputs[0].error.cosine(), dot / std::sqrt(aa * bb), kTol);
+  EXPECT_NEAR(r.outputs[0].error.snr_db(), 10 * std::log10(aa / dd), kTol);
+  EXPECT_TRUE(r.outputs[0].classifier);
+  EXPECT_EQ(r.outputs[0].rows, 3);
+  EXPECT_EQ(r.outputs[0].top1_agree, agree);
+  ASSERT_TRUE(r.has_accuracy);
+  EXPECT_NEAR(r.accuracy_reference, ok_ref / 3.0, kTol);
+  EXPECT_NEAR(r.accuracy_candidate, ok_cand / 3.0, kTol);
+  ASSERT_EQ(r.tensors.size(), 1u);  // "not_there" is skipped
+  EXPECT_EQ(r.tensors[0].tensor, "h");
+  EXPECT_NEAR(r.tensors[0].error.snr_db(), 10 * std::log10(haa / hdd), kTol);
+}
+
+TEST(Evaluator, IdenticalModelsAndLabelMismatch) {
+  auto dir = test::fresh_dir();
+  write_npy(dir / "x.npy", Tensor::from_vector<float>({1, 2, 3, 4}, {1, 4}));
+  Graph ref = scaled_model({1, 2, 3, 4});
+  auto data = calib::open_data(dir, ref.inputs);
+  report::EvalOptions opt;
+  opt.progress = false;
+  auto r = report::evaluate(ref, ref, *data, opt);
+  EXPECT_EQ(r.outputs[0].error.cosine(), 1.0);
+  EXPECT_TRUE(std::isinf(r.outputs[0].error.snr_db()));
+  opt.labels = {1, 2};
+  EXPECT_THROW(report::evaluate(ref, ref, *data, opt), DataError);
+}
+
+TEST(Evaluator, ReadLabels) {
+  auto dir = test::fresh_dir();
+  write_npy(dir / "l.npy", Tensor::from_vector<int64_t>({3, 1, 4}, {3}));
+  EXPECT_EQ(report::read_labels((dir / "l.npy").string()), (std::vector<int64_t>{3, 1, 4}));
+  test::write_bytes(dir / "l.txt", "7\n\n8\n");
+  EXPECT_EQ(report::read_labels((dir / "l.txt").string()), (std::vector<int64_t>{7, 8}));
+  test::write_bytes(dir / "bad.txt", "7\ncat\n");
+  EXPECT_THROW(report::read_labels((dir / "bad.txt").string()), DataError);
+}

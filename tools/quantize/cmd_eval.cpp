@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: Apache-2.0
+// quantize eval FP32 QUANT --data DIR [--labels FILE] [--json] [--threads N]
+#include <cstdio>
+#include <memory>
+
+#include "commands.h"
+#include "ptq/ir/onnx_io.h"
+#include "ptq/report/format.h"
+
+namespace ptq::cli {
+
+void register_eval_command(CLI::App& app, Action& action) {
+  struct Options {
+    std::string reference, candidate, data, labels;
+    size_t max_samples = 0;
+    int threads = 0;
+    bool json = false;
+  };
+  auto opts = std::make_shared<Options>();
+  CLI::App* cmd = app.add_subcommand("eval", "Compare two models (e.g. FP32 and quantized) on the same samples");
+  cmd->add_option("FP32", opts->reference, "Reference model")->required();
+  cmd->add_option("QUANT", opts->candidate, "Model to compare against the reference")->required();
+  cmd->add_option("--data", opts->data, "Data folder (sample-folder layout)")->required();
+  cmd->add_option("--labels", opts->labels, "Class labels (.npy of integers or text, one per line) for accuracy");
+  cmd->add_option("--samples", opts->max_samples, "Use only the first N samples");
+  cmd->add_option("--threads", opts->threads, "Threads (default: all cores)");
+  cmd->add_flag("--json", opts->json, "Print the result as JSON on stdout");
+  cmd->callback([opts, &action] {
+    action = [opts] {
+      auto ref_model = onnx_io::load_model(opts->reference);
+      auto cand_model = onnx_io::load_model(opts->candidate);
+      Graph ref = build_graph(ref_model.proto), cand = build_graph(cand_model.proto);
+      auto data = calib::open_data(opts->data, ref.inputs, calib::DataOptions{opts->max_samples});
+      report::EvalOptions eo;
+      eo.threads = opts->threads;
+      if (!opts->labels.empty()) eo.labels = report::read_labels(opts->labels);
+      // Every tensor the two models share is compared.
+      for (const auto& node : ref.nodes)
+        for (const auto& o : node.outputs)
+          if (!o.empty()) eo.tensors.push_back(o);
+      report::EvalResult r = report::evaluate(ref, cand, *data, eo);
+      if (opts->json) std::printf("%s\n", report::eval_json(r).dump(2).c_str());
+      else std::fprintf(stderr, "%s", report::format_eval(r).c_str());
+      return 0;
+    };
+  });
+}
+
+}  // namespace ptq::cli
