@@ -6,6 +6,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "fusion.h"
 #include "ptq/util/log.h"
 
 namespace ptq::exec {
@@ -99,6 +100,13 @@ struct Executor::Plan {
   std::vector<std::vector<int>> free_after;       // per node: slots dead after it ran
   std::vector<std::string> outer_names;           // names resolved through the enclosing scope
   std::vector<int> graph_input_slots;
+  // Fusion (fusion.h): groups run at their head's position when nobody observes their intermediates.
+  std::vector<FusedGroup> groups;
+  std::vector<int> group_at;                    // per node: index of the group it heads, or -1
+  std::vector<char> absorbed;                   // per node: runs inside a group headed elsewhere
+  std::vector<int> group_output_slot;           // per group
+  std::vector<std::vector<int>> group_free;     // per group: union of its nodes' free_after
+  std::unordered_map<std::string, int> hidden;  // hidden tensor -> group
   mutable std::mutex profile_mutex;
   mutable std::map<std::string, OpProfile> profile;
 
@@ -193,6 +201,26 @@ Executor::Executor(const Graph& graph, ExecOptions options)
   }
   for (size_t s = 0; s < last_use.size(); ++s)
     if (last_use[s] >= 0 && !graph.is_weight(p.slot_name[s])) p.free_after[static_cast<size_t>(last_use[s])].push_back(static_cast<int>(s));
+  if (options_.fuse) plan_groups();
+}
+
+void Executor::plan_groups() {
+  Plan& p = *plan_;
+  p.groups = plan_fusion(graph_);
+  p.group_at.assign(graph_.nodes.size(), -1);
+  p.absorbed.assign(graph_.nodes.size(), 0);
+  for (size_t k = 0; k < p.groups.size(); ++k) {
+    const FusedGroup& g = p.groups[k];
+    p.group_at[g.head] = static_cast<int>(k);
+    p.group_output_slot.push_back(p.slot_of.at(g.output));
+    std::vector<int> free;
+    for (size_t n : g.nodes) {
+      if (n != g.head) p.absorbed[n] = 1;
+      free.insert(free.end(), p.free_after[n].begin(), p.free_after[n].end());
+    }
+    p.group_free.push_back(free);
+    for (const auto& h : g.hidden) p.hidden[h] = static_cast<int>(k);
+  }
 }
 
 Executor::~Executor() = default;
@@ -228,6 +256,9 @@ TensorMap Executor::run(const TensorMap& inputs, const RunOptions& options) cons
   for (const auto& kv : fetch_slots)
     if (values[static_cast<size_t>(kv.first)].defined()) result[kv.second] = values[static_cast<size_t>(kv.first)];
 
+  // Fused groups only when nobody observes their intermediates.
+  bool fused = !p.groups.empty() && !(options.tap && *options.tap);
+  for (const auto& f : options.fetch) fused = fused && !p.hidden.count(f);
   FrameScope scope(p.slot_of, values, options.outer);
   KernelIO io;
   io.scope = &scope;
@@ -235,6 +266,8 @@ TensorMap Executor::run(const TensorMap& inputs, const RunOptions& options) cons
   io.threads = threads_;
   for (size_t i = 0; i < graph_.nodes.size(); ++i) {
     const Node& node = graph_.nodes[i];
+    if (fused && p.absorbed[i]) continue;
+    const int group = fused ? p.group_at[i] : -1;
     io.inputs.clear();
     for (size_t k = 0; k < p.input_slots[i].size(); ++k) {
       int s = p.input_slots[i][k];
@@ -252,7 +285,8 @@ TensorMap Executor::run(const TensorMap& inputs, const RunOptions& options) cons
     io.outputs.assign(node.outputs.size(), Tensor());
     auto start = std::chrono::steady_clock::now();
     try {
-      p.kernels[i](io);
+      if (group >= 0) p.groups[static_cast<size_t>(group)].kernel(io);
+      else p.kernels[i](io);
     } catch (Error& e) {
       e.append_context(node.describe());
       throw;
@@ -263,6 +297,15 @@ TensorMap Executor::run(const TensorMap& inputs, const RunOptions& options) cons
       OpProfile& prof = p.profile[node.op_type];
       prof.calls += 1;
       prof.seconds += dt;
+    }
+    if (group >= 0) {  // the group's result goes to its last node's output; nobody taps inside
+      int s = p.group_output_slot[static_cast<size_t>(group)];
+      if (!io.outputs[0].defined()) PTQ_FAIL(Error, node.describe(), ": fused kernel produced no output");
+      values[static_cast<size_t>(s)] = std::move(io.outputs[0]);
+      auto f = fetch_slots.find(s);
+      if (f != fetch_slots.end()) result[f->second] = values[static_cast<size_t>(s)];
+      for (int d : p.group_free[static_cast<size_t>(group)]) values[static_cast<size_t>(d)] = Tensor();
+      continue;
     }
     for (size_t k = 0; k < p.output_slots[i].size(); ++k) {
       int s = p.output_slots[i][k];

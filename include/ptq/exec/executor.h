@@ -21,6 +21,10 @@ using TensorMap = std::map<std::string, Tensor>;
 struct ExecOptions {
   int threads = 0;       // 0: all cores
   bool profile = false;  // accumulate time per op type
+  // Run a Conv/ConvTranspose/Gemm/MatMul and the element-wise nodes after it (BatchNormalization,
+  // activations, constant Add/Mul/Div) as one kernel when nobody observes the intermediates (no tap,
+  // no fetch of one). Same bits as the node-by-node run except Sigmoid/SiLU epilogues (~2 ulp).
+  bool fuse = true;
 };
 
 struct RunOptions {
@@ -59,6 +63,7 @@ class Executor {
 
  private:
   struct Plan;
+  void plan_groups();
   const Graph& graph_;
   ExecOptions options_;
   int threads_ = 1;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Conv (opsets 1, 11), float32, 1-D to 3-D, any group, strides, dilations, pads, auto_pad, optional
-// bias, optional fused activation (executor fusion):
+// bias, optional fused post-ops (executor fusion, post_ops.h):
 //   Y[n, m, o] = B[m] + sum_{c in group(m), t in window} W[m, c, t] * X[n, c, o * s - pad + t * d]
 // Three paths:
 //   - depthwise-like (one input channel per group, 1-D/2-D): direct loops per output plane, the inner
@@ -14,6 +14,7 @@
 
 #include "kernels.h"
 #include "parallel.h"
+#include "post_ops.h"
 #include "sgemm.h"
 #include "window.h"
 
@@ -45,7 +46,7 @@ ConvShape conv_shape(const WindowAttrs& attrs, int64_t group, const Tensor& x, c
 }
 
 // One output plane of a depthwise-like conv: single input channel plane x, taps w (KH x KW).
-void depthwise_plane(const float* x, const float* w, float bias, float* y, const WindowGeometry& g, const Activation& act) {
+void depthwise_plane(const float* x, const float* w, float bias, float* y, const WindowGeometry& g, const PostOps& post, int64_t channel) {
   const int64_t W = g.in[2], OH = g.out[1], OW = g.out[2], KH = g.k[1], KW = g.k[2], sw = g.s[2];
   std::vector<int64_t> lo(static_cast<size_t>(KW)), hi(static_cast<size_t>(KW)), off(static_cast<size_t>(KW));
   for (int64_t kw = 0; kw < KW; ++kw) {
@@ -71,20 +72,20 @@ void depthwise_plane(const float* x, const float* w, float bias, float* y, const
         }
       }
     }
-    act.apply(row, OW);
+    post.apply(row, OW, channel);
   }
 }
 
-void conv_depthwise(const ConvShape& s, const float* x, const float* w, const float* b, float* y, const Activation& act,
+void conv_depthwise(const ConvShape& s, const float* x, const float* w, const float* b, float* y, const PostOps& post,
                     int threads) {
   const int64_t in_size = s.g.in_size(), out_size = s.g.out_size(), kk = s.g.k_size();
   parallel_for(threads, s.N * s.M, [&](int64_t t) {
     const int64_t n = t / s.M, m = t % s.M, c = m / s.Mg;  // Cg == 1: group m / Mg reads channel c
-    depthwise_plane(x + (n * s.C + c) * in_size, w + m * kk, b ? b[m] : 0.0f, y + t * out_size, s.g, act);
+    depthwise_plane(x + (n * s.C + c) * in_size, w + m * kk, b ? b[m] : 0.0f, y + t * out_size, s.g, post, m);
   });
 }
 
-void conv_gemm(const ConvShape& s, const float* x, const float* w, const float* b, float* y, const Activation& act,
+void conv_gemm(const ConvShape& s, const float* x, const float* w, const float* b, float* y, const PostOps& post,
                int threads) {
   const int64_t K = s.Cg * s.g.k_size(), P = s.g.out_size(), in_size = s.g.in_size();
   const bool direct = s.g.unit_window();
@@ -99,7 +100,8 @@ void conv_gemm(const ConvShape& s, const float* x, const float* w, const float* 
     float* yg = y + (n * s.M + grp * s.Mg) * P;
     Epilogue epi;
     epi.row_bias = b ? b + grp * s.Mg : nullptr;
-    epi.act = act;
+    epi.post = &post;
+    epi.channel0 = grp * s.Mg;
     const MatView a{w + grp * s.Mg * K, K, false};
     if (direct) {
       sgemm_tile(m0, mc, p0, pc, K, 1.0f, a, MatView{xg, P, false}, yg, P, false, epi);
@@ -113,11 +115,11 @@ void conv_gemm(const ConvShape& s, const float* x, const float* w, const float* 
 
 }  // namespace
 
-Kernel make_conv_activation(const Node& node, const Activation& act) {
+Kernel make_conv_fused(const Node& node, const PostOps& post) {
   expect_inputs(node, 2, 3);
   WindowAttrs attrs = WindowAttrs::read(node);
   int64_t group = node.attr_int("group", 1);
-  return [attrs, group, act](KernelIO& io) {
+  return [attrs, group, post](KernelIO& io) {
     const Tensor& x = io.in(0);
     const Tensor& w = io.in(1);
     const Tensor* b = io.has(2) ? io.inputs[2] : nullptr;
@@ -131,12 +133,12 @@ Kernel make_conv_activation(const Node& node, const Activation& act) {
     float* y = io.outputs[0].data<float>();
     const float* bias = b ? b->data<float>() : nullptr;
     if (s.Cg == 1 && s.g.in[0] == 1 && s.g.k[0] == 1)
-      conv_depthwise(s, x.data<float>(), w.data<float>(), bias, y, act, io.threads);
+      conv_depthwise(s, x.data<float>(), w.data<float>(), bias, y, post, io.threads);
     else
-      conv_gemm(s, x.data<float>(), w.data<float>(), bias, y, act, io.threads);
+      conv_gemm(s, x.data<float>(), w.data<float>(), bias, y, post, io.threads);
   };
 }
 
-Kernel make_conv(const Node& node) { return make_conv_activation(node, Activation{}); }
+Kernel make_conv(const Node& node) { return make_conv_fused(node, PostOps{}); }
 
 }  // namespace ptq::exec

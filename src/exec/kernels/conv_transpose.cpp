@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // ConvTranspose (opsets 1, 11), float32, 1-D to 3-D, group, strides, dilations, pads, output_padding,
-// output_shape, auto_pad, optional bias and fused activation:
+// output_shape, auto_pad, optional bias and fused post-ops:
 //   Y[n, m, o] = B[m] + sum over (c, t, i) with o = i * s - pad_begin + t * d of X[n, c, i] * W[c, m, t]
 // Output size per dim: s * (in - 1) + output_padding + d * (k - 1) + 1 - pad_begin - pad_end. With
 // output_shape (or SAME_* auto_pad, where output = in * s) the pads follow from it as the ONNX spec
@@ -13,6 +13,7 @@
 
 #include "kernels.h"
 #include "parallel.h"
+#include "post_ops.h"
 #include "sgemm.h"
 #include "window.h"
 
@@ -93,14 +94,14 @@ void col2im_channel(const float* col, const WindowGeometry& g, float* y) {
 
 }  // namespace
 
-Kernel make_conv_transpose_activation(const Node& node, const Activation& act) {
+Kernel make_conv_transpose_fused(const Node& node, const PostOps& post) {
   expect_inputs(node, 2, 3);
   TransposeAttrs a;
   a.win = WindowAttrs::read(node);
   a.output_padding = node.attr_ints("output_padding");
   a.output_shape = node.attr_ints("output_shape");
   a.group = node.attr_int("group", 1);
-  return [a, act](KernelIO& io) {
+  return [a, post](KernelIO& io) {
     const Tensor& x = io.in(0);
     const Tensor& w = io.in(1);
     const Tensor* b = io.has(2) ? io.inputs[2] : nullptr;
@@ -131,13 +132,13 @@ Kernel make_conv_transpose_activation(const Node& node, const Activation& act) {
           float* plane = y + (n * M + grp * Mg + m) * out_plane;
           std::fill(plane, plane + out_plane, bias ? bias[grp * Mg + m] : 0.0f);
           col2im_channel(col + m * kk * P, g, plane);
-          act.apply(plane, out_plane);
+          post.apply(plane, out_plane, grp * Mg + m);
         });
       }
     }
   };
 }
 
-Kernel make_conv_transpose(const Node& node) { return make_conv_transpose_activation(node, Activation{}); }
+Kernel make_conv_transpose(const Node& node) { return make_conv_transpose_fused(node, PostOps{}); }
 
 }  // namespace ptq::exec

@@ -46,7 +46,8 @@ void eigen_gemm(const ConstMap& a, bool ta, const ConstMap& b, bool tb, MutMap& 
 }  // namespace
 
 void apply_epilogue(const Epilogue& epi, int64_t m0, int64_t mc, int64_t n0, int64_t nc, float* c, int64_t ldc) {
-  if (!epi.row_bias && !epi.col_bias && epi.act.none()) return;
+  const bool post = epi.post && !epi.post->empty();
+  if (!epi.row_bias && !epi.col_bias && !post) return;
   for (int64_t m = m0; m < m0 + mc; ++m) {
     float* row = c + m * ldc + n0;
     if (epi.row_bias) {
@@ -57,7 +58,7 @@ void apply_epilogue(const Epilogue& epi, int64_t m0, int64_t mc, int64_t n0, int
       const float* cb = epi.col_bias + n0;
       for (int64_t j = 0; j < nc; ++j) row[j] += cb[j];
     }
-    epi.act.apply(row, nc);
+    if (post) epi.post->apply(row, nc, epi.channel0 + m);
   }
 }
 

@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: Apache-2.0
+// Vectorized exp and logistic functions for the fused epilogues (post_ops.cpp).
+// exp(x): x clamped to [kExpLo, kExpHi]; n = round_half_even(x * log2(e)); r = x - n * ln2 (ln2 split
+// in a high and a low part); exp(r) by the Cephes degree-6 polynomial; result = p * 2^n built in the
+// exponent bits. Within about 2 ulp of std::exp over the range. Every step is a single IEEE operation or
+// a fused multiply-add, and the scalar tail uses the same steps (std::fma), so an element's result does
+// not depend on its position in the array.
+//   sigmoid(x) = 1 / (1 + exp(-x)),  silu(x) = x * sigmoid(x)
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define PTQ_VEC_MATH_AVX2 1
+#endif
+
+namespace ptq::exec::vec {
+
+constexpr float kExpLo = -87.3365478515625f, kExpHi = 88.72283935546875f;
+constexpr float kLog2e = 1.44269504088896341f, kLn2Hi = 0.693359375f, kLn2Lo = -2.12194440e-4f;
+constexpr float kP0 = 1.9875691500e-4f, kP1 = 1.3981999507e-3f, kP2 = 8.3334519073e-3f;
+constexpr float kP3 = 4.1665795894e-2f, kP4 = 1.6666665459e-1f, kP5 = 5.0000001201e-1f;
+
+inline float exp_scalar(float x) {
+  x = std::fmin(std::fmax(x, kExpLo), kExpHi);
+  const float n = std::nearbyint(x * kLog2e);
+  float r = std::fma(-n, kLn2Hi, x);
+  r = std::fma(-n, kLn2Lo, r);
+  float p = kP0;
+  p = std::fma(p, r, kP1);
+  p = std::fma(p, r, kP2);
+  p = std::fma(p, r, kP3);
+  p = std::fma(p, r, kP4);
+  p = std::fma(p, r, kP5);
+  const float r2 = r * r;
+  p = std::fma(p, r2, r);
+  p = p + 1.0f;
+  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof(scale));
+  return p * scale;
+}
+
+#ifdef PTQ_VEC_MATH_AVX2
+inline __m256 exp_avx2(__m256 x) {
+  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(kExpLo)), _mm256_set1_ps(kExpHi));
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(kLog2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(kLn2Hi), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(kLn2Lo), r);
+  __m256 p = _mm256_set1_ps(kP0);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kP1));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kP2));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kP3));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kP4));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kP5));
+  const __m256 r2 = _mm256_mul_ps(r, r);
+  p = _mm256_fmadd_ps(p, r2, r);
+  p = _mm256_add_ps(p, _mm256_set1_ps(1.0f));
+  const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+}
+#endif
+
+inline float sigmoid_scalar(float x) { return 1.0f / (1.0f + exp_scalar(-x)); }
+
+// In place over n values: sigmoid, or x * sigmoid(x) with `times_x`.
+inline void sigmoid_inplace(float* p, int64_t n, bool times_x) {
+  int64_t i = 0;
+#ifdef PTQ_VEC_MATH_AVX2
+  const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
+  for (; i + 8 <= n; i += 8) {
+    const __m256 x = _mm256_loadu_ps(p + i);
+    __m256 s = _mm256_div_ps(one, _mm256_add_ps(one, exp_avx2(_mm256_sub_ps(zero, x))));
+    if (times_x) s = _mm256_mul_ps(x, s);
+    _mm256_storeu_ps(p + i, s);
+  }
+#endif
+  for (; i < n; ++i) {
+    const float s = 1.0f / (1.0f + exp_scalar(0.0f - p[i]));
+    p[i] = times_x ? p[i] * s : s;
+  }
+}
+
+}  // namespace ptq::exec::vec
