@@ -161,9 +161,9 @@ def cmd_layers(args):
             p = time_ptq(path, inputs, args.threads, args.repeat)
             o = time_ort(path, inputs, args.threads, args.repeat, tmp)
             w = [shapes.get(i) or list(consts[i].dims) for i in node.input[1:2] if i]
-            rows.append((node.name or node.output[0], node.op_type, shapes[act[0]], w, p['mean_ms'], o['mean_ms']))
+            rows.append((node.name or node.output[0], node.op_type, shapes[act[0]], w, p['min_ms'], o['min_ms']))
             print(f'{rows[-1][0][:40]:40s} {node.op_type:18s} {str(shapes[act[0]]):20s} {str(w):22s} '
-                  f'ptq {p["mean_ms"]:7.3f}  ORT {o["mean_ms"]:7.3f}  ratio {o["mean_ms"] / p["mean_ms"]:.2f}', flush=True)
+                  f'ptq {p["min_ms"]:7.3f}  ORT {o["min_ms"]:7.3f}  ratio {o["min_ms"] / p["min_ms"]:.2f}', flush=True)
     by_op = {}
     for r in rows:
         s = by_op.setdefault(r[1], [0, 0.0, 0.0])

@@ -3,8 +3,7 @@
 // bias, optional fused post-ops (executor fusion, post_ops.h):
 //   Y[n, m, o] = B[m] + sum_{c in group(m), t in window} W[m, c, t] * X[n, c, o * s - pad + t * d]
 // Three paths:
-//   - depthwise-like (one input channel per group, 1-D/2-D): direct loops per output plane, the inner
-//     loop over output columns contiguous and vectorizable;
+//   - depthwise-like (one input channel per group, 1-D/2-D): direct per plane (depthwise.cpp);
 //   - 1x1, stride 1, no pads: the input plane already is the GEMM operand (no im2col);
 //   - otherwise: im2col of one column tile (plan_tiles keeps it near 2^17 floats; a per-thread buffer
 //     reused across calls) then one GEMM per tile.
@@ -12,6 +11,7 @@
 // thread count.
 #include <algorithm>
 
+#include "depthwise.h"
 #include "kernels.h"
 #include "parallel.h"
 #include "post_ops.h"
@@ -43,37 +43,6 @@ ConvShape conv_shape(const WindowAttrs& attrs, int64_t group, const Tensor& x, c
   s.Mg = s.M / group;
   s.g = resolve_window(attrs, x.shape(), kernel);
   return s;
-}
-
-// One output plane of a depthwise-like conv: single input channel plane x, taps w (KH x KW).
-void depthwise_plane(const float* x, const float* w, float bias, float* y, const WindowGeometry& g, const PostOps& post, int64_t channel) {
-  const int64_t W = g.in[2], OH = g.out[1], OW = g.out[2], KH = g.k[1], KW = g.k[2], sw = g.s[2];
-  std::vector<int64_t> lo(static_cast<size_t>(KW)), hi(static_cast<size_t>(KW)), off(static_cast<size_t>(KW));
-  for (int64_t kw = 0; kw < KW; ++kw) {
-    size_t i = static_cast<size_t>(kw);
-    off[i] = kw * g.d[2] - g.pb[2];
-    valid_range(off[i], sw, W, OW, lo[i], hi[i]);
-  }
-  for (int64_t oh = 0; oh < OH; ++oh) {
-    float* row = y + oh * OW;
-    std::fill(row, row + OW, bias);
-    for (int64_t kh = 0; kh < KH; ++kh) {
-      const int64_t ih = oh * g.s[1] - g.pb[1] + kh * g.d[1];
-      if (ih < 0 || ih >= g.in[1]) continue;
-      const float* src = x + ih * W;
-      for (int64_t kw = 0; kw < KW; ++kw) {
-        const size_t i = static_cast<size_t>(kw);
-        const float wv = w[kh * KW + kw];
-        const int64_t d = off[i];
-        if (sw == 1) {
-          for (int64_t o = lo[i]; o < hi[i]; ++o) row[o] += wv * src[o + d];
-        } else {
-          for (int64_t o = lo[i]; o < hi[i]; ++o) row[o] += wv * src[o * sw + d];
-        }
-      }
-    }
-    post.apply(row, OW, channel);
-  }
 }
 
 void conv_depthwise(const ConvShape& s, const float* x, const float* w, const float* b, float* y, const PostOps& post,

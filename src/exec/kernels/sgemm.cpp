@@ -30,17 +30,17 @@ using MutMap = Eigen::Map<RowMat, Eigen::Unaligned, Eigen::OuterStride<>>;
 int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
 
 template <class A, class B>
-void product(const A& a, const B& b, MutMap& c, float alpha, bool accumulate) {
-  if (accumulate) c.noalias() += alpha * a * b;
-  else c.noalias() = alpha * a * b;
+void product(const A& a, const B& b, MutMap& c, float alpha) {
+  if (alpha == 1.0f) c.noalias() += a * b;
+  else c.noalias() += alpha * a * b;
 }
 
-// Dispatches the four transpose combinations to Eigen expressions.
-void eigen_gemm(const ConstMap& a, bool ta, const ConstMap& b, bool tb, MutMap& c, float alpha, bool accumulate) {
-  if (!ta && !tb) product(a, b, c, alpha, accumulate);
-  else if (ta && !tb) product(a.transpose(), b, c, alpha, accumulate);
-  else if (!ta && tb) product(a, b.transpose(), c, alpha, accumulate);
-  else product(a.transpose(), b.transpose(), c, alpha, accumulate);
+// C += alpha * op(A) * op(B): dispatches the four transpose combinations to Eigen expressions.
+void eigen_gemm(const ConstMap& a, bool ta, const ConstMap& b, bool tb, MutMap& c, float alpha) {
+  if (!ta && !tb) product(a, b, c, alpha);
+  else if (ta && !tb) product(a.transpose(), b, c, alpha);
+  else if (!ta && tb) product(a, b.transpose(), c, alpha);
+  else product(a.transpose(), b.transpose(), c, alpha);
 }
 
 }  // namespace
@@ -66,17 +66,25 @@ void sgemm_tile(int64_t m0, int64_t mc, int64_t n0, int64_t nc, int64_t K, float
                 const MatView& b, float* c, int64_t ldc, bool accumulate, const Epilogue& epi) {
   if (mc <= 0 || nc <= 0) return;
   MutMap cm(c + m0 * ldc + n0, mc, nc, Eigen::OuterStride<>(ldc));
-  if (K == 0) {
-    if (!accumulate) cm.setZero();
-  } else {
+  Epilogue rest = epi;
+  if (!accumulate) {
+    // C starts as the row bias (or zero) and Eigen accumulates the product onto it: no separate
+    // zero-fill and bias pass.
+    for (int64_t m = 0; m < mc; ++m) {
+      float* row = c + (m0 + m) * ldc + n0;
+      std::fill(row, row + nc, epi.row_bias ? epi.row_bias[m0 + m] : 0.0f);
+    }
+    rest.row_bias = nullptr;
+  }
+  if (K > 0) {
     // Stored blocks: A is M x K (or K x M when transposed), B is K x N (or N x K).
     ConstMap am = a.trans ? ConstMap(a.data + m0, K, mc, Eigen::OuterStride<>(a.ld))
                           : ConstMap(a.data + m0 * a.ld, mc, K, Eigen::OuterStride<>(a.ld));
     ConstMap bm = b.trans ? ConstMap(b.data + n0 * b.ld, nc, K, Eigen::OuterStride<>(b.ld))
                           : ConstMap(b.data + n0, K, nc, Eigen::OuterStride<>(b.ld));
-    eigen_gemm(am, a.trans, bm, b.trans, cm, alpha, accumulate);
+    eigen_gemm(am, a.trans, bm, b.trans, cm, alpha);
   }
-  apply_epilogue(epi, m0, mc, n0, nc, c, ldc);
+  apply_epilogue(rest, m0, mc, n0, nc, c, ldc);
 }
 
 TilePlan plan_tiles(int64_t M, int64_t N, int64_t K, int64_t batches) {

@@ -109,6 +109,7 @@ TEST(Conv, DepthwiseDirectPath) {
   check_conv({{1, 8, 13, 17}, {8, 1, 3, 3}, 8, {1, 1}, {}, {1, 1, 1, 1}}, 3);
   check_conv({{1, 5, 13, 9}, {10, 1, 5, 3}, 5, {1, 2}, {2, 1}, {0, 2, 3, 1}, false}, 4);  // channel multiplier 2
   check_conv({{1, 1, 28, 28}, {6, 1, 5, 5}, 1, {}, {}, {}}, 5);                             // one input channel
+  check_conv({{1, 3, 29, 31}, {3, 1, 3, 3}, 3, {3, 3}, {}, {0, 2, 1, 0}}, 14);               // stride 3: scalar path
 }
 
 TEST(Conv, PointwiseDirectGemmPath) {
