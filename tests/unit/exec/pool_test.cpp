@@ -102,6 +102,11 @@ void check_pool(const PoolCase& c, uint32_t seed) {
     test::expect_near_all(out[0], ref.max, 0.0f, op.node);
     EXPECT_EQ(out[1].to_vector<int64_t>(), order ? ref.argmax_cm : ref.argmax) << op.node;
   }
+  OpCase single;  // without Indices: the separable path (1-D/2-D)
+  single.node = "y = MaxPool <" + pool_attrs(c) + "> (x)";
+  single.inputs = {{"x", x}};
+  single.outputs = {{"y", DType::Float32}};
+  test::expect_near_all(test::run_op(single, 2)[0], ref.max, 0.0f, single.node);
   if (!c.d.empty()) return;  // AveragePool dilations need opset 19
   for (int include = 0; include < 2; ++include) {
     OpCase op;
