@@ -3,9 +3,10 @@
 // exp(x): x clamped to [kExpLo, kExpHi]; n = round_half_even(x * log2(e)); r = x - n * ln2 (ln2 split
 // in a high and a low part); exp(r) by the Cephes degree-6 polynomial; result = p * 2^n built in the
 // exponent bits. Within about 2 ulp of std::exp over the range. Every step is a single IEEE operation or
-// a fused multiply-add, and the scalar tail uses the same steps (std::fma), so an element's result does
-// not depend on its position in the array.
+// a fused multiply-add (exp_scalar repeats them with std::fma for builds without AVX2).
 //   sigmoid(x) = 1 / (1 + exp(-x)),  silu(x) = x * sigmoid(x)
+// With AVX2 the reciprocal is rcp_ps refined by one Newton step (r * (2 - d * r), about 1 ulp) and
+// every element, the last partial group included (masked load/store), takes the vector path.
 #pragma once
 
 #include <cmath>
@@ -64,24 +65,31 @@ inline __m256 exp_avx2(__m256 x) {
 }
 #endif
 
-inline float sigmoid_scalar(float x) { return 1.0f / (1.0f + exp_scalar(-x)); }
+#ifdef PTQ_VEC_MATH_AVX2
+inline __m256 sigmoid_avx2(__m256 x, bool times_x) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  const __m256 d = _mm256_add_ps(one, exp_avx2(_mm256_sub_ps(_mm256_setzero_ps(), x)));
+  __m256 r = _mm256_rcp_ps(d);
+  r = _mm256_mul_ps(r, _mm256_fnmadd_ps(d, r, _mm256_set1_ps(2.0f)));
+  return times_x ? _mm256_mul_ps(x, r) : r;
+}
+#endif
 
 // In place over n values: sigmoid, or x * sigmoid(x) with `times_x`.
 inline void sigmoid_inplace(float* p, int64_t n, bool times_x) {
-  int64_t i = 0;
 #ifdef PTQ_VEC_MATH_AVX2
-  const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
-  for (; i + 8 <= n; i += 8) {
-    const __m256 x = _mm256_loadu_ps(p + i);
-    __m256 s = _mm256_div_ps(one, _mm256_add_ps(one, exp_avx2(_mm256_sub_ps(zero, x))));
-    if (times_x) s = _mm256_mul_ps(x, s);
-    _mm256_storeu_ps(p + i, s);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(p + i, sigmoid_avx2(_mm256_loadu_ps(p + i), times_x));
+  if (i < n) {
+    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n - i)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    _mm256_maskstore_ps(p + i, mask, sigmoid_avx2(_mm256_maskload_ps(p + i, mask), times_x));
   }
-#endif
-  for (; i < n; ++i) {
+#else
+  for (int64_t i = 0; i < n; ++i) {
     const float s = 1.0f / (1.0f + exp_scalar(0.0f - p[i]));
     p[i] = times_x ? p[i] * s : s;
   }
+#endif
 }
 
 }  // namespace ptq::exec::vec
