@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "ptq/exec/executor.h"
 
+#include <algorithm>
 #include <chrono>
 #include <mutex>
 #include <thread>
@@ -107,6 +108,7 @@ struct Executor::Plan {
   std::vector<int> group_output_slot;           // per group
   std::vector<std::vector<int>> group_free;     // per group: union of its nodes' free_after
   std::unordered_map<std::string, int> hidden;  // hidden tensor -> group
+  std::vector<char> folded;                     // per node: outputs computed at construction
   mutable std::mutex profile_mutex;
   mutable std::map<std::string, OpProfile> profile;
 
@@ -201,12 +203,61 @@ Executor::Executor(const Graph& graph, ExecOptions options)
   }
   for (size_t s = 0; s < last_use.size(); ++s)
     if (last_use[s] >= 0 && !graph.is_weight(p.slot_name[s])) p.free_after[static_cast<size_t>(last_use[s])].push_back(static_cast<int>(s));
+  p.folded.assign(n, 0);
+  if (options_.fold_constants) plan_constants();
   if (options_.fuse) plan_groups();
+}
+
+namespace {
+
+// Ops that must run every time (random generators) or hold subgraphs are never folded.
+bool foldable(const Node& node) {
+  if (node.op_type.rfind("Random", 0) == 0 || node.op_type == "Multinomial" || node.op_type == "Bernoulli") return false;
+  for (const auto& kv : node.attrs)
+    if (kv.second.g || !kv.second.graphs.empty()) return false;
+  return !node.inputs.empty() && node.implicit_inputs.empty();
+}
+
+}  // namespace
+
+void Executor::plan_constants() {
+  Plan& p = *plan_;
+  std::vector<char> constant(p.slot_name.size(), 0);
+  for (const auto& kv : graph_.weights) constant[static_cast<size_t>(p.slot_of.at(kv.first))] = 1;
+  for (size_t i = 0; i < graph_.nodes.size(); ++i) {
+    const Node& node = graph_.nodes[i];
+    bool all = foldable(node);
+    for (int s : p.input_slots[i]) all = all && (s == -1 || (s >= 0 && constant[static_cast<size_t>(s)]));
+    if (!all) continue;
+    KernelIO io;
+    for (int s : p.input_slots[i]) io.inputs.push_back(s >= 0 ? &p.initial[static_cast<size_t>(s)] : nullptr);
+    io.outputs.assign(node.outputs.size(), Tensor());
+    io.threads = threads_;
+    try {
+      p.kernels[i](io);
+    } catch (const Error&) {
+      continue;  // left to run time, which reports the error with its context
+    }
+    for (size_t k = 0; k < p.output_slots[i].size(); ++k) {
+      int s = p.output_slots[i][k];
+      if (s < 0 || !io.outputs[k].defined()) continue;
+      p.initial[static_cast<size_t>(s)] = std::move(io.outputs[k]);
+      constant[static_cast<size_t>(s)] = 1;
+    }
+    p.folded[i] = 1;
+  }
 }
 
 void Executor::plan_groups() {
   Plan& p = *plan_;
   p.groups = plan_fusion(graph_);
+  p.groups.erase(std::remove_if(p.groups.begin(), p.groups.end(),
+                                [&](const FusedGroup& g) {
+                                  for (size_t n : g.nodes)
+                                    if (p.folded[n]) return true;
+                                  return false;
+                                }),
+                 p.groups.end());
   p.group_at.assign(graph_.nodes.size(), -1);
   p.absorbed.assign(graph_.nodes.size(), 0);
   for (size_t k = 0; k < p.groups.size(); ++k) {
@@ -267,6 +318,15 @@ TensorMap Executor::run(const TensorMap& inputs, const RunOptions& options) cons
   for (size_t i = 0; i < graph_.nodes.size(); ++i) {
     const Node& node = graph_.nodes[i];
     if (fused && p.absorbed[i]) continue;
+    if (p.folded[i]) {  // outputs computed at construction: already in `values`
+      for (size_t k = 0; k < p.output_slots[i].size(); ++k) {
+        int s = p.output_slots[i][k];
+        if (s >= 0 && options.tap && *options.tap && values[static_cast<size_t>(s)].defined())
+          (*options.tap)(node.outputs[k], values[static_cast<size_t>(s)]);
+      }
+      for (int s : p.free_after[i]) values[static_cast<size_t>(s)] = Tensor();
+      continue;
+    }
     const int group = fused ? p.group_at[i] : -1;
     io.inputs.clear();
     for (size_t k = 0; k < p.input_slots[i].size(); ++k) {

@@ -6,6 +6,7 @@
 //   Relu, LeakyRelu, HardSigmoid, HardSwish, Sigmoid, Clip with constant bounds
 //   Sigmoid(t) -> s; Mul(t, s)                                           -> Silu
 //   Add(t, c) -> a; Clip(a, lo, hi) -> k; Mul(t, k)                      -> MulClipAdd (hard-swish parts)
+//   QuantizeLinear(t) -> q; DequantizeLinear(q), per tensor, constant parameters -> FakeQuant
 // The group's kernel is the head's *_fused factory with the collected post-ops.
 #include "fusion.h"
 
@@ -175,8 +176,8 @@ bool match_single(Chain& ch) {
   if (t == "Relu" && unary) op.kind = K::Relu;
   else if (t == "Sigmoid" && unary) op.kind = K::Sigmoid;
   else if (t == "HardSwish" && unary) op.kind = K::HardSwish;
-  else if (t == "LeakyRelu" && unary) op = PostOp{K::LeakyRelu, n.attr_float("alpha", 0.01f), 0, 0, 0, {}, {}};
-  else if (t == "HardSigmoid" && unary) op = PostOp{K::HardSigmoid, n.attr_float("alpha", 0.2f), 0, 0, n.attr_float("beta", 0.5f), {}, {}};
+  else if (t == "LeakyRelu" && unary) op.kind = K::LeakyRelu, op.c = n.attr_float("alpha", 0.01f);
+  else if (t == "HardSigmoid" && unary) op.kind = K::HardSigmoid, op.c = n.attr_float("alpha", 0.2f), op.beta = n.attr_float("beta", 0.5f);
   else if (t == "Clip" && n.input(0) == ch.cur && clip_bounds(ch.g, n, op.lo, op.hi)) op.kind = K::Clip;
   else if ((t == "Add" || t == "Mul") && other_input(n, ch.cur) && read_constant(ch, *other_input(n, ch.cur), op)) op.kind = t == "Add" ? K::Add : K::Mul;
   else if (t == "Div" && n.inputs.size() == 2 && n.input(0) == ch.cur && n.input(1) != ch.cur && read_constant(ch, n.input(1), op)) op.kind = K::Div;
@@ -184,6 +185,60 @@ bool match_single(Chain& ch) {
   else return false;
   ch.post.push(op);
   ch.absorb(ni, n.outputs[0]);
+  return true;
+}
+
+// Per-tensor constant scale / zero point of a QuantizeLinear or DequantizeLinear (ai.onnx or
+// com.microsoft); `type` is the quantized type (the zero point's, else output_dtype, else uint8).
+bool qdq_params(const Graph& g, const Node& n, float& scale, int32_t& zp, DType& type) {
+  if ((!n.domain.empty() && n.domain != "com.microsoft") || n.attr_int("block_size", 0) != 0) return false;
+  if (n.inputs.size() < 2 || n.inputs.size() > 3 || n.outputs.size() != 1) return false;
+  const Tensor* s = float_weight(g, n.input(1));
+  if (!s || s->numel() != 1) return false;
+  scale = s->data<float>()[0];
+  zp = 0;
+  type = n.op_type == "QuantizeLinear" && n.attr_int("output_dtype", 0) != 0 ? dtype_from_onnx(static_cast<int>(n.attr_int("output_dtype", 0))) : DType::UInt8;
+  if (!n.has_input(2)) return true;
+  const Tensor* z = g.weight(n.input(2));
+  if (!z || z->numel() != 1) return false;
+  type = z->dtype();
+  switch (type) {
+    case DType::UInt8: zp = z->data<uint8_t>()[0]; return true;
+    case DType::Int8: zp = z->data<int8_t>()[0]; return true;
+    case DType::UInt16: zp = z->data<uint16_t>()[0]; return true;
+    case DType::Int16: zp = z->data<int16_t>()[0]; return true;
+    default: return false;
+  }
+}
+
+bool match_fake_quant(Chain& ch) {
+  const int qi = sole_consumer(ch.g, ch.cur);
+  if (qi < 0) return false;
+  const Node& q = ch.g.nodes[static_cast<size_t>(qi)];
+  if (q.op_type != "QuantizeLinear" || q.input(0) != ch.cur) return false;
+  const int di = sole_consumer(ch.g, q.outputs[0]);
+  if (di < 0) return false;
+  const Node& d = ch.g.nodes[static_cast<size_t>(di)];
+  if (d.op_type != "DequantizeLinear" || d.input(0) != q.outputs[0]) return false;
+  PostOp op;
+  op.kind = PostOp::Kind::FakeQuant;
+  DType qt, dt;
+  if (!qdq_params(ch.g, q, op.c, op.zp, qt) || !qdq_params(ch.g, d, op.dq_scale, op.dq_zp, dt)) return false;
+  if (d.has_input(2) && dt != qt) return false;
+  int32_t qmin = 0, qmax = 0;
+  switch (qt) {
+    case DType::UInt8: qmax = 255; break;
+    case DType::Int8: qmin = -128, qmax = 127; break;
+    case DType::UInt16: qmax = 65535; break;
+    case DType::Int16: qmin = -32768, qmax = 32767; break;
+    default: return false;
+  }
+  op.lo = static_cast<float>(qmin - op.zp);
+  op.hi = static_cast<float>(qmax - op.zp);
+  ch.post.push(op);
+  ch.group.hidden.push_back(q.outputs[0]);
+  ch.group.nodes.push_back(static_cast<size_t>(qi));
+  ch.absorb(di, d.outputs[0]);
   return true;
 }
 
@@ -223,7 +278,7 @@ std::vector<FusedGroup> plan_fusion(const Graph& graph) {
     head_shape(graph, n, ch.channels, ch.rank);
     ch.group.head = i;
     ch.group.nodes.push_back(i);
-    while (match_silu(ch) || match_mul_clip_add(ch) || match_single(ch)) {
+    while (match_silu(ch) || match_mul_clip_add(ch) || match_fake_quant(ch) || match_single(ch)) {
     }
     if (ch.group.nodes.size() == 1) continue;
     ch.group.output = ch.cur;

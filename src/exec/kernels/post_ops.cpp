@@ -73,6 +73,7 @@ void PostOps::apply(float* v, int64_t n, int64_t channel) const {
         for (int64_t i = 0; i < n; ++i) v[i] = v[i] * std::min(std::max(v[i] + c, lo), hi);
         break;
       }
+      case K::FakeQuant: vec::fake_quant_inplace(v, n, op.c, op.lo, op.hi, op.zp, op.dq_scale, op.dq_zp); break;
       case K::Sigmoid: vec::sigmoid_inplace(v, n, false); break;
       case K::Silu: vec::sigmoid_inplace(v, n, true); break;
     }

@@ -12,6 +12,8 @@
 //   HardSwish         v * max(0, min(1, v / 6 + 0.5))       (ONNX HardSwish, alpha 1/6, beta 0.5)
 //   MulClipAdd        v * min(max(v + c, lo), hi)           (x * Clip(x + 3, 0, 6): decomposed hard-swish)
 //   Sigmoid           1 / (1 + exp(-v)),   Silu  v * sigmoid(v)   (Sigmoid + Mul pair)
+//   FakeQuant         QuantizeLinear then DequantizeLinear, per tensor, as quantize_ops.cpp computes them:
+//                     q = round_half_even(min(max(v / s, qmin - zp), qmax - zp)) + zp;  float(q - zp2) * s2
 // "Channel" is the output's dim 1 (the row of the GEMM for Conv/ConvTranspose).
 #pragma once
 
@@ -21,10 +23,14 @@
 namespace ptq::exec {
 
 struct PostOp {
-  enum class Kind { Add, Mul, Div, Affine, Relu, Clip, LeakyRelu, HardSigmoid, HardSwish, MulClipAdd, Sigmoid, Silu };
+  enum class Kind { Add, Mul, Div, Affine, Relu, Clip, LeakyRelu, HardSigmoid, HardSwish, MulClipAdd, Sigmoid, Silu, FakeQuant };
   Kind kind = Kind::Relu;
   float c = 0.0f, lo = 0.0f, hi = 0.0f;  // constant (Add/Mul/Div/MulClipAdd; alpha of LeakyRelu/HardSigmoid), bounds
   float beta = 0.0f;                     // HardSigmoid beta
+  // FakeQuant: quantize scale/zero point (c, zp) with bounds lo = qmin - zp, hi = qmax - zp; dequantize
+  // scale/zero point (dq_scale, dq_zp).
+  int32_t zp = 0, dq_zp = 0;
+  float dq_scale = 1.0f;
   std::vector<float> per_channel;        // Add/Mul/Div: one constant per channel (empty: c); Affine: a
   std::vector<float> per_channel_b;      // Affine: b
 };

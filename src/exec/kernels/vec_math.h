@@ -92,4 +92,27 @@ inline void sigmoid_inplace(float* p, int64_t n, bool times_x) {
 #endif
 }
 
+// QuantizeLinear then DequantizeLinear in place (per tensor): the arithmetic of quantize_ops.cpp
+// (true division, clamp with NaN -> lo, round half to even) followed by float(q - dq_zp) * dq_scale.
+inline void fake_quant_inplace(float* p, int64_t n, float scale, float lo, float hi, int32_t zp, float dq_scale, int32_t dq_zp) {
+  int64_t i = 0;
+#ifdef PTQ_VEC_MATH_AVX2
+  const __m256 vs = _mm256_set1_ps(scale), vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi), vds = _mm256_set1_ps(dq_scale);
+  const __m256i shift = _mm256_set1_epi32(zp - dq_zp);
+  for (; i + 8 <= n; i += 8) {
+    __m256 v = _mm256_div_ps(_mm256_loadu_ps(p + i), vs);
+    v = _mm256_min_ps(_mm256_max_ps(v, vlo), vhi);  // max_ps returns vlo for NaN, like v > lo ? v : lo
+    const __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(v), shift);  // round half to even (default MXCSR)
+    _mm256_storeu_ps(p + i, _mm256_mul_ps(_mm256_cvtepi32_ps(q), vds));
+  }
+#endif
+  for (; i < n; ++i) {
+    float v = p[i] / scale;
+    v = v > lo ? v : lo;
+    v = v < hi ? v : hi;
+    const int32_t q = static_cast<int32_t>(std::nearbyint(v)) + zp;
+    p[i] = static_cast<float>(q - dq_zp) * dq_scale;
+  }
+}
+
 }  // namespace ptq::exec::vec

@@ -24,7 +24,7 @@ Runs run_both(const OpCase& c, int threads = 1) {
   for (const auto& kv : c.inputs) in[kv.first] = kv.second;
   Runs r;
   exec::Executor fused(g, exec::ExecOptions{threads, true, true});
-  exec::Executor plain(g, exec::ExecOptions{threads, false, false});
+  exec::Executor plain(g, exec::ExecOptions{threads, false, false, false});  // no fusion, no folding
   r.fused = fused.run(in).at(c.outputs[0].first);
   r.profile = fused.profile();
   r.plain = plain.run(in).at(c.outputs[0].first);
@@ -143,4 +143,29 @@ TEST(PostOps, VectorSigmoidAccuracyAndPositionIndependence) {
     }
     EXPECT_LE(worst, kMaxRelError) << (times_x ? "silu" : "sigmoid");
   }
+}
+
+TEST(Fusion, QuantizeDequantizePairsAndFoldedWeights) {
+  // A Q/DQ model as quantizers write it: int8 weights with a DequantizeLinear (folded once at
+  // construction), activations through Q -> DQ pairs (fused into the Conv epilogue as FakeQuant).
+  OpCase c;
+  c.opsets = "\"\" : 13";
+  c.node =
+      "w = DequantizeLinear <axis = 0> (wq, ws, wz)\n  a = Conv <pads = [1, 1, 1, 1]> (x, w, b)\n  q1 = QuantizeLinear(a, s1, z1)\n"
+      "  d1 = DequantizeLinear(q1, s1, z1)\n  r = Relu(d1)\n  q2 = QuantizeLinear(r, s2, z2)\n  y = DequantizeLinear(q2, s2, z2)";
+  std::vector<int8_t> wq;
+  for (int i = 0; i < 6 * 4 * 9; ++i) wq.push_back(static_cast<int8_t>((i * 37) % 255 - 127));
+  c.inputs = {{"x", test::random_tensor({1, 4, 13, 11}, 40, -2.0f, 2.0f)}};
+  c.initializers = {{"wq", test::tensor_of(wq, {6, 4, 3, 3})},
+                    {"ws", test::tensor_of<float>({0.01f, 0.02f, 0.005f, 0.01f, 0.03f, 0.015f}, {6})},
+                    {"wz", Tensor::zeros(DType::Int8, {6})},
+                    {"b", test::random_tensor({6}, 41)},
+                    {"s1", Tensor::scalar<float>(0.05f)},
+                    {"z1", Tensor::scalar<uint8_t>(128)},
+                    {"s2", Tensor::scalar<float>(0.025f)},
+                    {"z2", Tensor::scalar<int8_t>(-100)}};
+  c.outputs = {{"y", DType::Float32}};
+  Runs r = run_both(c);
+  expect_fused(r, {"QuantizeLinear", "DequantizeLinear", "Relu"}, 0.0f, "Q/DQ chain");
+  EXPECT_EQ(r.tap_names, (std::vector<std::string>{"w", "a", "q1", "d1", "r", "q2", "y"}));
 }
