@@ -6,6 +6,7 @@
 //                     Output type: the zero point's, else output_dtype (opset 21), else uint8.
 //                     Types int8, uint8, int16, uint16.
 //   DequantizeLinear  y = float(int32(x) - int32(zp)) * scale, for int8, uint8, int16, uint16, int32.
+//   With AVX2, 8 values at a time through the same steps (same bits).
 //   Scales: a scalar or one-element tensor (per tensor), a 1-D tensor of x.shape[axis] values (per
 //   axis), or with block_size > 0 (opset 21) a tensor of x's rank with ceil(x.shape[axis] / block_size)
 //   along axis (blocked). Scales are float32.
@@ -14,6 +15,11 @@
 //   y = QuantizeLinear(x, scale, zp).
 #include <cmath>
 #include <limits>
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define PTQ_QDQ_AVX2 1
+#endif
 
 #include "kernels.h"
 #include "parallel.h"
@@ -78,7 +84,19 @@ template <class Q>
 void quantize_run(const float* x, Q* y, int64_t begin, int64_t end, float scale, int32_t zp) {
   const float lo = static_cast<float>(static_cast<int32_t>(std::numeric_limits<Q>::lowest()) - zp);
   const float hi = static_cast<float>(static_cast<int32_t>(std::numeric_limits<Q>::max()) - zp);
-  for (int64_t i = begin; i < end; ++i) {
+  int64_t i = begin;
+#ifdef PTQ_QDQ_AVX2
+  // The same steps on 8 values: MAXPS gives lo for NaN, CVTPS2DQ rounds half to even.
+  const __m256 vs = _mm256_set1_ps(scale), vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+  const __m256i vzp = _mm256_set1_epi32(zp);
+  alignas(32) int32_t q[8];
+  for (; i + 8 <= end; i += 8) {
+    const __m256 v = _mm256_min_ps(_mm256_max_ps(_mm256_div_ps(_mm256_loadu_ps(x + i), vs), vlo), vhi);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(q), _mm256_add_epi32(_mm256_cvtps_epi32(v), vzp));
+    for (int k = 0; k < 8; ++k) y[i + k] = static_cast<Q>(q[k]);
+  }
+#endif
+  for (; i < end; ++i) {
     float v = x[i] / scale;
     v = v > lo ? v : lo;  // NaN -> lo
     v = v < hi ? v : hi;
@@ -109,7 +127,18 @@ void dequantize_tensor_as(const Tensor& x, const Tensor& scale, const Tensor* zp
   for_each_run(q, x.numel(), threads, [&](int64_t b, int64_t e, int64_t p) {
     const float s = sp[p];
     const int32_t z = zero_point_at<Q>(zp, p);
-    for (int64_t i = b; i < e; ++i) yp[i] = static_cast<float>(static_cast<int32_t>(xp[i]) - z) * s;
+    int64_t i = b;
+#ifdef PTQ_QDQ_AVX2
+    const __m256 vs = _mm256_set1_ps(s);
+    const __m256i vz = _mm256_set1_epi32(z);
+    alignas(32) int32_t w[8];
+    for (; i + 8 <= e; i += 8) {
+      for (int k = 0; k < 8; ++k) w[k] = static_cast<int32_t>(xp[i + k]);
+      const __m256i d = _mm256_sub_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(w)), vz);
+      _mm256_storeu_ps(yp + i, _mm256_mul_ps(_mm256_cvtepi32_ps(d), vs));
+    }
+#endif
+    for (; i < e; ++i) yp[i] = static_cast<float>(static_cast<int32_t>(xp[i]) - z) * s;
   });
 }
 
