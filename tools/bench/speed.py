@@ -6,6 +6,8 @@
       whole models of the corpus (MobileNetV2-224, UltraFace-320 RFB, YOLOX-nano, PP-OCRv4 det 640x640)
   /usr/bin/python3 tools/bench/speed.py layers MODEL [--shape NAME=d0,d1,..] [--ops Conv,MaxPool] [--repeat 50]
       every node of the chosen op types cut out as its own model (weights included), timed in both
+  /usr/bin/python3 tools/bench/speed.py determinism [--threads 1,2,3]
+      the corpus models' outputs with each thread count (fused and unfused) must be bit-identical
 
 ptq runs through build/tools/bench/ptq_bench (PTQ_BENCH overrides), ONNX Runtime through the corpus'
 tools/ort_run.js (ORT_RUN overrides; ORT_NODE_DIR as for ort_run.js), both on the same random inputs
@@ -96,6 +98,28 @@ def cmd_models(args):
     print('\n| model | threads | ptq ms | ORT ms | ptq/ORT throughput (mean) | (min) |\n|---|---|---|---|---|---|')
     for label, t, pm, om, pmin, omin in rows:
         print(f'| {label} | {t} | {pm:.2f} | {om:.2f} | {om / pm:.2f} | {omin / pmin:.2f} |')
+
+
+def cmd_determinism(args):
+    threads = [int(t) for t in args.threads.split(',')]
+    bad = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, rel, override in MODELS:
+            path = os.path.join(CORPUS, 'models', rel)
+            inputs = os.path.join(tmp, sanitize(label))
+            write_inputs(inputs, input_shapes(onnx.load(path, load_external_data=False), override))
+            for extra in ([], ['--no-fuse', '--no-fold']):
+                outs = []
+                for t in threads:
+                    out = os.path.join(tmp, f'{sanitize(label)}_{t}_{len(extra)}')
+                    subprocess.run([PTQ_BENCH, path, '--inputs', inputs, '--threads', str(t), '--repeat', '0', '--output', out] + extra,
+                                   check=True, capture_output=True)
+                    outs.append({f: open(os.path.join(out, f), 'rb').read() for f in sorted(os.listdir(out))})
+                same = all(o == outs[0] for o in outs[1:])
+                bad += 0 if same else 1
+                mode = 'unfused' if extra else 'fused'
+                print(f'{label:18s} {mode:8s} threads {args.threads}: {"bit-identical" if same else "DIFFERENT"}', flush=True)
+    sys.exit(1 if bad else 0)
 
 
 def constant_values(model):
@@ -191,8 +215,10 @@ def main():
     lay.add_argument('--ops', default=COMPUTE_OPS)
     lay.add_argument('--repeat', type=int, default=50)
     lay.add_argument('--threads', type=int, default=1)
+    det = sub.add_parser('determinism')
+    det.add_argument('--threads', default='1,2,3')
     args = ap.parse_args()
-    cmd_models(args) if args.cmd == 'models' else cmd_layers(args)
+    {'models': cmd_models, 'layers': cmd_layers, 'determinism': cmd_determinism}[args.cmd](args)
 
 
 if __name__ == '__main__':
