@@ -57,13 +57,7 @@ WindowGeometry transpose_geometry(const TransposeAttrs& a, const Shape& x_shape,
       out = full - pb - pe;
     }
     if (out <= 0 || pb < 0 || pe < 0) PTQ_FAIL(ModelError, "ConvTranspose output dim ", i, " would be ", out);
-    g.in[slot] = out;  // col2im writes the transposed conv's output
-    g.out[slot] = in;
-    g.k[slot] = k;
-    g.s[slot] = s;
-    g.d[slot] = d;
-    g.pb[slot] = pb;
-    g.pe[slot] = pe;
+    g.set(slot, out, in, k, s, d, pb, pe);  // col2im writes the transposed conv's output
   }
   return g;
 }

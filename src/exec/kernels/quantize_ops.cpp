@@ -157,10 +157,21 @@ QdqAttrs read_qdq(const Node& node) {
   return a;
 }
 
-void check_scale_zp(const Tensor& scale, const Tensor* zp) {
+struct QdqArgs {
+  const Tensor& x;
+  const Tensor& scale;
+  const Tensor* zp;
+  QuantLayout layout;
+};
+
+// The inputs of a QuantizeLinear/DequantizeLinear, checked, with the scale layout.
+QdqArgs qdq_args(const KernelIO& io, const QdqAttrs& attrs) {
+  const Tensor& scale = io.in(1);
+  const Tensor* zp = io.has(2) ? io.inputs[2] : nullptr;
   if (scale.dtype() != DType::Float32) PTQ_FAIL(UnsupportedError, "scale dtype ", dtype_name(scale.dtype()), " is not supported (float32 is)");
   if (zp && zp->shape() != scale.shape() && !(zp->numel() == 1 && scale.numel() == 1))
     PTQ_FAIL(ModelError, "zero point of shape ", shape_str(zp->shape()), " does not match scale ", shape_str(scale.shape()));
+  return QdqArgs{io.in(0), scale, zp, quant_layout(io.in(0).shape(), scale, attrs.axis, attrs.block)};
 }
 
 }  // namespace
@@ -169,12 +180,12 @@ Kernel make_quantize_linear(const Node& node) {
   expect_inputs(node, 2, 3);
   const QdqAttrs attrs = read_qdq(node);
   return [attrs](KernelIO& io) {
-    const Tensor& x = io.in(0);
-    const Tensor& scale = io.in(1);
-    const Tensor* zp = io.has(2) ? io.inputs[2] : nullptr;
-    if (x.dtype() != DType::Float32) PTQ_FAIL(UnsupportedError, "input dtype ", dtype_name(x.dtype()), " is not supported (float32 is)");
-    check_scale_zp(scale, zp);
-    const QuantLayout q = quant_layout(x.shape(), scale, attrs.axis, attrs.block);
+    if (io.in(0).dtype() != DType::Float32) PTQ_FAIL(UnsupportedError, "input dtype ", dtype_name(io.in(0).dtype()), " is not supported (float32 is)");
+    const QdqArgs a = qdq_args(io, attrs);
+    const Tensor& x = a.x;
+    const Tensor& scale = a.scale;
+    const Tensor* zp = a.zp;
+    const QuantLayout& q = a.layout;
     const DType out = zp ? zp->dtype() : attrs.output;
     switch (out) {
       case DType::UInt8: quantize_tensor_as<uint8_t>(x, scale, zp, q, io.outputs[0], io.threads); break;
@@ -190,13 +201,13 @@ Kernel make_dequantize_linear(const Node& node) {
   expect_inputs(node, 2, 3);
   const QdqAttrs attrs = read_qdq(node);
   return [attrs](KernelIO& io) {
-    const Tensor& x = io.in(0);
-    const Tensor& scale = io.in(1);
-    const Tensor* zp = io.has(2) ? io.inputs[2] : nullptr;
-    check_scale_zp(scale, zp);
+    const QdqArgs a = qdq_args(io, attrs);
+    const Tensor& x = a.x;
+    const Tensor& scale = a.scale;
+    const Tensor* zp = a.zp;
+    const QuantLayout& q = a.layout;
     if (zp && zp->dtype() != x.dtype())
       PTQ_FAIL(ModelError, "zero point dtype ", dtype_name(zp->dtype()), " differs from input dtype ", dtype_name(x.dtype()));
-    const QuantLayout q = quant_layout(x.shape(), scale, attrs.axis, attrs.block);
     switch (x.dtype()) {
       case DType::UInt8: dequantize_tensor_as<uint8_t>(x, scale, zp, q, io.outputs[0], io.threads); break;
       case DType::Int8: dequantize_tensor_as<int8_t>(x, scale, zp, q, io.outputs[0], io.threads); break;
