@@ -105,7 +105,7 @@ struct Executor::Plan {
   std::vector<FusedGroup> groups;
   std::vector<int> group_at;                    // per node: index of the group it heads, or -1
   std::vector<char> absorbed;                   // per node: runs inside a group headed elsewhere
-  std::vector<int> group_output_slot;           // per group
+  std::vector<std::vector<int>> group_output;   // per group: {slot of its output}
   std::vector<std::vector<int>> group_free;     // per group: union of its nodes' free_after
   std::unordered_map<std::string, int> hidden;  // hidden tensor -> group
   std::vector<char> folded;                     // per node: outputs computed at construction
@@ -263,7 +263,7 @@ void Executor::plan_groups() {
   for (size_t k = 0; k < p.groups.size(); ++k) {
     const FusedGroup& g = p.groups[k];
     p.group_at[g.head] = static_cast<int>(k);
-    p.group_output_slot.push_back(p.slot_of.at(g.output));
+    p.group_output.push_back({p.slot_of.at(g.output)});
     std::vector<int> free;
     for (size_t n : g.nodes) {
       if (n != g.head) p.absorbed[n] = 1;
@@ -315,16 +315,29 @@ TensorMap Executor::run(const TensorMap& inputs, const RunOptions& options) cons
   io.scope = &scope;
   io.tap = options.tap;
   io.threads = threads_;
+  const bool tapping = options.tap && *options.tap;
+  // Stores a step's outputs (unless already in `values`), hands them to the tap and the fetch list,
+  // then frees what died.
+  auto publish = [&](const Node& node, const std::vector<int>& slots, const std::vector<int>& dead, bool computed) {
+    for (size_t k = 0; k < slots.size(); ++k) {
+      const int s = slots[k];
+      if (s < 0) continue;
+      if (computed) {
+        if (!io.outputs[k].defined()) PTQ_FAIL(Error, node.describe(), ": kernel produced no output ", k);
+        values[static_cast<size_t>(s)] = std::move(io.outputs[k]);
+      }
+      const Tensor& v = values[static_cast<size_t>(s)];
+      if (tapping && v.defined()) (*options.tap)(node.outputs[k], v);  // never inside a fused group
+      auto f = fetch_slots.find(s);
+      if (f != fetch_slots.end()) result[f->second] = v;
+    }
+    for (int d : dead) values[static_cast<size_t>(d)] = Tensor();
+  };
   for (size_t i = 0; i < graph_.nodes.size(); ++i) {
     const Node& node = graph_.nodes[i];
     if (fused && p.absorbed[i]) continue;
     if (p.folded[i]) {  // outputs computed at construction: already in `values`
-      for (size_t k = 0; k < p.output_slots[i].size(); ++k) {
-        int s = p.output_slots[i][k];
-        if (s >= 0 && options.tap && *options.tap && values[static_cast<size_t>(s)].defined())
-          (*options.tap)(node.outputs[k], values[static_cast<size_t>(s)]);
-      }
-      for (int s : p.free_after[i]) values[static_cast<size_t>(s)] = Tensor();
+      publish(node, p.output_slots[i], p.free_after[i], false);
       continue;
     }
     const int group = fused ? p.group_at[i] : -1;
@@ -358,26 +371,10 @@ TensorMap Executor::run(const TensorMap& inputs, const RunOptions& options) cons
       prof.calls += 1;
       prof.seconds += dt;
     }
-    if (group >= 0) {  // the group's result goes to its last node's output; nobody taps inside
-      int s = p.group_output_slot[static_cast<size_t>(group)];
-      if (!io.outputs[0].defined()) PTQ_FAIL(Error, node.describe(), ": fused kernel produced no output");
-      values[static_cast<size_t>(s)] = std::move(io.outputs[0]);
-      auto f = fetch_slots.find(s);
-      if (f != fetch_slots.end()) result[f->second] = values[static_cast<size_t>(s)];
-      for (int d : p.group_free[static_cast<size_t>(group)]) values[static_cast<size_t>(d)] = Tensor();
-      continue;
-    }
-    for (size_t k = 0; k < p.output_slots[i].size(); ++k) {
-      int s = p.output_slots[i][k];
-      if (s < 0) continue;
-      if (!io.outputs[k].defined()) PTQ_FAIL(Error, node.describe(), ": kernel produced no output ", k);
-      values[static_cast<size_t>(s)] = std::move(io.outputs[k]);
-      const Tensor& v = values[static_cast<size_t>(s)];
-      if (options.tap && *options.tap) (*options.tap)(node.outputs[k], v);
-      auto f = fetch_slots.find(s);
-      if (f != fetch_slots.end()) result[f->second] = v;
-    }
-    for (int s : p.free_after[i]) values[static_cast<size_t>(s)] = Tensor();
+    if (group >= 0)  // the group's result goes to its last node's output
+      publish(node, p.group_output[static_cast<size_t>(group)], p.group_free[static_cast<size_t>(group)], true);
+    else
+      publish(node, p.output_slots[i], p.free_after[i], true);
   }
   for (const auto& o : graph_.outputs) {
     const Tensor* t = scope.lookup(o.name);
