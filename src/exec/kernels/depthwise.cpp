@@ -5,8 +5,9 @@
 // so every tap is in range and there is no border code. Each sum is a chain of fused multiply-adds
 // starting from the bias; 8 output columns run in one AVX2 register (stride 1: one load per tap,
 // stride 2: two loads and a de-interleave; the last group of a row reads spare zero columns and is
-// stored with a mask). Other strides, and builds without AVX2, run the same chain with std::fma, so
-// an output's bits do not depend on its column. Then the fused post-ops run over the row.
+// stored with a mask), 4 output rows at a time so the chains interleave. Other strides, and builds
+// without AVX2, run the same chain with std::fma, so an output's bits do not depend on its position.
+// Then the fused post-ops run over the plane.
 #include "depthwise.h"
 
 #include <algorithm>
@@ -51,26 +52,38 @@ Padded pad_plane(const float* x, const WindowGeometry& g) {
 }
 
 #ifdef PTQ_DW_AVX2
-// 8 consecutive outputs starting at column ow; `rows[kh]` points at the padded row of tap row kh.
-inline __m256 taps8(const float* const* rows, const float* w, const WindowGeometry& g, int64_t ow, float bias) {
-  __m256 acc = _mm256_set1_ps(bias);
-  const int64_t KH = g.k[1], KW = g.k[2], s = g.s[2], d = g.d[2];
-  for (int64_t kh = 0; kh < KH; ++kh) {
-    const float* r = rows[kh];
-    for (int64_t kw = 0; kw < KW; ++kw) {
-      const float* p = r + ow * s + kw * d;
-      __m256 x;
-      if (s == 1) {
-        x = _mm256_loadu_ps(p);
-      } else {  // s == 2: even elements of p[0..15]
-        const __m256 lo = _mm256_loadu_ps(p), hi = _mm256_loadu_ps(p + 8);
-        const __m256 ev = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
-        x = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(ev), _MM_SHUFFLE(3, 1, 2, 0)));
+inline __m256 load_taps(const float* p, int64_t s) {
+  if (s == 1) return _mm256_loadu_ps(p);
+  // s == 2: even elements of p[0..15]
+  const __m256 lo = _mm256_loadu_ps(p), hi = _mm256_loadu_ps(p + 8);
+  const __m256 ev = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
+  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(ev), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+
+// R output rows from oh0, 8 columns from ow: R independent accumulator chains, so consecutive fused
+// multiply-adds do not wait on each other; each chain still takes the taps in (kh, kw) order.
+template <int R>
+void rows_block(const Padded& xp, const float* w, const WindowGeometry& g, float bias, int64_t oh0, float* y) {
+  const int64_t OW = g.out[2], KH = g.k[1], KW = g.k[2], s = g.s[2], d = g.d[2];
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  for (int64_t ow = 0; ow < OW; ow += 8) {
+    __m256 acc[R];
+    for (int r = 0; r < R; ++r) acc[r] = _mm256_set1_ps(bias);
+    for (int64_t kh = 0; kh < KH; ++kh) {
+      const float* base[R];
+      for (int r = 0; r < R; ++r) base[r] = xp.data + ((oh0 + r) * g.s[1] + kh * g.d[1]) * xp.width + ow * s;
+      for (int64_t kw = 0; kw < KW; ++kw) {
+        const __m256 wv = _mm256_set1_ps(w[kh * KW + kw]);
+        for (int r = 0; r < R; ++r) acc[r] = _mm256_fmadd_ps(wv, load_taps(base[r] + kw * d, s), acc[r]);
       }
-      acc = _mm256_fmadd_ps(_mm256_set1_ps(w[kh * KW + kw]), x, acc);
+    }
+    if (ow + 8 <= OW) {
+      for (int r = 0; r < R; ++r) _mm256_storeu_ps(y + (oh0 + r) * OW + ow, acc[r]);
+    } else {  // the spare zero columns kept the loads inside the scratch plane
+      const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(OW - ow)), lane);
+      for (int r = 0; r < R; ++r) _mm256_maskstore_ps(y + (oh0 + r) * OW + ow, mask, acc[r]);
     }
   }
-  return acc;
 }
 #endif
 
@@ -88,25 +101,19 @@ void depthwise_plane(const float* x, const float* w, float bias, float* y, const
                      int64_t channel) {
   const Padded xp = pad_plane(x, g);
   const int64_t OH = g.out[1], OW = g.out[2], KH = g.k[1];
-  std::vector<const float*> rows(static_cast<size_t>(KH));
-  for (int64_t oh = 0; oh < OH; ++oh) {
-    for (int64_t kh = 0; kh < KH; ++kh) rows[static_cast<size_t>(kh)] = xp.data + (oh * g.s[1] + kh * g.d[1]) * xp.width;
-    float* out = y + oh * OW;
-    int64_t ow = 0;
+  int64_t oh = 0;
 #ifdef PTQ_DW_AVX2
-    if (g.s[2] <= 2) {
-      for (; ow + 8 <= OW; ow += 8) _mm256_storeu_ps(out + ow, taps8(rows.data(), w, g, ow, bias));
-      if (ow < OW) {  // the spare zero columns keep these loads inside the scratch plane
-        const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-        const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(OW - ow)), lane);
-        _mm256_maskstore_ps(out + ow, mask, taps8(rows.data(), w, g, ow, bias));
-        ow = OW;
-      }
-    }
-#endif
-    for (; ow < OW; ++ow) out[ow] = taps1(rows.data(), w, g, ow, bias);
-    post.apply(out, OW, channel);
+  if (g.s[2] <= 2) {
+    for (; oh + 4 <= OH; oh += 4) rows_block<4>(xp, w, g, bias, oh, y);
+    for (; oh < OH; ++oh) rows_block<1>(xp, w, g, bias, oh, y);
   }
+#endif
+  std::vector<const float*> rows(static_cast<size_t>(KH));
+  for (; oh < OH; ++oh) {
+    for (int64_t kh = 0; kh < KH; ++kh) rows[static_cast<size_t>(kh)] = xp.data + (oh * g.s[1] + kh * g.d[1]) * xp.width;
+    for (int64_t ow = 0; ow < OW; ++ow) y[oh * OW + ow] = taps1(rows.data(), w, g, ow, bias);
+  }
+  for (oh = 0; oh < OH; ++oh) post.apply(y + oh * OW, OW, channel);
 }
 
 }  // namespace ptq::exec
