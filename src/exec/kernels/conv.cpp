@@ -48,10 +48,11 @@ ConvShape conv_shape(const WindowAttrs& attrs, int64_t group, const Tensor& x, c
 void conv_depthwise(const ConvShape& s, const float* x, const float* w, const float* b, float* y, const PostOps& post,
                     int threads) {
   const int64_t in_size = s.g.in_size(), out_size = s.g.out_size(), kk = s.g.k_size();
+  const int64_t work = s.N * s.M * out_size * s.g.k_size();
   parallel_for(threads, s.N * s.M, [&](int64_t t) {
     const int64_t n = t / s.M, m = t % s.M, c = m / s.Mg;  // Cg == 1: group m / Mg reads channel c
     depthwise_plane(x + (n * s.C + c) * in_size, w + m * kk, b ? b[m] : 0.0f, y + t * out_size, s.g, post, m);
-  });
+  }, work);
 }
 
 void conv_gemm(const ConvShape& s, const float* x, const float* w, const float* b, float* y, const PostOps& post,
@@ -79,7 +80,7 @@ void conv_gemm(const ConvShape& s, const float* x, const float* w, const float* 
       im2col(xg, s.Cg, s.g, p0, p0 + pc, 0.0f, col);
       sgemm_tile(m0, mc, 0, pc, K, 1.0f, a, MatView{col, pc, false}, yg + p0, P, false, epi);
     }
-  });
+  }, s.N * s.M * K * P);
 }
 
 }  // namespace

@@ -127,7 +127,7 @@ Kernel make_conv_transpose_fused(const Node& node, const PostOps& post) {
           std::fill(plane, plane + out_plane, bias ? bias[grp * Mg + m] : 0.0f);
           col2im_channel(col + m * kk * P, g, plane);
           post.apply(plane, out_plane, grp * Mg + m);
-        });
+        }, Mg * out_plane * kk);
       }
     }
   };

@@ -103,7 +103,7 @@ Kernel make_matmul_fused(const Node& node, const PostOps& post) {
       const int64_t m0 = mt * tp.m_tile, n0 = nt * tp.n_tile;
       sgemm_tile(m0, std::min(tp.m_tile, s.M - m0), n0, std::min(tp.n_tile, s.N - n0), s.K, 1.0f, MatView{ap, s.K, false},
                  MatView{bp, s.N, false}, y + bi * s.M * s.N, s.N, false, epi);
-    });
+    }, batches * s.M * s.N * s.K);
   };
 }
 

@@ -145,9 +145,9 @@ class Pool {
 
 }  // namespace
 
-void parallel_for(int threads, int64_t n, const TaskFn& fn) {
+void parallel_for(int threads, int64_t n, const TaskFn& fn, int64_t work) {
   if (n <= 0) return;
-  if (threads <= 1 || n == 1 || t_in_task) {
+  if (threads <= 1 || n == 1 || t_in_task || (work >= 0 && work < kMinParallelWork)) {
     run_inline(n, fn);
     return;
   }

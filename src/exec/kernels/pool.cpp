@@ -155,7 +155,7 @@ void run_max_pool(const PoolSpec& spec, KernelIO& io) {
   parallel_for(io.threads, x.dim(0) * x.dim(1), [&](int64_t p) {
     if (separable) max_plane_separable(xp + p * in_size, yp + p * out_size, g);
     else max_plane(xp + p * in_size, yp + p * out_size, idx ? idx + p * out_size : nullptr, p, g, spec.column_major);
-  });
+  }, io.outputs[0].numel() * g.k_size());
 }
 
 }  // namespace
@@ -190,7 +190,7 @@ Kernel make_average_pool(const Node& node) {
     const int64_t in_size = g.in_size(), out_size = g.out_size();
     parallel_for(io.threads, x.dim(0) * x.dim(1), [&](int64_t p) {
       avg_plane(xp + p * in_size, yp + p * out_size, g, spec.count_include_pad);
-    });
+    }, io.outputs[0].numel() * g.k_size());
   };
 }
 
@@ -227,7 +227,7 @@ Kernel global_pool(const Node& node) {
       const float* s = xp + p * size;
       if (Max) yp[p] = size == 0 ? 0.0f : *std::max_element(s, s + size);
       else yp[p] = size == 0 ? 0.0f : sum_lanes(s, size) / static_cast<float>(size);
-    });
+    }, x.numel());
   };
 }
 

@@ -64,7 +64,7 @@ QuantLayout quant_layout(const Shape& x, const Tensor& scale, int64_t axis_attr,
 template <class F>
 void for_each_run(const QuantLayout& q, int64_t n, int threads, F f) {
   if (q.per_tensor) {
-    parallel_for(threads, ceil_div(n, kChunk), [&](int64_t c) { f(c * kChunk, std::min(n, (c + 1) * kChunk), 0); });
+    parallel_for(threads, ceil_div(n, kChunk), [&](int64_t c) { f(c * kChunk, std::min(n, (c + 1) * kChunk), 0); }, n);
     return;
   }
   // One task per (outer, axis index) row of `inner` elements.
@@ -77,7 +77,7 @@ void for_each_run(const QuantLayout& q, int64_t n, int threads, F f) {
     } else {
       f(r * q.inner, (r + 1) * q.inner, p);
     }
-  });
+  }, n);
 }
 
 template <class Q>

@@ -114,7 +114,7 @@ void sgemm(int64_t M, int64_t N, int64_t K, float alpha, const MatView& a, const
     int64_t m0 = (t / plan.n_tiles) * plan.m_tile, n0 = (t % plan.n_tiles) * plan.n_tile;
     sgemm_tile(m0, std::min(plan.m_tile, M - m0), n0, std::min(plan.n_tile, N - n0), K, alpha, a, b, c, ldc,
                accumulate, epi);
-  });
+  }, M * N * std::max<int64_t>(K, 1));
 }
 
 MatMulShape matmul_shape(const Shape& a_in, const Shape& b_in) {
