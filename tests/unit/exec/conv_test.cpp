@@ -238,3 +238,19 @@ TEST(ConvInteger, ZeroPointsGroupsPads) {
   ASSERT_EQ(y.numel(), static_cast<int64_t>(ref.size()));
   for (size_t i = 0; i < ref.size(); ++i) ASSERT_EQ(y.data<int32_t>()[i], static_cast<int32_t>(ref[i])) << i;
 }
+
+TEST(ConvTranspose, SeveralRowChunksWithOverlappingWindows) {
+  // Kc = 16 * 4 * 4 = 256 values per input position, 64 per row: 2^18 / (256 * 64) = 16 input rows per
+  // chunk, so 40 rows take 3 chunks; kernel 4 with stride 2 makes neighbouring chunks add into the same
+  // output rows.
+  Tensor x = test::random_tensor({1, 3, 40, 64}, 25), w = test::random_tensor({3, 16, 4, 4}, 26), b = test::random_tensor({16}, 27);
+  OpCase op;
+  op.node = "y = ConvTranspose <strides = [2, 2], pads = [1, 1, 1, 1]> (x, w, b)";
+  op.inputs = {{"x", x}, {"w", w}, {"b", b}};
+  op.outputs = {{"y", DType::Float32}};
+  Geo g = geometry({1, 3, 40, 64}, {3, 16, 4, 4}, {2, 2}, {}, {1, 1, 1, 1});
+  Tensor y = test::run_op(op)[0];
+  EXPECT_EQ(y.shape(), (Shape{1, 16, 80, 128}));
+  test::expect_near_all(y, ref_conv_transpose(x, w, &b, g, {1, 80, 128}, 1), kTol, op.node);
+  test::expect_same_bits(y, test::run_op(op, 2)[0], "threads 2");
+}
