@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Float GEMM shared by Conv, ConvTranspose, Gemm, MatMul and the RNNs: Eigen's GEMM on row-major
-// views, called per output tile. C[M x N] = alpha * op(A)[M x K] * op(B)[K x N] (+ C when accumulate),
-// then the epilogue: + row_bias[m] + col_bias[n], then the fused post-ops of row m (channel0 + m).
+// views, called per output tile. Without `accumulate`, C starts as the row bias (or zero) and
+// C += alpha * op(A)[M x K] * op(B)[K x N]; with it, C += alpha * op(A) * op(B), then + row_bias[m].
+// Then + col_bias[n], then the fused post-ops of row m (channel channel0 + m).
 //
 // Tiles come from the shape only (plan_tiles), so a result never depends on the thread count: each
 // tile is one Eigen call computing the same numbers whichever thread runs it.
