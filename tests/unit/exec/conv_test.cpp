@@ -186,22 +186,30 @@ std::vector<float> ref_conv_transpose(const Tensor& x, const Tensor& w, const Te
   return to_float(y);
 }
 
+// Runs `attrs` on x/w/b with 1 and 2 threads: the reference (explicit pads `pads`) and bitwise agreement.
+void check_conv_transpose(const std::string& attrs, const Shape& xs, const Shape& ws, int64_t group, const std::vector<int64_t>& s,
+                          const std::vector<int64_t>& d, const std::vector<int64_t>& pads, const Shape& out, uint32_t seed) {
+  Tensor x = test::random_tensor(xs, seed), w = test::random_tensor(ws, seed + 1), b = test::random_tensor({ws[1] * group}, seed + 2);
+  OpCase op;
+  op.node = "y = ConvTranspose <" + attrs + "> (x, w, b)";
+  op.inputs = {{"x", x}, {"w", w}, {"b", b}};
+  op.outputs = {{"y", DType::Float32}};
+  Tensor y = test::run_op(op)[0];
+  EXPECT_EQ(y.shape(), out) << op.node;
+  std::vector<int64_t> spatial(out.begin() + 2, out.end());
+  while (spatial.size() < 3) spatial.insert(spatial.begin(), 1);
+  test::expect_near_all(y, ref_conv_transpose(x, w, &b, geometry(xs, ws, s, d, pads), spatial, group), kTol, op.node);
+  test::expect_same_bits(y, test::run_op(op, 2)[0], op.node + " threads 2");
+}
+
 }  // namespace
 
 TEST(ConvTranspose, GroupedStridedDilatedPadsOutputPadding) {
   // X [2, 4, 5, 7], W [4, 3, 3, 4] (Cout 6 with group 2), strides [2, 3], dilations [2, 1],
   // pads [1, 0, 2, 1], output_padding [1, 2]:
   // out = s * (in - 1) + output_padding + d * (k - 1) + 1 - pb - pe = [8 + 1 + 5 - 3, 18 + 2 + 4 - 1] = [11, 23].
-  Tensor x = test::random_tensor({2, 4, 5, 7}, 20), w = test::random_tensor({4, 3, 3, 4}, 21), b = test::random_tensor({6}, 22);
-  OpCase op;
-  op.node = "y = ConvTranspose <group = 2, strides = [2, 3], dilations = [2, 1], pads = [1, 0, 2, 1], output_padding = [1, 2]> (x, w, b)";
-  op.inputs = {{"x", x}, {"w", w}, {"b", b}};
-  op.outputs = {{"y", DType::Float32}};
-  Geo g = geometry({2, 4, 5, 7}, {4, 3, 3, 4}, {2, 3}, {2, 1}, {1, 0, 2, 1});
-  Tensor y = test::run_op(op)[0];
-  EXPECT_EQ(y.shape(), (Shape{2, 6, 11, 23}));
-  test::expect_near_all(y, ref_conv_transpose(x, w, &b, g, {1, 11, 23}, 2), kTol, op.node);
-  test::expect_same_bits(y, test::run_op(op, 2)[0], "threads 2");
+  check_conv_transpose("group = 2, strides = [2, 3], dilations = [2, 1], pads = [1, 0, 2, 1], output_padding = [1, 2]", {2, 4, 5, 7},
+                       {4, 3, 3, 4}, 2, {2, 3}, {2, 1}, {1, 0, 2, 1}, {2, 6, 11, 23}, 20);
 }
 
 TEST(ConvTranspose, OutputShapeAndSameUpper) {
@@ -243,14 +251,6 @@ TEST(ConvTranspose, SeveralRowChunksWithOverlappingWindows) {
   // Kc = 16 * 4 * 4 = 256 values per input position, 64 per row: 2^18 / (256 * 64) = 16 input rows per
   // chunk, so 40 rows take 3 chunks; kernel 4 with stride 2 makes neighbouring chunks add into the same
   // output rows.
-  Tensor x = test::random_tensor({1, 3, 40, 64}, 25), w = test::random_tensor({3, 16, 4, 4}, 26), b = test::random_tensor({16}, 27);
-  OpCase op;
-  op.node = "y = ConvTranspose <strides = [2, 2], pads = [1, 1, 1, 1]> (x, w, b)";
-  op.inputs = {{"x", x}, {"w", w}, {"b", b}};
-  op.outputs = {{"y", DType::Float32}};
-  Geo g = geometry({1, 3, 40, 64}, {3, 16, 4, 4}, {2, 2}, {}, {1, 1, 1, 1});
-  Tensor y = test::run_op(op)[0];
-  EXPECT_EQ(y.shape(), (Shape{1, 16, 80, 128}));
-  test::expect_near_all(y, ref_conv_transpose(x, w, &b, g, {1, 80, 128}, 1), kTol, op.node);
-  test::expect_same_bits(y, test::run_op(op, 2)[0], "threads 2");
+  check_conv_transpose("strides = [2, 2], pads = [1, 1, 1, 1]", {1, 3, 40, 64}, {3, 16, 4, 4}, 1, {2, 2}, {}, {1, 1, 1, 1},
+                       {1, 16, 80, 128}, 25);
 }
