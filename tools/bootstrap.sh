@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(g++ make cmake ccache pkg-config
   libonnx-dev libprotobuf-dev protobuf-compiler libeigen3-dev libcli11-dev libspdlog-dev
-  nlohmann-json3-dev libgtest-dev)
+  nlohmann-json3-dev libgtest-dev libzip-dev libstb-dev)
 PACKAGES+=("$@")
 
 missing=()

@@ -53,6 +53,7 @@ const std::vector<KernelEntry>& kernel_table() {
       {"", "Div",             &make_div},
       {"", "Pow",             &make_pow},
       {"", "PRelu",           &make_prelu},
+      {"", "Mod",             &make_mod},
 
       // elementwise, variadic (kernels/eltwise_variadic.cpp)
       {"", "Max",             &make_max},
@@ -70,11 +71,14 @@ const std::vector<KernelEntry>& kernel_table() {
       {"", "And",             &make_and},
       {"", "Or",              &make_or},
       {"", "Xor",             &make_xor},
+      {"", "IsNaN",           &make_is_nan},
+      {"", "IsInf",           &make_is_inf},
       {"", "Where",           &make_where},
 
-      // softmax (kernels/softmax.cpp)
+      // softmax, hardmax (kernels/softmax.cpp)
       {"", "Softmax",         &make_softmax},
       {"", "LogSoftmax",      &make_log_softmax},
+      {"", "Hardmax",         &make_hardmax},
 
       // reductions (kernels/reduce.cpp)
       {"", "ReduceSum",       &make_reduce_sum},
@@ -116,6 +120,19 @@ const std::vector<KernelEntry>& kernel_table() {
       {"", "Slice",           &make_slice},
       {"", "Gather",          &make_gather},
       {"", "GatherElements",  &make_gather_elements},
+
+      // scatter, N-d gather (kernels/scatter_gather_nd.cpp)
+      {"", "ScatterElements", &make_scatter_elements},
+      {"", "Scatter",         &make_scatter_elements},
+      {"", "ScatterND",       &make_scatter_nd},
+      {"", "GatherND",        &make_gather_nd},
+
+      // running sums (kernels/cumsum.cpp)
+      {"", "CumSum",          &make_cumsum},
+
+      // position masks (kernels/masks.cpp)
+      {"", "NonZero",         &make_non_zero},
+      {"", "Trilu",           &make_trilu},
 
       // broadcasting copies (kernels/expand_tile.cpp)
       {"", "Expand",          &make_expand},

@@ -43,7 +43,7 @@ std::string descr_of(DType dtype) {
 
 }  // namespace
 
-Tensor parse_npy(const std::string& bytes, const std::string& origin) {
+NpyHeader parse_npy_header(const std::string& bytes, const std::string& origin) {
   if (bytes.size() < 10 || bytes.compare(0, 6, "\x93NUMPY") != 0)
     PTQ_FAIL(DataError, origin, ": not a .npy file (bad magic)");
   int major = static_cast<unsigned char>(bytes[6]);
@@ -81,8 +81,15 @@ Tensor parse_npy(const std::string& bytes, const std::string& origin) {
       PTQ_FAIL(DataError, origin, ": bad .npy shape '(", m[1].str(), ")'");
     }
   }
+  return NpyHeader{dtype, shape, header_start + header_len};
+}
+
+Tensor parse_npy(const std::string& bytes, const std::string& origin) {
+  NpyHeader h = parse_npy_header(bytes, origin);
+  const Shape& shape = h.shape;
+  const DType dtype = h.dtype;
   Tensor t(dtype, shape);
-  size_t data_start = header_start + header_len;
+  size_t data_start = h.data_offset;
   if (bytes.size() - data_start < t.nbytes())
     PTQ_FAIL(DataError, origin, ": truncated .npy data (", bytes.size() - data_start, " bytes, shape ",
              shape_str(shape), " of ", dtype_name(dtype), " needs ", t.nbytes(), ")");
@@ -96,6 +103,23 @@ Tensor read_npy(const std::filesystem::path& path) {
   std::ostringstream ss;
   ss << in.rdbuf();
   return parse_npy(ss.str(), path.string());
+}
+
+NpyHeader read_npy_header(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) PTQ_FAIL(IoError, path.string(), ": cannot open");
+  std::string bytes(12, '\0');
+  in.read(bytes.data(), 12);
+  bytes.resize(static_cast<size_t>(in.gcount()));
+  if (bytes.size() == 12 && bytes.compare(0, 6, "\x93NUMPY") == 0) {
+    const bool v1 = bytes[6] == 1;
+    size_t len = 0;
+    for (size_t i = v1 ? 2 : 4; i-- > 0;) len = len << 8 | static_cast<unsigned char>(bytes[8 + i]);
+    std::string rest((v1 ? 10 : 12) + len - 12, '\0');  // v1 already read 2 header bytes
+    in.read(rest.data(), static_cast<std::streamsize>(rest.size()));
+    bytes += rest.substr(0, static_cast<size_t>(in.gcount()));
+  }
+  return parse_npy_header(bytes, path.string());
 }
 
 std::string npy_bytes(const Tensor& t) {

@@ -71,9 +71,7 @@ void quantize_into(const float* x, Q* q, int64_t n, const QParams& p, const Axis
   const double lo = static_cast<double>(qtype_min(p.type)), hi = static_cast<double>(qtype_max(p.type));
   for (int64_t i = 0; i < n; ++i) {
     size_t c = static_cast<size_t>((i / l.inner) % l.channels);
-    float v = std::nearbyint(x[i] / p.scale[c]);
-    double r = std::clamp(static_cast<double>(v) + p.zero_point[c], lo, hi);
-    q[i] = static_cast<Q>(r);
+    q[i] = static_cast<Q>(quantize_value(x[i], p.scale[c], p.zero_point[c], lo, hi));
   }
 }
 

@@ -48,5 +48,5 @@ TEST(EvalCli, ErrorsAndUsage) {
   auto r = test::run_quantize("eval " + (dir / "a.onnx").string() + " " + (dir / "a.onnx").string() + " --data " +
                               (dir / "nodata").string());
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find("nodata: no such folder"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("nodata: no such file or folder"), std::string::npos) << r.err;
 }

@@ -30,7 +30,9 @@ void register_eval_command(CLI::App& app, Action& action) {
       auto ref_model = onnx_io::load_model(opts->reference);
       auto cand_model = onnx_io::load_model(opts->candidate);
       Graph ref = build_graph(ref_model.proto), cand = build_graph(cand_model.proto);
-      auto data = calib::open_data(opts->data, ref.inputs, calib::DataOptions{opts->max_samples});
+      calib::DataOptions data_options;
+      data_options.max_samples = opts->max_samples;
+      auto data = calib::open_data(opts->data, ref.inputs, data_options);
       report::EvalOptions eo;
       eo.threads = opts->threads;
       if (!opts->labels.empty()) eo.labels = report::read_labels(opts->labels);

@@ -11,6 +11,8 @@ namespace ptq::cli {
 using Action = std::function<int()>;
 
 void register_inspect_command(CLI::App& app, Action& action);
+void register_run_command(CLI::App& app, Action& action);
+void register_calibrate_command(CLI::App& app, Action& action);
 void register_eval_command(CLI::App& app, Action& action);
 
 }  // namespace ptq::cli

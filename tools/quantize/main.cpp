@@ -14,6 +14,10 @@ namespace {
 constexpr const char* kExamples = R"(Examples:
   quantize inspect model.onnx              summary of a model (IR, opsets, I/O, ops, weights)
   quantize inspect model.onnx --json       the same as JSON on stdout
+  quantize run model.onnx --inputs calib/ -o out/
+                                           run ptq's executor on every sample, outputs as .npy
+  quantize calibrate model.onnx --calib calib/ --table calib.json --method kl
+                                           calibration table only (JSON)
   quantize eval model.onnx model.int8.onnx --data samples/ --labels labels.npy
                                            compare FP32 and quantized outputs (cosine, SNR, top-1, accuracy)
 )";
@@ -32,6 +36,8 @@ int main(int argc, char** argv) {
 
   ptq::cli::Action action;
   ptq::cli::register_inspect_command(app, action);
+  ptq::cli::register_run_command(app, action);
+  ptq::cli::register_calibrate_command(app, action);
   ptq::cli::register_eval_command(app, action);
 
   try {

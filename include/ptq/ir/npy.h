@@ -14,6 +14,15 @@ namespace ptq {
 Tensor read_npy(const std::filesystem::path& path);
 // Parses .npy bytes; `origin` names the source in errors.
 Tensor parse_npy(const std::string& bytes, const std::string& origin);
+// The header of a .npy file: dtype, shape and where the data starts (for reading slices of big files).
+struct NpyHeader {
+  DType dtype = DType::Undefined;
+  Shape shape;
+  size_t data_offset = 0;
+};
+NpyHeader parse_npy_header(const std::string& bytes, const std::string& origin);
+// Reads only the header of a .npy file.
+NpyHeader read_npy_header(const std::filesystem::path& path);
 // Serializes a tensor as .npy (version 1.0) bytes.
 std::string npy_bytes(const Tensor& tensor);
 // Writes a .npy file atomically.

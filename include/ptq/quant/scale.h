@@ -3,6 +3,9 @@
 // observer and for weights. Quantize/dequantize helpers with ONNX QuantizeLinear semantics.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
+
 #include "ptq/quant/qspec.h"
 
 namespace ptq {
@@ -15,6 +18,22 @@ namespace ptq {
 QParams compute_qparams(const Range& range, const QuantSpec& spec);
 // Per channel along `axis`: one range per channel.
 QParams compute_qparams(const std::vector<Range>& ranges, const QuantSpec& spec, int axis);
+
+// One value: the code QuantizeLinear produces (round half to even, saturated to [qlo, qhi], the type's
+// range), and dequantize(quantize(x)). quantize_tensor and the observers' error searches both use these.
+inline int64_t quantize_value(float x, float scale, int32_t zero_point, double qlo, double qhi) {
+  double v = static_cast<double>(std::nearbyint(x / scale)) + zero_point;
+  return static_cast<int64_t>(std::clamp(v, qlo, qhi));
+}
+inline int64_t quantize_value(float x, float scale, int32_t zero_point, QType type) {
+  return quantize_value(x, scale, zero_point, static_cast<double>(qtype_min(type)), static_cast<double>(qtype_max(type)));
+}
+inline float fake_quantize_value(float x, float scale, int32_t zero_point, double qlo, double qhi) {
+  return static_cast<float>(quantize_value(x, scale, zero_point, qlo, qhi) - zero_point) * scale;
+}
+inline float fake_quantize_value(float x, float scale, int32_t zero_point, QType type) {
+  return static_cast<float>(quantize_value(x, scale, zero_point, type) - zero_point) * scale;
+}
 
 // Float tensor -> integer tensor of params.type (per-tensor or per-axis).
 Tensor quantize_tensor(const Tensor& x, const QParams& params);

@@ -12,8 +12,8 @@ namespace ptq::exec {
 namespace {
 
 template <class T>
-void clip_values(const Tensor& x, T lo, T hi, Tensor& out) {
-  unary_kernel<T>(x, out, [lo, hi](T v) { return std::min(std::max(v, lo), hi); });
+void clip_values(const Tensor& x, T lo, T hi, Tensor& out, int threads) {
+  unary_kernel<T>(x, out, [lo, hi](T v) { return std::min(std::max(v, lo), hi); }, threads);
 }
 
 // Bound k (1 = min, 2 = max) from an input, or the dtype's extreme when omitted.
@@ -39,7 +39,7 @@ Kernel make_clip(const Node& node) {
       const Tensor& x = io.in(0);
       dispatch(x.dtype(), FloatTypes{}, [&](auto tag) {
         using T = decltype(tag);
-        clip_values<T>(x, static_cast<T>(lo), static_cast<T>(hi), io.outputs[0]);
+        clip_values<T>(x, static_cast<T>(lo), static_cast<T>(hi), io.outputs[0], io.threads);
       });
     };
   }
@@ -50,7 +50,7 @@ Kernel make_clip(const Node& node) {
       using T = decltype(tag);
       T lo = bound<T>(io, 1, std::numeric_limits<T>::lowest());
       T hi = bound<T>(io, 2, std::numeric_limits<T>::max());
-      clip_values<T>(x, lo, hi, io.outputs[0]);
+      clip_values<T>(x, lo, hi, io.outputs[0], io.threads);
     });
   };
 }

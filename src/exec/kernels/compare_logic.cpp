@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // Comparisons (Equal, Less, Greater, LessOrEqual, GreaterOrEqual -> bool), logical ops on bool
-// tensors (Not, And, Or, Xor) and Where (cond ? x : y), all with numpy broadcasting.
+// tensors (Not, And, Or, Xor) and Where (cond ? x : y), all with numpy broadcasting; the float
+// predicates IsNaN and IsInf (detect_negative / detect_positive, both default 1).
 // bool tensors hold one byte per element (0 or 1).
+#include <cmath>
+
 #include "eltwise.h"
 #include "kernels.h"
 
@@ -25,11 +28,11 @@ Kernel compare(const Node& node) {
     const Tensor& b = io.in(1);
     expect_same_dtype(a, b);
     if (a.dtype() == DType::Bool) {
-      binary_kernel<uint8_t, bool>(a, b, io.outputs[0], Op());
+      binary_kernel<uint8_t, bool>(a, b, io.outputs[0], Op(), io.threads);
       return;
     }
     dispatch(a.dtype(), NumericTypes{}, [&](auto tag) {
-      binary_kernel<decltype(tag), bool>(a, b, io.outputs[0], Op());
+      binary_kernel<decltype(tag), bool>(a, b, io.outputs[0], Op(), io.threads);
     });
   };
 }
@@ -46,7 +49,7 @@ Kernel logical(const Node& node) {
     const Tensor& b = io.in(1);
     expect_bool(a);
     expect_bool(b);
-    binary_kernel<uint8_t, bool>(a, b, io.outputs[0], Op());
+    binary_kernel<uint8_t, bool>(a, b, io.outputs[0], Op(), io.threads);
   };
 }
 
@@ -66,8 +69,37 @@ Kernel make_not(const Node& node) {
   return [](KernelIO& io) {
     const Tensor& x = io.in(0);
     expect_bool(x);
-    unary_kernel<uint8_t>(x, io.outputs[0], [](uint8_t v) { return static_cast<uint8_t>(v == 0); });
+    unary_kernel<uint8_t>(x, io.outputs[0], [](uint8_t v) { return static_cast<uint8_t>(v == 0); }, io.threads);
   };
+}
+
+namespace {
+
+template <class Pred>
+Kernel float_predicate(Pred pred) {
+  return [pred](KernelIO& io) {
+    const Tensor& x = io.in(0);
+    Tensor out(DType::Bool, x.shape());
+    uint8_t* po = out.data<uint8_t>();
+    dispatch(x.dtype(), FloatTypes{}, [&](auto tag) {
+      const auto* px = x.data<decltype(tag)>();
+      for (int64_t i = 0; i < x.numel(); ++i) po[i] = pred(static_cast<double>(px[i]));
+    });
+    io.outputs[0] = out;
+  };
+}
+
+}  // namespace
+
+Kernel make_is_nan(const Node& node) {
+  expect_inputs(node, 1, 1);
+  return float_predicate([](double v) { return std::isnan(v); });
+}
+
+Kernel make_is_inf(const Node& node) {
+  expect_inputs(node, 1, 1);
+  const bool neg = node.attr_int("detect_negative", 1) != 0, pos = node.attr_int("detect_positive", 1) != 0;
+  return float_predicate([neg, pos](double v) { return std::isinf(v) && (v > 0 ? pos : neg); });
 }
 
 Kernel make_where(const Node& node) {

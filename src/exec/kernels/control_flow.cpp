@@ -90,11 +90,10 @@ Kernel make_if(const Node& node) {
 }
 
 Kernel make_loop(const Node& node) {
-  expect_inputs(node, 2, 1u << 20);
   if (!node.has_input(0) && !node.has_input(1))
     PTQ_FAIL(UnsupportedError, "a Loop without trip count and condition never ends");
   const Subgraph body = subgraph_of(node, "body");
-  const size_t carried = node.inputs.size() - 2;
+  const size_t carried = node.inputs.size() > 2 ? node.inputs.size() - 2 : 0;
   if (body.graph->inputs.size() != carried + 2 || body.graph->outputs.size() < carried + 1)
     PTQ_FAIL(ModelError, node.describe(), ": the body takes ", body.graph->inputs.size(), " inputs and gives ",
              body.graph->outputs.size(), " outputs for ", carried, " loop-carried values");

@@ -11,10 +11,12 @@
 //   ThresholdedRelu x > alpha ? x : 0                      alpha 1.0
 //   Softplus    log(1 + e^x), computed as max(x,0) + log1p(e^-|x|) so it does not overflow
 //   Round       half to even (std::nearbyint in the default rounding mode)
+// Exp, Sigmoid, Elu and Selu use the vectorizable exp_fast (fast_math.h, <= 1 ulp) for float.
 #include <cmath>
 #include <type_traits>
 
 #include "eltwise.h"
+#include "fast_math.h"
 #include "kernels.h"
 
 namespace ptq::exec {
@@ -29,11 +31,11 @@ namespace {
     }                            \
   };
 PTQ_UNARY_OP(SqrtOp, std::sqrt(x))
-PTQ_UNARY_OP(ExpOp, std::exp(x))
+PTQ_UNARY_OP(ExpOp, exp_of(x))
 PTQ_UNARY_OP(LogOp, std::log(x))
 PTQ_UNARY_OP(ErfOp, std::erf(x))
 PTQ_UNARY_OP(TanhOp, std::tanh(x))
-PTQ_UNARY_OP(SigmoidOp, T(1) / (T(1) + std::exp(-x)))
+PTQ_UNARY_OP(SigmoidOp, T(1) / (T(1) + exp_of(-x)))
 PTQ_UNARY_OP(ReciprocalOp, T(1) / x)
 PTQ_UNARY_OP(FloorOp, std::floor(x))
 PTQ_UNARY_OP(CeilOp, std::ceil(x))
@@ -79,7 +81,7 @@ struct LeakyReluOp {
 struct EluOp {
   float alpha;
   template <class T>
-  T operator()(T x) const { return x >= T(0) ? x : T(alpha) * (std::exp(x) - T(1)); }
+  T operator()(T x) const { return x >= T(0) ? x : T(alpha) * (exp_of(x) - T(1)); }
 };
 struct CeluOp {
   float alpha;
@@ -89,7 +91,7 @@ struct CeluOp {
 struct SeluOp {
   float alpha, gamma;
   template <class T>
-  T operator()(T x) const { return T(gamma) * (x > T(0) ? x : T(alpha) * (std::exp(x) - T(1))); }
+  T operator()(T x) const { return T(gamma) * (x > T(0) ? x : T(alpha) * (exp_of(x) - T(1))); }
 };
 struct HardSigmoidOp {
   float alpha, beta;
@@ -110,7 +112,7 @@ Kernel unary(const Node& node, Op op) {
     const Tensor& x = io.in(0);
     dispatch(x.dtype(), TypeList{}, [&](auto tag) {
       using T = decltype(tag);
-      unary_kernel<T>(x, io.outputs[0], op);
+      unary_kernel<T>(x, io.outputs[0], op, io.threads);
     });
   };
 }

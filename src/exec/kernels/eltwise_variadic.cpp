@@ -13,11 +13,11 @@ struct MinOp { template <class T> T operator()(T a, T b) const { return b < a ? 
 struct SumOp { template <class T> T operator()(T a, T b) const { return static_cast<T>(a + b); } };
 
 template <class T, class Op>
-Tensor fold(const std::vector<const Tensor*>& inputs, bool mean) {
+Tensor fold(const std::vector<const Tensor*>& inputs, bool mean, int threads) {
   Tensor acc = *inputs[0];
   for (size_t k = 1; k < inputs.size(); ++k) {
     Tensor next;
-    binary_kernel<T, T>(acc, *inputs[k], next, Op());
+    binary_kernel<T, T>(acc, *inputs[k], next, Op(), threads);
     acc = std::move(next);
   }
   if (mean) {
@@ -42,10 +42,10 @@ Kernel variadic(const Node& node, bool mean = false) {
       for (const Tensor* t : inputs) wide.push_back(cast_tensor(*t, DType::Float32));
       std::vector<const Tensor*> ptrs;
       for (const Tensor& t : wide) ptrs.push_back(&t);
-      io.outputs[0] = cast_tensor(fold<float, Op>(ptrs, mean), DType::Float16);
+      io.outputs[0] = cast_tensor(fold<float, Op>(ptrs, mean, io.threads), DType::Float16);
       return;
     }
-    dispatch(dtype, TypeList{}, [&](auto tag) { io.outputs[0] = fold<decltype(tag), Op>(inputs, mean); });
+    dispatch(dtype, TypeList{}, [&](auto tag) { io.outputs[0] = fold<decltype(tag), Op>(inputs, mean, io.threads); });
   };
 }
 

@@ -52,6 +52,7 @@ Kernel make_mul(const Node& node);
 Kernel make_div(const Node& node);
 Kernel make_pow(const Node& node);
 Kernel make_prelu(const Node& node);
+Kernel make_mod(const Node& node);
 
 // eltwise_variadic.cpp
 Kernel make_max(const Node& node);
@@ -69,11 +70,14 @@ Kernel make_not(const Node& node);
 Kernel make_and(const Node& node);
 Kernel make_or(const Node& node);
 Kernel make_xor(const Node& node);
+Kernel make_is_nan(const Node& node);
+Kernel make_is_inf(const Node& node);
 Kernel make_where(const Node& node);
 
 // softmax.cpp
 Kernel make_softmax(const Node& node);
 Kernel make_log_softmax(const Node& node);
+Kernel make_hardmax(const Node& node);
 
 // reduce.cpp
 Kernel make_reduce_sum(const Node& node);
@@ -115,6 +119,18 @@ Kernel make_split(const Node& node);
 Kernel make_slice(const Node& node);
 Kernel make_gather(const Node& node);
 Kernel make_gather_elements(const Node& node);
+
+// scatter_gather_nd.cpp
+Kernel make_scatter_elements(const Node& node);
+Kernel make_scatter_nd(const Node& node);
+Kernel make_gather_nd(const Node& node);
+
+// cumsum.cpp
+Kernel make_cumsum(const Node& node);
+
+// masks.cpp
+Kernel make_non_zero(const Node& node);
+Kernel make_trilu(const Node& node);
 
 // expand_tile.cpp
 Kernel make_expand(const Node& node);

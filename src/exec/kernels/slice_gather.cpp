@@ -38,6 +38,17 @@ SliceArgs slice_args(const KernelIO& io, const SliceArgs& attrs, bool from_input
   return a;
 }
 
+// Indices as offsets in [0, d): negative ones count from the end; out-of-range ones throw DataError.
+std::vector<int64_t> read_indices(const Tensor& ind, int64_t d, int axis) {
+  std::vector<int64_t> idx = read_ints(ind.reshaped({ind.numel()}), "indices");
+  for (int64_t& j : idx) {
+    const int64_t k = j < 0 ? j + d : j;
+    if (k < 0 || k >= d) PTQ_FAIL(DataError, "index ", j, " is out of range for axis ", axis, " of size ", d);
+    j = k;
+  }
+  return idx;
+}
+
 }  // namespace
 
 Kernel make_slice(const Node& node) {
@@ -91,8 +102,8 @@ Kernel make_gather(const Node& node) {
     const Tensor& x = io.in(0);
     const Tensor& ind = io.in(1);
     const int axis = normalize_axis(axis_attr, x.rank());
-    const std::vector<int64_t> idx = read_ints(ind.reshaped({ind.numel()}), "indices");
     const int64_t d = x.dim(axis);
+    const std::vector<int64_t> idx = read_indices(ind, d, axis);
     Shape out_shape(x.shape().begin(), x.shape().begin() + axis);
     out_shape.insert(out_shape.end(), ind.shape().begin(), ind.shape().end());
     out_shape.insert(out_shape.end(), x.shape().begin() + axis + 1, x.shape().end());
@@ -102,9 +113,7 @@ Kernel make_gather(const Node& node) {
     const char* src = static_cast<const char*>(x.raw());
     char* dst = static_cast<char*>(out.raw());
     for (int64_t o = 0; o < outer; ++o) {
-      for (int64_t j : idx) {
-        const int64_t k = j < 0 ? j + d : j;
-        if (k < 0 || k >= d) PTQ_FAIL(DataError, "index ", j, " is out of range for axis ", axis, " of size ", d);
+      for (int64_t k : idx) {
         std::memcpy(dst, src + (o * d + k) * inner, static_cast<size_t>(inner));
         dst += inner;
       }
@@ -121,10 +130,10 @@ Kernel make_gather_elements(const Node& node) {
     const Tensor& ind = io.in(1);
     const int axis = normalize_axis(axis_attr, x.rank());
     if (ind.rank() != x.rank()) PTQ_FAIL(ModelError, "indices rank ", ind.rank(), " differs from data rank ", x.rank());
-    const std::vector<int64_t> idx = read_ints(ind.reshaped({ind.numel()}), "indices");
+    const int64_t d = x.dim(axis);
+    const std::vector<int64_t> idx = read_indices(ind, d, axis);
     const std::vector<int64_t> xs = strides_of(x.shape());
     const size_t r = static_cast<size_t>(x.rank()), ax = static_cast<size_t>(axis);
-    const int64_t d = x.dim(axis);
     Tensor out(x.dtype(), ind.shape());
     dispatch_bytes(x.dtype(), [&](auto tag) {
       using U = decltype(tag);
@@ -133,9 +142,7 @@ Kernel make_gather_elements(const Node& node) {
       std::vector<int64_t> pos(r, 0);
       int64_t base = 0;  // offset of pos with pos[axis] = 0
       for (size_t i = 0; i < idx.size(); ++i) {
-        const int64_t k = idx[i] < 0 ? idx[i] + d : idx[i];
-        if (k < 0 || k >= d) PTQ_FAIL(DataError, "index ", idx[i], " is out of range for axis ", axis, " of size ", d);
-        dst[i] = src[base + k * xs[ax]];
+        dst[i] = src[base + idx[i] * xs[ax]];
         for (size_t j = r; j-- > 0;) {
           if (++pos[j] < ind.shape()[j]) {
             if (j != ax) base += xs[j];

@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: Apache-2.0
+// Observers: one per calibration method (src/calib/observers/<name>.cpp), registered in one table
+// (src/calib/observer_table.cpp) that drives the --method check, its help text and the tests.
+// An observer only collects statistics (observe) and turns them into the range handed to
+// compute_qparams (compute_range); it never computes a scale itself.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ptq/quant/qspec.h"
+
+namespace ptq::calib {
+
+// What an observer is told when it is created.
+struct ObserverConfig {
+  QuantSpec spec;                // the grid the range is for (symmetric or not, type, reduce_range)
+  float percentile = 99.999f;    // "percentile": kept share of |x| (symmetric) or of x (two-sided), in %
+  float moving_average = 0.0f;   // "minmax": 0 = running min/max, else the EMA constant c in (0, 1]
+};
+
+class Observer {
+ public:
+  virtual ~Observer() = default;
+  // Passes over the data the observer needs: 1, or 2 for histograms (pass 0 finds the range,
+  // pass 1 bins into a histogram over it, so memory does not grow with the sample count).
+  virtual int passes() const { return 1; }
+  // Called once before the observe() calls of each pass (0, then 1, ...).
+  virtual void begin_pass(int pass) { (void)pass; }
+  // Accumulates n finite values: one tensor of one sample (or one channel of it). Chunks of one
+  // tensor may arrive as several calls; for every method but moving-average minmax the result
+  // equals one call on the concatenation.
+  virtual void observe(const float* x, size_t n) = 0;
+  // The range handed to compute_qparams ([0, 0] when nothing was observed).
+  virtual Range compute_range() const = 0;
+};
+
+using ObserverFactory = std::unique_ptr<Observer> (*)(const ObserverConfig& config);
+
+// Context for a method's refinement step after all observers are done (EQ's per-layer search).
+struct RefineContext;
+
+// One row per method.
+struct ObserverEntry {
+  const char* name;                 // --method key
+  const char* help;                 // one line for --help
+  ObserverFactory make_activation;  // observer for activations (streamed through the executor)
+  ObserverFactory make_weight;      // observer for weights (read from the initializers)
+  void (*refine)(RefineContext& context);  // nullptr, or a step run after observation (eq)
+};
+
+// The observer table (src/calib/observer_table.cpp).
+const std::vector<ObserverEntry>& observer_table();
+// The row of `name`; throws UsageError listing the known methods.
+const ObserverEntry& find_observer(const std::string& name);
+// "minmax, kl, percentile, ..." for messages and help.
+std::string observer_names();
+
+}  // namespace ptq::calib

@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: Apache-2.0
+// Post-training quantization of an ONNX model into the Q/DQ form ONNX Runtime fuses into integer
+// kernels. Three steps, so the CLI wiring is a few lines:
+//
+//   model = fold_batch_norm(model).model;                             // optional pre-pass (passes.h)
+//   Graph graph = build_graph(model);
+//   QuantPlan plan = plan_quantization(graph, options);              // rules table → decisions
+//   calib::CalibTable table = calib::calibrate(graph, calib_targets(plan), data, calib_options);
+//       (dynamic mode: table = weight_table(graph, plan); no data needed)
+//   onnx::ModelProto out = rewrite_model(model, graph, plan, table); // Q/DQ inserted, weights stored quantized
+//
+// Generated names (fixed suffixes, as ONNX Runtime's quantizer): for a tensor T, "T_scale",
+// "T_zero_point", "T_QuantizeLinear" / "T_DequantizeLinear" (nodes), "T_QuantizeLinear_Output",
+// "T_DequantizeLinear_Output"; weights and biases "W_quantized"; a quantized graph output keeps its
+// name on the DQ output and its producer writes "T_QuantizeLinear_Input". Same inputs → same bytes.
+#pragma once
+
+#include <onnx/onnx_pb.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "ptq/calib/calibrator.h"
+#include "ptq/ir/graph.h"
+#include "ptq/quant/qspec.h"
+#include "ptq/rewrite/qdq_rules.h"
+
+namespace ptq::rewrite {
+
+enum class QuantMode { Static, Dynamic };
+enum class DynamicFormat { QDQ, Integer };
+
+std::string quant_mode_name(QuantMode mode);          // "static", "dynamic"
+QuantMode quant_mode_from_name(const std::string& name);  // throws UsageError
+std::string dynamic_format_name(DynamicFormat format);    // "qdq", "integer"
+DynamicFormat dynamic_format_from_name(const std::string& name);
+
+struct QuantOptions {
+  QuantMode mode = QuantMode::Static;
+  QType activation_type = QType::UInt8;  // uint8 | int8 | uint16 | int16
+  QType weight_type = QType::Int8;       // int8 | uint8 | int16 (always symmetric)
+  bool per_channel = true;               // weights of Conv/ConvTranspose/Gemm/MatMul
+  bool symmetric_activations = false;    // also keeps Relu/Clip (they fold only into asymmetric ranges)
+  bool reduce_range = false;             // weights one bit narrower (ONNX Runtime's reduce_range)
+  std::vector<std::string> exclude;      // node names or fnmatch globs left float; each must match a node
+  std::vector<std::string> op_types;     // only these op types (empty: every row of the rule table)
+  // 0: keep the model's default opset (raised to 11 below 10, where ONNX Runtime cannot fuse Q/DQ);
+  // 21: upgrade to opset 21 so 16-bit Q/DQ use the ONNX domain (otherwise com.microsoft below 21).
+  int64_t opset = 0;
+  DynamicFormat dynamic_format = DynamicFormat::QDQ;
+  bool keep_removable_activations = false;  // keep Relu/Clip even with asymmetric activations
+  bool quantize_bias = true;                 // int32 bias of Conv/ConvTranspose/Gemm (static mode)
+  // One Q→DQ pair per reader of an activation read by several nodes (T_QuantizeLinear_1, ...), as
+  // ONNX Runtime's DedicatedQDQPair: what TensorRT expects. Default: one pair shared by all readers.
+  bool dedicated_qdq_pairs = false;
+};
+
+// Throws UsageError for a combination that cannot work (e.g. int16 weights in the integer format).
+void validate_options(const QuantOptions& options);
+
+// The spec used for activations / weights under these options.
+QuantSpec activation_spec(const QuantOptions& options);
+QuantSpec weight_spec(const QuantOptions& options);
+
+// One tensor of the float model that the rewrite quantizes.
+struct TensorPlan {
+  enum class Kind { Activation, Weight, Bias };
+  std::string tensor;   // name in the float model (after Relu/Clip folding: the folded op's output)
+  Kind kind = Kind::Activation;
+  QuantSpec spec;
+  int axis = -1;            // per-channel axis (weights, biases), -1 per-tensor
+  bool constant = false;    // value known offline (initializer or Constant): stored quantized, no Q node
+  bool integer = false;     // read by ConvInteger/MatMulInteger (dynamic integer format): no DQ node
+  std::string params_from;  // non-empty: reuses that tensor's scale and zero point (no calibration)
+  std::string bias_input;   // Bias: scale = s(bias_input) · s(bias_weight)
+  std::string bias_weight;
+  std::vector<int> readers;  // weights/biases: nodes that read the quantized value (others read float)
+};
+
+struct NodePlan {
+  std::string family;                        // rule family; empty when the op has no rule
+  bool quantized = false;                    // some input or output of the node is quantized
+  bool removed = false;                      // Relu/Clip folded into its producer
+  IntegerForm integer = IntegerForm::None;   // emitted as an integer kernel (dynamic integer format)
+  std::string reason;                        // why the node stays float
+};
+
+struct QuantPlan {
+  QuantOptions options;
+  std::map<std::string, TensorPlan> tensors;
+  std::vector<NodePlan> nodes;                // one per Graph::nodes entry, same order
+  std::map<std::string, std::string> renamed; // producer output -> folded activation's output
+  size_t quantized_node_count() const;
+  size_t float_node_count() const;            // nodes left float (removed nodes are not counted)
+};
+
+// Applies the rule table to the graph. Throws UsageError when the options select nothing (every
+// node excluded, an --op-types filter matching no node, an --exclude pattern matching no node),
+// UnsupportedError when the model has nothing quantizable or is already quantized.
+QuantPlan plan_quantization(const Graph& graph, const QuantOptions& options);
+
+// The tensors calibration must observe (own parameters only; shared and bias parameters are derived).
+std::vector<calib::CalibTarget> calib_targets(const QuantPlan& plan);
+
+// Parameters of the weight targets (is_weight) straight from the weights (per-channel min/max →
+// compute_qparams): what dynamic mode uses instead of calibration. Activation targets are left out.
+calib::CalibTable weight_table(const Graph& graph, const QuantPlan& plan);
+
+// Writes the quantized model. `graph` must be build_graph(model); `table` must hold every target of
+// calib_targets(plan) (else DataError naming the tensor). The result passes onnx::checker where ONNX
+// 1.12 knows its opset (≤ 17) and ptq's structural validation always.
+onnx::ModelProto rewrite_model(const onnx::ModelProto& model, const Graph& graph, const QuantPlan& plan,
+                               const calib::CalibTable& table);
+
+}  // namespace ptq::rewrite

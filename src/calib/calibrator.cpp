@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: Apache-2.0
+// calibrate(): weights are observed straight from the graph's weights; activations by streaming every
+// sample through the executor with a tap (the executor knows nothing about quantization). Methods
+// whose observers need two passes (histograms: range, then counts) read the data twice. Each target's
+// ranges become QParams through compute_qparams (target_observer.cpp); a method with a refine step
+// (eq) then improves the table.
+#include <algorithm>
+#include <set>
+#include <unordered_map>
+
+#include "ptq/calib/calibrator.h"
+#include "ptq/util/log.h"
+#include "ptq/util/progress.h"
+#include "refine.h"
+#include "target_observer.h"
+
+namespace ptq::calib {
+namespace {
+
+// True when a node of the graph or of one of its subgraphs produces `name`.
+bool produced_anywhere(const Graph& graph, const std::string& name) {
+  if (graph.producer(name) >= 0) return true;
+  for (const auto& node : graph.nodes)
+    for (const auto& kv : node.attrs) {
+      if (kv.second.g && produced_anywhere(*kv.second.g, name)) return true;
+      for (const auto& g : kv.second.graphs)
+        if (produced_anywhere(*g, name)) return true;
+    }
+  return false;
+}
+
+bool is_graph_input(const Graph& graph, const std::string& name) {
+  for (const auto& in : graph.inputs)
+    if (in.name == name) return true;
+  return false;
+}
+
+void check_targets(const Graph& graph, const std::vector<CalibTarget>& targets) {
+  std::set<std::string> names;
+  for (const auto& t : targets) {
+    if (!names.insert(t.tensor).second) PTQ_FAIL(UsageError, "tensor '", t.tensor, "' is listed twice as a calibration target");
+    if (t.is_weight && !graph.is_weight(t.tensor))
+      PTQ_FAIL(ModelError, "calibration target '", t.tensor, "' is marked as a weight, but the model has no initializer or Constant of that name");
+    if (!t.is_weight && !graph.is_weight(t.tensor) && !is_graph_input(graph, t.tensor) && !produced_anywhere(graph, t.tensor))
+      PTQ_FAIL(ModelError, "calibration target '", t.tensor, "' is not a tensor of the model");
+  }
+}
+
+// Observes a constant tensor (a weight) through every pass of its observer.
+void observe_constant(TargetObserver& obs, const Tensor& value) {
+  for (int pass = 0; pass < obs.passes(); ++pass) {
+    obs.begin_pass(pass);
+    obs.observe(value);
+  }
+}
+
+// Streams the samples through the executor, `passes` times, feeding the activation observers;
+// returns the number of samples used (skipped bad samples excluded).
+size_t observe_activations(const exec::Executor& executor, const DataReader& data, const CalibOptions& options,
+                           std::unordered_map<std::string, TargetObserver*>& streamed, int passes) {
+  exec::Tap tap = [&](const std::string& name, const Tensor& value) {
+    auto it = streamed.find(name);
+    if (it != streamed.end()) it->second->observe(value);
+  };
+  exec::RunOptions run;
+  run.tap = &tap;
+  size_t used = 0;
+  for (int pass = 0; pass < passes; ++pass) {
+    used = 0;
+    for (auto& kv : streamed) kv.second->begin_pass(pass);
+    std::string label = "calibrating";
+    if (passes > 1) label += " (pass " + std::to_string(pass + 1) + "/" + std::to_string(passes) + ")";
+    Progress progress(label, data.size(), options.progress);
+    for (size_t i = 0; i < data.size(); ++i) {
+      Sample sample = data.read(i);
+      progress.update(i + 1);
+      if (sample.skipped) continue;
+      ++used;
+      try {
+        for (const auto& kv : sample.tensors) tap(kv.first, kv.second);  // targets that are graph inputs
+        executor.run(sample.tensors, run);
+      } catch (Error& e) {
+        e.append_context("sample '" + (sample.id.empty() ? std::to_string(i) : sample.id) + "' of " + data.describe());
+        throw;
+      }
+    }
+    progress.finish();
+  }
+  if (used == 0) PTQ_FAIL(DataError, data.describe(), ": every sample was skipped as bad; nothing to calibrate with");
+  return used;
+}
+
+void check_all_seen(const std::unordered_map<std::string, TargetObserver*>& streamed, const DataReader& data) {
+  std::vector<std::string> missing;
+  for (const auto& kv : streamed)
+    if (!kv.second->seen()) missing.push_back(kv.first);
+  if (missing.empty()) return;
+  std::sort(missing.begin(), missing.end());
+  std::string list;
+  for (const auto& m : missing) list += (list.empty() ? "'" : ", '") + m + "'";
+  PTQ_FAIL(DataError, "calibration target", missing.size() > 1 ? "s " : " ", list, missing.size() > 1 ? " were" : " was",
+           " never produced (or always empty) while running the ", data.size(), " samples of ", data.describe(),
+           " (computed only inside an If/Loop branch the samples never take?)");
+}
+
+}  // namespace
+
+CalibTable calibrate(const Graph& graph, const std::vector<CalibTarget>& targets, const DataReader& data,
+                     const CalibOptions& options) {
+  const ObserverEntry& entry = find_observer(options.method);
+  check_targets(graph, targets);
+  ObserverConfig config;
+  config.percentile = options.percentile;
+  config.moving_average = options.moving_average;
+
+  std::vector<std::unique_ptr<TargetObserver>> observers;
+  std::unordered_map<std::string, TargetObserver*> streamed;
+  int passes = 0;
+  for (const auto& t : targets) {
+    const Tensor* constant = graph.weight(t.tensor);
+    observers.push_back(std::make_unique<TargetObserver>(t, t.is_weight ? entry.make_weight : entry.make_activation, config));
+    if (constant) {
+      observe_constant(*observers.back(), *constant);
+    } else {
+      streamed[t.tensor] = observers.back().get();
+      passes = std::max(passes, observers.back()->passes());
+    }
+  }
+  exec::Executor executor(graph, exec::ExecOptions{options.threads, false});
+  size_t used = 0;
+  if (!streamed.empty()) {
+    if (data.size() == 0) PTQ_FAIL(DataError, data.describe(), ": no samples to calibrate with");
+    used = observe_activations(executor, data, options, streamed, passes);
+    check_all_seen(streamed, data);
+  }
+  CalibTable table;
+  table.method = options.method;
+  table.samples = used;
+  for (const auto& obs : observers) table.tensors[obs->target().tensor] = obs->finish(options.method);
+  if (entry.refine) {
+    RefineContext context{graph, executor, targets, data, options, table};
+    entry.refine(context);
+  }
+  log::info("calibrated ", table.tensors.size(), " tensors (", options.method, ") on ", table.samples, " samples");
+  return table;
+}
+
+}  // namespace ptq::calib

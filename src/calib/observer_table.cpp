@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: Apache-2.0
+// The observer table: one row per --method. The CLI's --method check and help text, the calibrator
+// and the tests all read it. Weights use min/max per channel (no clipping), except where a method
+// fits weights itself (admm); eq starts from kl and refines (observers/eq.cpp).
+#include "observers/observers.h"
+#include "ptq/util/error.h"
+
+namespace ptq::calib {
+
+const std::vector<ObserverEntry>& observer_table() {
+  static const std::vector<ObserverEntry> table = {
+      // name          help                                                                  activations                weights                     refine
+      {"minmax",     "running min/max (optional moving average)",                            &make_minmax_observer,     &make_minmax_observer,      nullptr},
+      {"kl",         "TensorRT entropy: KL threshold on a 2048-bin |x| histogram, 128 levels", &make_kl_observer,         &make_minmax_observer,      nullptr},
+      {"percentile", "keep p% of |x| (two-sided when asymmetric), default 99.999",           &make_percentile_observer, &make_minmax_observer,      nullptr},
+      {"mse",        "threshold minimizing the squared quantization error (histogram)",      &make_mse_observer,        &make_minmax_observer,      nullptr},
+      {"admm",       "least-squares scale fit (MNN 'ADMM'); weights per channel",            &make_admm_observer,       &make_admm_weight_observer, nullptr},
+      {"eq",         "EasyQuant: kl, then per-layer scale search maximizing output cosine",  &make_kl_observer,         &make_minmax_observer,      &refine_eq},
+  };
+  return table;
+}
+
+const ObserverEntry& find_observer(const std::string& name) {
+  for (const auto& e : observer_table())
+    if (name == e.name) return e;
+  PTQ_FAIL(UsageError, "unknown calibration method '", name, "'; expected one of: ", observer_names());
+}
+
+std::string observer_names() {
+  std::string names;
+  for (const auto& e : observer_table()) names += (names.empty() ? "" : ", ") + std::string(e.name);
+  return names;
+}
+
+}  // namespace ptq::calib

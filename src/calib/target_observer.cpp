@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: Apache-2.0
+// TargetObserver (see target_observer.h).
+#include "target_observer.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "ptq/quant/scale.h"
+
+namespace ptq::calib {
+namespace {
+
+// The tensor as float32 (shared buffer when it already is); DataError for non-float tensors.
+Tensor as_float(const Tensor& value, const std::string& name) {
+  if (value.dtype() == DType::Float32) return value;
+  if (!dtype_is_float(value.dtype()))
+    PTQ_FAIL(DataError, "tensor '", name, "' is ", dtype_name(value.dtype()), "; only float tensors can be calibrated");
+  return cast_tensor(value, DType::Float32);
+}
+
+void check_finite(const float* x, int64_t n, const std::string& name) {
+  for (int64_t i = 0; i < n; ++i)
+    if (!std::isfinite(x[i])) PTQ_FAIL(DataError, "tensor '", name, "' has a non-finite value (", x[i], ") at flat index ", i);
+}
+
+}  // namespace
+
+TargetObserver::TargetObserver(CalibTarget target, ObserverFactory make, const ObserverConfig& config)
+    : target_(std::move(target)), make_(make), config_(config) {
+  config_.spec = target_.spec;
+  if (target_.axis < -1) PTQ_FAIL(UsageError, "tensor '", target_.tensor, "': bad per-channel axis ", target_.axis);
+  passes_ = make_(config_)->passes();
+}
+
+void TargetObserver::begin_pass(int pass) {
+  pass_ = pass;
+  if (pass < passes_)
+    for (auto& obs : channels_) obs->begin_pass(pass);
+}
+
+void TargetObserver::create_channels(const Tensor& value) {
+  int64_t channels = 1;
+  if (target_.axis >= 0) {
+    if (target_.axis >= value.rank())
+      PTQ_FAIL(DataError, "tensor '", target_.tensor, "': per-channel axis ", target_.axis, " but the tensor has shape ",
+               shape_str(value.shape()));
+    channels = value.shape()[static_cast<size_t>(target_.axis)];
+  }
+  if (!channels_.empty()) {
+    if (static_cast<int64_t>(channels_.size()) != channels)
+      PTQ_FAIL(DataError, "tensor '", target_.tensor, "': ", channels, " channels along axis ", target_.axis,
+               ", earlier samples had ", channels_.size());
+    return;
+  }
+  for (int64_t c = 0; c < channels; ++c) {
+    channels_.push_back(make_(config_));
+    for (int p = 0; p <= pass_; ++p) channels_.back()->begin_pass(p);
+  }
+  min_.assign(static_cast<size_t>(channels), 0.0f);
+  max_.assign(static_cast<size_t>(channels), 0.0f);
+}
+
+void TargetObserver::observe(const Tensor& value) {
+  if (pass_ >= passes_) return;
+  Tensor t = as_float(value, target_.tensor);
+  const float* x = t.data<float>();
+  if (pass_ == 0) check_finite(x, t.numel(), target_.tensor);
+  create_channels(t);
+  const size_t channels = channels_.size();
+  int64_t inner = 1;
+  for (int d = target_.axis + 1; target_.axis >= 0 && d < t.rank(); ++d) inner *= t.shape()[static_cast<size_t>(d)];
+  const int64_t outer = channels == 1 ? 1 : t.numel() / (inner * static_cast<int64_t>(channels));
+  for (size_t c = 0; c < channels; ++c) {
+    const float* run = x;
+    size_t n = static_cast<size_t>(t.numel());
+    if (channels > 1 || target_.axis >= 0) {  // gather channel c: `outer` runs of `inner` values
+      scratch_.resize(static_cast<size_t>(outer * inner));
+      for (int64_t o = 0; o < outer; ++o)
+        std::copy(x + (o * static_cast<int64_t>(channels) + static_cast<int64_t>(c)) * inner,
+                  x + (o * static_cast<int64_t>(channels) + static_cast<int64_t>(c) + 1) * inner,
+                  scratch_.begin() + o * inner);
+      run = scratch_.data();
+      n = scratch_.size();
+    }
+    if (n == 0) continue;
+    if (pass_ == 0) {
+      auto mm = std::minmax_element(run, run + n);
+      min_[c] = seen_ ? std::min(min_[c], *mm.first) : *mm.first;
+      max_[c] = seen_ ? std::max(max_[c], *mm.second) : *mm.second;
+    }
+    channels_[c]->observe(run, n);
+  }
+  if (t.numel() > 0) seen_ = true;
+}
+
+TensorCalib TargetObserver::finish(const std::string& method) const {
+  TensorCalib tc;
+  tc.tensor = target_.tensor;
+  tc.method = method;
+  tc.min = min_;
+  tc.max = max_;
+  for (const auto& obs : channels_) tc.range.push_back(obs->compute_range());
+  if (tc.range.empty()) tc.range.push_back(Range{});
+  if (tc.min.empty()) tc.min.assign(tc.range.size(), 0.0f), tc.max.assign(tc.range.size(), 0.0f);
+  try {
+    tc.qparams = target_.axis >= 0 ? compute_qparams(tc.range, target_.spec, target_.axis)
+                                   : compute_qparams(tc.range[0], target_.spec);
+  } catch (Error& e) {
+    e.append_context("tensor '" + target_.tensor + "'");
+    throw;
+  }
+  return tc;
+}
+
+}  // namespace ptq::calib

@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: Apache-2.0
+// TargetObserver: the observation of one calibration target. It converts the tensor to float32,
+// rejects NaN/Inf (DataError naming the tensor), keeps the observed min/max, and feeds one observer
+// per channel (per-channel targets: slices along the axis) or one for the whole tensor. finish()
+// turns the observers' ranges into QParams with compute_qparams.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ptq/calib/calibrator.h"
+#include "ptq/calib/observer.h"
+
+namespace ptq::calib {
+
+class TargetObserver {
+ public:
+  TargetObserver(CalibTarget target, ObserverFactory make, const ObserverConfig& config);
+  const CalibTarget& target() const { return target_; }
+  // Passes the observer needs (1 or 2).
+  int passes() const { return passes_; }
+  void begin_pass(int pass);
+  // Observes one tensor of one sample; a pass the observer does not need is ignored.
+  void observe(const Tensor& value);
+  bool seen() const { return seen_; }
+  TensorCalib finish(const std::string& method) const;
+
+ private:
+  void create_channels(const Tensor& value);
+
+  CalibTarget target_;
+  ObserverFactory make_;
+  ObserverConfig config_;
+  int passes_ = 1;
+  int pass_ = 0;
+  bool seen_ = false;
+  std::vector<std::unique_ptr<Observer>> channels_;
+  std::vector<float> min_, max_;
+  std::vector<float> scratch_;  // one channel's values, gathered
+};
+
+}  // namespace ptq::calib

@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: Apache-2.0
+// Quantization parameters written to the model.
+//   activations, weights: from the calibration table, checked against the plan (type, axis, channels,
+//     finite positive scales, zero points inside the type's range);
+//   shared (data movement): the root tensor's parameters;
+//   bias b of a node with input x and weight w, per output channel c (weight channel c' = c mod C_w,
+//     C_w = number of weight scales — equal to c except for grouped ConvTranspose):
+//       scale_c = float(s_x · s_w[c']),  zero point 0,  q_c = clip_int32(round_half_even(b_c / scale_c)).
+//     When |b_c| / (s_x · s_w[c']) would exceed 2^31 − 1, the weight scale s_w[c'] is enlarged to
+//     1.0001 · |b_c| / ((2^31 − 1) · s_x) (as ONNX Runtime's quantizer does) and a warning names the node:
+//     the weight loses a little precision on that channel instead of the bias being clipped.
+#include <cmath>
+#include <limits>
+
+#include "rewrite_internal.h"
+#include "ptq/util/error.h"
+#include "ptq/util/log.h"
+
+namespace ptq::rewrite {
+namespace {
+
+using Kind = TensorPlan::Kind;
+constexpr double kInt32Max = 2147483647.0;
+constexpr double kBiasScaleMargin = 1.0001;  // ONNX Runtime's multiplicative epsilon
+
+const char* kind_name(Kind k) {
+  return k == Kind::Activation ? "activation" : k == Kind::Weight ? "weight" : "bias";
+}
+
+QParams checked_params(const Graph& g, const TensorPlan& t, const calib::CalibTable& table) {
+  auto it = table.tensors.find(t.tensor);
+  if (it == table.tensors.end())
+    PTQ_FAIL(DataError, "the calibration table has no entry for ", kind_name(t.kind), " '", t.tensor,
+             "'; was it made for this model with the same options?");
+  const QParams& p = it->second.qparams;
+  const std::string what = std::string(kind_name(t.kind)) + " '" + t.tensor + "'";
+  if (p.type != t.spec.type)
+    PTQ_FAIL(DataError, what, ": the table holds ", qtype_name(p.type), " parameters, the options ask for ", qtype_name(t.spec.type));
+  if (p.axis != t.axis)
+    PTQ_FAIL(DataError, what, ": the table has axis ", p.axis, ", the plan needs ", t.axis, " (per-channel option changed?)");
+  size_t channels = 1;
+  if (t.axis >= 0) channels = static_cast<size_t>(g.weight(t.tensor)->dim(t.axis));
+  if (p.scale.size() != channels || p.zero_point.size() != channels)
+    PTQ_FAIL(DataError, what, ": the table has ", p.scale.size(), " scales and ", p.zero_point.size(),
+             " zero points, expected ", channels);
+  for (size_t c = 0; c < channels; ++c) {
+    if (!(std::isfinite(p.scale[c]) && p.scale[c] > 0.0f))
+      PTQ_FAIL(DataError, what, ": scale ", p.scale[c], " is not a positive finite number");
+    if (p.zero_point[c] < qtype_min(p.type) || p.zero_point[c] > qtype_max(p.type))
+      PTQ_FAIL(DataError, what, ": zero point ", p.zero_point[c], " is outside the ", qtype_name(p.type), " range");
+  }
+  return p;
+}
+
+// Enlarges weight scales so that every bias value fits int32 (see the header comment).
+void fit_bias_in_int32(const Graph& g, const TensorPlan& b, std::map<std::string, QParams>& params) {
+  const double sx = params.at(b.bias_input).scale[0];
+  QParams& w = params.at(b.bias_weight);
+  const Tensor& bias = *g.weight(b.tensor);
+  const float* v = bias.data<float>();
+  const size_t wc = w.scale.size();
+  size_t enlarged = 0;
+  double worst = 1.0;
+  for (int64_t i = 0; i < bias.numel(); ++i) {
+    size_t c = static_cast<size_t>(i) % wc;  // bias is 1-D or [1, N]: element i is channel i
+    double needed = kBiasScaleMargin * std::fabs(static_cast<double>(v[i])) / (kInt32Max * sx);
+    if (needed > static_cast<double>(w.scale[c])) {
+      worst = std::max(worst, needed / static_cast<double>(w.scale[c]));
+      w.scale[c] = static_cast<float>(needed);
+      ++enlarged;
+    }
+  }
+  if (enlarged)
+    log::warn("bias '", b.tensor, "' would overflow int32 with scale s_x·s_w: enlarged the scale of weight '",
+              b.bias_weight, "' on ", enlarged, " channel(s), by up to ", worst, "x");
+}
+
+QParams bias_params(const TensorPlan& b, const std::map<std::string, QParams>& params, const Tensor& bias) {
+  const double sx = params.at(b.bias_input).scale[0];
+  const QParams& w = params.at(b.bias_weight);
+  QParams p;
+  p.type = QType::Int32;
+  p.axis = b.axis;
+  size_t channels = b.axis >= 0 ? static_cast<size_t>(bias.dim(b.axis)) : 1;
+  for (size_t c = 0; c < channels; ++c) {
+    p.scale.push_back(static_cast<float>(sx * static_cast<double>(w.scale[c % w.scale.size()])));
+    p.zero_point.push_back(0);
+  }
+  return p;
+}
+
+}  // namespace
+
+std::map<std::string, QParams> resolve_params(const Graph& g, const QuantPlan& plan, const calib::CalibTable& table) {
+  std::map<std::string, QParams> params;
+  for (const auto& [name, t] : plan.tensors)
+    if (t.kind != Kind::Bias && t.params_from.empty()) params[name] = checked_params(g, t, table);
+  for (const auto& [name, t] : plan.tensors) {
+    if (t.params_from.empty()) continue;
+    std::string root = t.params_from;
+    while (!plan.tensors.at(root).params_from.empty()) root = plan.tensors.at(root).params_from;
+    params[name] = params.at(root);
+  }
+  for (const auto& [name, t] : plan.tensors)
+    if (t.kind == Kind::Bias) fit_bias_in_int32(g, t, params);
+  for (const auto& [name, t] : plan.tensors)
+    if (t.kind == Kind::Bias) params[name] = bias_params(t, params, *g.weight(name));
+  return params;
+}
+
+Tensor quantize_bias(const Tensor& bias, const QParams& p, const std::string& name) {
+  Tensor q(DType::Int32, bias.shape());
+  const float* v = bias.data<float>();
+  int32_t* out = q.data<int32_t>();
+  const size_t channels = p.scale.size();
+  size_t clipped = 0;
+  for (int64_t i = 0; i < bias.numel(); ++i) {
+    double r = std::nearbyint(static_cast<double>(v[i]) / static_cast<double>(p.scale[static_cast<size_t>(i) % channels]));
+    if (r > kInt32Max || r < -kInt32Max - 1.0) ++clipped;
+    out[i] = static_cast<int32_t>(std::clamp(r, -kInt32Max - 1.0, kInt32Max));
+  }
+  if (clipped) log::warn("bias '", name, "': ", clipped, " value(s) clipped to the int32 range");
+  return q;
+}
+
+}  // namespace ptq::rewrite

@@ -1,0 +1,311 @@
+// SPDX-License-Identifier: Apache-2.0
+// plan_quantization: applies the rule table to every node and turns the rules' decisions into a
+// QuantPlan (which tensors get Q/DQ, with which spec, axis, shared or derived parameters).
+//
+// Gate (should_quantize), per node: default ONNX domain, a row in the rule table, selected by
+// --op-types, not matched by --exclude, and the rule's own checks (float32 inputs of known type).
+// Then, in topological order:
+//   - activations and weights requested by the rule are registered; a tensor requested twice with a
+//     different role/axis keeps the first request and the later node reads the float value;
+//   - a bias is registered only when its node's activation input and weight were (scale s_x · s_w);
+//   - an output with SameAsInput reuses the parameters of its data input if that input is
+//     quantized — by its producer, or by some consumer's request (known from a first pass);
+//   - a removable Relu/Clip is folded: its producer's output (quantized with own parameters, read by
+//     this node only, not a graph output) is renamed to the Relu/Clip output, which is calibrated.
+// Dynamic mode keeps weight requests only (and, in the integer format, marks ConvInteger/MatMulInteger).
+#include <fnmatch.h>
+
+#include <algorithm>
+#include <set>
+
+#include "ptq/util/error.h"
+#include "ptq/util/log.h"
+#include "rules/rules.h"
+
+namespace ptq::rewrite {
+namespace {
+
+using Kind = TensorPlan::Kind;
+
+const char* const kQuantizedOps[] = {"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "QLinearConv",
+                                     "QLinearMatMul",  "MatMulInteger",    "ConvInteger"};
+
+bool glob_match(const std::string& pattern, const std::string& name) {
+  return fnmatch(pattern.c_str(), name.c_str(), 0) == 0;
+}
+
+void check_selection(const Graph& g, const QuantOptions& o) {
+  for (const auto& n : g.nodes)
+    for (const char* q : kQuantizedOps)
+      if (n.op_type == q)
+        PTQ_FAIL(UnsupportedError, "the model is already quantized (", n.describe(), "); ptq quantizes float models");
+  std::set<std::string> present;
+  for (const auto& n : g.nodes) present.insert(n.op_type);
+  for (const auto& t : o.op_types) {
+    if (!find_qdq_rule(t))
+      PTQ_FAIL(UsageError, "--op-types: '", t, "' is not a quantizable op type; expected some of: ", quantizable_op_types());
+    if (!present.count(t)) {
+      std::string have;
+      for (const auto& p : present) have += (have.empty() ? "" : ", ") + p;
+      PTQ_FAIL(UsageError, "--op-types: no node of the model is a ", t, " (the model has: ", have, ")");
+    }
+  }
+  for (const auto& pattern : o.exclude) {
+    bool hit = std::any_of(g.nodes.begin(), g.nodes.end(), [&](const Node& n) { return glob_match(pattern, n.name); });
+    if (!hit) PTQ_FAIL(UsageError, "--exclude: '", pattern, "' matches no node name of the model");
+  }
+}
+
+class Planner {
+ public:
+  Planner(const Graph& g, const QuantOptions& o) : g_(g), o_(o), ctx_{g, o} {
+    plan_.options = o;
+    plan_.nodes.resize(g.nodes.size());
+  }
+
+  QuantPlan run() {
+    decide_all();
+    for (size_t i = 0; i < g_.nodes.size(); ++i) apply(static_cast<int>(i));
+    check_not_empty();
+    return std::move(plan_);
+  }
+
+ private:
+  // Rule decisions for every node (after the gate and the mode filter); `requested_` gets the
+  // activations some non-removable rule quantizes.
+  void decide_all() {
+    decisions_.resize(g_.nodes.size());
+    for (size_t i = 0; i < g_.nodes.size(); ++i) {
+      decisions_[i] = decide(g_.nodes[i], plan_.nodes[i]);
+      if (decisions_[i].removable) continue;
+      for (const auto& in : decisions_[i].inputs)
+        if (in.use == InputUse::Activation) requested_.insert(g_.nodes[i].input(in.index));
+    }
+  }
+
+  RuleDecision decide(const Node& n, NodePlan& np) {
+    const QdqRuleEntry* row = n.domain.empty() ? find_qdq_rule(n.op_type) : nullptr;
+    if (!row) return skip_node("no quantization rule for " + n.op_type);
+    np.family = row->family;
+    if (!o_.op_types.empty() && std::find(o_.op_types.begin(), o_.op_types.end(), n.op_type) == o_.op_types.end())
+      return skip_node("op type not selected by --op-types");
+    for (const auto& pattern : o_.exclude)
+      if (glob_match(pattern, n.name)) return skip_node("excluded by --exclude " + pattern);
+    RuleDecision d = row->rule(n, ctx_);
+    if (!d.skip.empty()) return d;
+    if (o_.mode == QuantMode::Static) {
+      d.integer = IntegerForm::None;
+      return d;
+    }
+    RuleDecision dyn;  // dynamic: weights only
+    for (const auto& in : d.inputs)
+      if (in.use == InputUse::Weight) dyn.inputs.push_back(in);
+    if (o_.dynamic_format == DynamicFormat::Integer) dyn.integer = d.integer;
+    if (dyn.inputs.empty()) dyn.skip = "dynamic mode quantizes constant weights only";
+    return dyn;
+  }
+
+  void apply(int i) {
+    NodePlan& np = plan_.nodes[static_cast<size_t>(i)];
+    const RuleDecision& d = decisions_[static_cast<size_t>(i)];
+    if (!d.skip.empty()) {
+      np.reason = d.skip;
+      return;
+    }
+    if (d.removable && try_fold(i)) return;
+    bool any = false;
+    for (const auto& in : d.inputs)
+      if (in.use != InputUse::Bias) any |= add_input(i, in, d.integer);
+    for (const auto& in : d.inputs)
+      if (in.use == InputUse::Bias) any |= add_bias(i, in);
+    for (const auto& out : d.outputs) any |= add_output(i, out);
+    np.quantized = any;
+    if (!any) np.reason = "none of its tensors could be quantized";
+  }
+
+  bool add_input(int i, const InputDecision& in, IntegerForm integer) {
+    const Node& n = g_.nodes[static_cast<size_t>(i)];
+    const std::string& name = n.input(in.index);
+    if (in.use == InputUse::Activation) return add_activation(name);
+    const bool as_integer = integer != IntegerForm::None && in.index == 1;
+    if (!add_weight(name, in.axis, i, as_integer)) return false;
+    if (as_integer) plan_.nodes[static_cast<size_t>(i)].integer = integer;
+    return true;
+  }
+
+  bool add_activation(const std::string& name) {
+    if (name.empty()) return false;
+    auto it = plan_.tensors.find(name);
+    if (it != plan_.tensors.end()) return it->second.kind == Kind::Activation;
+    bool is_input = std::any_of(g_.inputs.begin(), g_.inputs.end(), [&](const ValueInfo& v) { return v.name == name; });
+    if (is_input && g_.is_graph_output(name)) return false;
+    if (ctx_.dtype(name) != DType::Float32) return false;
+    TensorPlan t;
+    t.tensor = name;
+    t.kind = Kind::Activation;
+    t.spec = activation_spec(o_);
+    t.constant = g_.is_weight(name);
+    plan_.tensors[name] = t;
+    return true;
+  }
+
+  bool add_weight(const std::string& name, int axis, int node, bool integer) {
+    const Tensor* w = g_.weight(name);
+    if (!w || w->dtype() != DType::Float32) return false;
+    if (!o_.per_channel || axis >= w->rank()) axis = -1;
+    auto it = plan_.tensors.find(name);
+    if (it != plan_.tensors.end()) {
+      TensorPlan& t = it->second;
+      if (t.kind != Kind::Weight || t.axis != axis || t.integer != integer) {
+        log::debug("weight '", name, "' is already quantized differently; ", g_.nodes[static_cast<size_t>(node)].describe(),
+                   " reads it in float");
+        return false;
+      }
+      t.readers.push_back(node);
+      return true;
+    }
+    TensorPlan t;
+    t.tensor = name;
+    t.kind = Kind::Weight;
+    t.spec = weight_spec(o_);
+    t.axis = axis;
+    t.constant = true;
+    t.integer = integer;
+    t.readers = {node};
+    plan_.tensors[name] = t;
+    return true;
+  }
+
+  bool add_bias(int i, const InputDecision& in);
+  bool add_output(int i, const OutputDecision& out);
+  bool try_fold(int i);
+  void check_not_empty() const;
+
+  const TensorPlan* find(const std::string& name) const {
+    auto it = plan_.tensors.find(name);
+    return it == plan_.tensors.end() ? nullptr : &it->second;
+  }
+  std::string root_of(const std::string& name) const {
+    std::string r = name;
+    for (const TensorPlan* t = find(r); t && !t->params_from.empty(); t = find(r)) r = t->params_from;
+    return r;
+  }
+
+  const Graph& g_;
+  const QuantOptions& o_;
+  RuleContext ctx_;
+  QuantPlan plan_;
+  std::vector<RuleDecision> decisions_;
+  std::set<std::string> requested_;
+  std::set<std::string> own_outputs_;  // outputs quantized with own parameters by their producer
+};
+
+// Bias: int32 with scale s_x · s_w. Per-channel weights need a bias with one value per output channel
+// along its axis (1-D: axis 0; Gemm's [1,N]/[M,N]: axis 1); ConvTranspose with groups has M = group ·
+// (weight channels), channel o using weight channel o mod (weight channels).
+bool Planner::add_bias(int i, const InputDecision& in) {
+  const Node& n = g_.nodes[static_cast<size_t>(i)];
+  if (!o_.quantize_bias || o_.mode != QuantMode::Static) return false;
+  const std::string &name = n.input(in.index), &x = n.input(in.bias_input), &w = n.input(in.bias_weight);
+  const TensorPlan *tx = find(x), *tw = find(w);
+  if (!tx || tx->kind != Kind::Activation || !tw || tw->kind != Kind::Weight) return false;
+  if (std::find(tw->readers.begin(), tw->readers.end(), i) == tw->readers.end()) return false;
+  const Tensor* b = g_.weight(name);
+  if (!b || b->dtype() != DType::Float32) return false;
+  int axis = -1;
+  if (tw->axis >= 0) {
+    axis = b->rank() - 1;
+    const int64_t wc = g_.weight(w)->dim(tw->axis);
+    if (b->rank() < 1 || b->rank() > 2 || b->dim(axis) % wc != 0 || (b->rank() == 2 && b->dim(0) != 1)) {
+      log::debug(n.describe(), ": bias '", name, "' shape ", shape_str(b->shape()), " does not match per-channel weights; kept float");
+      return false;
+    }
+  }
+  if (const TensorPlan* prev = find(name)) {
+    if (prev->kind != Kind::Bias || prev->bias_input != x || prev->bias_weight != w) return false;
+    plan_.tensors[name].readers.push_back(i);
+    return true;
+  }
+  TensorPlan t;
+  t.tensor = name;
+  t.kind = Kind::Bias;
+  t.spec.type = QType::Int32;
+  t.spec.symmetric = true;
+  t.axis = axis;
+  t.constant = true;
+  t.bias_input = x;
+  t.bias_weight = w;
+  t.readers = {i};
+  plan_.tensors[name] = t;
+  return true;
+}
+
+bool Planner::add_output(int i, const OutputDecision& out) {
+  const Node& n = g_.nodes[static_cast<size_t>(i)];
+  const std::string& name = n.outputs[out.index];
+  if (out.use == OutputUse::Own) {
+    if (!add_activation(name)) return false;
+    own_outputs_.insert(name);
+    return true;
+  }
+  const std::string& in = n.input(out.input);
+  const TensorPlan* t = find(in);
+  bool quantized = t ? t->kind == Kind::Activation : requested_.count(in) != 0;
+  if (!quantized || !add_activation(in) || !add_activation(name)) return false;
+  plan_.tensors[name].params_from = root_of(in);
+  return true;
+}
+
+bool Planner::try_fold(int i) {
+  const Node& n = g_.nodes[static_cast<size_t>(i)];
+  if (o_.symmetric_activations || o_.keep_removable_activations) return false;
+  const std::string &c = n.input(0), &r = n.outputs[0];
+  const TensorPlan* tc = find(c);
+  if (!tc || !own_outputs_.count(c) || tc->constant || !tc->params_from.empty()) return false;
+  if (g_.consumers(c) != std::vector<int>{i} || g_.is_graph_output(c) || find(r)) return false;
+  for (const auto& [name, t] : plan_.tensors)
+    if (t.params_from == c || t.bias_input == c) return false;
+  plan_.tensors.erase(c);
+  own_outputs_.erase(c);
+  if (!add_activation(r)) return false;
+  own_outputs_.insert(r);
+  bool chained = false;
+  for (auto& [from, to] : plan_.renamed)
+    if (to == c) to = r, chained = true;
+  if (!chained) plan_.renamed[c] = r;
+  NodePlan& np = plan_.nodes[static_cast<size_t>(i)];
+  np.removed = true;
+  np.reason = "folded into the producer's quantization range";
+  return true;
+}
+
+void Planner::check_not_empty() const {
+  if (plan_.quantized_node_count() > 0) return;
+  size_t ruled = 0, excluded = 0, filtered = 0;
+  for (const auto& np : plan_.nodes) {
+    if (np.family.empty()) continue;
+    ++ruled;
+    excluded += np.reason.rfind("excluded", 0) == 0;
+    filtered += np.reason.rfind("op type not selected", 0) == 0;
+  }
+  if (ruled > 0 && excluded == ruled)
+    PTQ_FAIL(UsageError, "nothing to quantize: --exclude matches every quantizable node (", ruled, ")");
+  if (ruled > 0 && excluded + filtered == ruled)
+    PTQ_FAIL(UsageError, "nothing to quantize: --op-types and --exclude leave no quantizable node");
+  std::string first_reason;
+  for (size_t i = 0; i < plan_.nodes.size() && first_reason.empty(); ++i)
+    if (!plan_.nodes[i].family.empty()) first_reason = g_.nodes[i].describe() + ": " + plan_.nodes[i].reason;
+  PTQ_FAIL(UnsupportedError, "nothing to quantize in ", quant_mode_name(o_.mode), " mode: no node can be quantized",
+           first_reason.empty() ? " (no op type of the model has a rule; quantizable: " + quantizable_op_types() + ")"
+                                : " (" + first_reason + ")");
+}
+
+}  // namespace
+
+QuantPlan plan_quantization(const Graph& graph, const QuantOptions& options) {
+  validate_options(options);
+  check_selection(graph, options);
+  return Planner(graph, options).run();
+}
+
+}  // namespace ptq::rewrite

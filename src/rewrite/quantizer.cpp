@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: Apache-2.0
+// Quantization options (names, validation, the specs they imply), plan summaries and the calibration
+// targets of a plan.
+//   activations: activation_type, asymmetric unless symmetric_activations, full range
+//   weights:     weight_type, always symmetric (zero point identical across channels, which
+//                QLinearConv and ConvInteger need), reduce_range narrows them by one bit
+#include "ptq/rewrite/quantizer.h"
+
+#include "ptq/util/error.h"
+
+namespace ptq::rewrite {
+
+std::string quant_mode_name(QuantMode mode) { return mode == QuantMode::Static ? "static" : "dynamic"; }
+
+QuantMode quant_mode_from_name(const std::string& name) {
+  if (name == "static") return QuantMode::Static;
+  if (name == "dynamic") return QuantMode::Dynamic;
+  PTQ_FAIL(UsageError, "unknown quantization mode '", name, "'; expected one of: static, dynamic");
+}
+
+std::string dynamic_format_name(DynamicFormat format) { return format == DynamicFormat::QDQ ? "qdq" : "integer"; }
+
+DynamicFormat dynamic_format_from_name(const std::string& name) {
+  if (name == "qdq") return DynamicFormat::QDQ;
+  if (name == "integer") return DynamicFormat::Integer;
+  PTQ_FAIL(UsageError, "unknown dynamic format '", name, "'; expected one of: qdq, integer");
+}
+
+void validate_options(const QuantOptions& o) {
+  if (o.activation_type == QType::Int32)
+    PTQ_FAIL(UsageError, "activation type int32 is not supported; expected one of: uint8, int8, uint16, int16");
+  if (o.weight_type != QType::Int8 && o.weight_type != QType::UInt8 && o.weight_type != QType::Int16)
+    PTQ_FAIL(UsageError, "weight type ", qtype_name(o.weight_type), " is not supported; expected one of: int8, uint8, int16");
+  if (o.opset != 0 && o.opset != 21)
+    PTQ_FAIL(UsageError, "--opset ", o.opset, " is not supported; use 21 (ONNX-domain 16-bit Q/DQ) or leave it unset");
+  if (o.mode == QuantMode::Dynamic && o.dynamic_format == DynamicFormat::Integer && o.weight_type == QType::Int16)
+    PTQ_FAIL(UsageError, "the integer dynamic format needs 8-bit weights (ConvInteger/MatMulInteger); "
+             "use --weight-type int8|uint8 or --dynamic-format qdq");
+}
+
+QuantSpec activation_spec(const QuantOptions& o) {
+  QuantSpec s;
+  s.type = o.activation_type;
+  s.symmetric = o.symmetric_activations;
+  return s;
+}
+
+QuantSpec weight_spec(const QuantOptions& o) {
+  QuantSpec s;
+  s.type = o.weight_type;
+  s.symmetric = true;
+  s.reduce_range = o.reduce_range;
+  return s;
+}
+
+size_t QuantPlan::quantized_node_count() const {
+  size_t n = 0;
+  for (const auto& p : nodes) n += p.quantized && !p.removed;
+  return n;
+}
+
+size_t QuantPlan::float_node_count() const {
+  size_t n = 0;
+  for (const auto& p : nodes) n += !p.quantized && !p.removed;
+  return n;
+}
+
+std::vector<calib::CalibTarget> calib_targets(const QuantPlan& plan) {
+  std::vector<calib::CalibTarget> targets;
+  for (const auto& [name, t] : plan.tensors) {
+    if (t.kind == TensorPlan::Kind::Bias || !t.params_from.empty()) continue;
+    calib::CalibTarget c;
+    c.tensor = name;
+    c.spec = t.spec;
+    c.axis = t.axis;
+    c.is_weight = t.constant;
+    targets.push_back(c);
+  }
+  return targets;
+}
+
+}  // namespace ptq::rewrite

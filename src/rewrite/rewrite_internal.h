@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: Apache-2.0
+// Pieces of rewrite_model shared between its files (not public API).
+#pragma once
+
+#include <onnx/onnx_pb.h>
+
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+
+#include "ptq/rewrite/quantizer.h"
+
+namespace ptq::rewrite {
+
+// params.cpp: the QParams written for every planned tensor: activations and weights from the table
+// (checked against the plan), shared ones copied from their root, biases derived (after enlarging
+// weight scales where an int32 bias would overflow).
+std::map<std::string, QParams> resolve_params(const Graph& graph, const QuantPlan& plan,
+                                              const calib::CalibTable& table);
+// int32 bias values: round-half-even(b / scale[c]) in double, clipped to int32 (warns when clipping).
+Tensor quantize_bias(const Tensor& bias, const QParams& params, const std::string& name);
+
+// format.cpp: where the Q/DQ ops live and which default opset the output declares.
+struct QdqFormat {
+  std::string domain;      // "" (ONNX) or "com.microsoft"
+  int64_t opset = 0;       // default-domain opset of the output
+  int64_t from_opset = 0;  // the input model's
+};
+QdqFormat choose_format(const onnx::ModelProto& model, const QuantPlan& plan);
+// Sets opset imports (com.microsoft when used) and the IR version the opset needs.
+void apply_format(onnx::ModelProto& model, const QdqFormat& format, bool uses_ms_domain);
+
+// opset_upgrade.cpp: raises the default opset from `from` to `to`, converting nodes whose meaning
+// changed in between (e.g. Clip min/max attributes → inputs); throws UnsupportedError naming the
+// node when a change cannot be converted. `rank_of` gives a top-level tensor's rank or -1.
+void upgrade_opset(onnx::ModelProto& model, int64_t from, int64_t to, const std::function<int(const std::string&)>& rank_of);
+
+// Generated-name registry: every name in the model; unique(base) returns base, or base_1, base_2, …
+// when base is taken, and reserves it.
+class Names {
+ public:
+  explicit Names(const onnx::GraphProto& graph);
+  std::string unique(const std::string& base);
+  bool taken(const std::string& name) const { return used_.count(name) != 0; }
+
+ private:
+  std::set<std::string> used_;
+};
+
+// Every name read by a node of `graph` or of its subgraphs, and the graph outputs.
+void collect_reads(const onnx::GraphProto& graph, std::set<std::string>& out);
+
+// Deletes the elements of a repeated protobuf field for which pred holds.
+template <class List, class Pred>
+void erase_if(List* list, Pred pred) {
+  for (int i = list->size() - 1; i >= 0; --i)
+    if (pred(list->Get(i))) list->DeleteSubrange(i, 1);
+}
+
+// validate.cpp: structural checks of the rewritten model (always) and onnx::checker (where ONNX 1.12
+// knows the opset and IR version). Throws Error ("internal error") on failure: a ptq bug.
+void validate_quantized_model(const onnx::ModelProto& model);
+
+// Scale (float32) and zero point (params.type) tensors: scalars when per-tensor, 1-D when per-channel.
+Tensor scale_tensor(const QParams& params);
+Tensor zero_point_tensor(const QParams& params);
+
+}  // namespace ptq::rewrite

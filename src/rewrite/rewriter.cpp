@@ -1,0 +1,239 @@
+// SPDX-License-Identifier: Apache-2.0
+// rewrite_model: the quantized ModelProto for a plan and its parameters (Q/DQ form).
+//   activation T (computed):  producer → T → Q(T_scale, T_zero_point) → T_QuantizeLinear_Output
+//                             → DQ → T_DequantizeLinear_Output → every consumer of T
+//     a graph output keeps its name on the DQ output; its producer writes T_QuantizeLinear_Input.
+//     Shared parameters (data movement) reuse the root tensor's T_scale/T_zero_point initializers.
+//   weight / bias / constant W: W_quantized (integer initializer) → DQ(W_scale, W_zero_point [, axis])
+//     → W_DequantizeLinear_Output, read by the nodes that asked for it (others keep the float W);
+//     a bias DQ has no zero point input (0, DequantizeLinear's default: 4 bytes per channel saved).
+//   folded Relu/Clip: removed; the producer writes the Relu/Clip output name directly.
+// Float weights, Constant nodes and initializers no longer read are dropped. Subgraph bodies (If,
+// Loop, Scan) are copied as they are and keep reading float outer-scope values.
+#include "emitter.h"
+
+#include <algorithm>
+
+#include "ptq/ir/onnx_io.h"
+#include "ptq/quant/scale.h"
+#include "ptq/util/error.h"
+
+namespace ptq::rewrite {
+
+using Kind = TensorPlan::Kind;
+
+Emitter::Emitter(const onnx::ModelProto& model, const Graph& graph, const QuantPlan& plan,
+                 std::map<std::string, QParams> params, QdqFormat format)
+    : model_(model), g_(graph), plan_(plan), params_(std::move(params)), format_(std::move(format)),
+      names_(model.graph()) {}
+
+onnx::ModelProto Emitter::run() {
+  out_ = model_;
+  out_.mutable_graph()->clear_node();
+  emit_constant_nodes();
+  emit_quantized_constants();
+  emit_graph_inputs();
+  for (size_t i = 0; i < g_.nodes.size(); ++i) emit_node(static_cast<int>(i));
+  remove_unused();
+  return std::move(out_);
+}
+
+const TensorPlan* Emitter::planned(const std::string& tensor) const {
+  auto it = plan_.tensors.find(tensor);
+  return it == plan_.tensors.end() ? nullptr : &it->second;
+}
+
+bool Emitter::is_activation(const std::string& tensor) const {
+  const TensorPlan* t = planned(tensor);
+  return t && t->kind == Kind::Activation && !t->constant;
+}
+
+std::string Emitter::root_of(const std::string& tensor) const {
+  std::string r = tensor;
+  while (!plan_.tensors.at(r).params_from.empty()) r = plan_.tensors.at(r).params_from;
+  return r;
+}
+
+std::string Emitter::add_initializer(const Tensor& value, const std::string& base) {
+  std::string name = names_.unique(base);
+  *out_.mutable_graph()->add_initializer() = onnx_io::tensor_to_proto(value, name);
+  return name;
+}
+
+onnx::NodeProto& Emitter::add_node(const std::string& op, const std::string& name, std::vector<std::string> inputs,
+                                   std::vector<std::string> outputs, const std::string& domain) {
+  onnx::NodeProto& n = *out_.mutable_graph()->add_node();
+  n.set_op_type(op);
+  n.set_name(name);
+  if (!domain.empty()) n.set_domain(domain);
+  for (auto& i : inputs) n.add_input(i);
+  for (auto& o : outputs) n.add_output(o);
+  return n;
+}
+
+const std::pair<std::string, std::string>& Emitter::param_names(const std::string& root) {
+  auto it = param_names_.find(root);
+  if (it != param_names_.end()) return it->second;
+  const QParams& p = params_.at(root);
+  std::string scale = add_initializer(scale_tensor(p), root + "_scale");
+  std::string zero_point = add_initializer(zero_point_tensor(p), root + "_zero_point");
+  return param_names_[root] = {scale, zero_point};
+}
+
+void Emitter::emit_constant_nodes() {
+  for (const auto& n : model_.graph().node())
+    if (n.op_type() == "Constant" && (n.domain().empty() || n.domain() == "ai.onnx")) *out_.mutable_graph()->add_node() = n;
+}
+
+// Weights, biases and constant activations: stored quantized + one DQ.
+void Emitter::emit_quantized_constants() {
+  for (const auto& [name, t] : plan_.tensors) {
+    if (!t.constant || t.integer) continue;
+    const QParams& p = params_.at(name);
+    const Tensor& value = *g_.weight(name);
+    Tensor q = t.kind == Kind::Bias ? quantize_bias(value, p, name) : quantize_tensor(value, p);
+    std::vector<std::string> inputs = {add_initializer(q, name + "_quantized")};
+    if (t.kind == Kind::Bias) {
+      inputs.push_back(add_initializer(scale_tensor(p), name + "_scale"));  // zero point 0: omitted (the default)
+    } else {
+      const auto& [scale, zero_point] = param_names(name);
+      inputs.insert(inputs.end(), {scale, zero_point});
+    }
+    std::string out = names_.unique(name + "_DequantizeLinear_Output");
+    onnx::NodeProto& dq =
+        add_node("DequantizeLinear", names_.unique(name + "_DequantizeLinear"), std::move(inputs), {out}, format_.domain);
+    if (p.per_channel()) {
+      auto* axis = dq.add_attribute();
+      axis->set_name("axis");
+      axis->set_type(onnx::AttributeProto::INT);
+      axis->set_i(p.axis);
+    }
+    dq_output_[name] = out;
+    uses_qdq_ = true;
+  }
+}
+
+void Emitter::emit_graph_inputs() {
+  for (const auto& in : g_.inputs)
+    if (is_activation(in.name)) emit_qdq(in.name);
+}
+
+// Q → DQ for a computed activation right after it is produced (one pair per reader with
+// dedicated_qdq_pairs and several readers: suffixes _1, _2, ... in reader order).
+void Emitter::emit_qdq(const std::string& tensor) {
+  const bool graph_output = g_.is_graph_output(tensor);
+  const std::string q_in = graph_output ? producer_output_.at(tensor) : tensor;
+  std::vector<int> readers;
+  for (int c : g_.consumers(tensor)) {
+    const auto& ins = g_.nodes[static_cast<size_t>(c)].inputs;
+    if (!plan_.nodes[static_cast<size_t>(c)].removed && std::find(ins.begin(), ins.end(), tensor) != ins.end())
+      readers.push_back(c);
+  }
+  if (!plan_.options.dedicated_qdq_pairs || readers.size() + (graph_output ? 1 : 0) < 2) {
+    dq_output_[tensor] = emit_qdq_pair(tensor, q_in, "", graph_output ? tensor : "");
+    return;
+  }
+  for (size_t k = 0; k < readers.size(); ++k)
+    dedicated_dq_[{tensor, readers[k]}] = emit_qdq_pair(tensor, q_in, "_" + std::to_string(k + 1), "");
+  if (graph_output) dq_output_[tensor] = emit_qdq_pair(tensor, q_in, "", tensor);
+}
+
+// Q(q_in) → DQ with the root's parameters; returns the DQ output (`dq_out` when given).
+std::string Emitter::emit_qdq_pair(const std::string& tensor, const std::string& q_in, const std::string& suffix,
+                                   const std::string& dq_out) {
+  const auto [scale, zero_point] = param_names(root_of(tensor));
+  std::string q_out = names_.unique(tensor + "_QuantizeLinear_Output" + suffix);
+  std::string out = dq_out.empty() ? names_.unique(tensor + "_DequantizeLinear_Output" + suffix) : dq_out;
+  add_node("QuantizeLinear", names_.unique(tensor + "_QuantizeLinear" + suffix), {q_in, scale, zero_point}, {q_out},
+           format_.domain);
+  add_node("DequantizeLinear", names_.unique(tensor + "_DequantizeLinear" + suffix), {q_out, scale, zero_point}, {out},
+           format_.domain);
+  uses_qdq_ = true;
+  return out;
+}
+
+// What node `node` reads for `tensor`: the DQ output of a quantized activation (every reader), of a
+// quantized weight/bias (the readers that asked for it), else the float tensor.
+std::string Emitter::reader_name(int node, const std::string& tensor) const {
+  const TensorPlan* t = planned(tensor);
+  if (!t || t->integer) return tensor;
+  if (t->kind != Kind::Activation && std::find(t->readers.begin(), t->readers.end(), node) == t->readers.end())
+    return tensor;
+  auto dedicated = dedicated_dq_.find({tensor, node});
+  if (dedicated != dedicated_dq_.end()) return dedicated->second;
+  auto it = dq_output_.find(tensor);
+  PTQ_CHECK(it != dq_output_.end());
+  return it->second;
+}
+
+// The name a producer writes for its float output `tensor` (after folding).
+std::string Emitter::output_name(const std::string& tensor) const {
+  auto r = plan_.renamed.find(tensor);
+  return r == plan_.renamed.end() ? tensor : r->second;
+}
+
+void Emitter::emit_node(int index) {
+  const NodePlan& np = plan_.nodes[static_cast<size_t>(index)];
+  if (np.removed) return;
+  if (np.integer != IntegerForm::None) return emit_integer_node(index);
+  const Node& node = g_.nodes[static_cast<size_t>(index)];
+  onnx::NodeProto copy = model_.graph().node(node.proto_index);
+  for (int j = 0; j < copy.input_size(); ++j)
+    if (!copy.input(j).empty()) copy.set_input(j, reader_name(index, copy.input(j)));
+  std::vector<std::string> quantized_outputs;
+  for (int j = 0; j < copy.output_size(); ++j) {
+    if (copy.output(j).empty()) continue;
+    std::string name = output_name(copy.output(j));
+    if (is_activation(name)) {
+      quantized_outputs.push_back(name);
+      if (g_.is_graph_output(name)) name = producer_output_[name] = names_.unique(name + "_QuantizeLinear_Input");
+    }
+    copy.set_output(j, name);
+  }
+  *out_.mutable_graph()->add_node() = std::move(copy);
+  for (const auto& name : quantized_outputs) emit_qdq(name);
+}
+
+// Drops the float weights/Constant nodes that were replaced (or read only by folded Relu/Clip nodes)
+// and are no longer read, and value_info
+// of tensors that no longer exist (outputs renamed by folding).
+void Emitter::remove_unused() {
+  std::set<std::string> reads;
+  collect_reads(out_.graph(), reads);
+  std::set<std::string> replaced;  // float constants quantized, and inputs of folded Relu/Clip (Clip bounds)
+  for (const auto& [name, t] : plan_.tensors)
+    if (t.constant) replaced.insert(name);
+  for (size_t i = 0; i < g_.nodes.size(); ++i)
+    if (plan_.nodes[i].removed)
+      for (const auto& in : g_.nodes[i].inputs)
+        if (g_.is_weight(in)) replaced.insert(in);
+  auto dropped = [&](const std::string& name) { return replaced.count(name) && !reads.count(name); };
+  onnx::GraphProto& g = *out_.mutable_graph();
+  erase_if(g.mutable_initializer(), [&](const onnx::TensorProto& t) { return dropped(t.name()); });
+  erase_if(g.mutable_input(), [&](const onnx::ValueInfoProto& v) { return dropped(v.name()); });
+  erase_if(g.mutable_node(), [&](const onnx::NodeProto& n) {
+    return n.op_type() == "Constant" && n.output_size() == 1 && dropped(n.output(0));
+  });
+  erase_if(g.mutable_value_info(), [&](const onnx::ValueInfoProto& v) { return plan_.renamed.count(v.name()) != 0; });
+}
+
+onnx::ModelProto rewrite_model(const onnx::ModelProto& model, const Graph& graph, const QuantPlan& plan,
+                               const calib::CalibTable& table) {
+  PTQ_CHECK(plan.nodes.size() == graph.nodes.size());
+  QdqFormat format = choose_format(model, plan);
+  std::map<std::string, QParams> params = resolve_params(graph, plan, table);
+  onnx::ModelProto source = model;  // upgraded first: converters only add initializers and edit attributes
+  if (format.opset > format.from_opset) {
+    upgrade_opset(source, format.from_opset, format.opset, [&](const std::string& name) {
+      const ValueInfo* vi = graph.info(name);
+      return vi && vi->has_shape ? static_cast<int>(vi->dims.size()) : -1;
+    });
+  }
+  Emitter emitter(source, graph, plan, std::move(params), format);
+  onnx::ModelProto out = emitter.run();
+  apply_format(out, format, emitter.uses_qdq() && !format.domain.empty());
+  validate_quantized_model(out);
+  return out;
+}
+
+}  // namespace ptq::rewrite

@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: Apache-2.0
+// Rule for ops whose inputs and output each get their own parameters (ONNX Runtime's generic QDQ
+// operator): Add, Mul (QLinearAdd/QLinearMul keep one scale per input), Concat (QLinearConcat
+// rescales its inputs), Where (condition input is bool and stays as is), AveragePool,
+// GlobalAveragePool, Sigmoid, Softmax, LeakyRelu, HardSigmoid, HardSwish.
+// Every float32 input is an activation (a constant one is stored quantized, per tensor, with the
+// activation type, so both operands of QLinearAdd have the same type); non-float inputs are left alone.
+#include "rules.h"
+
+namespace ptq::rewrite {
+
+RuleDecision rule_own_scales(const Node& node, const RuleContext& ctx) {
+  if (std::string why = require_float_outputs(node, ctx); !why.empty()) return skip_node(why);
+  RuleDecision d;
+  for (size_t i = 0; i < node.inputs.size(); ++i) {
+    const std::string& name = node.inputs[i];
+    if (name.empty()) continue;
+    DType t = ctx.dtype(name);
+    if (t == DType::Undefined) return skip_node("input '" + name + "' has an unknown type");
+    if (t == DType::Float32) d.inputs.push_back({i, InputUse::Activation});
+  }
+  if (d.inputs.empty()) return skip_node("no float32 input");
+  for (size_t o = 0; o < node.outputs.size(); ++o)
+    if (!node.outputs[o].empty()) d.outputs.push_back({o, OutputUse::Own});
+  return d;
+}
+
+}  // namespace ptq::rewrite

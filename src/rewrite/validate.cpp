@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: Apache-2.0
+// Validation of a rewritten model (a failure is a ptq bug, reported as "internal error").
+// Structural checks, always (ONNX 1.12's checker does not know opsets above 17):
+//   - every top-level tensor is defined once, before it is read (graph inputs, initializers, node
+//     outputs in order; names read only inside subgraphs are not checked here);
+//   - every graph output is produced; every node's domain has an opset import;
+//   - every Q/DQ: float32 scale initializer, zero point (omitted only for an int32 DQ) of a type its domain/opset accepts
+//     (ONNX < 21: int8/uint8, DequantizeLinear also int32; ONNX ≥ 21 and com.microsoft: + int16/uint16),
+//     zero point and scale of equal shapes, per-channel scale length = the quantized tensor's axis size.
+// Then onnx::checker::check_model when ONNX 1.12 knows the IR version and every opset.
+#include <onnx/checker.h>
+#include <onnx/defs/schema.h>
+
+#include <map>
+#include <set>
+
+#include "ptq/ir/onnx_io.h"
+#include "ptq/util/error.h"
+#include "rewrite_internal.h"
+
+namespace ptq::rewrite {
+namespace {
+
+[[noreturn]] void invalid(const std::string& what) {
+  PTQ_FAIL(Error, "internal error: the rewritten model is invalid: ", what);
+}
+
+bool zero_point_type_ok(int type, const std::string& op, const std::string& domain, int64_t opset) {
+  using T = onnx::TensorProto;
+  if (type == T::INT8 || type == T::UINT8) return true;
+  if (type == T::INT32) return op == "DequantizeLinear";
+  if (type == T::INT16 || type == T::UINT16) return !domain.empty() || opset >= 21;
+  return false;
+}
+
+int64_t axis_of(const onnx::NodeProto& n) {
+  for (const auto& a : n.attribute())
+    if (a.name() == "axis") return a.i();
+  return 1;
+}
+
+void check_qdq(const onnx::NodeProto& n, const std::map<std::string, const onnx::TensorProto*>& inits, int64_t opset) {
+  auto data = inits.find(n.input(0));
+  const bool int32_dq = data != inits.end() && data->second->data_type() == onnx::TensorProto::INT32;
+  if (n.input_size() < 3 && !int32_dq) invalid("node '" + n.name() + "' has no zero point");
+  auto scale = inits.find(n.input(1));
+  if (scale == inits.end()) invalid("node '" + n.name() + "': the scale is not an initializer");
+  if (scale->second->data_type() != onnx::TensorProto::FLOAT) invalid("node '" + n.name() + "': scale is not float32");
+  if (n.input_size() < 3) return;  // int32 bias: zero point 0 by default
+  auto zp = inits.find(n.input(2));
+  if (zp == inits.end()) invalid("node '" + n.name() + "': the zero point is not an initializer");
+  if (!zero_point_type_ok(zp->second->data_type(), n.op_type(), n.domain(), opset))
+    invalid("node '" + n.name() + "': zero point type " + std::to_string(zp->second->data_type()) + " not accepted by " +
+            (n.domain().empty() ? "ONNX" : n.domain()) + " " + n.op_type() + " at opset " + std::to_string(opset));
+  const auto &sd = scale->second->dims(), &zd = zp->second->dims();
+  if (sd.size() != zd.size() || !std::equal(sd.begin(), sd.end(), zd.begin()))
+    invalid("node '" + n.name() + "': scale and zero point shapes differ");
+  if (sd.size() == 1 && sd[0] > 1) {
+    if (data == inits.end()) return;  // a per-channel activation is never emitted; weights are initializers
+    int64_t axis = axis_of(n), rank = data->second->dims_size();
+    if (axis < 0) axis += rank;
+    if (axis < 0 || axis >= rank || data->second->dims(static_cast<int>(axis)) != sd[0])
+      invalid("node '" + n.name() + "': per-channel scale length does not match axis " + std::to_string(axis));
+  }
+}
+
+void check_structure(const onnx::ModelProto& model) {
+  const onnx::GraphProto& g = model.graph();
+  std::set<std::string> domains;
+  for (const auto& op : model.opset_import()) domains.insert(op.domain() == "ai.onnx" ? "" : op.domain());
+  const int64_t opset = onnx_io::default_opset(model);
+  std::set<std::string> defined;
+  std::map<std::string, const onnx::TensorProto*> inits;
+  auto define = [&](const std::string& name) {
+    if (!defined.insert(name).second) invalid("tensor '" + name + "' is defined twice");
+  };
+  for (const auto& t : g.initializer()) define(t.name()), inits[t.name()] = &t;
+  for (const auto& v : g.input())
+    if (!inits.count(v.name())) define(v.name());
+  for (const auto& n : g.node()) {
+    const std::string domain = n.domain() == "ai.onnx" ? "" : n.domain();
+    if (!domains.count(domain)) invalid("node '" + n.name() + "': no opset import for domain '" + domain + "'");
+    for (const auto& i : n.input())
+      if (!i.empty() && !defined.count(i)) invalid("node '" + n.name() + "' reads '" + i + "' before it is defined");
+    if (n.op_type() == "QuantizeLinear" || n.op_type() == "DequantizeLinear") check_qdq(n, inits, opset);
+    for (const auto& o : n.output())
+      if (!o.empty()) define(o);
+  }
+  for (const auto& o : g.output())
+    if (!defined.count(o.name())) invalid("graph output '" + o.name() + "' is not produced");
+}
+
+bool checker_knows(const onnx::ModelProto& model) {
+  if (model.ir_version() > onnx::Version::IR_VERSION) return false;
+  const auto& ranges = onnx::OpSchemaRegistry::DomainToVersionRange::Instance().Map();
+  for (const auto& op : model.opset_import()) {
+    auto it = ranges.find(op.domain() == "ai.onnx" ? "" : op.domain());
+    if (it != ranges.end() && op.version() > it->second.second) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+void validate_quantized_model(const onnx::ModelProto& model) {
+  check_structure(model);
+  if (!checker_knows(model)) return;
+  try {
+    onnx::checker::check_model(model);
+  } catch (const std::exception& e) {
+    invalid(std::string("ONNX checker: ") + e.what());
+  }
+}
+
+}  // namespace ptq::rewrite

@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: Apache-2.0
+// ONNX Runtime as the interop oracle: runs models through tools/ort/run_model.js (npm onnxruntime-node,
+// installed into tools/ort/node_modules by tools/ort/install.sh — the ctest fixture `ort_node` and
+// tools/run_tests.sh call it), and calibrates with ONNX Runtime's own FP32 activations.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "ptq/calib/calibrator.h"
+#include "ptq/exec/executor.h"
+#include "ptq/rewrite/quantizer.h"
+
+namespace ptq::test {
+
+struct OrtRun {
+  bool ok = false;
+  std::string error;        // ONNX Runtime's message when it fails to load or run the model
+  exec::TensorMap outputs;  // by graph output name
+};
+
+struct OrtOptions {
+  std::string level = "all";           // graph optimization level: disabled | basic | extended | all
+  std::filesystem::path optimized;     // when set: ONNX Runtime saves the optimized graph here
+};
+
+// Saves `model` under `dir` and runs it in ONNX Runtime on `inputs`.
+OrtRun ort_run(const onnx::ModelProto& model, const exec::TensorMap& inputs, const std::filesystem::path& dir,
+               const OrtOptions& options = {});
+
+// Every float tensor of `model` (inputs, node outputs) in ONNX Runtime's FP32 run on `samples` (one
+// batch): the model is run with all of them as graph outputs.
+exec::TensorMap ort_activations(const onnx::ModelProto& model, const Graph& graph, const exec::TensorMap& samples,
+                                const std::filesystem::path& dir);
+
+// Calibration table for a plan: activation targets from [min, max] of `activations` → compute_qparams;
+// weights from rewrite::weight_table.
+calib::CalibTable minmax_table(const Graph& graph, const rewrite::QuantPlan& plan, const exec::TensorMap& activations);
+
+// Cosine similarity of two float tensors of equal size.
+double cosine(const Tensor& a, const Tensor& b);
+
+}  // namespace ptq::test

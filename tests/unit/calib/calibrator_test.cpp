@@ -1,0 +1,247 @@
+// SPDX-License-Identifier: Apache-2.0
+// calibrate() on small models against naive statistics computed here, its errors, and the JSON table.
+#include "ptq/calib/calibrator.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "ptq/calib/observer.h"
+#include "ptq/quant/scale.h"
+#include "testutil.h"
+
+using namespace ptq;
+using namespace ptq::calib;
+
+namespace {
+
+// Samples held in memory.
+class MemoryReader : public DataReader {
+ public:
+  explicit MemoryReader(std::vector<exec::TensorMap> samples) : samples_(std::move(samples)) {}
+  size_t size() const override { return samples_.size(); }
+  Sample read(size_t i) const override { return Sample{"s" + std::to_string(i), samples_.at(i)}; }
+  std::string describe() const override { return "memory"; }
+
+ private:
+  std::vector<exec::TensorMap> samples_;
+};
+
+// y = x * w (w per channel along axis 1 of x: [2,3] * [3]); r = Relu(y); out = r + 1.
+constexpr const char* kModel = R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[N,3] x) => (float[N,3] out) <float[3] w = {0.5, -2.0, 4.0}, float one = {1.0}> {
+  y = Mul(x, w)
+  r = Relu(y)
+  out = Add(r, one)
+}
+)";
+
+Graph model() { return build_graph(test::parse_text_model(kModel)); }
+
+std::vector<exec::TensorMap> samples(int n) {
+  std::vector<exec::TensorMap> s;
+  for (int i = 0; i < n; ++i) s.push_back({{"x", test::random_tensor({2, 3}, 10 + static_cast<uint32_t>(i), -3.0f, 3.0f)}});
+  return s;
+}
+
+const QuantSpec kAct{QType::UInt8, false, false};
+const QuantSpec kWeight{QType::Int8, true, false};
+
+std::vector<CalibTarget> targets() {
+  return {{"x", kAct, -1, false}, {"y", kAct, -1, false}, {"r", kAct, -1, false}, {"w", kWeight, 0, true}};
+}
+
+CalibOptions quiet(const std::string& method) {
+  CalibOptions o;
+  o.method = method;
+  o.progress = false;
+  return o;
+}
+
+}  // namespace
+
+TEST(Calibrator, MinMaxMatchesNaiveStatistics) {
+  Graph g = model();
+  auto data = samples(5);
+  CalibTable t = calibrate(g, targets(), MemoryReader(data), quiet("minmax"));
+  EXPECT_EQ(t.method, "minmax");
+  EXPECT_EQ(t.samples, 5u);
+  const float w[3] = {0.5f, -2.0f, 4.0f};
+  float ylo = 1e30f, yhi = -1e30f, xlo = 1e30f, xhi = -1e30f;
+  for (const auto& s : data) {
+    const float* x = s.at("x").data<float>();
+    for (int i = 0; i < 6; ++i) {
+      xlo = std::min(xlo, x[i]);
+      xhi = std::max(xhi, x[i]);
+      ylo = std::min(ylo, x[i] * w[i % 3]);
+      yhi = std::max(yhi, x[i] * w[i % 3]);
+    }
+  }
+  const TensorCalib& y = t.tensors.at("y");
+  EXPECT_EQ(y.min, std::vector<float>{ylo});
+  EXPECT_EQ(y.max, std::vector<float>{yhi});
+  QParams expect = compute_qparams(Range{ylo, yhi}, kAct);
+  EXPECT_EQ(y.qparams.scale, expect.scale);
+  EXPECT_EQ(y.qparams.zero_point, expect.zero_point);
+  EXPECT_EQ(t.tensors.at("x").min, std::vector<float>{xlo});  // a graph input is observed too
+  EXPECT_EQ(t.tensors.at("r").min, std::vector<float>{0.0f});
+  EXPECT_EQ(t.tensors.at("r").max, std::vector<float>{std::max(yhi, 0.0f)});
+  // The weight, per channel along axis 0, from the initializer: symmetric int8 scale = |w_c| / 127.
+  const TensorCalib& wc = t.tensors.at("w");
+  ASSERT_EQ(wc.qparams.scale.size(), 3u);
+  EXPECT_EQ(wc.qparams.axis, 0);
+  for (int c = 0; c < 3; ++c) {
+    EXPECT_FLOAT_EQ(wc.qparams.scale[static_cast<size_t>(c)], std::fabs(w[c]) / 127.0f);
+    EXPECT_EQ(wc.qparams.zero_point[static_cast<size_t>(c)], 0);
+    EXPECT_EQ(wc.min[static_cast<size_t>(c)], w[c]);
+  }
+}
+
+TEST(Calibrator, EveryMethodProducesRangesInsideTheObservedOnes) {
+  Graph g = model();
+  auto data = samples(8);
+  for (const auto& e : observer_table()) {
+    CalibTable t = calibrate(g, targets(), MemoryReader(data), quiet(e.name));
+    ASSERT_EQ(t.tensors.size(), 4u) << e.name;
+    for (const auto& kv : t.tensors) {
+      const TensorCalib& c = kv.second;
+      EXPECT_EQ(c.method, e.name);
+      const bool symmetric = kv.first == "w";
+      for (size_t k = 0; k < c.range.size(); ++k) {
+        float lo = std::min(c.min[k], 0.0f), hi = std::max(c.max[k], 0.0f);
+        if (symmetric) hi = std::max(-lo, hi), lo = -hi;  // symmetric grids span [-absmax, absmax]
+        EXPECT_GE(c.range[k].lo, lo * 1.01f - 1e-6f) << e.name << " " << kv.first;
+        EXPECT_LE(c.range[k].hi, hi * 1.01f + 1e-6f) << e.name << " " << kv.first;
+        EXPECT_GT(c.qparams.scale[k], 0.0f);
+      }
+    }
+  }
+}
+
+TEST(Calibrator, NonFiniteActivationNamesTensorAndSample) {
+  Graph g = build_graph(test::parse_text_model(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[2] x) => (float[2] y) <float one = {1.0}> {
+  y = Div(one, x)
+}
+)"));
+  std::vector<exec::TensorMap> data = {{{"x", Tensor::from_vector<float>({1, 2}, {2})}},
+                                       {{"x", Tensor::from_vector<float>({1, 0}, {2})}}};
+  try {
+    calibrate(g, {{"y", kAct, -1, false}}, MemoryReader(data), quiet("minmax"));
+    FAIL() << "no error";
+  } catch (const DataError& e) {
+    std::string msg = e.what();
+    EXPECT_NE(msg.find("sample 's1'"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("tensor 'y' has a non-finite value (inf)"), std::string::npos) << msg;
+  }
+}
+
+TEST(Calibrator, TargetNeverProducedIsNamed) {
+  Graph g = model();
+  std::vector<exec::TensorMap> empty = {{{"x", Tensor(DType::Float32, {0, 3})}}};
+  try {
+    calibrate(g, {{"y", kAct, -1, false}, {"r", kAct, -1, false}}, MemoryReader(empty), quiet("kl"));
+    FAIL() << "no error";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("calibration targets 'r', 'y' were never produced"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Calibrator, BadTargetsAreNamed) {
+  Graph g = model();
+  MemoryReader data(samples(1));
+  EXPECT_THROW(calibrate(g, {{"nope", kAct, -1, false}}, data, quiet("minmax")), ModelError);
+  EXPECT_THROW(calibrate(g, {{"y", kAct, -1, true}}, data, quiet("minmax")), ModelError);
+  EXPECT_THROW(calibrate(g, {{"y", kAct}, {"y", kAct}}, data, quiet("minmax")), UsageError);
+  EXPECT_THROW(calibrate(g, {{"y", kAct}}, data, quiet("kll")), UsageError);
+}
+
+TEST(CalibTable, RoundTripIsBitExact) {
+  Graph g = model();
+  CalibTable t = calibrate(g, targets(), MemoryReader(samples(6)), quiet("kl"));
+  t.model = "model.onnx";
+  t.tensors["odd"] = TensorCalib{"odd", "kl", {1.0f / 3.0f}, {0.1f}, {{-1e-38f, 3.4e38f}},
+                                 QParams{QType::Int16, {7.000001e-5f}, {0}, -1}};
+  auto path = test::fresh_dir() / "calib.json";
+  save_table(t, path);
+  CalibTable back = load_table(path);
+  EXPECT_EQ(back.model, "model.onnx");
+  EXPECT_EQ(back.method, "kl");
+  EXPECT_EQ(back.samples, 6u);
+  ASSERT_EQ(back.tensors.size(), t.tensors.size());
+  auto same_bits = [](const std::vector<float>& a, const std::vector<float>& b) {
+    return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+  };
+  for (const auto& kv : t.tensors) {
+    const TensorCalib& a = kv.second;
+    const TensorCalib& b = back.tensors.at(kv.first);
+    EXPECT_EQ(a.method, b.method);
+    EXPECT_TRUE(same_bits(a.min, b.min)) << kv.first;
+    EXPECT_TRUE(same_bits(a.max, b.max)) << kv.first;
+    EXPECT_TRUE(same_bits(a.qparams.scale, b.qparams.scale)) << kv.first;
+    EXPECT_EQ(a.qparams.zero_point, b.qparams.zero_point);
+    EXPECT_EQ(a.qparams.axis, b.qparams.axis);
+    EXPECT_EQ(a.qparams.type, b.qparams.type);
+    ASSERT_EQ(a.range.size(), b.range.size());
+    for (size_t k = 0; k < a.range.size(); ++k) {
+      EXPECT_EQ(std::memcmp(&a.range[k], &b.range[k], sizeof(Range)), 0) << kv.first;
+    }
+  }
+}
+
+TEST(CalibTable, LoadErrorsNameFileAndField) {
+  auto dir = test::fresh_dir();
+  struct Case {
+    std::string json;
+    const char* expect;
+  };
+  const std::string head = R"({"format": "ptq-calibration-table", "version": 1, "model": "m", "method": "kl", "samples": 1, "tensors": )";
+  const std::string ok_tensor = R"("method": "kl", "axis": -1, "min": [0], "max": [1], "range": [[0, 1]], "zero_point": [0])";
+  const Case cases[] = {
+      {"{", "not valid JSON"},
+      {R"({"format": "other"})", "format: expected \"ptq-calibration-table\""},
+      {head + R"({"t": {)" + ok_tensor + R"(, "scale": [0.1]}}})", "tensors.t.dtype: missing"},
+      {head + R"({"t": {)" + ok_tensor + R"(, "dtype": "int9", "scale": [0.1]}}})", "tensors.t.dtype: unknown quantization type 'int9'"},
+      {head + R"({"t": {)" + ok_tensor + R"(, "dtype": "uint8", "scale": ["a"]}}})", "tensors.t.scale[0]: expected a number"},
+      {head + R"({"t": {)" + ok_tensor + R"(, "dtype": "uint8", "scale": [0.1, 0.2]}}})", "tensors.t.scale: a per-tensor entry"},
+      {head + R"({"t": {)" + ok_tensor + R"(, "dtype": "uint8", "scale": [0]}}})", "tensors.t.scale[0]: scales must be positive"},
+  };
+  int k = 0;
+  for (const Case& c : cases) {
+    auto path = dir / ("t" + std::to_string(k++) + ".json");
+    test::write_bytes(path, c.json);
+    try {
+      load_table(path);
+      ADD_FAILURE() << "no error for " << c.json;
+    } catch (const DataError& e) {
+      std::string msg = e.what();
+      EXPECT_EQ(msg.rfind(path.string() + ": ", 0), 0u) << msg;
+      EXPECT_NE(msg.find(c.expect), std::string::npos) << msg;
+    }
+  }
+  EXPECT_THROW(load_table(dir / "missing.json"), IoError);
+}
+
+TEST(Calibrator, TensorInsideAnIfBranchNeverTakenIsNamed) {
+  Graph g = build_graph(test::parse_text_model(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[2] x, bool c) => (float[2] y) {
+  y = If (c) <
+    then_branch = then_g () => (float[2] t) { t = Relu(x) },
+    else_branch = else_g () => (float[2] e) { e = Neg(x) }
+  >
+}
+)"));
+  std::vector<exec::TensorMap> taken = {{{"x", Tensor::from_vector<float>({-1, 2}, {2})}, {"c", Tensor::scalar<bool>(true)}}};
+  CalibTable t = calibrate(g, {{"t", kAct, -1, false}}, MemoryReader(taken), quiet("minmax"));
+  EXPECT_EQ(t.tensors.at("t").max, std::vector<float>{2.0f});  // the tap reaches into the branch
+  std::vector<exec::TensorMap> not_taken = {{{"x", Tensor::from_vector<float>({-1, 2}, {2})}, {"c", Tensor::scalar<bool>(false)}}};
+  try {
+    calibrate(g, {{"t", kAct, -1, false}, {"e", kAct, -1, false}}, MemoryReader(not_taken), quiet("minmax"));
+    FAIL() << "no error";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("calibration target 't' was never produced"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("If/Loop branch"), std::string::npos) << e.what();
+  }
+}
