@@ -30,6 +30,8 @@ MODELS = [  # (label, path under corpus/models, input shape override)
     ('UltraFace-320', 'detection/ultraface_version-RFB-320.onnx', None),
     ('YOLOX-nano', 'detection/yolox_nano.onnx', None),
     ('PP-OCRv4-det-640', 'ocr/ch_PP-OCRv4_det_infer.onnx', [1, 3, 640, 640]),
+    # A Q/DQ model: ONNX Runtime runs it with integer kernels, ptq as float with fused fake-quantization.
+    ('MobileNetV2-QDQ', 'imagenet/mobilenet_v2_1.0_224_tflite_qdq.onnx', None),
 ]
 COMPUTE_OPS = 'Conv,ConvTranspose,Gemm,MatMul,MaxPool,AveragePool,GlobalAveragePool,BatchNormalization'
 
