@@ -5,3 +5,14 @@ ptq_add_test(exec_test
   unit/exec/eltwise_test.cpp)
 ptq_add_test(conformance_test
   conformance/node_tests.cpp)
+# Compute kernels (exec-compute): one file per kernel family; parallel_test reaches into src/exec/kernels.
+ptq_add_test(exec_compute_test
+  unit/exec/conv_test.cpp
+  unit/exec/gemm_test.cpp
+  unit/exec/pool_test.cpp
+  unit/exec/norm_test.cpp
+  unit/exec/rnn_test.cpp
+  unit/exec/quantize_test.cpp
+  unit/exec/parallel_test.cpp
+  unit/exec/fusion_test.cpp)
+target_include_directories(exec_compute_test PRIVATE ${PROJECT_SOURCE_DIR}/src/exec/kernels)

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "ptq/exec/executor.h"
 
+#include <algorithm>
 #include <chrono>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
 
+#include "fusion.h"
 #include "ptq/util/log.h"
 
 namespace ptq::exec {
@@ -99,6 +101,14 @@ struct Executor::Plan {
   std::vector<std::vector<int>> free_after;       // per node: slots dead after it ran
   std::vector<std::string> outer_names;           // names resolved through the enclosing scope
   std::vector<int> graph_input_slots;
+  // Fusion (fusion.h): groups run at their head's position when nobody observes their intermediates.
+  std::vector<FusedGroup> groups;
+  std::vector<int> group_at;                    // per node: index of the group it heads, or -1
+  std::vector<char> absorbed;                   // per node: runs inside a group headed elsewhere
+  std::vector<std::vector<int>> group_output;   // per group: {slot of its output}
+  std::vector<std::vector<int>> group_free;     // per group: union of its nodes' free_after
+  std::unordered_map<std::string, int> hidden;  // hidden tensor -> group
+  std::vector<char> folded;                     // per node: outputs computed at construction
   mutable std::mutex profile_mutex;
   mutable std::map<std::string, OpProfile> profile;
 
@@ -193,6 +203,75 @@ Executor::Executor(const Graph& graph, ExecOptions options)
   }
   for (size_t s = 0; s < last_use.size(); ++s)
     if (last_use[s] >= 0 && !graph.is_weight(p.slot_name[s])) p.free_after[static_cast<size_t>(last_use[s])].push_back(static_cast<int>(s));
+  p.folded.assign(n, 0);
+  if (options_.fold_constants) plan_constants();
+  if (options_.fuse) plan_groups();
+}
+
+namespace {
+
+// Ops that must run every time (random generators) or hold subgraphs are never folded.
+bool foldable(const Node& node) {
+  if (node.op_type.rfind("Random", 0) == 0 || node.op_type == "Multinomial" || node.op_type == "Bernoulli") return false;
+  for (const auto& kv : node.attrs)
+    if (kv.second.g || !kv.second.graphs.empty()) return false;
+  return !node.inputs.empty() && node.implicit_inputs.empty();
+}
+
+}  // namespace
+
+void Executor::plan_constants() {
+  Plan& p = *plan_;
+  std::vector<char> constant(p.slot_name.size(), 0);
+  for (const auto& kv : graph_.weights) constant[static_cast<size_t>(p.slot_of.at(kv.first))] = 1;
+  for (size_t i = 0; i < graph_.nodes.size(); ++i) {
+    const Node& node = graph_.nodes[i];
+    bool all = foldable(node);
+    for (int s : p.input_slots[i]) all = all && (s == -1 || (s >= 0 && constant[static_cast<size_t>(s)]));
+    if (!all) continue;
+    KernelIO io;
+    for (int s : p.input_slots[i]) io.inputs.push_back(s >= 0 ? &p.initial[static_cast<size_t>(s)] : nullptr);
+    io.outputs.assign(node.outputs.size(), Tensor());
+    io.threads = threads_;
+    try {
+      p.kernels[i](io);
+    } catch (const Error&) {
+      continue;  // left to run time, which reports the error with its context
+    }
+    for (size_t k = 0; k < p.output_slots[i].size(); ++k) {
+      int s = p.output_slots[i][k];
+      if (s < 0 || !io.outputs[k].defined()) continue;
+      p.initial[static_cast<size_t>(s)] = std::move(io.outputs[k]);
+      constant[static_cast<size_t>(s)] = 1;
+    }
+    p.folded[i] = 1;
+  }
+}
+
+void Executor::plan_groups() {
+  Plan& p = *plan_;
+  p.groups = plan_fusion(graph_);
+  p.groups.erase(std::remove_if(p.groups.begin(), p.groups.end(),
+                                [&](const FusedGroup& g) {
+                                  for (size_t n : g.nodes)
+                                    if (p.folded[n]) return true;
+                                  return false;
+                                }),
+                 p.groups.end());
+  p.group_at.assign(graph_.nodes.size(), -1);
+  p.absorbed.assign(graph_.nodes.size(), 0);
+  for (size_t k = 0; k < p.groups.size(); ++k) {
+    const FusedGroup& g = p.groups[k];
+    p.group_at[g.head] = static_cast<int>(k);
+    p.group_output.push_back({p.slot_of.at(g.output)});
+    std::vector<int> free;
+    for (size_t n : g.nodes) {
+      if (n != g.head) p.absorbed[n] = 1;
+      free.insert(free.end(), p.free_after[n].begin(), p.free_after[n].end());
+    }
+    p.group_free.push_back(free);
+    for (const auto& h : g.hidden) p.hidden[h] = static_cast<int>(k);
+  }
 }
 
 Executor::~Executor() = default;
@@ -228,13 +307,40 @@ TensorMap Executor::run(const TensorMap& inputs, const RunOptions& options) cons
   for (const auto& kv : fetch_slots)
     if (values[static_cast<size_t>(kv.first)].defined()) result[kv.second] = values[static_cast<size_t>(kv.first)];
 
+  // Fused groups only when nobody observes their intermediates.
+  bool fused = !p.groups.empty() && !(options.tap && *options.tap);
+  for (const auto& f : options.fetch) fused = fused && !p.hidden.count(f);
   FrameScope scope(p.slot_of, values, options.outer);
   KernelIO io;
   io.scope = &scope;
   io.tap = options.tap;
   io.threads = threads_;
+  const bool tapping = options.tap && *options.tap;
+  // Stores a step's outputs (unless already in `values`), hands them to the tap and the fetch list,
+  // then frees what died.
+  auto publish = [&](const Node& node, const std::vector<int>& slots, const std::vector<int>& dead, bool computed) {
+    for (size_t k = 0; k < slots.size(); ++k) {
+      const int s = slots[k];
+      if (s < 0) continue;
+      if (computed) {
+        if (!io.outputs[k].defined()) PTQ_FAIL(Error, node.describe(), ": kernel produced no output ", k);
+        values[static_cast<size_t>(s)] = std::move(io.outputs[k]);
+      }
+      const Tensor& v = values[static_cast<size_t>(s)];
+      if (tapping && v.defined()) (*options.tap)(node.outputs[k], v);  // never inside a fused group
+      auto f = fetch_slots.find(s);
+      if (f != fetch_slots.end()) result[f->second] = v;
+    }
+    for (int d : dead) values[static_cast<size_t>(d)] = Tensor();
+  };
   for (size_t i = 0; i < graph_.nodes.size(); ++i) {
     const Node& node = graph_.nodes[i];
+    if (fused && p.absorbed[i]) continue;
+    if (p.folded[i]) {  // outputs computed at construction: already in `values`
+      publish(node, p.output_slots[i], p.free_after[i], false);
+      continue;
+    }
+    const int group = fused ? p.group_at[i] : -1;
     io.inputs.clear();
     for (size_t k = 0; k < p.input_slots[i].size(); ++k) {
       int s = p.input_slots[i][k];
@@ -252,7 +358,8 @@ TensorMap Executor::run(const TensorMap& inputs, const RunOptions& options) cons
     io.outputs.assign(node.outputs.size(), Tensor());
     auto start = std::chrono::steady_clock::now();
     try {
-      p.kernels[i](io);
+      if (group >= 0) p.groups[static_cast<size_t>(group)].kernel(io);
+      else p.kernels[i](io);
     } catch (Error& e) {
       e.append_context(node.describe());
       throw;
@@ -264,17 +371,10 @@ TensorMap Executor::run(const TensorMap& inputs, const RunOptions& options) cons
       prof.calls += 1;
       prof.seconds += dt;
     }
-    for (size_t k = 0; k < p.output_slots[i].size(); ++k) {
-      int s = p.output_slots[i][k];
-      if (s < 0) continue;
-      if (!io.outputs[k].defined()) PTQ_FAIL(Error, node.describe(), ": kernel produced no output ", k);
-      values[static_cast<size_t>(s)] = std::move(io.outputs[k]);
-      const Tensor& v = values[static_cast<size_t>(s)];
-      if (options.tap && *options.tap) (*options.tap)(node.outputs[k], v);
-      auto f = fetch_slots.find(s);
-      if (f != fetch_slots.end()) result[f->second] = v;
-    }
-    for (int s : p.free_after[i]) values[static_cast<size_t>(s)] = Tensor();
+    if (group >= 0)  // the group's result goes to its last node's output
+      publish(node, p.group_output[static_cast<size_t>(group)], p.group_free[static_cast<size_t>(group)], true);
+    else
+      publish(node, p.output_slots[i], p.free_after[i], true);
   }
   for (const auto& o : graph_.outputs) {
     const Tensor* t = scope.lookup(o.name);

@@ -21,6 +21,14 @@ using TensorMap = std::map<std::string, Tensor>;
 struct ExecOptions {
   int threads = 0;       // 0: all cores
   bool profile = false;  // accumulate time per op type
+  // Run a Conv/ConvTranspose/Gemm/MatMul and the element-wise nodes after it (BatchNormalization,
+  // activations, constant Add/Mul/Div) as one kernel when nobody observes the intermediates (no tap,
+  // no fetch of one). Same bits as the node-by-node run except Sigmoid/SiLU epilogues (~2 ulp).
+  bool fuse = true;
+  // Run nodes whose inputs are all constant (weights, or outputs of such nodes) once, when the
+  // executor is built (e.g. DequantizeLinear of quantized weights); runs then reuse their outputs and
+  // still hand them to the tap. Costs the memory of those outputs for the executor's lifetime.
+  bool fold_constants = true;
 };
 
 struct RunOptions {
@@ -59,6 +67,8 @@ class Executor {
 
  private:
   struct Plan;
+  void plan_groups();
+  void plan_constants();
   const Graph& graph_;
   ExecOptions options_;
   int threads_ = 1;

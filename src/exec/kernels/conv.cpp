@@ -1,26 +1,25 @@
 // SPDX-License-Identifier: Apache-2.0
 // Conv (opsets 1, 11), float32, 1-D to 3-D, any group, strides, dilations, pads, auto_pad, optional
-// bias, optional fused activation (executor fusion):
+// bias, optional fused post-ops (executor fusion, post_ops.h):
 //   Y[n, m, o] = B[m] + sum_{c in group(m), t in window} W[m, c, t] * X[n, c, o * s - pad + t * d]
 // Three paths:
-//   - depthwise-like (one input channel per group, 1-D/2-D): direct loops per output plane, the inner
-//     loop over output columns contiguous and vectorizable;
+//   - depthwise-like (one input channel per group, 1-D/2-D): direct per plane (depthwise.cpp);
 //   - 1x1, stride 1, no pads: the input plane already is the GEMM operand (no im2col);
-//   - otherwise: im2col of one column tile (at most kColBudget floats, per-thread reused buffer) then
-//     one GEMM per tile.
+//   - otherwise: im2col of one column tile (plan_tiles keeps it near 2^17 floats; a per-thread buffer
+//     reused across calls) then one GEMM per tile.
 // Tasks are (image, group, row tile, column tile) from the shape only: results do not depend on the
 // thread count.
 #include <algorithm>
 
+#include "depthwise.h"
 #include "kernels.h"
 #include "parallel.h"
+#include "post_ops.h"
 #include "sgemm.h"
 #include "window.h"
 
 namespace ptq::exec {
 namespace {
-
-constexpr int64_t kColBudget = int64_t{1} << 17;  // floats per im2col tile (512 KiB)
 
 struct ConvShape {
   int64_t N = 0, C = 0, M = 0, group = 1, Cg = 0, Mg = 0;
@@ -46,55 +45,21 @@ ConvShape conv_shape(const WindowAttrs& attrs, int64_t group, const Tensor& x, c
   return s;
 }
 
-// One output plane of a depthwise-like conv: single input channel plane x, taps w (KH x KW).
-void depthwise_plane(const float* x, const float* w, float bias, float* y, const WindowGeometry& g, const Activation& act) {
-  const int64_t W = g.in[2], OH = g.out[1], OW = g.out[2], KH = g.k[1], KW = g.k[2], sw = g.s[2];
-  std::vector<int64_t> lo(static_cast<size_t>(KW)), hi(static_cast<size_t>(KW)), off(static_cast<size_t>(KW));
-  for (int64_t kw = 0; kw < KW; ++kw) {
-    size_t i = static_cast<size_t>(kw);
-    off[i] = kw * g.d[2] - g.pb[2];
-    valid_range(off[i], sw, W, OW, lo[i], hi[i]);
-  }
-  for (int64_t oh = 0; oh < OH; ++oh) {
-    float* row = y + oh * OW;
-    std::fill(row, row + OW, bias);
-    for (int64_t kh = 0; kh < KH; ++kh) {
-      const int64_t ih = oh * g.s[1] - g.pb[1] + kh * g.d[1];
-      if (ih < 0 || ih >= g.in[1]) continue;
-      const float* src = x + ih * W;
-      for (int64_t kw = 0; kw < KW; ++kw) {
-        const size_t i = static_cast<size_t>(kw);
-        const float wv = w[kh * KW + kw];
-        const int64_t d = off[i];
-        if (sw == 1) {
-          for (int64_t o = lo[i]; o < hi[i]; ++o) row[o] += wv * src[o + d];
-        } else {
-          for (int64_t o = lo[i]; o < hi[i]; ++o) row[o] += wv * src[o * sw + d];
-        }
-      }
-    }
-    act.apply(row, OW);
-  }
-}
-
-void conv_depthwise(const ConvShape& s, const float* x, const float* w, const float* b, float* y, const Activation& act,
+void conv_depthwise(const ConvShape& s, const float* x, const float* w, const float* b, float* y, const PostOps& post,
                     int threads) {
   const int64_t in_size = s.g.in_size(), out_size = s.g.out_size(), kk = s.g.k_size();
+  const int64_t work = s.N * s.M * out_size * s.g.k_size();
   parallel_for(threads, s.N * s.M, [&](int64_t t) {
     const int64_t n = t / s.M, m = t % s.M, c = m / s.Mg;  // Cg == 1: group m / Mg reads channel c
-    depthwise_plane(x + (n * s.C + c) * in_size, w + m * kk, b ? b[m] : 0.0f, y + t * out_size, s.g, act);
-  });
+    depthwise_plane(x + (n * s.C + c) * in_size, w + m * kk, b ? b[m] : 0.0f, y + t * out_size, s.g, post, m);
+  }, work);
 }
 
-void conv_gemm(const ConvShape& s, const float* x, const float* w, const float* b, float* y, const Activation& act,
+void conv_gemm(const ConvShape& s, const float* x, const float* w, const float* b, float* y, const PostOps& post,
                int threads) {
   const int64_t K = s.Cg * s.g.k_size(), P = s.g.out_size(), in_size = s.g.in_size();
   const bool direct = s.g.unit_window();
-  TilePlan tp = plan_tiles(s.Mg, P, K, s.N * s.group);
-  if (!direct && K * tp.n_tile > kColBudget) {
-    tp.n_tile = std::max<int64_t>(16, kColBudget / K / 16 * 16);
-    tp.n_tiles = ceil_div(P, tp.n_tile);
-  }
+  const TilePlan tp = plan_tiles(s.Mg, P, K, s.N * s.group);
   const int64_t per_image = s.group * tp.m_tiles * tp.n_tiles;
   parallel_for(threads, s.N * per_image, [&](int64_t t) {
     const int64_t n = t / per_image, grp = (t / (tp.m_tiles * tp.n_tiles)) % s.group;
@@ -105,7 +70,8 @@ void conv_gemm(const ConvShape& s, const float* x, const float* w, const float* 
     float* yg = y + (n * s.M + grp * s.Mg) * P;
     Epilogue epi;
     epi.row_bias = b ? b + grp * s.Mg : nullptr;
-    epi.act = act;
+    epi.post = &post;
+    epi.channel0 = grp * s.Mg;
     const MatView a{w + grp * s.Mg * K, K, false};
     if (direct) {
       sgemm_tile(m0, mc, p0, pc, K, 1.0f, a, MatView{xg, P, false}, yg, P, false, epi);
@@ -114,16 +80,16 @@ void conv_gemm(const ConvShape& s, const float* x, const float* w, const float* 
       im2col(xg, s.Cg, s.g, p0, p0 + pc, 0.0f, col);
       sgemm_tile(m0, mc, 0, pc, K, 1.0f, a, MatView{col, pc, false}, yg + p0, P, false, epi);
     }
-  });
+  }, s.N * s.M * K * P);
 }
 
 }  // namespace
 
-Kernel make_conv_activation(const Node& node, const Activation& act) {
+Kernel make_conv_fused(const Node& node, const PostOps& post) {
   expect_inputs(node, 2, 3);
   WindowAttrs attrs = WindowAttrs::read(node);
   int64_t group = node.attr_int("group", 1);
-  return [attrs, group, act](KernelIO& io) {
+  return [attrs, group, post](KernelIO& io) {
     const Tensor& x = io.in(0);
     const Tensor& w = io.in(1);
     const Tensor* b = io.has(2) ? io.inputs[2] : nullptr;
@@ -137,12 +103,12 @@ Kernel make_conv_activation(const Node& node, const Activation& act) {
     float* y = io.outputs[0].data<float>();
     const float* bias = b ? b->data<float>() : nullptr;
     if (s.Cg == 1 && s.g.in[0] == 1 && s.g.k[0] == 1)
-      conv_depthwise(s, x.data<float>(), w.data<float>(), bias, y, act, io.threads);
+      conv_depthwise(s, x.data<float>(), w.data<float>(), bias, y, post, io.threads);
     else
-      conv_gemm(s, x.data<float>(), w.data<float>(), bias, y, act, io.threads);
+      conv_gemm(s, x.data<float>(), w.data<float>(), bias, y, post, io.threads);
   };
 }
 
-Kernel make_conv(const Node& node) { return make_conv_activation(node, Activation{}); }
+Kernel make_conv(const Node& node) { return make_conv_fused(node, PostOps{}); }
 
 }  // namespace ptq::exec

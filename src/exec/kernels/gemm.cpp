@@ -7,10 +7,11 @@
 //   MatMul (opsets 1, 9, 13): numpy matmul: 1-D operands get a unit dim (removed again from the
 //   result), leading dims broadcast. When B is 2-D and A is contiguous, A's leading dims fold into M
 //   (one GEMM); otherwise one GEMM per broadcast batch entry.
-// Both take an optional fused activation (executor fusion).
+// Both take optional fused post-ops without per-channel constants (executor fusion).
 #include "eltwise.h"
 #include "kernels.h"
 #include "parallel.h"
+#include "post_ops.h"
 #include "sgemm.h"
 
 namespace ptq::exec {
@@ -46,11 +47,11 @@ void fill_broadcast(const Tensor& c, float beta, int64_t M, int64_t N, float* y)
 
 }  // namespace
 
-Kernel make_gemm_activation(const Node& node, const Activation& act) {
+Kernel make_gemm_fused(const Node& node, const PostOps& post) {
   expect_inputs(node, node.opset < 11 ? 3 : 2, 3);
   const bool ta = node.attr_int("transA", 0) != 0, tb = node.attr_int("transB", 0) != 0;
   const float alpha = node.attr_float("alpha", 1.0f), beta = node.attr_float("beta", 1.0f);
-  return [ta, tb, alpha, beta, act](KernelIO& io) {
+  return [ta, tb, alpha, beta, post](KernelIO& io) {
     const Tensor& a = io.in(0);
     const Tensor& b = io.in(1);
     const Tensor* c = io.has(2) ? io.inputs[2] : nullptr;
@@ -62,7 +63,7 @@ Kernel make_gemm_activation(const Node& node, const Activation& act) {
     io.outputs[0] = Tensor(DType::Float32, {M, N});
     float* y = io.outputs[0].data<float>();
     Epilogue epi;
-    epi.act = act;
+    epi.post = &post;
     bool accumulate = false;
     if (c && beta != 0.0f && !bias_epilogue(*c, beta, M, N, epi)) {
       fill_broadcast(*c, beta, M, N, y);
@@ -73,11 +74,11 @@ Kernel make_gemm_activation(const Node& node, const Activation& act) {
   };
 }
 
-Kernel make_gemm(const Node& node) { return make_gemm_activation(node, Activation{}); }
+Kernel make_gemm(const Node& node) { return make_gemm_fused(node, PostOps{}); }
 
-Kernel make_matmul_activation(const Node& node, const Activation& act) {
+Kernel make_matmul_fused(const Node& node, const PostOps& post) {
   expect_inputs(node, 2, 2);
-  return [act](KernelIO& io) {
+  return [post](KernelIO& io) {
     const Tensor& a = io.in(0);
     const Tensor& b = io.in(1);
     check_float(&a);
@@ -86,7 +87,7 @@ Kernel make_matmul_activation(const Node& node, const Activation& act) {
     io.outputs[0] = Tensor(DType::Float32, s.out);
     float* y = io.outputs[0].data<float>();
     Epilogue epi;
-    epi.act = act;
+    epi.post = &post;
     const int64_t batches = shape_numel(s.batch);
     if (shape_numel(s.b_batch) == 1 && shape_numel(s.a_batch) == batches) {  // A's batch folds into M
       sgemm(batches * s.M, s.N, s.K, 1.0f, MatView{a.data<float>(), s.K, false}, MatView{b.data<float>(), s.N, false},
@@ -102,10 +103,10 @@ Kernel make_matmul_activation(const Node& node, const Activation& act) {
       const int64_t m0 = mt * tp.m_tile, n0 = nt * tp.n_tile;
       sgemm_tile(m0, std::min(tp.m_tile, s.M - m0), n0, std::min(tp.n_tile, s.N - n0), s.K, 1.0f, MatView{ap, s.K, false},
                  MatView{bp, s.N, false}, y + bi * s.M * s.N, s.N, false, epi);
-    });
+    }, batches * s.M * s.N * s.K);
   };
 }
 
-Kernel make_matmul(const Node& node) { return make_matmul_activation(node, Activation{}); }
+Kernel make_matmul(const Node& node) { return make_matmul_fused(node, PostOps{}); }
 
 }  // namespace ptq::exec

@@ -156,17 +156,18 @@ Kernel make_if(const Node& node);
 Kernel make_loop(const Node& node);
 
 // ---- compute kernels (exec-compute) ----
-struct Activation;
+class PostOps;
 
-// conv.cpp, conv_transpose.cpp, gemm.cpp: the *_activation forms take a fused activation (executor fusion).
+// conv.cpp, conv_transpose.cpp, gemm.cpp: the *_fused forms run post-ops (post_ops.h) in their
+// epilogue (executor fusion, src/exec/fusion.cpp).
 Kernel make_conv(const Node& node);
-Kernel make_conv_activation(const Node& node, const Activation& act);
+Kernel make_conv_fused(const Node& node, const PostOps& post);
 Kernel make_conv_transpose(const Node& node);
-Kernel make_conv_transpose_activation(const Node& node, const Activation& act);
+Kernel make_conv_transpose_fused(const Node& node, const PostOps& post);
 Kernel make_gemm(const Node& node);
-Kernel make_gemm_activation(const Node& node, const Activation& act);
+Kernel make_gemm_fused(const Node& node, const PostOps& post);
 Kernel make_matmul(const Node& node);
-Kernel make_matmul_activation(const Node& node, const Activation& act);
+Kernel make_matmul_fused(const Node& node, const PostOps& post);
 
 // pool.cpp
 Kernel make_max_pool(const Node& node);

@@ -48,7 +48,7 @@ void affine_channels(const float* x, float* y, int64_t N, int64_t C, int64_t S, 
     const float* xs = x + p * S;
     float* ys = y + p * S;
     for (int64_t i = 0; i < S; ++i) ys[i] = xs[i] * av + bv;
-  });
+  }, N * C * S);
 }
 
 // Per-channel batch mean and population variance over N and the spatial dims.
@@ -134,7 +134,7 @@ Kernel make_instance_normalization(const Node& node) {
       const float a = scale[c] / static_cast<float>(std::sqrt(var + eps));
       const float b = bias[c] - static_cast<float>(mean) * a;
       for (int64_t i = 0; i < S; ++i) yp[p * S + i] = xp[p * S + i] * a + b;
-    });
+    }, x.numel() * 3);
   };
 }
 
@@ -183,7 +183,7 @@ Kernel make_layer_normalization(const Node& node) {
       if (stats[1]) stats[1][r] = inv;
       for (int64_t i = 0; i < inner; ++i)
         yp[r * inner + i] = (xp[r * inner + i] - m) * inv * scale[static_cast<size_t>(i)] + bias[static_cast<size_t>(i)];
-    });
+    }, x.numel() * 3);
   };
 }
 

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // A process-wide pool of worker threads behind parallel_for. A job is published by bumping a
-// job counter; workers spin briefly on it (kSpinRounds pause instructions, so back-to-back
-// kernels do not pay a futex wake-up each) and then sleep on a condition variable. Tasks are claimed
-// from an atomic counter; the caller runs tasks too and waits until every participating worker is done.
+// job counter; workers spin briefly on it (kSpinRounds pause instructions, tens of microseconds, so
+// back-to-back kernels do not pay a futex wake-up each) and then sleep on a condition variable. Tasks
+// are claimed from an atomic counter; the caller runs tasks too, then spins as briefly for the
+// participating workers and sleeps until the last one signals. Short spins keep an oversubscribed
+// machine (more runnable threads than cores) from burning the time slices the workers need.
 #include "parallel.h"
 
 #include <algorithm>
@@ -22,7 +24,7 @@
 namespace ptq::exec {
 namespace {
 
-constexpr int kSpinRounds = 1 << 16;  // ~0.1-1 ms of pausing before a worker sleeps
+constexpr int kSpinRounds = 1 << 12;  // pause instructions (~20-100 us) before sleeping
 
 thread_local bool t_in_task = false;
 
@@ -72,9 +74,10 @@ class Pool {
     }
     wake_.notify_all();
     run_tasks();
-    for (int spin = 0; active_.load(std::memory_order_acquire) != 0; ++spin) {
-      if (spin < kSpinRounds) PTQ_PAUSE();
-      else std::this_thread::yield();
+    for (int spin = 0; spin < kSpinRounds && active_.load(std::memory_order_acquire) != 0; ++spin) PTQ_PAUSE();
+    if (active_.load(std::memory_order_acquire) != 0) {
+      std::unique_lock<std::mutex> lock(mutex_);
+      done_.wait(lock, [&] { return active_.load(std::memory_order_acquire) == 0; });
     }
     fn_ = nullptr;
     if (error_) std::rethrow_exception(error_);
@@ -116,14 +119,18 @@ class Pool {
       seen = g;
       if (static_cast<uint64_t>(id) >= (g & kHelperMask)) continue;
       run_tasks();
-      active_.fetch_sub(1, std::memory_order_acq_rel);
+      if (active_.fetch_sub(1, std::memory_order_acq_rel) == 1) {  // the last helper wakes the caller
+        std::lock_guard<std::mutex> lock(mutex_);
+        done_.notify_one();
+      }
     }
   }
 
   std::mutex busy_;   // held by the caller for the whole job
   std::mutex mutex_;  // guards sleeping/waking
   std::mutex error_mutex_;
-  std::condition_variable wake_;
+  std::condition_variable wake_;  // workers wait for a job
+  std::condition_variable done_;  // the caller waits for its helpers
   std::vector<std::thread> workers_;
   static constexpr int kHelperBits = 16;
   static constexpr uint64_t kHelperMask = (uint64_t{1} << kHelperBits) - 1;
@@ -138,9 +145,9 @@ class Pool {
 
 }  // namespace
 
-void parallel_for(int threads, int64_t n, const TaskFn& fn) {
+void parallel_for(int threads, int64_t n, const TaskFn& fn, int64_t work) {
   if (n <= 0) return;
-  if (threads <= 1 || n == 1 || t_in_task) {
+  if (threads <= 1 || n == 1 || t_in_task || (work >= 0 && work < kMinParallelWork)) {
     run_inline(n, fn);
     return;
   }

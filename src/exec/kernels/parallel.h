@@ -18,7 +18,10 @@ namespace ptq::exec {
 
 using TaskFn = std::function<void(int64_t task)>;
 
-void parallel_for(int threads, int64_t n, const TaskFn& fn);
+// `work` (optional): the job's size in elementary operations; below kMinParallelWork the tasks run
+// inline (a wake-up and a join would cost more than they save).
+constexpr int64_t kMinParallelWork = int64_t{1} << 16;
+void parallel_for(int threads, int64_t n, const TaskFn& fn, int64_t work = -1);
 
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 

@@ -2,7 +2,7 @@
 // Pooling, 1-D to 3-D, one task per (image, channel) plane:
 //   MaxPool (opsets 1, 8, 10, 11, 12): max over the window taps inside the input (pads never win);
 //     float32, int8, uint8; optional Indices output (int64, flat index into X; storage_order 1 makes
-//     the spatial part column-major: h + w * H).
+//     the spatial part column-major: h + w * H). Without Indices, 1-D/2-D windows run separably.
 //   AveragePool (opsets 1, 7, 10, 11, 19): sum / count, count = taps inside the input, or with
 //     count_include_pad = 1 the taps inside the input plus its explicit pads (the ceil_mode overhang
 //     past pad_end is never counted), as ONNX Runtime does.
@@ -100,6 +100,44 @@ void avg_plane(const float* x, float* y, const WindowGeometry& g, bool include_p
   });
 }
 
+// Max over a 1-D/2-D window as two 1-D passes (max is exact, so the values equal the direct form's;
+// only the choice among NaNs may differ): each input row is copied into a row padded with lowest(),
+// reduced along W into hmax (taps outer, columns inner: contiguous, vectorizable for stride 1), then
+// output rows take the max of their window's hmax rows.
+template <class T>
+void max_plane_separable(const T* x, T* y, const WindowGeometry& g) {
+  const T low = std::numeric_limits<T>::lowest();
+  const int64_t H = g.in[1], W = g.in[2], OH = g.out[1], OW = g.out[2];
+  const int64_t sw = g.s[2], dw = g.d[2], KW = g.k[2];
+  const int64_t width = std::max(W + g.pb[2], (OW - 1) * sw + (KW - 1) * dw + 1);
+  T* prow = thread_scratch<T, 5>(static_cast<size_t>(width));
+  T* hmax = thread_scratch<T, 6>(static_cast<size_t>(H * OW));
+  for (int64_t h = 0; h < H; ++h) {
+    std::fill(prow, prow + width, low);
+    std::copy(x + h * W, x + (h + 1) * W, prow + g.pb[2]);
+    T* hm = hmax + h * OW;
+    std::fill(hm, hm + OW, low);
+    for (int64_t j = 0; j < KW; ++j) {
+      const T* src = prow + j * dw;
+      if (sw == 1) {
+        for (int64_t o = 0; o < OW; ++o) hm[o] = std::max(hm[o], src[o]);
+      } else {
+        for (int64_t o = 0; o < OW; ++o) hm[o] = std::max(hm[o], src[o * sw]);
+      }
+    }
+  }
+  for (int64_t oh = 0; oh < OH; ++oh) {
+    T* out = y + oh * OW;
+    std::fill(out, out + OW, low);
+    for (int64_t i = 0; i < g.k[1]; ++i) {
+      const int64_t ih = oh * g.s[1] - g.pb[1] + i * g.d[1];
+      if (ih < 0 || ih >= H) continue;
+      const T* hm = hmax + ih * OW;
+      for (int64_t o = 0; o < OW; ++o) out[o] = std::max(out[o], hm[o]);
+    }
+  }
+}
+
 template <class T>
 void run_max_pool(const PoolSpec& spec, KernelIO& io) {
   const Tensor& x = io.in(0);
@@ -113,9 +151,11 @@ void run_max_pool(const PoolSpec& spec, KernelIO& io) {
   const T* xp = x.data<T>();
   T* yp = io.outputs[0].data<T>();
   const int64_t in_size = g.in_size(), out_size = g.out_size();
+  const bool separable = !idx && g.in[0] == 1 && g.k[0] == 1;
   parallel_for(io.threads, x.dim(0) * x.dim(1), [&](int64_t p) {
-    max_plane(xp + p * in_size, yp + p * out_size, idx ? idx + p * out_size : nullptr, p, g, spec.column_major);
-  });
+    if (separable) max_plane_separable(xp + p * in_size, yp + p * out_size, g);
+    else max_plane(xp + p * in_size, yp + p * out_size, idx ? idx + p * out_size : nullptr, p, g, spec.column_major);
+  }, io.outputs[0].numel() * g.k_size());
 }
 
 }  // namespace
@@ -150,7 +190,7 @@ Kernel make_average_pool(const Node& node) {
     const int64_t in_size = g.in_size(), out_size = g.out_size();
     parallel_for(io.threads, x.dim(0) * x.dim(1), [&](int64_t p) {
       avg_plane(xp + p * in_size, yp + p * out_size, g, spec.count_include_pad);
-    });
+    }, io.outputs[0].numel() * g.k_size());
   };
 }
 
@@ -187,7 +227,7 @@ Kernel global_pool(const Node& node) {
       const float* s = xp + p * size;
       if (Max) yp[p] = size == 0 ? 0.0f : *std::max_element(s, s + size);
       else yp[p] = size == 0 ? 0.0f : sum_lanes(s, size) / static_cast<float>(size);
-    });
+    }, x.numel());
   };
 }
 

@@ -6,6 +6,7 @@
 //                     Output type: the zero point's, else output_dtype (opset 21), else uint8.
 //                     Types int8, uint8, int16, uint16.
 //   DequantizeLinear  y = float(int32(x) - int32(zp)) * scale, for int8, uint8, int16, uint16, int32.
+//   With AVX2, 8 values at a time through the same steps (same bits).
 //   Scales: a scalar or one-element tensor (per tensor), a 1-D tensor of x.shape[axis] values (per
 //   axis), or with block_size > 0 (opset 21) a tensor of x's rank with ceil(x.shape[axis] / block_size)
 //   along axis (blocked). Scales are float32.
@@ -14,6 +15,11 @@
 //   y = QuantizeLinear(x, scale, zp).
 #include <cmath>
 #include <limits>
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define PTQ_QDQ_AVX2 1
+#endif
 
 #include "kernels.h"
 #include "parallel.h"
@@ -58,7 +64,7 @@ QuantLayout quant_layout(const Shape& x, const Tensor& scale, int64_t axis_attr,
 template <class F>
 void for_each_run(const QuantLayout& q, int64_t n, int threads, F f) {
   if (q.per_tensor) {
-    parallel_for(threads, ceil_div(n, kChunk), [&](int64_t c) { f(c * kChunk, std::min(n, (c + 1) * kChunk), 0); });
+    parallel_for(threads, ceil_div(n, kChunk), [&](int64_t c) { f(c * kChunk, std::min(n, (c + 1) * kChunk), 0); }, n);
     return;
   }
   // One task per (outer, axis index) row of `inner` elements.
@@ -71,14 +77,26 @@ void for_each_run(const QuantLayout& q, int64_t n, int threads, F f) {
     } else {
       f(r * q.inner, (r + 1) * q.inner, p);
     }
-  });
+  }, n);
 }
 
 template <class Q>
 void quantize_run(const float* x, Q* y, int64_t begin, int64_t end, float scale, int32_t zp) {
   const float lo = static_cast<float>(static_cast<int32_t>(std::numeric_limits<Q>::lowest()) - zp);
   const float hi = static_cast<float>(static_cast<int32_t>(std::numeric_limits<Q>::max()) - zp);
-  for (int64_t i = begin; i < end; ++i) {
+  int64_t i = begin;
+#ifdef PTQ_QDQ_AVX2
+  // The same steps on 8 values: MAXPS gives lo for NaN, CVTPS2DQ rounds half to even.
+  const __m256 vs = _mm256_set1_ps(scale), vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+  const __m256i vzp = _mm256_set1_epi32(zp);
+  alignas(32) int32_t q[8];
+  for (; i + 8 <= end; i += 8) {
+    const __m256 v = _mm256_min_ps(_mm256_max_ps(_mm256_div_ps(_mm256_loadu_ps(x + i), vs), vlo), vhi);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(q), _mm256_add_epi32(_mm256_cvtps_epi32(v), vzp));
+    for (int k = 0; k < 8; ++k) y[i + k] = static_cast<Q>(q[k]);
+  }
+#endif
+  for (; i < end; ++i) {
     float v = x[i] / scale;
     v = v > lo ? v : lo;  // NaN -> lo
     v = v < hi ? v : hi;
@@ -109,7 +127,18 @@ void dequantize_tensor_as(const Tensor& x, const Tensor& scale, const Tensor* zp
   for_each_run(q, x.numel(), threads, [&](int64_t b, int64_t e, int64_t p) {
     const float s = sp[p];
     const int32_t z = zero_point_at<Q>(zp, p);
-    for (int64_t i = b; i < e; ++i) yp[i] = static_cast<float>(static_cast<int32_t>(xp[i]) - z) * s;
+    int64_t i = b;
+#ifdef PTQ_QDQ_AVX2
+    const __m256 vs = _mm256_set1_ps(s);
+    const __m256i vz = _mm256_set1_epi32(z);
+    alignas(32) int32_t w[8];
+    for (; i + 8 <= e; i += 8) {
+      for (int k = 0; k < 8; ++k) w[k] = static_cast<int32_t>(xp[i + k]);
+      const __m256i d = _mm256_sub_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(w)), vz);
+      _mm256_storeu_ps(yp + i, _mm256_mul_ps(_mm256_cvtepi32_ps(d), vs));
+    }
+#endif
+    for (; i < e; ++i) yp[i] = static_cast<float>(static_cast<int32_t>(xp[i]) - z) * s;
   });
 }
 
@@ -128,10 +157,21 @@ QdqAttrs read_qdq(const Node& node) {
   return a;
 }
 
-void check_scale_zp(const Tensor& scale, const Tensor* zp) {
+struct QdqArgs {
+  const Tensor& x;
+  const Tensor& scale;
+  const Tensor* zp;
+  QuantLayout layout;
+};
+
+// The inputs of a QuantizeLinear/DequantizeLinear, checked, with the scale layout.
+QdqArgs qdq_args(const KernelIO& io, const QdqAttrs& attrs) {
+  const Tensor& scale = io.in(1);
+  const Tensor* zp = io.has(2) ? io.inputs[2] : nullptr;
   if (scale.dtype() != DType::Float32) PTQ_FAIL(UnsupportedError, "scale dtype ", dtype_name(scale.dtype()), " is not supported (float32 is)");
   if (zp && zp->shape() != scale.shape() && !(zp->numel() == 1 && scale.numel() == 1))
     PTQ_FAIL(ModelError, "zero point of shape ", shape_str(zp->shape()), " does not match scale ", shape_str(scale.shape()));
+  return QdqArgs{io.in(0), scale, zp, quant_layout(io.in(0).shape(), scale, attrs.axis, attrs.block)};
 }
 
 }  // namespace
@@ -140,12 +180,12 @@ Kernel make_quantize_linear(const Node& node) {
   expect_inputs(node, 2, 3);
   const QdqAttrs attrs = read_qdq(node);
   return [attrs](KernelIO& io) {
-    const Tensor& x = io.in(0);
-    const Tensor& scale = io.in(1);
-    const Tensor* zp = io.has(2) ? io.inputs[2] : nullptr;
-    if (x.dtype() != DType::Float32) PTQ_FAIL(UnsupportedError, "input dtype ", dtype_name(x.dtype()), " is not supported (float32 is)");
-    check_scale_zp(scale, zp);
-    const QuantLayout q = quant_layout(x.shape(), scale, attrs.axis, attrs.block);
+    if (io.in(0).dtype() != DType::Float32) PTQ_FAIL(UnsupportedError, "input dtype ", dtype_name(io.in(0).dtype()), " is not supported (float32 is)");
+    const QdqArgs a = qdq_args(io, attrs);
+    const Tensor& x = a.x;
+    const Tensor& scale = a.scale;
+    const Tensor* zp = a.zp;
+    const QuantLayout& q = a.layout;
     const DType out = zp ? zp->dtype() : attrs.output;
     switch (out) {
       case DType::UInt8: quantize_tensor_as<uint8_t>(x, scale, zp, q, io.outputs[0], io.threads); break;
@@ -161,13 +201,13 @@ Kernel make_dequantize_linear(const Node& node) {
   expect_inputs(node, 2, 3);
   const QdqAttrs attrs = read_qdq(node);
   return [attrs](KernelIO& io) {
-    const Tensor& x = io.in(0);
-    const Tensor& scale = io.in(1);
-    const Tensor* zp = io.has(2) ? io.inputs[2] : nullptr;
-    check_scale_zp(scale, zp);
+    const QdqArgs a = qdq_args(io, attrs);
+    const Tensor& x = a.x;
+    const Tensor& scale = a.scale;
+    const Tensor* zp = a.zp;
+    const QuantLayout& q = a.layout;
     if (zp && zp->dtype() != x.dtype())
       PTQ_FAIL(ModelError, "zero point dtype ", dtype_name(zp->dtype()), " differs from input dtype ", dtype_name(x.dtype()));
-    const QuantLayout q = quant_layout(x.shape(), scale, attrs.axis, attrs.block);
     switch (x.dtype()) {
       case DType::UInt8: dequantize_tensor_as<uint8_t>(x, scale, zp, q, io.outputs[0], io.threads); break;
       case DType::Int8: dequantize_tensor_as<int8_t>(x, scale, zp, q, io.outputs[0], io.threads); break;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Float GEMM shared by Conv, ConvTranspose, Gemm, MatMul and the RNNs: Eigen's GEMM on row-major
-// views, called per output tile. C[M x N] = alpha * op(A)[M x K] * op(B)[K x N] (+ C when accumulate),
-// then the epilogue: + row_bias[m] + col_bias[n], then the activation.
+// views, called per output tile. Without `accumulate`, C starts as the row bias (or zero) and
+// C += alpha * op(A)[M x K] * op(B)[K x N]; with it, C += alpha * op(A) * op(B), then + row_bias[m].
+// Then + col_bias[n], then the fused post-ops of row m (channel channel0 + m).
 //
 // Tiles come from the shape only (plan_tiles), so a result never depends on the thread count: each
 // tile is one Eigen call computing the same numbers whichever thread runs it.
@@ -11,7 +12,7 @@
 
 #include "ptq/ir/tensor.h"
 
-#include "activation.h"
+#include "post_ops.h"
 
 namespace ptq::exec {
 
@@ -26,7 +27,8 @@ struct MatView {
 struct Epilogue {
   const float* row_bias = nullptr;  // M values, or nullptr
   const float* col_bias = nullptr;  // N values, or nullptr
-  Activation act;
+  const PostOps* post = nullptr;    // fused element-wise ops, or nullptr
+  int64_t channel0 = 0;             // channel of row 0 for per-channel post-ops
 };
 
 // One GEMM on one thread: rows [m0, m0+mc) and columns [n0, n0+nc) of C.

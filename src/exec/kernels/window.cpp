@@ -89,13 +89,7 @@ WindowGeometry resolve_window(const WindowAttrs& attrs, const Shape& x_shape, co
     }
     if (out <= 0)
       PTQ_FAIL(ModelError, "input of shape ", shape_str(x_shape), " is smaller than the window ", shape_str(kernel));
-    g.in[slot] = in;
-    g.out[slot] = out;
-    g.k[slot] = k;
-    g.s[slot] = s;
-    g.d[slot] = d;
-    g.pb[slot] = pb;
-    g.pe[slot] = pe;
+    g.set(slot, in, out, k, s, d, pb, pe);
   }
   return g;
 }

@@ -46,6 +46,10 @@ struct WindowGeometry {
   int64_t in_size() const { return in[0] * in[1] * in[2]; }
   int64_t out_size() const { return out[0] * out[1] * out[2]; }
   int64_t k_size() const { return k[0] * k[1] * k[2]; }
+  // Sets every size of one slot.
+  void set(size_t slot, int64_t in_, int64_t out_, int64_t k_, int64_t s_, int64_t d_, int64_t pb_, int64_t pe_) {
+    in[slot] = in_, out[slot] = out_, k[slot] = k_, s[slot] = s_, d[slot] = d_, pb[slot] = pb_, pe[slot] = pe_;
+  }
   // Output spatial dims as a shape suffix.
   Shape out_shape() const;
   bool unit_window() const;  // 1x1 kernel, stride 1, no pads: im2col is the identity

@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: Apache-2.0
+// QuantizeLinear / DequantizeLinear (ai.onnx and com.microsoft), DynamicQuantizeLinear: bit-exact
+// against ONNX Runtime outputs (kOrtTable, printed by tools/ort_tables/qdq_table.py), the ONNX
+// documentation example, and the spec formulas per axis / per block.
+#include <cmath>
+#include <limits>
+
+#include "op_runner.h"
+
+using namespace ptq;
+using test::OpCase;
+
+namespace {
+
+// ONNX Runtime 1.30 QuantizeLinear of kX with scale 0.1 and the zero points below. The inputs include
+// ties (x / s = k + 0.5 -> even), values where x / s and x * (1 / s) round apart (11.15, -14.349999,
+// 1.71935: ORT divides), saturation and NaN (-> the type's minimum, like MLAS).
+const std::vector<float> kX = {0.05f, 0.15f, 0.25f, -0.05f, -0.15f, -0.25f, 11.15f, -14.349999f,
+                               1.71935f, 0.0f, 1e6f, -1e6f, std::numeric_limits<float>::quiet_NaN(), 12.7f, -12.8f, 25.45f};
+struct OrtRow {
+  const char* type;
+  std::vector<int64_t> y;
+};
+const std::vector<OrtRow> kOrtTable = {
+    {"u8", {128, 130, 130, 128, 126, 126, 239, 0, 145, 128, 255, 0, 0, 255, 0, 255}},
+    {"i8", {-3, -1, -1, -3, -5, -5, 108, -128, 14, -3, 127, -128, -128, 124, -128, 127}},
+    {"u16", {32768, 32770, 32770, 32768, 32766, 32766, 32879, 32625, 32785, 32768, 65535, 0, 0, 32895, 32640, 33022}},
+    {"i16", {-7, -5, -5, -7, -9, -9, 104, -150, 10, -7, 32767, -32768, -32768, 120, -135, 247}},
+};
+
+template <class Q>
+std::vector<int64_t> widened(const Tensor& t) {
+  std::vector<int64_t> out;
+  for (int64_t i = 0; i < t.numel(); ++i) out.push_back(t.data<Q>()[i]);
+  return out;
+}
+
+OpCase qdq_case(const std::string& op, const std::string& domain, Tensor x, Tensor scale, Tensor zp, DType out) {
+  OpCase c;
+  c.node = "y = " + (domain.empty() ? "" : domain + ".") + op + " (x, s, z)";
+  c.opsets = domain.empty() ? "\"\" : 13" : "\"\" : 13, \"" + domain + "\" : 1";
+  c.inputs = {{"x", std::move(x)}, {"s", std::move(scale)}, {"z", std::move(zp)}};
+  c.outputs = {{"y", out}};
+  return c;
+}
+
+}  // namespace
+
+TEST(QuantizeLinear, MatchesOnnxRuntimeBitForBit) {
+  Tensor x = test::tensor_of(kX, {static_cast<int64_t>(kX.size())});
+  Tensor s = Tensor::scalar<float>(0.1f);
+  auto run = [&](const std::string& domain, Tensor zp, DType out) { return test::run_op(qdq_case("QuantizeLinear", domain, x, s, std::move(zp), out))[0]; };
+  EXPECT_EQ(widened<uint8_t>(run("", Tensor::scalar<uint8_t>(128), DType::UInt8)), kOrtTable[0].y);
+  EXPECT_EQ(widened<int8_t>(run("", Tensor::scalar<int8_t>(-3), DType::Int8)), kOrtTable[1].y);
+  EXPECT_EQ(widened<uint16_t>(run("com.microsoft", Tensor::scalar<uint16_t>(32768), DType::UInt16)), kOrtTable[2].y);
+  EXPECT_EQ(widened<int16_t>(run("com.microsoft", Tensor::scalar<int16_t>(-7), DType::Int16)), kOrtTable[3].y);
+  EXPECT_EQ(widened<uint8_t>(run("com.microsoft", Tensor::scalar<uint8_t>(128), DType::UInt8)), kOrtTable[0].y);
+}
+
+TEST(QuantizeLinear, DefaultZeroPointIsUint8Zero) {
+  OpCase c;
+  c.node = "y = QuantizeLinear (x, s)";
+  c.inputs = {{"x", test::tensor_of<float>({-1.0f, 0.25f, 0.75f, 300.0f}, {4})}, {"s", Tensor::scalar<float>(0.5f)}};
+  c.outputs = {{"y", DType::UInt8}};
+  EXPECT_EQ(widened<uint8_t>(test::run_op(c)[0]), (std::vector<int64_t>{0, 0, 2, 255}));  // 0.5 -> 0, 1.5 -> 2
+}
+
+TEST(QuantizeLinear, PerAxisMatchesFormula) {
+  Tensor x = test::random_tensor({2, 3, 5}, 1, -20.0f, 20.0f);
+  const std::vector<float> scales = {0.1f, 0.2f, 0.05f};
+  const std::vector<int8_t> zps = {0, 100, -120};
+  OpCase c = qdq_case("QuantizeLinear", "", x, test::tensor_of(scales, {3}), test::tensor_of(zps, {3}), DType::Int8);
+  c.node = "y = QuantizeLinear <axis = -2> (x, s, z)";
+  Tensor y = test::run_op(c, 2)[0];
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    const size_t a = static_cast<size_t>((i / 5) % 3);
+    double q = std::nearbyint(x.data<float>()[i] / scales[a]) + zps[a];
+    ASSERT_EQ(y.data<int8_t>()[i], static_cast<int8_t>(std::min(127.0, std::max(-128.0, q)))) << i;
+  }
+}
+
+TEST(DequantizeLinear, PerTensorPerAxisAndInt32) {
+  OpCase c = qdq_case("DequantizeLinear", "", test::tensor_of<uint8_t>({0, 3, 128, 255}, {4}), Tensor::scalar<float>(0.5f), Tensor::scalar<uint8_t>(128),
+                      DType::Float32);
+  EXPECT_EQ(test::run_op(c)[0].to_vector<float>(), (std::vector<float>{-64.0f, -62.5f, 0.0f, 63.5f}));
+
+  c = qdq_case("DequantizeLinear", "", test::tensor_of<int8_t>({-128, 1, 127, 5, -5, 0}, {2, 3}), test::tensor_of<float>({2.0f, 0.25f, 1.0f}, {3}),
+               test::tensor_of<int8_t>({0, 1, -1}, {3}), DType::Float32);
+  EXPECT_EQ(test::run_op(c)[0].to_vector<float>(), (std::vector<float>{-256.0f, 0.0f, 128.0f, 10.0f, -1.5f, 1.0f}));
+
+  c.node = "y = DequantizeLinear (x, s)";
+  c.inputs = {{"x", test::tensor_of<int32_t>({-1000000, 7, 2147483647}, {3})}, {"s", Tensor::scalar<float>(0.001f)}};
+  std::vector<float> want = {static_cast<float>(-1000000) * 0.001f, static_cast<float>(7) * 0.001f, static_cast<float>(2147483647) * 0.001f};
+  EXPECT_EQ(test::run_op(c)[0].to_vector<float>(), want);
+
+  c = qdq_case("DequantizeLinear", "com.microsoft", test::tensor_of<int16_t>({-32768, 0, 32767}, {3}), Tensor::scalar<float>(0.5f),
+               Tensor::scalar<int16_t>(-2), DType::Float32);
+  EXPECT_EQ(test::run_op(c)[0].to_vector<float>(), (std::vector<float>{-16383.0f, 1.0f, 16384.5f}));
+}
+
+TEST(DequantizeLinear, BlockedScalesOpset21) {
+  // x [2, 5] with block_size 2 on axis 1: scale [2, 3], columns {0,1} {2,3} {4} share a scale.
+  OpCase c;
+  c.opsets = "\"\" : 21";
+  c.node = "y = DequantizeLinear <axis = 1, block_size = 2> (x, s, z)";
+  c.inputs = {{"x", test::tensor_of<uint8_t>({10, 11, 12, 13, 14, 20, 21, 22, 23, 24}, {2, 5})},
+              {"s", test::tensor_of<float>({1, 2, 4, 0.5f, 0.25f, 8}, {2, 3})},
+              {"z", test::tensor_of<uint8_t>({10, 12, 14, 20, 22, 24}, {2, 3})}};
+  c.outputs = {{"y", DType::Float32}};
+  EXPECT_EQ(test::run_op(c)[0].to_vector<float>(), (std::vector<float>{0, 1, 0, 2, 0, 0, 0.5f, 0, 0.25f, 0}));
+}
+
+TEST(DynamicQuantizeLinear, OnnxExampleAndAllZeros) {
+  // The ONNX operator documentation example: range [-3, 2] -> scale 5 / 255, zero point 153.
+  OpCase c;
+  c.node = "y, s, z = DynamicQuantizeLinear (x)";
+  c.inputs = {{"x", test::tensor_of<float>({0, 2, -3, -2.5f, 1.34f, 0.5f}, {6})}};
+  c.outputs = {{"y", DType::UInt8}, {"s", DType::Float32}, {"z", DType::UInt8}};
+  auto out = test::run_op(c);
+  EXPECT_EQ(widened<uint8_t>(out[0]), (std::vector<int64_t>{153, 255, 0, 26, 221, 179}));
+  EXPECT_EQ(out[1].data<float>()[0], 5.0f / 255.0f);
+  EXPECT_EQ(out[2].data<uint8_t>()[0], 153);
+  c.inputs = {{"x", Tensor::zeros(DType::Float32, {6})}};
+  out = test::run_op(c);
+  EXPECT_EQ(out[1].data<float>()[0], 1.0f);  // ONNX Runtime: scale 1 for a degenerate range
+  EXPECT_EQ(out[2].data<uint8_t>()[0], 0);
+}
+
+TEST(QuantizeLinear, RejectsMismatchedPerAxisScale) {
+  OpCase c = qdq_case("QuantizeLinear", "", test::random_tensor({2, 3}, 2), test::tensor_of<float>({1, 2}, {2}), test::tensor_of<uint8_t>({0, 0}, {2}), DType::UInt8);
+  try {
+    test::run_op(c);
+    FAIL();
+  } catch (const ModelError& e) {
+    EXPECT_NE(std::string(e.what()).find("per-axis scale of shape [2] does not match input [2,3] on axis 1"), std::string::npos) << e.what();
+  }
+}
