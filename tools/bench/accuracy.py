@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""Accuracy benchmark: quantizes corpus models with every calibration method x {uint8 asymmetric,
+int8 symmetric} activations and measures the result in ONNX Runtime (the independent oracle):
+top-1 on labelled held-out sets for classifiers, output cosine vs FP32 otherwise; plus ONNX Runtime
+latency INT8 vs FP32, size ratio and how many Conv/Gemm/MatMul ONNX Runtime turned into integer kernels.
+
+    /usr/bin/python3 tools/bench/corpus_sets.py          # once: builds ~/.cache/ptq-bench
+    /usr/bin/python3 tools/bench/accuracy.py [--models a,b] [--methods kl,mse] [--out results.json]
+
+Needs build/tools/quantize, node + onnxruntime-node (~/ortnode or $ORT_NODE_DIR) and ../shared/corpus."""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CORPUS = os.environ.get('PTQ_CORPUS', os.path.join(os.path.dirname(ROOT), 'shared', 'corpus'))
+SETS = os.path.expanduser(os.environ.get('PTQ_BENCH_SETS', '~/.cache/ptq-bench'))
+QUANTIZE = os.path.join(ROOT, 'build', 'tools', 'quantize')
+ORT_RUN = os.path.join(CORPUS, 'tools', 'ort_run.js')
+ENV = dict(os.environ, ORT_NODE_DIR=os.environ.get('ORT_NODE_DIR', os.path.expanduser('~/ortnode')))
+
+M = lambda p: os.path.join(CORPUS, 'models', p)  # noqa: E731
+S = lambda p: os.path.join(SETS, p)  # noqa: E731
+MODELS = {
+    'mobilenet_v2': dict(model=M('imagenet/mobilenet_v2_1.0_224_fp32.onnx'), calib=S('imagenet224_calib'), eval=S('imagenet224_eval'), labels=True),
+    'mobilenet_v1_025': dict(model=M('imagenet/mobilenet_v1_0.25_128_fp32.onnx'), calib=S('imagenet128_calib'), eval=S('imagenet128_eval'), labels=True),
+    'mnist8': dict(model=M('mnist/mnist-8.onnx'), calib=os.path.join(CORPUS, 'data/calib/mnist8_raw255'), eval=S('mnist_eval'), labels=True),
+    'fmnist': dict(model=os.path.join(ROOT, 'models/fmnist_cnn.onnx'), calib=os.path.join(ROOT, 'calibration/fmnist'), eval=S('fmnist_eval'), labels=True),
+    'ultraface_320': dict(model=M('detection/ultraface_version-RFB-320.onnx'), calib=S('ultraface320_calib'), eval=S('ultraface320_eval')),
+    'yolox_nano': dict(model=M('detection/yolox_nano.onnx'), calib=S('yolox_calib'), eval=S('yolox_eval')),
+    'ppocr_det': dict(model=M('ocr/ch_PP-OCRv4_det_infer.onnx'), calib=S('ppocr_det_calib'), eval=S('ppocr_det_eval')),
+    'ppocr_cls': dict(model=M('ocr/ch_ppocr_mobile_v2.0_cls_infer.onnx'), calib=os.path.join(CORPUS, 'data/calib/ppocr_cls'), eval=None),
+}
+METHODS = ['minmax', 'kl', 'percentile', 'mse', 'admm', 'eq']
+ACTS = {'u8': [], 's8': ['--activation-type', 'int8', '--symmetric-activations']}
+
+
+def ort_run(model, inputs, out, extra=()):
+    """Runs ONNX Runtime; returns {output name: array}."""
+    subprocess.run(['node', ORT_RUN, model, inputs, out] + list(extra), check=True, capture_output=True, env=ENV)
+    meta = json.load(open(os.path.join(out, 'outputs.json')))
+    return {k: np.load(os.path.join(out, v['file'])) for k, v in meta.items()}
+
+
+def ort_eval(model, spec, tmp, tag):
+    """Outputs on the evaluation samples (a stacked set runs --per-sample; a folder of samples is
+    concatenated in name order)."""
+    src = spec['eval']
+    if src is None:  # small sets: the calibration samples themselves
+        src = spec['calib']
+    out = os.path.join(tmp, tag)
+    stacked = os.path.exists(os.path.join(src, 'labels.npy'))
+    res = ort_run(model, src, out, ['--per-sample'] if stacked else [])
+    if not stacked:
+        subs = sorted(d for d in os.listdir(out) if os.path.isdir(os.path.join(out, d)))
+        res = {}
+        for d in subs:
+            meta = json.load(open(os.path.join(out, d, 'outputs.json')))
+            for k, v in meta.items():
+                res.setdefault(k, []).append(np.load(os.path.join(out, d, v['file'])).ravel())
+        res = {k: np.concatenate(v) for k, v in res.items()}
+    return res
+
+
+def metrics(fp32, q, spec):
+    keys = sorted(fp32)
+    a = np.concatenate([fp32[k].ravel() for k in keys]).astype(np.float64)
+    b = np.concatenate([q[k].ravel() for k in keys]).astype(np.float64)
+    r = dict(cosine=float(a @ b / np.sqrt((a @ a) * (b @ b))))
+    if spec.get('labels'):
+        labels = np.load(os.path.join(spec['eval'], 'labels.npy'))
+        k = keys[0]
+        pa = fp32[k].reshape(len(labels), -1).argmax(1)
+        pb = q[k].reshape(len(labels), -1).argmax(1)
+        r.update(top1_fp32=float((pa == labels).mean()), top1=float((pb == labels).mean()), agree=float((pa == pb).mean()))
+    return r
+
+
+def latency(model, calib, tmp, tag):
+    sample = os.path.join(calib, sorted(os.listdir(calib))[0])
+    t = subprocess.run(['node', ORT_RUN, model, sample, os.path.join(tmp, tag + '_lat'), '--repeat', '30', '--threads', '1'],
+                       check=True, capture_output=True, env=ENV, text=True)
+    return json.loads(t.stdout.strip().splitlines()[-1])['mean_ms']
+
+
+def fused(model, calib, tmp, tag):
+    """Counts float vs integer compute ops in the graph ONNX Runtime really runs."""
+    import onnx
+    sample = os.path.join(calib, sorted(os.listdir(calib))[0])
+    opt = os.path.join(tmp, tag + '_opt.onnx')
+    subprocess.run(['node', ORT_RUN, model, sample, os.path.join(tmp, tag + '_o'), '--save-optimized', opt], check=True,
+                   capture_output=True, env=ENV)
+    ops = [n.op_type for n in onnx.load(opt).graph.node]
+    float_ops = sum(ops.count(o) for o in ('Conv', 'Gemm', 'MatMul', 'FusedConv', 'FusedGemm', 'FusedMatMul'))
+    int_ops = sum(ops.count(o) for o in ('QLinearConv', 'QGemm', 'QLinearMatMul', 'MatMulIntegerToFloat', 'ConvInteger', 'MatMulInteger'))
+    return dict(integer=int_ops, float=float_ops)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--models', default=','.join(MODELS))
+    ap.add_argument('--methods', default=','.join(METHODS))
+    ap.add_argument('--acts', default='u8,s8')
+    ap.add_argument('--out', default=os.path.join(ROOT, 'build', 'bench_accuracy.json'))
+    args = ap.parse_args()
+    results = json.load(open(args.out)) if os.path.exists(args.out) else {}
+    tmp = tempfile.mkdtemp(prefix='ptq_acc_')
+    for name in args.models.split(','):
+        spec = MODELS[name]
+        base = results.setdefault(name, {})
+        fp32 = ort_eval(spec['model'], spec, tmp, name + '_fp32')
+        base['fp32'] = dict(metrics(fp32, fp32, spec), bytes=os.path.getsize(spec['model']),
+                            ort_ms=latency(spec['model'], spec['calib'], tmp, name + '_fp32'))
+        print(name, 'fp32', base['fp32'], flush=True)
+        for act in args.acts.split(','):
+            for method in args.methods.split(','):
+                out = os.path.join(tmp, '%s_%s_%s.onnx' % (name, act, method))
+                t0 = time.time()
+                p = subprocess.run([QUANTIZE, spec['model'], '--calib', spec['calib'], '--method', method, '-o', out,
+                                    '--eval-samples', '0', '-q'] + ACTS[act], capture_output=True, text=True)
+                secs = time.time() - t0
+                key = act + '_' + method
+                if p.returncode != 0:
+                    base[key] = dict(error=p.stderr.strip())
+                    print(name, key, 'ERROR', p.stderr.strip(), flush=True)
+                    continue
+                q = ort_eval(out, spec, tmp, name + '_' + key)
+                base[key] = dict(metrics(fp32, q, spec), seconds=round(secs, 1), bytes=os.path.getsize(out),
+                                 ort_ms=latency(out, spec['calib'], tmp, name + key), fused=fused(out, spec['calib'], tmp, name + key))
+                print(name, key, base[key], flush=True)
+                json.dump(results, open(args.out, 'w'), indent=1)
+    json.dump(results, open(args.out, 'w'), indent=1)
+
+
+if __name__ == '__main__':
+    sys.exit(main())
