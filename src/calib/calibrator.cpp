@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "ptq/calib/calibrator.h"
+#include "ptq/quant/scale.h"
 #include "ptq/util/log.h"
 #include "ptq/util/progress.h"
 #include "refine.h"
@@ -116,7 +117,13 @@ CalibTable calibrate(const Graph& graph, const std::vector<CalibTarget>& targets
   std::vector<std::unique_ptr<TargetObserver>> observers;
   std::unordered_map<std::string, TargetObserver*> streamed;
   int passes = 0;
+  std::vector<TensorCalib> fixed;
   for (const auto& t : targets) {
+    if (t.fixed) {
+      fixed.push_back(TensorCalib{t.tensor, "fixed", {t.fixed_range.lo}, {t.fixed_range.hi}, {t.fixed_range},
+                                  compute_qparams(t.fixed_range, t.spec)});
+      continue;
+    }
     const Tensor* constant = graph.weight(t.tensor);
     observers.push_back(std::make_unique<TargetObserver>(t, t.is_weight ? entry.make_weight : entry.make_activation, config));
     if (constant) {
@@ -137,6 +144,7 @@ CalibTable calibrate(const Graph& graph, const std::vector<CalibTarget>& targets
   table.method = options.method;
   table.samples = used;
   for (const auto& obs : observers) table.tensors[obs->target().tensor] = obs->finish(options.method);
+  for (auto& f : fixed) table.tensors[f.tensor] = std::move(f);
   if (entry.refine) {
     RefineContext context{graph, executor, targets, data, options, table};
     entry.refine(context);

@@ -246,6 +246,10 @@ bool Planner::add_output(int i, const OutputDecision& out) {
   if (out.use == OutputUse::Own) {
     if (!add_activation(name)) return false;
     own_outputs_.insert(name);
+    if (out.fixed) {
+      plan_.tensors[name].fixed = true;
+      plan_.tensors[name].range = out.range;
+    }
     return true;
   }
   const std::string& in = n.input(out.input);

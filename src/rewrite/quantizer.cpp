@@ -74,6 +74,8 @@ std::vector<calib::CalibTarget> calib_targets(const QuantPlan& plan) {
     c.spec = t.spec;
     c.axis = t.axis;
     c.is_weight = t.constant;
+    c.fixed = t.fixed;
+    c.fixed_range = t.range;
     targets.push_back(c);
   }
   return targets;

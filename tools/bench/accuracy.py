@@ -22,7 +22,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CORPUS = os.environ.get('PTQ_CORPUS', os.path.join(os.path.dirname(ROOT), 'shared', 'corpus'))
 SETS = os.path.expanduser(os.environ.get('PTQ_BENCH_SETS', '~/.cache/ptq-bench'))
-QUANTIZE = os.path.join(ROOT, 'build', 'tools', 'quantize')
+QUANTIZE = os.environ.get('PTQ_QUANTIZE', os.path.join(ROOT, 'build', 'tools', 'quantize'))
 ORT_RUN = os.path.join(CORPUS, 'tools', 'ort_run.js')
 ENV = dict(os.environ, ORT_NODE_DIR=os.environ.get('ORT_NODE_DIR', os.path.expanduser('~/ortnode')))
 

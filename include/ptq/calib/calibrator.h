@@ -23,6 +23,8 @@ struct CalibTarget {
   QuantSpec spec;
   int axis = -1;           // per-channel axis (weights), -1 for per-tensor
   bool is_weight = false;  // a weight (initializer or Constant): observed without running the model
+  bool fixed = false;      // known range (e.g. a Softmax output): not observed, parameters from fixed_range
+  Range fixed_range;
 };
 
 // What calibration decided for one tensor.

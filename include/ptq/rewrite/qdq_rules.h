@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ptq/ir/graph.h"
+#include "ptq/quant/qspec.h"
 
 namespace ptq::rewrite {
 
@@ -38,6 +39,10 @@ struct OutputDecision {
   size_t index = 0;
   OutputUse use = OutputUse::Own;
   size_t input = 0;
+  // Own only: the op's output range is known (Softmax: [0, 1]); its parameters come from this range
+  // instead of calibration, as ONNX Runtime's QDQSoftmax fixes them.
+  bool fixed = false;
+  Range range;
 };
 
 // Dynamic "integer" format: the node becomes DynamicQuantizeLinear + an integer kernel + a float rescale.

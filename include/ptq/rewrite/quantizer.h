@@ -76,6 +76,8 @@ struct TensorPlan {
   std::string bias_input;   // Bias: scale = s(bias_input) · s(bias_weight)
   std::string bias_weight;
   std::vector<int> readers;  // weights/biases: nodes that read the quantized value (others read float)
+  bool fixed = false;        // activation with a known range (not calibrated), e.g. Softmax output [0, 1]
+  Range range;
 };
 
 struct NodePlan {

@@ -201,7 +201,7 @@ std::vector<Layer> find_layers(RefineContext& ctx) {
     if ((n.op_type != "Conv" && n.op_type != "Gemm" && n.op_type != "MatMul") || n.inputs.size() < 2) continue;
     auto in = target_of.find(n.inputs[0]);
     auto w = target_of.find(n.inputs[1]);
-    if (in == target_of.end() || w == target_of.end() || in->second->is_weight || !w->second->is_weight) continue;
+    if (in == target_of.end() || w == target_of.end() || in->second->is_weight || in->second->fixed || !w->second->is_weight) continue;
     if (in->second->axis >= 0 || claimed.count(n.inputs[0])) continue;
     claimed.insert(n.inputs[0]);
     layers.push_back({i, &ctx.table.tensors.at(n.inputs[0]), &ctx.table.tensors.at(n.inputs[1]), in->second->spec, w->second->spec});

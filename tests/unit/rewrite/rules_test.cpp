@@ -3,6 +3,7 @@
 // Relu/Clip folding, weights in Constant nodes and shared weights, exclusion and op-type filters.
 #include <cmath>
 
+#include "ptq/ir/npy.h"
 #include "rewrite_helpers.h"
 
 using namespace ptq;
@@ -421,4 +422,36 @@ relu6 (float[1,2,4,4] x) => (float[1,3,4,4] y) {
   Quantized q = quantize(m);
   EXPECT_EQ(find_initializer(q.model, "lo"), nullptr);
   EXPECT_EQ(find_initializer(q.model, "hi"), nullptr);
+}
+
+TEST(Rules, SoftmaxOutputHasTheFixedRangeZeroToOne) {
+  onnx::ModelProto m = parse_text_model(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+probs (float[2,5] x) => (float[2,5] y) {
+  h = MatMul(x, W)
+  y = Softmax(h)
+}
+)");
+  add_initializer(m, "W", random_tensor({5, 5}, 3));
+  Graph g = build_graph(m);
+  rewrite::QuantPlan plan = rewrite::plan_quantization(g, QuantOptions{});
+  ASSERT_EQ(plan.tensors.count("y"), 1u);
+  EXPECT_TRUE(plan.tensors.at("y").fixed);
+  EXPECT_EQ(plan.tensors.at("y").range.lo, 0.0f);
+  EXPECT_EQ(plan.tensors.at("y").range.hi, 1.0f);
+  EXPECT_FALSE(plan.tensors.at("h").fixed);
+  bool found = false;
+  for (const auto& t : rewrite::calib_targets(plan))
+    if (t.tensor == "y") found = t.fixed && t.fixed_range.hi == 1.0f;
+  EXPECT_TRUE(found);
+  // The calibrator uses the fixed range whatever the samples say: uint8 scale 1/255, zero point 0.
+  calib::CalibOptions co;
+  co.progress = false;
+  auto dir = fresh_dir();
+  write_npy(dir / "x.npy", random_tensor({2, 5}, 4, -0.01f, 0.01f));
+  auto data = calib::open_data(dir, g.inputs);
+  calib::CalibTable t = calib::calibrate(g, rewrite::calib_targets(plan), *data, co);
+  EXPECT_EQ(t.tensors.at("y").method, "fixed");
+  EXPECT_NEAR(t.tensors.at("y").qparams.scale[0], 1.0f / 255, kScaleTol);
+  EXPECT_EQ(t.tensors.at("y").qparams.zero_point[0], 0);
 }
