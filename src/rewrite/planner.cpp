@@ -11,7 +11,9 @@
 //   - an output with SameAsInput reuses the parameters of its data input if that input is
 //     quantized — by its producer, or by some consumer's request (known from a first pass);
 //   - a removable Relu/Clip is folded: its producer's output (quantized with own parameters, read by
-//     this node only, not a graph output) is renamed to the Relu/Clip output, which is calibrated.
+//     this node only, not a graph output) is renamed to the Relu/Clip output, which is calibrated;
+//     with symmetric activations (or --keep-activations) the node stays and that producer output
+//     reuses the Relu/Clip output's parameters instead of being calibrated itself.
 // Dynamic mode keeps weight requests only (and, in the integer format, marks ConvInteger/MatMulInteger).
 #include <fnmatch.h>
 
@@ -262,13 +264,24 @@ bool Planner::add_output(int i, const OutputDecision& out) {
 
 bool Planner::try_fold(int i) {
   const Node& n = g_.nodes[static_cast<size_t>(i)];
-  if (o_.symmetric_activations || o_.keep_removable_activations) return false;
   const std::string &c = n.input(0), &r = n.outputs[0];
   const TensorPlan* tc = find(c);
   if (!tc || !own_outputs_.count(c) || tc->constant || !tc->params_from.empty()) return false;
   if (g_.consumers(c) != std::vector<int>{i} || g_.is_graph_output(c) || find(r)) return false;
   for (const auto& [name, t] : plan_.tensors)
     if (t.params_from == c || t.bias_input == c) return false;
+  NodePlan& np = plan_.nodes[static_cast<size_t>(i)];
+  if (o_.symmetric_activations || o_.keep_removable_activations) {
+    // The node stays, but its input takes the parameters calibrated on its output: the wide
+    // pre-activation range is never calibrated (a symmetric grid over it would waste most codes),
+    // and whatever the quantizer saturates the Relu/Clip clamps anyway.
+    if (!add_activation(r)) return false;
+    own_outputs_.erase(c);
+    own_outputs_.insert(r);
+    plan_.tensors[c].params_from = r;
+    np.quantized = true;
+    return true;
+  }
   plan_.tensors.erase(c);
   own_outputs_.erase(c);
   if (!add_activation(r)) return false;
@@ -277,7 +290,6 @@ bool Planner::try_fold(int i) {
   for (auto& [from, to] : plan_.renamed)
     if (to == c) to = r, chained = true;
   if (!chained) plan_.renamed[c] = r;
-  NodePlan& np = plan_.nodes[static_cast<size_t>(i)];
   np.removed = true;
   np.reason = "folded into the producer's quantization range";
   return true;

@@ -134,8 +134,14 @@ TEST(Rules, ReluKeptWithSymmetricActivations) {
   EXPECT_EQ(counts["Relu"], 1);
   EXPECT_EQ(counts["QuantizeLinear"], 3);  // x, c, y
   EXPECT_EQ(find_node(q.model, "conv1")->output(0), "c");
-  EXPECT_EQ(initializer_value(q.model, "c_zero_point").data<uint8_t>()[0], 128);  // symmetric uint8
-  EXPECT_NE(find_node(q.model, "c_QuantizeLinear"), nullptr);
+  EXPECT_EQ(initializer_value(q.model, "y_zero_point").data<uint8_t>()[0], 128);  // symmetric uint8
+  // The Conv output is not calibrated: its Q/DQ reuse the Relu output's parameters.
+  EXPECT_TRUE(q.plan.tensors.at("c").params_from == "y");
+  const onnx::NodeProto* qc = find_node(q.model, "c_QuantizeLinear");
+  ASSERT_NE(qc, nullptr);
+  EXPECT_EQ(qc->input(1), "y_scale");
+  EXPECT_EQ(qc->input(2), "y_zero_point");
+  EXPECT_EQ(find_initializer(q.model, "c_scale"), nullptr);
 }
 
 TEST(Rules, ClipFoldsOnlyWhenItsRangeHoldsZero) {
