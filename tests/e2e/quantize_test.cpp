@@ -70,7 +70,7 @@ TEST(QuantizeCli, StaticInt8EndToEnd) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["mode"], "static");
-  EXPECT_EQ(j["method"], "kl");
+  EXPECT_EQ(j["method"], "percentile");
   EXPECT_EQ(j["calibration"]["samples"], 36);  // 40 minus 4 held out (a tenth)
   EXPECT_EQ(j["evaluation"]["samples"], 4);
   EXPECT_TRUE(j["evaluation"]["held_out"].get<bool>());

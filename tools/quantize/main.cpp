@@ -13,7 +13,7 @@ namespace {
 
 constexpr const char* kExamples = R"(Examples:
   quantize model.onnx --calib calib/ -o model.int8.onnx
-                                           static INT8 (uint8 activations, int8 per-channel weights, KL)
+                                           static INT8 (uint8 activations, int8 per-channel weights, percentile)
   quantize model.onnx --calib calib/ --method percentile --activation-type int8 --symmetric-activations -o m.int8.onnx
   quantize model.onnx --calib images/ --preset imagenet_torchvision -o m.int8.onnx
                                            calibrate on JPEG/PNG files with torchvision preprocessing

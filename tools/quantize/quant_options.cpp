@@ -48,7 +48,7 @@ void add_calib_options(CLI::App& cmd, calib::CalibOptions& o) {
   const char* group = "Calibration";
   std::string methods;
   for (const auto& e : calib::observer_table()) methods += std::string("\n  ") + e.name + ": " + e.help;
-  cmd.add_option("--method", o.method, "Calibration method (default kl):" + methods)
+  cmd.add_option("--method", o.method, "Calibration method (default percentile):" + methods)
       ->check([](const std::string& m) {
         try {
           calib::find_observer(m);

@@ -2,8 +2,8 @@
 // Rule for ops whose inputs and output each get their own parameters (ONNX Runtime's generic QDQ
 // operator): Add, Mul (QLinearAdd/QLinearMul keep one scale per input), Concat (QLinearConcat
 // rescales its inputs), Where (condition input is bool and stays as is), AveragePool,
-// GlobalAveragePool, Sigmoid, Softmax, LeakyRelu, HardSigmoid, HardSwish. Softmax's output gets the
-// fixed range [0, 1] instead of a calibrated one.
+// GlobalAveragePool, Sigmoid, Softmax, LeakyRelu, HardSigmoid, HardSwish. Softmax, Sigmoid and
+// HardSigmoid outputs get the fixed range [0, 1] instead of a calibrated one.
 // Every float32 input is an activation (a constant one is stored quantized, per tensor, with the
 // activation type, so both operands of QLinearAdd have the same type); non-float inputs are left alone.
 #include "rules.h"
@@ -21,9 +21,10 @@ RuleDecision rule_own_scales(const Node& node, const RuleContext& ctx) {
     if (t == DType::Float32) d.inputs.push_back({i, InputUse::Activation});
   }
   if (d.inputs.empty()) return skip_node("no float32 input");
-  // Softmax's output lies in [0, 1] by definition: calibrating it would clip the large probabilities
-  // (most values are near 0), which decide the top-1.
-  const bool probabilities = node.op_type == "Softmax";
+  // Softmax, Sigmoid and HardSigmoid outputs lie in [0, 1] by definition. A calibrated range would
+  // clip exactly the values that matter: the large probabilities (most values are near 0), or a
+  // detector's confidences above the highest one the calibration images happened to produce.
+  const bool probabilities = node.op_type == "Softmax" || node.op_type == "Sigmoid" || node.op_type == "HardSigmoid";
   for (size_t o = 0; o < node.outputs.size(); ++o)
     if (!node.outputs[o].empty()) d.outputs.push_back({o, OutputUse::Own, 0, probabilities, Range{0.0f, 1.0f}});
   return d;

@@ -430,6 +430,23 @@ relu6 (float[1,2,4,4] x) => (float[1,3,4,4] y) {
   EXPECT_EQ(find_initializer(q.model, "hi"), nullptr);
 }
 
+TEST(Rules, SigmoidAndHardSigmoidOutputsHaveTheFixedRangeZeroToOne) {
+  onnx::ModelProto m = parse_text_model(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+gates (float[2,5] x) => (float[2,5] y, float[2,5] z) {
+  y = Sigmoid(x)
+  z = HardSigmoid(x)
+}
+)");
+  rewrite::QuantPlan plan = rewrite::plan_quantization(build_graph(m), QuantOptions{});
+  for (const char* t : {"y", "z"}) {
+    ASSERT_EQ(plan.tensors.count(t), 1u) << t;
+    EXPECT_TRUE(plan.tensors.at(t).fixed) << t;
+    EXPECT_EQ(plan.tensors.at(t).range.hi, 1.0f) << t;
+  }
+  EXPECT_FALSE(plan.tensors.at("x").fixed);
+}
+
 TEST(Rules, SoftmaxOutputHasTheFixedRangeZeroToOne) {
   onnx::ModelProto m = parse_text_model(R"(
 <ir_version: 8, opset_import: ["" : 13]>
