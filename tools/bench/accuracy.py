@@ -101,14 +101,44 @@ def fused(model, calib, tmp, tag):
     return dict(integer=int_ops, float=float_ops)
 
 
+def print_tables(results):
+    """Markdown: per model one row per activation mode, one column per method."""
+    for name, base in results.items():
+        fp32 = base.get('fp32', {})
+        classifier = 'top1_fp32' in fp32
+        what = 'top-1 %% (FP32 %.2f)' % (100 * fp32['top1_fp32']) if classifier else 'output cosine vs FP32'
+        print('\n**%s** — %s; ORT 1 thread FP32 %.2f ms, size %d B' % (name, what, fp32.get('ort_ms', 0), fp32.get('bytes', 0)))
+        methods = [m for m in METHODS if any(k.endswith('_' + m) for k in base)]
+        print('| acts | ' + ' | '.join(methods) + ' | ORT ms (int8/fp32) | size ratio | integer kernels |')
+        print('|---|' + '---|' * (len(methods) + 3))
+        for act in ACTS:
+            cells, extra = [], None
+            for m in methods:
+                r = base.get(act + '_' + m, {})
+                if 'error' in r or not r:
+                    cells.append('error' if r else '-')
+                    continue
+                cells.append('%.2f' % (100 * r['top1']) if classifier else '%.4f' % r['cosine'])
+                extra = extra or r
+            if extra:
+                ratio = '%.2f / %.2f = %.2fx' % (extra['ort_ms'], fp32['ort_ms'], extra['ort_ms'] / fp32['ort_ms'])
+                size = '%.3f' % (extra['bytes'] / fp32['bytes'])
+                fused = '%d of %d' % (extra['fused']['integer'], extra['fused']['integer'] + extra['fused']['float'])
+                print('| %s | %s | %s | %s | %s |' % (act, ' | '.join(cells), ratio, size, fused))
+
+
 def main():
     ap = argparse.ArgumentParser()
+    ap.add_argument('--print', dest='print_only', action='store_true', help='print the tables of --out and exit')
     ap.add_argument('--models', default=','.join(MODELS))
     ap.add_argument('--methods', default=','.join(METHODS))
     ap.add_argument('--acts', default='u8,s8')
     ap.add_argument('--out', default=os.path.join(ROOT, 'build', 'bench_accuracy.json'))
     args = ap.parse_args()
     results = json.load(open(args.out)) if os.path.exists(args.out) else {}
+    if args.print_only:
+        print_tables(results)
+        return 0
     tmp = tempfile.mkdtemp(prefix='ptq_acc_')
     for name in args.models.split(','):
         spec = MODELS[name]
