@@ -15,24 +15,18 @@ void register_calibrate_command(CLI::App& app, Action& action) {
   struct Options {
     pipeline::QuantizeJob job;
     QuantFlags flags;
-    bool no_fold_bn = false;
   };
   auto o = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand("calibrate", "Calibrate a model on sample data and write the calibration table (JSON)");
   cmd->add_option("MODEL", o->job.model, "ONNX model")->required();
   cmd->add_option("--calib", o->job.calib_dir, "Calibration data: sample folders (.npy), .npz, test_data_set_N/*.pb or images")->required();
   cmd->add_option("--table", o->job.save_table, "Output calibration table (JSON)")->required();
-  cmd->add_flag("--no-fold-bn", o->no_fold_bn, "Do not fold BatchNormalization into the preceding Conv");
   add_quant_options(*cmd, o->flags);
   add_calib_options(*cmd, o->job.calib);
   add_data_options(*cmd, o->job.data);
   cmd->callback([o, &app, &action] {
     action = [o, &app] {
-      pipeline::QuantizeJob job = o->job;
-      job.quant = to_quant_options(o->flags);
-      job.fold_batch_norm = !o->no_fold_bn;
-      job.calib_samples = job.data.max_samples;
-      job.calib.progress = !app.get_option("--quiet")->as<bool>();
+      pipeline::QuantizeJob job = finish_job(o->job, o->flags, app.get_option("--quiet")->as<bool>());
       pipeline::run_calibrate(job);
       return 0;
     };

@@ -15,7 +15,7 @@ void register_quantize_command(CLI::App& app, Action& action) {
   struct Options {
     pipeline::QuantizeJob job;
     QuantFlags flags;
-    bool json = false, external_data = false, no_fold_bn = false;
+    bool json = false, external_data = false;
   };
   auto o = std::make_shared<Options>();
   app.add_option("MODEL", o->job.model, "FP32 ONNX model to quantize");
@@ -29,7 +29,6 @@ void register_quantize_command(CLI::App& app, Action& action) {
   app.add_option("--labels", o->job.labels, "Class labels of --eval-data (.npy or text) for accuracy");
   app.add_option("--eval-samples", o->job.eval_samples, "Evaluation samples (0: no evaluation)");
   app.add_flag("--external-data", o->external_data, "Store weights in <output>.data (automatic above 2 GB)");
-  app.add_flag("--no-fold-bn", o->no_fold_bn, "Do not fold BatchNormalization into the preceding Conv");
   add_quant_options(app, o->flags);
   add_calib_options(app, o->job.calib);
   add_data_options(app, o->job.data);
@@ -38,11 +37,7 @@ void register_quantize_command(CLI::App& app, Action& action) {
     if (!app.get_subcommands().empty()) return;
     if (o->job.model.empty()) throw CLI::CallForHelp();
     action = [o, &app] {
-      pipeline::QuantizeJob job = o->job;
-      job.quant = to_quant_options(o->flags);
-      job.fold_batch_norm = !o->no_fold_bn;
-      job.calib_samples = job.data.max_samples;
-      job.calib.progress = !app.get_option("--quiet")->as<bool>();
+      pipeline::QuantizeJob job = finish_job(o->job, o->flags, app.get_option("--quiet")->as<bool>());
       if (o->external_data) job.external_data = onnx_io::ExternalData::Always;
       pipeline::QuantizeResult r = pipeline::run_quantize(job);
       nlohmann::json j = pipeline::summary_json(r);

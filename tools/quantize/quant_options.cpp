@@ -24,6 +24,7 @@ void add_quant_options(CLI::App& cmd, QuantFlags& f) {
   cmd.add_flag("--keep-activations", f.keep_activations, "Keep Relu/Clip nodes instead of folding them into the producer's range")->group(group);
   cmd.add_flag("--float-bias", f.float_bias, "Leave Conv/Gemm biases in float instead of int32")->group(group);
   cmd.add_flag("--dedicated-qdq-pairs", f.dedicated_pairs, "One Q/DQ pair per consumer (TensorRT)")->group(group);
+  cmd.add_flag("--no-fold-bn", f.no_fold_bn, "Do not fold BatchNormalization into the preceding Conv")->group(group);
 }
 
 rewrite::QuantOptions to_quant_options(const QuantFlags& f) {
@@ -62,6 +63,15 @@ void add_calib_options(CLI::App& cmd, calib::CalibOptions& o) {
   cmd.add_option("--moving-average", o.moving_average, "EMA constant for --method minmax (0: running min/max)")->group(group);
   cmd.add_option("--eq-samples", o.eq_samples, "Samples used by --method eq's per-layer search (default 50)")->group(group);
   cmd.add_option("--threads", o.threads, "Threads (default: all cores)")->group(group);
+}
+
+pipeline::QuantizeJob finish_job(const pipeline::QuantizeJob& parsed, const QuantFlags& flags, bool quiet) {
+  pipeline::QuantizeJob job = parsed;
+  job.quant = to_quant_options(flags);
+  job.fold_batch_norm = !flags.no_fold_bn;
+  job.calib_samples = job.data.max_samples;
+  job.calib.progress = !quiet;
+  return job;
 }
 
 }  // namespace ptq::cli

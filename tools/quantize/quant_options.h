@@ -8,6 +8,7 @@
 #include <string>
 
 #include "ptq/calib/calibrator.h"
+#include "ptq/pipeline/quantize.h"
 #include "ptq/rewrite/quantizer.h"
 
 namespace ptq::cli {
@@ -24,6 +25,7 @@ struct QuantFlags {
   bool keep_activations = false;
   bool float_bias = false;
   bool dedicated_pairs = false;
+  bool no_fold_bn = false;
   int64_t opset = 0;
   std::vector<std::string> exclude;
   std::vector<std::string> op_types;
@@ -32,5 +34,9 @@ struct QuantFlags {
 void add_quant_options(CLI::App& cmd, QuantFlags& flags);
 rewrite::QuantOptions to_quant_options(const QuantFlags& flags);
 void add_calib_options(CLI::App& cmd, calib::CalibOptions& options);
+
+// The job to run once the command line is parsed: `parsed` with the quantization flags applied and
+// progress shown unless `quiet`.
+pipeline::QuantizeJob finish_job(const pipeline::QuantizeJob& parsed, const QuantFlags& flags, bool quiet);
 
 }  // namespace ptq::cli
