@@ -22,6 +22,11 @@ void ErrorStats::add(const Tensor& reference, const Tensor& candidate) {
   const float* pb = b.data<float>();
   for (int64_t i = 0; i < a.numel(); ++i) {
     double x = pa[i], y = pb[i], d = x - y;
+    if (!std::isfinite(x) || !std::isfinite(y)) {
+      nonfinite_reference += !std::isfinite(x);
+      nonfinite_candidate += !std::isfinite(y);
+      continue;
+    }
     dot += x * y;
     ref_sq += x * x;
     cand_sq += y * y;

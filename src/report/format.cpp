@@ -17,7 +17,17 @@ std::string fixed(double v, int digits) {
 }
 
 nlohmann::json error_json(const ErrorStats& e) {
-  return {{"cosine", json_number(e.cosine())}, {"snr_db", json_number(e.snr_db())}, {"max_abs_diff", json_number(e.max_abs)}};
+  nlohmann::json j = {{"cosine", json_number(e.cosine())}, {"snr_db", json_number(e.snr_db())}, {"max_abs_diff", json_number(e.max_abs)}};
+  if (e.nonfinite_reference || e.nonfinite_candidate)
+    j["nonfinite"] = {{"reference", e.nonfinite_reference}, {"quantized", e.nonfinite_candidate}};
+  return j;
+}
+
+// "  warning: <what> has N NaN/Inf values in FP32 and M in the quantized model (left out of the figures)"
+void warn_nonfinite(std::ostream& os, const std::string& what, const ErrorStats& e) {
+  if (!e.nonfinite_reference && !e.nonfinite_candidate) return;
+  os << "  warning: " << what << " has " << e.nonfinite_reference << " NaN/Inf values in FP32 and " << e.nonfinite_candidate
+     << " in the quantized model, of " << e.count << " (left out of the figures)\n";
 }
 
 }  // namespace
@@ -40,12 +50,21 @@ std::string format_eval(const EvalResult& r, size_t max_tensors) {
                   fixed(o.error.snr_db(), 2).c_str(), o.error.max_abs, agree.c_str());
     os << line;
   }
+  for (const auto& o : r.outputs) warn_nonfinite(os, "output '" + o.name + "'", o.error);
   if (r.has_accuracy) {
     std::snprintf(line, sizeof line, "accuracy (top-1, %lld labelled rows): FP32 %.2f%%  quantized %.2f%%  (%+.2f points)\n",
                   static_cast<long long>(r.labelled_rows), 100 * r.accuracy_reference, 100 * r.accuracy_candidate,
                   100 * (r.accuracy_candidate - r.accuracy_reference));
     os << line;
   }
+  constexpr size_t kNonfiniteTensorLines = 3;  // NaN spreads downstream: the first few say where
+  size_t bad_tensors = 0;
+  for (const auto& t : r.tensors) {
+    if (!t.error.nonfinite_reference && !t.error.nonfinite_candidate) continue;
+    if (++bad_tensors <= kNonfiniteTensorLines) warn_nonfinite(os, "tensor '" + t.tensor + "'", t.error);
+  }
+  if (bad_tensors > kNonfiniteTensorLines)
+    os << "  warning: " << bad_tensors - kNonfiniteTensorLines << " more tensors have NaN/Inf values\n";
   if (!r.tensors.empty() && max_tensors > 0) {
     os << "tensors, worst first (" << std::min(max_tensors, r.tensors.size()) << " of " << r.tensors.size() << "):\n";
     std::snprintf(line, sizeof line, "  %-48s %9s %9s %12s\n", "tensor", "cosine", "SNR dB", "own SNR dB");

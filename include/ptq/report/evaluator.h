@@ -17,10 +17,13 @@
 
 namespace ptq::report {
 
-// Running sums for cosine/SNR of a candidate tensor against a reference.
+// Running sums for cosine/SNR of a candidate tensor against a reference. Elements where either side
+// is NaN/Inf are counted (per side) and left out of the sums, so one bad value cannot turn every
+// figure into NaN, and the report can say where they came from.
 struct ErrorStats {
   double dot = 0.0, ref_sq = 0.0, cand_sq = 0.0, diff_sq = 0.0, max_abs = 0.0;
   int64_t count = 0;
+  int64_t nonfinite_reference = 0, nonfinite_candidate = 0;
   void add(const Tensor& reference, const Tensor& candidate);
   double cosine() const;   // 1 when both are all-zero
   double snr_db() const;   // +inf when identical

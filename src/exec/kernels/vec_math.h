@@ -20,7 +20,9 @@
 
 namespace ptq::exec::vec {
 
-constexpr float kExpLo = -87.3365478515625f, kExpHi = 88.72283935546875f;
+// kExpHi keeps n = round(x * log2(e)) at 127 at most and the result finite (2.4e38): with ln(FLT_MAX)
+// itself n reaches 128 and 2^n, built in the exponent bits, is inf (then sigmoid's d * rcp(d) is NaN).
+constexpr float kExpLo = -87.3365478515625f, kExpHi = 88.3762626647949f;
 constexpr float kLog2e = 1.44269504088896341f, kLn2Hi = 0.693359375f, kLn2Lo = -2.12194440e-4f;
 constexpr float kP0 = 1.9875691500e-4f, kP1 = 1.3981999507e-3f, kP2 = 8.3334519073e-3f;
 constexpr float kP3 = 4.1665795894e-2f, kP4 = 1.6666665459e-1f, kP5 = 5.0000001201e-1f;

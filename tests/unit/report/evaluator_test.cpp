@@ -2,8 +2,10 @@
 #include "ptq/report/evaluator.h"
 
 #include <cmath>
+#include <limits>
 
 #include "ptq/ir/npy.h"
+#include "ptq/report/format.h"
 #include "testutil.h"
 
 using namespace ptq;
@@ -101,4 +103,25 @@ TEST(Evaluator, ReadLabels) {
   EXPECT_EQ(report::read_labels((dir / "l.txt").string()), (std::vector<int64_t>{7, 8}));
   test::write_bytes(dir / "bad.txt", "7\ncat\n");
   EXPECT_THROW(report::read_labels((dir / "bad.txt").string()), DataError);
+}
+
+TEST(Evaluator, NonFiniteValuesAreCountedAndLeftOutOfTheFigures) {
+  // The candidate's w0 = inf turns y[0] into inf (x0 = 1 > 0); that element is counted, not summed.
+  auto dir = test::fresh_dir();
+  write_npy(dir / "x.npy", Tensor::from_vector<float>({1, -2, 3, 4}, {1, 4}));
+  Graph ref = scaled_model({1, 2, 3, 4});
+  Graph cand = scaled_model({std::numeric_limits<float>::infinity(), 2, 3, 4.5f});
+  auto data = calib::open_data(dir, ref.inputs);
+  report::EvalOptions opt;
+  opt.progress = false;
+  auto r = report::evaluate(ref, cand, *data, opt);
+  const report::ErrorStats& e = r.outputs[0].error;
+  EXPECT_EQ(e.nonfinite_reference, 0);
+  EXPECT_EQ(e.nonfinite_candidate, 1);
+  // The rest: reference (0, 9, 16) vs candidate (0, 9, 18), by hand.
+  EXPECT_NEAR(e.cosine(), (81.0 + 288.0) / std::sqrt((81.0 + 256.0) * (81.0 + 324.0)), kTol);
+  EXPECT_NEAR(e.max_abs, 2.0, kTol);
+  const std::string text = report::format_eval(r);
+  EXPECT_NE(text.find("warning: output 'y' has 0 NaN/Inf values in FP32 and 1 in the quantized model"), std::string::npos) << text;
+  EXPECT_EQ(report::eval_json(r)["outputs"][0]["nonfinite"]["quantized"], 1);
 }
