@@ -54,7 +54,11 @@ const Graph* Node::attr_graph(const std::string& key) const {
   return a ? a->g.get() : nullptr;
 }
 const std::string& Node::input(size_t i) const { return i < inputs.size() ? inputs[i] : kEmpty; }
-std::string Node::describe() const { return "node '" + name + "' (" + op_type + ")"; }
+std::string Node::describe() const {
+  if (!name.empty()) return "node '" + name + "' (" + op_type + ")";
+  const std::string first = outputs.empty() ? std::string() : outputs.front();
+  return "unnamed node (" + op_type + (first.empty() ? std::string(")") : ") writing '" + first + "'");
+}
 
 std::string ValueInfo::shape_str() const {
   if (!has_shape) return "(unknown)";

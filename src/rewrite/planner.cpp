@@ -3,7 +3,9 @@
 // QuantPlan (which tensors get Q/DQ, with which spec, axis, shared or derived parameters).
 //
 // Gate (should_quantize), per node: default ONNX domain, a row in the rule table, selected by
-// --op-types, not matched by --exclude, and the rule's own checks (float32 inputs of known type).
+// --op-types, not matched by --exclude, not in the first/last layers kept float (--float-first,
+// --float-last: compute-layer depth from the inputs / to the outputs), and the rule's own checks
+// (float32 inputs of known type).
 // Then, in topological order:
 //   - activations and weights requested by the rule are registered; a tensor requested twice with a
 //     different role/axis keeps the first request and the later node reads the float value;
@@ -63,6 +65,7 @@ class Planner {
   Planner(const Graph& g, const QuantOptions& o) : g_(g), o_(o), ctx_{g, o} {
     plan_.options = o;
     plan_.nodes.resize(g.nodes.size());
+    mark_edge_layers();
   }
 
   QuantPlan run() {
@@ -93,6 +96,8 @@ class Planner {
       return skip_node("op type not selected by --op-types");
     for (const auto& pattern : o_.exclude)
       if (glob_match(pattern, n.name)) return skip_node("excluded by --exclude " + pattern);
+    const size_t i = static_cast<size_t>(&n - g_.nodes.data());
+    if (!edge_float_[i].empty()) return skip_node("excluded by " + edge_float_[i]);
     RuleDecision d = row->rule(n, ctx_);
     if (!d.skip.empty()) return d;
     if (o_.mode == QuantMode::Static) {
@@ -193,9 +198,37 @@ class Planner {
     return r;
   }
 
+  // edge_float_[i]: why node i stays float as part of the first/last compute layers ("" if not).
+  void mark_edge_layers() {
+    edge_float_.assign(g_.nodes.size(), "");
+    if (o_.float_first <= 0 && o_.float_last <= 0) return;
+    auto is_compute = [&](size_t i) {
+      static const std::set<std::string> kCompute = {"Conv", "ConvTranspose", "Gemm", "MatMul"};
+      return g_.nodes[i].domain.empty() && kCompute.count(g_.nodes[i].op_type) != 0;
+    };
+    const size_t count = g_.nodes.size();
+    std::vector<int> from_inputs(count, 0), to_outputs(count, 0);
+    for (size_t i = 0; i < count; ++i) {  // topological order
+      for (const auto& in : g_.nodes[i].inputs)
+        if (int p = in.empty() ? -1 : g_.producer(in); p >= 0) from_inputs[i] = std::max(from_inputs[i], from_inputs[static_cast<size_t>(p)]);
+      from_inputs[i] += is_compute(i);
+    }
+    for (size_t i = count; i-- > 0;) {
+      for (const auto& out : g_.nodes[i].outputs)
+        if (!out.empty())
+          for (int c : g_.consumers(out)) to_outputs[i] = std::max(to_outputs[i], to_outputs[static_cast<size_t>(c)]);
+      to_outputs[i] += is_compute(i);
+    }
+    for (size_t i = 0; i < count; ++i) {
+      if (o_.float_first > 0 && from_inputs[i] <= o_.float_first) edge_float_[i] = "--float-first " + std::to_string(o_.float_first);
+      else if (o_.float_last > 0 && to_outputs[i] <= o_.float_last) edge_float_[i] = "--float-last " + std::to_string(o_.float_last);
+    }
+  }
+
   const Graph& g_;
   const QuantOptions& o_;
   RuleContext ctx_;
+  std::vector<std::string> edge_float_;
   QuantPlan plan_;
   std::vector<RuleDecision> decisions_;
   std::set<std::string> requested_;
@@ -304,8 +337,12 @@ void Planner::check_not_empty() const {
     excluded += np.reason.rfind("excluded", 0) == 0;
     filtered += np.reason.rfind("op type not selected", 0) == 0;
   }
-  if (ruled > 0 && excluded == ruled)
-    PTQ_FAIL(UsageError, "nothing to quantize: --exclude matches every quantizable node (", ruled, ")");
+  if (ruled > 0 && excluded == ruled) {
+    if (o_.float_first <= 0 && o_.float_last <= 0)
+      PTQ_FAIL(UsageError, "nothing to quantize: --exclude matches every quantizable node (", ruled, ")");
+    PTQ_FAIL(UsageError, "nothing to quantize: --float-first/--float-last", o_.exclude.empty() ? "" : " and --exclude",
+             " leave every quantizable node (", ruled, ") float");
+  }
   if (ruled > 0 && excluded + filtered == ruled)
     PTQ_FAIL(UsageError, "nothing to quantize: --op-types and --exclude leave no quantizable node");
   std::string first_reason;

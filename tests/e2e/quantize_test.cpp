@@ -121,6 +121,19 @@ TEST(QuantizeCli, DynamicNeedsNoData) {
   EXPECT_EQ(count_ops(dm, "DequantizeLinear"), 3);  // one per weight
 }
 
+TEST(QuantizeCli, FloatFirstAndLastLayers) {
+  Fixture f = make_fixture();
+  auto r = test::run_quantize(q(f.model) + " --calib " + q(f.calib) + " --float-first 1 --float-last 1 --json -o " + q(f.dir / "e.onnx"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("float: unnamed node (Conv) writing 'c1': excluded by --float-first 1"), std::string::npos) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["nodes"]["quantized"], 1);  // c2 (r2 folded into it); Gemm and what leads to it float
+  onnx::ModelProto em = onnx_io::load_model(f.dir / "e.onnx").proto;
+  int int8_weights = 0;
+  for (const auto& t : em.graph().initializer()) int8_weights += t.data_type() == onnx::TensorProto::INT8 && t.dims_size() >= 2;
+  EXPECT_EQ(int8_weights, 1);  // w2
+  EXPECT_EQ(test::run_quantize(q(f.model) + " --calib " + q(f.calib) + " --float-first -1 -o " + q(f.dir / "x.onnx")).exit_code, 2);
+}
+
 TEST(QuantizeCli, BadInputsGiveOneLineErrors) {
   Fixture f = make_fixture();
   auto expect = [&](const std::string& args, int code, const std::string& fragment) {

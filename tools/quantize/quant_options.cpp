@@ -18,6 +18,10 @@ void add_quant_options(CLI::App& cmd, QuantFlags& f) {
   cmd.add_option("--exclude", f.exclude, "Node names (globs allowed) to leave in float")->delimiter(',')->group(group);
   cmd.add_option("--op-types", f.op_types, "Quantize only these op types; quantizable: " + rewrite::quantizable_op_types())
       ->delimiter(',')->group(group);
+  cmd.add_option("--float-first", f.float_first, "Leave the first N compute layers (Conv/Gemm/MatMul and the nodes around them) float")
+      ->check(CLI::NonNegativeNumber)->group(group);
+  cmd.add_option("--float-last", f.float_last, "Leave the last N compute layers (and everything after them) float")
+      ->check(CLI::NonNegativeNumber)->group(group);
   cmd.add_option("--opset", f.opset, "21: upgrade the model to opset 21 (ONNX-domain 16-bit Q/DQ); default: keep")->group(group);
   cmd.add_option("--dynamic-format", f.dynamic_format, "Dynamic mode: qdq (DQ on weights) or integer (DynamicQuantizeLinear + MatMulInteger/ConvInteger)")
       ->check(CLI::IsMember({"qdq", "integer"}))->group(group);
@@ -38,6 +42,8 @@ rewrite::QuantOptions to_quant_options(const QuantFlags& f) {
   o.exclude = f.exclude;
   o.op_types = f.op_types;
   o.opset = f.opset;
+  o.float_first = f.float_first;
+  o.float_last = f.float_last;
   o.dynamic_format = rewrite::dynamic_format_from_name(f.dynamic_format);
   o.keep_removable_activations = f.keep_activations;
   o.quantize_bias = !f.float_bias;

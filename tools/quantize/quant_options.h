@@ -27,6 +27,7 @@ struct QuantFlags {
   bool dedicated_pairs = false;
   bool no_fold_bn = false;
   int64_t opset = 0;
+  int float_first = 0, float_last = 0;
   std::vector<std::string> exclude;
   std::vector<std::string> op_types;
 };

@@ -57,7 +57,7 @@ struct Node {
   // Input i's name, or "" when absent.
   const std::string& input(size_t i) const;
   bool has_input(size_t i) const { return !input(i).empty(); }
-  // "node 'conv1' (Conv)" for messages.
+  // "node 'conv1' (Conv)" for messages; "unnamed node (Conv) writing 'y'" when the model gave no name.
   std::string describe() const;
 };
 

@@ -45,6 +45,13 @@ struct QuantOptions {
   bool reduce_range = false;             // weights one bit narrower (ONNX Runtime's reduce_range)
   std::vector<std::string> exclude;      // node names or fnmatch globs left float; each must match a node
   std::vector<std::string> op_types;     // only these op types (empty: every row of the rule table)
+  // Leave the first / last N compute layers float: a node stays float when at most N Conv,
+  // ConvTranspose, Gemm or MatMul nodes (itself included) lie on the longest path from a graph input
+  // to it (float_first) or from it to a graph output (float_last). So the stem or the head stays
+  // float with the element-wise and data-movement nodes around it (e.g. YOLOX's stem, whose channels'
+  // ranges differ by 250x, which a per-tensor 8-bit activation cannot hold).
+  int float_first = 0;
+  int float_last = 0;
   // 0: keep the model's default opset (raised to 11 below 10, where ONNX Runtime cannot fuse Q/DQ);
   // 21: upgrade to opset 21 so 16-bit Q/DQ use the ONNX domain (otherwise com.microsoft below 21).
   int64_t opset = 0;

@@ -478,3 +478,57 @@ probs (float[2,5] x) => (float[2,5] y) {
   EXPECT_NEAR(t.tensors.at("y").qparams.scale[0], 1.0f / 255, kScaleTol);
   EXPECT_EQ(t.tensors.at("y").qparams.zero_point[0], 0);
 }
+
+// x → c1 → r1 → c2 → r2 → Add(r2, r1) → c3 → Sigmoid → y. Compute layers on the longest path from
+// the input: c1 r1 = 1, c2 r2 add = 2, c3 sig = 3; to the output: sig = 0, c3 add r2 = 1, c2 r1 = 2,
+// c1 = 3.
+TEST(Rules, FloatFirstAndLastFollowTheLongestComputePath) {
+  onnx::ModelProto m = parse_text_model(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+edges (float[1,2,4,4] x) => (float[1,2,4,4] y) {
+  a = Conv (x, W1)
+  r1 = Relu (a)
+  b = Conv (r1, W2)
+  r2 = Relu (b)
+  s = Add (r2, r1)
+  c = Conv (s, W3)
+  y = Sigmoid (c)
+}
+)");
+  for (const char* w : {"W1", "W2", "W3"}) add_initializer(m, w, random_tensor({2, 2, 1, 1}, 40));
+  name_nodes(m, {"c1", "r1", "c2", "r2", "add", "c3", "sig"});
+  auto floats = [&](int first, int last) {
+    QuantOptions o;
+    o.float_first = first;
+    o.float_last = last;
+    Quantized q = quantize(m, o);
+    std::string names;
+    for (size_t i = 0; i < q.plan.nodes.size(); ++i)
+      if (q.plan.nodes[i].reason.rfind("excluded by --float-", 0) == 0) names += (names.empty() ? "" : " ") + q.graph.nodes[i].name;
+    return names;
+  };
+  EXPECT_EQ(floats(1, 0), "c1 r1");
+  EXPECT_EQ(floats(2, 0), "c1 r1 c2 r2 add");
+  EXPECT_EQ(floats(0, 1), "r2 add c3 sig");
+  EXPECT_EQ(floats(0, 2), "r1 c2 r2 add c3 sig");
+  EXPECT_EQ(floats(1, 1), "c1 r1 r2 add c3 sig");
+
+  // The layer after a float stem reads a Q/DQ'd input; the layer before a float head quantizes its output.
+  QuantOptions o;
+  o.float_first = 1;
+  o.float_last = 1;
+  Quantized q = quantize(m, o);
+  EXPECT_TRUE(q.plan.nodes[2].quantized);
+  EXPECT_EQ(producer_of(q.model, inputs_of(find_node(q.model, "c2"))[0])->op_type(), "DequantizeLinear");
+  EXPECT_EQ(inputs_of(find_node(q.model, "c1"))[0], "x");
+  EXPECT_EQ(inputs_of(find_node(q.model, "c3"))[1], "W3");  // float weight
+
+  QuantOptions all;
+  all.float_first = 3;
+  try {
+    quantize(m, all);
+    ADD_FAILURE() << "no error";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("--float-first/--float-last leave every quantizable node (7) float"), std::string::npos) << e.what();
+  }
+}
