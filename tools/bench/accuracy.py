@@ -7,6 +7,7 @@ latency INT8 vs FP32, size ratio and how many Conv/Gemm/MatMul ONNX Runtime turn
 
     /usr/bin/python3 tools/bench/corpus_sets.py          # once: builds ~/.cache/ptq-bench
     /usr/bin/python3 tools/bench/accuracy.py [--models a,b] [--methods kl,mse] [--out results.json]
+    /usr/bin/python3 tools/bench/accuracy.py --models yolox_nano --acts u8 --extra '--float-first 3' --tag +ff3
 
 Needs build/tools/quantize, node + onnxruntime-node (~/ortnode or $ORT_NODE_DIR) and ../shared/corpus."""
 import argparse
@@ -111,7 +112,8 @@ def print_tables(results):
         methods = [m for m in METHODS if any(k.endswith('_' + m) for k in base)]
         print('| acts | ' + ' | '.join(methods) + ' | ORT ms (int8/fp32) | size ratio | integer kernels |')
         print('|---|' + '---|' * (len(methods) + 3))
-        for act in ACTS:
+        rows = sorted({k.rsplit('_', 1)[0] for k in base if k != 'fp32'}, key=lambda r: (r[:2] != 'u8', r))
+        for act in rows:
             cells, extra = [], None
             for m in methods:
                 r = base.get(act + '_' + m, {})
@@ -133,6 +135,8 @@ def main():
     ap.add_argument('--models', default=','.join(MODELS))
     ap.add_argument('--methods', default=','.join(METHODS))
     ap.add_argument('--acts', default='u8,s8')
+    ap.add_argument('--extra', default='', help='more quantize options, e.g. "--float-first 3" (rows keyed act+TAG)')
+    ap.add_argument('--tag', default='', help='suffix of the row name for --extra, e.g. "+ff3"')
     ap.add_argument('--out', default=os.path.join(ROOT, 'build', 'bench_accuracy.json'))
     args = ap.parse_args()
     results = json.load(open(args.out)) if os.path.exists(args.out) else {}
@@ -152,9 +156,9 @@ def main():
                 out = os.path.join(tmp, '%s_%s_%s.onnx' % (name, act, method))
                 t0 = time.time()
                 p = subprocess.run([QUANTIZE, spec['model'], '--calib', spec['calib'], '--method', method, '-o', out,
-                                    '--eval-samples', '0', '-q'] + ACTS[act], capture_output=True, text=True)
+                                    '--eval-samples', '0', '-q'] + ACTS[act] + args.extra.split(), capture_output=True, text=True)
                 secs = time.time() - t0
-                key = act + '_' + method
+                key = act + args.tag + '_' + method
                 if p.returncode != 0:
                     base[key] = dict(error=p.stderr.strip())
                     print(name, key, 'ERROR', p.stderr.strip(), flush=True)

@@ -136,12 +136,19 @@ class LayerSearch {
       int64_t inner = 1;
       for (int d = out_axis_ + 1; d < yq.rank(); ++d) inner *= yq.dim(d);
       const int64_t out_channels = yq.dim(out_axis_);
+      const int64_t outer = out_channels * inner > 0 ? yq.numel() / (out_channels * inner) : 0;
       std::vector<double> dot(channels_, 0.0), norm(channels_, 0.0);
-      for (int64_t i = 0; i < yq.numel(); ++i) {
-        size_t c = channels_ == 1 ? 0 : static_cast<size_t>((i / inner) % out_channels);
-        dot[c] += static_cast<double>(y[i]) * q[i];
-        norm[c] += static_cast<double>(q[i]) * q[i];
-      }
+      for (int64_t o = 0, i = 0; o < outer; ++o)
+        for (int64_t c = 0; c < out_channels; ++c) {
+          double d = 0.0, n = 0.0;
+          for (int64_t j = 0; j < inner; ++j, ++i) {
+            d += static_cast<double>(y[i]) * q[i];
+            n += static_cast<double>(q[i]) * q[i];
+          }
+          const size_t k = channels_ == 1 ? 0 : static_cast<size_t>(c);
+          dot[k] += d;
+          norm[k] += n;
+        }
       out.dot.push_back(std::move(dot));
       out.norm.push_back(std::move(norm));
     }
