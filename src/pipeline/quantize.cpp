@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "ptq/pipeline/quantize.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
+#include <map>
 
 #include "ptq/rewrite/passes.h"
 #include "ptq/util/log.h"
@@ -14,6 +17,32 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// The first tensor in graph order whose accumulated cosine is below kHintCosine, when some output is
+// too and that tensor lies in the first quarter of the compute layers (a stem the 8-bit grid cannot
+// hold, e.g. channels whose ranges differ by orders of magnitude).
+std::string float_first_hint(const Graph& graph, const QuantizeResult& r) {
+  if (r.quant.float_first > 0 || r.eval.outputs.empty()) return "";
+  double worst = 1.0;
+  for (const auto& o : r.eval.outputs) worst = std::min(worst, o.error.cosine());
+  if (!(worst < kHintCosine)) return "";
+  std::map<std::string, double> cosine;
+  for (const auto& t : r.eval.tensors) cosine[t.tensor] = t.error.cosine();
+  const rewrite::LayerDepths depth = rewrite::layer_depths(graph);
+  const int layers = depth.from_inputs.empty() ? 0 : *std::max_element(depth.from_inputs.begin(), depth.from_inputs.end());
+  for (size_t i = 0; i < graph.nodes.size(); ++i)
+    for (const auto& out : graph.nodes[i].outputs) {
+      auto it = cosine.find(out);
+      if (it == cosine.end() || !(it->second < kHintCosine)) continue;
+      const int d = depth.from_inputs[i];
+      if (d < 1 || 4 * d > layers) return "";
+      char text[512];
+      std::snprintf(text, sizeof text, "output cosine %.4f; the error grows from tensor '%s' (cosine %.4f, compute layer %d of %d): try --float-first %d",
+                    worst, out.c_str(), it->second, d, layers, d);
+      return text;
+    }
+  return "";
+}
 
 int64_t bytes_on_disk(const fs::path& model, const std::vector<fs::path>& extra) {
   std::error_code ec;
@@ -193,6 +222,7 @@ QuantizeResult run_quantize(const QuantizeJob& job) {
     r.eval = report::evaluate(graph, qgraph, *eval_part, eo);
     r.evaluated = true;
     r.eval_source = eval_part->describe();
+    r.hint = float_first_hint(graph, r);
   }
   r.total_seconds = seconds_since(start);
   return r;

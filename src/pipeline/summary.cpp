@@ -50,6 +50,7 @@ std::string format_summary(const QuantizeResult& r) {
     os << "evaluation on " << r.eval_source << (r.eval_held_out ? "" : " (calibration samples: the set is too small to hold some out)")
        << "\n";
     os << report::format_eval(r.eval);
+    if (!r.hint.empty()) os << "hint: " << r.hint << "\n";
   }
   return os.str();
 }
@@ -73,6 +74,7 @@ nlohmann::json summary_json(const QuantizeResult& r) {
     j["evaluation"] = report::eval_json(r.eval);
     j["evaluation"]["source"] = r.eval_source;
     j["evaluation"]["held_out"] = r.eval_held_out;
+    if (!r.hint.empty()) j["hint"] = r.hint;
   }
   return j;
 }

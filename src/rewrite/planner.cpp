@@ -202,26 +202,10 @@ class Planner {
   void mark_edge_layers() {
     edge_float_.assign(g_.nodes.size(), "");
     if (o_.float_first <= 0 && o_.float_last <= 0) return;
-    auto is_compute = [&](size_t i) {
-      static const std::set<std::string> kCompute = {"Conv", "ConvTranspose", "Gemm", "MatMul"};
-      return g_.nodes[i].domain.empty() && kCompute.count(g_.nodes[i].op_type) != 0;
-    };
-    const size_t count = g_.nodes.size();
-    std::vector<int> from_inputs(count, 0), to_outputs(count, 0);
-    for (size_t i = 0; i < count; ++i) {  // topological order
-      for (const auto& in : g_.nodes[i].inputs)
-        if (int p = in.empty() ? -1 : g_.producer(in); p >= 0) from_inputs[i] = std::max(from_inputs[i], from_inputs[static_cast<size_t>(p)]);
-      from_inputs[i] += is_compute(i);
-    }
-    for (size_t i = count; i-- > 0;) {
-      for (const auto& out : g_.nodes[i].outputs)
-        if (!out.empty())
-          for (int c : g_.consumers(out)) to_outputs[i] = std::max(to_outputs[i], to_outputs[static_cast<size_t>(c)]);
-      to_outputs[i] += is_compute(i);
-    }
-    for (size_t i = 0; i < count; ++i) {
-      if (o_.float_first > 0 && from_inputs[i] <= o_.float_first) edge_float_[i] = "--float-first " + std::to_string(o_.float_first);
-      else if (o_.float_last > 0 && to_outputs[i] <= o_.float_last) edge_float_[i] = "--float-last " + std::to_string(o_.float_last);
+    const LayerDepths depth = layer_depths(g_);
+    for (size_t i = 0; i < g_.nodes.size(); ++i) {
+      if (o_.float_first > 0 && depth.from_inputs[i] <= o_.float_first) edge_float_[i] = "--float-first " + std::to_string(o_.float_first);
+      else if (o_.float_last > 0 && depth.to_outputs[i] <= o_.float_last) edge_float_[i] = "--float-last " + std::to_string(o_.float_last);
     }
   }
 
@@ -354,6 +338,26 @@ void Planner::check_not_empty() const {
 }
 
 }  // namespace
+
+LayerDepths layer_depths(const Graph& g) {
+  auto is_compute = [&](const Node& n) {
+    return n.domain.empty() && (n.op_type == "Conv" || n.op_type == "ConvTranspose" || n.op_type == "Gemm" || n.op_type == "MatMul");
+  };
+  const size_t count = g.nodes.size();
+  LayerDepths d{std::vector<int>(count, 0), std::vector<int>(count, 0)};
+  for (size_t i = 0; i < count; ++i) {  // topological order
+    for (const auto& in : g.nodes[i].inputs)
+      if (int p = in.empty() ? -1 : g.producer(in); p >= 0) d.from_inputs[i] = std::max(d.from_inputs[i], d.from_inputs[static_cast<size_t>(p)]);
+    d.from_inputs[i] += is_compute(g.nodes[i]);
+  }
+  for (size_t i = count; i-- > 0;) {
+    for (const auto& out : g.nodes[i].outputs)
+      if (!out.empty())
+        for (int c : g.consumers(out)) d.to_outputs[i] = std::max(d.to_outputs[i], d.to_outputs[static_cast<size_t>(c)]);
+    d.to_outputs[i] += is_compute(g.nodes[i]);
+  }
+  return d;
+}
 
 QuantPlan plan_quantization(const Graph& graph, const QuantOptions& options) {
   validate_options(options);

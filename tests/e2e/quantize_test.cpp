@@ -134,6 +134,48 @@ TEST(QuantizeCli, FloatFirstAndLastLayers) {
   EXPECT_EQ(test::run_quantize(q(f.model) + " --calib " + q(f.calib) + " --float-first -1 -o " + q(f.dir / "x.onnx")).exit_code, 2);
 }
 
+// c1's channels differ in range by 10^6, so per-tensor 8 bits wipe out channel 1, which c2 then
+// amplifies; c3..c8 are identities. The report points at c2 (layer 2 of 8); --float-first 2 fixes it.
+TEST(QuantizeCli, HintPointsAtTheStemWhereTheErrorStarts) {
+  fs::path dir = test::fresh_dir();
+  onnx::ModelProto m = test::parse_text_model(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+stem (float[1,2,4,4] x) => (float[1,2,4,4] y) {
+  c1 = Conv (x, w1)
+  c2 = Conv (c1, w2)
+  c3 = Conv (c2, id)
+  c4 = Conv (c3, id)
+  c5 = Conv (c4, id)
+  c6 = Conv (c5, id)
+  c7 = Conv (c6, id)
+  y = Conv (c7, id)
+}
+)");
+  test::add_initializer(m, "w1", Tensor::from_vector<float>({1000.0f, 0.0f, 0.0f, 0.001f}, {2, 2, 1, 1}));
+  test::add_initializer(m, "w2", Tensor::from_vector<float>({0.0001f, 0.0f, 0.0f, 1000.0f}, {2, 2, 1, 1}));
+  test::add_initializer(m, "id", Tensor::from_vector<float>({1.0f, 0.0f, 0.0f, 1.0f}, {2, 2, 1, 1}));
+  test::write_model(m, dir / "stem.onnx");
+  for (int i = 0; i < 20; ++i) {
+    fs::create_directories(dir / "calib" / std::to_string(100 + i));
+    write_npy(dir / "calib" / std::to_string(100 + i) / "x.npy", test::random_tensor({1, 2, 4, 4}, 300 + static_cast<uint32_t>(i), -1.0f, 1.0f));
+  }
+  const std::string common = q(dir / "stem.onnx") + " --calib " + q(dir / "calib") + " --json -o " + q(dir / "s.onnx");
+  auto r = test::run_quantize(common);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_LT(j["evaluation"]["outputs"][0]["cosine"].get<double>(), 0.5);
+  ASSERT_TRUE(j.contains("hint")) << r.err;
+  EXPECT_NE(j["hint"].get<std::string>().find("tensor 'c2'"), std::string::npos) << j["hint"];
+  EXPECT_NE(j["hint"].get<std::string>().find("compute layer 2 of 8): try --float-first 2"), std::string::npos) << j["hint"];
+  EXPECT_NE(r.err.find("hint: output cosine"), std::string::npos);
+
+  r = test::run_quantize(common + " --float-first 2");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  j = nlohmann::json::parse(r.out);
+  EXPECT_GE(j["evaluation"]["outputs"][0]["cosine"].get<double>(), kMinCosineInt8);
+  EXPECT_FALSE(j.contains("hint"));
+}
+
 TEST(QuantizeCli, BadInputsGiveOneLineErrors) {
   Fixture f = make_fixture();
   auto expect = [&](const std::string& args, int code, const std::string& fragment) {

@@ -52,7 +52,12 @@ struct QuantizeResult {
   bool eval_held_out = false;
   std::string eval_source;
   report::EvalResult eval;
+  // When an output's cosine is below kHintCosine and the error starts in the first quarter of the
+  // compute layers: which tensor, and the --float-first value that keeps the layers up to it float.
+  std::string hint;
 };
+
+constexpr double kHintCosine = 0.99;
 
 QuantizeResult run_quantize(const QuantizeJob& job);
 

@@ -63,6 +63,14 @@ struct QuantOptions {
   bool dedicated_qdq_pairs = false;
 };
 
+// Per node (graph.nodes order): how many Conv/ConvTranspose/Gemm/MatMul nodes, itself included, lie on
+// the longest path from a graph input to it (from_inputs) and from it to a graph output (to_outputs).
+// What --float-first / --float-last count.
+struct LayerDepths {
+  std::vector<int> from_inputs, to_outputs;
+};
+LayerDepths layer_depths(const Graph& graph);
+
 // Throws UsageError for a combination that cannot work (e.g. int16 weights in the integer format).
 void validate_options(const QuantOptions& options);
 
