@@ -19,6 +19,8 @@ constexpr const char* kExamples = R"(Examples:
                                            calibrate on JPEG/PNG files with torchvision preprocessing
   quantize model.onnx --calib calib/ --eval-data test/ --labels test/labels.npy -o m.int8.onnx
                                            report accuracy FP32 vs INT8 on a labelled set
+  quantize detector.onnx --calib calib/ --float-first 3 -o d.int8.onnx
+                                           keep the first 3 conv layers float (the report hints when it helps)
   quantize model.onnx --mode dynamic -o model.dyn.onnx
                                            weights-only int8 (no calibration data)
   quantize model.onnx --calib calib/ --activation-type uint16 --weight-type int16 -o m.16.onnx
