@@ -66,21 +66,27 @@ AxisLayout layout_of(const Tensor& t, const QParams& p) {
   return l;
 }
 
+// Calls fn(channel, first, last) for every run of elements sharing one channel's parameters.
+template <class Fn>
+void for_each_run(int64_t n, const AxisLayout& l, Fn fn) {
+  if (l.channels == 1) return fn(size_t{0}, int64_t{0}, n);  // per tensor: one run
+  for (int64_t i = 0; i < n;)
+    for (int64_t c = 0; c < l.channels && i < n; ++c, i += l.inner) fn(static_cast<size_t>(c), i, std::min(n, i + l.inner));
+}
+
 template <class Q>
 void quantize_into(const float* x, Q* q, int64_t n, const QParams& p, const AxisLayout& l) {
   const double lo = static_cast<double>(qtype_min(p.type)), hi = static_cast<double>(qtype_max(p.type));
-  for (int64_t i = 0; i < n; ++i) {
-    size_t c = static_cast<size_t>((i / l.inner) % l.channels);
-    q[i] = static_cast<Q>(quantize_value(x[i], p.scale[c], p.zero_point[c], lo, hi));
-  }
+  for_each_run(n, l, [&](size_t c, int64_t first, int64_t last) {
+    for (int64_t i = first; i < last; ++i) q[i] = static_cast<Q>(quantize_value(x[i], p.scale[c], p.zero_point[c], lo, hi));
+  });
 }
 
 template <class Q>
 void dequantize_into(const Q* q, float* x, int64_t n, const QParams& p, const AxisLayout& l) {
-  for (int64_t i = 0; i < n; ++i) {
-    size_t c = static_cast<size_t>((i / l.inner) % l.channels);
-    x[i] = static_cast<float>(static_cast<int64_t>(q[i]) - p.zero_point[c]) * p.scale[c];
-  }
+  for_each_run(n, l, [&](size_t c, int64_t first, int64_t last) {
+    for (int64_t i = first; i < last; ++i) x[i] = static_cast<float>(static_cast<int64_t>(q[i]) - p.zero_point[c]) * p.scale[c];
+  });
 }
 
 }  // namespace
@@ -132,6 +138,17 @@ Tensor dequantize_tensor(const Tensor& q, const QParams& p) {
   return x;
 }
 
-Tensor fake_quantize(const Tensor& x, const QParams& p) { return dequantize_tensor(quantize_tensor(x, p), p); }
+Tensor fake_quantize(const Tensor& x, const QParams& p) {
+  // One pass, the arithmetic of quantize_into then dequantize_into (same bits, no integer tensor).
+  AxisLayout l = layout_of(x, p);
+  Tensor y(DType::Float32, x.shape());
+  const float* px = x.data<float>();
+  float* py = y.data<float>();
+  const double lo = static_cast<double>(qtype_min(p.type)), hi = static_cast<double>(qtype_max(p.type));
+  for_each_run(x.numel(), l, [&](size_t c, int64_t first, int64_t last) {
+    for (int64_t i = first; i < last; ++i) py[i] = fake_quantize_value(px[i], p.scale[c], p.zero_point[c], lo, hi);
+  });
+  return y;
+}
 
 }  // namespace ptq

@@ -167,18 +167,21 @@ class LayerSearch {
   double y_norm(size_t s) const {
     if (y_norms_.empty())
       for (const Tensor& y : y_) {
+        const float* py = y.data<float>();
         double n = 0.0;
-        for (int64_t i = 0; i < y.numel(); ++i) n += static_cast<double>(y.data<float>()[i]) * y.data<float>()[i];
+        for (int64_t i = 0; i < y.numel(); ++i) n += static_cast<double>(py[i]) * py[i];
         y_norms_.push_back(std::sqrt(n));
       }
     return y_norms_[s];
   }
   static double cosine_of(const Tensor& y, const Tensor& q) {
+    const float* py = y.data<float>();
+    const float* pq = q.data<float>();
     double d = 0.0, ny = 0.0, nq = 0.0;
     for (int64_t i = 0; i < y.numel(); ++i) {
-      d += static_cast<double>(y.data<float>()[i]) * q.data<float>()[i];
-      ny += static_cast<double>(y.data<float>()[i]) * y.data<float>()[i];
-      nq += static_cast<double>(q.data<float>()[i]) * q.data<float>()[i];
+      d += static_cast<double>(py[i]) * pq[i];
+      ny += static_cast<double>(py[i]) * py[i];
+      nq += static_cast<double>(pq[i]) * pq[i];
     }
     return ny > 0.0 && nq > 0.0 ? d / std::sqrt(ny * nq) : 0.0;
   }
