@@ -38,6 +38,15 @@ MODELS = {
     'yolox_nano': dict(model=M('detection/yolox_nano.onnx'), calib=S('yolox_calib'), eval=S('yolox_eval')),
     'ppocr_det': dict(model=M('ocr/ch_PP-OCRv4_det_infer.onnx'), calib=S('ppocr_det_calib'), eval=S('ppocr_det_eval')),
     'ppocr_cls': dict(model=M('ocr/ch_ppocr_mobile_v2.0_cls_infer.onnx'), calib=os.path.join(CORPUS, 'data/calib/ppocr_cls'), eval=None),
+    # The rest of the corpus (eval None: the calibration samples themselves, a smoke test).
+    'mobilenet_v1_075': dict(model=M('imagenet/mobilenet_v1_0.75_192_fp32.onnx'), calib=S('imagenet192_calib'), eval=S('imagenet192_eval'), labels=True),
+    'ultraface_slim_320': dict(model=M('detection/ultraface_version-slim-320.onnx'), calib=S('ultraface320_calib'), eval=S('ultraface320_eval')),
+    'ultraface_640': dict(model=M('detection/ultraface_version-RFB-640.onnx'), calib=S('ultraface640_calib'), eval=S('ultraface640_eval')),
+    'ppocr_det_init': dict(model=M('ocr/ch_PP-OCRv4_det_infer_init.onnx'), calib=S('ppocr_det_calib'), eval=S('ppocr_det_eval')),
+    'ppocr_cls_init': dict(model=M('ocr/ch_ppocr_mobile_v2.0_cls_infer_init.onnx'), calib=os.path.join(CORPUS, 'data/calib/ppocr_cls'), eval=None),
+    'superres': dict(model=M('superres/superres_espcn_core_op18.onnx'), calib=os.path.join(CORPUS, 'data/calib/superres_224'), eval=None),
+    'oww_melspec': dict(model=M('audio/openwakeword_melspectrogram.onnx'), calib=os.path.join(CORPUS, 'data/calib/oww_melspec'), eval=None),
+    'oww_embedding': dict(model=M('audio/openwakeword_embedding.onnx'), calib=os.path.join(CORPUS, 'data/calib/oww_embedding'), eval=None),
 }
 METHODS = ['minmax', 'kl', 'percentile', 'mse', 'admm', 'eq']
 ACTS = {'u8': [], 's8': ['--activation-type', 'int8', '--symmetric-activations']}

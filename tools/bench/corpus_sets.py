@@ -7,7 +7,7 @@
 
 Per set: <set>_calib/NNN/<input>.npy (calibration samples) and <set>_eval/<input>.npy (held-out samples
 stacked on axis 0, run one by one with --per-sample) + <set>_eval/labels.npy where labels exist.
-ImageNet: every 10th of the 1000 labelled images calibrates (100), the other 900 evaluate; labels are
+ImageNet (224, 192, 128 px): every 10th of the 1000 labelled images calibrates (100), the other 900 evaluate; labels are
 in the model's 1001-class TF indexing (background = 0). MNIST: 100 corpus calibration samples, the
 10k test set evaluates. Detection/OCR sets: disjoint photos for calibration and evaluation."""
 import glob
@@ -48,7 +48,7 @@ def imagenet():
     calib = files[::10]
     held = [f for i, f in enumerate(files) if i % 10]
     labels = [synsets.index(os.path.basename(f).split('_')[0]) + 1 for f in held]
-    for size in (224, 128):
+    for size in (224, 192, 128):
         if os.path.exists(os.path.join(OUT, 'imagenet%d_eval' % size, 'labels.npy')):
             continue
         save_samples('imagenet%d_calib' % size, [{'input': prep_tf_mobilenet(f, size)} for f in calib])
@@ -74,6 +74,8 @@ def detection():
                     glob.glob(os.path.join(CORPUS, 'data/images/skimage/*.png')))
     save_samples('ultraface320_calib', [{'input': prep_ultraface(p)} for p in faces[::2]])
     save_samples('ultraface320_eval', [{'input': prep_ultraface(p)} for p in faces[1::2]])
+    save_samples('ultraface640_calib', [{'input': prep_ultraface(p, 640, 480)} for p in faces[::2]])
+    save_samples('ultraface640_eval', [{'input': prep_ultraface(p, 640, 480)} for p in faces[1::2]])
     save_samples('yolox_calib', [{'images': prep_yolox(p)} for p in photos[::2]])
     save_samples('yolox_eval', [{'images': prep_yolox(p)} for p in photos[1::2]])
     ocr = [os.path.join(CORPUS, p) for p in ('data/text/text_block.png', 'data/images/skimage/page.png',
