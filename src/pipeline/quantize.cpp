@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <set>
 
 #include "ptq/rewrite/passes.h"
 #include "ptq/util/log.h"
@@ -17,32 +18,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-// The first tensor in graph order whose accumulated cosine is below kHintCosine, when some output is
-// too and that tensor lies in the first quarter of the compute layers (a stem the 8-bit grid cannot
-// hold, e.g. channels whose ranges differ by orders of magnitude).
-std::string float_first_hint(const Graph& graph, const QuantizeResult& r) {
-  if (r.quant.float_first > 0 || r.eval.outputs.empty()) return "";
-  double worst = 1.0;
-  for (const auto& o : r.eval.outputs) worst = std::min(worst, o.error.cosine());
-  if (!(worst < kHintCosine)) return "";
-  std::map<std::string, double> cosine;
-  for (const auto& t : r.eval.tensors) cosine[t.tensor] = t.error.cosine();
-  const rewrite::LayerDepths depth = rewrite::layer_depths(graph);
-  const int layers = depth.from_inputs.empty() ? 0 : *std::max_element(depth.from_inputs.begin(), depth.from_inputs.end());
-  for (size_t i = 0; i < graph.nodes.size(); ++i)
-    for (const auto& out : graph.nodes[i].outputs) {
-      auto it = cosine.find(out);
-      if (it == cosine.end() || !(it->second < kHintCosine)) continue;
-      const int d = depth.from_inputs[i];
-      if (d < 1 || 4 * d > layers) return "";
-      char text[512];
-      std::snprintf(text, sizeof text, "output cosine %.4f; the error grows from tensor '%s' (cosine %.4f, compute layer %d of %d): try --float-first %d",
-                    worst, out.c_str(), it->second, d, layers, d);
-      return text;
-    }
-  return "";
-}
 
 int64_t bytes_on_disk(const fs::path& model, const std::vector<fs::path>& extra) {
   std::error_code ec;
@@ -125,6 +100,53 @@ calib::CalibTable run_calibrate(const QuantizeJob& job) {
   table.model = job.model;
   if (!job.save_table.empty()) calib::save_table(table, job.save_table);
   return table;
+}
+
+std::string precision_hint(const Graph& graph, const rewrite::QuantOptions& quant, const report::EvalResult& eval) {
+  double worst = 1.0;
+  for (const auto& o : eval.outputs) worst = std::min(worst, o.error.cosine());
+  if (eval.outputs.empty() || !(worst < kHintCosine)) return "";
+  std::map<std::string, double> cosine;
+  for (const auto& t : eval.tensors) cosine[t.tensor] = t.error.cosine();
+  // The worst cosine among the nearest compared tensors upstream of node i (1 when there are none).
+  auto upstream = [&](size_t i) {
+    double c = 1.0;
+    std::vector<std::string> todo(graph.nodes[i].inputs.begin(), graph.nodes[i].inputs.end());
+    std::set<std::string> seen;
+    while (!todo.empty()) {
+      std::string t = todo.back();
+      todo.pop_back();
+      if (t.empty() || !seen.insert(t).second) continue;
+      if (auto it = cosine.find(t); it != cosine.end()) {
+        c = std::min(c, it->second);
+      } else if (int p = graph.producer(t); p >= 0) {
+        todo.insert(todo.end(), graph.nodes[static_cast<size_t>(p)].inputs.begin(), graph.nodes[static_cast<size_t>(p)].inputs.end());
+      }
+    }
+    return c;
+  };
+  const rewrite::LayerDepths depth = rewrite::layer_depths(graph);
+  const int layers = depth.from_inputs.empty() ? 0 : *std::max_element(depth.from_inputs.begin(), depth.from_inputs.end());
+  const int edge = std::max(1, layers / 4);
+  for (size_t i = 0; i < graph.nodes.size(); ++i)
+    for (const auto& out : graph.nodes[i].outputs) {
+      auto it = cosine.find(out);
+      if (it == cosine.end() || !(it->second < kHintCosine)) continue;
+      const int first = depth.from_inputs[i], last = depth.to_outputs[i] + 1;
+      char text[512];
+      if (quant.float_first <= 0 && first >= 1 && first <= edge)
+        std::snprintf(text, sizeof text, "output cosine %.4f; the error starts at tensor '%s' (cosine %.4f, compute layer %d of %d from the input): try --float-first %d",
+                      worst, out.c_str(), it->second, first, layers, first);
+      // Near the output, error accumulated layer after layer crosses the threshold too: there, only a
+      // jump counts (this tensor's 1 - cosine at least kHintJump times its inputs').
+      else if (quant.float_last <= 0 && last <= edge && 1.0 - it->second >= kHintJump * (1.0 - upstream(i)))
+        std::snprintf(text, sizeof text, "output cosine %.4f; the error starts at tensor '%s' (cosine %.4f, %d compute layers before the output): try --float-last %d",
+                      worst, out.c_str(), it->second, last - 1, last);
+      else
+        return "";
+      return text;
+    }
+  return "";
 }
 
 QuantizeResult run_quantize(const QuantizeJob& job) {
@@ -222,7 +244,7 @@ QuantizeResult run_quantize(const QuantizeJob& job) {
     r.eval = report::evaluate(graph, qgraph, *eval_part, eo);
     r.evaluated = true;
     r.eval_source = eval_part->describe();
-    r.hint = float_first_hint(graph, r);
+    r.hint = precision_hint(graph, r.quant, r.eval);
   }
   r.total_seconds = seconds_since(start);
   return r;

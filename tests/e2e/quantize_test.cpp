@@ -5,6 +5,7 @@
 #include "ptq/exec/executor.h"
 #include "ptq/ir/npy.h"
 #include "ptq/ir/onnx_io.h"
+#include "ptq/pipeline/quantize.h"
 #include "ptq/report/evaluator.h"
 #include "testutil.h"
 
@@ -166,7 +167,7 @@ stem (float[1,2,4,4] x) => (float[1,2,4,4] y) {
   EXPECT_LT(j["evaluation"]["outputs"][0]["cosine"].get<double>(), 0.5);
   ASSERT_TRUE(j.contains("hint")) << r.err;
   EXPECT_NE(j["hint"].get<std::string>().find("tensor 'c2'"), std::string::npos) << j["hint"];
-  EXPECT_NE(j["hint"].get<std::string>().find("compute layer 2 of 8): try --float-first 2"), std::string::npos) << j["hint"];
+  EXPECT_NE(j["hint"].get<std::string>().find("compute layer 2 of 8 from the input): try --float-first 2"), std::string::npos) << j["hint"];
   EXPECT_NE(r.err.find("hint: output cosine"), std::string::npos);
 
   r = test::run_quantize(common + " --float-first 2");
@@ -199,4 +200,53 @@ TEST(QuantizeCli, BadInputsGiveOneLineErrors) {
   write_npy(bad / "000" / "x.npy", test::random_tensor({1, 3, 10, 10}, 1));
   expect(q(f.model) + " --calib " + q(bad) + " -o " + q(f.dir / "o.onnx"), 1, "x.npy: input 'x': expected shape [1,3,12,12], got [1,3,10,10]");
   EXPECT_FALSE(fs::exists(f.dir / "o.onnx"));
+}
+
+namespace {
+report::ErrorStats with_cosine(double c) {
+  report::ErrorStats e;
+  e.dot = c;
+  e.ref_sq = e.cand_sq = 1.0;
+  e.count = 1;
+  return e;
+}
+}  // namespace
+
+// x → c1 … c8 (Conv) → y = Mul(c8, c8): compute layers 1..8, the Mul 8 from the input and 0 before the output.
+TEST(PrecisionHint, StemTailJumpOrNothing) {
+  onnx::ModelProto m = test::parse_text_model(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+hint (float[1,2,4,4] x) => (float[1,2,4,4] y) {
+  c1 = Conv (x, w)
+  c2 = Conv (c1, w)
+  c3 = Conv (c2, w)
+  c4 = Conv (c3, w)
+  c5 = Conv (c4, w)
+  c6 = Conv (c5, w)
+  c7 = Conv (c6, w)
+  c8 = Conv (c7, w)
+  y = Mul (c8, c8)
+}
+)");
+  test::add_initializer(m, "w", test::random_tensor({2, 2, 1, 1}, 7));
+  Graph g = build_graph(m);
+  auto hint = [&](double out, const std::map<std::string, double>& tensors, const rewrite::QuantOptions& o = {}) {
+    report::EvalResult r;
+    r.outputs.push_back({"y", with_cosine(out)});
+    for (const auto& [name, c] : tensors) r.tensors.push_back({name, with_cosine(c), false, {}});
+    return pipeline::precision_hint(g, o, r);
+  };
+  const std::map<std::string, double> stem = {{"c1", 0.999}, {"c2", 0.95}, {"c3", 0.94}, {"y", 0.9}};
+  EXPECT_NE(hint(0.9, stem).find("tensor 'c2' (cosine 0.9500, compute layer 2 of 8 from the input): try --float-first 2"), std::string::npos)
+      << hint(0.9, stem);
+  EXPECT_EQ(hint(0.995, stem), "");  // the outputs are fine
+  rewrite::QuantOptions first_set;
+  first_set.float_first = 1;
+  EXPECT_EQ(hint(0.9, stem, first_set), "");  // the user chose already; c2 is not near the output
+
+  const std::map<std::string, double> tail = {{"c6", 0.999}, {"c7", 0.999}, {"c8", 0.998}, {"y", 0.9}};
+  EXPECT_NE(hint(0.9, tail).find("tensor 'y' (cosine 0.9000, 0 compute layers before the output): try --float-last 1"), std::string::npos)
+      << hint(0.9, tail);
+  const std::map<std::string, double> gradual = {{"c6", 0.995}, {"c7", 0.992}, {"c8", 0.989}, {"y", 0.985}};
+  EXPECT_EQ(hint(0.985, gradual), "");  // accumulated, no jump: nothing to keep float
 }

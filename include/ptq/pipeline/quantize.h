@@ -52,12 +52,20 @@ struct QuantizeResult {
   bool eval_held_out = false;
   std::string eval_source;
   report::EvalResult eval;
-  // When an output's cosine is below kHintCosine and the error starts in the first quarter of the
-  // compute layers: which tensor, and the --float-first value that keeps the layers up to it float.
+  // precision_hint() after the evaluation ("" when it has nothing to say).
   std::string hint;
 };
 
-constexpr double kHintCosine = 0.99;
+constexpr double kHintCosine = 0.99;  // an output below this gets a hint, when one applies
+constexpr double kHintJump = 4.0;      // near the output: (1 - cos) at least 4x its inputs'
+
+// What to keep float when quantization hurts at one place near the input or the output: finds the
+// first tensor (graph order) whose accumulated cosine is below kHintCosine; when it lies within the
+// first quarter of the compute layers (layer_depths), or within the last quarter and its error jumped
+// there (kHintJump), suggests the --float-first / --float-last value that keeps it and the layers
+// before / after it float. Typical causes: a stem whose output channels have ranges orders of magnitude apart (YOLOX,
+// PP-OCR det), a power spectrum before a Log (audio front ends). "" when there is nothing to say.
+std::string precision_hint(const Graph& graph, const rewrite::QuantOptions& quant, const report::EvalResult& eval);
 
 QuantizeResult run_quantize(const QuantizeJob& job);
 
