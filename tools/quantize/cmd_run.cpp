@@ -152,8 +152,8 @@ void register_run_command(CLI::App& app, Action& action) {
   sub->add_option("MODEL", cmd->model, "ONNX model")->required();
   sub->add_option("--inputs", cmd->inputs, "Data folder: <input>.npy files, or sample folders holding them")->required();
   sub->add_option("-o,--output", cmd->output, "Output folder (created; sample sub-folders mirrored)")->required();
-  sub->add_option("--threads", cmd->threads, "Threads (0: all cores)")->check(CLI::NonNegativeNumber);
-  sub->add_option("--repeat", cmd->repeat, "Extra timed runs per sample")->check(CLI::NonNegativeNumber);
+  sub->add_option("--threads", cmd->threads, "Threads (0: all cores)")->check(whole_number());
+  sub->add_option("--repeat", cmd->repeat, "Extra timed runs per sample")->check(whole_number());
   sub->add_flag("--profile", cmd->profile, "Time per op type (stderr table, \"ops\" in timing.json)");
   sub->callback([cmd, &action] { action = [cmd] { return run_model(*cmd); }; });
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "quant_options.h"
 
+#include "commands.h"
 #include "ptq/calib/observer.h"
 
 namespace ptq::cli {
@@ -19,9 +20,9 @@ void add_quant_options(CLI::App& cmd, QuantFlags& f) {
   cmd.add_option("--op-types", f.op_types, "Quantize only these op types; quantizable: " + rewrite::quantizable_op_types())
       ->delimiter(',')->group(group);
   cmd.add_option("--float-first", f.float_first, "Leave the first N compute layers (Conv/Gemm/MatMul and the nodes around them) float")
-      ->check(CLI::NonNegativeNumber)->group(group);
+      ->check(whole_number())->group(group);
   cmd.add_option("--float-last", f.float_last, "Leave the last N compute layers (and everything after them) float")
-      ->check(CLI::NonNegativeNumber)->group(group);
+      ->check(whole_number())->group(group);
   cmd.add_option("--opset", f.opset, "21: upgrade the model to opset 21 (ONNX-domain 16-bit Q/DQ); default: keep")->group(group);
   cmd.add_option("--dynamic-format", f.dynamic_format, "Dynamic mode: qdq (DQ on weights) or integer (DynamicQuantizeLinear + MatMulInteger/ConvInteger)")
       ->check(CLI::IsMember({"qdq", "integer"}))->group(group);
