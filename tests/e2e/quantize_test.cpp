@@ -132,7 +132,10 @@ TEST(QuantizeCli, FloatFirstAndLastLayers) {
   int int8_weights = 0;
   for (const auto& t : em.graph().initializer()) int8_weights += t.data_type() == onnx::TensorProto::INT8 && t.dims_size() >= 2;
   EXPECT_EQ(int8_weights, 1);  // w2
-  EXPECT_EQ(test::run_quantize(q(f.model) + " --calib " + q(f.calib) + " --float-first -1 -o " + q(f.dir / "x.onnx")).exit_code, 2);
+  auto bad = test::run_quantize(q(f.model) + " --calib " + q(f.calib) + " --float-first -1 -o " + q(f.dir / "x.onnx"));
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--float-first: expected a whole number >= 0, got '-1'"), std::string::npos) << bad.err;
+  EXPECT_FALSE(fs::exists(f.dir / "x.onnx"));
 }
 
 // c1's channels differ in range by 10^6, so per-tensor 8 bits wipe out channel 1, which c2 then
