@@ -102,12 +102,16 @@ calib::CalibTable run_calibrate(const QuantizeJob& job) {
   return table;
 }
 
-std::string precision_hint(const Graph& graph, const rewrite::QuantOptions& quant, const report::EvalResult& eval) {
+std::string precision_hint(const Graph& graph, const rewrite::QuantOptions& quant, const std::string& method,
+                           const report::EvalResult& eval) {
   double worst = 1.0;
   for (const auto& o : eval.outputs) worst = std::min(worst, o.error.cosine());
   if (eval.outputs.empty() || !(worst < kHintCosine)) return "";
-  std::map<std::string, double> cosine;
-  for (const auto& t : eval.tensors) cosine[t.tensor] = t.error.cosine();
+  std::map<std::string, double> cosine, own_snr;
+  for (const auto& t : eval.tensors) {
+    cosine[t.tensor] = t.error.cosine();
+    if (t.has_local) own_snr[t.tensor] = t.local.snr_db();
+  }
   // The worst cosine among the nearest compared tensors upstream of node i (1 when there are none).
   auto upstream = [&](size_t i) {
     double c = 1.0;
@@ -134,7 +138,12 @@ std::string precision_hint(const Graph& graph, const rewrite::QuantOptions& quan
       if (it == cosine.end() || !(it->second < kHintCosine)) continue;
       const int first = depth.from_inputs[i], last = depth.to_outputs[i] + 1;
       char text[512];
-      if (quant.float_first <= 0 && first >= 1 && first <= edge)
+      if (auto own = own_snr.find(out); own != own_snr.end() && own->second < kHintOwnSnrDb && method != "table") {
+        // Its own rounding and clipping already lose most: the calibrated range, not the layer, is the problem.
+        const char* other = method == "percentile" ? "mse" : "percentile";
+        std::snprintf(text, sizeof text, "output cosine %.4f; the error starts at tensor '%s' (cosine %.4f), whose own quantization loses most (own SNR %.1f dB: the %s range fits it badly): try --method %s",
+                      worst, out.c_str(), it->second, own->second, method.c_str(), other);
+      } else if (quant.float_first <= 0 && first >= 1 && first <= edge)
         std::snprintf(text, sizeof text, "output cosine %.4f; the error starts at tensor '%s' (cosine %.4f, compute layer %d of %d from the input): try --float-first %d",
                       worst, out.c_str(), it->second, first, layers, first);
       // Near the output, error accumulated layer after layer crosses the threshold too: there, only a
@@ -244,7 +253,7 @@ QuantizeResult run_quantize(const QuantizeJob& job) {
     r.eval = report::evaluate(graph, qgraph, *eval_part, eo);
     r.evaluated = true;
     r.eval_source = eval_part->describe();
-    r.hint = precision_hint(graph, r.quant, r.eval);
+    r.hint = precision_hint(graph, r.quant, r.method, r.eval);
   }
   r.total_seconds = seconds_since(start);
   return r;

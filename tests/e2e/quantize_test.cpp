@@ -233,11 +233,17 @@ hint (float[1,2,4,4] x) => (float[1,2,4,4] y) {
 )");
   test::add_initializer(m, "w", test::random_tensor({2, 2, 1, 1}, 7));
   Graph g = build_graph(m);
-  auto hint = [&](double out, const std::map<std::string, double>& tensors, const rewrite::QuantOptions& o = {}) {
+  auto hint = [&](double out, const std::map<std::string, double>& tensors, const rewrite::QuantOptions& o = {},
+                  double own_snr_db = 40.0) {
     report::EvalResult r;
     r.outputs.push_back({"y", with_cosine(out)});
-    for (const auto& [name, c] : tensors) r.tensors.push_back({name, with_cosine(c), false, {}});
-    return pipeline::precision_hint(g, o, r);
+    for (const auto& [name, c] : tensors) {
+      report::ErrorStats own;  // own SNR = 10 log10(ref_sq / diff_sq)
+      own.ref_sq = 1.0;
+      own.diff_sq = std::pow(10.0, -own_snr_db / 10.0);
+      r.tensors.push_back({name, with_cosine(c), true, own});
+    }
+    return pipeline::precision_hint(g, o, "kl", r);
   };
   const std::map<std::string, double> stem = {{"c1", 0.999}, {"c2", 0.95}, {"c3", 0.94}, {"y", 0.9}};
   EXPECT_NE(hint(0.9, stem).find("tensor 'c2' (cosine 0.9500, compute layer 2 of 8 from the input): try --float-first 2"), std::string::npos)
@@ -252,4 +258,8 @@ hint (float[1,2,4,4] x) => (float[1,2,4,4] y) {
       << hint(0.9, tail);
   const std::map<std::string, double> gradual = {{"c6", 0.995}, {"c7", 0.992}, {"c8", 0.989}, {"y", 0.985}};
   EXPECT_EQ(hint(0.985, gradual), "");  // accumulated, no jump: nothing to keep float
+
+  // c2's own rounding and clipping already lose most: another method, not float layers.
+  EXPECT_NE(hint(0.9, stem, {}, 15.0).find("whose own quantization loses most (own SNR 15.0 dB: the kl range fits it badly): try --method percentile"),
+            std::string::npos) << hint(0.9, stem, {}, 15.0);
 }

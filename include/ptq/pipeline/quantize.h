@@ -58,14 +58,19 @@ struct QuantizeResult {
 
 constexpr double kHintCosine = 0.99;  // an output below this gets a hint, when one applies
 constexpr double kHintJump = 4.0;      // near the output: (1 - cos) at least 4x its inputs'
+constexpr double kHintOwnSnrDb = 22.0;  // below: the tensor's own range is the problem (8 bits give 30-40 dB)
 
 // What to keep float when quantization hurts at one place near the input or the output: finds the
 // first tensor (graph order) whose accumulated cosine is below kHintCosine; when it lies within the
 // first quarter of the compute layers (layer_depths), or within the last quarter and its error jumped
 // there (kHintJump), suggests the --float-first / --float-last value that keeps it and the layers
 // before / after it float. Typical causes: a stem whose output channels have ranges orders of magnitude apart (YOLOX,
-// PP-OCR det), a power spectrum before a Log (audio front ends). "" when there is nothing to say.
-std::string precision_hint(const Graph& graph, const rewrite::QuantOptions& quant, const report::EvalResult& eval);
+// PP-OCR det), a power spectrum before a Log (audio front ends). When that tensor's own rounding
+// and clipping error is already large (own SNR < kHintOwnSnrDb), the range is at fault: suggests
+// another --method instead (`method` is the one used, "table" for a loaded table: no suggestion).
+// "" when there is nothing to say.
+std::string precision_hint(const Graph& graph, const rewrite::QuantOptions& quant, const std::string& method,
+                           const report::EvalResult& eval);
 
 QuantizeResult run_quantize(const QuantizeJob& job);
 
