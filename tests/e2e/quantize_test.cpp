@@ -56,6 +56,19 @@ net (float[1,3,12,12] x) => (float[1,5] y) {
 
 std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
 
+// x → c1 → … → cN (Conv i reads weights[i-1], 2 channels, 4x4); `tail` (text-syntax lines reading cN)
+// ends in y, or with no tail the last Conv writes y.
+onnx::ModelProto conv_chain(const std::vector<std::string>& weights, const std::string& tail = "") {
+  std::string body;
+  for (size_t i = 0; i < weights.size(); ++i) {
+    const std::string in = i == 0 ? "x" : "c" + std::to_string(i);
+    const std::string out = i + 1 == weights.size() && tail.empty() ? "y" : "c" + std::to_string(i + 1);
+    body += "  " + out + " = Conv (" + in + ", " + weights[i] + ")\n";
+  }
+  return test::parse_text_model("<ir_version: 8, opset_import: [\"\" : 13]>\nchain (float[1,2,4,4] x) => (float[1,2,4,4] y) {\n" +
+                                body + tail + "}\n");
+}
+
 int count_ops(const onnx::ModelProto& m, const std::string& op) {
   int n = 0;
   for (const auto& node : m.graph().node()) n += node.op_type() == op;
@@ -142,19 +155,7 @@ TEST(QuantizeCli, FloatFirstAndLastLayers) {
 // amplifies; c3..c8 are identities. The report points at c2 (layer 2 of 8); --float-first 2 fixes it.
 TEST(QuantizeCli, HintPointsAtTheStemWhereTheErrorStarts) {
   fs::path dir = test::fresh_dir();
-  onnx::ModelProto m = test::parse_text_model(R"(
-<ir_version: 8, opset_import: ["" : 13]>
-stem (float[1,2,4,4] x) => (float[1,2,4,4] y) {
-  c1 = Conv (x, w1)
-  c2 = Conv (c1, w2)
-  c3 = Conv (c2, id)
-  c4 = Conv (c3, id)
-  c5 = Conv (c4, id)
-  c6 = Conv (c5, id)
-  c7 = Conv (c6, id)
-  y = Conv (c7, id)
-}
-)");
+  onnx::ModelProto m = conv_chain({"w1", "w2", "id", "id", "id", "id", "id", "id"});
   test::add_initializer(m, "w1", Tensor::from_vector<float>({1000.0f, 0.0f, 0.0f, 0.001f}, {2, 2, 1, 1}));
   test::add_initializer(m, "w2", Tensor::from_vector<float>({0.0001f, 0.0f, 0.0f, 1000.0f}, {2, 2, 1, 1}));
   test::add_initializer(m, "id", Tensor::from_vector<float>({1.0f, 0.0f, 0.0f, 1.0f}, {2, 2, 1, 1}));
@@ -217,20 +218,7 @@ report::ErrorStats with_cosine(double c) {
 
 // x → c1 … c8 (Conv) → y = Mul(c8, c8): compute layers 1..8, the Mul 8 from the input and 0 before the output.
 TEST(PrecisionHint, StemTailJumpOrNothing) {
-  onnx::ModelProto m = test::parse_text_model(R"(
-<ir_version: 8, opset_import: ["" : 13]>
-hint (float[1,2,4,4] x) => (float[1,2,4,4] y) {
-  c1 = Conv (x, w)
-  c2 = Conv (c1, w)
-  c3 = Conv (c2, w)
-  c4 = Conv (c3, w)
-  c5 = Conv (c4, w)
-  c6 = Conv (c5, w)
-  c7 = Conv (c6, w)
-  c8 = Conv (c7, w)
-  y = Mul (c8, c8)
-}
-)");
+  onnx::ModelProto m = conv_chain(std::vector<std::string>(8, "w"), "  y = Mul (c8, c8)\n");
   test::add_initializer(m, "w", test::random_tensor({2, 2, 1, 1}, 7));
   Graph g = build_graph(m);
   auto hint = [&](double out, const std::map<std::string, double>& tensors, const rewrite::QuantOptions& o = {},
