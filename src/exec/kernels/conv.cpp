@@ -3,7 +3,8 @@
 // bias, optional fused post-ops (executor fusion, post_ops.h):
 //   Y[n, m, o] = B[m] + sum_{c in group(m), t in window} W[m, c, t] * X[n, c, o * s - pad + t * d]
 // Three paths:
-//   - depthwise-like (one input channel per group, 1-D/2-D): direct per plane (depthwise.cpp);
+//   - depthwise-like (one input channel per group, 1-D/2-D; with group 1 only up to a 7x7 window):
+//     direct per plane (depthwise.cpp);
 //   - 1x1, stride 1, no pads: the input plane already is the GEMM operand (no im2col);
 //   - otherwise: im2col of one column tile (plan_tiles keeps it near 2^17 floats; a per-thread buffer
 //     reused across calls) then one GEMM per tile.
@@ -20,6 +21,9 @@
 
 namespace ptq::exec {
 namespace {
+
+// Single-input-channel convolutions (group 1) with a window above this go through im2col + GEMM.
+constexpr int64_t kDirectMaxWindow = 49;
 
 struct ConvShape {
   int64_t N = 0, C = 0, M = 0, group = 1, Cg = 0, Mg = 0;
@@ -102,7 +106,10 @@ Kernel make_conv_fused(const Node& node, const PostOps& post) {
     io.outputs[0] = Tensor(DType::Float32, out_shape);
     float* y = io.outputs[0].data<float>();
     const float* bias = b ? b->data<float>() : nullptr;
-    if (s.Cg == 1 && s.g.in[0] == 1 && s.g.k[0] == 1)
+    // The direct kernel suits small windows; one input channel with a long window (an STFT as a
+    // 512-tap 1-D Conv) is a GEMM of M x window x positions, ~20x faster through im2col.
+    const bool small_window = s.group > 1 || s.g.k_size() <= kDirectMaxWindow;
+    if (s.Cg == 1 && s.g.in[0] == 1 && s.g.k[0] == 1 && small_window)
       conv_depthwise(s, x.data<float>(), w.data<float>(), bias, y, post, io.threads);
     else
       conv_gemm(s, x.data<float>(), w.data<float>(), bias, y, post, io.threads);

@@ -118,6 +118,12 @@ TEST(Conv, PointwiseDirectGemmPath) {
   check_conv({{1, 16, 13, 13}, {32, 8, 1, 1}, 2, {2, 2}, {}, {}}, 8);  // strided 1x1 goes through im2col
 }
 
+TEST(Conv, OneInputChannelLongWindowGoesThroughGemm) {
+  // An STFT as a Conv: 1 input channel, a 200-tap window, stride 40 (above the direct kernel's 7x7 limit).
+  check_conv({{2, 1, 1237}, {33, 1, 200}, 1, {40}, {}, {}}, 15);
+  check_conv({{1, 1, 40, 40}, {4, 1, 8, 8}, 1, {2, 2}, {}, {1, 1, 1, 1}}, 16);  // 8x8 = 64 > 49, 2-D
+}
+
 TEST(Conv, Im2colSeveralColumnTiles) {
   check_conv({{1, 160, 29, 29}, {24, 160, 3, 3}, 1, {}, {}, {1, 1, 1, 1}}, 9);  // K = 1440: 841 columns in tiles of 256
 }
