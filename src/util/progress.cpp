@@ -9,8 +9,9 @@
 
 namespace ptq {
 
-Progress::Progress(std::string label, size_t total, bool enabled)
+Progress::Progress(std::string label, size_t total, bool enabled, std::string unit)
     : label_(std::move(label)),
+      unit_(std::move(unit)),
       total_(total),
       enabled_(enabled && log::enabled(log::Level::Info) && total > 1),
       tty_(::isatty(STDERR_FILENO) != 0),
@@ -48,8 +49,8 @@ void Progress::draw(size_t done, bool own_line) {
   int filled = total_ == 0 ? width : static_cast<int>(static_cast<double>(done) / static_cast<double>(total_) * width);
   std::string bar(static_cast<size_t>(filled), '#');
   bar.append(static_cast<size_t>(width - filled), '.');
-  std::fprintf(stderr, "%s%s [%s] %zu/%zu  %.1f samples/s  ETA %.0fs%s", own_line ? "" : "\r", label_.c_str(), bar.c_str(),
-               done, total_, rate, eta, own_line ? "\n" : "\x1b[K");
+  std::fprintf(stderr, "%s%s [%s] %zu/%zu  %.1f %s/s  ETA %.0fs%s", own_line ? "" : "\r", label_.c_str(), bar.c_str(), done,
+               total_, rate, unit_.c_str(), eta, own_line ? "\n" : "\x1b[K");
   std::fflush(stderr);
 }
 
@@ -59,8 +60,8 @@ void Progress::finish() {
   if (!enabled_) return;
   if (tty_) std::fputc('\n', stderr);
   double t = elapsed_seconds();
-  log::info(label_, ": ", done_, " samples in ", static_cast<int>(t * 10) / 10.0, " s (",
-            static_cast<int>(t > 0 ? done_ / t * 10 : 0) / 10.0, " samples/s)");
+  log::info(label_, ": ", done_, " ", unit_, " in ", static_cast<int>(t * 10) / 10.0, " s (",
+            static_cast<int>(t > 0 ? done_ / t * 10 : 0) / 10.0, " ", unit_, "/s)");
 }
 
 }  // namespace ptq

@@ -12,16 +12,17 @@ namespace ptq {
 
 class Progress {
  public:
-  Progress(std::string label, size_t total, bool enabled);
+  // `unit`: what is counted ("samples", "layers").
+  Progress(std::string label, size_t total, bool enabled, std::string unit = "samples");
   ~Progress();
   void update(size_t done);
-  // Ends the line and logs "label: N samples in T s (R samples/s)".
+  // Ends the line and logs "label: N <unit> in T s (R <unit>/s)".
   void finish();
   double elapsed_seconds() const;
 
  private:
   void draw(size_t done, bool final_line);
-  std::string label_;
+  std::string label_, unit_;
   size_t total_;
   bool enabled_;
   bool tty_;

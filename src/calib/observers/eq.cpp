@@ -25,6 +25,7 @@
 #include "observers.h"
 #include "ptq/quant/scale.h"
 #include "ptq/util/log.h"
+#include "ptq/util/progress.h"
 
 namespace ptq::calib {
 namespace {
@@ -254,6 +255,7 @@ void refine_eq(RefineContext& ctx) {
   const size_t count = std::min(ctx.options.eq_samples, ctx.data.size());
   if (layers.empty() || count == 0) return;
   std::vector<std::vector<Tensor>> inputs;
+  Progress progress("eq search", layers.size(), ctx.options.progress, "layers");
   for (size_t first = 0; first < layers.size();) {
     size_t take = fetch_inputs(ctx, layers, first, count, inputs);
     for (size_t l = 0; l < take; ++l) {
@@ -268,9 +270,11 @@ void refine_eq(RefineContext& ctx) {
         throw;
       }
       log::debug("eq: ", node.describe(), " refined");
+      progress.update(first + l + 1);
     }
     first += take;
   }
+  progress.finish();
 }
 
 }  // namespace ptq::calib
