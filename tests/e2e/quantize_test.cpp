@@ -173,6 +173,10 @@ TEST(QuantizeCli, HintPointsAtTheStemWhereTheErrorStarts) {
   EXPECT_NE(j["hint"].get<std::string>().find("tensor 'c2'"), std::string::npos) << j["hint"];
   EXPECT_NE(j["hint"].get<std::string>().find("compute layer 2 of 8 from the input): try --float-first 2"), std::string::npos) << j["hint"];
   EXPECT_NE(r.err.find("hint: output cosine"), std::string::npos);
+  // quantize eval gives the same hint from the two models alone.
+  auto e = test::run_quantize("eval " + q(dir / "stem.onnx") + " " + q(dir / "s.onnx") + " --data " + q(dir / "calib") + " --json");
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  EXPECT_NE(nlohmann::json::parse(e.out).value("hint", "").find("try --float-first 2"), std::string::npos) << e.out;
 
   r = test::run_quantize(common + " --float-first 2");
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -5,6 +5,7 @@
 
 #include "commands.h"
 #include "ptq/ir/onnx_io.h"
+#include "ptq/pipeline/quantize.h"
 #include "ptq/report/format.h"
 
 namespace ptq::cli {
@@ -23,7 +24,7 @@ void register_eval_command(CLI::App& app, Action& action) {
   cmd->add_option("--data", opts->data, "Data folder (sample-folder layout)")->required();
   cmd->add_option("--labels", opts->labels, "Class labels (.npy of integers or text, one per line) for accuracy");
   cmd->add_option("--samples", opts->max_samples, "Use only the first N samples");
-  cmd->add_option("--threads", opts->threads, "Threads (default: all cores)");
+  cmd->add_option("--threads", opts->threads, "Threads (default: all cores)")->check(whole_number());
   cmd->add_flag("--json", opts->json, "Print the result as JSON on stdout");
   cmd->callback([opts, &action] {
     action = [opts] {
@@ -41,8 +42,15 @@ void register_eval_command(CLI::App& app, Action& action) {
         for (const auto& o : node.outputs)
           if (!o.empty()) eo.tensors.push_back(report::TensorCompare{o, o, o, false, {}});
       report::EvalResult r = report::evaluate(ref, cand, *data, eo);
-      if (opts->json) std::printf("%s\n", report::eval_json(r).dump(2).c_str());
-      else std::fprintf(stderr, "%s", report::format_eval(r).c_str());
+      // Where the error starts, as the main command reports it (no own-rounding figures here).
+      const std::string hint = pipeline::precision_hint(ref, rewrite::QuantOptions{}, "", r);
+      if (opts->json) {
+        nlohmann::json j = report::eval_json(r);
+        if (!hint.empty()) j["hint"] = hint;
+        std::printf("%s\n", j.dump(2).c_str());
+      } else {
+        std::fprintf(stderr, "%s%s", report::format_eval(r).c_str(), hint.empty() ? "" : ("hint: " + hint + "\n").c_str());
+      }
       return 0;
     };
   });
