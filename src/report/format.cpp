@@ -40,7 +40,7 @@ nlohmann::json json_number(double v) {
 
 std::string format_eval(const EvalResult& r, size_t max_tensors) {
   std::ostringstream os;
-  os << "outputs (" << r.samples << " samples):\n";
+  os << "outputs (" << r.samples << (r.samples == 1 ? " sample" : " samples") << "):\n";
   char line[256];
   std::snprintf(line, sizeof line, "  %-32s %9s %9s %12s %10s\n", "name", "cosine", "SNR dB", "max|diff|", "top-1 =");
   os << line;
