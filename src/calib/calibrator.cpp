@@ -153,4 +153,57 @@ CalibTable calibrate(const Graph& graph, const std::vector<CalibTarget>& targets
   return table;
 }
 
+std::map<std::string, std::vector<double>> channel_means(const Graph& graph, const std::map<std::string, int>& tensor_axes,
+                                                         const DataReader& data, const CalibOptions& options) {
+  struct Sums {
+    std::vector<double> sum;
+    int64_t per_channel = 0;  // values added into each channel
+  };
+  std::map<std::string, Sums> sums;
+  exec::Tap tap = [&](const std::string& name, const Tensor& value) {
+    auto it = tensor_axes.find(name);
+    if (it == tensor_axes.end() || value.dtype() != DType::Float32 || value.rank() == 0) return;
+    const int axis = it->second < 0 ? it->second + value.rank() : it->second;
+    if (axis < 0 || axis >= value.rank()) return;
+    const int64_t channels = value.dim(axis);
+    int64_t inner = 1;
+    for (int d = axis + 1; d < value.rank(); ++d) inner *= value.dim(d);
+    Sums& s = sums[name];
+    if (s.sum.empty()) s.sum.assign(static_cast<size_t>(channels), 0.0);
+    if (static_cast<int64_t>(s.sum.size()) != channels) return;  // a varying channel count: not a channel axis
+    const float* p = value.data<float>();
+    for (int64_t i = 0, n = value.numel(); i < n;)
+      for (int64_t c = 0; c < channels && i < n; ++c) {
+        double acc = 0.0;
+        for (int64_t j = 0; j < inner; ++j) acc += p[i++];
+        s.sum[static_cast<size_t>(c)] += acc;
+      }
+    s.per_channel += channels > 0 ? value.numel() / channels : 0;
+  };
+  exec::Executor executor(graph, exec::ExecOptions{options.threads, false});
+  exec::RunOptions run;
+  run.tap = &tap;
+  Progress progress("bias correction", data.size(), options.progress);
+  for (size_t i = 0; i < data.size(); ++i) {
+    Sample sample = data.read(i);
+    progress.update(i + 1);
+    if (sample.skipped) continue;
+    try {
+      for (const auto& kv : sample.tensors) tap(kv.first, kv.second);  // graph inputs read by a layer
+      executor.run(sample.tensors, run);
+    } catch (Error& e) {
+      e.append_context("sample '" + (sample.id.empty() ? std::to_string(i) : sample.id) + "' of " + data.describe());
+      throw;
+    }
+  }
+  progress.finish();
+  std::map<std::string, std::vector<double>> means;
+  for (auto& [name, s] : sums) {
+    if (s.per_channel == 0) continue;
+    for (double& v : s.sum) v /= static_cast<double>(s.per_channel);
+    means[name] = std::move(s.sum);
+  }
+  return means;
+}
+
 }  // namespace ptq::calib

@@ -181,7 +181,9 @@ QuantizeResult run_quantize(const QuantizeJob& job) {
 
   // Calibration data, with the held-out evaluation samples cut from its end.
   std::unique_ptr<calib::DataReader> calib_all, calib_part, eval_part;
-  if (!job.calib_dir.empty() && !dynamic) {
+  if (job.bias_correction && job.calib_dir.empty())
+    PTQ_FAIL(UsageError, "--bias-correction needs calibration data (--calib DIR): it measures each layer's input means");
+  if (!job.calib_dir.empty() && (!dynamic || job.bias_correction)) {
     calib::DataOptions dopt = job.data;
     dopt.max_samples = 0;
     calib_all = calib::open_data(job.calib_dir, graph.inputs, dopt);
@@ -216,7 +218,27 @@ QuantizeResult run_quantize(const QuantizeJob& job) {
   }
   r.calib_seconds = seconds_since(calib_start);
 
-  onnx::ModelProto quantized = rewrite::rewrite_model(model, graph, plan, table);
+  // Bias correction: a corrected copy of the model, planned again (a layer may have gained a bias).
+  // `graph` stays the FP32 reference of the evaluation.
+  const onnx::ModelProto* final_model = &model;
+  const Graph* final_graph = &graph;
+  const rewrite::QuantPlan* final_plan = &plan;
+  rewrite::PassResult corrected;
+  Graph corrected_graph;
+  rewrite::QuantPlan corrected_plan;
+  if (job.bias_correction) {
+    const auto means = calib::channel_means(graph, rewrite::bias_correction_inputs(graph, plan, table), *calib_part, job.calib);
+    corrected = rewrite::correct_biases(model, graph, plan, table, means);
+    r.corrected_biases = corrected.changed;
+    if (corrected.changed) {
+      corrected_graph = build_graph(corrected.model, GraphOptions{true, loaded.external_tensors});
+      corrected_plan = rewrite::plan_quantization(corrected_graph, job.quant);
+      final_model = &corrected.model;
+      final_graph = &corrected_graph;
+      final_plan = &corrected_plan;
+    }
+  }
+  onnx::ModelProto quantized = rewrite::rewrite_model(*final_model, *final_graph, *final_plan, table);
   onnx_io::SaveOptions save;
   save.external_data = job.external_data;
   save.protected_paths = loaded.external_files;
@@ -225,10 +247,10 @@ QuantizeResult run_quantize(const QuantizeJob& job) {
   if (!job.save_table.empty()) calib::save_table(table, job.save_table);
   log::info("wrote ", job.output);
 
-  r.quantized_nodes = plan.quantized_node_count();
-  r.float_nodes = plan.float_node_count();
-  for (size_t i = 0; i < plan.nodes.size(); ++i) {
-    const auto& np = plan.nodes[i];
+  r.quantized_nodes = final_plan->quantized_node_count();
+  r.float_nodes = final_plan->float_node_count();
+  for (size_t i = 0; i < final_plan->nodes.size(); ++i) {
+    const auto& np = final_plan->nodes[i];
     if (np.removed) ++r.removed_nodes;
     else if (!np.quantized && r.float_node_reasons.size() < 8)
       r.float_node_reasons.push_back(graph.nodes[i].describe() + (np.reason.empty() ? "" : ": " + np.reason));
@@ -248,7 +270,7 @@ QuantizeResult run_quantize(const QuantizeJob& job) {
     report::EvalOptions eo;
     eo.threads = job.calib.threads;
     eo.progress = job.calib.progress;
-    eo.tensors = tensor_compares(plan, table, qgraph);
+    eo.tensors = tensor_compares(*final_plan, table, qgraph);
     if (!job.labels.empty()) eo.labels = report::read_labels(job.labels);
     r.eval = report::evaluate(graph, qgraph, *eval_part, eo);
     r.evaluated = true;

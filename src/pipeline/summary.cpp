@@ -36,9 +36,11 @@ std::string format_summary(const QuantizeResult& r) {
     std::snprintf(line, sizeof line, "  parameters: %s\n", r.method.c_str());
   }
   os << line;
+  std::string extra;
+  if (r.folded_batch_norms) extra += ", " + std::to_string(r.folded_batch_norms) + " BatchNormalization folded";
+  if (r.corrected_biases) extra += ", " + std::to_string(r.corrected_biases) + " biases corrected";
   std::snprintf(line, sizeof line, "  nodes: %zu quantized, %zu float, %zu folded into their producer%s\n", r.quantized_nodes,
-                r.float_nodes, r.removed_nodes,
-                r.folded_batch_norms ? (", " + std::to_string(r.folded_batch_norms) + " BatchNormalization folded").c_str() : "");
+                r.float_nodes, r.removed_nodes, extra.c_str());
   os << line;
   for (const auto& f : r.float_node_reasons) os << "    float: " << f << "\n";
   std::snprintf(line, sizeof line, "  size: %s -> %s (%.3fx)\n", format_bytes(r.fp32_bytes).c_str(),
@@ -67,7 +69,7 @@ nlohmann::json summary_json(const QuantizeResult& r) {
   j["per_channel"] = r.quant.per_channel;
   j["calibration"] = {{"samples", r.calib_samples}, {"source", r.calib_source}, {"seconds", r.calib_seconds}};
   j["nodes"] = {{"quantized", r.quantized_nodes}, {"float", r.float_nodes}, {"folded", r.removed_nodes},
-                {"batch_norms_folded", r.folded_batch_norms}};
+                {"batch_norms_folded", r.folded_batch_norms}, {"biases_corrected", r.corrected_biases}};
   j["bytes"] = {{"fp32", r.fp32_bytes}, {"quantized", r.quantized_bytes}};
   j["seconds"] = r.total_seconds;
   if (r.evaluated) {

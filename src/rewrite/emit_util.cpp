@@ -66,4 +66,16 @@ Tensor zero_point_tensor(const QParams& p) {
   return z;
 }
 
+void drop_unread_weights(onnx::GraphProto& gp, const Graph& g, const std::set<std::string>& candidates) {
+  std::set<std::string> reads;
+  collect_reads(gp, reads);
+  auto dropped = [&](const std::string& name) { return candidates.count(name) && g.is_weight(name) && !reads.count(name); };
+  erase_if(gp.mutable_initializer(), [&](const onnx::TensorProto& t) { return dropped(t.name()); });
+  erase_if(gp.mutable_input(), [&](const onnx::ValueInfoProto& v) { return dropped(v.name()); });
+  erase_if(gp.mutable_node(), [&](const onnx::NodeProto& n) {
+    return n.op_type() == "Constant" && n.output_size() == 1 && dropped(n.output(0));
+  });
+  erase_if(gp.mutable_value_info(), [&](const onnx::ValueInfoProto& v) { return candidates.count(v.name()) && !reads.count(v.name()); });
+}
+
 }  // namespace ptq::rewrite

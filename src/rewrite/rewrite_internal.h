@@ -58,6 +58,11 @@ void erase_if(List* list, Pred pred) {
     if (pred(list->Get(i))) list->DeleteSubrange(i, 1);
 }
 
+// After a pass replaced some float weights: drops those of `candidates` that `g` (the graph before the
+// pass) holds as weights and no node reads any more (initializers, graph inputs, Constant nodes,
+// value_info entries).
+void drop_unread_weights(onnx::GraphProto& gp, const Graph& g, const std::set<std::string>& candidates);
+
 // validate.cpp: structural checks of the rewritten model (always) and onnx::checker (where ONNX 1.12
 // knows the opset and IR version). Throws Error ("internal error") on failure: a ptq bug.
 void validate_quantized_model(const onnx::ModelProto& model);

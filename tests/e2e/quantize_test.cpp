@@ -185,6 +185,21 @@ TEST(QuantizeCli, HintPointsAtTheStemWhereTheErrorStarts) {
   EXPECT_FALSE(j.contains("hint"));
 }
 
+TEST(QuantizeCli, BiasCorrectionStaticAndDynamic) {
+  Fixture f = make_fixture();
+  for (const char* mode : {"static", "dynamic"}) {
+    auto r = test::run_quantize(q(f.model) + " --calib " + q(f.calib) + " --bias-correction --mode " + mode + " --json -o " +
+                                q(f.dir / (std::string(mode) + ".onnx")));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j["nodes"]["biases_corrected"], 3) << mode;  // both Conv and the Gemm
+    EXPECT_GE(j["evaluation"]["outputs"][0]["cosine"].get<double>(), kMinCosineInt8) << mode;
+  }
+  auto bad = test::run_quantize(q(f.model) + " --mode dynamic --bias-correction -o " + q(f.dir / "x.onnx"));
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--bias-correction needs calibration data (--calib DIR)"), std::string::npos) << bad.err;
+}
+
 TEST(QuantizeCli, BadInputsGiveOneLineErrors) {
   Fixture f = make_fixture();
   auto expect = [&](const std::string& args, int code, const std::string& fragment) {

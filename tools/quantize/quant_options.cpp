@@ -30,6 +30,9 @@ void add_quant_options(CLI::App& cmd, QuantFlags& f) {
   cmd.add_flag("--float-bias", f.float_bias, "Leave Conv/Gemm biases in float instead of int32")->group(group);
   cmd.add_flag("--dedicated-qdq-pairs", f.dedicated_pairs, "One Q/DQ pair per consumer (TensorRT)")->group(group);
   cmd.add_flag("--no-fold-bn", f.no_fold_bn, "Do not fold BatchNormalization into the preceding Conv")->group(group);
+  cmd.add_flag("--bias-correction", f.bias_correction,
+               "Subtract each Conv/Gemm's weight-rounding shift (W_q - W)·E[x] from its bias (E[x] over the calibration samples)")
+      ->group(group);
 }
 
 rewrite::QuantOptions to_quant_options(const QuantFlags& f) {
@@ -76,6 +79,7 @@ pipeline::QuantizeJob finish_job(const pipeline::QuantizeJob& parsed, const Quan
   pipeline::QuantizeJob job = parsed;
   job.quant = to_quant_options(flags);
   job.fold_batch_norm = !flags.no_fold_bn;
+  job.bias_correction = flags.bias_correction;
   job.calib_samples = job.data.max_samples;
   job.calib.progress = !quiet;
   return job;

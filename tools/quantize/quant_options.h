@@ -26,6 +26,7 @@ struct QuantFlags {
   bool float_bias = false;
   bool dedicated_pairs = false;
   bool no_fold_bn = false;
+  bool bias_correction = false;
   int64_t opset = 0;
   int float_first = 0, float_last = 0;
   std::vector<std::string> exclude;

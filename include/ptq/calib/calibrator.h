@@ -59,6 +59,12 @@ struct CalibOptions {
 CalibTable calibrate(const Graph& graph, const std::vector<CalibTarget>& targets, const DataReader& data,
                      const CalibOptions& options);
 
+// Mean of each channel (along `axis`, the others averaged) of the given tensors over the samples,
+// streamed through the executor (bias correction's E[x]). Tensors never produced are absent from the
+// result.
+std::map<std::string, std::vector<double>> channel_means(const Graph& graph, const std::map<std::string, int>& tensor_axes,
+                                                         const DataReader& data, const CalibOptions& options);
+
 void save_table(const CalibTable& table, const std::filesystem::path& path);
 CalibTable load_table(const std::filesystem::path& path);
 

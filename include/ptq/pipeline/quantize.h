@@ -31,6 +31,7 @@ struct QuantizeJob {
   size_t calib_samples = 0;     // 0: all (minus the held-out ones)
   long eval_samples = -1;       // -1: default; 0: no evaluation
   bool fold_batch_norm = true;
+  bool bias_correction = false;  // rewrite::correct_biases with means over the calibration samples
   rewrite::QuantOptions quant;
   calib::CalibOptions calib;
   calib::DataOptions data;
@@ -44,6 +45,7 @@ struct QuantizeResult {
   size_t calib_samples = 0;
   std::string calib_source;
   size_t folded_batch_norms = 0;
+  size_t corrected_biases = 0;  // layers whose bias bias correction changed
   size_t quantized_nodes = 0, float_nodes = 0, removed_nodes = 0;
   std::vector<std::string> float_node_reasons;  // "name (Op): reason", first few
   int64_t fp32_bytes = 0, quantized_bytes = 0;

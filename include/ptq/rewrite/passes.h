@@ -8,6 +8,11 @@
 #include <onnx/onnx_pb.h>
 
 #include <cstddef>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "ptq/rewrite/quantizer.h"
 
 namespace ptq::rewrite {
 
@@ -19,5 +24,14 @@ struct PassResult {
 // fold_batch_norm: Conv/ConvTranspose → BatchNormalization (inference mode) becomes one Conv with
 // folded weights; see src/rewrite/passes/fold_batch_norm.cpp for the conditions and the formula.
 PassResult fold_batch_norm(const onnx::ModelProto& model);
+
+// Bias correction, run after calibration (see src/rewrite/passes/bias_correction.cpp): the layers it
+// applies to need the per-channel means of their input; bias_correction_inputs() names those inputs
+// with their channel axis (for calib::channel_means), correct_biases() gives each such layer a new
+// bias b - (W_q - W) · E[x] (W_q from the table's weight parameters). Plan the result again: a layer
+// that had no bias now has one.
+std::map<std::string, int> bias_correction_inputs(const Graph& graph, const QuantPlan& plan, const calib::CalibTable& table);
+PassResult correct_biases(const onnx::ModelProto& model, const Graph& graph, const QuantPlan& plan, const calib::CalibTable& table,
+                          const std::map<std::string, std::vector<double>>& means);
 
 }  // namespace ptq::rewrite

@@ -125,15 +125,7 @@ PassResult fold_batch_norm(const onnx::ModelProto& model) {
   }
   if (!r.changed) return r;
   for (auto it = removed.rbegin(); it != removed.rend(); ++it) gp.mutable_node()->DeleteSubrange(*it, 1);
-  std::set<std::string> reads;
-  collect_reads(gp, reads);
-  auto dropped = [&](const std::string& name) { return candidates.count(name) && g.is_weight(name) && !reads.count(name); };
-  erase_if(gp.mutable_initializer(), [&](const onnx::TensorProto& t) { return dropped(t.name()); });
-  erase_if(gp.mutable_input(), [&](const onnx::ValueInfoProto& v) { return dropped(v.name()); });
-  erase_if(gp.mutable_node(), [&](const onnx::NodeProto& n) {
-    return n.op_type() == "Constant" && n.output_size() == 1 && dropped(n.output(0));
-  });
-  erase_if(gp.mutable_value_info(), [&](const onnx::ValueInfoProto& v) { return candidates.count(v.name()) && !reads.count(v.name()); });
+  drop_unread_weights(gp, g, candidates);
   return r;
 }
 

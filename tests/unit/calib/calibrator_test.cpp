@@ -245,3 +245,23 @@ g (float[2] x, bool c) => (float[2] y) {
     EXPECT_NE(std::string(e.what()).find("If/Loop branch"), std::string::npos) << e.what();
   }
 }
+
+TEST(ChannelMeans, InputAndLinearLayerOutputAgainstDirectSums) {
+  // y = x * w along axis 1 is linear: mean_y[c] = w[c] · mean_x[c]; x's means are summed here directly.
+  Graph g = model();
+  MemoryReader data(samples(5));
+  auto means = channel_means(g, {{"x", 1}, {"y", 1}, {"missing", 1}}, data, quiet("minmax"));
+  ASSERT_EQ(means.count("x"), 1u);
+  ASSERT_EQ(means.count("y"), 1u);
+  EXPECT_EQ(means.count("missing"), 0u);
+  const float w[3] = {0.5f, -2.0f, 4.0f};
+  constexpr double kMeanTol = 1e-6;
+  for (int c = 0; c < 3; ++c) {
+    double sum = 0.0;
+    for (const auto& s : samples(5))
+      for (int row = 0; row < 2; ++row) sum += s.at("x").data<float>()[row * 3 + c];
+    const double mean = sum / 10.0;
+    EXPECT_NEAR(means["x"][static_cast<size_t>(c)], mean, kMeanTol) << c;
+    EXPECT_NEAR(means["y"][static_cast<size_t>(c)], w[c] * mean, kMeanTol) << c;
+  }
+}

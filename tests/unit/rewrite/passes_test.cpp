@@ -109,3 +109,97 @@ nobn (float[1,2,3,3] x, float[2] s) => (float[1,2,3,3] y) {
   EXPECT_EQ(r.changed, 0u);
   EXPECT_EQ(serialize(r.model), serialize(m));
 }
+
+// x → Conv(W, B) → a;  a → grouped Conv(V) (no bias, 2 groups) → b;  b → Flatten → Gemm(G, C, transB) → y.
+// Every layer gets b - (W_q - W)·mean, computed here by hand from the table's weight parameters.
+TEST(BiasCorrection, ConvGroupedConvAndGemmByHand) {
+  onnx::ModelProto m = parse_text_model(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+bc (float[1,4,3,3] x) => (float[1,5] y) {
+  a = Conv (x, W, B)
+  b = Conv <group = 2> (a, V)
+  f = Flatten (b)
+  y = Gemm <transB = 1, alpha = 0.5> (f, G, C)
+}
+)");
+  add_initializer(m, "W", random_tensor({6, 4, 1, 1}, 31));
+  add_initializer(m, "B", random_tensor({6}, 32));
+  add_initializer(m, "V", random_tensor({4, 3, 3, 3}, 33));
+  add_initializer(m, "G", random_tensor({5, 4}, 34));
+  add_initializer(m, "C", random_tensor({5}, 35));
+  Graph g = build_graph(m);
+  rewrite::QuantPlan plan = rewrite::plan_quantization(g, {});
+  calib::CalibTable table = make_table(g, plan);
+  std::map<std::string, int> inputs = rewrite::bias_correction_inputs(g, plan, table);
+  EXPECT_EQ(inputs, (std::map<std::string, int>{{"x", 1}, {"a", 1}, {"f", 1}}));
+  const std::map<std::string, std::vector<double>> means = {
+      {"x", {0.5, -1.0, 2.0, 0.25}}, {"a", {1, 2, 3, 4, 5, 6}}, {"f", {-0.5, 0.5, 1.5, 3.0}}};
+  rewrite::PassResult r = rewrite::correct_biases(m, g, plan, table, means);
+  ASSERT_EQ(r.changed, 3u);
+  Graph c = build_graph(r.model);
+  auto dq = [&](const std::string& w) { return fake_quantize(*g.weight(w), table.tensors.at(w).qparams); };
+  constexpr double kBiasTol = 1e-6;  // float32 storage of a double computation
+  {  // Conv: c[o] = sum_i dW[o, i] · mean_x[i]
+    Tensor wq = dq("W");
+    const Tensor& w = *g.weight("W");
+    const Tensor& nb = *c.weight(c.nodes[0].input(2));
+    EXPECT_EQ(c.nodes[0].input(2), "a_bias_corrected");
+    for (int64_t o = 0; o < 6; ++o) {
+      double shift = 0.0;
+      for (int64_t i = 0; i < 4; ++i) shift += (wq.data<float>()[o * 4 + i] - w.data<float>()[o * 4 + i]) * means.at("x")[static_cast<size_t>(i)];
+      EXPECT_NEAR(nb.data<float>()[o], g.weight("B")->data<float>()[o] - shift, kBiasTol) << o;
+    }
+  }
+  {  // grouped Conv without bias: output o of group o / 2 reads input channels 3·(o / 2) ... +2
+    Tensor vq = dq("V");
+    const Tensor& v = *g.weight("V");
+    ASSERT_TRUE(c.nodes[1].has_input(2));
+    const Tensor& nb = *c.weight(c.nodes[1].input(2));
+    for (int64_t o = 0; o < 4; ++o) {
+      double shift = 0.0;
+      for (int64_t i = 0; i < 3; ++i)
+        for (int64_t t = 0; t < 9; ++t) {
+          const int64_t at = (o * 3 + i) * 9 + t;
+          shift += (vq.data<float>()[at] - v.data<float>()[at]) * means.at("a")[static_cast<size_t>((o / 2) * 3 + i)];
+        }
+      EXPECT_NEAR(nb.data<float>()[o], -shift, kBiasTol) << o;
+    }
+  }
+  {  // Gemm, transB = 1, alpha = 0.5: c[n] = 0.5 · sum_k dG[n, k] · mean_f[k]
+    Tensor gq = dq("G");
+    const Tensor& w = *g.weight("G");
+    const Tensor& nb = *c.weight(c.nodes[3].input(2));
+    for (int64_t n = 0; n < 5; ++n) {
+      double shift = 0.0;
+      for (int64_t k = 0; k < 4; ++k) shift += 0.5 * (gq.data<float>()[n * 4 + k] - w.data<float>()[n * 4 + k]) * means.at("f")[static_cast<size_t>(k)];
+      EXPECT_NEAR(nb.data<float>()[n], g.weight("C")->data<float>()[n] - shift, kBiasTol) << n;
+    }
+  }
+  // The old float biases are gone; a second plan gives both Conv an int32 bias (the Gemm's stays float:
+  // alpha != 1).
+  EXPECT_FALSE(c.is_weight("B"));
+  EXPECT_FALSE(c.is_weight("C"));
+  rewrite::QuantPlan again = rewrite::plan_quantization(c, {});
+  std::string names;
+  for (const auto& [name, t] : again.tensors)
+    if (t.kind == rewrite::TensorPlan::Kind::Bias) names += name + " ";
+  EXPECT_EQ(names, "a_bias_corrected b_bias_corrected ");
+}
+
+TEST(BiasCorrection, SharedBiasAndMissingMeansAreLeftAlone) {
+  onnx::ModelProto m = parse_text_model(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+shared (float[1,2,3,3] x) => (float[1,2,3,3] y) {
+  a = Conv (x, W, B)
+  y = Conv (a, W2, B)
+}
+)");
+  add_initializer(m, "W", random_tensor({2, 2, 1, 1}, 41));
+  add_initializer(m, "W2", random_tensor({2, 2, 1, 1}, 42));
+  add_initializer(m, "B", random_tensor({2}, 43));
+  Graph g = build_graph(m);
+  rewrite::QuantPlan plan = rewrite::plan_quantization(g, {});
+  calib::CalibTable table = make_table(g, plan);
+  EXPECT_TRUE(rewrite::bias_correction_inputs(g, plan, table).empty());  // B is read by both layers
+  EXPECT_EQ(rewrite::correct_biases(m, g, plan, table, {{"x", {1.0, 1.0}}}).changed, 0u);
+}
