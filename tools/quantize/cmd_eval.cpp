@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// quantize eval FP32 QUANT --data DIR [--labels FILE] [--json] [--threads N]
+// quantize eval FP32 QUANT --data DIR [--labels FILE] [--json] [--threads N] [data options: --samples,
+// --batch-axis, image preprocessing]
 #include <cstdio>
 #include <memory>
 
 #include "commands.h"
+#include "data_options.h"
 #include "ptq/ir/onnx_io.h"
 #include "ptq/pipeline/quantize.h"
 #include "ptq/report/format.h"
@@ -13,7 +15,7 @@ namespace ptq::cli {
 void register_eval_command(CLI::App& app, Action& action) {
   struct Options {
     std::string reference, candidate, data, labels;
-    size_t max_samples = 0;
+    calib::DataOptions data_options;
     int threads = 0;
     bool json = false;
   };
@@ -23,17 +25,15 @@ void register_eval_command(CLI::App& app, Action& action) {
   cmd->add_option("QUANT", opts->candidate, "Model to compare against the reference")->required();
   cmd->add_option("--data", opts->data, "Data folder (sample-folder layout)")->required();
   cmd->add_option("--labels", opts->labels, "Class labels (.npy of integers or text, one per line) for accuracy");
-  cmd->add_option("--samples", opts->max_samples, "Use only the first N samples");
   cmd->add_option("--threads", opts->threads, "Threads (default: all cores)")->check(whole_number());
   cmd->add_flag("--json", opts->json, "Print the result as JSON on stdout");
+  add_data_options(*cmd, opts->data_options, "--samples");
   cmd->callback([opts, &action] {
     action = [opts] {
       auto ref_model = onnx_io::load_model(opts->reference);
       auto cand_model = onnx_io::load_model(opts->candidate);
       Graph ref = build_graph(ref_model.proto), cand = build_graph(cand_model.proto);
-      calib::DataOptions data_options;
-      data_options.max_samples = opts->max_samples;
-      auto data = calib::open_data(opts->data, ref.inputs, data_options);
+      auto data = calib::open_data(opts->data, ref.inputs, opts->data_options);
       report::EvalOptions eo;
       eo.threads = opts->threads;
       if (!opts->labels.empty()) eo.labels = report::read_labels(opts->labels);

@@ -3,8 +3,8 @@
 
 namespace ptq::cli {
 
-void add_data_options(CLI::App& cmd, calib::DataOptions& o) {
-  cmd.add_option("--calib-samples", o.max_samples, "Use only the first N samples (name order); 0 = all");
+void add_data_options(CLI::App& cmd, calib::DataOptions& o, const char* count_option) {
+  if (count_option) cmd.add_option(count_option, o.max_samples, "Use only the first N samples (name order); 0 = all");
   cmd.add_option("--batch-axis", o.batch_axis, "The .npy files hold many samples stacked along this axis");
   cmd.add_flag("--skip-bad-samples", o.skip_bad_samples, "Skip samples with NaN/Inf (with a warning) instead of failing");
   const char* group = "Image preprocessing";

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// The data-reading options shared by the subcommands that read samples (calibrate, quantize, run):
-// --calib-samples, --batch-axis, --skip-bad-samples and the image preprocessing options.
+// The data-reading options shared by the subcommands that read samples (calibrate, quantize, run, eval):
+// the sample count, --batch-axis, --skip-bad-samples and the image preprocessing options.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -9,6 +9,7 @@
 
 namespace ptq::cli {
 
-void add_data_options(CLI::App& cmd, calib::DataOptions& options);
+// `count_option`: the name of the sample-count option ("--calib-samples", "--samples"), or nullptr.
+void add_data_options(CLI::App& cmd, calib::DataOptions& options, const char* count_option = "--calib-samples");
 
 }  // namespace ptq::cli
