@@ -23,6 +23,8 @@ constexpr const char* kExamples = R"(Examples:
                                            keep the first 3 conv layers float (the report hints when it helps)
   quantize model.onnx --mode dynamic -o model.dyn.onnx
                                            weights-only int8 (no calibration data)
+  quantize model.onnx --calib calib/ --bias-correction -o m.int8.onnx
+                                           also remove the mean shift int8 weights cause (MobileNets: +0.5..1 point)
   quantize model.onnx --calib calib/ --activation-type uint16 --weight-type int16 -o m.16.onnx
   quantize inspect model.onnx              summary of a model (IR, opsets, I/O, ops, weights)
   quantize inspect model.onnx --json       the same as JSON on stdout
