@@ -31,7 +31,7 @@ void add_quant_options(CLI::App& cmd, QuantFlags& f) {
   cmd.add_flag("--dedicated-qdq-pairs", f.dedicated_pairs, "One Q/DQ pair per consumer (TensorRT)")->group(group);
   cmd.add_flag("--no-fold-bn", f.no_fold_bn, "Do not fold BatchNormalization into the preceding Conv")->group(group);
   cmd.add_flag("--bias-correction", f.bias_correction,
-               "Subtract each Conv/Gemm's weight-rounding shift (W_q - W)·E[x] from its bias (E[x] over the calibration samples)")
+               "Subtract each Conv/Gemm's weight-rounding shift (W_q - W)·E[x] from its bias (E[x] over the --calib samples; main command)")
       ->group(group);
 }
 
