@@ -103,7 +103,7 @@ calib::CalibTable run_calibrate(const QuantizeJob& job) {
 }
 
 std::string precision_hint(const Graph& graph, const rewrite::QuantOptions& quant, const std::string& method,
-                           const report::EvalResult& eval) {
+                           const report::EvalResult& eval, HintAdvice* advice) {
   double worst = 1.0;
   for (const auto& o : eval.outputs) worst = std::min(worst, o.error.cosine());
   if (eval.outputs.empty() || !(worst < kHintCosine)) return "";
@@ -143,16 +143,20 @@ std::string precision_hint(const Graph& graph, const rewrite::QuantOptions& quan
         const char* other = method == "percentile" ? "mse" : "percentile";
         std::snprintf(text, sizeof text, "output cosine %.4f; the error starts at tensor '%s' (cosine %.4f), whose own quantization loses most (own SNR %.1f dB: the %s range fits it badly): try --method %s",
                       worst, out.c_str(), it->second, own->second, method.c_str(), other);
-      } else if (quant.float_first <= 0 && first >= 1 && first <= edge)
+      } else if (quant.float_first <= 0 && first >= 1 && first <= edge) {
         std::snprintf(text, sizeof text, "output cosine %.4f; the error starts at tensor '%s' (cosine %.4f, compute layer %d of %d from the input): try --float-first %d",
                       worst, out.c_str(), it->second, first, layers, first);
+        if (advice) advice->float_first = first;
+      }
       // Near the output, error accumulated layer after layer crosses the threshold too: there, only a
       // jump counts (this tensor's 1 - cosine at least kHintJump times its inputs').
-      else if (quant.float_last <= 0 && last <= edge && 1.0 - it->second >= kHintJump * (1.0 - upstream(i)))
+      else if (quant.float_last <= 0 && last <= edge && 1.0 - it->second >= kHintJump * (1.0 - upstream(i))) {
         std::snprintf(text, sizeof text, "output cosine %.4f; the error starts at tensor '%s' (cosine %.4f, %d compute layers before the output): try --float-last %d",
                       worst, out.c_str(), it->second, last - 1, last);
-      else
+        if (advice) advice->float_last = last;
+      } else {
         return "";
+      }
       return text;
     }
   return "";
@@ -218,39 +222,110 @@ QuantizeResult run_quantize(const QuantizeJob& job) {
   }
   r.calib_seconds = seconds_since(calib_start);
 
-  // Bias correction: a corrected copy of the model, planned again (a layer may have gained a bias).
-  // `graph` stays the FP32 reference of the evaluation.
-  const onnx::ModelProto* final_model = &model;
-  const Graph* final_graph = &graph;
-  const rewrite::QuantPlan* final_plan = &plan;
-  rewrite::PassResult corrected;
-  Graph corrected_graph;
-  rewrite::QuantPlan corrected_plan;
-  if (job.bias_correction) {
-    const auto means = calib::channel_means(graph, rewrite::bias_correction_inputs(graph, plan, table), *calib_part, job.calib);
-    corrected = rewrite::correct_biases(model, graph, plan, table, means);
-    r.corrected_biases = corrected.changed;
-    if (corrected.changed) {
-      corrected_graph = build_graph(corrected.model, GraphOptions{true, loaded.external_tensors});
-      corrected_plan = rewrite::plan_quantization(corrected_graph, job.quant);
-      final_model = &corrected.model;
-      final_graph = &corrected_graph;
-      final_plan = &corrected_plan;
-    }
+  if (!job.eval_dir.empty() && job.eval_samples != 0) {
+    calib::DataOptions dopt = job.data;
+    dopt.max_samples = job.eval_samples > 0 ? static_cast<size_t>(job.eval_samples) : 0;
+    eval_part = calib::open_data(job.eval_dir, graph.inputs, dopt);
+    r.eval_held_out = true;
   }
-  onnx::ModelProto quantized = rewrite::rewrite_model(*final_model, *final_graph, *final_plan, table);
+
+  // One quantized model for `quant` and its plan: bias correction (a corrected copy of the model,
+  // planned again: a layer may have gained a bias), rewrite, evaluation against `graph` (FP32).
+  struct Attempt {
+    rewrite::QuantOptions quant;
+    rewrite::QuantPlan plan;
+    onnx::ModelProto quantized;
+    size_t corrected_biases = 0;
+    bool evaluated = false;
+    report::EvalResult eval;
+    std::string hint;
+    HintAdvice advice;
+  };
+  auto attempt = [&](const rewrite::QuantOptions& quant, const rewrite::QuantPlan& plan_in, const calib::CalibTable& tab) {
+    Attempt at;
+    at.quant = quant;
+    at.plan = plan_in;
+    const onnx::ModelProto* source = &model;
+    const Graph* source_graph = &graph;
+    rewrite::PassResult corrected;
+    Graph corrected_graph;
+    if (job.bias_correction) {
+      const auto means = calib::channel_means(graph, rewrite::bias_correction_inputs(graph, plan_in, tab), *calib_part, job.calib);
+      corrected = rewrite::correct_biases(model, graph, plan_in, tab, means);
+      at.corrected_biases = corrected.changed;
+      if (corrected.changed) {
+        corrected_graph = build_graph(corrected.model, GraphOptions{true, loaded.external_tensors});
+        at.plan = rewrite::plan_quantization(corrected_graph, quant);
+        source = &corrected.model;
+        source_graph = &corrected_graph;
+      }
+    }
+    at.quantized = rewrite::rewrite_model(*source, *source_graph, at.plan, tab);
+    if (eval_part) {
+      Graph qgraph = build_graph(at.quantized, GraphOptions{false, {}});
+      report::EvalOptions eo;
+      eo.threads = job.calib.threads;
+      eo.progress = job.calib.progress;
+      eo.tensors = tensor_compares(at.plan, tab, qgraph);
+      if (!job.labels.empty()) eo.labels = report::read_labels(job.labels);
+      at.eval = report::evaluate(graph, qgraph, *eval_part, eo);
+      at.evaluated = true;
+      at.hint = precision_hint(graph, quant, r.method, at.eval, &at.advice);
+    }
+    return at;
+  };
+  auto worst_cosine = [](const Attempt& at) {
+    double w = 1.0;
+    for (const auto& o : at.eval.outputs) w = std::min(w, o.error.cosine());
+    return w;
+  };
+
+  Attempt chosen = attempt(job.quant, plan, table);
+  if (job.auto_float && chosen.evaluated && (chosen.advice.float_first > 0 || chosen.advice.float_last > 0)) {
+    // --auto-float: apply the hint once, keep whichever model has the better output cosine.
+    rewrite::QuantOptions quant = job.quant;
+    if (chosen.advice.float_first > 0) quant.float_first = chosen.advice.float_first;
+    if (chosen.advice.float_last > 0) quant.float_last = chosen.advice.float_last;
+    const std::string change = chosen.advice.float_first > 0 ? "--float-first " + std::to_string(quant.float_first)
+                                                             : "--float-last " + std::to_string(quant.float_last);
+    rewrite::QuantPlan plan2 = rewrite::plan_quantization(graph, quant);
+    calib::CalibTable table2 = table;
+    bool complete = true;
+    for (const auto& t : rewrite::calib_targets(plan2)) complete &= table2.tensors.count(t.tensor) != 0;
+    if (!complete && job.load_table.empty()) {  // the new plan quantizes tensors the first did not
+      table2 = dynamic ? rewrite::weight_table(graph, plan2) : calib::calibrate(graph, rewrite::calib_targets(plan2), *calib_part, job.calib);
+      complete = true;
+    }
+    if (!complete) {
+      r.auto_float = change + ": not tried (the loaded table lacks tensors the new plan quantizes)";
+    } else {
+      Attempt second = attempt(quant, plan2, table2);
+      char text[256];
+      std::snprintf(text, sizeof text, "%s: output cosine %.4f -> %.4f, %s", change.c_str(), worst_cosine(chosen), worst_cosine(second),
+                    worst_cosine(second) > worst_cosine(chosen) ? "applied" : "not better, not applied");
+      r.auto_float = text;
+      if (worst_cosine(second) > worst_cosine(chosen)) {
+        chosen = std::move(second);
+        table = std::move(table2);
+      }
+    }
+    log::info("auto-float: ", r.auto_float);
+  }
+
   onnx_io::SaveOptions save;
   save.external_data = job.external_data;
   save.protected_paths = loaded.external_files;
   save.protected_paths.push_back(job.model);
-  onnx_io::save_model(quantized, job.output, save);
+  onnx_io::save_model(chosen.quantized, job.output, save);
   if (!job.save_table.empty()) calib::save_table(table, job.save_table);
   log::info("wrote ", job.output);
 
-  r.quantized_nodes = final_plan->quantized_node_count();
-  r.float_nodes = final_plan->float_node_count();
-  for (size_t i = 0; i < final_plan->nodes.size(); ++i) {
-    const auto& np = final_plan->nodes[i];
+  r.quant = chosen.quant;
+  r.corrected_biases = chosen.corrected_biases;
+  r.quantized_nodes = chosen.plan.quantized_node_count();
+  r.float_nodes = chosen.plan.float_node_count();
+  for (size_t i = 0; i < chosen.plan.nodes.size(); ++i) {
+    const auto& np = chosen.plan.nodes[i];
     if (np.removed) ++r.removed_nodes;
     else if (!np.quantized && r.float_node_reasons.size() < 8)
       r.float_node_reasons.push_back(graph.nodes[i].describe() + (np.reason.empty() ? "" : ": " + np.reason));
@@ -258,24 +333,11 @@ QuantizeResult run_quantize(const QuantizeJob& job) {
   fs::path out_data = fs::path(job.output).parent_path() / (fs::path(job.output).filename().string() + ".data");
   r.fp32_bytes = bytes_on_disk(job.model, loaded.external_files);
   r.quantized_bytes = bytes_on_disk(job.output, fs::exists(out_data) && job.external_data != onnx_io::ExternalData::Never ? std::vector<fs::path>{out_data} : std::vector<fs::path>{});
-
-  if (!job.eval_dir.empty() && job.eval_samples != 0) {
-    calib::DataOptions dopt = job.data;
-    dopt.max_samples = job.eval_samples > 0 ? static_cast<size_t>(job.eval_samples) : 0;
-    eval_part = calib::open_data(job.eval_dir, graph.inputs, dopt);
-    r.eval_held_out = true;
-  }
-  if (eval_part) {
-    Graph qgraph = build_graph(quantized, GraphOptions{false, {}});
-    report::EvalOptions eo;
-    eo.threads = job.calib.threads;
-    eo.progress = job.calib.progress;
-    eo.tensors = tensor_compares(*final_plan, table, qgraph);
-    if (!job.labels.empty()) eo.labels = report::read_labels(job.labels);
-    r.eval = report::evaluate(graph, qgraph, *eval_part, eo);
+  if (chosen.evaluated) {
+    r.eval = std::move(chosen.eval);
     r.evaluated = true;
     r.eval_source = eval_part->describe();
-    r.hint = precision_hint(graph, r.quant, r.method, r.eval);
+    r.hint = chosen.hint;
   }
   r.total_seconds = seconds_since(start);
   return r;

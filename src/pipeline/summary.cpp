@@ -53,6 +53,7 @@ std::string format_summary(const QuantizeResult& r) {
        << "\n";
     os << report::format_eval(r.eval);
     if (!r.hint.empty()) os << "hint: " << r.hint << "\n";
+    if (!r.auto_float.empty()) os << "auto-float: " << r.auto_float << "\n";
   }
   return os.str();
 }
@@ -77,6 +78,9 @@ nlohmann::json summary_json(const QuantizeResult& r) {
     j["evaluation"]["source"] = r.eval_source;
     j["evaluation"]["held_out"] = r.eval_held_out;
     if (!r.hint.empty()) j["hint"] = r.hint;
+    if (!r.auto_float.empty()) j["auto_float"] = r.auto_float;
+    j["float_first"] = r.quant.float_first;
+    j["float_last"] = r.quant.float_last;
   }
   return j;
 }

@@ -145,6 +145,11 @@ TEST(QuantizeCli, FloatFirstAndLastLayers) {
   int int8_weights = 0;
   for (const auto& t : em.graph().initializer()) int8_weights += t.data_type() == onnx::TensorProto::INT8 && t.dims_size() >= 2;
   EXPECT_EQ(int8_weights, 1);  // w2
+  // Nothing to apply on a model the hint has nothing to say about.
+  auto quiet = test::run_quantize(q(f.model) + " --calib " + q(f.calib) + " --auto-float --json -o " + q(f.dir / "a.onnx"));
+  ASSERT_EQ(quiet.exit_code, 0) << quiet.err;
+  EXPECT_FALSE(nlohmann::json::parse(quiet.out).contains("auto_float"));
+  EXPECT_EQ(nlohmann::json::parse(quiet.out)["float_first"], 0);
   auto bad = test::run_quantize(q(f.model) + " --calib " + q(f.calib) + " --float-first -1 -o " + q(f.dir / "x.onnx"));
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("--float-first: expected a whole number >= 0, got '-1'"), std::string::npos) << bad.err;
@@ -183,6 +188,17 @@ TEST(QuantizeCli, HintPointsAtTheStemWhereTheErrorStarts) {
   j = nlohmann::json::parse(r.out);
   EXPECT_GE(j["evaluation"]["outputs"][0]["cosine"].get<double>(), kMinCosineInt8);
   EXPECT_FALSE(j.contains("hint"));
+  const std::string fixed = test::read_bytes(dir / "s.onnx");
+
+  // --auto-float applies the hint itself: the same model as --float-first 2.
+  r = test::run_quantize(common + " --auto-float");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["float_first"], 2);
+  EXPECT_NE(j.value("auto_float", "").find("--float-first 2: output cosine"), std::string::npos) << r.out;
+  EXPECT_NE(j.value("auto_float", "").find(", applied"), std::string::npos) << r.out;
+  EXPECT_GE(j["evaluation"]["outputs"][0]["cosine"].get<double>(), kMinCosineInt8);
+  EXPECT_EQ(test::read_bytes(dir / "s.onnx"), fixed);
 }
 
 TEST(QuantizeCli, BiasCorrectionStaticAndDynamic) {

@@ -27,6 +27,7 @@ struct QuantFlags {
   bool dedicated_pairs = false;
   bool no_fold_bn = false;
   bool bias_correction = false;
+  bool auto_float = false;
   int64_t opset = 0;
   int float_first = 0, float_last = 0;
   std::vector<std::string> exclude;

@@ -32,6 +32,7 @@ struct QuantizeJob {
   long eval_samples = -1;       // -1: default; 0: no evaluation
   bool fold_batch_norm = true;
   bool bias_correction = false;  // rewrite::correct_biases with means over the calibration samples
+  bool auto_float = false;       // apply precision_hint's --float-first/--float-last once, keep the better
   rewrite::QuantOptions quant;
   calib::CalibOptions calib;
   calib::DataOptions data;
@@ -56,6 +57,7 @@ struct QuantizeResult {
   report::EvalResult eval;
   // precision_hint() after the evaluation ("" when it has nothing to say).
   std::string hint;
+  std::string auto_float;  // what --auto-float tried and whether it kept it ("" when it had nothing to try)
 };
 
 constexpr double kHintCosine = 0.99;  // an output below this gets a hint, when one applies
@@ -71,8 +73,11 @@ constexpr double kHintOwnSnrDb = 22.0;  // below: the tensor's own range is the 
 // and clipping error is already large (own SNR < kHintOwnSnrDb), the range is at fault: suggests
 // another --method instead (`method` is the one used, "table" for a loaded table: no suggestion).
 // "" when there is nothing to say.
+struct HintAdvice {
+  int float_first = 0, float_last = 0;  // the values the hint suggests (0: none)
+};
 std::string precision_hint(const Graph& graph, const rewrite::QuantOptions& quant, const std::string& method,
-                           const report::EvalResult& eval);
+                           const report::EvalResult& eval, HintAdvice* advice = nullptr);
 
 QuantizeResult run_quantize(const QuantizeJob& job);
 
