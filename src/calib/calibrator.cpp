@@ -55,6 +55,31 @@ void observe_constant(TargetObserver& obs, const Tensor& value) {
   }
 }
 
+// One pass of the samples through the executor, every graph input and node output handed to `tap`,
+// with a progress bar; returns the number of samples used (skipped bad samples excluded).
+size_t stream_samples(const exec::Executor& executor, const DataReader& data, const CalibOptions& options,
+                      const std::string& label, const exec::Tap& tap) {
+  exec::RunOptions run;
+  run.tap = &tap;
+  size_t used = 0;
+  Progress progress(label, data.size(), options.progress);
+  for (size_t i = 0; i < data.size(); ++i) {
+    Sample sample = data.read(i);
+    progress.update(i + 1);
+    if (sample.skipped) continue;
+    ++used;
+    try {
+      for (const auto& kv : sample.tensors) tap(kv.first, kv.second);  // graph inputs
+      executor.run(sample.tensors, run);
+    } catch (Error& e) {
+      e.append_context("sample '" + (sample.id.empty() ? std::to_string(i) : sample.id) + "' of " + data.describe());
+      throw;
+    }
+  }
+  progress.finish();
+  return used;
+}
+
 // Streams the samples through the executor, `passes` times, feeding the activation observers;
 // returns the number of samples used (skipped bad samples excluded).
 size_t observe_activations(const exec::Executor& executor, const DataReader& data, const CalibOptions& options,
@@ -63,29 +88,12 @@ size_t observe_activations(const exec::Executor& executor, const DataReader& dat
     auto it = streamed.find(name);
     if (it != streamed.end()) it->second->observe(value);
   };
-  exec::RunOptions run;
-  run.tap = &tap;
   size_t used = 0;
   for (int pass = 0; pass < passes; ++pass) {
-    used = 0;
     for (auto& kv : streamed) kv.second->begin_pass(pass);
     std::string label = "calibrating";
     if (passes > 1) label += " (pass " + std::to_string(pass + 1) + "/" + std::to_string(passes) + ")";
-    Progress progress(label, data.size(), options.progress);
-    for (size_t i = 0; i < data.size(); ++i) {
-      Sample sample = data.read(i);
-      progress.update(i + 1);
-      if (sample.skipped) continue;
-      ++used;
-      try {
-        for (const auto& kv : sample.tensors) tap(kv.first, kv.second);  // targets that are graph inputs
-        executor.run(sample.tensors, run);
-      } catch (Error& e) {
-        e.append_context("sample '" + (sample.id.empty() ? std::to_string(i) : sample.id) + "' of " + data.describe());
-        throw;
-      }
-    }
-    progress.finish();
+    used = stream_samples(executor, data, options, label, tap);
   }
   if (used == 0) PTQ_FAIL(DataError, data.describe(), ": every sample was skipped as bad; nothing to calibrate with");
   return used;
@@ -181,22 +189,7 @@ std::map<std::string, std::vector<double>> channel_means(const Graph& graph, con
     s.per_channel += channels > 0 ? value.numel() / channels : 0;
   };
   exec::Executor executor(graph, exec::ExecOptions{options.threads, false});
-  exec::RunOptions run;
-  run.tap = &tap;
-  Progress progress("bias correction", data.size(), options.progress);
-  for (size_t i = 0; i < data.size(); ++i) {
-    Sample sample = data.read(i);
-    progress.update(i + 1);
-    if (sample.skipped) continue;
-    try {
-      for (const auto& kv : sample.tensors) tap(kv.first, kv.second);  // graph inputs read by a layer
-      executor.run(sample.tensors, run);
-    } catch (Error& e) {
-      e.append_context("sample '" + (sample.id.empty() ? std::to_string(i) : sample.id) + "' of " + data.describe());
-      throw;
-    }
-  }
-  progress.finish();
+  stream_samples(executor, data, options, "bias correction", tap);
   std::map<std::string, std::vector<double>> means;
   for (auto& [name, s] : sums) {
     if (s.per_channel == 0) continue;
