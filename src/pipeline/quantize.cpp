@@ -241,6 +241,7 @@ QuantizeResult run_quantize(const QuantizeJob& job) {
     std::string hint;
     HintAdvice advice;
   };
+  std::map<std::string, std::vector<double>> means;  // bias correction's channel means, measured once per tensor
   auto attempt = [&](const rewrite::QuantOptions& quant, const rewrite::QuantPlan& plan_in, const calib::CalibTable& tab) {
     Attempt at;
     at.quant = quant;
@@ -250,7 +251,9 @@ QuantizeResult run_quantize(const QuantizeJob& job) {
     rewrite::PassResult corrected;
     Graph corrected_graph;
     if (job.bias_correction) {
-      const auto means = calib::channel_means(graph, rewrite::bias_correction_inputs(graph, plan_in, tab), *calib_part, job.calib);
+      std::map<std::string, int> missing = rewrite::bias_correction_inputs(graph, plan_in, tab);
+      for (auto it = missing.begin(); it != missing.end();) it = means.count(it->first) ? missing.erase(it) : std::next(it);
+      if (!missing.empty()) means.merge(calib::channel_means(graph, missing, *calib_part, job.calib));
       corrected = rewrite::correct_biases(model, graph, plan_in, tab, means);
       at.corrected_biases = corrected.changed;
       if (corrected.changed) {
