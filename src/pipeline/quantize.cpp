@@ -138,11 +138,13 @@ std::string precision_hint(const Graph& graph, const rewrite::QuantOptions& quan
       if (it == cosine.end() || !(it->second < kHintCosine)) continue;
       const int first = depth.from_inputs[i], last = depth.to_outputs[i] + 1;
       char text[512];
-      if (auto own = own_snr.find(out); own != own_snr.end() && own->second < kHintOwnSnrDb && method != "table") {
+      if (auto own = own_snr.find(out); own != own_snr.end() && own->second < kHintOwnSnrDb) {
         // Its own rounding and clipping already lose most: the calibrated range, not the layer, is the problem.
-        const char* other = method == "percentile" ? "mse" : "percentile";
-        std::snprintf(text, sizeof text, "output cosine %.4f; the error starts at tensor '%s' (cosine %.4f), whose own quantization loses most (own SNR %.1f dB: the %s range fits it badly): try --method %s",
-                      worst, out.c_str(), it->second, own->second, method.c_str(), other);
+        const std::string other = method == "percentile" ? "mse" : "percentile";
+        const std::string advice_text = method.empty() ? "its range fits it badly: calibrate again with another --method"
+                                                       : "the " + method + " range fits it badly): try --method " + other;
+        std::snprintf(text, sizeof text, "output cosine %.4f; the error starts at tensor '%s' (cosine %.4f), whose own quantization loses most (own SNR %.1f dB%s%s",
+                      worst, out.c_str(), it->second, own->second, method.empty() ? "): " : ": ", advice_text.c_str());
       } else if (quant.float_first <= 0 && first >= 1 && first <= edge) {
         std::snprintf(text, sizeof text, "output cosine %.4f; the error starts at tensor '%s' (cosine %.4f, compute layer %d of %d from the input): try --float-first %d",
                       worst, out.c_str(), it->second, first, layers, first);
@@ -273,7 +275,9 @@ QuantizeResult run_quantize(const QuantizeJob& job) {
       if (!job.labels.empty()) eo.labels = report::read_labels(job.labels);
       at.eval = report::evaluate(graph, qgraph, *eval_part, eo);
       at.evaluated = true;
-      at.hint = precision_hint(graph, quant, r.method, at.eval, &at.advice);
+      // A method to suggest instead only when this run calibrated (not a loaded table, not dynamic).
+      const bool calibrated = job.load_table.empty() && !dynamic;
+      at.hint = precision_hint(graph, quant, calibrated ? job.calib.method : "", at.eval, &at.advice);
     }
     return at;
   };

@@ -257,7 +257,7 @@ TEST(PrecisionHint, StemTailJumpOrNothing) {
   test::add_initializer(m, "w", test::random_tensor({2, 2, 1, 1}, 7));
   Graph g = build_graph(m);
   auto hint = [&](double out, const std::map<std::string, double>& tensors, const rewrite::QuantOptions& o = {},
-                  double own_snr_db = 40.0) {
+                  double own_snr_db = 40.0, const std::string& method = "kl") {
     report::EvalResult r;
     r.outputs.push_back({"y", with_cosine(out)});
     for (const auto& [name, c] : tensors) {
@@ -266,7 +266,7 @@ TEST(PrecisionHint, StemTailJumpOrNothing) {
       own.diff_sq = std::pow(10.0, -own_snr_db / 10.0);
       r.tensors.push_back({name, with_cosine(c), true, own});
     }
-    return pipeline::precision_hint(g, o, "kl", r);
+    return pipeline::precision_hint(g, o, method, r);
   };
   const std::map<std::string, double> stem = {{"c1", 0.999}, {"c2", 0.95}, {"c3", 0.94}, {"y", 0.9}};
   EXPECT_NE(hint(0.9, stem).find("tensor 'c2' (cosine 0.9500, compute layer 2 of 8 from the input): try --float-first 2"), std::string::npos)
@@ -285,4 +285,7 @@ TEST(PrecisionHint, StemTailJumpOrNothing) {
   // c2's own rounding and clipping already lose most: another method, not float layers.
   EXPECT_NE(hint(0.9, stem, {}, 15.0).find("whose own quantization loses most (own SNR 15.0 dB: the kl range fits it badly): try --method percentile"),
             std::string::npos) << hint(0.9, stem, {}, 15.0);
+  // A loaded table (no method this run): no method to name, and no float layers for a range problem.
+  EXPECT_NE(hint(0.9, stem, {}, 15.0, "").find("(own SNR 15.0 dB): its range fits it badly: calibrate again with another --method"),
+            std::string::npos) << hint(0.9, stem, {}, 15.0, "");
 }

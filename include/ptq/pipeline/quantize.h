@@ -71,7 +71,8 @@ constexpr double kHintOwnSnrDb = 22.0;  // below: the tensor's own range is the 
 // before / after it float. Typical causes: a stem whose output channels have ranges orders of magnitude apart (YOLOX,
 // PP-OCR det), a power spectrum before a Log (audio front ends). When that tensor's own rounding
 // and clipping error is already large (own SNR < kHintOwnSnrDb), the range is at fault: suggests
-// another --method instead (`method` is the one used, "table" for a loaded table: no suggestion).
+// another --method instead (`method`: the calibration method used; "" when none was, e.g. a loaded table:
+// then no method is suggested).
 // "" when there is nothing to say.
 struct HintAdvice {
   int float_first = 0, float_last = 0;  // the values the hint suggests (0: none)
