@@ -22,18 +22,11 @@ struct OpCase {
   std::string opsets = "\"\" : 13";                          // opset_import entries
 };
 
+// ONNX text-syntax type name: ptq's dtype names except float32 -> float, float64 -> double.
 inline std::string text_type(DType t) {
-  switch (t) {
-    case DType::Float32: return "float";
-    case DType::UInt8: return "uint8";
-    case DType::Int8: return "int8";
-    case DType::UInt16: return "uint16";
-    case DType::Int16: return "int16";
-    case DType::Int32: return "int32";
-    case DType::Int64: return "int64";
-    case DType::Bool: return "bool";
-    default: return "float";
-  }
+  if (t == DType::Float32) return "float";
+  if (t == DType::Float64) return "double";
+  return dtype_name(t);
 }
 
 inline std::string text_decl(const std::string& name, const Tensor& t) {
