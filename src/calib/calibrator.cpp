@@ -11,6 +11,7 @@
 #include "ptq/calib/calibrator.h"
 #include "ptq/quant/scale.h"
 #include "ptq/util/log.h"
+#include "ptq/util/parallel.h"
 #include "ptq/util/progress.h"
 #include "refine.h"
 #include "target_observer.h"
@@ -151,7 +152,10 @@ CalibTable calibrate(const Graph& graph, const std::vector<CalibTarget>& targets
   CalibTable table;
   table.method = options.method;
   table.samples = used;
-  for (const auto& obs : observers) table.tensors[obs->target().tensor] = obs->finish(options.method);
+  // Ranges (histogram searches) per target on all threads: each target's result is its own.
+  std::vector<TensorCalib> finished(observers.size());
+  run_tasks(options.threads, observers.size(), [&](size_t i) { finished[i] = observers[i]->finish(options.method); });
+  for (auto& f : finished) table.tensors[f.tensor] = std::move(f);
   for (auto& f : fixed) table.tensors[f.tensor] = std::move(f);
   if (entry.refine) {
     RefineContext context{graph, executor, targets, data, options, table};

@@ -2,6 +2,8 @@
 // HistogramObserver (see histogram.h).
 #include "histogram.h"
 
+#include "window_search.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -15,6 +17,9 @@ void HistogramObserver::begin_pass(int pass) {
   if (kind_ == HistogramKind::Absolute) {
     lo_ = 0.0;
     hi = observed_absmax();
+  } else if (kind_ == HistogramKind::Spanning) {
+    lo_ = std::min(min_, 0.0f);
+    hi = std::max(max_, 0.0f);
   } else {
     lo_ = min_;
     hi = max_;
@@ -48,6 +53,18 @@ Range HistogramObserver::clip_range(double t) const {
   float hi = std::min(max_, static_cast<float>(t));
   float lo = std::min(std::max(min_, static_cast<float>(-t)), hi);  // all-positive data clipped below its min
   return Range{lo, hi};
+}
+
+int HistogramObserver::filled_bins() const {
+  return static_cast<int>(std::count_if(counts_.begin(), counts_.end(), [](double v) { return v != 0.0; }));
+}
+
+Range HistogramObserver::window_range(const WindowSearch& search, Window w) const {
+  const bool to_end = w.e == search.bins();
+  if (kind_ == HistogramKind::Absolute) return clip_range(to_end ? observed_absmax() : search.range(w.a, w.e).hi);
+  const Range r = search.range(w.a, w.e);
+  const float hi = to_end ? max_ : std::min(max_, r.hi);
+  return Range{std::min(w.a == 0 ? min_ : std::max(min_, r.lo), hi), hi};
 }
 
 }  // namespace ptq::calib

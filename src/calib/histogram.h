@@ -2,7 +2,8 @@
 // The streamed histogram shared by the histogram observers (kl, percentile, mse, admm). Two passes
 // over the data, so memory stays kHistogramBins doubles whatever the sample count:
 //   pass 0: the observed min and max (and absmax);
-//   pass 1: counts in kHistogramBins equal bins over [min, max] (Signed) or [0, absmax] (Absolute, |x|);
+//   pass 1: counts in kHistogramBins equal bins over [min, max] (Signed), [min(min, 0), max(max, 0)]
+//           (Spanning: the range of a grid, which always holds 0) or [0, absmax] (Absolute, |x|);
 //           bin = floor((v - lo) / width), the last bin closed on the right; a value outside the
 //           pass-0 range (which the same data cannot produce) goes to the nearest end bin.
 // A degenerate range (lo == hi: a constant tensor) has width 0 and everything in bin 0.
@@ -14,9 +15,12 @@
 
 namespace ptq::calib {
 
+class WindowSearch;
+struct Window;
+
 constexpr int kHistogramBins = 2048;
 
-enum class HistogramKind { Signed, Absolute };
+enum class HistogramKind { Signed, Spanning, Absolute };
 
 class HistogramObserver : public Observer {
  public:
@@ -35,8 +39,12 @@ class HistogramObserver : public Observer {
   double width() const { return width_; }         // bin width (0 for a degenerate range)
   double centre(int bin) const { return lo_ + (bin + 0.5) * width_; }
   const std::vector<double>& counts() const { return counts_; }
+  int filled_bins() const;                         // bins with a count
   // [max(min, -t), min(max, t)]: a clipping threshold on |x| as a range inside what was observed.
   Range clip_range(double t) const;
+  // The range of window w of a WindowSearch over this histogram, inside what was observed (a window
+  // reaching an end of the histogram keeps the observed value there exactly).
+  Range window_range(const WindowSearch& search, Window w) const;
 
  private:
   HistogramKind kind_;

@@ -71,6 +71,7 @@ class Planner {
   QuantPlan run() {
     decide_all();
     for (size_t i = 0; i < g_.nodes.size(); ++i) apply(static_cast<int>(i));
+    apply_wide();
     check_not_empty();
     return std::move(plan_);
   }
@@ -98,6 +99,7 @@ class Planner {
       if (glob_match(pattern, n.name)) return skip_node("excluded by --exclude " + pattern);
     const size_t i = static_cast<size_t>(&n - g_.nodes.data());
     if (!edge_float_[i].empty()) return skip_node("excluded by " + edge_float_[i]);
+    if (o_.precision.float_nodes.count(static_cast<int>(i))) return skip_node("kept float by the precision search");
     RuleDecision d = row->rule(n, ctx_);
     if (!d.skip.empty()) return d;
     if (o_.mode == QuantMode::Static) {
@@ -141,7 +143,7 @@ class Planner {
   }
 
   bool add_activation(const std::string& name) {
-    if (name.empty()) return false;
+    if (name.empty() || o_.precision.float_tensors.count(name)) return false;
     auto it = plan_.tensors.find(name);
     if (it != plan_.tensors.end()) return it->second.kind == Kind::Activation;
     bool is_input = std::any_of(g_.inputs.begin(), g_.inputs.end(), [&](const ValueInfo& v) { return v.name == name; });
@@ -185,6 +187,7 @@ class Planner {
 
   bool add_bias(int i, const InputDecision& in);
   bool add_output(int i, const OutputDecision& out);
+  void apply_wide();
   bool try_fold(int i);
   void check_not_empty() const;
 
@@ -310,6 +313,29 @@ bool Planner::try_fold(int i) {
   np.removed = true;
   np.reason = "folded into the producer's quantization range";
   return true;
+}
+
+// Precision overrides, wide: the listed tensors and the weights of the listed nodes, with every tensor
+// sharing their parameters, get the 16-bit specs; biases computed from a wide tensor stay float.
+void Planner::apply_wide() {
+  const PrecisionOverrides& pr = o_.precision;
+  if (pr.wide_nodes.empty() && pr.wide_tensors.empty()) return;
+  std::set<std::string> roots;
+  for (const auto& t : pr.wide_tensors)
+    if (find(t)) roots.insert(root_of(t));
+  for (const auto& [name, t] : plan_.tensors)
+    if (t.kind == Kind::Weight)
+      for (int r : t.readers)
+        if (pr.wide_nodes.count(r)) roots.insert(name);
+  for (auto& [name, t] : plan_.tensors) {
+    if (t.kind == Kind::Bias || !roots.count(root_of(name))) continue;
+    t.spec = t.kind == Kind::Weight ? wide_weight_spec(o_) : wide_activation_spec(o_);
+  }
+  for (auto it = plan_.tensors.begin(); it != plan_.tensors.end();) {
+    const TensorPlan& b = it->second;
+    const bool wide = b.kind == Kind::Bias && (roots.count(root_of(b.bias_input)) || roots.count(b.bias_weight));
+    it = wide ? plan_.tensors.erase(it) : std::next(it);
+  }
 }
 
 void Planner::check_not_empty() const {

@@ -33,6 +33,9 @@ void validate_options(const QuantOptions& o) {
     PTQ_FAIL(UsageError, "weight type ", qtype_name(o.weight_type), " is not supported; expected one of: int8, uint8, int16");
   if (o.opset != 0 && o.opset != 21)
     PTQ_FAIL(UsageError, "--opset ", o.opset, " is not supported; use 21 (ONNX-domain 16-bit Q/DQ) or leave it unset");
+  if (o.mode == QuantMode::Dynamic && o.dynamic_format == DynamicFormat::Integer && !o.precision.wide_nodes.empty())
+    PTQ_FAIL(UsageError, "the integer dynamic format has no 16-bit layers (ConvInteger/MatMulInteger take 8 bits); "
+             "use --fallback float or --dynamic-format qdq");
   if (o.mode == QuantMode::Dynamic && o.dynamic_format == DynamicFormat::Integer && o.weight_type == QType::Int16)
     PTQ_FAIL(UsageError, "the integer dynamic format needs 8-bit weights (ConvInteger/MatMulInteger); "
              "use --weight-type int8|uint8 or --dynamic-format qdq");
@@ -50,6 +53,20 @@ QuantSpec weight_spec(const QuantOptions& o) {
   s.type = o.weight_type;
   s.symmetric = true;
   s.reduce_range = o.reduce_range;
+  return s;
+}
+
+QuantSpec wide_activation_spec(const QuantOptions& o) {
+  QuantSpec s = activation_spec(o);
+  const bool is_signed = o.activation_type == QType::Int8 || o.activation_type == QType::Int16;
+  s.type = is_signed ? QType::Int16 : QType::UInt16;
+  return s;
+}
+
+QuantSpec wide_weight_spec(const QuantOptions& o) {
+  QuantSpec s = weight_spec(o);
+  s.type = QType::Int16;
+  s.reduce_range = false;
   return s;
 }
 

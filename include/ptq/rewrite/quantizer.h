@@ -18,6 +18,7 @@
 #include <onnx/onnx_pb.h>
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,18 @@ std::string quant_mode_name(QuantMode mode);          // "static", "dynamic"
 QuantMode quant_mode_from_name(const std::string& name);  // throws UsageError
 std::string dynamic_format_name(DynamicFormat format);    // "qdq", "integer"
 DynamicFormat dynamic_format_from_name(const std::string& name);
+
+// Layers kept above the default types, and the tensors that go with them (a layer's quantizers: the
+// activations it reads and writes with own parameters, its weights; search/layers.h finds them).
+//   wide:  16-bit Q/DQ (activations int16 when the activation type is signed, else uint16; weights int16
+//          symmetric; the layer's bias stays float); a tensor sharing parameters with a wide one is wide.
+//   float: the node is not quantized, and neither are the tensors listed (nobody reads them quantized;
+//          a Relu/Clip writing one is not folded).
+struct PrecisionOverrides {
+  std::set<int> wide_nodes, float_nodes;
+  std::set<std::string> wide_tensors, float_tensors;
+  bool empty() const { return wide_nodes.empty() && float_nodes.empty() && wide_tensors.empty() && float_tensors.empty(); }
+};
 
 struct QuantOptions {
   QuantMode mode = QuantMode::Static;
@@ -61,6 +74,9 @@ struct QuantOptions {
   // One Q→DQ pair per reader of an activation read by several nodes (T_QuantizeLinear_1, ...), as
   // ONNX Runtime's DedicatedQDQPair: what TensorRT expects. Default: one pair shared by all readers.
   bool dedicated_qdq_pairs = false;
+  // Mixed precision (set by the precision search, search/precision_search.h): layers promoted above the
+  // default types. Keys are node indices of the graph the plan is made for.
+  PrecisionOverrides precision;
 };
 
 // Per node (graph.nodes order): how many Conv/ConvTranspose/Gemm/MatMul nodes, itself included, lie on
@@ -77,6 +93,9 @@ void validate_options(const QuantOptions& options);
 // The spec used for activations / weights under these options.
 QuantSpec activation_spec(const QuantOptions& options);
 QuantSpec weight_spec(const QuantOptions& options);
+// The 16-bit specs of layers promoted to wide (PrecisionOverrides).
+QuantSpec wide_activation_spec(const QuantOptions& options);
+QuantSpec wide_weight_spec(const QuantOptions& options);
 
 // One tensor of the float model that the rewrite quantizes.
 struct TensorPlan {
@@ -119,6 +138,11 @@ QuantPlan plan_quantization(const Graph& graph, const QuantOptions& options);
 
 // The tensors calibration must observe (own parameters only; shared and bias parameters are derived).
 std::vector<calib::CalibTarget> calib_targets(const QuantPlan& plan);
+
+// The table with every planned tensor's parameters in its planned type: entries whose type differs
+// (tensors the precision search made 16-bit) are recomputed from their observed [min, max] (per channel
+// for weights) with the plan's spec, method "minmax".
+calib::CalibTable retype_table(const calib::CalibTable& table, const QuantPlan& plan);
 
 // Parameters of the weight targets (is_weight) straight from the weights (per-channel min/max →
 // compute_qparams): what dynamic mode uses instead of calibration. Activation targets are left out.

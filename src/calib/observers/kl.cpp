@@ -1,96 +1,68 @@
 // SPDX-License-Identifier: Apache-2.0
-// kl: entropy calibration as TensorRT describes it (GTC 2017, "8-bit Inference with TensorRT"),
-// not ONNX Runtime's 128-bin default (whose search degenerates to max).
-//   pass 0: absmax; pass 1: kBins = 2048-bin histogram of |x| over [0, absmax] (histogram.h).
+// kl: entropy calibration as TensorRT describes it (GTC 2017, "8-bit Inference with TensorRT"), searched
+// on the grid the tensor is actually quantized to, with a guard on the expected squared error.
+//   pass 0: min, max; pass 1: kHistogramBins = 2048-bin histogram (histogram.h):
+//     symmetric specs: |x| over [0, absmax]; asymmetric specs: x over [min(min, 0), max(max, 0)].
 //   Exact zeros are not counted (as ncnn): every candidate represents them exactly, and in a post-ReLU
 //   tensor they would swamp the first level and bias the search.
-//   For each candidate i = 128 .. 2047 (bins kept):
-//     P = bins[0..i-1], P[i-1] += sum(bins[i..])           clipped mass folded into the last bin
-//     Q = bins[0..i-1] merged into kLevels = 128 levels of floor(i/128) bins (the last level also takes
-//         the remainder), each level's count spread evenly over its bins where P != 0, 0 elsewhere
-//     smooth P and Q (kEps = 1e-4: zero entries get eps, the others lose eps·n_zero/n_nonzero),
-//     normalise both, KL(P||Q) = sum p·ln(p/q)
-//   m = argmin KL; ties (e.g. a constant tensor, where every candidate scores 0) go to the largest m,
-//   which clips least. T = (m + 0.5) · absmax / 2048.
-//   Range: [max(min, -T), min(max, T)] (histogram.h clip_range), so an asymmetric post-ReLU tensor gets [0, T].
-// 16-bit types: 128 levels say nothing about a 65536-level grid, so int16/uint16 get [min, max].
+//   Candidates are clipping windows of bins (window_search.h), on the real grid of each: symmetric
+//   int8 has 128 levels over [0, T] (TensorRT's count), uint8 on a non-negative tensor 256 levels over
+//   [0, T], uint8 on a signed tensor 256 levels over [lo, hi] (two edges: coordinate descent).
+//   For each candidate, as TensorRT:
+//     P = bins of the window, with the clipped mass folded into the end bins;
+//     Q = each level's count of the unclipped bins spread evenly over its bins where P != 0, 0 elsewhere
+//         (a level = the bins whose centres QuantizeLinear maps to one code);
+//     smooth P and Q (eps 1e-4: zero entries get eps, the others lose eps·n_zero/n_nonzero), normalise,
+//     KL(P||Q) = sum p·ln(p/q).
+//   Windows narrower than the grid's number of levels are not tried (TensorRT starts at bin 128 for 128
+//   levels).
+//   Guard: KL counts values, not their size, so it readily clips a rare tail that carries much of the
+//   tensor's energy (measured: a ReLU6 output of MobileNetV2 clipped from 6 to 2.9, 0.3 % of the values
+//   but 9 % of the energy: tensor SNR 44 -> 24 dB; YOLOX's stem, whose channels span 0.4 to 92, clipped
+//   to 17: SNR 27 -> 12 dB, output cosine 0.08). Only candidates whose expected squared error (the same
+//   histogram, the same grid) is at most kMaxExcessError times the least of the sweep are eligible; KL
+//   chooses among them. Ties go to the wider window (less clipping), e.g. a constant tensor.
+//   Range: the chosen window, inside what was observed.
+// 16-bit types: 2048 bins cannot resolve a 65536-level grid, so int16/uint16 get [min, max].
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
 
 #include "../histogram.h"
+#include "../window_search.h"
 #include "observers.h"
 
 namespace ptq::calib {
 namespace {
 
-constexpr int kLevels = 128;
-constexpr double kEps = 1e-4;
+constexpr double kMaxExcessError = 2.0;  // eligible: expected squared error <= 2x the least (3 dB)
 
-// Smooths counts in place (ORT/MXNet smooth_distribution); false when all are zero.
-bool smooth(std::vector<double>& d) {
-  size_t zeros = 0;
-  for (double v : d) zeros += v == 0.0;
-  if (zeros == d.size()) return false;
-  const double take = kEps * static_cast<double>(zeros) / static_cast<double>(d.size() - zeros);
-  double sum = 0.0;
-  for (double& v : d) {
-    v = v == 0.0 ? kEps : v - take;
-    sum += v;
-  }
-  for (double& v : d) v /= sum;
-  return true;
-}
-
-// KL(P||Q) of candidate i; `outliers` = sum of bins[i..].
-double divergence(const std::vector<double>& bins, int i, double outliers, std::vector<double>& p,
-                  std::vector<double>& q) {
-  p.assign(bins.begin(), bins.begin() + i);
-  p[static_cast<size_t>(i - 1)] += outliers;
-  q.assign(static_cast<size_t>(i), 0.0);
-  const int merged = i / kLevels;
-  for (int j = 0; j < kLevels; ++j) {
-    const int start = j * merged, stop = j == kLevels - 1 ? i : start + merged;
-    double level = 0.0;
-    int nonzero = 0;
-    for (int k = start; k < stop; ++k) {
-      level += bins[static_cast<size_t>(k)];
-      nonzero += p[static_cast<size_t>(k)] != 0.0;
-    }
-    if (nonzero == 0) continue;
-    for (int k = start; k < stop; ++k)
-      if (p[static_cast<size_t>(k)] != 0.0) q[static_cast<size_t>(k)] = level / nonzero;
-  }
-  if (!smooth(p) || !smooth(q)) return std::numeric_limits<double>::infinity();
-  double kl = 0.0;
-  for (size_t k = 0; k < p.size(); ++k) kl += p[k] * std::log(p[k] / q[k]);
-  return kl;
+// The candidate KL picks among those the guard leaves (later candidates are wider: ties go there).
+size_t pick_guarded(const std::vector<Candidate>& c) {
+  double least = std::numeric_limits<double>::infinity();
+  for (const auto& x : c) least = std::min(least, x.error);
+  size_t best = 0;
+  double best_kl = std::numeric_limits<double>::infinity();
+  for (size_t i = 0; i < c.size(); ++i)
+    if (c[i].error <= kMaxExcessError * least && c[i].kl <= best_kl) best_kl = c[i].kl, best = i;
+  if (std::isinf(best_kl))  // no finite divergence (e.g. every candidate's P or Q is empty): least error
+    for (size_t i = 0; i < c.size(); ++i)
+      if (c[i].error <= c[best].error) best = i;
+  return best;
 }
 
 class KlObserver final : public HistogramObserver {
  public:
-  explicit KlObserver(const QuantSpec& spec) : HistogramObserver(HistogramKind::Absolute, true), spec_(spec) {}
+  explicit KlObserver(const QuantSpec& spec)
+      : HistogramObserver(spec.symmetric ? HistogramKind::Absolute : HistogramKind::Spanning, true), spec_(spec) {}
 
   Range compute_range() const override {
     if (empty()) return Range{};
-    if (spec_.type == QType::Int16 || spec_.type == QType::UInt16) return Range{observed_min(), observed_max()};
-    const std::vector<double>& bins = counts();
-    double total = 0.0;
-    for (double v : bins) total += v;
-    if (total == 0.0) return Range{observed_min(), observed_max()};  // all zeros
-    std::vector<double> suffix(bins.size() + 1, 0.0);
-    for (size_t k = bins.size(); k-- > 0;) suffix[k] = suffix[k + 1] + bins[k];
-    std::vector<double> p, q;
-    int best = kLevels;
-    double best_kl = std::numeric_limits<double>::infinity();
-    for (int i = kLevels; i < kHistogramBins; ++i) {
-      double kl = divergence(bins, i, suffix[static_cast<size_t>(i)], p, q);
-      if (kl <= best_kl) {
-        best_kl = kl;
-        best = i;
-      }
-    }
-    return clip_range((best + 0.5) * width());
+    if (filled_bins() <= 1) return Range{observed_min(), observed_max()};  // all zeros, or constant
+    WindowSearch search(counts(), lo(), width(), spec_.symmetric, spec_);
+    if (search.levels() >= kHistogramBins) return Range{observed_min(), observed_max()};  // 16-bit
+    return window_range(search, search.descend(static_cast<int>(search.levels()), kMaxExcessError, pick_guarded));
   }
 
  private:
