@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <string>
 
+#include "ptq/calib/data_reader.h"
 #include "ptq/ir/tensor.h"
 
 namespace ptq::test {
@@ -34,6 +35,18 @@ struct RunResult {
 RunResult run_command(const std::string& command);
 // Runs the `quantize` binary built with the tests.
 RunResult run_quantize(const std::string& args);
+
+// Samples held in memory (ids "s0", "s1", ...).
+class MemoryReader : public calib::DataReader {
+ public:
+  explicit MemoryReader(std::vector<std::map<std::string, Tensor>> samples) : samples_(std::move(samples)) {}
+  size_t size() const override { return samples_.size(); }
+  calib::Sample read(size_t i) const override { return calib::Sample{"s" + std::to_string(i), samples_.at(i)}; }
+  std::string describe() const override { return "memory"; }
+
+ private:
+  std::vector<std::map<std::string, Tensor>> samples_;
+};
 
 // Deterministic pseudo-random float tensor in [lo, hi).
 Tensor random_tensor(Shape shape, uint32_t seed, float lo = -1.0f, float hi = 1.0f);

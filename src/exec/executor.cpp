@@ -384,11 +384,12 @@ TensorMap Executor::run(const TensorMap& inputs, const RunOptions& options) cons
   return result;
 }
 
-std::vector<Tensor> Executor::run_node(size_t index, const std::vector<const Tensor*>& inputs) const {
+std::vector<Tensor> Executor::run_node(size_t index, const std::vector<const Tensor*>& inputs, const Scope* scope) const {
   PTQ_CHECK(index < graph_.nodes.size());
   const Node& node = graph_.nodes[index];
   KernelIO io;
   io.inputs = inputs;
+  io.scope = scope;
   io.outputs.assign(node.outputs.size(), Tensor());
   io.threads = threads_;
   try {

@@ -13,14 +13,6 @@
 
 namespace ptq::rewrite {
 
-// params.cpp: the QParams written for every planned tensor: activations and weights from the table
-// (checked against the plan), shared ones copied from their root, biases derived (after enlarging
-// weight scales where an int32 bias would overflow).
-std::map<std::string, QParams> resolve_params(const Graph& graph, const QuantPlan& plan,
-                                              const calib::CalibTable& table);
-// int32 bias values: round-half-even(b / scale[c]) in double, clipped to int32 (warns when clipping).
-Tensor quantize_bias(const Tensor& bias, const QParams& params, const std::string& name);
-
 // format.cpp: where the Q/DQ ops live and which default opset the output declares.
 struct QdqFormat {
   std::string domain;      // "" (ONNX) or "com.microsoft"

@@ -56,8 +56,10 @@ class Executor {
   TensorMap run(const TensorMap& inputs, const RunOptions& options = {}) const;
 
   // Runs one node (graph().nodes[index]) on the given inputs, one per node input (nullptr for an
-  // omitted one); returns its outputs. For per-layer searches (EQ calibration).
-  std::vector<Tensor> run_node(size_t index, const std::vector<const Tensor*>& inputs) const;
+  // omitted one); returns its outputs. For per-layer searches (EQ calibration) and simulations that
+  // keep their own tensors (search/quant_sim.h). `scope` resolves the outer-scope names a control-flow
+  // node's subgraphs read.
+  std::vector<Tensor> run_node(size_t index, const std::vector<const Tensor*>& inputs, const Scope* scope = nullptr) const;
 
   const Graph& graph() const { return graph_; }
   const ExecOptions& options() const { return options_; }

@@ -148,6 +148,14 @@ calib::CalibTable retype_table(const calib::CalibTable& table, const QuantPlan& 
 // compute_qparams): what dynamic mode uses instead of calibration. Activation targets are left out.
 calib::CalibTable weight_table(const Graph& graph, const QuantPlan& plan);
 
+// The QParams written for every planned tensor: activations and weights from the table
+// (checked against the plan), shared ones copied from their root, biases derived (after enlarging
+// weight scales where an int32 bias would overflow).
+std::map<std::string, QParams> resolve_params(const Graph& graph, const QuantPlan& plan,
+                                              const calib::CalibTable& table);
+// int32 bias values: round-half-even(b / scale[c]) in double, clipped to int32 (warns when clipping).
+Tensor quantize_bias(const Tensor& bias, const QParams& params, const std::string& name);
+
 // Writes the quantized model. `graph` must be build_graph(model); `table` must hold every target of
 // calib_targets(plan) (else DataError naming the tensor). The result passes onnx::checker where ONNX
 // 1.12 knows its opset (≤ 17) and ptq's structural validation always.

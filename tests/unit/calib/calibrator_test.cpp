@@ -11,20 +11,9 @@
 
 using namespace ptq;
 using namespace ptq::calib;
+using test::MemoryReader;
 
 namespace {
-
-// Samples held in memory.
-class MemoryReader : public DataReader {
- public:
-  explicit MemoryReader(std::vector<exec::TensorMap> samples) : samples_(std::move(samples)) {}
-  size_t size() const override { return samples_.size(); }
-  Sample read(size_t i) const override { return Sample{"s" + std::to_string(i), samples_.at(i)}; }
-  std::string describe() const override { return "memory"; }
-
- private:
-  std::vector<exec::TensorMap> samples_;
-};
 
 // y = x * w (w per channel along axis 1 of x: [2,3] * [3]); r = Relu(y); out = r + 1.
 constexpr const char* kModel = R"(

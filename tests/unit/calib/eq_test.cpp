@@ -10,21 +10,11 @@
 
 using namespace ptq;
 using namespace ptq::calib;
+using test::MemoryReader;
 
 namespace {
 
 constexpr double kCosineSlack = 1e-12;  // EQ never lowers the summed cosine of a layer
-
-class MemoryReader : public DataReader {
- public:
-  explicit MemoryReader(std::vector<exec::TensorMap> s) : s_(std::move(s)) {}
-  size_t size() const override { return s_.size(); }
-  Sample read(size_t i) const override { return Sample{std::to_string(i), s_.at(i)}; }
-  std::string describe() const override { return "memory"; }
-
- private:
-  std::vector<exec::TensorMap> s_;
-};
 
 Tensor laplacian(Shape shape, uint32_t seed, float outlier) {
   Tensor t(DType::Float32, shape);

@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: Apache-2.0
+// QuantSim: runs a float graph as its Q/DQ model computes, without writing that model. Every planned
+// tensor is replaced by dequantize(quantize(x)) for the nodes that read it quantized, with the
+// parameters the rewrite writes (rewrite::resolve_params):
+//   activation T (a group: a root and the tensors sharing its parameters): every reader, and the graph
+//     output T, see fq(T); a folded Relu/Clip runs as a float node whose output is quantized, which
+//     computes what the producer-plus-Q/DQ of the rewritten model computes;
+//   weight / bias: their planned readers see fq(W) (biases: int32 with scale s_x·s_w); a bias counts as
+//     on when the two groups its scale comes from are.
+// Quantizer groups (activation groups and weights) can be switched on and off, which is what a
+// sensitivity analysis does; a run keeps every tensor (a Trace) so that switching some groups re-runs
+// only the nodes that read them and the nodes below. Control-flow bodies read outer-scope values
+// unquantized, as the rewritten model's bodies do.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ptq/exec/executor.h"
+#include "ptq/rewrite/quantizer.h"
+
+namespace ptq::search {
+
+// Every tensor of one run by slot (graph inputs and node outputs; weights are not copied), unquantized.
+struct Trace {
+  std::vector<Tensor> values;
+};
+
+using GroupFlags = std::vector<char>;  // one per quantizer group: 1 = quantized
+
+class QuantSim {
+ public:
+  // `params`: rewrite::resolve_params(graph, plan, table). The graph must outlive the simulator.
+  QuantSim(const Graph& graph, const rewrite::QuantPlan& plan, const std::map<std::string, QParams>& params, int threads);
+  ~QuantSim();
+
+  size_t groups() const;
+  // The group of a planned activation (any member) or weight tensor; -1 when it is not quantized.
+  int group_of(const std::string& tensor) const;
+  GroupFlags all(bool on) const { return GroupFlags(groups(), on ? 1 : 0); }
+
+  // A full run with the groups flagged in `on`.
+  Trace run(const exec::TensorMap& inputs, const GroupFlags& on) const;
+  // The graph outputs of a trace made with `on`, as the model returns them.
+  exec::TensorMap outputs(const Trace& trace, const GroupFlags& on) const;
+  // The graph outputs when the groups in `flip` take the other state than in `on` (the flags `base` was
+  // run with): only the readers of the flipped quantizers, and the nodes below them, run again.
+  exec::TensorMap rerun(const Trace& base, const GroupFlags& on, const std::vector<size_t>& flip) const;
+  // Shape of a tensor in a trace (nullptr when the trace does not hold it).
+  const Shape* shape(const Trace& trace, const std::string& tensor) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ptq::search

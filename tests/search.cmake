@@ -1,0 +1,3 @@
+# SPDX-License-Identifier: Apache-2.0
+ptq_add_test(search_test
+  unit/search/quant_sim_test.cpp)
