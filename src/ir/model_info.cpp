@@ -73,14 +73,22 @@ std::string with_commas(int64_t v) {
 
 }  // namespace
 
-std::string format_bytes(int64_t bytes) {
+namespace {
+
+// v with a decimal prefix: "1.23 G<unit>", "4.56 M<unit>", "7.8 k<unit>" (kilo: `kilo`), "12 <unit>".
+std::string with_prefix(int64_t v, const char* unit, const char* kilo) {
   char buf[64];
-  if (bytes >= 1000 * 1000 * 1000) std::snprintf(buf, sizeof buf, "%.2f GB", bytes / 1e9);
-  else if (bytes >= 1000 * 1000) std::snprintf(buf, sizeof buf, "%.2f MB", bytes / 1e6);
-  else if (bytes >= 1000) std::snprintf(buf, sizeof buf, "%.1f KB", bytes / 1e3);
-  else std::snprintf(buf, sizeof buf, "%lld B", static_cast<long long>(bytes));
+  if (v >= 1000 * 1000 * 1000) std::snprintf(buf, sizeof buf, "%.2f G%s", v / 1e9, unit);
+  else if (v >= 1000 * 1000) std::snprintf(buf, sizeof buf, "%.2f M%s", v / 1e6, unit);
+  else if (v >= 1000) std::snprintf(buf, sizeof buf, "%.1f %s%s", v / 1e3, kilo, unit);
+  else std::snprintf(buf, sizeof buf, "%lld%s%s", static_cast<long long>(v), *unit ? " " : "", unit);
   return buf;
 }
+
+}  // namespace
+
+std::string format_bytes(int64_t bytes) { return with_prefix(bytes, "B", "K"); }
+std::string format_count(int64_t count) { return with_prefix(count, "", "k"); }
 
 ModelInfo describe_model(const onnx_io::LoadedModel& model, const Graph& graph) {
   ModelInfo info;

@@ -6,6 +6,7 @@
 #include "ptq/ir/model_info.h"
 #include "ptq/pipeline/quantize.h"
 #include "ptq/report/format.h"
+#include "ptq/search/layers.h"
 
 namespace ptq::pipeline {
 namespace {
@@ -19,6 +20,63 @@ std::string spec_text(const rewrite::QuantOptions& q) {
   s += ", weights " + qtype_name(q.weight_type) + " symmetric " + (q.per_channel ? "per-channel" : "per-tensor");
   if (q.reduce_range) s += ", reduce-range";
   return s;
+}
+
+std::string tolerance_text(const search::Tolerance& t) {
+  char text[128];
+  std::string s;
+  if (t.target_cosine > 0.0) std::snprintf(text, sizeof text, "--target-cosine %g", t.target_cosine), s += text;
+  if (t.max_drop >= 0.0) std::snprintf(text, sizeof text, "%s--max-drop %g", s.empty() ? "" : " ", t.max_drop), s += text;
+  return s;
+}
+
+std::string attempt_text(const search::SearchAttempt& a) {
+  char text[160];
+  std::snprintf(text, sizeof text, "%zu promoted: cosine %.4f", a.promoted.size(), a.worst_cosine);
+  std::string s = text;
+  if (a.has_accuracy) std::snprintf(text, sizeof text, ", top-1 %.2f %%", 100.0 * a.accuracy), s += text;
+  if (!a.note.empty()) s += " (" + a.note + ")";
+  return s + (a.meets ? " meets" : "");
+}
+
+std::string format_precision(const PrecisionSummary& p) {
+  std::ostringstream os;
+  char line[512];
+  const std::string fb = search::fallback_name(p.fallback);
+  std::snprintf(line, sizeof line, "precision: %s %s: %zu layer%s %s, %.1f %% of the MACs in 8 bits; %zu attempts in %.1f s\n",
+                tolerance_text(p.tolerance).c_str(), p.met ? "met" : "NOT met (the best model found was written)", p.promoted.size(),
+                p.promoted.size() == 1 ? "" : "s", fb.c_str(), 100.0 * p.macs.share(), p.attempts.size(), p.seconds);
+  os << line;
+  for (const auto& l : p.promoted) {
+    std::snprintf(line, sizeof line, "  %s: %s (%s, %s MACs; alone it gives output cosine %.4f)\n", fb.c_str(), l.label.c_str(),
+                  l.op_type.c_str(), format_count(l.macs).c_str(), l.alone_cosine);
+    os << line;
+  }
+  for (size_t i = 0; i < p.attempts.size(); ++i) os << "  attempt " << i + 1 << ": " << attempt_text(p.attempts[i]) << "\n";
+  return os.str();
+}
+
+nlohmann::json precision_json(const PrecisionSummary& p) {
+  nlohmann::json j;
+  if (p.tolerance.target_cosine > 0.0) j["target_cosine"] = p.tolerance.target_cosine;
+  if (p.tolerance.max_drop >= 0.0) j["max_drop"] = p.tolerance.max_drop;
+  j["fallback"] = search::fallback_name(p.fallback);
+  j["met"] = p.met;
+  j["int8_mac_share"] = p.macs.share();
+  j["macs"] = {{"int8", p.macs.int8}, {"total", p.macs.total}};
+  j["layers"] = nlohmann::json::array();
+  for (const auto& l : p.promoted)
+    j["layers"].push_back({{"name", l.label}, {"op_type", l.op_type}, {"precision", search::fallback_name(p.fallback)},
+                           {"macs", l.macs}, {"alone_cosine", l.alone_cosine}});
+  j["attempts"] = nlohmann::json::array();
+  for (const auto& a : p.attempts) {
+    nlohmann::json x = {{"promoted", a.promoted.size()}, {"cosine", a.worst_cosine}, {"meets", a.meets}};
+    if (a.has_accuracy) x["top1"] = a.accuracy;
+    if (!a.note.empty()) x["note"] = a.note;
+    j["attempts"].push_back(x);
+  }
+  j["seconds"] = p.seconds;
+  return j;
 }
 
 }  // namespace
@@ -53,8 +111,8 @@ std::string format_summary(const QuantizeResult& r) {
        << "\n";
     os << report::format_eval(r.eval);
     if (!r.hint.empty()) os << "hint: " << r.hint << "\n";
-    if (!r.auto_float.empty()) os << "auto-float: " << r.auto_float << "\n";
   }
+  if (r.precision.ran) os << format_precision(r.precision);
   return os.str();
 }
 
@@ -78,10 +136,10 @@ nlohmann::json summary_json(const QuantizeResult& r) {
     j["evaluation"]["source"] = r.eval_source;
     j["evaluation"]["held_out"] = r.eval_held_out;
     if (!r.hint.empty()) j["hint"] = r.hint;
-    if (!r.auto_float.empty()) j["auto_float"] = r.auto_float;
     j["float_first"] = r.quant.float_first;
     j["float_last"] = r.quant.float_last;
   }
+  if (r.precision.ran) j["precision"] = precision_json(r.precision);
   return j;
 }
 

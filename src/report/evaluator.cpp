@@ -72,6 +72,51 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 
 }  // namespace
 
+OutputScorer::OutputScorer(const std::vector<std::string>& names) {
+  for (const auto& n : names) outputs_.push_back(OutputMetrics{n, {}, false, 0, 0});
+}
+
+void OutputScorer::add(const exec::TensorMap& reference, const exec::TensorMap& candidate, const std::string& sample_id) {
+  bool first_classifier = true;
+  for (OutputMetrics& m : outputs_) {
+    const Tensor& a = reference.at(m.name);
+    const Tensor& b = candidate.at(m.name);
+    try {
+      m.error.add(a, b);
+    } catch (Error& e) {
+      e.append_context("output '" + m.name + "', sample '" + sample_id + "'");
+      throw;
+    }
+    if (!is_classifier(a)) continue;
+    m.classifier = true;
+    auto pa = row_argmax(a), pb = row_argmax(b);
+    for (size_t r = 0; r < pa.size(); ++r) m.top1_agree += pa[r] == pb[r];
+    m.rows += static_cast<int64_t>(pa.size());
+    if (first_classifier) {
+      ref_pred_.insert(ref_pred_.end(), pa.begin(), pa.end());
+      cand_pred_.insert(cand_pred_.end(), pb.begin(), pb.end());
+    }
+    first_classifier = false;
+  }
+}
+
+void OutputScorer::finish(const std::vector<int64_t>& labels, const std::string& source, EvalResult& result) const {
+  result.outputs = outputs_;
+  if (labels.empty()) return;
+  if (labels.size() != ref_pred_.size())
+    PTQ_FAIL(DataError, "labels: ", labels.size(), " labels for ", ref_pred_.size(), " classifier rows in ", source);
+  int64_t ok_ref = 0, ok_cand = 0;
+  for (size_t r = 0; r < ref_pred_.size(); ++r) {
+    ok_ref += ref_pred_[r] == labels[r];
+    ok_cand += cand_pred_[r] == labels[r];
+  }
+  const double rows = static_cast<double>(ref_pred_.size());
+  result.has_accuracy = true;
+  result.labelled_rows = static_cast<int64_t>(ref_pred_.size());
+  result.accuracy_reference = ref_pred_.empty() ? 0.0 : static_cast<double>(ok_ref) / rows;
+  result.accuracy_candidate = ref_pred_.empty() ? 0.0 : static_cast<double>(ok_cand) / rows;
+}
+
 EvalResult evaluate(const Graph& reference, const Graph& candidate, const calib::DataReader& data,
                     const EvalOptions& options) {
   exec::Executor ref_ex(reference, exec::ExecOptions{options.threads, false});
@@ -88,14 +133,15 @@ EvalResult evaluate(const Graph& reference, const Graph& candidate, const calib:
   }
 
   EvalResult result;
+  std::vector<std::string> names;
   for (const auto& o : reference.outputs) {
     if (!candidate.is_graph_output(o.name))
       PTQ_FAIL(ModelError, "the quantized model has no output '", o.name, "' (the reference model's output)");
-    result.outputs.push_back(OutputMetrics{o.name, {}, false, 0, 0});
+    names.push_back(o.name);
   }
+  OutputScorer scorer(names);
   std::vector<TensorMetrics> tensors;
   for (const auto& t : compares) tensors.push_back(TensorMetrics{t.name, {}, t.has_qparams, {}});
-  std::vector<int64_t> ref_pred, cand_pred;
   Progress progress("evaluating", data.size(), options.progress);
   exec::RunOptions ref_ro, cand_ro;
   ref_ro.fetch.assign(ref_fetch.begin(), ref_fetch.end());
@@ -109,29 +155,7 @@ EvalResult evaluate(const Graph& reference, const Graph& candidate, const calib:
     exec::TensorMap cand_out = cand_ex.run(s.tensors, cand_ro);
     result.seconds_reference += std::chrono::duration<double>(t1 - t0).count();
     result.seconds_candidate += seconds_since(t1);
-    for (size_t k = 0; k < result.outputs.size(); ++k) {
-      OutputMetrics& m = result.outputs[k];
-      const Tensor& a = ref_out.at(m.name);
-      const Tensor& b = cand_out.at(m.name);
-      try {
-        m.error.add(a, b);
-      } catch (Error& e) {
-        e.append_context("output '" + m.name + "', sample '" + s.id + "'");
-        throw;
-      }
-      if (is_classifier(a)) {
-        m.classifier = true;
-        auto pa = row_argmax(a), pb = row_argmax(b);
-        for (size_t r = 0; r < pa.size(); ++r) m.top1_agree += pa[r] == pb[r];
-        m.rows += static_cast<int64_t>(pa.size());
-        bool first_classifier = true;
-        for (size_t j = 0; j < k; ++j) first_classifier = first_classifier && !result.outputs[j].classifier;
-        if (first_classifier) {
-          ref_pred.insert(ref_pred.end(), pa.begin(), pa.end());
-          cand_pred.insert(cand_pred.end(), pb.begin(), pb.end());
-        }
-      }
-    }
+    scorer.add(ref_out, cand_out, s.id);
     for (size_t k = 0; k < compares.size(); ++k) {
       auto ra = ref_out.find(compares[k].reference), cb = cand_out.find(compares[k].candidate);
       if (ra == ref_out.end() || cb == cand_out.end()) continue;
@@ -143,19 +167,7 @@ EvalResult evaluate(const Graph& reference, const Graph& candidate, const calib:
     progress.update(i + 1);
   }
   progress.finish();
-  if (!options.labels.empty()) {
-    if (options.labels.size() != ref_pred.size())
-      PTQ_FAIL(DataError, "labels: ", options.labels.size(), " labels for ", ref_pred.size(), " classifier rows in ", data.describe());
-    int64_t ok_ref = 0, ok_cand = 0;
-    for (size_t r = 0; r < ref_pred.size(); ++r) {
-      ok_ref += ref_pred[r] == options.labels[r];
-      ok_cand += cand_pred[r] == options.labels[r];
-    }
-    result.has_accuracy = true;
-    result.labelled_rows = static_cast<int64_t>(ref_pred.size());
-    result.accuracy_reference = ref_pred.empty() ? 0.0 : static_cast<double>(ok_ref) / static_cast<double>(ref_pred.size());
-    result.accuracy_candidate = ref_pred.empty() ? 0.0 : static_cast<double>(ok_cand) / static_cast<double>(ref_pred.size());
-  }
+  scorer.finish(options.labels, data.describe(), result);
   std::stable_sort(tensors.begin(), tensors.end(),
                    [](const TensorMetrics& a, const TensorMetrics& b) { return a.error.snr_db() < b.error.snr_db(); });
   result.tensors = std::move(tensors);

@@ -39,6 +39,7 @@ struct QuantSim::Impl {
   std::vector<std::vector<int>> in_slots;                     // per node and input: slot, -1 weight/omitted
   std::vector<std::vector<Use>> uses;                         // per node and input
   std::vector<std::vector<int>> watch;                        // per node: slots whose change re-runs it
+  std::vector<std::vector<int>> dead_after;                   // per node: slots no later node reads
   std::unordered_map<std::string, int> group_of;
   size_t groups = 0;
   std::vector<std::vector<int>> affected;                     // per group: nodes whose view changes
@@ -126,6 +127,14 @@ struct QuantSim::Impl {
       for (const auto& in : node.implicit_inputs)
         if (auto s = slot.find(in); s != slot.end()) watch[i].push_back(s->second);
     }
+    std::vector<int> last(slot.size(), -1);
+    for (size_t i = 0; i < n; ++i)
+      for (int s : watch[i]) last[static_cast<size_t>(s)] = static_cast<int>(i);
+    for (const auto& o : g.outputs)
+      if (auto s = slot.find(o.name); s != slot.end()) last[static_cast<size_t>(s->second)] = static_cast<int>(n);
+    dead_after.resize(n);
+    for (size_t s = 0; s < last.size(); ++s)
+      if (last[s] >= 0 && last[s] < static_cast<int>(n)) dead_after[static_cast<size_t>(last[s])].push_back(static_cast<int>(s));
     for (const auto& o : g.outputs) {
       auto s = slot.find(o.name);
       Use u;
@@ -188,6 +197,8 @@ struct QuantSim::Impl {
     return ex.run_node(i, ptrs, &frame);
   }
 
+  Trace run(const exec::TensorMap& inputs, const GroupFlags& on, bool free_dead) const;
+
   exec::TensorMap collect(const Frame& frame, const GroupFlags& on) const {
     exec::TensorMap out;
     for (const auto& o : outputs) {
@@ -211,8 +222,15 @@ int QuantSim::group_of(const std::string& tensor) const {
   return it == impl_->group_of.end() ? -1 : it->second;
 }
 
-Trace QuantSim::run(const exec::TensorMap& inputs, const GroupFlags& on) const {
-  const Impl& m = *impl_;
+Trace QuantSim::run(const exec::TensorMap& inputs, const GroupFlags& on) const { return impl_->run(inputs, on, false); }
+
+exec::TensorMap QuantSim::run_outputs(const exec::TensorMap& inputs, const GroupFlags& on) const {
+  Trace t = impl_->run(inputs, on, true);
+  return impl_->collect(Impl::Frame(*impl_, t.values, nullptr, nullptr), on);
+}
+
+Trace QuantSim::Impl::run(const exec::TensorMap& inputs, const GroupFlags& on, bool free_dead) const {
+  const Impl& m = *this;
   Trace t;
   t.values.assign(m.slot.size(), Tensor());
   for (const auto& in : m.g.inputs) {
@@ -227,6 +245,8 @@ Trace QuantSim::run(const exec::TensorMap& inputs, const GroupFlags& on) const {
     const Node& node = m.g.nodes[i];
     for (size_t k = 0; k < node.outputs.size() && k < outs.size(); ++k)
       if (!node.outputs[k].empty()) t.values[static_cast<size_t>(m.slot.at(node.outputs[k]))] = std::move(outs[k]);
+    if (free_dead)
+      for (int s : m.dead_after[i]) t.values[static_cast<size_t>(s)] = Tensor();
   }
   return t;
 }

@@ -145,11 +145,12 @@ TEST(QuantizeCli, FloatFirstAndLastLayers) {
   int int8_weights = 0;
   for (const auto& t : em.graph().initializer()) int8_weights += t.data_type() == onnx::TensorProto::INT8 && t.dims_size() >= 2;
   EXPECT_EQ(int8_weights, 1);  // w2
-  // Nothing to apply on a model the hint has nothing to say about.
+  // A model already within the tolerance: nothing promoted.
   auto quiet = test::run_quantize(q(f.model) + " --calib " + q(f.calib) + " --auto-float --json -o " + q(f.dir / "a.onnx"));
   ASSERT_EQ(quiet.exit_code, 0) << quiet.err;
-  EXPECT_FALSE(nlohmann::json::parse(quiet.out).contains("auto_float"));
-  EXPECT_EQ(nlohmann::json::parse(quiet.out)["float_first"], 0);
+  EXPECT_TRUE(nlohmann::json::parse(quiet.out)["precision"]["met"].get<bool>());
+  EXPECT_EQ(nlohmann::json::parse(quiet.out)["precision"]["layers"].size(), 0u);
+  EXPECT_EQ(nlohmann::json::parse(quiet.out)["precision"]["attempts"].size(), 1u);
   auto bad = test::run_quantize(q(f.model) + " --calib " + q(f.calib) + " --float-first -1 -o " + q(f.dir / "x.onnx"));
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("--float-first: expected a whole number >= 0, got '-1'"), std::string::npos) << bad.err;
@@ -190,15 +191,82 @@ TEST(QuantizeCli, HintPointsAtTheStemWhereTheErrorStarts) {
   EXPECT_FALSE(j.contains("hint"));
   const std::string fixed = test::read_bytes(dir / "s.onnx");
 
-  // --auto-float applies the hint itself: the same model as --float-first 2.
-  r = test::run_quantize(common + " --auto-float");
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  j = nlohmann::json::parse(r.out);
-  EXPECT_EQ(j["float_first"], 2);
-  EXPECT_NE(j.value("auto_float", "").find("--float-first 2: output cosine"), std::string::npos) << r.out;
-  EXPECT_NE(j.value("auto_float", "").find(", applied"), std::string::npos) << r.out;
-  EXPECT_GE(j["evaluation"]["outputs"][0]["cosine"].get<double>(), kMinCosineInt8);
-  EXPECT_EQ(test::read_bytes(dir / "s.onnx"), fixed);
+}
+
+// A milder stem: c1's channels differ in range by 10^3 (100 vs 0.1): 8 bits wipe out channel 1, 16 bits
+// hold it; c2 brings both channels back to one range. --target-cosine finds the layers to take out of
+// 8 bits itself.
+TEST(QuantizeCli, TargetCosinePromotesTheStem) {
+  fs::path dir = test::fresh_dir();
+  onnx::ModelProto m = conv_chain({"w1", "w2", "id", "id", "id", "id", "id", "id"});
+  test::add_initializer(m, "w1", Tensor::from_vector<float>({100.0f, 0.0f, 0.0f, 0.1f}, {2, 2, 1, 1}));
+  test::add_initializer(m, "w2", Tensor::from_vector<float>({0.01f, 0.0f, 0.0f, 10.0f}, {2, 2, 1, 1}));
+  test::add_initializer(m, "id", Tensor::from_vector<float>({1.0f, 0.0f, 0.0f, 1.0f}, {2, 2, 1, 1}));
+  test::write_model(m, dir / "stem.onnx");
+  for (int i = 0; i < 20; ++i) {
+    fs::create_directories(dir / "calib" / std::to_string(100 + i));
+    write_npy(dir / "calib" / std::to_string(100 + i) / "x.npy", test::random_tensor({1, 2, 4, 4}, 300 + static_cast<uint32_t>(i), -1.0f, 1.0f));
+  }
+  const std::string common = q(dir / "stem.onnx") + " --calib " + q(dir / "calib") + " --json";
+  for (const char* fallback : {"int16", "float"}) {
+    auto r = test::run_quantize(common + " --target-cosine 0.99 --fallback " + fallback + " -o " + q(dir / (std::string(fallback) + ".onnx")));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto j = nlohmann::json::parse(r.out);
+    EXPECT_GE(j["evaluation"]["outputs"][0]["cosine"].get<double>(), 0.99) << fallback;
+    const auto& p = j["precision"];
+    EXPECT_TRUE(p["met"].get<bool>());
+    EXPECT_EQ(p["fallback"], fallback);
+    ASSERT_GE(p["layers"].size(), 1u);
+    EXPECT_LE(p["layers"].size(), 2u);  // c1's output (read by c2) is the one tensor 8 bits cannot hold
+    for (const auto& l : p["layers"]) EXPECT_EQ(l["precision"], fallback);
+    // 8 Conv of 64 MACs each; the promoted layers and their neighbours leave 8 bits, the rest stay.
+    EXPECT_EQ(p["macs"]["total"], 8 * 64);
+    EXPECT_GE(p["int8_mac_share"].get<double>(), 0.5) << r.out;
+    EXPECT_LT(p["int8_mac_share"].get<double>(), 1.0);
+    EXPECT_FALSE(p["attempts"][0]["meets"].get<bool>());  // every layer 8-bit first
+    EXPECT_NE(r.err.find("precision: --target-cosine 0.99 met"), std::string::npos) << r.err;
+  }
+  // Same bytes whatever the thread count.
+  auto a = test::run_quantize(common + " --target-cosine 0.99 --threads 1 -o " + q(dir / "t1.onnx"));
+  auto b = test::run_quantize(common + " --target-cosine 0.99 --threads 2 -o " + q(dir / "t2.onnx"));
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  EXPECT_EQ(test::read_bytes(dir / "t1.onnx"), test::read_bytes(dir / "t2.onnx"));
+  EXPECT_EQ(test::read_bytes(dir / "t1.onnx"), test::read_bytes(dir / "int16.onnx"));
+  // --auto-float is --target-cosine 0.99 --fallback float.
+  auto af = test::run_quantize(common + " --auto-float -o " + q(dir / "af.onnx"));
+  ASSERT_EQ(af.exit_code, 0) << af.err;
+  EXPECT_EQ(test::read_bytes(dir / "af.onnx"), test::read_bytes(dir / "float.onnx"));
+
+  // A tolerance no plan reaches: exit 3, the best model found still written, one error line.
+  auto r = test::run_quantize(common + " --target-cosine 1 -o " + q(dir / "never.onnx"));
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_TRUE(fs::exists(dir / "never.onnx"));
+  EXPECT_FALSE(nlohmann::json::parse(r.out)["precision"]["met"].get<bool>());
+  EXPECT_NE(r.err.find("error: --target-cosine not met on"), std::string::npos) << r.err;
+  // Usage errors: no evaluation samples; --max-drop without labels.
+  auto no_eval = test::run_quantize(common + " --target-cosine 0.99 --eval-samples 0 -o " + q(dir / "x.onnx"));
+  EXPECT_EQ(no_eval.exit_code, 2) << no_eval.err;
+  EXPECT_NE(no_eval.err.find("need evaluation samples"), std::string::npos) << no_eval.err;
+  auto no_labels = test::run_quantize(common + " --max-drop 0.5 -o " + q(dir / "x.onnx"));
+  EXPECT_EQ(no_labels.exit_code, 2) << no_labels.err;
+  EXPECT_NE(no_labels.err.find("--max-drop needs a labelled evaluation set"), std::string::npos) << no_labels.err;
+  EXPECT_FALSE(fs::exists(dir / "x.onnx"));
+
+  // quantize sensitivity: every layer, worst first; the stem's layers lead.
+  auto s = test::run_quantize("sensitivity " + q(dir / "stem.onnx") + " --calib " + q(dir / "calib") + " --json");
+  ASSERT_EQ(s.exit_code, 0) << s.err;
+  auto sj = nlohmann::json::parse(s.out);
+  ASSERT_EQ(sj["layers"].size(), 8u);
+  EXPECT_EQ(sj["samples"], 2);  // the held-out tenth of 20
+  const std::string first = sj["layers"][0]["label"];
+  EXPECT_TRUE(first == "Conv writing c1" || first == "Conv writing c2") << first;
+  EXPECT_LT(sj["layers"][0]["only"]["cosine"].get<double>(), 0.9);
+  EXPECT_GT(sj["layers"][7]["only"]["cosine"].get<double>(), 0.999);
+  EXPECT_EQ(sj["layers"][0]["macs"], 64);
+  for (size_t k = 1; k < sj["layers"].size(); ++k)
+    EXPECT_LE(sj["layers"][k - 1]["only"]["snr_db"].get<double>(), sj["layers"][k]["only"]["snr_db"].get<double>());
+  EXPECT_NE(s.err.find("rank layer"), std::string::npos) << s.err;
 }
 
 TEST(QuantizeCli, BiasCorrectionStaticAndDynamic) {

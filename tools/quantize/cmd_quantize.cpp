@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// The main command: quantize MODEL --calib DIR -o OUT [options] (pipeline::run_quantize).
+// The main command: quantize MODEL --calib DIR -o OUT [options] (pipeline::run_quantize). Exit code 3:
+// a --target-cosine / --max-drop tolerance was not met (the best model found is still written).
 #include <cstdio>
 #include <memory>
 
@@ -16,6 +17,7 @@ void register_quantize_command(CLI::App& app, Action& action) {
     pipeline::QuantizeJob job;
     QuantFlags flags;
     bool json = false, external_data = false;
+    std::string fallback = "int16";
   };
   auto o = std::make_shared<Options>();
   app.add_option("MODEL", o->job.model, "FP32 ONNX model to quantize");
@@ -29,6 +31,18 @@ void register_quantize_command(CLI::App& app, Action& action) {
   app.add_option("--labels", o->job.labels, "Class labels of --eval-data (.npy or text) for accuracy");
   app.add_option("--eval-samples", o->job.eval_samples, "Evaluation samples (0: no evaluation)");
   app.add_flag("--external-data", o->external_data, "Store weights in <output>.data (automatic above 2 GB)");
+  const char* precision = "Precision (tolerance-driven mixed precision)";
+  app.add_option("--target-cosine", o->job.tolerance.target_cosine,
+                 "Promote the fewest layers out of 8 bits so that every output's cosine with FP32 on the evaluation samples "
+                 "is at least C; exit code 3 (best model still written) when no plan reaches it")
+      ->check(CLI::Range(0.0, 1.0))->group(precision);
+  app.add_option("--max-drop", o->job.tolerance.max_drop,
+                 "The same for top-1 accuracy: at most P points below FP32 (needs --eval-data and --labels)")
+      ->check(CLI::Range(0.0, 100.0))->group(precision);
+  app.add_option("--fallback", o->fallback, "What a promoted layer becomes: int16 (16-bit activations and weights, default) or float")
+      ->check(CLI::IsMember({"int16", "float"}))->group(precision);
+  app.add_option("--sensitivity-samples", o->job.sensitivity_samples, "Evaluation samples the per-layer ranking uses (default 8)")
+      ->check(CLI::PositiveNumber)->group(precision);
   add_quant_options(app, o->flags);
   add_calib_options(app, o->job.calib);
   add_data_options(app, o->job.data);
@@ -39,11 +53,21 @@ void register_quantize_command(CLI::App& app, Action& action) {
     action = [o, &app] {
       pipeline::QuantizeJob job = finish_job(o->job, o->flags, app.get_option("--quiet")->as<bool>());
       if (o->external_data) job.external_data = onnx_io::ExternalData::Always;
+      job.fallback = search::fallback_from_name(o->fallback);
+      if (o->flags.auto_float) {  // the old flag: a tolerance search with float fallback
+        if (job.tolerance.target_cosine <= 0.0) job.tolerance.target_cosine = pipeline::kHintCosine;
+        job.fallback = search::Fallback::Float;
+      }
       pipeline::QuantizeResult r = pipeline::run_quantize(job);
       nlohmann::json j = pipeline::summary_json(r);
       if (!job.report_path.empty()) onnx_io::write_file_atomic(job.report_path, j.dump(2) + "\n");
       if (o->json) std::printf("%s\n", j.dump(2).c_str());
       if (!o->json || !app.get_option("--quiet")->as<bool>()) std::fprintf(stderr, "%s", pipeline::format_summary(r).c_str());
+      if (r.precision.ran && !r.precision.met) {
+        std::fprintf(stderr, "error: %s not met on %s; the best model found was written to %s (exit code 3)\n",
+                     r.precision.tolerance.target_cosine > 0.0 ? "--target-cosine" : "--max-drop", r.eval_source.c_str(), r.output.c_str());
+        return 3;
+      }
       return 0;
     };
   });

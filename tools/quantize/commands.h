@@ -26,5 +26,6 @@ void register_inspect_command(CLI::App& app, Action& action);
 void register_run_command(CLI::App& app, Action& action);
 void register_calibrate_command(CLI::App& app, Action& action);
 void register_eval_command(CLI::App& app, Action& action);
+void register_sensitivity_command(CLI::App& app, Action& action);
 
 }  // namespace ptq::cli

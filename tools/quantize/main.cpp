@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // `quantize`: the ptq command line. Logs go to stderr, machine-readable output to stdout.
-// Exit codes: 0 ok, 1 error (bad model, data, I/O), 2 usage.
+// Exit codes: 0 ok, 1 error (bad model, data, I/O), 2 usage, 3 a --target-cosine/--max-drop tolerance not
+// met (the best model found is written).
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
@@ -32,6 +33,13 @@ constexpr const char* kExamples = R"(Examples:
                                            run ptq's executor on every sample, outputs as .npy
   quantize calibrate model.onnx --calib calib/ --table calib.json --method kl
                                            calibration table only (JSON)
+  quantize detector.onnx --calib calib/ --target-cosine 0.99 -o d.int8.onnx
+                                           promote the fewest layers to int16 until every output's cosine
+                                           with FP32 is >= 0.99 on held-out samples (exit 3 if impossible)
+  quantize model.onnx --calib calib/ --eval-data val/ --labels val/labels.npy --max-drop 0.5 -o m.int8.onnx
+                                           the same for top-1 accuracy (at most 0.5 points below FP32)
+  quantize sensitivity model.onnx --calib calib/
+                                           per-layer output error: only this layer int8 / all but this layer
   quantize eval model.onnx model.int8.onnx --data samples/ --labels labels.npy
                                            compare FP32 and quantized outputs (cosine, SNR, top-1, accuracy)
 )";
@@ -54,6 +62,7 @@ int main(int argc, char** argv) {
   ptq::cli::register_run_command(app, action);
   ptq::cli::register_calibrate_command(app, action);
   ptq::cli::register_eval_command(app, action);
+  ptq::cli::register_sensitivity_command(app, action);
 
   try {
     app.parse(argc, argv);

@@ -23,9 +23,7 @@ void add_quant_options(CLI::App& cmd, QuantFlags& f) {
       ->check(whole_number())->group(group);
   cmd.add_option("--float-last", f.float_last, "Leave the last N compute layers (and everything after them) float")
       ->check(whole_number())->group(group);
-  cmd.add_flag("--auto-float", f.auto_float,
-               "Apply the report's --float-first/--float-last hint once and keep the model with the better output cosine (needs evaluation samples)")
-      ->group(group);
+  cmd.add_flag("--auto-float", f.auto_float, "Shorthand for --target-cosine 0.99 --fallback float (main command)")->group(group);
   cmd.add_option("--opset", f.opset, "21: upgrade the model to opset 21 (ONNX-domain 16-bit Q/DQ); default: keep")->group(group);
   cmd.add_option("--dynamic-format", f.dynamic_format, "Dynamic mode: qdq (DQ on weights) or integer (DynamicQuantizeLinear + MatMulInteger/ConvInteger)")
       ->check(CLI::IsMember({"qdq", "integer"}))->group(group);
@@ -83,7 +81,6 @@ pipeline::QuantizeJob finish_job(const pipeline::QuantizeJob& parsed, const Quan
   job.quant = to_quant_options(flags);
   job.fold_batch_norm = !flags.no_fold_bn;
   job.bias_correction = flags.bias_correction;
-  job.auto_float = flags.auto_float;
   job.calib_samples = job.data.max_samples;
   job.calib.progress = !quiet;
   return job;

@@ -40,5 +40,7 @@ std::string format_model_info(const ModelInfo& info);
 nlohmann::json model_info_json(const ModelInfo& info);
 // "1.2 MB", "340 KB", "12 B".
 std::string format_bytes(int64_t bytes);
+// "1.23 G", "4.56 M", "7.8 k", "12".
+std::string format_count(int64_t count);
 
 }  // namespace ptq

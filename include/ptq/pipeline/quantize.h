@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The main job, `quantize MODEL --calib DIR -o OUT`: load → (fold BatchNorm) → plan → calibrate (or load a
-// table; dynamic mode needs none) → rewrite → save atomically → evaluate FP32 vs quantized on held-out
-// samples → report. One function so the CLI stays a thin layer.
+// table; dynamic mode needs none) → [precision search, with --target-cosine/--max-drop] → (bias
+// correction) → rewrite → evaluate FP32 vs quantized on held-out samples → save atomically → report.
+// One function so the CLI stays a thin layer; the stages live in src/pipeline/*.cpp.
 //
 // Held-out samples: with --eval-data the evaluation uses that set; otherwise the last
 // `eval_samples` samples of the calibration folder are kept out of calibration (default: a tenth of
@@ -16,6 +17,7 @@
 #include "ptq/ir/onnx_io.h"
 #include "ptq/report/evaluator.h"
 #include "ptq/rewrite/quantizer.h"
+#include "ptq/search/precision_search.h"
 
 namespace ptq::pipeline {
 
@@ -32,11 +34,32 @@ struct QuantizeJob {
   long eval_samples = -1;       // -1: default; 0: no evaluation
   bool fold_batch_norm = true;
   bool bias_correction = false;  // rewrite::correct_biases with means over the calibration samples
-  bool auto_float = false;       // apply precision_hint's --float-first/--float-last once, keep the better
+  // Tolerance-driven precision (--target-cosine, --max-drop, --fallback): search::search_precision on the
+  // evaluation samples; the written model's evaluation decides whether the tolerance is met.
+  search::Tolerance tolerance;
+  search::Fallback fallback = search::Fallback::Int16;
+  size_t sensitivity_samples = 8;
   rewrite::QuantOptions quant;
   calib::CalibOptions calib;
   calib::DataOptions data;
   onnx_io::ExternalData external_data = onnx_io::ExternalData::Auto;
+};
+
+// What the precision search did (QuantizeJob::tolerance set).
+struct PrecisionSummary {
+  bool ran = false;
+  search::Tolerance tolerance;
+  search::Fallback fallback = search::Fallback::Int16;
+  bool met = false;  // judged on the written model's evaluation
+  struct Promoted {
+    std::string label, op_type;
+    int64_t macs = 0;
+    double alone_cosine = 1.0;  // output cosine with only this layer quantized
+  };
+  std::vector<Promoted> promoted;
+  search::MacShare macs;
+  std::vector<search::SearchAttempt> attempts;
+  double seconds = 0.0;
 };
 
 struct QuantizeResult {
@@ -57,7 +80,7 @@ struct QuantizeResult {
   report::EvalResult eval;
   // precision_hint() after the evaluation ("" when it has nothing to say).
   std::string hint;
-  std::string auto_float;  // what --auto-float tried and whether it kept it ("" when it had nothing to try)
+  PrecisionSummary precision;
 };
 
 constexpr double kHintCosine = 0.99;  // an output below this gets a hint, when one applies
@@ -74,11 +97,8 @@ constexpr double kHintOwnSnrDb = 22.0;  // below: the tensor's own range is the 
 // another --method instead (`method`: the calibration method used; "" when none was, e.g. a loaded table:
 // then no method is suggested).
 // "" when there is nothing to say.
-struct HintAdvice {
-  int float_first = 0, float_last = 0;  // the values the hint suggests (0: none)
-};
 std::string precision_hint(const Graph& graph, const rewrite::QuantOptions& quant, const std::string& method,
-                           const report::EvalResult& eval, HintAdvice* advice = nullptr);
+                           const report::EvalResult& eval);
 
 QuantizeResult run_quantize(const QuantizeJob& job);
 

@@ -75,6 +75,24 @@ struct EvalResult {
   double seconds_candidate = 0.0;
 };
 
+// Scores the graph outputs of a candidate against a reference, sample after sample: the outputs part
+// of an EvalResult (per output cosine/SNR, top-1 agreement of classifier outputs, and with labels the
+// accuracy of both on the first classifier output). Used by evaluate() and by searches that compare
+// candidates without writing them.
+class OutputScorer {
+ public:
+  explicit OutputScorer(const std::vector<std::string>& names);
+  // One sample's outputs (every name must be in both maps).
+  void add(const exec::TensorMap& reference, const exec::TensorMap& candidate, const std::string& sample_id);
+  // Copies the figures into result.outputs (and, with labels, the accuracy fields); `source` names the
+  // data in the error for a label count that does not match the classifier rows.
+  void finish(const std::vector<int64_t>& labels, const std::string& source, EvalResult& result) const;
+
+ private:
+  std::vector<OutputMetrics> outputs_;
+  std::vector<int64_t> ref_pred_, cand_pred_;
+};
+
 EvalResult evaluate(const Graph& reference, const Graph& candidate, const calib::DataReader& data,
                     const EvalOptions& options);
 

@@ -43,6 +43,8 @@ class QuantSim {
 
   // A full run with the groups flagged in `on`.
   Trace run(const exec::TensorMap& inputs, const GroupFlags& on) const;
+  // A full run that keeps only what is still needed (memory of an executor run): the graph outputs.
+  exec::TensorMap run_outputs(const exec::TensorMap& inputs, const GroupFlags& on) const;
   // The graph outputs of a trace made with `on`, as the model returns them.
   exec::TensorMap outputs(const Trace& trace, const GroupFlags& on) const;
   // The graph outputs when the groups in `flip` take the other state than in `on` (the flags `base` was

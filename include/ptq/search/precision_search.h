@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: Apache-2.0
+// Precision search: the fewest layers to take out of 8 bits so that a tolerance holds.
+//   tolerance: every graph output's cosine with FP32 >= target_cosine, and/or the top-1 accuracy (with
+//              labels) at most max_drop points below FP32's, on the evaluation samples;
+//   fallback:  a promoted layer becomes 16-bit (int16 activations and weights) or float, with all of its
+//              quantizers (layers.h).
+// Loop (one calibration, no model written): layers ranked by sensitivity (the output error when only
+// that layer is quantized: layer costs add up, a cost hidden by a worse one upstream still shows); then
+// the ranked prefixes are tried, growing 1, 2, 4, ... until one meets the tolerance, and bisected down
+// to the shortest that does; then each promoted layer, least sensitive first, is returned to 8 bits
+// when the tolerance still holds without it (at most `prune` tries). Every candidate is re-planned
+// (rewrite::plan_quantization with PrecisionOverrides) and run by a QuantSim on the evaluation samples.
+// Deterministic: ranking ties go by layer order, every step depends on figures only.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "ptq/calib/calibrator.h"
+#include "ptq/search/sensitivity.h"
+
+namespace ptq::search {
+
+struct Tolerance {
+  double target_cosine = 0.0;  // 0: no cosine condition
+  double max_drop = -1.0;      // top-1 points; < 0: no accuracy condition (needs labels)
+  bool active() const { return target_cosine > 0.0 || max_drop >= 0.0; }
+};
+
+struct SearchOptions {
+  Tolerance tolerance;
+  Fallback fallback = Fallback::Int16;
+  std::vector<int64_t> labels;      // labels of the evaluation samples' classifier rows (max_drop)
+  size_t sensitivity_samples = 8;   // samples of the ranking
+  size_t prune = 8;                 // tries to return promoted layers to 8 bits
+  int threads = 0;
+  bool progress = true;
+};
+
+// One candidate the search evaluated.
+struct SearchAttempt {
+  std::vector<size_t> promoted;  // layer indices
+  double worst_cosine = 1.0;     // over the outputs
+  bool has_accuracy = false;
+  double accuracy = 0.0, accuracy_reference = 0.0;  // top-1, fractions
+  bool meets = false;
+  std::string note;              // "" or why it could not be evaluated
+};
+
+struct SearchResult {
+  bool met = false;
+  std::vector<Layer> layers;
+  SensitivityResult sensitivity;
+  std::vector<SearchAttempt> attempts;  // in the order tried
+  size_t chosen = 0;                    // index into attempts: the one kept (met, or the best found)
+  rewrite::PrecisionOverrides overrides;
+  std::map<int, int64_t> macs;          // per compute node (graph.nodes index), from a run's shapes
+  double seconds = 0.0;
+  const SearchAttempt& best() const { return attempts.at(chosen); }
+};
+
+// Graph and table: the float model and its calibration for `options` (without precision overrides).
+// `eval`: the evaluation samples; the first sensitivity_samples of them rank the layers.
+SearchResult search_precision(const Graph& graph, const rewrite::QuantOptions& options, const calib::CalibTable& table,
+                              const calib::DataReader& eval, const SearchOptions& search);
+
+// True when the figures meet the tolerance.
+bool meets(const Tolerance& t, double worst_cosine, bool has_accuracy, double accuracy, double accuracy_reference);
+
+}  // namespace ptq::search

@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: Apache-2.0
+// The precision stage (see stages.h): search::search_precision on the evaluation samples with the
+// calibration just made, and what the report says about it.
+#include <algorithm>
+
+#include "ptq/util/log.h"
+#include "stages.h"
+
+namespace ptq::pipeline {
+
+bool tolerance_met(const QuantizeJob& job, const report::EvalResult& eval) {
+  double worst = 1.0;
+  for (const auto& o : eval.outputs) worst = std::min(worst, o.error.cosine());
+  return search::meets(job.tolerance, worst, eval.has_accuracy, eval.accuracy_candidate, eval.accuracy_reference);
+}
+
+rewrite::QuantOptions search_stage(const QuantizeJob& job, const Prepared& prep, const DataSplit& data,
+                                   const calib::CalibTable& table, PrecisionSummary& summary) {
+  if (!data.eval)
+    PTQ_FAIL(UsageError, "--target-cosine/--max-drop need evaluation samples: --eval-data DIR, or a --calib set of 5 or more "
+             "samples to hold some out (not --eval-samples 0)");
+  search::SearchOptions so;
+  so.tolerance = job.tolerance;
+  so.fallback = job.fallback;
+  so.sensitivity_samples = job.sensitivity_samples;
+  so.threads = job.calib.threads;
+  so.progress = job.calib.progress;
+  if (!job.labels.empty()) so.labels = report::read_labels(job.labels);
+  search::SearchResult r = search::search_precision(prep.graph, job.quant, table, *data.eval, so);
+  summary.ran = true;
+  summary.tolerance = job.tolerance;
+  summary.fallback = job.fallback;
+  summary.attempts = r.attempts;
+  summary.seconds = r.seconds;
+  const std::vector<size_t>& promoted = r.best().promoted;
+  for (size_t k : promoted) {
+    const search::Layer& l = r.layers[k];
+    PrecisionSummary::Promoted p{l.label, l.op_type, l.macs, 1.0};
+    if (k < r.sensitivity.layers.size()) p.alone_cosine = r.sensitivity.layers[k].only_cosine();
+    summary.promoted.push_back(p);
+  }
+  rewrite::QuantOptions quant = job.quant;
+  quant.precision = r.overrides;
+  summary.macs = search::mac_share(prep.graph, rewrite::plan_quantization(prep.graph, quant), r.macs);
+  log::info("precision search: ", r.attempts.size(), " attempts in ", r.seconds, " s; ", promoted.size(), " layer(s) ",
+            search::fallback_name(job.fallback), r.met ? "" : " (the tolerance was not reached; keeping the best found)");
+  return quant;
+}
+
+}  // namespace ptq::pipeline

@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: Apache-2.0
+// run_sensitivity and its report (see sensitivity.h).
+#include "ptq/pipeline/sensitivity.h"
+
+#include <cstdio>
+#include <sstream>
+
+#include "ptq/ir/model_info.h"
+#include "ptq/report/format.h"
+#include "stages.h"
+
+namespace ptq::pipeline {
+
+SensitivityReport run_sensitivity(const QuantizeJob& job) {
+  rewrite::validate_options(job.quant);
+  if (job.calib_dir.empty() && job.load_table.empty())
+    PTQ_FAIL(UsageError, "sensitivity needs calibration data (--calib DIR) or a table (--load-table FILE)");
+  const Prepared prep = prepare(job);
+  const DataSplit data = split_data(job, prep.graph);
+  if (!data.eval)
+    PTQ_FAIL(UsageError, "sensitivity needs evaluation samples: --eval-data DIR, or a --calib set of 5 or more samples to hold some out");
+  SensitivityReport r;
+  r.model = job.model;
+  calib::CalibTable table;
+  if (!job.load_table.empty()) {
+    table = calib::load_table(job.load_table);
+    r.method = "table " + job.load_table;
+  } else if (job.quant.mode == rewrite::QuantMode::Dynamic) {
+    table = rewrite::weight_table(prep.graph, prep.plan);
+    r.method = "weights (dynamic)";
+  } else {
+    table = calib::calibrate(prep.graph, rewrite::calib_targets(prep.plan), *data.calib, job.calib);
+    r.method = job.calib.method;
+    r.calib_samples = table.samples;
+  }
+  r.layers = search::find_layers(prep.graph, prep.plan);
+  search::QuantSim sim(prep.graph, prep.plan, rewrite::resolve_params(prep.graph, prep.plan, table), 1);
+  search::SensitivityOptions so;
+  so.samples = job.sensitivity_samples;
+  so.threads = job.calib.threads;
+  so.progress = job.calib.progress;
+  r.result = search::analyze_sensitivity(prep.graph, sim, r.layers, *data.eval, so);
+  r.eval_source = data.eval->describe();
+  return r;
+}
+
+std::string format_sensitivity(const SensitivityReport& r, size_t max_rows) {
+  std::ostringstream os;
+  char line[512];
+  std::snprintf(line, sizeof line, "sensitivity of %s: %zu layers, %s, %zu samples of %s, %.1f s\n", r.model.c_str(), r.layers.size(),
+                r.method.c_str(), r.result.samples, r.eval_source.c_str(), r.result.seconds);
+  os << line;
+  std::snprintf(line, sizeof line, "every layer quantized: output cosine %.6f, SNR %.2f dB\n", search::worst_cosine(r.result.quantized),
+                search::worst_snr_db(r.result.quantized));
+  os << line;
+  std::snprintf(line, sizeof line, "  %-4s %-44s %-12s %10s  %10s %8s  %10s %8s\n", "rank", "layer", "op", "MACs", "only cos", "SNR dB",
+                "except cos", "SNR dB");
+  os << line;
+  const std::vector<size_t> order = r.result.ranking();
+  for (size_t k = 0; k < order.size() && k < max_rows; ++k) {
+    const search::Layer& l = r.layers[order[k]];
+    const search::LayerSensitivity& s = r.result.layers[order[k]];
+    std::string name = l.label.size() > 44 ? l.label.substr(0, 41) + "..." : l.label;
+    std::snprintf(line, sizeof line, "  %-4zu %-44s %-12s %10s  %10.6f %8.2f  %10.6f %8.2f\n", k + 1, name.c_str(), l.op_type.c_str(),
+                  format_count(l.macs).c_str(), s.only_cosine(), s.only_snr_db(), s.except_cosine(), s.except_snr_db());
+    os << line;
+  }
+  if (order.size() > max_rows) os << "  ... " << order.size() - max_rows << " more (--json lists every layer)\n";
+  return os.str();
+}
+
+nlohmann::json sensitivity_json(const SensitivityReport& r) {
+  nlohmann::json j;
+  j["model"] = r.model;
+  j["method"] = r.method;
+  j["samples"] = r.result.samples;
+  j["source"] = r.eval_source;
+  j["seconds"] = r.result.seconds;
+  j["outputs"] = r.result.outputs;
+  j["quantized"] = {{"cosine", report::json_number(search::worst_cosine(r.result.quantized))},
+                    {"snr_db", report::json_number(search::worst_snr_db(r.result.quantized))}};
+  j["layers"] = nlohmann::json::array();
+  for (size_t k : r.result.ranking()) {
+    const search::Layer& l = r.layers[k];
+    const search::LayerSensitivity& s = r.result.layers[k];
+    j["layers"].push_back({{"name", l.name},
+                           {"label", l.label},
+                           {"op_type", l.op_type},
+                           {"macs", l.macs},
+                           {"only", {{"cosine", report::json_number(s.only_cosine())}, {"snr_db", report::json_number(s.only_snr_db())}}},
+                           {"except", {{"cosine", report::json_number(s.except_cosine())}, {"snr_db", report::json_number(s.except_snr_db())}}}});
+  }
+  return j;
+}
+
+}  // namespace ptq::pipeline

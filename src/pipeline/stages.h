@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: Apache-2.0
+// The stages of run_quantize (quantize.cpp), one file each: prepare (load, fold BatchNorm, plan), the
+// data split (calibration samples and held-out evaluation samples), the precision search, and the
+// build of one quantized model (bias correction, rewrite, evaluation). Not public API.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ptq/pipeline/quantize.h"
+
+namespace ptq::pipeline {
+
+// quantize.cpp: load, fold BatchNormalization, build the graph, plan.
+struct Prepared {
+  onnx_io::LoadedModel loaded;
+  onnx::ModelProto model;  // after the float passes
+  size_t folded_batch_norms = 0;
+  Graph graph;
+  rewrite::QuantPlan plan;
+};
+Prepared prepare(const QuantizeJob& job);
+
+// data_split.cpp: the calibration samples and the evaluation samples (held out from the end of the
+// calibration set, or --eval-data). Readers are null when not needed.
+struct DataSplit {
+  std::unique_ptr<calib::DataReader> all, calib, eval;
+  bool held_out = false;  // eval holds samples calibration did not see
+};
+DataSplit split_data(const QuantizeJob& job, const Graph& graph);
+
+// attempt.cpp: one quantized model for a plan and its table: bias correction (a corrected copy of the
+// model, planned again: a layer may gain a bias), rewrite, evaluation against the FP32 graph.
+struct Attempt {
+  rewrite::QuantOptions quant;
+  rewrite::QuantPlan plan;
+  onnx::ModelProto quantized;
+  size_t corrected_biases = 0;
+  bool evaluated = false;
+  report::EvalResult eval;
+  std::string hint;
+};
+
+class AttemptBuilder {
+ public:
+  AttemptBuilder(const QuantizeJob& job, const Prepared& prep, const DataSplit& data);
+  Attempt build(const rewrite::QuantOptions& quant, const rewrite::QuantPlan& plan, const calib::CalibTable& table);
+
+ private:
+  const QuantizeJob& job_;
+  const Prepared& prep_;
+  const DataSplit& data_;
+  std::map<std::string, std::vector<double>> means_;  // bias correction's channel means, measured once per tensor
+};
+
+// precision_stage.cpp: runs the precision search for job.tolerance and returns the options of the
+// chosen model (job.quant with its PrecisionOverrides); fills summary (not `met`, which the written
+// model's evaluation decides).
+rewrite::QuantOptions search_stage(const QuantizeJob& job, const Prepared& prep, const DataSplit& data,
+                                   const calib::CalibTable& table, PrecisionSummary& summary);
+// Whether an evaluation meets the job's tolerance (true when none is set).
+bool tolerance_met(const QuantizeJob& job, const report::EvalResult& eval);
+
+}  // namespace ptq::pipeline

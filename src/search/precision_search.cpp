@@ -1,0 +1,231 @@
+// SPDX-License-Identifier: Apache-2.0
+// search_precision (see precision_search.h).
+#include "ptq/search/precision_search.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "ptq/util/log.h"
+#include "ptq/util/parallel.h"
+#include "ptq/util/progress.h"
+
+namespace ptq::search {
+namespace {
+
+constexpr size_t kChunk = 16;  // evaluation samples run side by side (outputs kept per chunk only)
+
+std::string describe(size_t promoted) {
+  if (promoted == 0) return "every layer 8-bit";
+  return std::to_string(promoted) + " layer" + (promoted > 1 ? "s" : "") + " promoted";
+}
+
+class Search {
+ public:
+  Search(const Graph& graph, const rewrite::QuantOptions& options, const calib::CalibTable& table,
+         const calib::DataReader& eval, const SearchOptions& search)
+      : graph_(graph), options_(options), table_(table), eval_(eval), search_(search),
+        base_plan_(rewrite::plan_quantization(graph, options)) {
+    for (const auto& o : graph.outputs) names_.push_back(o.name);
+  }
+
+  SearchResult run() {
+    const auto start = std::chrono::steady_clock::now();
+    SearchResult r;
+    r.layers = find_layers(graph_, base_plan_);
+    layers_ = &r.layers;
+    compute_references();
+    r.macs = count_all_macs();
+    r.attempts.push_back(evaluate({}));
+    if (!r.attempts.back().meets && !r.layers.empty()) {
+      QuantSim sim(graph_, base_plan_, rewrite::resolve_params(graph_, base_plan_, table_), 1);
+      SensitivityOptions so;
+      so.samples = search_.sensitivity_samples;
+      so.except = false;
+      so.threads = search_.threads;
+      so.progress = search_.progress;
+      r.sensitivity = analyze_sensitivity(graph_, sim, r.layers, eval_, so);
+      grow_and_bisect(r);
+    }
+    choose(r);
+    r.overrides = precision_overrides(r.layers, r.best().promoted, base_plan_, search_.fallback);
+    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return r;
+  }
+
+ private:
+  // FP32 outputs of every evaluation sample, once.
+  void compute_references() {
+    QuantSim sim(graph_, base_plan_, rewrite::resolve_params(graph_, base_plan_, table_), 1);
+    const GroupFlags off = sim.all(false);
+    for_each_chunk([&](size_t, const calib::Sample& s) { return sim.run_outputs(s.tensors, off); },
+                   [&](size_t, const calib::Sample& s, exec::TensorMap&& out) {
+                     ids_.push_back(s.id);
+                     refs_.push_back(std::move(out));
+                   });
+  }
+
+  // MACs of every compute node, from the shapes of a float run of the first evaluation sample.
+  std::map<int, int64_t> count_all_macs() {
+    std::map<int, int64_t> macs;
+    for (size_t i = 0; i < eval_.size(); ++i) {
+      calib::Sample s = eval_.read(i);
+      if (s.skipped) continue;
+      QuantSim sim(graph_, base_plan_, rewrite::resolve_params(graph_, base_plan_, table_), search_.threads);
+      const Trace t = sim.run(s.tensors, sim.all(false));
+      for (size_t n = 0; n < graph_.nodes.size(); ++n)
+        if (int64_t m = count_macs(graph_, static_cast<int>(n), [&](const std::string& x) { return sim.shape(t, x); }); m > 0)
+          macs[static_cast<int>(n)] = m;
+      break;
+    }
+    for (auto& l : *layers_) {
+      auto it = macs.find(l.node);
+      l.macs = it == macs.end() ? 0 : it->second;
+    }
+    return macs;
+  }
+
+  // Runs `compute` on every non-skipped sample, kChunk at a time on the threads, and hands the results
+  // to `take` in sample order.
+  template <class Compute, class Take>
+  void for_each_chunk(Compute compute, Take take) {
+    size_t kept = 0;
+    for (size_t first = 0; first < eval_.size(); first += kChunk) {
+      const size_t n = std::min(kChunk, eval_.size() - first);
+      std::vector<calib::Sample> samples(n);
+      std::vector<exec::TensorMap> outs(n);
+      for (size_t k = 0; k < n; ++k) samples[k] = eval_.read(first + k);
+      run_tasks(search_.threads, n, [&](size_t k) {
+        if (samples[k].skipped) return;
+        try {
+          outs[k] = compute(first + k, samples[k]);
+        } catch (Error& e) {
+          e.append_context("sample '" + samples[k].id + "' of " + eval_.describe());
+          throw;
+        }
+      });
+      for (size_t k = 0; k < n; ++k)
+        if (!samples[k].skipped) take(kept++, samples[k], std::move(outs[k]));
+    }
+  }
+
+  SearchAttempt evaluate(std::vector<size_t> promoted) {
+    std::sort(promoted.begin(), promoted.end());
+    SearchAttempt a;
+    a.promoted = promoted;
+    rewrite::QuantOptions o = options_;
+    o.precision = precision_overrides(*layers_, promoted, base_plan_, search_.fallback);
+    rewrite::QuantPlan plan;
+    try {
+      plan = rewrite::plan_quantization(graph_, o);
+    } catch (const UsageError& e) {  // e.g. every layer float: nothing left to quantize
+      a.note = e.what();
+      return a;
+    }
+    const calib::CalibTable table = rewrite::retype_table(table_, plan);
+    for (const auto& t : rewrite::calib_targets(plan))
+      if (!table.tensors.count(t.tensor)) {
+        a.note = "quantizes tensor '" + t.tensor + "', which the calibration did not observe";
+        return a;
+      }
+    QuantSim sim(graph_, plan, rewrite::resolve_params(graph_, plan, table), 1);
+    const GroupFlags on = sim.all(true);
+    report::OutputScorer scorer(names_);
+    for_each_chunk([&](size_t, const calib::Sample& s) { return sim.run_outputs(s.tensors, on); },
+                   [&](size_t k, const calib::Sample&, exec::TensorMap&& out) { scorer.add(refs_.at(k), out, ids_.at(k)); });
+    report::EvalResult er;
+    scorer.finish(search_.labels, eval_.describe(), er);
+    a.worst_cosine = 1.0;
+    for (const auto& out : er.outputs) a.worst_cosine = std::min(a.worst_cosine, out.error.cosine());
+    a.has_accuracy = er.has_accuracy;
+    a.accuracy = er.accuracy_candidate;
+    a.accuracy_reference = er.accuracy_reference;
+    a.meets = meets(search_.tolerance, a.worst_cosine, a.has_accuracy, a.accuracy, a.accuracy_reference);
+    log::info("precision search: ", describe(promoted.size()), ": output cosine ", a.worst_cosine,
+              a.has_accuracy ? ", top-1 " + std::to_string(100.0 * a.accuracy) + " %" : std::string(), a.meets ? " (meets)" : "");
+    return a;
+  }
+
+  // The shortest prefix of the ranking that meets the tolerance (growing 1, 2, 4, ..., then bisecting),
+  // then pruning.
+  void grow_and_bisect(SearchResult& r) {
+    const std::vector<size_t> order = r.sensitivity.ranking();
+    auto prefix = [&](size_t k) { return std::vector<size_t>(order.begin(), order.begin() + static_cast<long>(k)); };
+    size_t fail = 0, pass = 0;  // prefix lengths known to fail / pass (pass 0: none yet)
+    for (size_t k = 1;; k = std::min(2 * k, order.size())) {
+      r.attempts.push_back(evaluate(prefix(k)));
+      if (r.attempts.back().meets) {
+        pass = k;
+        break;
+      }
+      fail = k;
+      if (k == order.size()) return;
+    }
+    while (pass - fail > 1) {
+      const size_t mid = fail + (pass - fail) / 2;
+      r.attempts.push_back(evaluate(prefix(mid)));
+      (r.attempts.back().meets ? pass : fail) = mid;
+    }
+    std::vector<size_t> kept = prefix(pass);
+    size_t tries = 0;
+    for (size_t k = pass; k-- > 0 && tries < search_.prune;) {  // least sensitive first
+      std::vector<size_t> fewer = kept;
+      fewer.erase(std::find(fewer.begin(), fewer.end(), order[k]));
+      if (fewer.empty()) break;
+      ++tries;
+      r.attempts.push_back(evaluate(fewer));
+      if (r.attempts.back().meets) kept = fewer;
+    }
+  }
+
+  // The attempt kept: the one meeting the tolerance with the fewest promoted layers (the last found
+  // among equals), else the best figures (accuracy first when it is part of the tolerance).
+  void choose(SearchResult& r) const {
+    r.chosen = 0;
+    r.met = false;
+    for (size_t i = 0; i < r.attempts.size(); ++i) {
+      const SearchAttempt& a = r.attempts[i];
+      if (!a.note.empty()) continue;
+      const SearchAttempt& c = r.attempts[r.chosen];
+      bool better;
+      if (a.meets != r.met) better = a.meets;
+      else if (a.meets) better = a.promoted.size() <= c.promoted.size();
+      else if (search_.tolerance.max_drop >= 0.0 && a.has_accuracy && a.accuracy != c.accuracy) better = a.accuracy > c.accuracy;
+      else better = a.worst_cosine > c.worst_cosine;
+      if (better || !c.note.empty()) {
+        r.chosen = i;
+        r.met = a.meets;
+      }
+    }
+  }
+
+  const Graph& graph_;
+  const rewrite::QuantOptions& options_;
+  const calib::CalibTable& table_;
+  const calib::DataReader& eval_;
+  const SearchOptions& search_;
+  rewrite::QuantPlan base_plan_;
+  std::vector<std::string> names_;
+  std::vector<Layer>* layers_ = nullptr;
+  std::vector<exec::TensorMap> refs_;
+  std::vector<std::string> ids_;
+};
+
+}  // namespace
+
+bool meets(const Tolerance& t, double worst_cosine, bool has_accuracy, double accuracy, double accuracy_reference) {
+  if (t.target_cosine > 0.0 && !(worst_cosine >= t.target_cosine)) return false;
+  if (t.max_drop >= 0.0 && (!has_accuracy || 100.0 * (accuracy_reference - accuracy) > t.max_drop + 1e-9)) return false;
+  return true;
+}
+
+SearchResult search_precision(const Graph& graph, const rewrite::QuantOptions& options, const calib::CalibTable& table,
+                              const calib::DataReader& eval, const SearchOptions& search) {
+  if (!search.tolerance.active()) PTQ_FAIL(UsageError, "the precision search needs --target-cosine or --max-drop");
+  if (search.tolerance.max_drop >= 0.0 && search.labels.empty())
+    PTQ_FAIL(UsageError, "--max-drop needs labels (--eval-data DIR --labels FILE)");
+  if (eval.size() == 0) PTQ_FAIL(UsageError, "the precision search needs evaluation samples");
+  return Search(graph, options, table, eval, search).run();
+}
+
+}  // namespace ptq::search
