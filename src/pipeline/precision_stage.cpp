@@ -29,7 +29,7 @@ rewrite::QuantOptions search_stage(const QuantizeJob& job, const Prepared& prep,
   search::SearchResult r = search::search_precision(prep.graph, job.quant, table, *data.eval, so);
   summary.ran = true;
   summary.tolerance = job.tolerance;
-  summary.fallback = job.fallback;
+  summary.fallback = r.best().fallback;
   summary.attempts = r.attempts;
   summary.seconds = r.seconds;
   const std::vector<size_t>& promoted = r.best().promoted;
@@ -43,7 +43,7 @@ rewrite::QuantOptions search_stage(const QuantizeJob& job, const Prepared& prep,
   quant.precision = r.overrides;
   summary.macs = search::mac_share(prep.graph, rewrite::plan_quantization(prep.graph, quant), r.macs);
   log::info("precision search: ", r.attempts.size(), " attempts in ", r.seconds, " s; ", promoted.size(), " layer(s) ",
-            search::fallback_name(job.fallback), r.met ? "" : " (the tolerance was not reached; keeping the best found)");
+            search::fallback_name(r.best().fallback), r.met ? "" : " (the tolerance was not reached; keeping the best found)");
   return quant;
 }
 

@@ -32,7 +32,8 @@ std::string tolerance_text(const search::Tolerance& t) {
 
 std::string attempt_text(const search::SearchAttempt& a) {
   char text[160];
-  std::snprintf(text, sizeof text, "%zu promoted: cosine %.4f", a.promoted.size(), a.worst_cosine);
+  std::snprintf(text, sizeof text, "%zu %s: cosine %.4f", a.promoted.size(), a.promoted.empty() ? "promoted" : search::fallback_name(a.fallback).c_str(),
+                a.worst_cosine);
   std::string s = text;
   if (a.has_accuracy) std::snprintf(text, sizeof text, ", top-1 %.2f %%", 100.0 * a.accuracy), s += text;
   if (!a.note.empty()) s += " (" + a.note + ")";
@@ -70,7 +71,7 @@ nlohmann::json precision_json(const PrecisionSummary& p) {
                            {"macs", l.macs}, {"alone_cosine", l.alone_cosine}});
   j["attempts"] = nlohmann::json::array();
   for (const auto& a : p.attempts) {
-    nlohmann::json x = {{"promoted", a.promoted.size()}, {"cosine", a.worst_cosine}, {"meets", a.meets}};
+    nlohmann::json x = {{"promoted", a.promoted.size()}, {"fallback", search::fallback_name(a.fallback)}, {"cosine", a.worst_cosine}, {"meets", a.meets}};
     if (a.has_accuracy) x["top1"] = a.accuracy;
     if (!a.note.empty()) x["note"] = a.note;
     j["attempts"].push_back(x);

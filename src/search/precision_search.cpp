@@ -45,10 +45,15 @@ class Search {
       so.threads = search_.threads;
       so.progress = search_.progress;
       r.sensitivity = analyze_sensitivity(graph_, sim, r.layers, eval_, so);
-      grow_and_bisect(r);
+      fallback_ = search_.fallback;
+      if (!grow_and_bisect(r) && fallback_ == Fallback::Int16) {
+        log::info("precision search: 16 bits do not reach the tolerance; trying float");
+        fallback_ = Fallback::Float;
+        grow_and_bisect(r);
+      }
     }
     choose(r);
-    r.overrides = precision_overrides(r.layers, r.best().promoted, base_plan_, search_.fallback);
+    r.overrides = precision_overrides(r.layers, r.best().promoted, base_plan_, r.best().fallback);
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return r;
   }
@@ -113,8 +118,9 @@ class Search {
     std::sort(promoted.begin(), promoted.end());
     SearchAttempt a;
     a.promoted = promoted;
+    a.fallback = fallback_;
     rewrite::QuantOptions o = options_;
-    o.precision = precision_overrides(*layers_, promoted, base_plan_, search_.fallback);
+    o.precision = precision_overrides(*layers_, promoted, base_plan_, fallback_);
     rewrite::QuantPlan plan;
     try {
       plan = rewrite::plan_quantization(graph_, o);
@@ -141,14 +147,14 @@ class Search {
     a.accuracy = er.accuracy_candidate;
     a.accuracy_reference = er.accuracy_reference;
     a.meets = meets(search_.tolerance, a.worst_cosine, a.has_accuracy, a.accuracy, a.accuracy_reference);
-    log::info("precision search: ", describe(promoted.size()), ": output cosine ", a.worst_cosine,
+    log::info("precision search: ", describe(promoted.size()), promoted.empty() ? "" : " (" + fallback_name(fallback_) + ")", ": output cosine ", a.worst_cosine,
               a.has_accuracy ? ", top-1 " + std::to_string(100.0 * a.accuracy) + " %" : std::string(), a.meets ? " (meets)" : "");
     return a;
   }
 
   // The shortest prefix of the ranking that meets the tolerance (growing 1, 2, 4, ..., then bisecting),
-  // then pruning.
-  void grow_and_bisect(SearchResult& r) {
+  // then pruning; false when even the whole ranking misses it.
+  bool grow_and_bisect(SearchResult& r) {
     const std::vector<size_t> order = r.sensitivity.ranking();
     auto prefix = [&](size_t k) { return std::vector<size_t>(order.begin(), order.begin() + static_cast<long>(k)); };
     size_t fail = 0, pass = 0;  // prefix lengths known to fail / pass (pass 0: none yet)
@@ -159,7 +165,7 @@ class Search {
         break;
       }
       fail = k;
-      if (k == order.size()) return;
+      if (k == order.size()) return false;
     }
     while (pass - fail > 1) {
       const size_t mid = fail + (pass - fail) / 2;
@@ -176,6 +182,7 @@ class Search {
       r.attempts.push_back(evaluate(fewer));
       if (r.attempts.back().meets) kept = fewer;
     }
+    return true;
   }
 
   // The attempt kept: the one meeting the tolerance with the fewest promoted layers (the last found
@@ -207,6 +214,7 @@ class Search {
   rewrite::QuantPlan base_plan_;
   std::vector<std::string> names_;
   std::vector<Layer>* layers_ = nullptr;
+  Fallback fallback_ = Fallback::Int16;  // of the attempts being made
   std::vector<exec::TensorMap> refs_;
   std::vector<std::string> ids_;
 };

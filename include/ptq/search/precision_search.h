@@ -3,7 +3,9 @@
 //   tolerance: every graph output's cosine with FP32 >= target_cosine, and/or the top-1 accuracy (with
 //              labels) at most max_drop points below FP32's, on the evaluation samples;
 //   fallback:  a promoted layer becomes 16-bit (int16 activations and weights) or float, with all of its
-//              quantizers (layers.h).
+//              quantizers (layers.h). With int16, when even every ranked layer in 16 bits misses the
+//              tolerance (a tensor no uniform grid holds, e.g. a power spectrum feeding a Log), the search
+//              runs again with float.
 // Loop (one calibration, no model written): layers ranked by sensitivity (the output error when only
 // that layer is quantized: layer costs add up, a cost hidden by a worse one upstream still shows); then
 // the ranked prefixes are tried, growing 1, 2, 4, ... until one meets the tolerance, and bisected down
@@ -41,6 +43,7 @@ struct SearchOptions {
 // One candidate the search evaluated.
 struct SearchAttempt {
   std::vector<size_t> promoted;  // layer indices
+  Fallback fallback = Fallback::Int16;  // what the promoted layers became
   double worst_cosine = 1.0;     // over the outputs
   bool has_accuracy = false;
   double accuracy = 0.0, accuracy_reference = 0.0;  // top-1, fractions
