@@ -124,7 +124,7 @@ class Search {
     rewrite::QuantPlan plan;
     try {
       plan = rewrite::plan_quantization(graph_, o);
-    } catch (const UsageError& e) {  // e.g. every layer float: nothing left to quantize
+    } catch (const Error& e) {  // e.g. every layer float: nothing left to quantize
       a.note = e.what();
       return a;
     }
