@@ -5,6 +5,7 @@
 #include "ptq/search/quant_sim.h"
 
 #include <algorithm>
+#include <set>
 #include <unordered_map>
 
 #include "ptq/quant/scale.h"
@@ -45,6 +46,7 @@ struct QuantSim::Impl {
   std::vector<std::vector<int>> affected;                     // per group: nodes whose view changes
   std::map<std::string, QParams> params;
   std::map<std::string, Tensor> precomputed;                  // fq of constants, weights, biases
+  std::set<std::string> biases;                               // the precomputed biases
   struct Output { std::string name; int slot; Use use; };
   std::vector<Output> outputs;
 
@@ -99,13 +101,18 @@ struct QuantSim::Impl {
     }
     auto pre = precomputed.find(tensor);
     if (pre == precomputed.end()) {
-      const Tensor& w = *g.weight(tensor);
-      const QParams& p = params.at(tensor);
-      Tensor fq = t.kind == Kind::Bias ? dequantize_tensor(rewrite::quantize_bias(w, p, tensor), p) : fake_quantize(w, p);
-      pre = precomputed.emplace(tensor, std::move(fq)).first;
+      if (t.kind == Kind::Bias) biases.insert(tensor);
+      pre = precomputed.emplace(tensor, quantized_constant(tensor)).first;
     }
     u.value = &pre->second;
     return u;
+  }
+
+  // What the planned readers of a constant see: fq(w), or the int32 bias dequantized.
+  Tensor quantized_constant(const std::string& tensor) const {
+    const Tensor& w = *g.weight(tensor);
+    const QParams& p = params.at(tensor);
+    return biases.count(tensor) ? dequantize_tensor(rewrite::quantize_bias(w, p, tensor), p) : fake_quantize(w, p);
   }
 
   void bind(const rewrite::QuantPlan& plan) {
@@ -170,34 +177,33 @@ struct QuantSim::Impl {
     const std::vector<char>* changed_;
   };
 
+  // Input k of node i as the node reads it: the raw value, a precomputed fq, or fq computed into scratch.
+  const Tensor* view(size_t i, size_t k, const Frame& frame, const GroupFlags& on, Tensor& scratch) const {
+    const Node& node = g.nodes[i];
+    const std::string& name = node.inputs[k];
+    const int s = in_slots[i][k];
+    const Tensor* raw = s >= 0 ? frame.at(s) : g.weight(name);
+    if (!raw) PTQ_FAIL(ModelError, node.describe(), ": input '", name, "' is not available");
+    const Use& u = uses[i][k];
+    if (!use_on(u, on)) return raw;
+    if (u.what != Use::What::Activation) return u.value;
+    if (raw->dtype() != DType::Float32) return raw;
+    scratch = fake_quantize(*raw, *u.params);
+    return &scratch;
+  }
+
   std::vector<Tensor> run_node(size_t i, const Frame& frame, const GroupFlags& on) const {
     const Node& node = g.nodes[i];
     std::vector<const Tensor*> ptrs(node.inputs.size(), nullptr);
     std::vector<Tensor> scratch(node.inputs.size());
-    for (size_t k = 0; k < node.inputs.size(); ++k) {
-      const std::string& name = node.inputs[k];
-      if (name.empty()) continue;
-      const int s = in_slots[i][k];
-      const Tensor* raw = s >= 0 ? frame.at(s) : g.weight(name);
-      if (!raw) PTQ_FAIL(ModelError, node.describe(), ": input '", name, "' is not available");
-      const Use& u = uses[i][k];
-      if (!use_on(u, on)) {
-        ptrs[k] = raw;
-      } else if (u.what == Use::What::Activation) {
-        if (raw->dtype() != DType::Float32) {
-          ptrs[k] = raw;
-          continue;
-        }
-        scratch[k] = fake_quantize(*raw, *u.params);
-        ptrs[k] = &scratch[k];
-      } else {
-        ptrs[k] = u.value;
-      }
-    }
+    for (size_t k = 0; k < node.inputs.size(); ++k)
+      if (!node.inputs[k].empty()) ptrs[k] = view(i, k, frame, on, scratch[k]);
     return ex.run_node(i, ptrs, &frame);
   }
 
-  Trace run(const exec::TensorMap& inputs, const GroupFlags& on, bool free_dead) const;
+  Trace start(const exec::TensorMap& inputs) const;
+  // Runs nodes [t.next, end); with free_dead, drops the tensors no later node (or output) reads.
+  void step(Trace& t, const GroupFlags& on, size_t end, bool free_dead) const;
 
   exec::TensorMap collect(const Frame& frame, const GroupFlags& on) const {
     exec::TensorMap out;
@@ -222,33 +228,60 @@ int QuantSim::group_of(const std::string& tensor) const {
   return it == impl_->group_of.end() ? -1 : it->second;
 }
 
-Trace QuantSim::run(const exec::TensorMap& inputs, const GroupFlags& on) const { return impl_->run(inputs, on, false); }
+Trace QuantSim::run(const exec::TensorMap& inputs, const GroupFlags& on) const {
+  Trace t = impl_->start(inputs);
+  impl_->step(t, on, impl_->g.nodes.size(), false);
+  return t;
+}
 
 exec::TensorMap QuantSim::run_outputs(const exec::TensorMap& inputs, const GroupFlags& on) const {
-  Trace t = impl_->run(inputs, on, true);
+  Trace t = impl_->start(inputs);
+  impl_->step(t, on, impl_->g.nodes.size(), true);
   return impl_->collect(Impl::Frame(*impl_, t.values, nullptr, nullptr), on);
 }
 
-Trace QuantSim::Impl::run(const exec::TensorMap& inputs, const GroupFlags& on, bool free_dead) const {
-  const Impl& m = *this;
+Trace QuantSim::Impl::start(const exec::TensorMap& inputs) const {
   Trace t;
-  t.values.assign(m.slot.size(), Tensor());
-  for (const auto& in : m.g.inputs) {
+  t.values.assign(slot.size(), Tensor());
+  for (const auto& in : g.inputs) {
     auto it = inputs.find(in.name);
     if (it == inputs.end()) PTQ_FAIL(DataError, "missing input '", in.name, "'");
     exec::check_input(in, it->second, "");
-    t.values[static_cast<size_t>(m.slot.at(in.name))] = it->second;
-  }
-  Impl::Frame frame(m, t.values, nullptr, nullptr);
-  for (size_t i = 0; i < m.g.nodes.size(); ++i) {
-    std::vector<Tensor> outs = m.run_node(i, frame, on);
-    const Node& node = m.g.nodes[i];
-    for (size_t k = 0; k < node.outputs.size() && k < outs.size(); ++k)
-      if (!node.outputs[k].empty()) t.values[static_cast<size_t>(m.slot.at(node.outputs[k]))] = std::move(outs[k]);
-    if (free_dead)
-      for (int s : m.dead_after[i]) t.values[static_cast<size_t>(s)] = Tensor();
+    t.values[static_cast<size_t>(slot.at(in.name))] = it->second;
   }
   return t;
+}
+
+void QuantSim::Impl::step(Trace& t, const GroupFlags& on, size_t end, bool free_dead) const {
+  Impl::Frame frame(*this, t.values, nullptr, nullptr);
+  for (size_t i = t.next; i < end; ++i) {
+    std::vector<Tensor> outs = run_node(i, frame, on);
+    const Node& node = g.nodes[i];
+    for (size_t k = 0; k < node.outputs.size() && k < outs.size(); ++k)
+      if (!node.outputs[k].empty()) t.values[static_cast<size_t>(slot.at(node.outputs[k]))] = std::move(outs[k]);
+    if (free_dead)
+      for (int s : dead_after[i]) t.values[static_cast<size_t>(s)] = Tensor();
+  }
+  t.next = std::max(t.next, end);
+}
+
+Trace QuantSim::start(const exec::TensorMap& inputs) const { return impl_->start(inputs); }
+
+void QuantSim::advance(Trace& trace, const GroupFlags& on, size_t end) const {
+  PTQ_CHECK(end <= impl_->g.nodes.size());
+  impl_->step(trace, on, end, true);
+}
+
+Tensor QuantSim::input(const Trace& trace, size_t node, size_t k, const GroupFlags& on) const {
+  PTQ_CHECK(node < impl_->g.nodes.size() && k < impl_->g.nodes[node].inputs.size() && trace.next <= node);
+  Tensor scratch;
+  const Tensor* v = impl_->view(node, k, Impl::Frame(*impl_, trace.values, nullptr, nullptr), on, scratch);
+  return v == &scratch ? std::move(scratch) : *v;
+}
+
+void QuantSim::update_weight(const std::string& name) {
+  auto it = impl_->precomputed.find(name);
+  if (it != impl_->precomputed.end()) it->second = impl_->quantized_constant(name);
 }
 
 exec::TensorMap QuantSim::outputs(const Trace& trace, const GroupFlags& on) const {

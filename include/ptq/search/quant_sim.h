@@ -11,6 +11,9 @@
 // sensitivity analysis does; a run keeps every tensor (a Trace) so that switching some groups re-runs
 // only the nodes that read them and the nodes below. Control-flow bodies read outer-scope values
 // unquantized, as the rewritten model's bodies do.
+// Layer-by-layer weight transforms (transform/adaround.h) run step-wise instead: start() a trace,
+// advance() it up to a node (keeping only the tensors later nodes read), read that node's input as it
+// sees it (input()), change the node's weight in the graph and tell the simulator (update_weight()).
 #pragma once
 
 #include <map>
@@ -26,6 +29,7 @@ namespace ptq::search {
 // Every tensor of one run by slot (graph inputs and node outputs; weights are not copied), unquantized.
 struct Trace {
   std::vector<Tensor> values;
+  size_t next = 0;  // the first node not yet run (step-wise runs; a full run: every node ran)
 };
 
 using GroupFlags = std::vector<char>;  // one per quantizer group: 1 = quantized
@@ -52,6 +56,18 @@ class QuantSim {
   exec::TensorMap rerun(const Trace& base, const GroupFlags& on, const std::vector<size_t>& flip) const;
   // Shape of a tensor in a trace (nullptr when the trace does not hold it).
   const Shape* shape(const Trace& trace, const std::string& tensor) const;
+
+  // Step-wise runs: a trace holding the graph inputs, no node run yet (checked as run() checks them).
+  Trace start(const exec::TensorMap& inputs) const;
+  // Runs nodes [trace.next, end) with the groups flagged in `on`, dropping every tensor no node from
+  // `end` on (and no graph output) reads; trace.next becomes end.
+  void advance(Trace& trace, const GroupFlags& on, size_t end) const;
+  // Input k of node `node` as that node reads it under `on` (quantized when its quantizer is on), from
+  // a trace advanced up to the node.
+  Tensor input(const Trace& trace, size_t node, size_t k, const GroupFlags& on) const;
+  // After the graph's value of weight `name` changed: its planned readers see fq(new value) from now on
+  // (readers that read it float see the graph's value anyway). Not thread-safe with runs.
+  void update_weight(const std::string& name);
 
  private:
   struct Impl;

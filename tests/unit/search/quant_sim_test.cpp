@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // QuantSim against the rewritten Q/DQ model run by the executor (8-bit and mixed 8/16-bit plans);
-// partial re-runs against full runs; layers, their quantizers and MAC counts by hand.
+// partial re-runs and step-wise runs against full runs; a changed weight; layers, their quantizers and
+// MAC counts by hand.
 #include "ptq/search/quant_sim.h"
 
 #include <cmath>
+#include <cstring>
 
 #include "ptq/calib/calibrator.h"
+#include "ptq/quant/scale.h"
 #include "ptq/search/layers.h"
 #include "testutil.h"
 
@@ -151,4 +154,41 @@ TEST(Layers, QuantizersAndMacsByHand) {
   EXPECT_EQ(count_macs(s.graph, layers[0].node, shape_of), 72 * 2);  // Y 1·2·6·6, C 2, 1x1
   EXPECT_EQ(count_macs(s.graph, layers[5].node, shape_of), 4 * 18);  // Y 1·4, K 18
   EXPECT_EQ(count_macs(s.graph, layers[2].node, shape_of), 0);       // Add: not a compute layer
+}
+
+TEST(QuantSim, StepWiseRunsEqualAFullRun) {
+  Fixture s;
+  QuantSim sim(s.graph, s.plan, rewrite::resolve_params(s.graph, s.plan, s.table), 1);
+  const GroupFlags on = sim.all(true);
+  const exec::TensorMap in = samples(1)[0];
+  Trace steps = sim.start(in);
+  for (size_t k = 0; k < s.graph.nodes.size(); ++k) {
+    Trace jump = sim.start(in);
+    sim.advance(jump, on, k);  // one go vs node by node: the same inputs
+    sim.advance(steps, on, k);
+    for (size_t j = 0; j < s.graph.nodes[k].inputs.size(); ++j) {
+      const Tensor a = sim.input(jump, k, j, on), b = sim.input(steps, k, j, on);
+      ASSERT_EQ(a.numel(), b.numel());
+      EXPECT_EQ(std::memcmp(a.raw(), b.raw(), a.nbytes()), 0) << "node " << k << " input " << j;
+    }
+  }
+  sim.advance(steps, on, s.graph.nodes.size());
+  expect_near(sim.outputs(steps, on), sim.run_outputs(in, on), 0.0f);
+  // The first Conv reads x quantized: input() gives fq(x).
+  const Tensor x = sim.input(sim.start(in), 0, 0, on);
+  const QParams p = rewrite::resolve_params(s.graph, s.plan, s.table).at("x");
+  expect_near({{"x", x}}, {{"x", fake_quantize(in.at("x"), p)}}, 0.0f);
+}
+
+TEST(QuantSim, UpdateWeightEqualsASimOfTheChangedGraph) {
+  Fixture s;
+  Graph changed = s.graph;
+  const auto params = rewrite::resolve_params(s.graph, s.plan, s.table);
+  QuantSim sim(changed, s.plan, params, 1);
+  changed.weights["w2"].value = test::random_tensor({2, 2, 1, 1}, 77);  // a new tensor: the buffers are shared
+  sim.update_weight("w2");
+  QuantSim fresh(changed, s.plan, params, 1);
+  const exec::TensorMap in = samples(1)[0];
+  expect_near(sim.run_outputs(in, sim.all(true)), fresh.run_outputs(in, fresh.all(true)), 0.0f);
+  EXPECT_NE(s.graph.weight("w2")->data<float>()[0], changed.weight("w2")->data<float>()[0]);
 }
