@@ -1,0 +1,3 @@
+# SPDX-License-Identifier: Apache-2.0
+ptq_add_test(transform_test
+  unit/transform/layer_inputs_test.cpp)
