@@ -1,3 +1,4 @@
 # SPDX-License-Identifier: Apache-2.0
 ptq_add_test(transform_test
-  unit/transform/layer_inputs_test.cpp)
+  unit/transform/layer_inputs_test.cpp
+  unit/transform/adaround_test.cpp)

@@ -25,6 +25,10 @@ struct PassResult {
 // folded weights; see src/rewrite/passes/fold_batch_norm.cpp for the conditions and the formula.
 PassResult fold_batch_norm(const onnx::ModelProto& model);
 
+// New values for existing weights (initializers or Constant nodes of the main graph), same names, dtypes
+// and shapes: what a weight transform such as AdaRound writes back (src/rewrite/passes/replace_weights.cpp).
+PassResult replace_weights(const onnx::ModelProto& model, const std::map<std::string, Tensor>& weights);
+
 // Bias correction, run after calibration (see src/rewrite/passes/bias_correction.cpp): the layers it
 // applies to need the per-channel means of their input; bias_correction_inputs() names those inputs
 // with their channel axis (for calib::channel_means), correct_biases() gives each such layer a new

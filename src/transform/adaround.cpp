@@ -1,0 +1,366 @@
+// SPDX-License-Identifier: Apache-2.0
+// adaround (see adaround.h), in two passes over the samples:
+//   1. the FP32 model (reference) once, every AdaRound layer's output at its sampled positions kept as
+//      its targets (f applied): memory max_columns · Σ output channels;
+//   2. the quantized model (QuantSim, every quantizer on) advanced layer by layer on all samples at once:
+//      each sample's trace keeps only the tensors later nodes read. At each layer its input columns are
+//      read at the same positions, the rounding is learned (blocks of output channels on all threads),
+//      and the new weight goes into the simulator's graph before the samples move on, so every later
+//      layer sees the AdaRounded layers above it.
+#include "ptq/transform/adaround.h"
+
+#include <algorithm>
+#include <chrono>
+#include <limits>
+#include <numeric>
+#include <optional>
+
+#include "ptq/quant/scale.h"
+#include "ptq/search/quant_sim.h"
+#include "ptq/util/log.h"
+#include "ptq/util/parallel.h"
+#include "ptq/util/progress.h"
+#include "rounding.h"
+
+namespace ptq::transform {
+namespace {
+
+using Kind = rewrite::TensorPlan::Kind;
+constexpr int64_t kBlockRows = 32;  // output channels per optimisation task (groups of smaller ones are packed)
+constexpr size_t kChunk = 16;       // samples read, then run on the threads, at a time
+
+struct Candidate {
+  LinearLayer layer;
+  std::string label;
+  OutputActivation activation;
+};
+
+std::string label_of(const Node& n) { return n.name.empty() ? n.op_type + " writing '" + n.outputs[0] + "'" : n.name; }
+
+// f: the Relu or Clip that alone reads the layer's output (Clip bounds constant).
+OutputActivation activation_after(const Graph& g, const LinearLayer& l) {
+  OutputActivation a;
+  const std::vector<int> readers = g.consumers(l.output);
+  if (readers.size() != 1 || g.is_graph_output(l.output)) return a;
+  const Node& n = g.nodes[static_cast<size_t>(readers[0])];
+  if (!n.domain.empty() || n.input(0) != l.output) return a;
+  if (n.op_type == "Relu") {
+    a.kind = OutputActivation::Kind::Relu;
+  } else if (n.op_type == "Clip") {
+    float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
+    if (n.opset < 11) {
+      lo = n.attr_float("min", lo);
+      hi = n.attr_float("max", hi);
+    } else {
+      for (size_t k = 1; k <= 2; ++k) {
+        if (!n.has_input(k)) continue;
+        const Tensor* b = g.weight(n.input(k));
+        if (!b || b->dtype() != DType::Float32 || b->numel() != 1) return a;
+        (k == 1 ? lo : hi) = b->data<float>()[0];
+      }
+    }
+    a = OutputActivation{OutputActivation::Kind::Clip, lo, hi};
+  }
+  return a;
+}
+
+// The layers AdaRound applies to; the other Conv/Gemm/MatMul nodes with the reason into `skipped`.
+std::vector<Candidate> candidates(const Graph& g, const rewrite::QuantPlan& plan,
+                                  const std::map<std::string, QParams>& params, bool through_activation,
+                                  std::vector<std::string>& skipped) {
+  std::vector<Candidate> out;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& n = g.nodes[i];
+    if (!n.domain.empty() || (n.op_type != "Conv" && n.op_type != "Gemm" && n.op_type != "MatMul")) continue;
+    const std::string label = label_of(n);
+    std::string why;
+    std::optional<LinearLayer> l = linear_layer(g, static_cast<int>(i), &why);
+    if (l) {
+      auto t = plan.tensors.find(l->weight);
+      const auto p = params.find(l->weight);
+      if (t == plan.tensors.end() || t->second.kind != Kind::Weight || t->second.integer || p == params.end() ||
+          std::find(t->second.readers.begin(), t->second.readers.end(), static_cast<int>(i)) == t->second.readers.end())
+        why = "its weight is not quantized";
+      else if (qtype_max(p->second.type) - qtype_min(p->second.type) > 255)
+        why = "its weight is quantized to more than 8 bits";
+      else if (g.consumers(l->weight).size() != 1)
+        why = "its weight is read by other nodes too";
+      else if (p->second.axis >= 0 && p->second.axis != l->channel_axis())
+        why = "its weight's per-channel axis is not the output channel";
+    }
+    if (!why.empty()) {
+      skipped.push_back(label + ": " + why);
+      continue;
+    }
+    Candidate c{*l, label, {}};
+    if (through_activation) c.activation = activation_after(g, *l);
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+void apply(const OutputActivation& a, Eigen::MatrixXf& y) {
+  if (a.kind == OutputActivation::Kind::Relu) y = y.cwiseMax(0.0f);
+  if (a.kind == OutputActivation::Kind::Clip) y = y.cwiseMax(a.lo).cwiseMin(a.hi);
+}
+
+// A seeded permutation of n columns (Fisher-Yates on splitmix64).
+std::vector<Eigen::Index> shuffled(Eigen::Index n, uint64_t seed) {
+  std::vector<Eigen::Index> order(static_cast<size_t>(n));
+  std::iota(order.begin(), order.end(), Eigen::Index{0});
+  for (Eigen::Index i = n - 1; i > 0; --i) {
+    uint64_t z = (seed += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    std::swap(order[static_cast<size_t>(i)],
+              order[static_cast<size_t>((z ^ (z >> 31)) % static_cast<uint64_t>(i + 1))]);
+  }
+  return order;
+}
+
+// A layer's collected data, shuffled (the same column order for every group): dense layers keep one
+// row-major [depth, columns] input matrix per group; depthwise ones (one output channel per group) one
+// [groups, columns] matrix per tap k, so that a task's groups are a block of rows of each.
+struct LayerData {
+  bool depthwise = false;
+  std::vector<RowMatrix> x;                     // dense: per group; depthwise: per tap
+  std::vector<Eigen::MatrixXf> t;               // dense: per group [rows, columns]; depthwise: one [groups, columns]
+  std::vector<Eigen::VectorXd> mean_x, mean_y;  // per group: column means of the inputs and of the targets before f
+  Eigen::Index columns = 0;
+};
+
+LayerData shuffle(const Candidate& c, std::vector<Columns> inputs, std::vector<Columns> targets, uint64_t seed) {
+  const LinearLayer& l = c.layer;
+  LayerData d;
+  d.depthwise = l.rows == 1 && l.groups > 1;
+  d.columns = inputs.empty() ? 0 : inputs[0].cols;
+  const std::vector<Eigen::Index> order = shuffled(d.columns, seed ^ static_cast<uint64_t>(l.node));
+  if (d.depthwise) {
+    d.x.assign(static_cast<size_t>(l.depth), RowMatrix(l.groups, d.columns));
+    d.t.assign(1, Eigen::MatrixXf(l.groups, d.columns));
+  }
+  for (size_t g = 0; g < inputs.size(); ++g) {
+    const Eigen::Map<const Eigen::MatrixXf> xg(inputs[g].data.data(), inputs[g].rows, d.columns);
+    const Eigen::Map<const Eigen::MatrixXf> tg(targets[g].data.data(), targets[g].rows, d.columns);
+    d.mean_x.push_back(xg.cast<double>().rowwise().mean());
+    d.mean_y.push_back(tg.cast<double>().rowwise().mean());
+    if (d.depthwise) {
+      for (int64_t k = 0; k < l.depth; ++k)
+        d.x[static_cast<size_t>(k)].row(static_cast<Eigen::Index>(g)) = xg.row(k)(Eigen::all, order);
+      d.t[0].row(static_cast<Eigen::Index>(g)) = tg.row(0)(Eigen::all, order);
+    } else {
+      d.x.emplace_back(xg(Eigen::all, order));
+      d.t.emplace_back(tg(Eigen::all, order));
+    }
+    std::vector<float>().swap(inputs[g].data);
+    std::vector<float>().swap(targets[g].data);
+  }
+  for (auto& t : d.t) apply(c.activation, t);
+  return d;
+}
+
+// One optimisation task: output channels [first, first + count) of the layer, all in one group
+// (dense) or one per group (depthwise).
+struct Task {
+  int64_t first, count;
+};
+
+std::vector<Task> tasks_of(const LinearLayer& l, bool depthwise) {
+  std::vector<Task> tasks;
+  if (depthwise) {
+    for (int64_t g = 0; g < l.groups; g += kBlockRows) tasks.push_back({g, std::min(kBlockRows, l.groups - g)});
+    return tasks;
+  }
+  for (int64_t g = 0; g < l.groups; ++g)
+    for (int64_t r = 0; r < l.rows; r += kBlockRows)
+      tasks.push_back({g * l.rows + r, std::min(kBlockRows, l.rows - r)});
+  return tasks;
+}
+
+// Learns the layer's rounding from its inputs and targets (per group, columns in the same order):
+// returns the new weight, fills the report and, per output channel, the mean error left (W̃·E[X_q] +
+// b − E[Y], what an in-pass bias correction removes).
+Tensor round_layer(const Graph& g, const Candidate& c, const QParams& q, std::vector<Columns> inputs,
+                   std::vector<Columns> targets, const AdaRoundOptions& o, AdaRoundLayer& report,
+                   std::vector<double>& shift) {
+  const LinearLayer& l = c.layer;
+  const Tensor& w = *g.weight(l.weight);
+  const std::vector<float> rows = weight_rows(l, w), bias = bias_values(l, g);
+  const LayerData d = shuffle(c, std::move(inputs), std::move(targets), o.columns.seed);
+  report.columns = static_cast<size_t>(d.columns);
+  const std::vector<Task> tasks = tasks_of(l, d.depthwise);
+  std::vector<RoundingResult> results(tasks.size());
+  run_tasks(o.threads, tasks.size(), [&](size_t k) {
+    const Task& task = tasks[k];
+    RoundingProblem p;
+    p.rows = task.count;
+    p.depth = l.depth;
+    p.weight.assign(rows.begin() + task.first * l.depth, rows.begin() + (task.first + task.count) * l.depth);
+    for (int64_t i = task.first; i < task.first + task.count; ++i) {
+      const size_t ch = q.axis >= 0 ? static_cast<size_t>(i) : 0;
+      p.scale.push_back(q.scale[ch]);
+      p.lo.push_back(static_cast<float>(qtype_min(q.type) - q.zero_point[ch]));
+      p.hi.push_back(static_cast<float>(qtype_max(q.type) - q.zero_point[ch]));
+      p.bias.push_back(bias[static_cast<size_t>(i)]);
+    }
+    p.activation = c.activation;
+    if (d.depthwise) {
+      results[k] = learn_rounding_depthwise(p, d.x, task.first, d.t[0].middleRows(task.first, task.count), o);
+    } else {
+      const size_t group = static_cast<size_t>(task.first / l.rows);
+      results[k] = learn_rounding(p, d.x[group], d.t[group].middleRows(task.first % l.rows, task.count), o);
+    }
+  });
+  // The new weight: the learned integers as DequantizeLinear turns them into floats.
+  std::vector<float> codes(rows.size());
+  double err_nearest = 0.0, err = 0.0, energy = 0.0;
+  for (size_t k = 0; k < tasks.size(); ++k) {
+    const RoundingResult& r = results[k];
+    std::copy(r.offsets.begin(), r.offsets.end(), codes.begin() + tasks[k].first * l.depth);
+    for (size_t i = 0; i < r.error.size(); ++i) {
+      err_nearest += r.error_nearest[i];
+      err += r.error[i];
+      energy += r.energy[i];
+    }
+    report.kept_nearest += r.kept_nearest;
+    report.flipped += r.flipped;
+  }
+  report.error_nearest = energy > 0.0 ? err_nearest / energy : 0.0;
+  report.error = energy > 0.0 ? err / energy : 0.0;
+  QParams as_int32 = q;  // offsets are q − zero point: dequantize them with zero points 0, as (q − zp)·s
+  as_int32.type = QType::Int32;
+  std::fill(as_int32.zero_point.begin(), as_int32.zero_point.end(), 0);
+  Tensor rounded = dequantize_tensor(cast_tensor(weight_from_rows(l, codes, w.shape()), DType::Int32), as_int32);
+  const std::vector<float> learned = weight_rows(l, rounded);
+  shift.assign(static_cast<size_t>(l.outputs()), 0.0);
+  for (int64_t row = 0; row < l.outputs(); ++row) {
+    const Eigen::VectorXd& mx = d.mean_x[static_cast<size_t>(row / l.rows)];
+    double acc = bias[static_cast<size_t>(row)] - d.mean_y[static_cast<size_t>(row / l.rows)](row % l.rows);
+    for (int64_t k = 0; k < l.depth; ++k)
+      acc += static_cast<double>(learned[static_cast<size_t>(row * l.depth + k)]) * mx(k);
+    shift[static_cast<size_t>(row)] = acc;
+  }
+  return rounded;
+}
+
+// In-pass bias correction: b ← b − shift (Gemm: C ← C − shift / beta); nullopt when the layer has no
+// bias of its own with one value per output channel.
+std::optional<Tensor> corrected_bias(const Graph& g, const LinearLayer& l, const std::vector<double>& shift) {
+  if (l.bias.empty() || g.consumers(l.bias).size() != 1 || g.weight(l.bias)->numel() != l.outputs())
+    return std::nullopt;
+  const Tensor& b = *g.weight(l.bias);
+  Tensor out(DType::Float32, b.shape());
+  for (int64_t o = 0; o < b.numel(); ++o)
+    out.data<float>()[o] = static_cast<float>(b.data<float>()[o] - shift[static_cast<size_t>(o)] / l.beta);
+  return out;
+}
+
+}  // namespace
+
+double AdaRoundResult::mean_error_nearest() const {
+  double s = 0.0;
+  for (const auto& l : layers) s += l.error_nearest;
+  return layers.empty() ? 0.0 : s / static_cast<double>(layers.size());
+}
+
+double AdaRoundResult::mean_error() const {
+  double s = 0.0;
+  for (const auto& l : layers) s += l.error;
+  return layers.empty() ? 0.0 : s / static_cast<double>(layers.size());
+}
+
+AdaRoundResult adaround(const Graph& graph, const rewrite::QuantPlan& plan,
+                        const std::map<std::string, QParams>& params, const calib::DataReader& data,
+                        const AdaRoundOptions& options, const Graph* reference) {
+  const auto start = std::chrono::steady_clock::now();
+  AdaRoundResult r;
+  r.iterations = options.iterations;
+  const Graph& ref = reference ? *reference : graph;
+  const std::vector<Candidate> layers = candidates(graph, plan, params, options.through_activation, r.skipped);
+  for (const auto& s : r.skipped) log::debug("AdaRound skips ", s);
+  if (layers.empty()) return r;
+  for (const auto& c : layers)
+    if (ref.nodes.size() != graph.nodes.size() ||
+        ref.nodes[static_cast<size_t>(c.layer.node)].outputs[0] != c.layer.output)
+      PTQ_FAIL(Error, "AdaRound: the reference graph does not have the layers of the quantized one");
+
+  // Pass 1: the FP32 outputs at the sampled positions.
+  const size_t n = data.size();
+  std::vector<LayerColumns> targets;
+  std::map<std::string, size_t> by_output;
+  for (size_t k = 0; k < layers.size(); ++k) {
+    targets.emplace_back(ref, layers[k].layer, ColumnKind::Outputs, n, options.columns);
+    by_output[layers[k].layer.output] = k;
+  }
+  std::vector<char> used(n, 0);
+  exec::Executor fp32(ref, exec::ExecOptions{options.threads, false, false, false});
+  Progress targets_progress("AdaRound targets", n, options.progress);
+  for (size_t first = 0; first < n; first += kChunk) {  // samples are read in order, run on the threads
+    std::vector<calib::Sample> chunk;
+    for (size_t i = first; i < std::min(n, first + kChunk); ++i) chunk.push_back(data.read(i));
+    run_tasks(options.threads, chunk.size(), [&](size_t k) {
+      const calib::Sample& s = chunk[k];
+      if (s.skipped) return;
+      const size_t i = first + k;
+      used[i] = 1;
+      exec::Tap tap = [&](const std::string& name, const Tensor& value) {
+        auto it = by_output.find(name);
+        if (it != by_output.end()) targets[it->second].add(i, value);
+      };
+      exec::RunOptions run;
+      run.tap = &tap;
+      try {
+        fp32.run(s.tensors, run);
+      } catch (Error& e) {
+        e.append_context("sample '" + s.id + "' of " + data.describe());
+        throw;
+      }
+    });
+    targets_progress.update(first + chunk.size());
+  }
+  targets_progress.finish();
+  r.samples = static_cast<size_t>(std::count(used.begin(), used.end(), 1));
+  if (r.samples == 0) PTQ_FAIL(DataError, data.describe(), ": every sample was skipped as bad; AdaRound has no data");
+
+  // Pass 2: layer by layer through the quantized model.
+  Graph work = graph;  // shares the weights' buffers: rounded weights are assigned, never written in place
+  search::QuantSim sim(work, plan, params, options.threads);
+  const search::GroupFlags on = sim.all(true);
+  std::vector<search::Trace> traces(n);
+  for (size_t i = 0; i < n; ++i)
+    if (used[i]) traces[i] = sim.start(data.read(i).tensors);
+  Progress progress("AdaRound", layers.size(), options.progress, "layers");
+  for (size_t k = 0; k < layers.size(); ++k) {
+    const Candidate& c = layers[k];
+    const auto layer_start = std::chrono::steady_clock::now();
+    LayerColumns inputs(work, c.layer, ColumnKind::Inputs, n, options.columns);
+    run_tasks(options.threads, n, [&](size_t i) {
+      if (!used[i]) return;
+      sim.advance(traces[i], on, static_cast<size_t>(c.layer.node));
+      inputs.add(i, sim.input(traces[i], static_cast<size_t>(c.layer.node), 0, on));
+    });
+    AdaRoundLayer report{c.label, c.layer.op_type, c.layer.weight, c.layer.groups, c.layer.rows, c.layer.depth};
+    std::vector<double> shift;
+    Tensor rounded =
+        round_layer(work, c, params.at(c.layer.weight), inputs.take(), targets[k].take(), options, report, shift);
+    work.weights[c.layer.weight].value = rounded;
+    sim.update_weight(c.layer.weight);
+    if (std::optional<Tensor> b = options.correct_bias ? corrected_bias(work, c.layer, shift) : std::nullopt) {
+      work.weights[c.layer.bias].value = *b;
+      sim.update_weight(c.layer.bias);
+      r.weights[c.layer.bias] = std::move(*b);
+      report.bias_corrected = true;
+    }
+    r.weights[c.layer.weight] = std::move(rounded);
+    log::debug("AdaRound ", c.label, ": reconstruction error ", report.error_nearest, " -> ", report.error, " (",
+               report.flipped, " weights flipped, ", report.kept_nearest, " channels kept nearest) in ",
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - layer_start).count(), " s");
+    r.layers.push_back(std::move(report));
+    progress.update(k + 1);
+  }
+  progress.finish();
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return r;
+}
+
+}  // namespace ptq::transform

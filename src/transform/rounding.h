@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: Apache-2.0
+// learn_rounding on Eigen views (not public API: Eigen types stay inside the library): the AdaRound
+// driver hands it a block of output channels, the group's shuffled inputs in the row-major layout the
+// batches are cut from, and the block's targets.
+#pragma once
+
+#include <Eigen/Core>
+#include <vector>
+
+#include "ptq/transform/adaround.h"
+
+namespace ptq::transform {
+
+using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+RoundingResult learn_rounding(const RoundingProblem& problem, const Eigen::Ref<const RowMatrix>& inputs,
+                              const Eigen::Ref<const Eigen::MatrixXf>& targets, const AdaRoundOptions& options);
+
+// Depthwise groups side by side: row g of `problem` is one group's only output channel, whose inputs
+// are row first + g of every xk[k] (k < depth; each [groups, columns]) and targets row g of `targets`.
+RoundingResult learn_rounding_depthwise(const RoundingProblem& problem, const std::vector<RowMatrix>& xk,
+                                        Eigen::Index first, const Eigen::Ref<const Eigen::MatrixXf>& targets,
+                                        const AdaRoundOptions& options);
+
+}  // namespace ptq::transform
