@@ -41,13 +41,22 @@ Attempt AttemptBuilder::build(const rewrite::QuantOptions& quant, const rewrite:
   at.plan = plan;
   const onnx::ModelProto* source = &prep_.model;
   const Graph* source_graph = &prep_.graph;
+  Rounded rounded;
+  if (job_.adaround > 0) {
+    rounded = adaround_stage(job_, prep_, data_, plan, table);
+    at.adaround = rounded.summary;
+    if (rounded.changed) {
+      source = &rounded.model;
+      source_graph = &rounded.graph;
+    }
+  }
   rewrite::PassResult corrected;
   Graph corrected_graph;
   if (job_.bias_correction) {
     std::map<std::string, int> missing = rewrite::bias_correction_inputs(prep_.graph, plan, table);
     for (auto it = missing.begin(); it != missing.end();) it = means_.count(it->first) ? missing.erase(it) : std::next(it);
     if (!missing.empty()) means_.merge(calib::channel_means(prep_.graph, missing, *data_.calib, job_.calib));
-    corrected = rewrite::correct_biases(prep_.model, prep_.graph, plan, table, means_);
+    corrected = rewrite::correct_biases(*source, *source_graph, plan, table, means_);
     at.corrected_biases = corrected.changed;
     if (corrected.changed) {
       corrected_graph = build_graph(corrected.model, GraphOptions{true, prep_.loaded.external_tensors});

@@ -77,6 +77,13 @@ QuantizeResult run_quantize(const QuantizeJob& job) {
     PTQ_FAIL(UsageError, "static quantization needs calibration data (--calib DIR) or a table (--load-table FILE)");
   if (job.bias_correction && job.calib_dir.empty())
     PTQ_FAIL(UsageError, "--bias-correction needs calibration data (--calib DIR): it measures each layer's input means");
+  if (job.adaround < 0) PTQ_FAIL(UsageError, "--adaround takes a positive number of iterations, got ", job.adaround);
+  if (job.adaround > 0 && job.calib_dir.empty())
+    PTQ_FAIL(UsageError, "--adaround needs calibration data (--calib DIR): it reconstructs each layer's output on the samples",
+             dynamic ? " (also in dynamic mode)" : " (a --load-table has no samples)");
+  if (job.adaround > 0 && dynamic && job.quant.dynamic_format == rewrite::DynamicFormat::Integer)
+    PTQ_FAIL(UsageError, "--adaround cannot be combined with --dynamic-format integer (activations quantized per run by "
+             "DynamicQuantizeLinear); use the default qdq format");
   if (job.tolerance.max_drop >= 0.0 && job.labels.empty())
     PTQ_FAIL(UsageError, "--max-drop needs a labelled evaluation set (--eval-data DIR --labels FILE)");
 
@@ -129,6 +136,7 @@ QuantizeResult run_quantize(const QuantizeJob& job) {
 
   r.quant = chosen.quant;
   r.corrected_biases = chosen.corrected_biases;
+  r.adaround = chosen.adaround;
   r.quantized_nodes = chosen.plan.quantized_node_count();
   r.float_nodes = chosen.plan.float_node_count();
   for (size_t i = 0; i < chosen.plan.nodes.size(); ++i) {

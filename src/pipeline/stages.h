@@ -31,13 +31,27 @@ struct DataSplit {
 };
 DataSplit split_data(const QuantizeJob& job, const Graph& graph);
 
-// attempt.cpp: one quantized model for a plan and its table: bias correction (a corrected copy of the
-// model, planned again: a layer may gain a bias), rewrite, evaluation against the FP32 graph.
+// adaround_stage.cpp: --adaround for a plan and its table: the model and graph with the rounded weights
+// (and, with --bias-correction, the biases corrected in AdaRound's pass), changed = false when no layer
+// could be rounded, and the summary.
+struct Rounded {
+  bool changed = false;
+  onnx::ModelProto model;
+  Graph graph;
+  AdaRoundSummary summary;
+};
+Rounded adaround_stage(const QuantizeJob& job, const Prepared& prep, const DataSplit& data, const rewrite::QuantPlan& plan,
+                       const calib::CalibTable& table);
+
+// attempt.cpp: one quantized model for a plan and its table: AdaRound (a copy of the model with the
+// rounded weights), bias correction (a corrected copy of the model, planned again: a layer may gain a
+// bias), rewrite, evaluation against the FP32 graph.
 struct Attempt {
   rewrite::QuantOptions quant;
   rewrite::QuantPlan plan;
   onnx::ModelProto quantized;
   size_t corrected_biases = 0;
+  AdaRoundSummary adaround;
   bool evaluated = false;
   report::EvalResult eval;
   std::string hint;

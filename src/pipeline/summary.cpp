@@ -80,6 +80,33 @@ nlohmann::json precision_json(const PrecisionSummary& p) {
   return j;
 }
 
+// "  AdaRound: ..." (empty when it did not run).
+std::string format_adaround(const AdaRoundSummary& a) {
+  if (!a.ran) return "";
+  char line[512];
+  std::string extra;
+  if (a.biases_corrected) extra += ", " + std::to_string(a.biases_corrected) + " biases corrected";
+  if (!a.skipped.empty()) extra += ", " + std::to_string(a.skipped.size()) + " Conv/Gemm/MatMul left as they are (-v: why)";
+  std::snprintf(line, sizeof line,
+                "  AdaRound: %zu layers, %d iterations each, %zu samples, %.1f s; reconstruction error (mean relative) "
+                "%.4g nearest -> %.4g%s\n",
+                a.layers.size(), a.iterations, a.samples, a.seconds, a.error_nearest, a.error, extra.c_str());
+  return line;
+}
+
+nlohmann::json adaround_json(const AdaRoundSummary& a) {
+  nlohmann::json j = {{"iterations", a.iterations}, {"samples", a.samples}, {"seconds", a.seconds},
+                      {"error_nearest", a.error_nearest}, {"error", a.error}, {"skipped", a.skipped},
+                      {"biases_corrected", a.biases_corrected}};
+  j["layers"] = nlohmann::json::array();
+  for (const auto& l : a.layers)
+    j["layers"].push_back({{"name", l.label}, {"op_type", l.op_type}, {"weight", l.weight}, {"groups", l.groups},
+                           {"rows", l.rows}, {"depth", l.depth}, {"columns", l.columns}, {"error_nearest", l.error_nearest},
+                           {"error", l.error}, {"flipped", l.flipped}, {"channels_kept_nearest", l.kept_nearest},
+                           {"bias_corrected", l.bias_corrected}});
+  return j;
+}
+
 }  // namespace
 
 std::string format_summary(const QuantizeResult& r) {
@@ -102,6 +129,7 @@ std::string format_summary(const QuantizeResult& r) {
                 r.float_nodes, r.removed_nodes, extra.c_str());
   os << line;
   for (const auto& f : r.float_node_reasons) os << "    float: " << f << "\n";
+  os << format_adaround(r.adaround);
   std::snprintf(line, sizeof line, "  size: %s -> %s (%.3fx)\n", format_bytes(r.fp32_bytes).c_str(),
                 format_bytes(r.quantized_bytes).c_str(), r.fp32_bytes ? static_cast<double>(r.quantized_bytes) / r.fp32_bytes : 0.0);
   os << line;
@@ -141,6 +169,7 @@ nlohmann::json summary_json(const QuantizeResult& r) {
     j["float_last"] = r.quant.float_last;
   }
   if (r.precision.ran) j["precision"] = precision_json(r.precision);
+  if (r.adaround.ran) j["adaround"] = adaround_json(r.adaround);
   return j;
 }
 

@@ -43,6 +43,13 @@ void register_quantize_command(CLI::App& app, Action& action) {
       ->check(CLI::IsMember({"int16", "float"}))->group(precision);
   app.add_option("--sensitivity-samples", o->job.sensitivity_samples, "Evaluation samples the per-layer ranking uses (default 8)")
       ->check(CLI::PositiveNumber)->group(precision);
+  app.add_option("--adaround", o->job.adaround,
+                 "AdaRound: learn each Conv/Gemm/MatMul weight's rounding (up or down) by layer-wise reconstruction on the "
+                 "--calib samples; N iterations per layer (default " + std::to_string(pipeline::kDefaultAdaRoundIterations) +
+                     "). Give N, or put the flag after MODEL")
+      ->expected(0, 1)
+      ->default_str(std::to_string(pipeline::kDefaultAdaRoundIterations))
+      ->group("Quantization");
   add_quant_options(app, o->flags);
   add_calib_options(app, o->job.calib);
   add_data_options(app, o->job.data);
@@ -51,6 +58,8 @@ void register_quantize_command(CLI::App& app, Action& action) {
     if (!app.get_subcommands().empty()) return;
     if (o->job.model.empty()) throw CLI::CallForHelp();
     action = [o, &app] {
+      if (app.get_option("--adaround")->count() > 0 && o->job.adaround <= 0)
+        throw UsageError("--adaround takes a positive number of iterations, got " + std::to_string(o->job.adaround));
       pipeline::QuantizeJob job = finish_job(o->job, o->flags, app.get_option("--quiet")->as<bool>());
       if (o->external_data) job.external_data = onnx_io::ExternalData::Always;
       job.fallback = search::fallback_from_name(o->fallback);

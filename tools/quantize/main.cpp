@@ -26,6 +26,8 @@ constexpr const char* kExamples = R"(Examples:
                                            weights-only int8 (no calibration data)
   quantize model.onnx --calib calib/ --bias-correction -o m.int8.onnx
                                            also remove the mean shift int8 weights cause (MobileNets: +0.5..1 point)
+  quantize model.onnx --calib calib/ --adaround -o m.int8.onnx
+                                           learn each weight's rounding (AdaRound; --adaround N: N iterations per layer)
   quantize model.onnx --calib calib/ --activation-type uint16 --weight-type int16 -o m.16.onnx
   quantize inspect model.onnx              summary of a model (IR, opsets, I/O, ops, weights)
   quantize inspect model.onnx --json       the same as JSON on stdout

@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: Apache-2.0
+// `quantize --adaround` end to end on the bundled Fashion-MNIST CNN (models/fmnist_cnn.onnx,
+// calibration/fmnist, labelled models/fmnist_test): the output is no further from FP32 than with nearest
+// rounding, the report's AdaRound line and JSON, the same bytes whatever --threads,
+// dynamic mode with --calib, --bias-correction alongside, and the usage errors.
+#include <nlohmann/json.hpp>
+
+#include "testutil.h"
+
+namespace fs = std::filesystem;
+using namespace ptq;
+
+namespace {
+
+// Output cosine AdaRound may lose against nearest rounding on the 1000 evaluation images (none
+// measured; the slack covers float noise only).
+constexpr double kCosineSlack = 1e-4;
+constexpr const char* kIterations = "300";  // enough on this model, keeps the test fast
+
+const fs::path kSource = PTQ_SOURCE_DIR;
+std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
+std::string bundled() {
+  return q(kSource / "models/fmnist_cnn.onnx") + " --calib " + q(kSource / "calibration/fmnist") + " --eval-data " +
+         q(kSource / "models/fmnist_test") + " --labels " + q(kSource / "models/fmnist_test/labels.npy");
+}
+
+nlohmann::json run_json(const std::string& args) {
+  auto r = test::run_quantize(args + " -q --json");
+  EXPECT_EQ(r.exit_code, 0) << args << "\n" << r.err;
+  return r.exit_code == 0 ? nlohmann::json::parse(r.out) : nlohmann::json();
+}
+
+double cosine(const nlohmann::json& j) { return j["evaluation"]["outputs"][0]["cosine"].get<double>(); }
+
+void expect_no_worse_than_nearest(const std::string& options) {
+  const fs::path dir = test::fresh_dir();
+  const nlohmann::json near = run_json(bundled() + options + " -o " + q(dir / "near.onnx"));
+  const nlohmann::json ada =
+      run_json(bundled() + options + " --adaround " + kIterations + " -o " + q(dir / "ada.onnx"));
+  ASSERT_TRUE(ada.contains("adaround")) << ada.dump();
+  EXPECT_GE(cosine(ada), cosine(near) - kCosineSlack) << options;
+  const nlohmann::json& a = ada["adaround"];
+  EXPECT_EQ(a["layers"].size(), 7u);  // 5 Conv + 2 Gemm
+  EXPECT_EQ(a["iterations"], 300);
+  EXPECT_LT(a["error"].get<double>(), a["error_nearest"].get<double>());
+  EXPECT_FALSE(near.contains("adaround"));
+}
+
+}  // namespace
+
+TEST(AdaRoundCli, NoFurtherFromFp32ThanNearestW8A8) { expect_no_worse_than_nearest(""); }
+
+TEST(AdaRoundCli, ReportLineAndDefaultIterations) {
+  const fs::path dir = test::fresh_dir();
+  // The flag without a count, after the model: the default iterations.
+  auto r = test::run_quantize(q(kSource / "models/fmnist_cnn.onnx") + " --calib " + q(kSource / "calibration/fmnist") +
+                              " --calib-samples 40 --adaround -o " + q(dir / "m.onnx"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("  AdaRound: 7 layers, 2000 iterations each, 40 samples"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("reconstruction error"), std::string::npos) << r.err;
+}
+
+TEST(AdaRoundCli, SameBytesWhateverTheThreads) {
+  const fs::path dir = test::fresh_dir();
+  const std::string args = q(kSource / "models/fmnist_cnn.onnx") + " --calib " + q(kSource / "calibration/fmnist") +
+                           " --calib-samples 60 --eval-samples 0 --adaround 100 -q";
+  ASSERT_EQ(test::run_quantize(args + " --threads 1 -o " + q(dir / "t1.onnx")).exit_code, 0);
+  ASSERT_EQ(test::run_quantize(args + " --threads 3 -o " + q(dir / "t3.onnx")).exit_code, 0);
+  EXPECT_EQ(test::read_bytes(dir / "t1.onnx"), test::read_bytes(dir / "t3.onnx"));
+}
+
+TEST(AdaRoundCli, DynamicModeAndBiasCorrection) {
+  const fs::path dir = test::fresh_dir();
+  const nlohmann::json dyn = run_json(bundled() + " --mode dynamic --adaround 100 -o " + q(dir / "d.onnx"));
+  EXPECT_EQ(dyn["adaround"]["layers"].size(), 7u);
+  const nlohmann::json bc = run_json(bundled() + " --adaround 100 --bias-correction -o " + q(dir / "b.onnx"));
+  EXPECT_EQ(bc["adaround"]["layers"].size(), 7u);
+  EXPECT_EQ(bc["adaround"]["biases_corrected"], 7);  // every layer has a bias of its own
+}
+
+TEST(AdaRoundCli, UsageErrors) {
+  const fs::path dir = test::fresh_dir();
+  const std::string model = q(kSource / "models/fmnist_cnn.onnx"), out = " -o " + q(dir / "x.onnx");
+  auto expect = [&](const std::string& args, const std::string& fragment) {
+    auto r = test::run_quantize(args);
+    EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.err;
+    EXPECT_NE(r.err.find(fragment), std::string::npos) << args << "\n" << r.err;
+  };
+  expect(model + " --mode dynamic --adaround" + out, "--adaround needs calibration data (--calib DIR)");
+  const fs::path table = dir / "t.json";
+  ASSERT_EQ(test::run_quantize("calibrate " + model + " --calib " + q(kSource / "calibration/fmnist") +
+                               " --calib-samples 20 -q --table " + q(table))
+                .exit_code,
+            0);
+  expect(model + " --load-table " + q(table) + " --adaround" + out, "--adaround needs calibration data (--calib DIR)");
+  expect(model + " --calib " + q(kSource / "calibration/fmnist") + " --adaround 0" + out,
+         "--adaround takes a positive number");
+  expect(model + " --calib " + q(kSource / "calibration/fmnist") +
+             " --mode dynamic --dynamic-format integer --adaround" + out,
+         "--adaround cannot be combined with --dynamic-format integer");
+  EXPECT_FALSE(fs::exists(dir / "x.onnx"));
+}
