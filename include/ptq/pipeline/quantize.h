@@ -38,7 +38,7 @@ struct QuantizeJob {
   // evaluation samples; the written model's evaluation decides whether the tolerance is met.
   search::Tolerance tolerance;
   search::Fallback fallback = search::Fallback::Int16;
-  size_t sensitivity_samples = 8;
+  size_t sensitivity_samples = 4;  // the search's ranking (quantize sensitivity: 8)
   rewrite::QuantOptions quant;
   calib::CalibOptions calib;
   calib::DataOptions data;

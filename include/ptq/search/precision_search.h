@@ -34,8 +34,8 @@ struct SearchOptions {
   Tolerance tolerance;
   Fallback fallback = Fallback::Int16;
   std::vector<int64_t> labels;      // labels of the evaluation samples' classifier rows (max_drop)
-  size_t sensitivity_samples = 8;   // samples of the ranking
-  size_t prune = 8;                 // tries to return promoted layers to 8 bits
+  size_t sensitivity_samples = 4;   // samples of the ranking
+  size_t prune = 4;                 // tries to return promoted layers to 8 bits
   int threads = 0;
   bool progress = true;
 };
