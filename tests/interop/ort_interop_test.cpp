@@ -14,6 +14,7 @@
 #include "interop_models.h"
 #include "ort_util.h"
 #include "ptq/exec/executor.h"
+#include "ptq/search/layers.h"
 #include "testutil.h"
 
 using namespace ptq;
@@ -44,6 +45,8 @@ struct Case {
   int opset;
   QuantOptions options;
   double min_cosine = 1.0;
+  std::vector<size_t> promote;  // mixed precision: these layers (search::find_layers order) at `fallback`
+  search::Fallback fallback = search::Fallback::Int16;
 };
 
 const char* net_name(Net n) { return n == Net::Conv ? "conv" : n == Net::Mlp ? "mlp" : "embedding"; }
@@ -87,6 +90,20 @@ std::vector<Case> static_cases() {
     old.min_cosine = kCos8Bit;
     cases.push_back(old);
   }
+  // Mixed precision (the precision search's output): some layers 16-bit or float among 8-bit ones, at
+  // opset 11 (com.microsoft Q/DQ throughout) and 13.
+  for (int opset : {11, 13})
+    for (auto fallback : {search::Fallback::Int16, search::Fallback::Float}) {
+      Case c("conv_mixed_" + search::fallback_name(fallback) + "_opset" + std::to_string(opset), Net::Conv, opset);
+      c.promote = {0, 3};
+      c.fallback = fallback;
+      c.min_cosine = kCos8Bit;
+      cases.push_back(c);
+    }
+  Case mlp("mlp_mixed_int16", Net::Mlp);
+  mlp.promote = {0};
+  mlp.min_cosine = kCos8Bit;
+  cases.push_back(mlp);
   for (QType act : {QType::UInt16, QType::Int16}) {
     Case c("conv_static_a" + short_name(act) + "_ws16_opset21", Net::Conv);
     c.options.activation_type = act;
@@ -175,7 +192,12 @@ TEST_P(OrtInterop, RunsInOnnxRuntimeCloseToFp32AndMatchesPtqExecutor) {
   const auto dir = fresh_dir();
   const Fp32Data& fp = fp32_data(c.net, c.opset, dir / "fp32");
   ASSERT_FALSE(fp.eval_outputs.empty());
-  rewrite::QuantPlan plan = rewrite::plan_quantization(fp.graph, c.options);
+  QuantOptions options = c.options;
+  if (!c.promote.empty()) {
+    const rewrite::QuantPlan base = rewrite::plan_quantization(fp.graph, options);
+    options.precision = search::precision_overrides(search::find_layers(fp.graph, base), c.promote, base, c.fallback);
+  }
+  rewrite::QuantPlan plan = rewrite::plan_quantization(fp.graph, options);
   calib::CalibTable table = minmax_table(fp.graph, plan, fp.calib_activations);
   onnx::ModelProto q = rewrite::rewrite_model(fp.model, fp.graph, plan, table);
 

@@ -40,7 +40,7 @@ DynamicFormat dynamic_format_from_name(const std::string& name);
 // Layers kept above the default types, and the tensors that go with them (a layer's quantizers: the
 // activations it reads and writes with own parameters, its weights; search/layers.h finds them).
 //   wide:  16-bit Q/DQ (activations int16 when the activation type is signed, else uint16; weights int16
-//          symmetric; the layer's bias stays float); a tensor sharing parameters with a wide one is wide.
+//          symmetric; the bias int32 as ever); a tensor sharing parameters with a wide one is wide.
 //   float: the node is not quantized, and neither are the tensors listed (nobody reads them quantized;
 //          a Relu/Clip writing one is not folded).
 struct PrecisionOverrides {
