@@ -107,15 +107,15 @@ QuantizeResult run_quantize(const QuantizeJob& job) {
   r.calib_seconds = seconds_since(calib_start);
 
   // Precision search: which layers leave 8 bits so that the tolerance holds.
+  AttemptBuilder builder(job, prep, data);
   rewrite::QuantOptions quant = job.quant;
   rewrite::QuantPlan plan = prep.plan;
   if (job.tolerance.active()) {
-    quant = search_stage(job, prep, data, table, r.precision);
+    quant = search_stage(job, prep, data, table, builder, r.precision);
     plan = rewrite::plan_quantization(prep.graph, quant);
     table = rewrite::retype_table(table, plan);
   }
 
-  AttemptBuilder builder(job, prep, data);
   Attempt chosen = builder.build(quant, plan, table);
   if (r.precision.ran) r.precision.met = chosen.evaluated && tolerance_met(job, chosen.eval);
 

@@ -47,6 +47,8 @@ class AttemptBuilder {
  public:
   AttemptBuilder(const QuantizeJob& job, const Prepared& prep, const DataSplit& data);
   Attempt build(const rewrite::QuantOptions& quant, const rewrite::QuantPlan& plan, const calib::CalibTable& table);
+  // Bias correction's channel means for the inputs of plan's layers (measured once, then reused).
+  const std::map<std::string, std::vector<double>>& bias_means(const rewrite::QuantPlan& plan, const calib::CalibTable& table);
 
  private:
   const QuantizeJob& job_;
@@ -59,7 +61,7 @@ class AttemptBuilder {
 // chosen model (job.quant with its PrecisionOverrides); fills summary (not `met`, which the written
 // model's evaluation decides).
 rewrite::QuantOptions search_stage(const QuantizeJob& job, const Prepared& prep, const DataSplit& data,
-                                   const calib::CalibTable& table, PrecisionSummary& summary);
+                                   const calib::CalibTable& table, AttemptBuilder& builder, PrecisionSummary& summary);
 // Whether an evaluation meets the job's tolerance (true when none is set).
 bool tolerance_met(const QuantizeJob& job, const report::EvalResult& eval);
 

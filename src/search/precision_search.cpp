@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "ptq/rewrite/passes.h"
 #include "ptq/util/log.h"
 #include "ptq/util/parallel.h"
 #include "ptq/util/progress.h"
@@ -38,13 +39,16 @@ class Search {
     r.macs = count_all_macs();
     r.attempts.push_back(evaluate({}));
     if (!r.attempts.back().meets && !r.layers.empty()) {
-      QuantSim sim(graph_, base_plan_, rewrite::resolve_params(graph_, base_plan_, table_), 1);
+      Graph corrected;
+      const rewrite::QuantPlan plan = with_corrections(base_plan_, table_, corrected);
+      const Graph& g = search_.bias_means ? corrected : graph_;
+      QuantSim sim(g, plan, rewrite::resolve_params(g, plan, table_), 1);
       SensitivityOptions so;
       so.samples = search_.sensitivity_samples;
       so.except = false;
       so.threads = search_.threads;
       so.progress = search_.progress;
-      r.sensitivity = analyze_sensitivity(graph_, sim, r.layers, eval_, so);
+      r.sensitivity = analyze_sensitivity(g, sim, r.layers, eval_, so);
       fallback_ = search_.fallback;
       if (!grow_and_bisect(r) && fallback_ == Fallback::Int16) {
         log::info("precision search: 16 bits do not reach the tolerance; trying float");
@@ -59,6 +63,14 @@ class Search {
   }
 
  private:
+  // With bias correction: `storage` becomes the graph with the plan's corrected biases and the result is
+  // the plan made again on it (a layer may have gained a bias); else the plan as it is.
+  rewrite::QuantPlan with_corrections(const rewrite::QuantPlan& plan, const calib::CalibTable& table, Graph& storage) const {
+    if (!search_.bias_means) return plan;
+    storage = rewrite::correct_graph_biases(graph_, plan, table, *search_.bias_means);
+    return rewrite::plan_quantization(storage, plan.options);
+  }
+
   // FP32 outputs of every evaluation sample, once.
   void compute_references() {
     QuantSim sim(graph_, base_plan_, rewrite::resolve_params(graph_, base_plan_, table_), 1);
@@ -134,7 +146,10 @@ class Search {
         a.note = "quantizes tensor '" + t.tensor + "', which the calibration did not observe";
         return a;
       }
-    QuantSim sim(graph_, plan, rewrite::resolve_params(graph_, plan, table), 1);
+    Graph corrected;
+    const rewrite::QuantPlan final_plan = with_corrections(plan, table, corrected);
+    const Graph& g = search_.bias_means ? corrected : graph_;
+    QuantSim sim(g, final_plan, rewrite::resolve_params(g, final_plan, table), 1);
     const GroupFlags on = sim.all(true);
     report::OutputScorer scorer(names_);
     for_each_chunk([&](size_t, const calib::Sample& s) { return sim.run_outputs(s.tensors, on); },

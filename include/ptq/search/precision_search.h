@@ -38,6 +38,10 @@ struct SearchOptions {
   size_t prune = 4;                 // tries to return promoted layers to 8 bits
   int threads = 0;
   bool progress = true;
+  // Bias correction (rewrite/passes.h) as the written model will have it: every candidate's biases
+  // corrected for its own weight quantization, with these per-channel means of the layers' inputs
+  // (calib::channel_means of bias_correction_inputs). nullptr: no bias correction.
+  const std::map<std::string, std::vector<double>>* bias_means = nullptr;
 };
 
 // One candidate the search evaluated.
