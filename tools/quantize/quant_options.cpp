@@ -11,8 +11,9 @@ void add_quant_options(CLI::App& cmd, QuantFlags& f) {
   cmd.add_option("--mode", f.mode, "static (activations and weights; needs --calib) or dynamic (weights only)")
       ->check(CLI::IsMember({"static", "dynamic"}))->group(group);
   cmd.add_option("--activation-type", f.activation_type, "Activation type (default uint8)")
-      ->check(CLI::IsMember({"uint8", "int8", "uint16", "int16"}))->group(group);
-  cmd.add_option("--weight-type", f.weight_type, "Weight type (default int8)")->check(CLI::IsMember({"int8", "uint8", "int16"}))->group(group);
+      ->check(CLI::IsMember(rewrite::type_names(rewrite::activation_types())))->group(group);
+  cmd.add_option("--weight-type", f.weight_type, "Weight type (default int8; int4/uint4: opset-21 DequantizeLinear, the model is upgraded to opset 21)")
+      ->check(CLI::IsMember(rewrite::type_names(rewrite::weight_types())))->group(group);
   cmd.add_flag("--per-tensor", f.per_tensor, "One weight scale per tensor (default: per output channel)")->group(group);
   cmd.add_flag("--symmetric-activations", f.symmetric_activations, "Symmetric activation ranges (TensorRT style; keeps Relu/Clip)")->group(group);
   cmd.add_flag("--reduce-range", f.reduce_range, "Weights one bit narrower (for CPUs without VNNI)")->group(group);
