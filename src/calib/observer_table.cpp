@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// The observer table: one row per --method. The CLI's --method check and help text, the calibrator
-// and the tests all read it. Weights use min/max per channel (no clipping), except where a method
-// fits weights itself (admm); eq starts from kl and refines (observers/eq.cpp).
+// The observer tables. Methods: one row per --method; the CLI's --method check and help text, the
+// calibrator and the tests all read it. Weights use min/max per channel (no clipping), except where
+// a method fits weights itself (admm); eq starts from kl and refines (observers/eq.cpp). Weight
+// observers: one row per --weight-range, which replaces the method's weight column (static mode)
+// or the min/max of dynamic mode; eq still refines from there.
 #include "observers/observers.h"
 #include "ptq/util/error.h"
 
@@ -29,6 +31,28 @@ const ObserverEntry& find_observer(const std::string& name) {
 std::string observer_names() {
   std::string names;
   for (const auto& e : observer_table()) names += (names.empty() ? "" : ", ") + std::string(e.name);
+  return names;
+}
+
+const std::vector<WeightObserverEntry>& weight_observer_table() {
+  static const std::vector<WeightObserverEntry> table = {
+      // name      help                                                                              weights
+      {"minmax", "per-channel min/max, no clipping (what every method but admm uses)",               &make_minmax_observer},
+      {"mse",    "per-channel clipping threshold minimizing the squared weight error (100 steps)",   &make_mse_weight_observer},
+      {"admm",   "per-channel least-squares scale fit (MNN 'ADMM', what --method admm uses)",        &make_admm_weight_observer},
+  };
+  return table;
+}
+
+const WeightObserverEntry& find_weight_observer(const std::string& name) {
+  for (const auto& e : weight_observer_table())
+    if (name == e.name) return e;
+  PTQ_FAIL(UsageError, "unknown weight range '", name, "'; expected one of: ", weight_observer_names());
+}
+
+std::string weight_observer_names() {
+  std::string names;
+  for (const auto& e : weight_observer_table()) names += (names.empty() ? "" : ", ") + std::string(e.name);
   return names;
 }
 

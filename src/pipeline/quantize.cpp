@@ -39,6 +39,11 @@ void check_output(const QuantizeJob& job) {
   if (!fs::is_directory(dir, ec)) PTQ_FAIL(IoError, "cannot write ", job.output, ": folder ", dir.string(), " does not exist");
 }
 
+// The weight observer of dynamic mode (which has no calibration method): --weight-range, else minmax.
+std::string dynamic_weight_range(const QuantizeJob& job) {
+  return job.calib.weight_range.empty() ? "minmax" : job.calib.weight_range;
+}
+
 // Default number of held-out samples for a calibration set of `total` samples.
 size_t default_holdout(size_t total) { return total < 5 ? 0 : std::clamp<size_t>(total / 10, 1, 16); }
 
@@ -213,12 +218,14 @@ QuantizeResult run_quantize(const QuantizeJob& job) {
     table = calib::load_table(job.load_table);
     r.method = "table " + job.load_table;
   } else if (dynamic) {
-    table = rewrite::weight_table(graph, plan);
+    table = rewrite::weight_table(graph, plan, dynamic_weight_range(job));
     r.method = "weights (dynamic)";
+    r.weight_range = dynamic_weight_range(job);
   } else {
     table = calib::calibrate(graph, rewrite::calib_targets(plan), *calib_part, job.calib);
     table.model = job.model;
     r.method = job.calib.method;
+    r.weight_range = job.calib.weight_range;
     r.calib_samples = table.samples;
     r.calib_source = calib_part->describe();
   }
@@ -300,7 +307,8 @@ QuantizeResult run_quantize(const QuantizeJob& job) {
     bool complete = true;
     for (const auto& t : rewrite::calib_targets(plan2)) complete &= table2.tensors.count(t.tensor) != 0;
     if (!complete && job.load_table.empty()) {  // the new plan quantizes tensors the first did not
-      table2 = dynamic ? rewrite::weight_table(graph, plan2) : calib::calibrate(graph, rewrite::calib_targets(plan2), *calib_part, job.calib);
+      table2 = dynamic ? rewrite::weight_table(graph, plan2, dynamic_weight_range(job))
+                       : calib::calibrate(graph, rewrite::calib_targets(plan2), *calib_part, job.calib);
       complete = true;
     }
     if (!complete) {

@@ -5,6 +5,22 @@
 #include "ptq/calib/observer.h"
 
 namespace ptq::cli {
+namespace {
+
+// A CLI11 check from a library table lookup, which throws UsageError listing the allowed names.
+template <class Find>
+auto lookup_check(Find find) {
+  return [find](const std::string& value) {
+    try {
+      find(value);
+      return std::string();
+    } catch (const UsageError& e) {
+      return std::string(e.what());
+    }
+  };
+}
+
+}  // namespace
 
 void add_quant_options(CLI::App& cmd, QuantFlags& f) {
   const char* group = "Quantization";
@@ -64,14 +80,12 @@ void add_calib_options(CLI::App& cmd, calib::CalibOptions& o) {
   std::string methods;
   for (const auto& e : calib::observer_table()) methods += std::string("\n  ") + e.name + ": " + e.help;
   cmd.add_option("--method", o.method, "Calibration method (default percentile):" + methods)
-      ->check([](const std::string& m) {
-        try {
-          calib::find_observer(m);
-          return std::string();
-        } catch (const UsageError& e) {
-          return std::string(e.what());
-        }
-      })
+      ->check(lookup_check(calib::find_observer))
+      ->group(group);
+  std::string ranges;
+  for (const auto& e : calib::weight_observer_table()) ranges += std::string("\n  ") + e.name + ": " + e.help;
+  cmd.add_option("--weight-range", o.weight_range, "Weight ranges instead of the method's own (dynamic mode: default minmax):" + ranges)
+      ->check(lookup_check(calib::find_weight_observer))
       ->group(group);
   cmd.add_option("--percentile", o.percentile, "Percentile kept by --method percentile (default 99.999)")->group(group);
   cmd.add_option("--moving-average", o.moving_average, "EMA constant for --method minmax (0: running min/max)")->group(group);
