@@ -8,6 +8,24 @@
 #include "ptq/util/error.h"
 
 namespace ptq::calib {
+namespace {
+
+// Lookup and name list shared by both tables (rows with a `name`).
+template <class Row>
+std::string names_of(const std::vector<Row>& table) {
+  std::string names;
+  for (const auto& e : table) names += (names.empty() ? "" : ", ") + std::string(e.name);
+  return names;
+}
+
+template <class Row>
+const Row& find_row(const std::vector<Row>& table, const std::string& name, const char* what) {
+  for (const auto& e : table)
+    if (name == e.name) return e;
+  PTQ_FAIL(UsageError, "unknown ", what, " '", name, "'; expected one of: ", names_of(table));
+}
+
+}  // namespace
 
 const std::vector<ObserverEntry>& observer_table() {
   static const std::vector<ObserverEntry> table = {
@@ -22,17 +40,8 @@ const std::vector<ObserverEntry>& observer_table() {
   return table;
 }
 
-const ObserverEntry& find_observer(const std::string& name) {
-  for (const auto& e : observer_table())
-    if (name == e.name) return e;
-  PTQ_FAIL(UsageError, "unknown calibration method '", name, "'; expected one of: ", observer_names());
-}
-
-std::string observer_names() {
-  std::string names;
-  for (const auto& e : observer_table()) names += (names.empty() ? "" : ", ") + std::string(e.name);
-  return names;
-}
+const ObserverEntry& find_observer(const std::string& name) { return find_row(observer_table(), name, "calibration method"); }
+std::string observer_names() { return names_of(observer_table()); }
 
 const std::vector<WeightObserverEntry>& weight_observer_table() {
   static const std::vector<WeightObserverEntry> table = {
@@ -45,15 +54,8 @@ const std::vector<WeightObserverEntry>& weight_observer_table() {
 }
 
 const WeightObserverEntry& find_weight_observer(const std::string& name) {
-  for (const auto& e : weight_observer_table())
-    if (name == e.name) return e;
-  PTQ_FAIL(UsageError, "unknown weight range '", name, "'; expected one of: ", weight_observer_names());
+  return find_row(weight_observer_table(), name, "weight range");
 }
-
-std::string weight_observer_names() {
-  std::string names;
-  for (const auto& e : weight_observer_table()) names += (names.empty() ? "" : ", ") + std::string(e.name);
-  return names;
-}
+std::string weight_observer_names() { return names_of(weight_observer_table()); }
 
 }  // namespace ptq::calib

@@ -8,11 +8,13 @@
 #include <limits>
 #include <random>
 
+#include "observer_testutil.h"
 #include "ptq/quant/scale.h"
 #include "testutil.h"
 
 using namespace ptq;
 using namespace ptq::calib;
+using ptq::test::raw_mse;
 
 namespace {
 
@@ -70,17 +72,6 @@ float absmax(const std::vector<float>& v) {
   float m = 0.0f;
   for (float x : v) m = std::max(m, std::fabs(x));
   return m;
-}
-
-// Mean squared error of fake-quantizing the raw values with the grid of `r`.
-double raw_mse(const std::vector<float>& v, const Range& r, const QuantSpec& spec) {
-  QParams p = compute_qparams(r, spec);
-  double err = 0.0;
-  for (float x : v) {
-    double d = static_cast<double>(fake_quantize_value(x, p.scale[0], p.zero_point[0], p.type)) - x;
-    err += d * d;
-  }
-  return err / static_cast<double>(v.size());
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <random>
 
+#include "observer_testutil.h"
 #include "ptq/calib/calibrator.h"
 #include "ptq/calib/observer.h"
 #include "ptq/quant/scale.h"
@@ -11,6 +12,7 @@
 
 using namespace ptq;
 using namespace ptq::calib;
+using ptq::test::raw_mse;
 
 namespace {
 
@@ -34,16 +36,6 @@ std::vector<float> weights(size_t n, uint32_t seed) {
   return v;
 }
 
-double error_of(const std::vector<float>& v, const Range& r, const QuantSpec& spec) {
-  QParams p = compute_qparams(r, spec);
-  double err = 0.0;
-  for (float x : v) {
-    double d = static_cast<double>(fake_quantize_value(x, p.scale[0], p.zero_point[0], p.type)) - x;
-    err += d * d;
-  }
-  return err;
-}
-
 Range observe(const std::string& name, const std::vector<float>& v, const QuantSpec& spec) {
   ObserverConfig cfg;
   cfg.spec = spec;
@@ -60,7 +52,7 @@ double brute_force_optimum(const std::vector<float>& v, const QuantSpec& spec) {
   double best = INFINITY;
   for (int k = 1; k <= kBruteForceSteps; ++k) {
     const float t = absmax * static_cast<float>(k) / kBruteForceSteps;
-    best = std::min(best, error_of(v, Range{-t, t}, spec));
+    best = std::min(best, raw_mse(v, Range{-t, t}, spec));
   }
   return best;
 }
@@ -87,7 +79,7 @@ TEST(MseWeights, NearTheBruteForceOptimumAndNeverWorseThanMinMax) {
       const std::string what = qtype_name(spec.type) + " seed " + std::to_string(seed);
       std::vector<float> v = weights(1000, seed);
       const Range mse = observe("mse", v, spec), minmax = observe("minmax", v, spec);
-      const double err = error_of(v, mse, spec), err_minmax = error_of(v, minmax, spec);
+      const double err = raw_mse(v, mse, spec), err_minmax = raw_mse(v, minmax, spec);
       EXPECT_LE(err, err_minmax) << what;
       EXPECT_LE(err, (1.0 + kMseSlack) * brute_force_optimum(v, spec)) << what;
       if (qtype_bits(spec.type) == 4) {
@@ -102,7 +94,7 @@ TEST(MseWeights, OneSignedChannelsGiveValidRanges) {
   for (const std::vector<float>& v : {std::vector<float>{-39.9f, -0.56f, -3.0f, -2.5f}, std::vector<float>{0.1f, 0.2f, 5.0f}}) {
     Range r = observe("mse", v, kInt4Sym);
     ASSERT_LE(r.lo, r.hi);
-    EXPECT_LE(error_of(v, r, kInt4Sym), error_of(v, observe("minmax", v, kInt4Sym), kInt4Sym));
+    EXPECT_LE(raw_mse(v, r, kInt4Sym), raw_mse(v, observe("minmax", v, kInt4Sym), kInt4Sym));
   }
 }
 

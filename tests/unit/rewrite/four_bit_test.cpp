@@ -52,16 +52,6 @@ const onnx::NodeProto* dq_of(const onnx::ModelProto& m, const std::string& weigh
   return find_node(m, weight + "_DequantizeLinear");
 }
 
-template <class Fn>
-std::string error_of(Fn fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
 }  // namespace
 
 TEST(FourBitWeights, StaticModelUsesOpset21DequantizeLinearOnPackedWeights) {
