@@ -119,7 +119,6 @@ CalibTable calibrate(const Graph& graph, const std::vector<CalibTarget>& targets
                      const CalibOptions& options) {
   const ObserverEntry& entry = find_observer(options.method);
   const ObserverFactory make_weight = options.weight_range.empty() ? entry.make_weight : find_weight_observer(options.weight_range).make;
-  const std::string& weight_method = options.weight_range.empty() ? options.method : options.weight_range;
   check_targets(graph, targets);
   ObserverConfig config;
   config.percentile = options.percentile;
@@ -154,9 +153,10 @@ CalibTable calibrate(const Graph& graph, const std::vector<CalibTarget>& targets
   CalibTable table;
   table.method = options.method;
   table.samples = used;
-  for (const auto& obs : observers)
-    table.tensors[obs->target().tensor] = obs->finish(obs->target().is_weight ? weight_method : options.method);
+  for (const auto& obs : observers) table.tensors[obs->target().tensor] = obs->finish(options.method);
   for (auto& f : fixed) table.tensors[f.tensor] = std::move(f);
+  for (const auto& t : targets)  // weights observed by --weight-range's observer carry its name
+    if (t.is_weight && !options.weight_range.empty()) table.tensors.at(t.tensor).method = options.weight_range;
   if (entry.refine) {
     RefineContext context{graph, executor, targets, data, options, table};
     entry.refine(context);

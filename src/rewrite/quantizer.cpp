@@ -40,6 +40,12 @@ const std::vector<QType> kWeightTypes = {QType::Int8, QType::UInt8, QType::Int16
 
 bool allowed(const std::vector<QType>& types, QType t) { return std::find(types.begin(), types.end(), t) != types.end(); }
 
+std::string joined(const std::vector<QType>& types) {
+  std::string s;
+  for (QType t : types) s += (s.empty() ? "" : ", ") + qtype_name(t);
+  return s;
+}
+
 }  // namespace
 
 const std::vector<QType>& activation_types() { return kActivationTypes; }
@@ -52,18 +58,16 @@ std::vector<std::string> type_names(const std::vector<QType>& types) {
 }
 
 void validate_options(const QuantOptions& o) {
-  auto list = [](const std::vector<QType>& types) {
-    std::string s;
-    for (const auto& n : type_names(types)) s += (s.empty() ? "" : ", ") + n;
-    return s;
-  };
   if (!allowed(kActivationTypes, o.activation_type))
-    PTQ_FAIL(UsageError, "activation type ", qtype_name(o.activation_type), " is not supported; expected one of: ", list(kActivationTypes));
+    PTQ_FAIL(UsageError, "activation type ", qtype_name(o.activation_type), " is not supported; expected one of: ", joined(kActivationTypes));
   if (!allowed(kWeightTypes, o.weight_type))
-    PTQ_FAIL(UsageError, "weight type ", qtype_name(o.weight_type), " is not supported; expected one of: ", list(kWeightTypes));
+    PTQ_FAIL(UsageError, "weight type ", qtype_name(o.weight_type), " is not supported; expected one of: ", joined(kWeightTypes));
   if (o.opset != 0 && o.opset != 21)
     PTQ_FAIL(UsageError, "--opset ", o.opset, " is not supported; use 21 (ONNX-domain 16-bit Q/DQ) or leave it unset");
-  if (o.mode == QuantMode::Dynamic && o.dynamic_format == DynamicFormat::Integer && qtype_bits(o.weight_type) != 8)
+  if (o.mode == QuantMode::Dynamic && o.dynamic_format == DynamicFormat::Integer && o.weight_type == QType::Int16)
+    PTQ_FAIL(UsageError, "the integer dynamic format needs 8-bit weights (ConvInteger/MatMulInteger); "
+             "use --weight-type int8|uint8 or --dynamic-format qdq");
+  if (o.mode == QuantMode::Dynamic && o.dynamic_format == DynamicFormat::Integer && qtype_bits(o.weight_type) == 4)
     PTQ_FAIL(UsageError, "the integer dynamic format needs 8-bit weights (ConvInteger/MatMulInteger), not ", qtype_name(o.weight_type),
              "; use --weight-type int8|uint8 or --dynamic-format qdq");
   if (o.reduce_range && qtype_bits(o.weight_type) == 4)

@@ -127,10 +127,9 @@ QuantPlan plan_quantization(const Graph& graph, const QuantOptions& options);
 // The tensors calibration must observe (own parameters only; shared and bias parameters are derived).
 std::vector<calib::CalibTarget> calib_targets(const QuantPlan& plan);
 
-// Parameters of the weight targets (is_weight) straight from the weights (per channel, the weight
-// observer `weight_range` of calib::weight_observer_table(), min/max by default → compute_qparams):
-// what dynamic mode uses instead of calibration. Activation targets are left out.
-calib::CalibTable weight_table(const Graph& graph, const QuantPlan& plan, const std::string& weight_range = "minmax");
+// Parameters of the weight targets (is_weight) straight from the weights (per-channel min/max →
+// compute_qparams): what dynamic mode uses instead of calibration. Activation targets are left out.
+calib::CalibTable weight_table(const Graph& graph, const QuantPlan& plan, const std::string& weight_range = "minmax");  // or another row of calib::weight_observer_table()
 
 // Writes the quantized model. `graph` must be build_graph(model); `table` must hold every target of
 // calib_targets(plan) (else DataError naming the tensor). The result passes onnx::checker where ONNX

@@ -13,8 +13,7 @@
 //   m = argmin KL; ties (e.g. a constant tensor, where every candidate scores 0) go to the largest m,
 //   which clips least. T = (m + 0.5) · absmax / 2048.
 //   Range: [max(min, -T), min(max, T)] (histogram.h clip_range), so an asymmetric post-ReLU tensor gets [0, T].
-// Types other than 8-bit: 128 levels say nothing about a 65536-level grid (16-bit) and assume more
-// levels than a 16-level one has (4-bit), so they get [min, max].
+// 16-bit types: 128 levels say nothing about a 65536-level grid, so int16/uint16 get [min, max].
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -74,7 +73,7 @@ class KlObserver final : public HistogramObserver {
 
   Range compute_range() const override {
     if (empty()) return Range{};
-    if (qtype_bits(spec_.type) != 8) return Range{observed_min(), observed_max()};
+    if (spec_.type == QType::Int16 || spec_.type == QType::UInt16) return Range{observed_min(), observed_max()};
     const std::vector<double>& bins = counts();
     double total = 0.0;
     for (double v : bins) total += v;
