@@ -22,6 +22,8 @@ struct Prepared {
   rewrite::QuantPlan plan;
 };
 Prepared prepare(const QuantizeJob& job);
+// The weight observer of dynamic mode (which has no calibration method): --weight-range, else minmax.
+std::string dynamic_weight_range(const QuantizeJob& job);
 
 // data_split.cpp: the calibration samples and the evaluation samples (held out from the end of the
 // calibration set, or --eval-data). Readers are null when not needed.

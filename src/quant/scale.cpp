@@ -120,6 +120,8 @@ Tensor quantize_tensor(const Tensor& x, const QParams& p) {
     case QType::Int16: quantize_into(px, q.data<int16_t>(), x.numel(), p, l); break;
     case QType::UInt16: quantize_into(px, q.data<uint16_t>(), x.numel(), p, l); break;
     case QType::Int32: quantize_into(px, q.data<int32_t>(), x.numel(), p, l); break;
+    case QType::Int4: quantize_into(px, q.data<int8_t>(), x.numel(), p, l); break;   // unpacked
+    case QType::UInt4: quantize_into(px, q.data<uint8_t>(), x.numel(), p, l); break;
   }
   return q;
 }
@@ -134,6 +136,8 @@ Tensor dequantize_tensor(const Tensor& q, const QParams& p) {
     case QType::Int16: dequantize_into(q.data<int16_t>(), px, q.numel(), p, l); break;
     case QType::UInt16: dequantize_into(q.data<uint16_t>(), px, q.numel(), p, l); break;
     case QType::Int32: dequantize_into(q.data<int32_t>(), px, q.numel(), p, l); break;
+    case QType::Int4: dequantize_into(q.data<int8_t>(), px, q.numel(), p, l); break;
+    case QType::UInt4: dequantize_into(q.data<uint8_t>(), px, q.numel(), p, l); break;
   }
   return x;
 }

@@ -65,6 +65,7 @@ struct PrecisionSummary {
 struct QuantizeResult {
   std::string model, output;
   std::string method;           // calibration method, "table" when loaded, "weights" in dynamic mode
+  std::string weight_range;     // --weight-range when given (dynamic mode: the one used); "" otherwise
   rewrite::QuantOptions quant;
   size_t calib_samples = 0;
   std::string calib_source;
