@@ -61,9 +61,9 @@ class AttemptBuilder {
 
 // precision_stage.cpp: runs the precision search for job.tolerance and returns the options of the
 // chosen model (job.quant with its PrecisionOverrides); fills summary (not `met`, which the written
-// model's evaluation decides).
+// model's evaluation decides). `table` gains the tensors the search had to calibrate on the way.
 rewrite::QuantOptions search_stage(const QuantizeJob& job, const Prepared& prep, const DataSplit& data,
-                                   const calib::CalibTable& table, AttemptBuilder& builder, PrecisionSummary& summary);
+                                   calib::CalibTable& table, AttemptBuilder& builder, PrecisionSummary& summary);
 // Whether an evaluation meets the job's tolerance (true when none is set).
 bool tolerance_met(const QuantizeJob& job, const report::EvalResult& eval);
 

@@ -57,6 +57,7 @@ class Search {
       }
     }
     choose(r);
+    r.table = table_;
     r.overrides = precision_overrides(r.layers, r.best().promoted, base_plan_, r.best().fallback);
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return r;
@@ -140,12 +141,18 @@ class Search {
       a.note = e.what();
       return a;
     }
-    const calib::CalibTable table = rewrite::retype_table(table_, plan);
+    std::vector<calib::CalibTarget> missing;
     for (const auto& t : rewrite::calib_targets(plan))
-      if (!table.tensors.count(t.tensor)) {
-        a.note = "quantizes tensor '" + t.tensor + "', which the calibration did not observe";
+      if (!table_.tensors.count(t.tensor)) missing.push_back(t);
+    if (!missing.empty()) {  // e.g. a float layer's neighbour now quantizes the input of a Relu it no longer folds
+      if (!search_.calibrate) {
+        a.note = "quantizes tensor '" + missing[0].tensor + "', which the calibration did not observe";
         return a;
       }
+      log::info("precision search: calibrating ", missing.size(), " more tensor(s) this plan quantizes");
+      for (auto& [name, entry] : search_.calibrate(missing).tensors) table_.tensors.emplace(name, std::move(entry));
+    }
+    const calib::CalibTable table = rewrite::retype_table(table_, plan);
     Graph corrected;
     const rewrite::QuantPlan final_plan = with_corrections(plan, table, corrected);
     const Graph& g = search_.bias_means ? corrected : graph_;
@@ -223,7 +230,7 @@ class Search {
 
   const Graph& graph_;
   const rewrite::QuantOptions& options_;
-  const calib::CalibTable& table_;
+  calib::CalibTable table_;  // grows when a candidate quantizes tensors the calibration did not observe
   const calib::DataReader& eval_;
   const SearchOptions& search_;
   rewrite::QuantPlan base_plan_;

@@ -15,6 +15,7 @@
 // Deterministic: ranking ties go by layer order, every step depends on figures only.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -42,6 +43,9 @@ struct SearchOptions {
   // corrected for its own weight quantization, with these per-channel means of the layers' inputs
   // (calib::channel_means of bias_correction_inputs). nullptr: no bias correction.
   const std::map<std::string, std::vector<double>>* bias_means = nullptr;
+  // Calibrates tensors a candidate quantizes that the table lacks (a float layer can make a neighbour
+  // quantize a tensor it used to fold away); nullptr: such candidates are skipped.
+  std::function<calib::CalibTable(const std::vector<calib::CalibTarget>&)> calibrate;
 };
 
 // One candidate the search evaluated.
@@ -63,6 +67,7 @@ struct SearchResult {
   size_t chosen = 0;                    // index into attempts: the one kept (met, or the best found)
   rewrite::PrecisionOverrides overrides;
   std::map<int, int64_t> macs;          // per compute node (graph.nodes index), from a run's shapes
+  calib::CalibTable table;              // the table given, with what `calibrate` added
   double seconds = 0.0;
   const SearchAttempt& best() const { return attempts.at(chosen); }
 };
