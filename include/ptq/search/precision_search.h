@@ -6,8 +6,10 @@
 //              quantizers (layers.h). With int16, when even every ranked layer in 16 bits misses the
 //              tolerance (a tensor no uniform grid holds, e.g. a power spectrum feeding a Log), the search
 //              runs again with float.
-// Loop (one calibration, no model written): layers ranked by sensitivity (the output error when only
-// that layer is quantized: layer costs add up, a cost hidden by a worse one upstream still shows); then
+// Loop (one calibration, no model written): layers ranked by sensitivity per cost: the output noise when
+// only that layer is quantized (layer costs add up, a cost hidden by a worse one upstream still shows)
+// over the MACs its promotion takes out of 8-bit kernels (its own and its neighbours' that read or write
+// its tensors; floored, so layers without MACs rank by noise among themselves); then
 // the ranked prefixes are tried, growing 1, 2, 4, ... until one meets the tolerance, and bisected down
 // to the shortest that does; then each promoted layer, least sensitive first, is returned to 8 bits
 // when the tolerance still holds without it (at most `prune` tries). Every candidate is re-planned
