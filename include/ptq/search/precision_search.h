@@ -13,7 +13,9 @@
 // the ranked prefixes are tried, growing 1, 2, 4, ... until one meets the tolerance, and bisected down
 // to the shortest that does; then each promoted layer, least sensitive first, is returned to 8 bits
 // when the tolerance still holds without it (at most `prune` tries). Every candidate is re-planned
-// (rewrite::plan_quantization with PrecisionOverrides) and run by a QuantSim on the evaluation samples.
+// (rewrite::plan_quantization with PrecisionOverrides) and run by a QuantSim on the evaluation samples;
+// a candidate meets a cosine tolerance C when it reaches 1 - 0.9 (1 - C) (a reserve for runtimes whose
+// integer kernels round differently).
 // Deterministic: ranking ties go by layer order, every step depends on figures only.
 #pragma once
 
