@@ -233,6 +233,11 @@ TEST(QuantizeCli, TargetCosinePromotesTheStem) {
   ASSERT_EQ(b.exit_code, 0) << b.err;
   EXPECT_EQ(test::read_bytes(dir / "t1.onnx"), test::read_bytes(dir / "t2.onnx"));
   EXPECT_EQ(test::read_bytes(dir / "t1.onnx"), test::read_bytes(dir / "int16.onnx"));
+  // With bias correction the candidates are simulated with their own corrected biases: still met.
+  auto bc = test::run_quantize(common + " --target-cosine 0.99 --bias-correction -o " + q(dir / "bc.onnx"));
+  ASSERT_EQ(bc.exit_code, 0) << bc.err;
+  EXPECT_TRUE(nlohmann::json::parse(bc.out)["precision"]["met"].get<bool>());
+  EXPECT_GE(nlohmann::json::parse(bc.out)["evaluation"]["outputs"][0]["cosine"].get<double>(), 0.99);
   // --auto-float is --target-cosine 0.99 --fallback float.
   auto af = test::run_quantize(common + " --auto-float -o " + q(dir / "af.onnx"));
   ASSERT_EQ(af.exit_code, 0) << af.err;
