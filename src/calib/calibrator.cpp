@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // calibrate(): weights are observed straight from the graph's weights; activations by streaming every
 // sample through the executor with a tap (the executor knows nothing about quantization). Methods
-// whose observers need two passes (histograms: range, then counts) read the data twice. Each target's
+// whose observers need two passes (histograms: range, then counts) read the data twice. Weights use
+// the method's weight observer, or options.weight_range's (calibrate_weights: weights only). Each target's
 // ranges become QParams through compute_qparams (target_observer.cpp); a method with a refine step
 // (eq) then improves the table.
 #include <algorithm>
@@ -118,6 +119,7 @@ void check_all_seen(const std::unordered_map<std::string, TargetObserver*>& stre
 CalibTable calibrate(const Graph& graph, const std::vector<CalibTarget>& targets, const DataReader& data,
                      const CalibOptions& options) {
   const ObserverEntry& entry = find_observer(options.method);
+  const ObserverFactory make_weight = options.weight_range.empty() ? entry.make_weight : find_weight_observer(options.weight_range).make;
   check_targets(graph, targets);
   ObserverConfig config;
   config.percentile = options.percentile;
@@ -134,7 +136,7 @@ CalibTable calibrate(const Graph& graph, const std::vector<CalibTarget>& targets
       continue;
     }
     const Tensor* constant = graph.weight(t.tensor);
-    observers.push_back(std::make_unique<TargetObserver>(t, t.is_weight ? entry.make_weight : entry.make_activation, config));
+    observers.push_back(std::make_unique<TargetObserver>(t, t.is_weight ? make_weight : entry.make_activation, config));
     if (constant) {
       observe_constant(*observers.back(), *constant);
     } else {
@@ -157,11 +159,28 @@ CalibTable calibrate(const Graph& graph, const std::vector<CalibTarget>& targets
   run_tasks(options.threads, observers.size(), [&](size_t i) { finished[i] = observers[i]->finish(options.method); });
   for (auto& f : finished) table.tensors[f.tensor] = std::move(f);
   for (auto& f : fixed) table.tensors[f.tensor] = std::move(f);
+  for (const auto& t : targets)  // weights observed by --weight-range's observer carry its name
+    if (t.is_weight && !options.weight_range.empty()) table.tensors.at(t.tensor).method = options.weight_range;
   if (entry.refine) {
     RefineContext context{graph, executor, targets, data, options, table};
     entry.refine(context);
   }
   log::info("calibrated ", table.tensors.size(), " tensors (", options.method, ") on ", table.samples, " samples");
+  return table;
+}
+
+CalibTable calibrate_weights(const Graph& graph, const std::vector<CalibTarget>& targets, const std::string& weight_range) {
+  const WeightObserverEntry& entry = find_weight_observer(weight_range);
+  check_targets(graph, targets);
+  CalibTable table;
+  table.method = weight_range;
+  for (const auto& t : targets) {
+    const Tensor* w = graph.weight(t.tensor);
+    if (!t.is_weight || !w) PTQ_FAIL(Error, "calibrate_weights: target '", t.tensor, "' is not a weight");
+    TargetObserver obs(t, entry.make, ObserverConfig{});
+    observe_constant(obs, *w);
+    table.tensors[t.tensor] = obs.finish(weight_range);
+  }
   return table;
 }
 

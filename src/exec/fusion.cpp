@@ -203,8 +203,8 @@ bool qdq_params(const Graph& g, const Node& n, float& scale, int32_t& zp, DType&
   if (!z || z->numel() != 1) return false;
   type = z->dtype();
   switch (type) {
-    case DType::UInt8: zp = z->data<uint8_t>()[0]; return true;
-    case DType::Int8: zp = z->data<int8_t>()[0]; return true;
+    case DType::UInt8: case DType::UInt4: zp = z->data<uint8_t>()[0]; return true;
+    case DType::Int8: case DType::Int4: zp = z->data<int8_t>()[0]; return true;
     case DType::UInt16: zp = z->data<uint16_t>()[0]; return true;
     case DType::Int16: zp = z->data<int16_t>()[0]; return true;
     default: return false;
@@ -225,14 +225,8 @@ bool match_fake_quant(Chain& ch) {
   DType qt, dt;
   if (!qdq_params(ch.g, q, op.c, op.zp, qt) || !qdq_params(ch.g, d, op.dq_scale, op.dq_zp, dt)) return false;
   if (d.has_input(2) && dt != qt) return false;
-  int32_t qmin = 0, qmax = 0;
-  switch (qt) {
-    case DType::UInt8: qmax = 255; break;
-    case DType::Int8: qmin = -128, qmax = 127; break;
-    case DType::UInt16: qmax = 65535; break;
-    case DType::Int16: qmin = -32768, qmax = 32767; break;
-    default: return false;
-  }
+  int64_t qmin = 0, qmax = 0;
+  if (qt == DType::Int32 || qt == DType::UInt32 || !dtype_int_range(qt, qmin, qmax)) return false;
   op.lo = static_cast<float>(qmin - op.zp);
   op.hi = static_cast<float>(qmax - op.zp);
   ch.post.push(op);

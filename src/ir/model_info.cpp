@@ -30,7 +30,7 @@ void count_nodes(const onnx::GraphProto& g, ModelInfo& info) {
 void add(ParamStats& s, const Tensor& t) {
   s.tensors += 1;
   s.params += t.numel();
-  s.bytes += static_cast<int64_t>(t.nbytes());
+  s.bytes += static_cast<int64_t>(dtype_stored_bytes(t.dtype(), t.numel()));  // as stored: 4-bit types packed
 }
 
 void count_weights(const Graph& g, ModelInfo& info) {

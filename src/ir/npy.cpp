@@ -35,7 +35,10 @@ DType dtype_from_descr(const std::string& descr, const std::string& origin) {
   PTQ_FAIL(DataError, origin, ": unsupported .npy dtype '", descr, "'");
 }
 
+// 4-bit tensors (unpacked in memory, numpy has no such type) are written as int8 / uint8.
 std::string descr_of(DType dtype) {
+  if (dtype == DType::Int4) dtype = DType::Int8;
+  if (dtype == DType::UInt4) dtype = DType::UInt8;
   for (const auto& d : kDescrs)
     if (d.dtype == dtype) return std::string(dtype_size(dtype) == 1 ? "|" : "<") + d.code;
   PTQ_FAIL(UnsupportedError, "cannot write dtype ", dtype_name(dtype), " as .npy");

@@ -1,7 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // TensorProto <-> Tensor. raw_data is little-endian; the typed fields follow onnx.proto: int32_data holds
 // int32/int16/int8/uint16/uint8/bool/float16/bfloat16, uint64_data holds uint32/uint64.
+// int4/uint4 (data types 22/21, which ONNX 1.12's enum lacks): packed two elements a byte, element
+// 2k in bits 0-3 and element 2k+1 in bits 4-7, an odd count padded with a zero nibble: raw_data holds
+// ceil(n/2) bytes, int32_data ceil(n/2) values, one packed byte each (onnx.proto). In memory ptq
+// keeps them unpacked (tensor.h); int4 nibbles are sign-extended when read.
 #include <cstring>
+#include <vector>
 
 #include "ptq/ir/onnx_io.h"
 
@@ -14,6 +19,53 @@ void copy_field(const Field& field, Tensor& t, const std::string& name) {
     PTQ_FAIL(ModelError, "tensor '", name, "': ", field.size(), " values for shape ", shape_str(t.shape()));
   Dst* out = static_cast<Dst*>(t.raw());
   for (int64_t i = 0; i < t.numel(); ++i) out[i] = static_cast<Dst>(field.Get(static_cast<int>(i)));
+}
+
+bool is_4bit(DType d) { return d == DType::Int4 || d == DType::UInt4; }
+
+// Packed byte k of `bytes` -> elements 2k and 2k+1 of t (unpacked, sign-extended for int4).
+template <class Bytes>
+void unpack_4bit(const Bytes& bytes, Tensor& t) {
+  uint8_t* out = static_cast<uint8_t*>(t.raw());
+  const bool is_signed = t.dtype() == DType::Int4;
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    uint8_t nibble = static_cast<uint8_t>(static_cast<uint8_t>(bytes[static_cast<size_t>(i / 2)]) >> (i % 2 * 4)) & 0x0f;
+    out[i] = is_signed && nibble >= 8 ? static_cast<uint8_t>(nibble | 0xf0) : nibble;  // two's complement int8
+  }
+}
+
+Tensor tensor_from_4bit(const onnx::TensorProto& proto, Tensor t) {
+  const std::string& name = proto.name();
+  const size_t packed = dtype_stored_bytes(t.dtype(), t.numel());
+  if (proto.has_raw_data()) {
+    if (proto.raw_data().size() != packed)
+      PTQ_FAIL(ModelError, "tensor '", name, "': raw_data holds ", proto.raw_data().size(), " bytes, shape ",
+               shape_str(t.shape()), " of ", dtype_name(t.dtype()), " needs ", packed, " (two elements a byte)");
+    unpack_4bit(proto.raw_data(), t);
+    return t;
+  }
+  if (static_cast<size_t>(proto.int32_data_size()) != packed)
+    PTQ_FAIL(ModelError, "tensor '", name, "': ", proto.int32_data_size(), " int32_data values for shape ", shape_str(t.shape()),
+             " of ", dtype_name(t.dtype()), ", expected ", packed, " (two elements a value)");
+  std::vector<uint8_t> bytes;
+  for (int32_t v : proto.int32_data()) bytes.push_back(static_cast<uint8_t>(v));
+  unpack_4bit(bytes, t);
+  return t;
+}
+
+// Packs t; an element outside the type's range (a ptq bug: nibbles would wrap) is an error.
+std::string pack_4bit(const Tensor& t, const std::string& name) {
+  std::string bytes(dtype_stored_bytes(t.dtype(), t.numel()), '\0');
+  const uint8_t* in = static_cast<const uint8_t*>(t.raw());
+  int64_t lo = 0, hi = 0;
+  dtype_int_range(t.dtype(), lo, hi);
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    const int64_t v = t.dtype() == DType::Int4 ? static_cast<int8_t>(in[i]) : in[i];
+    if (v < lo || v > hi) PTQ_FAIL(Error, "tensor '", name, "': value ", v, " at index ", i, " is outside the ", dtype_name(t.dtype()), " range");
+  }
+  for (int64_t i = 0; i < t.numel(); ++i)
+    bytes[static_cast<size_t>(i / 2)] = static_cast<char>(static_cast<uint8_t>(bytes[static_cast<size_t>(i / 2)]) | (in[i] & 0x0f) << (i % 2 * 4));
+  return bytes;
 }
 
 }  // namespace
@@ -29,6 +81,7 @@ Tensor tensor_from_proto(const onnx::TensorProto& proto) {
   for (int64_t d : shape)
     if (d < 0) PTQ_FAIL(ModelError, "tensor '", name, "' has a negative dimension");
   Tensor t(dtype, shape);
+  if (is_4bit(dtype)) return tensor_from_4bit(proto, std::move(t));
   if (proto.has_raw_data()) {
     if (proto.raw_data().size() != t.nbytes())
       PTQ_FAIL(ModelError, "tensor '", name, "': raw_data holds ", proto.raw_data().size(), " bytes, shape ",
@@ -59,7 +112,8 @@ onnx::TensorProto tensor_to_proto(const Tensor& tensor, const std::string& name)
   proto.set_name(name);
   proto.set_data_type(static_cast<int>(tensor.dtype()));
   for (int64_t d : tensor.shape()) proto.add_dims(d);
-  proto.set_raw_data(static_cast<const char*>(tensor.raw()), tensor.nbytes());
+  if (is_4bit(tensor.dtype())) proto.set_raw_data(pack_4bit(tensor, name));
+  else proto.set_raw_data(static_cast<const char*>(tensor.raw()), tensor.nbytes());
   return proto;
 }
 

@@ -10,12 +10,34 @@ namespace ptq {
 size_t dtype_size(DType dtype) {
   switch (dtype) {
     case DType::Float32: case DType::Int32: case DType::UInt32: return 4;
-    case DType::UInt8: case DType::Int8: case DType::Bool: return 1;
+    case DType::UInt8: case DType::Int8: case DType::Bool: case DType::UInt4: case DType::Int4: return 1;
     case DType::UInt16: case DType::Int16: case DType::Float16: case DType::BFloat16: return 2;
     case DType::Int64: case DType::Float64: case DType::UInt64: return 8;
     case DType::Undefined: case DType::String: return 0;
   }
   return 0;
+}
+
+int dtype_bits(DType dtype) {
+  return dtype == DType::UInt4 || dtype == DType::Int4 ? 4 : static_cast<int>(8 * dtype_size(dtype));
+}
+
+size_t dtype_stored_bytes(DType dtype, int64_t numel) {
+  return (static_cast<size_t>(numel) * static_cast<size_t>(dtype_bits(dtype)) + 7) / 8;
+}
+
+bool dtype_int_range(DType dtype, int64_t& lo, int64_t& hi) {
+  switch (dtype) {
+    case DType::Int4: lo = -8, hi = 7; return true;
+    case DType::UInt4: lo = 0, hi = 15; return true;
+    case DType::Int8: lo = -128, hi = 127; return true;
+    case DType::UInt8: lo = 0, hi = 255; return true;
+    case DType::Int16: lo = -32768, hi = 32767; return true;
+    case DType::UInt16: lo = 0, hi = 65535; return true;
+    case DType::Int32: lo = -2147483648LL, hi = 2147483647LL; return true;
+    case DType::UInt32: lo = 0, hi = 4294967295LL; return true;
+    default: return false;
+  }
 }
 
 std::string dtype_name(DType dtype) {
@@ -35,6 +57,8 @@ std::string dtype_name(DType dtype) {
     case DType::UInt32: return "uint32";
     case DType::UInt64: return "uint64";
     case DType::BFloat16: return "bfloat16";
+    case DType::UInt4: return "uint4";
+    case DType::Int4: return "int4";
   }
   return "undefined";
 }
@@ -42,7 +66,7 @@ std::string dtype_name(DType dtype) {
 DType dtype_from_onnx(int t) {
   switch (t) {
     case 1: case 2: case 3: case 4: case 5: case 6: case 7: case 8: case 9: case 10: case 11: case 12:
-    case 13: case 16:
+    case 13: case 16: case 21: case 22:
       return static_cast<DType>(t);
     default: return DType::Undefined;
   }
@@ -54,7 +78,7 @@ bool dtype_is_float(DType d) {
 bool dtype_is_integer(DType d) {
   switch (d) {
     case DType::UInt8: case DType::Int8: case DType::UInt16: case DType::Int16: case DType::Int32:
-    case DType::Int64: case DType::UInt32: case DType::UInt64: return true;
+    case DType::Int64: case DType::UInt32: case DType::UInt64: case DType::UInt4: case DType::Int4: return true;
     default: return false;
   }
 }
@@ -119,6 +143,8 @@ void Tensor::check_type(DType requested) const {
   bool ok = requested == dtype_ ||
             // bool is stored as one byte; uint8_t access is allowed for it.
             (requested == DType::UInt8 && dtype_ == DType::Bool) ||
+            // 4-bit types are stored unpacked, one element a byte.
+            (requested == DType::UInt8 && dtype_ == DType::UInt4) || (requested == DType::Int8 && dtype_ == DType::Int4) ||
             // float16/bfloat16 are accessed as raw uint16_t.
             (requested == DType::UInt16 && (dtype_ == DType::Float16 || dtype_ == DType::BFloat16));
   if (!ok) PTQ_FAIL(Error, "tensor of dtype ", dtype_name(dtype_), " accessed as ", dtype_name(requested));
@@ -191,8 +217,8 @@ double element_as_double(const Tensor& t, int64_t i) {
     case DType::Float64: return t.data<double>()[i];
     case DType::Float16: return half_to_float(t.data<uint16_t>()[i]);
     case DType::BFloat16: return bfloat16_to_float(t.data<uint16_t>()[i]);
-    case DType::UInt8: return t.data<uint8_t>()[i];
-    case DType::Int8: return t.data<int8_t>()[i];
+    case DType::UInt8: case DType::UInt4: return t.data<uint8_t>()[i];
+    case DType::Int8: case DType::Int4: return t.data<int8_t>()[i];
     case DType::UInt16: return t.data<uint16_t>()[i];
     case DType::Int16: return t.data<int16_t>()[i];
     case DType::Int32: return t.data<int32_t>()[i];

@@ -35,6 +35,14 @@ std::vector<report::TensorCompare> tensor_compares(const rewrite::QuantPlan& pla
 AttemptBuilder::AttemptBuilder(const QuantizeJob& job, const Prepared& prep, const DataSplit& data)
     : job_(job), prep_(prep), data_(data) {}
 
+const std::map<std::string, std::vector<double>>& AttemptBuilder::bias_means(const rewrite::QuantPlan& plan,
+                                                                          const calib::CalibTable& table) {
+  std::map<std::string, int> missing = rewrite::bias_correction_inputs(prep_.graph, plan, table);
+  for (auto it = missing.begin(); it != missing.end();) it = means_.count(it->first) ? missing.erase(it) : std::next(it);
+  if (!missing.empty()) means_.merge(calib::channel_means(prep_.graph, missing, *data_.calib, job_.calib));
+  return means_;
+}
+
 Attempt AttemptBuilder::build(const rewrite::QuantOptions& quant, const rewrite::QuantPlan& plan, const calib::CalibTable& table) {
   Attempt at;
   at.quant = quant;
@@ -53,10 +61,7 @@ Attempt AttemptBuilder::build(const rewrite::QuantOptions& quant, const rewrite:
   rewrite::PassResult corrected;
   Graph corrected_graph;
   if (job_.bias_correction) {
-    std::map<std::string, int> missing = rewrite::bias_correction_inputs(prep_.graph, plan, table);
-    for (auto it = missing.begin(); it != missing.end();) it = means_.count(it->first) ? missing.erase(it) : std::next(it);
-    if (!missing.empty()) means_.merge(calib::channel_means(prep_.graph, missing, *data_.calib, job_.calib));
-    corrected = rewrite::correct_biases(*source, *source_graph, plan, table, means_);
+    corrected = rewrite::correct_biases(*source, *source_graph, plan, table, bias_means(plan, table));
     at.corrected_biases = corrected.changed;
     if (corrected.changed) {
       corrected_graph = build_graph(corrected.model, GraphOptions{true, prep_.loaded.external_tensors});

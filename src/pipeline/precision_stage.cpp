@@ -15,7 +15,7 @@ bool tolerance_met(const QuantizeJob& job, const report::EvalResult& eval) {
 }
 
 rewrite::QuantOptions search_stage(const QuantizeJob& job, const Prepared& prep, const DataSplit& data,
-                                   const calib::CalibTable& table, PrecisionSummary& summary) {
+                                   calib::CalibTable& table, AttemptBuilder& builder, PrecisionSummary& summary) {
   if (!data.eval)
     PTQ_FAIL(UsageError, "--target-cosine/--max-drop need evaluation samples: --eval-data DIR, or a --calib set of 5 or more "
              "samples to hold some out (not --eval-samples 0)");
@@ -26,7 +26,13 @@ rewrite::QuantOptions search_stage(const QuantizeJob& job, const Prepared& prep,
   so.threads = job.calib.threads;
   so.progress = job.calib.progress;
   if (!job.labels.empty()) so.labels = report::read_labels(job.labels);
+  if (job.bias_correction) so.bias_means = &builder.bias_means(prep.plan, table);
+  if (data.calib && job.load_table.empty() && job.quant.mode == rewrite::QuantMode::Static)
+    so.calibrate = [&](const std::vector<calib::CalibTarget>& targets) {
+      return calib::calibrate(prep.graph, targets, *data.calib, job.calib);
+    };
   search::SearchResult r = search::search_precision(prep.graph, job.quant, table, *data.eval, so);
+  table = r.table;
   summary.ran = true;
   summary.tolerance = job.tolerance;
   summary.fallback = r.best().fallback;

@@ -39,6 +39,10 @@ void check_output(const QuantizeJob& job) {
 
 }  // namespace
 
+std::string dynamic_weight_range(const QuantizeJob& job) {
+  return job.calib.weight_range.empty() ? "minmax" : job.calib.weight_range;
+}
+
 Prepared prepare(const QuantizeJob& job) {
   Prepared p;
   p.loaded = onnx_io::load_model(job.model);
@@ -102,27 +106,29 @@ QuantizeResult run_quantize(const QuantizeJob& job) {
     table = calib::load_table(job.load_table);
     r.method = "table " + job.load_table;
   } else if (dynamic) {
-    table = rewrite::weight_table(prep.graph, prep.plan);
+    table = rewrite::weight_table(prep.graph, prep.plan, dynamic_weight_range(job));
     r.method = "weights (dynamic)";
+    r.weight_range = dynamic_weight_range(job);
   } else {
     table = calib::calibrate(prep.graph, rewrite::calib_targets(prep.plan), *data.calib, job.calib);
     table.model = job.model;
     r.method = job.calib.method;
+    r.weight_range = job.calib.weight_range;
     r.calib_samples = table.samples;
     r.calib_source = data.calib->describe();
   }
   r.calib_seconds = seconds_since(calib_start);
 
   // Precision search: which layers leave 8 bits so that the tolerance holds.
+  AttemptBuilder builder(job, prep, data);
   rewrite::QuantOptions quant = job.quant;
   rewrite::QuantPlan plan = prep.plan;
   if (job.tolerance.active()) {
-    quant = search_stage(job, prep, data, table, r.precision);
+    quant = search_stage(job, prep, data, table, builder, r.precision);
     plan = rewrite::plan_quantization(prep.graph, quant);
     table = rewrite::retype_table(table, plan);
   }
 
-  AttemptBuilder builder(job, prep, data);
   Attempt chosen = builder.build(quant, plan, table);
   if (r.precision.ran) r.precision.met = chosen.evaluated && tolerance_met(job, chosen.eval);
 

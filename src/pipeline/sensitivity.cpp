@@ -26,7 +26,7 @@ SensitivityReport run_sensitivity(const QuantizeJob& job) {
     table = calib::load_table(job.load_table);
     r.method = "table " + job.load_table;
   } else if (job.quant.mode == rewrite::QuantMode::Dynamic) {
-    table = rewrite::weight_table(prep.graph, prep.plan);
+    table = rewrite::weight_table(prep.graph, prep.plan, dynamic_weight_range(job));
     r.method = "weights (dynamic)";
   } else {
     table = calib::calibrate(prep.graph, rewrite::calib_targets(prep.plan), *data.calib, job.calib);

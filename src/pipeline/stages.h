@@ -22,6 +22,8 @@ struct Prepared {
   rewrite::QuantPlan plan;
 };
 Prepared prepare(const QuantizeJob& job);
+// The weight observer of dynamic mode (which has no calibration method): --weight-range, else minmax.
+std::string dynamic_weight_range(const QuantizeJob& job);
 
 // data_split.cpp: the calibration samples and the evaluation samples (held out from the end of the
 // calibration set, or --eval-data). Readers are null when not needed.
@@ -61,6 +63,8 @@ class AttemptBuilder {
  public:
   AttemptBuilder(const QuantizeJob& job, const Prepared& prep, const DataSplit& data);
   Attempt build(const rewrite::QuantOptions& quant, const rewrite::QuantPlan& plan, const calib::CalibTable& table);
+  // Bias correction's channel means for the inputs of plan's layers (measured once, then reused).
+  const std::map<std::string, std::vector<double>>& bias_means(const rewrite::QuantPlan& plan, const calib::CalibTable& table);
 
  private:
   const QuantizeJob& job_;
@@ -71,9 +75,9 @@ class AttemptBuilder {
 
 // precision_stage.cpp: runs the precision search for job.tolerance and returns the options of the
 // chosen model (job.quant with its PrecisionOverrides); fills summary (not `met`, which the written
-// model's evaluation decides).
+// model's evaluation decides). `table` gains the tensors the search had to calibrate on the way.
 rewrite::QuantOptions search_stage(const QuantizeJob& job, const Prepared& prep, const DataSplit& data,
-                                   const calib::CalibTable& table, PrecisionSummary& summary);
+                                   calib::CalibTable& table, AttemptBuilder& builder, PrecisionSummary& summary);
 // Whether an evaluation meets the job's tolerance (true when none is set).
 bool tolerance_met(const QuantizeJob& job, const report::EvalResult& eval);
 

@@ -114,12 +114,13 @@ std::string format_summary(const QuantizeResult& r) {
   char line[512];
   os << "quantized " << r.model << " -> " << r.output << "\n";
   os << "  " << spec_text(r.quant) << "\n";
+  const std::string method = r.method + (r.weight_range.empty() ? "" : " (weight ranges: " + r.weight_range + ")");
   if (r.calib_samples > 0) {
-    std::snprintf(line, sizeof line, "  calibration: %s, %zu samples in %.2f s (%.1f samples/s) from %s\n", r.method.c_str(),
+    std::snprintf(line, sizeof line, "  calibration: %s, %zu samples in %.2f s (%.1f samples/s) from %s\n", method.c_str(),
                   r.calib_samples, r.calib_seconds, r.calib_seconds > 0 ? r.calib_samples / r.calib_seconds : 0.0,
                   r.calib_source.c_str());
   } else {
-    std::snprintf(line, sizeof line, "  parameters: %s\n", r.method.c_str());
+    std::snprintf(line, sizeof line, "  parameters: %s\n", method.c_str());
   }
   os << line;
   std::string extra;
@@ -151,6 +152,7 @@ nlohmann::json summary_json(const QuantizeResult& r) {
   j["output"] = r.output;
   j["mode"] = rewrite::quant_mode_name(r.quant.mode);
   j["method"] = r.method;
+  if (!r.weight_range.empty()) j["weight_range"] = r.weight_range;
   j["activation_type"] = qtype_name(r.quant.activation_type);
   j["symmetric_activations"] = r.quant.symmetric_activations;
   j["weight_type"] = qtype_name(r.quant.weight_type);

@@ -120,6 +120,8 @@ Tensor quantize_tensor(const Tensor& x, const QParams& p) {
     case QType::Int16: quantize_into(px, q.data<int16_t>(), x.numel(), p, l); break;
     case QType::UInt16: quantize_into(px, q.data<uint16_t>(), x.numel(), p, l); break;
     case QType::Int32: quantize_into(px, q.data<int32_t>(), x.numel(), p, l); break;
+    case QType::Int4: quantize_into(px, q.data<int8_t>(), x.numel(), p, l); break;   // unpacked
+    case QType::UInt4: quantize_into(px, q.data<uint8_t>(), x.numel(), p, l); break;
   }
   return q;
 }
@@ -134,6 +136,8 @@ Tensor dequantize_tensor(const Tensor& q, const QParams& p) {
     case QType::Int16: dequantize_into(q.data<int16_t>(), px, q.numel(), p, l); break;
     case QType::UInt16: dequantize_into(q.data<uint16_t>(), px, q.numel(), p, l); break;
     case QType::Int32: dequantize_into(q.data<int32_t>(), px, q.numel(), p, l); break;
+    case QType::Int4: dequantize_into(q.data<int8_t>(), px, q.numel(), p, l); break;
+    case QType::UInt4: dequantize_into(q.data<uint8_t>(), px, q.numel(), p, l); break;
   }
   return x;
 }
@@ -145,8 +149,22 @@ Tensor fake_quantize(const Tensor& x, const QParams& p) {
   const float* px = x.data<float>();
   float* py = y.data<float>();
   const double lo = static_cast<double>(qtype_min(p.type)), hi = static_cast<double>(qtype_max(p.type));
+  if (p.type == QType::Int32) {
+    for_each_run(x.numel(), l, [&](size_t c, int64_t first, int64_t last) {
+      for (int64_t i = first; i < last; ++i) py[i] = fake_quantize_value(px[i], p.scale[c], p.zero_point[c], lo, hi);
+    });
+    return y;
+  }
+  // Up to 16 bits every code and zero point is exact in float, so the same arithmetic in float gives the
+  // same bits (x / scale is a float division in both) and vectorizes. A NaN stays NaN.
+  const float flo = static_cast<float>(lo), fhi = static_cast<float>(hi);
   for_each_run(x.numel(), l, [&](size_t c, int64_t first, int64_t last) {
-    for (int64_t i = first; i < last; ++i) py[i] = fake_quantize_value(px[i], p.scale[c], p.zero_point[c], lo, hi);
+    const float s = p.scale[c], z = static_cast<float>(p.zero_point[c]);
+    for (int64_t i = first; i < last; ++i) {
+      float v = std::nearbyint(px[i] / s) + z;
+      v = v < flo ? flo : (v > fhi ? fhi : v);
+      py[i] = (v - z) * s;
+    }
   });
   return y;
 }

@@ -61,6 +61,8 @@ Tensor zero_point_tensor(const QParams& p) {
       case QType::Int16: z.data<int16_t>()[i] = static_cast<int16_t>(v); break;
       case QType::UInt16: z.data<uint16_t>()[i] = static_cast<uint16_t>(v); break;
       case QType::Int32: z.data<int32_t>()[i] = v; break;
+      case QType::Int4: z.data<int8_t>()[i] = static_cast<int8_t>(v); break;  // unpacked
+      case QType::UInt4: z.data<uint8_t>()[i] = static_cast<uint8_t>(v); break;
     }
   }
   return z;

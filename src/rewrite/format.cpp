@@ -5,7 +5,8 @@
 // Decision (as ONNX Runtime's quantizer):
 //   opset  = max(model opset, 11 if the model is below 10 (ONNX Runtime fuses Q/DQ into ONNX-domain
 //            QLinearConv etc., which do not exist below 10 — it fails to load such a model) or uses
-//            the integer format (DynamicQuantizeLinear is opset 11), 21 if options.opset = 21)
+//            the integer format (DynamicQuantizeLinear is opset 11), 21 if options.opset = 21,
+//            21 if a 4-bit type is used (int4/uint4 Q/DQ exist in the ONNX domain from opset 21 only))
 //   domain = "" when opset ≥ 21, or when no 16-bit type is used and (opset ≥ 13 or no DQ is per-channel);
 //            "com.microsoft" otherwise (a com.microsoft opset import, version 1, is added).
 // IR version: at least the one the opset was released with (opset 21 → IR 10).
@@ -34,6 +35,13 @@ int64_t ir_version_for(int64_t opset) {
   return 3;
 }
 
+// True when some planned tensor is 4-bit (4-bit weights).
+bool uses_4bit(const QuantPlan& plan) {
+  for (const auto& [name, t] : plan.tensors)
+    if (qtype_bits(t.spec.type) == 4) return true;
+  return false;
+}
+
 }  // namespace
 
 QdqFormat choose_format(const onnx::ModelProto& model, const QuantPlan& plan) {
@@ -48,6 +56,7 @@ QdqFormat choose_format(const onnx::ModelProto& model, const QuantPlan& plan) {
   f.opset = f.from_opset;
   if (f.opset < 10 || (integer && f.opset < 11)) f.opset = 11;
   if (plan.options.opset == 21) f.opset = std::max<int64_t>(f.opset, 21);
+  if (uses_4bit(plan)) f.opset = std::max<int64_t>(f.opset, 21);
   const bool onnx_domain = f.opset >= 21 || (!wide && (f.opset >= 13 || !per_channel_dq));
   f.domain = onnx_domain ? "" : kMsDomain;
   return f;

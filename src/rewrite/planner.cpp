@@ -316,7 +316,10 @@ bool Planner::try_fold(int i) {
 }
 
 // Precision overrides, wide: the listed tensors and the weights of the listed nodes, with every tensor
-// sharing their parameters, get the 16-bit specs; biases computed from a wide tensor stay float.
+// sharing their parameters, get the 16-bit specs. Biases stay int32 with scale s_x·s_w (resolve_params
+// enlarges a weight scale where that would overflow): a float bias behind DQ'd inputs is what ONNX
+// Runtime's BiasQuantization rewrites itself, with an int32 cast that overflows on 16-bit scales and, below
+// opset 13, a DequantizeLinear axis the opset does not have.
 void Planner::apply_wide() {
   const PrecisionOverrides& pr = o_.precision;
   if (pr.wide_nodes.empty() && pr.wide_tensors.empty()) return;
@@ -330,11 +333,6 @@ void Planner::apply_wide() {
   for (auto& [name, t] : plan_.tensors) {
     if (t.kind == Kind::Bias || !roots.count(root_of(name))) continue;
     t.spec = t.kind == Kind::Weight ? wide_weight_spec(o_) : wide_activation_spec(o_);
-  }
-  for (auto it = plan_.tensors.begin(); it != plan_.tensors.end();) {
-    const TensorPlan& b = it->second;
-    const bool wide = b.kind == Kind::Bias && (roots.count(root_of(b.bias_input)) || roots.count(b.bias_weight));
-    it = wide ? plan_.tensors.erase(it) : std::next(it);
   }
 }
 

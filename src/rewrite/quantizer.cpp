@@ -4,7 +4,14 @@
 //   activations: activation_type, asymmetric unless symmetric_activations, full range
 //   weights:     weight_type, always symmetric (zero point identical across channels, which
 //                QLinearConv and ConvInteger need), reduce_range narrows them by one bit
+// Allowed types (kActivationTypes / kWeightTypes; the CLI's choices come from the same lists):
+//   activations uint8, int8, uint16, int16; weights int8, uint8, int16, int4, uint4.
+//   4-bit weights: only ONNX-domain DequantizeLinear at opset 21 takes them (choose_format raises the
+//   opset), not ConvInteger/MatMulInteger (the integer dynamic format), and reduce_range has nothing
+//   to narrow (qspec.cpp): both combinations are usage errors.
 #include "ptq/rewrite/quantizer.h"
+
+#include <algorithm>
 
 #include "ptq/util/error.h"
 
@@ -26,11 +33,35 @@ DynamicFormat dynamic_format_from_name(const std::string& name) {
   PTQ_FAIL(UsageError, "unknown dynamic format '", name, "'; expected one of: qdq, integer");
 }
 
+namespace {
+
+const std::vector<QType> kActivationTypes = {QType::UInt8, QType::Int8, QType::UInt16, QType::Int16};
+const std::vector<QType> kWeightTypes = {QType::Int8, QType::UInt8, QType::Int16, QType::Int4, QType::UInt4};
+
+bool allowed(const std::vector<QType>& types, QType t) { return std::find(types.begin(), types.end(), t) != types.end(); }
+
+std::string joined(const std::vector<QType>& types) {
+  std::string s;
+  for (QType t : types) s += (s.empty() ? "" : ", ") + qtype_name(t);
+  return s;
+}
+
+}  // namespace
+
+const std::vector<QType>& activation_types() { return kActivationTypes; }
+const std::vector<QType>& weight_types() { return kWeightTypes; }
+
+std::vector<std::string> type_names(const std::vector<QType>& types) {
+  std::vector<std::string> names;
+  for (QType t : types) names.push_back(qtype_name(t));
+  return names;
+}
+
 void validate_options(const QuantOptions& o) {
-  if (o.activation_type == QType::Int32)
-    PTQ_FAIL(UsageError, "activation type int32 is not supported; expected one of: uint8, int8, uint16, int16");
-  if (o.weight_type != QType::Int8 && o.weight_type != QType::UInt8 && o.weight_type != QType::Int16)
-    PTQ_FAIL(UsageError, "weight type ", qtype_name(o.weight_type), " is not supported; expected one of: int8, uint8, int16");
+  if (!allowed(kActivationTypes, o.activation_type))
+    PTQ_FAIL(UsageError, "activation type ", qtype_name(o.activation_type), " is not supported; expected one of: ", joined(kActivationTypes));
+  if (!allowed(kWeightTypes, o.weight_type))
+    PTQ_FAIL(UsageError, "weight type ", qtype_name(o.weight_type), " is not supported; expected one of: ", joined(kWeightTypes));
   if (o.opset != 0 && o.opset != 21)
     PTQ_FAIL(UsageError, "--opset ", o.opset, " is not supported; use 21 (ONNX-domain 16-bit Q/DQ) or leave it unset");
   if (o.mode == QuantMode::Dynamic && o.dynamic_format == DynamicFormat::Integer && !o.precision.wide_nodes.empty())
@@ -39,6 +70,12 @@ void validate_options(const QuantOptions& o) {
   if (o.mode == QuantMode::Dynamic && o.dynamic_format == DynamicFormat::Integer && o.weight_type == QType::Int16)
     PTQ_FAIL(UsageError, "the integer dynamic format needs 8-bit weights (ConvInteger/MatMulInteger); "
              "use --weight-type int8|uint8 or --dynamic-format qdq");
+  if (o.mode == QuantMode::Dynamic && o.dynamic_format == DynamicFormat::Integer && qtype_bits(o.weight_type) == 4)
+    PTQ_FAIL(UsageError, "the integer dynamic format needs 8-bit weights (ConvInteger/MatMulInteger), not ", qtype_name(o.weight_type),
+             "; use --weight-type int8|uint8 or --dynamic-format qdq");
+  if (o.reduce_range && qtype_bits(o.weight_type) == 4)
+    PTQ_FAIL(UsageError, "--reduce-range does not apply to ", qtype_name(o.weight_type),
+             " weights (4-bit products cannot overflow; halving 16 levels would ruin them); drop --reduce-range");
 }
 
 QuantSpec activation_spec(const QuantOptions& o) {

@@ -5,7 +5,8 @@
 //     outputs in order; names read only inside subgraphs are not checked here);
 //   - every graph output is produced; every node's domain has an opset import;
 //   - every Q/DQ: float32 scale initializer, zero point (omitted only for an int32 DQ) of a type its domain/opset accepts
-//     (ONNX < 21: int8/uint8, DequantizeLinear also int32; ONNX ≥ 21 and com.microsoft: + int16/uint16),
+//     (ONNX < 21: int8/uint8, DequantizeLinear also int32; ONNX ≥ 21 and com.microsoft: + int16/uint16;
+//     ONNX ≥ 21 only: + int4/uint4),
 //     zero point and scale of equal shapes, per-channel scale length = the quantized tensor's axis size.
 // Then onnx::checker::check_model when ONNX 1.12 knows the IR version and every opset.
 #include <onnx/checker.h>
@@ -30,6 +31,7 @@ bool zero_point_type_ok(int type, const std::string& op, const std::string& doma
   if (type == T::INT8 || type == T::UINT8) return true;
   if (type == T::INT32) return op == "DequantizeLinear";
   if (type == T::INT16 || type == T::UINT16) return !domain.empty() || opset >= 21;
+  if (type == static_cast<int>(DType::Int4) || type == static_cast<int>(DType::UInt4)) return domain.empty() && opset >= 21;
   return false;
 }
 

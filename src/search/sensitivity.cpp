@@ -71,9 +71,18 @@ SensitivityResult analyze_sensitivity(const Graph& graph, const QuantSim& sim, s
   }
   std::vector<std::vector<size_t>> groups;
   for (const auto& l : layers) groups.push_back(groups_of(sim, l));
+  // Layers with the same quantizers (a data-movement node and the node whose parameters it shares)
+  // give the same figures: measured once, copied.
+  std::vector<size_t> distinct, same_as(layers.size());
+  std::map<std::vector<size_t>, size_t> first_with;
+  for (size_t k = 0; k < layers.size(); ++k) {
+    auto [it, fresh] = first_with.emplace(groups[k], k);
+    same_as[k] = it->second;
+    if (fresh) distinct.push_back(k);
+  }
   const GroupFlags off = sim.all(false), on = sim.all(true);
   const size_t total = std::min(options.samples, data.size());
-  Progress progress("sensitivity", total * layers.size(), options.progress, "layer runs");
+  Progress progress("sensitivity", total * distinct.size(), options.progress, "layer runs");
   for (size_t i = 0; i < total; ++i) {
     calib::Sample s = data.read(i);
     if (s.skipped) continue;
@@ -86,7 +95,8 @@ SensitivityResult analyze_sensitivity(const Graph& graph, const QuantSim& sim, s
         for (size_t n = 0; n < graph.nodes.size(); ++n)
           if (int64_t m = count_macs(graph, static_cast<int>(n), [&](const std::string& t) { return sim.shape(fp, t); }); m > 0)
             r.macs[static_cast<int>(n)] = m;
-      run_tasks(options.threads, layers.size(), [&](size_t k) {
+      run_tasks(options.threads, distinct.size(), [&](size_t d) {
+        const size_t k = distinct[d];
         add_outputs(r.layers[k].only, r.outputs, ref, sim.rerun(fp, off, groups[k]));
         if (options.except) add_outputs(r.layers[k].except, r.outputs, ref, sim.rerun(q, on, groups[k]));
       });
@@ -95,9 +105,14 @@ SensitivityResult analyze_sensitivity(const Graph& graph, const QuantSim& sim, s
       throw;
     }
     ++r.samples;
-    progress.update((i + 1) * layers.size());
+    progress.update((i + 1) * distinct.size());
   }
   progress.finish();
+  for (size_t k = 0; k < layers.size(); ++k)
+    if (same_as[k] != k) {
+      r.layers[k].only = r.layers[same_as[k]].only;
+      r.layers[k].except = r.layers[same_as[k]].except;
+    }
   for (auto& l : layers) {
     auto it = r.macs.find(l.node);
     l.macs = it == r.macs.end() ? 0 : it->second;

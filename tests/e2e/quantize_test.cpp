@@ -2,6 +2,8 @@
 // The main command, end to end: a small conv net quantized from generated calibration samples.
 #include <nlohmann/json.hpp>
 
+#include <array>
+
 #include "ptq/exec/executor.h"
 #include "ptq/ir/npy.h"
 #include "ptq/ir/onnx_io.h"
@@ -67,6 +69,20 @@ onnx::ModelProto conv_chain(const std::vector<std::string>& weights, const std::
   }
   return test::parse_text_model("<ir_version: 8, opset_import: [\"\" : 13]>\nchain (float[1,2,4,4] x) => (float[1,2,4,4] y) {\n" +
                                 body + tail + "}\n");
+}
+
+// dir/stem.onnx: conv_chain of 8 1x1 Conv over 2 channels, c1 = diag(g1)·x, c2 = diag(g2)·c1, then
+// identities; dir/calib: 20 samples of x in [-1, 1).
+void write_stem(const fs::path& dir, std::array<float, 2> g1, std::array<float, 2> g2) {
+  onnx::ModelProto m = conv_chain({"w1", "w2", "id", "id", "id", "id", "id", "id"});
+  test::add_initializer(m, "w1", Tensor::from_vector<float>({g1[0], 0.0f, 0.0f, g1[1]}, {2, 2, 1, 1}));
+  test::add_initializer(m, "w2", Tensor::from_vector<float>({g2[0], 0.0f, 0.0f, g2[1]}, {2, 2, 1, 1}));
+  test::add_initializer(m, "id", Tensor::from_vector<float>({1.0f, 0.0f, 0.0f, 1.0f}, {2, 2, 1, 1}));
+  test::write_model(m, dir / "stem.onnx");
+  for (int i = 0; i < 20; ++i) {
+    fs::create_directories(dir / "calib" / std::to_string(100 + i));
+    write_npy(dir / "calib" / std::to_string(100 + i) / "x.npy", test::random_tensor({1, 2, 4, 4}, 300 + static_cast<uint32_t>(i), -1.0f, 1.0f));
+  }
 }
 
 int count_ops(const onnx::ModelProto& m, const std::string& op) {
@@ -161,15 +177,7 @@ TEST(QuantizeCli, FloatFirstAndLastLayers) {
 // amplifies; c3..c8 are identities. The report points at c2 (layer 2 of 8); --float-first 2 fixes it.
 TEST(QuantizeCli, HintPointsAtTheStemWhereTheErrorStarts) {
   fs::path dir = test::fresh_dir();
-  onnx::ModelProto m = conv_chain({"w1", "w2", "id", "id", "id", "id", "id", "id"});
-  test::add_initializer(m, "w1", Tensor::from_vector<float>({1000.0f, 0.0f, 0.0f, 0.001f}, {2, 2, 1, 1}));
-  test::add_initializer(m, "w2", Tensor::from_vector<float>({0.0001f, 0.0f, 0.0f, 1000.0f}, {2, 2, 1, 1}));
-  test::add_initializer(m, "id", Tensor::from_vector<float>({1.0f, 0.0f, 0.0f, 1.0f}, {2, 2, 1, 1}));
-  test::write_model(m, dir / "stem.onnx");
-  for (int i = 0; i < 20; ++i) {
-    fs::create_directories(dir / "calib" / std::to_string(100 + i));
-    write_npy(dir / "calib" / std::to_string(100 + i) / "x.npy", test::random_tensor({1, 2, 4, 4}, 300 + static_cast<uint32_t>(i), -1.0f, 1.0f));
-  }
+  write_stem(dir, {1000.0f, 0.001f}, {0.0001f, 1000.0f});
   const std::string common = q(dir / "stem.onnx") + " --calib " + q(dir / "calib") + " --json -o " + q(dir / "s.onnx");
   auto r = test::run_quantize(common);
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -198,15 +206,7 @@ TEST(QuantizeCli, HintPointsAtTheStemWhereTheErrorStarts) {
 // 8 bits itself.
 TEST(QuantizeCli, TargetCosinePromotesTheStem) {
   fs::path dir = test::fresh_dir();
-  onnx::ModelProto m = conv_chain({"w1", "w2", "id", "id", "id", "id", "id", "id"});
-  test::add_initializer(m, "w1", Tensor::from_vector<float>({100.0f, 0.0f, 0.0f, 0.1f}, {2, 2, 1, 1}));
-  test::add_initializer(m, "w2", Tensor::from_vector<float>({0.01f, 0.0f, 0.0f, 10.0f}, {2, 2, 1, 1}));
-  test::add_initializer(m, "id", Tensor::from_vector<float>({1.0f, 0.0f, 0.0f, 1.0f}, {2, 2, 1, 1}));
-  test::write_model(m, dir / "stem.onnx");
-  for (int i = 0; i < 20; ++i) {
-    fs::create_directories(dir / "calib" / std::to_string(100 + i));
-    write_npy(dir / "calib" / std::to_string(100 + i) / "x.npy", test::random_tensor({1, 2, 4, 4}, 300 + static_cast<uint32_t>(i), -1.0f, 1.0f));
-  }
+  write_stem(dir, {100.0f, 0.1f}, {0.01f, 10.0f});
   const std::string common = q(dir / "stem.onnx") + " --calib " + q(dir / "calib") + " --json";
   for (const char* fallback : {"int16", "float"}) {
     auto r = test::run_quantize(common + " --target-cosine 0.99 --fallback " + fallback + " -o " + q(dir / (std::string(fallback) + ".onnx")));
@@ -233,6 +233,11 @@ TEST(QuantizeCli, TargetCosinePromotesTheStem) {
   ASSERT_EQ(b.exit_code, 0) << b.err;
   EXPECT_EQ(test::read_bytes(dir / "t1.onnx"), test::read_bytes(dir / "t2.onnx"));
   EXPECT_EQ(test::read_bytes(dir / "t1.onnx"), test::read_bytes(dir / "int16.onnx"));
+  // With bias correction the candidates are simulated with their own corrected biases: still met.
+  auto bc = test::run_quantize(common + " --target-cosine 0.99 --bias-correction -o " + q(dir / "bc.onnx"));
+  ASSERT_EQ(bc.exit_code, 0) << bc.err;
+  EXPECT_TRUE(nlohmann::json::parse(bc.out)["precision"]["met"].get<bool>());
+  EXPECT_GE(nlohmann::json::parse(bc.out)["evaluation"]["outputs"][0]["cosine"].get<double>(), 0.99);
   // --auto-float is --target-cosine 0.99 --fallback float.
   auto af = test::run_quantize(common + " --auto-float -o " + q(dir / "af.onnx"));
   ASSERT_EQ(af.exit_code, 0) << af.err;

@@ -41,7 +41,7 @@ void register_quantize_command(CLI::App& app, Action& action) {
       ->check(CLI::Range(0.0, 100.0))->group(precision);
   app.add_option("--fallback", o->fallback, "What a promoted layer becomes: int16 (16-bit activations and weights, default) or float")
       ->check(CLI::IsMember({"int16", "float"}))->group(precision);
-  app.add_option("--sensitivity-samples", o->job.sensitivity_samples, "Evaluation samples the per-layer ranking uses (default 8)")
+  app.add_option("--sensitivity-samples", o->job.sensitivity_samples, "Evaluation samples the per-layer ranking uses (default 4)")
       ->check(CLI::PositiveNumber)->group(precision);
   app.add_option("--adaround", o->job.adaround,
                  "AdaRound: learn each Conv/Gemm/MatMul weight's rounding (up or down) by layer-wise reconstruction on the "

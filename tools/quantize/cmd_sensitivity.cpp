@@ -19,6 +19,7 @@ void register_sensitivity_command(CLI::App& app, Action& action) {
     size_t rows = 40;
   };
   auto o = std::make_shared<Options>();
+  o->job.sensitivity_samples = 8;
   CLI::App* cmd = app.add_subcommand("sensitivity", "Per-layer sensitivity: output error with only that layer quantized / left float");
   cmd->add_option("MODEL", o->job.model, "FP32 ONNX model")->required();
   cmd->add_option("--calib", o->job.calib_dir, "Calibration data: sample folders (.npy), .npz, test_data_set_N/*.pb or images");

@@ -5,14 +5,31 @@
 #include "ptq/calib/observer.h"
 
 namespace ptq::cli {
+namespace {
+
+// A CLI11 check from a library table lookup, which throws UsageError listing the allowed names.
+template <class Find>
+auto lookup_check(Find find) {
+  return [find](const std::string& value) {
+    try {
+      find(value);
+      return std::string();
+    } catch (const UsageError& e) {
+      return std::string(e.what());
+    }
+  };
+}
+
+}  // namespace
 
 void add_quant_options(CLI::App& cmd, QuantFlags& f) {
   const char* group = "Quantization";
   cmd.add_option("--mode", f.mode, "static (activations and weights; needs --calib) or dynamic (weights only)")
       ->check(CLI::IsMember({"static", "dynamic"}))->group(group);
   cmd.add_option("--activation-type", f.activation_type, "Activation type (default uint8)")
-      ->check(CLI::IsMember({"uint8", "int8", "uint16", "int16"}))->group(group);
-  cmd.add_option("--weight-type", f.weight_type, "Weight type (default int8)")->check(CLI::IsMember({"int8", "uint8", "int16"}))->group(group);
+      ->check(CLI::IsMember(rewrite::type_names(rewrite::activation_types())))->group(group);
+  cmd.add_option("--weight-type", f.weight_type, "Weight type (default int8; int4/uint4: opset-21 DequantizeLinear, the model is upgraded to opset 21)")
+      ->check(CLI::IsMember(rewrite::type_names(rewrite::weight_types())))->group(group);
   cmd.add_flag("--per-tensor", f.per_tensor, "One weight scale per tensor (default: per output channel)")->group(group);
   cmd.add_flag("--symmetric-activations", f.symmetric_activations, "Symmetric activation ranges (TensorRT style; keeps Relu/Clip)")->group(group);
   cmd.add_flag("--reduce-range", f.reduce_range, "Weights one bit narrower (for CPUs without VNNI)")->group(group);
@@ -61,14 +78,12 @@ void add_calib_options(CLI::App& cmd, calib::CalibOptions& o) {
   std::string methods;
   for (const auto& e : calib::observer_table()) methods += std::string("\n  ") + e.name + ": " + e.help;
   cmd.add_option("--method", o.method, "Calibration method (default percentile):" + methods)
-      ->check([](const std::string& m) {
-        try {
-          calib::find_observer(m);
-          return std::string();
-        } catch (const UsageError& e) {
-          return std::string(e.what());
-        }
-      })
+      ->check(lookup_check(calib::find_observer))
+      ->group(group);
+  std::string ranges;
+  for (const auto& e : calib::weight_observer_table()) ranges += std::string("\n  ") + e.name + ": " + e.help;
+  cmd.add_option("--weight-range", o.weight_range, "Weight ranges instead of the method's own (dynamic mode: default minmax):" + ranges)
+      ->check(lookup_check(calib::find_weight_observer))
       ->group(group);
   cmd.add_option("--percentile", o.percentile, "Percentile kept by --method percentile (default 99.999)")->group(group);
   cmd.add_option("--moving-average", o.moving_average, "EMA constant for --method minmax (0: running min/max)")->group(group);

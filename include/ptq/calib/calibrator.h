@@ -52,12 +52,20 @@ struct CalibOptions {
   float percentile = 99.999f;    // for "percentile"
   float moving_average = 0.0f;   // for "minmax": 0 = plain running min/max, else EMA constant
   size_t eq_samples = 50;        // for "eq": samples used by the per-layer search
+  // Weight observer (a row of weight_observer_table(): minmax, mse, admm); "": the method's own
+  // weight column. Weights it observes are recorded with this name as their method.
+  std::string weight_range;
   int threads = 0;               // 0: all cores
   bool progress = true;          // progress bar on stderr
 };
 
 CalibTable calibrate(const Graph& graph, const std::vector<CalibTarget>& targets, const DataReader& data,
                      const CalibOptions& options);
+
+// Weight targets only (is_weight; anything else is an error), observed straight from the graph's
+// weights with the weight observer `weight_range` (a row of weight_observer_table()): no data, no
+// executor. What dynamic mode uses instead of calibrate().
+CalibTable calibrate_weights(const Graph& graph, const std::vector<CalibTarget>& targets, const std::string& weight_range);
 
 // Mean of each channel (along `axis`, the others averaged) of the given tensors over the samples,
 // streamed through the executor (bias correction's E[x]). Tensors never produced are absent from the

@@ -58,4 +58,16 @@ const ObserverEntry& find_observer(const std::string& name);
 // "minmax, kl, percentile, ..." for messages and help.
 std::string observer_names();
 
+// Weight observers that --weight-range chooses instead of the method's own weight column (and that
+// dynamic mode uses; it has no method): one row each.
+struct WeightObserverEntry {
+  const char* name;     // --weight-range key
+  const char* help;     // one line for --help
+  ObserverFactory make;
+};
+const std::vector<WeightObserverEntry>& weight_observer_table();
+// The row of `name`; throws UsageError listing the known ones.
+const WeightObserverEntry& find_weight_observer(const std::string& name);
+std::string weight_observer_names();
+
 }  // namespace ptq::calib

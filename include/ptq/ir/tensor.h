@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Tensor: dtype, shape and a contiguous, 64-byte aligned, reference-counted buffer (C order).
 // Copies share the buffer; clone() copies the data. DType values equal ONNX TensorProto.DataType.
+// 4-bit types (UInt4, Int4) are kept unpacked in memory: one element per byte, read and written as
+// uint8_t / int8_t (data<uint8_t>() / data<int8_t>()), each value within [0, 15] / [-8, 7]. Only the
+// ONNX serialization packs them, two elements a byte (onnx_io::tensor_to_proto / tensor_from_proto).
 #pragma once
 
 #include <cstddef>
@@ -29,12 +32,21 @@ enum class DType : int {
   UInt32 = 12,
   UInt64 = 13,
   BFloat16 = 16,
+  UInt4 = 21,  // unpacked: one uint8_t per element
+  Int4 = 22,   // unpacked: one int8_t per element
 };
 
 using Shape = std::vector<int64_t>;
 
-// Bytes per element; 0 for Undefined and String.
+// Bytes per element in memory (1 for the unpacked 4-bit types); 0 for Undefined and String.
 size_t dtype_size(DType dtype);
+// Bits per element as ONNX stores it (4 for UInt4/Int4, else 8 · dtype_size).
+int dtype_bits(DType dtype);
+// Bytes `numel` elements take in an ONNX file (raw_data): 4-bit types packed two a byte, rounded up.
+size_t dtype_stored_bytes(DType dtype, int64_t numel);
+// Value range of an integer type of at most 32 bits (int4 [-8, 7], uint8 [0, 255], ...); false for
+// other types.
+bool dtype_int_range(DType dtype, int64_t& lo, int64_t& hi);
 // Lower-case name as in numpy/ONNX Runtime ("float32", "uint8", ...).
 std::string dtype_name(DType dtype);
 // DType from an ONNX TensorProto.DataType value; Undefined when unknown.

@@ -42,7 +42,7 @@ struct QuantizeJob {
   // evaluation samples; the written model's evaluation decides whether the tolerance is met.
   search::Tolerance tolerance;
   search::Fallback fallback = search::Fallback::Int16;
-  size_t sensitivity_samples = 8;
+  size_t sensitivity_samples = 4;  // the search's ranking (quantize sensitivity: 8)
   rewrite::QuantOptions quant;
   calib::CalibOptions calib;
   calib::DataOptions data;
@@ -81,6 +81,7 @@ struct AdaRoundSummary {
 struct QuantizeResult {
   std::string model, output;
   std::string method;           // calibration method, "table" when loaded, "weights" in dynamic mode
+  std::string weight_range;     // --weight-range when given (dynamic mode: the one used); "" otherwise
   rewrite::QuantOptions quant;
   size_t calib_samples = 0;
   std::string calib_source;

@@ -11,11 +11,15 @@
 
 namespace ptq {
 
-enum class QType { Int8, UInt8, Int16, UInt16, Int32 };
+// Rows of the type table in qspec.cpp (ranges, symmetric and reduce-range conventions there). 4-bit
+// values are held unpacked, one int8_t/uint8_t per element (DType::Int4/UInt4).
+enum class QType { Int8, UInt8, Int16, UInt16, Int32, Int4, UInt4 };
 
 std::string qtype_name(QType type);       // "int8", ...
+std::string qtype_names();                // "int4, uint4, int8, ..." (every row, for messages)
 QType qtype_from_name(const std::string& name);  // throws UsageError listing the allowed names
 DType qtype_dtype(QType type);
+int qtype_bits(QType type);               // 4, 8, 16 or 32
 int64_t qtype_min(QType type);            // full range, e.g. int8 -128
 int64_t qtype_max(QType type);            // e.g. int8 127
 
@@ -23,7 +27,7 @@ int64_t qtype_max(QType type);            // e.g. int8 127
 struct QuantSpec {
   QType type = QType::UInt8;
   bool symmetric = false;     // range [-absmax, absmax]; restricted range for signed types
-  bool reduce_range = false;  // one bit less (ORT reduce_range): int8 [-64,64], uint8 [0,127]
+  bool reduce_range = false;  // one bit less (ORT reduce_range): int8 [-64,64], uint8 [0,127]; no effect on 4-bit types
   // Integer range actually used: e.g. symmetric int8 [-127,127], uint8 [0,255], reduce-range uint8 [0,127].
   int64_t qmin() const;
   int64_t qmax() const;

@@ -35,7 +35,8 @@ inline float fake_quantize_value(float x, float scale, int32_t zero_point, QType
   return static_cast<float>(quantize_value(x, scale, zero_point, type) - zero_point) * scale;
 }
 
-// Float tensor -> integer tensor of params.type (per-tensor or per-axis).
+// Float tensor -> integer tensor of params.type (per-tensor or per-axis; 4-bit types unpacked, one
+// element a byte, saturated to the type's range).
 Tensor quantize_tensor(const Tensor& x, const QParams& params);
 // Integer tensor -> float32.
 Tensor dequantize_tensor(const Tensor& q, const QParams& params);

@@ -37,5 +37,9 @@ PassResult replace_weights(const onnx::ModelProto& model, const std::map<std::st
 std::map<std::string, int> bias_correction_inputs(const Graph& graph, const QuantPlan& plan, const calib::CalibTable& table);
 PassResult correct_biases(const onnx::ModelProto& model, const Graph& graph, const QuantPlan& plan, const calib::CalibTable& table,
                           const std::map<std::string, std::vector<double>>& means);
+// The same corrections on a copy of the Graph (same nodes, same indices; a corrected bias is a new weight
+// "<output>_bias_corrected"), for simulations that try several plans (search/precision_search.h).
+Graph correct_graph_biases(const Graph& graph, const QuantPlan& plan, const calib::CalibTable& table,
+                           const std::map<std::string, std::vector<double>>& means);
 
 }  // namespace ptq::rewrite

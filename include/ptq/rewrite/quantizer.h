@@ -40,7 +40,7 @@ DynamicFormat dynamic_format_from_name(const std::string& name);
 // Layers kept above the default types, and the tensors that go with them (a layer's quantizers: the
 // activations it reads and writes with own parameters, its weights; search/layers.h finds them).
 //   wide:  16-bit Q/DQ (activations int16 when the activation type is signed, else uint16; weights int16
-//          symmetric; the layer's bias stays float); a tensor sharing parameters with a wide one is wide.
+//          symmetric; the bias int32 as ever); a tensor sharing parameters with a wide one is wide.
 //   float: the node is not quantized, and neither are the tensors listed (nobody reads them quantized;
 //          a Relu/Clip writing one is not folded).
 struct PrecisionOverrides {
@@ -51,8 +51,8 @@ struct PrecisionOverrides {
 
 struct QuantOptions {
   QuantMode mode = QuantMode::Static;
-  QType activation_type = QType::UInt8;  // uint8 | int8 | uint16 | int16
-  QType weight_type = QType::Int8;       // int8 | uint8 | int16 (always symmetric)
+  QType activation_type = QType::UInt8;  // activation_types(): uint8 | int8 | uint16 | int16
+  QType weight_type = QType::Int8;       // weight_types(): int8 | uint8 | int16 | int4 | uint4 (always symmetric)
   bool per_channel = true;               // weights of Conv/ConvTranspose/Gemm/MatMul
   bool symmetric_activations = false;    // also keeps Relu/Clip (they fold only into asymmetric ranges)
   bool reduce_range = false;             // weights one bit narrower (ONNX Runtime's reduce_range)
@@ -87,7 +87,14 @@ struct LayerDepths {
 };
 LayerDepths layer_depths(const Graph& graph);
 
-// Throws UsageError for a combination that cannot work (e.g. int16 weights in the integer format).
+// The types QuantOptions accepts (validate_options and the CLI's --activation-type/--weight-type
+// choices read these lists), and their names.
+const std::vector<QType>& activation_types();
+const std::vector<QType>& weight_types();
+std::vector<std::string> type_names(const std::vector<QType>& types);
+
+// Throws UsageError for a combination that cannot work (e.g. int16 or int4 weights in the integer
+// format, --reduce-range with 4-bit weights).
 void validate_options(const QuantOptions& options);
 
 // The spec used for activations / weights under these options.
@@ -146,7 +153,7 @@ calib::CalibTable retype_table(const calib::CalibTable& table, const QuantPlan& 
 
 // Parameters of the weight targets (is_weight) straight from the weights (per-channel min/max →
 // compute_qparams): what dynamic mode uses instead of calibration. Activation targets are left out.
-calib::CalibTable weight_table(const Graph& graph, const QuantPlan& plan);
+calib::CalibTable weight_table(const Graph& graph, const QuantPlan& plan, const std::string& weight_range = "minmax");  // or another row of calib::weight_observer_table()
 
 // The QParams written for every planned tensor: activations and weights from the table
 // (checked against the plan), shared ones copied from their root, biases derived (after enlarging

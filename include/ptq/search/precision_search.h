@@ -6,15 +6,20 @@
 //              quantizers (layers.h). With int16, when even every ranked layer in 16 bits misses the
 //              tolerance (a tensor no uniform grid holds, e.g. a power spectrum feeding a Log), the search
 //              runs again with float.
-// Loop (one calibration, no model written): layers ranked by sensitivity (the output error when only
-// that layer is quantized: layer costs add up, a cost hidden by a worse one upstream still shows); then
+// Loop (one calibration, no model written): layers ranked by sensitivity per cost: the output noise when
+// only that layer is quantized (layer costs add up, a cost hidden by a worse one upstream still shows)
+// over the MACs its promotion takes out of 8-bit kernels (its own and its neighbours' that read or write
+// its tensors; floored, so layers without MACs rank by noise among themselves); then
 // the ranked prefixes are tried, growing 1, 2, 4, ... until one meets the tolerance, and bisected down
 // to the shortest that does; then each promoted layer, least sensitive first, is returned to 8 bits
 // when the tolerance still holds without it (at most `prune` tries). Every candidate is re-planned
-// (rewrite::plan_quantization with PrecisionOverrides) and run by a QuantSim on the evaluation samples.
+// (rewrite::plan_quantization with PrecisionOverrides) and run by a QuantSim on the evaluation samples;
+// a candidate meets a cosine tolerance C when it reaches 1 - 0.9 (1 - C) (a reserve for runtimes whose
+// integer kernels round differently).
 // Deterministic: ranking ties go by layer order, every step depends on figures only.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -34,10 +39,17 @@ struct SearchOptions {
   Tolerance tolerance;
   Fallback fallback = Fallback::Int16;
   std::vector<int64_t> labels;      // labels of the evaluation samples' classifier rows (max_drop)
-  size_t sensitivity_samples = 8;   // samples of the ranking
-  size_t prune = 8;                 // tries to return promoted layers to 8 bits
+  size_t sensitivity_samples = 4;   // samples of the ranking
+  size_t prune = 4;                 // tries to return promoted layers to 8 bits
   int threads = 0;
   bool progress = true;
+  // Bias correction (rewrite/passes.h) as the written model will have it: every candidate's biases
+  // corrected for its own weight quantization, with these per-channel means of the layers' inputs
+  // (calib::channel_means of bias_correction_inputs). nullptr: no bias correction.
+  const std::map<std::string, std::vector<double>>* bias_means = nullptr;
+  // Calibrates tensors a candidate quantizes that the table lacks (a float layer can make a neighbour
+  // quantize a tensor it used to fold away); nullptr: such candidates are skipped.
+  std::function<calib::CalibTable(const std::vector<calib::CalibTarget>&)> calibrate;
 };
 
 // One candidate the search evaluated.
@@ -59,6 +71,7 @@ struct SearchResult {
   size_t chosen = 0;                    // index into attempts: the one kept (met, or the best found)
   rewrite::PrecisionOverrides overrides;
   std::map<int, int64_t> macs;          // per compute node (graph.nodes index), from a run's shapes
+  calib::CalibTable table;              // the table given, with what `calibrate` added
   double seconds = 0.0;
   const SearchAttempt& best() const { return attempts.at(chosen); }
 };

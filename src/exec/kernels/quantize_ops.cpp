@@ -4,8 +4,10 @@
 //   QuantizeLinear    v = x / scale (a true division, as MLAS does); v clamped to [qmin - zp, qmax - zp]
 //                     (NaN becomes qmin - zp, like MAXPS); q = round_half_even(v) + zp.
 //                     Output type: the zero point's, else output_dtype (opset 21), else uint8.
-//                     Types int8, uint8, int16, uint16.
-//   DequantizeLinear  y = float(int32(x) - int32(zp)) * scale, for int8, uint8, int16, uint16, int32.
+//                     Types int4, uint4, int8, uint8, int16, uint16 ([qmin, qmax]: the type's range).
+//   DequantizeLinear  y = float(int32(x) - int32(zp)) * scale, for int4, uint4, int8, uint8, int16,
+//                     uint16, int32. 4-bit tensors are unpacked in memory (one int8_t/uint8_t per
+//                     element, tensor.h), so they run through the 8-bit code with the 4-bit range.
 //   With AVX2, 8 values at a time through the same steps (same bits).
 //   Scales: a scalar or one-element tensor (per tensor), a 1-D tensor of x.shape[axis] values (per
 //   axis), or with block_size > 0 (opset 21) a tensor of x's rank with ceil(x.shape[axis] / block_size)
@@ -80,10 +82,21 @@ void for_each_run(const QuantLayout& q, int64_t n, int threads, F f) {
   }, n);
 }
 
+// The integer range of a quantized type (int4 [-8, 7], ..., uint16 [0, 65535]).
+struct QRange {
+  int32_t lo, hi;
+};
+QRange q_range(DType type) {
+  int64_t lo = 0, hi = 0;
+  PTQ_CHECK(dtype_int_range(type, lo, hi));
+  return QRange{static_cast<int32_t>(lo), static_cast<int32_t>(hi)};
+}
+
+// Q is the storage type (int8_t for int4, uint8_t for uint4); r the range of the quantized type.
 template <class Q>
-void quantize_run(const float* x, Q* y, int64_t begin, int64_t end, float scale, int32_t zp) {
-  const float lo = static_cast<float>(static_cast<int32_t>(std::numeric_limits<Q>::lowest()) - zp);
-  const float hi = static_cast<float>(static_cast<int32_t>(std::numeric_limits<Q>::max()) - zp);
+void quantize_run(const float* x, Q* y, int64_t begin, int64_t end, float scale, int32_t zp, QRange r) {
+  const float lo = static_cast<float>(r.lo - zp);
+  const float hi = static_cast<float>(r.hi - zp);
   int64_t i = begin;
 #ifdef PTQ_QDQ_AVX2
   // The same steps on 8 values: MAXPS gives lo for NaN, CVTPS2DQ rounds half to even.
@@ -110,12 +123,13 @@ int32_t zero_point_at(const Tensor* zp, int64_t i) {
 }
 
 template <class Q>
-void quantize_tensor_as(const Tensor& x, const Tensor& scale, const Tensor* zp, const QuantLayout& q, Tensor& y, int threads) {
-  y = Tensor(DTypeOf<Q>::value, x.shape());
+void quantize_tensor_as(DType type, const Tensor& x, const Tensor& scale, const Tensor* zp, const QuantLayout& q, Tensor& y, int threads) {
+  y = Tensor(type, x.shape());
   const float* xp = x.data<float>();
   const float* sp = scale.data<float>();
   Q* yp = y.data<Q>();
-  for_each_run(q, x.numel(), threads, [&](int64_t b, int64_t e, int64_t p) { quantize_run(xp, yp, b, e, sp[p], zero_point_at<Q>(zp, p)); });
+  const QRange r = q_range(type);
+  for_each_run(q, x.numel(), threads, [&](int64_t b, int64_t e, int64_t p) { quantize_run(xp, yp, b, e, sp[p], zero_point_at<Q>(zp, p), r); });
 }
 
 template <class Q>
@@ -188,11 +202,11 @@ Kernel make_quantize_linear(const Node& node) {
     const QuantLayout& q = a.layout;
     const DType out = zp ? zp->dtype() : attrs.output;
     switch (out) {
-      case DType::UInt8: quantize_tensor_as<uint8_t>(x, scale, zp, q, io.outputs[0], io.threads); break;
-      case DType::Int8: quantize_tensor_as<int8_t>(x, scale, zp, q, io.outputs[0], io.threads); break;
-      case DType::UInt16: quantize_tensor_as<uint16_t>(x, scale, zp, q, io.outputs[0], io.threads); break;
-      case DType::Int16: quantize_tensor_as<int16_t>(x, scale, zp, q, io.outputs[0], io.threads); break;
-      default: PTQ_FAIL(UnsupportedError, "quantized type ", dtype_name(out), " is not supported (int8, uint8, int16, uint16 are)");
+      case DType::UInt8: case DType::UInt4: quantize_tensor_as<uint8_t>(out, x, scale, zp, q, io.outputs[0], io.threads); break;
+      case DType::Int8: case DType::Int4: quantize_tensor_as<int8_t>(out, x, scale, zp, q, io.outputs[0], io.threads); break;
+      case DType::UInt16: quantize_tensor_as<uint16_t>(out, x, scale, zp, q, io.outputs[0], io.threads); break;
+      case DType::Int16: quantize_tensor_as<int16_t>(out, x, scale, zp, q, io.outputs[0], io.threads); break;
+      default: PTQ_FAIL(UnsupportedError, "quantized type ", dtype_name(out), " is not supported (int4, uint4, int8, uint8, int16, uint16 are)");
     }
   };
 }
@@ -209,12 +223,12 @@ Kernel make_dequantize_linear(const Node& node) {
     if (zp && zp->dtype() != x.dtype())
       PTQ_FAIL(ModelError, "zero point dtype ", dtype_name(zp->dtype()), " differs from input dtype ", dtype_name(x.dtype()));
     switch (x.dtype()) {
-      case DType::UInt8: dequantize_tensor_as<uint8_t>(x, scale, zp, q, io.outputs[0], io.threads); break;
-      case DType::Int8: dequantize_tensor_as<int8_t>(x, scale, zp, q, io.outputs[0], io.threads); break;
+      case DType::UInt8: case DType::UInt4: dequantize_tensor_as<uint8_t>(x, scale, zp, q, io.outputs[0], io.threads); break;
+      case DType::Int8: case DType::Int4: dequantize_tensor_as<int8_t>(x, scale, zp, q, io.outputs[0], io.threads); break;
       case DType::UInt16: dequantize_tensor_as<uint16_t>(x, scale, zp, q, io.outputs[0], io.threads); break;
       case DType::Int16: dequantize_tensor_as<int16_t>(x, scale, zp, q, io.outputs[0], io.threads); break;
       case DType::Int32: dequantize_tensor_as<int32_t>(x, scale, zp, q, io.outputs[0], io.threads); break;
-      default: PTQ_FAIL(UnsupportedError, "input dtype ", dtype_name(x.dtype()), " is not supported (int8, uint8, int16, uint16, int32 are)");
+      default: PTQ_FAIL(UnsupportedError, "input dtype ", dtype_name(x.dtype()), " is not supported (int4, uint4, int8, uint8, int16, uint16, int32 are)");
     }
   };
 }
@@ -238,7 +252,7 @@ Kernel make_dynamic_quantize_linear(const Node& node) {
     io.outputs[0] = Tensor(DType::UInt8, x.shape());
     uint8_t* yp = io.outputs[0].data<uint8_t>();
     parallel_for(io.threads, ceil_div(x.numel(), kChunk), [&](int64_t c) {
-      quantize_run(xp, yp, c * kChunk, std::min(x.numel(), (c + 1) * kChunk), scale, zp);
+      quantize_run(xp, yp, c * kChunk, std::min(x.numel(), (c + 1) * kChunk), scale, zp, q_range(DType::UInt8));
     });
     if (io.outputs.size() > 1) io.outputs[1] = Tensor::scalar<float>(scale);
     if (io.outputs.size() > 2) io.outputs[2] = Tensor::scalar<uint8_t>(static_cast<uint8_t>(zp));

@@ -98,6 +98,24 @@ std::vector<double> shift_of(const Layer& l, const std::vector<double>& mean) {
   return c;
 }
 
+// Calls fn(layer, corrected bias) for every layer bias correction applies to.
+template <class Fn>
+void for_each_correction(const Graph& g, const QuantPlan& plan, const calib::CalibTable& table,
+                         const std::map<std::string, std::vector<double>>& means, Fn fn) {
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    Layer l = match(g, plan, table, i);
+    if (!l.node) continue;
+    auto mean = means.find(l.node->input(0));
+    if (mean == means.end()) continue;
+    const std::vector<double> c = shift_of(l, mean->second);
+    if (c.empty()) continue;
+    Tensor bias(DType::Float32, l.bias ? l.bias->shape() : Shape{static_cast<int64_t>(c.size())});
+    for (size_t o = 0; o < c.size(); ++o)
+      bias.data<float>()[o] = static_cast<float>((l.bias ? static_cast<double>(l.bias->data<float>()[o]) : 0.0) - c[o]);
+    fn(l, std::move(bias));
+  }
+}
+
 }  // namespace
 
 std::map<std::string, int> bias_correction_inputs(const Graph& graph, const QuantPlan& plan, const calib::CalibTable& table) {
@@ -107,22 +125,30 @@ std::map<std::string, int> bias_correction_inputs(const Graph& graph, const Quan
   return out;
 }
 
+Graph correct_graph_biases(const Graph& g, const QuantPlan& plan, const calib::CalibTable& table,
+                           const std::map<std::string, std::vector<double>>& means) {
+  Graph out = g;
+  for_each_correction(g, plan, table, means, [&](const Layer& l, Tensor bias) {
+    const size_t i = static_cast<size_t>(l.node - g.nodes.data());
+    Node& node = out.nodes[i];
+    std::string name = node.outputs[0] + "_bias_corrected";
+    while (out.weights.count(name) || out.producer(name) >= 0) name += "_";
+    out.weights[name] = Weight{std::move(bias), WeightSource::Initializer, ""};
+    if (node.inputs.size() < 3) node.inputs.resize(3);
+    node.inputs[2] = name;
+    out.consumer_index[name] = {static_cast<int>(i)};
+  });
+  return out;
+}
+
 PassResult correct_biases(const onnx::ModelProto& model, const Graph& g, const QuantPlan& plan, const calib::CalibTable& table,
                           const std::map<std::string, std::vector<double>>& means) {
   PassResult r{model, 0};
   onnx::GraphProto& gp = *r.model.mutable_graph();
   Names names(gp);
   std::set<std::string> candidates;
-  for (size_t i = 0; i < g.nodes.size(); ++i) {
-    Layer l = match(g, plan, table, i);
-    if (!l.node || l.node->proto_index < 0) continue;
-    auto mean = means.find(l.node->input(0));
-    if (mean == means.end()) continue;
-    const std::vector<double> c = shift_of(l, mean->second);
-    if (c.empty()) continue;
-    Tensor bias(DType::Float32, l.bias ? l.bias->shape() : Shape{static_cast<int64_t>(c.size())});
-    for (size_t o = 0; o < c.size(); ++o)
-      bias.data<float>()[o] = static_cast<float>((l.bias ? static_cast<double>(l.bias->data<float>()[o]) : 0.0) - c[o]);
+  for_each_correction(g, plan, table, means, [&](const Layer& l, const Tensor& bias) {
+    if (l.node->proto_index < 0) return;
     const std::string name = names.unique(l.node->outputs[0] + "_bias_corrected");
     *gp.add_initializer() = onnx_io::tensor_to_proto(bias, name);
     onnx::NodeProto& node = *gp.mutable_node(l.node->proto_index);
@@ -130,7 +156,7 @@ PassResult correct_biases(const onnx::ModelProto& model, const Graph& g, const Q
     if (node.input_size() < 3) node.add_input(name);
     else node.set_input(2, name);
     ++r.changed;
-  }
+  });
   if (r.changed) drop_unread_weights(gp, g, candidates);
   return r;
 }

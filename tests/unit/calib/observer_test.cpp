@@ -8,11 +8,13 @@
 #include <limits>
 #include <random>
 
+#include "observer_testutil.h"
 #include "ptq/quant/scale.h"
 #include "testutil.h"
 
 using namespace ptq;
 using namespace ptq::calib;
+using ptq::test::raw_mse;
 
 namespace {
 
@@ -22,6 +24,18 @@ constexpr double kAdmmSlack = 1e-9;      // ADMM loss vs brute-force optimum (re
 
 const QuantSpec kUInt8{QType::UInt8, false, false};
 const QuantSpec kInt8Sym{QType::Int8, true, false};
+const QuantSpec kInt4Sym{QType::Int4, true, false};
+
+// Every observer factory: both columns of the method table and the weight observer table.
+std::vector<std::pair<std::string, ObserverFactory>> all_factories() {
+  std::vector<std::pair<std::string, ObserverFactory>> all;
+  for (const auto& e : observer_table()) {
+    all.emplace_back(std::string(e.name) + " (activations)", e.make_activation);
+    all.emplace_back(std::string(e.name) + " (weights)", e.make_weight);
+  }
+  for (const auto& e : weight_observer_table()) all.emplace_back(std::string("--weight-range ") + e.name, e.make);
+  return all;
+}
 
 // Runs every pass of an observer over the chunks (each chunk = one observe() call).
 Range run(Observer& obs, const std::vector<std::vector<float>>& chunks) {
@@ -60,17 +74,6 @@ float absmax(const std::vector<float>& v) {
   return m;
 }
 
-// Mean squared error of fake-quantizing the raw values with the grid of `r`.
-double raw_mse(const std::vector<float>& v, const Range& r, const QuantSpec& spec) {
-  QParams p = compute_qparams(r, spec);
-  double err = 0.0;
-  for (float x : v) {
-    double d = static_cast<double>(fake_quantize_value(x, p.scale[0], p.zero_point[0], p.type)) - x;
-    err += d * d;
-  }
-  return err / static_cast<double>(v.size());
-}
-
 }  // namespace
 
 TEST(ObserverTable, NamesAreUniqueAndLookedUp) {
@@ -91,26 +94,24 @@ TEST(ObserverTable, NamesAreUniqueAndLookedUp) {
 }
 
 TEST(ObserverTable, EveryRowSurvivesEmptyAndConstantTensors) {
-  for (const auto& e : observer_table()) {
-    for (ObserverFactory make : {e.make_activation, e.make_weight}) {
-      for (const QuantSpec& spec : {kUInt8, kInt8Sym}) {
-        ObserverConfig cfg;
-        cfg.spec = spec;
-        Range empty = run(make, cfg, {{}, {}});
-        EXPECT_EQ(empty.lo, 0.0f) << e.name;
-        EXPECT_EQ(empty.hi, 0.0f) << e.name;
-        EXPECT_NO_THROW(compute_qparams(empty, spec)) << e.name;
-        for (float c : {0.0f, 3.5f, -2.0f}) {
-          Range r = run(make, cfg, {std::vector<float>(100, c), {}, std::vector<float>(7, c)});
-          ASSERT_TRUE(std::isfinite(r.lo) && std::isfinite(r.hi) && r.lo <= r.hi) << e.name << " " << c;
-          QParams p = compute_qparams(r, spec);
-          // A constant tensor must come back (nearly) exactly: no method may clip it away.
-          float back = fake_quantize_value(c, p.scale[0], p.zero_point[0], p.type);
-          EXPECT_NEAR(back, c, std::fabs(c) * 0.01f + 1e-6f) << e.name << " constant " << c << " sym " << spec.symmetric;
-        }
+  for (const auto& [name, make] : all_factories())
+    for (const QuantSpec& spec : {kUInt8, kInt8Sym, kInt4Sym}) {
+      ObserverConfig cfg;
+      cfg.spec = spec;
+      Range empty = run(make, cfg, {{}, {}});
+      EXPECT_EQ(empty.lo, 0.0f) << name;
+      EXPECT_EQ(empty.hi, 0.0f) << name;
+      EXPECT_NO_THROW(compute_qparams(empty, spec)) << name;
+      for (float c : {0.0f, 3.5f, -2.0f}) {
+        Range r = run(make, cfg, {std::vector<float>(100, c), {}, std::vector<float>(7, c)});
+        ASSERT_TRUE(std::isfinite(r.lo) && std::isfinite(r.hi) && r.lo <= r.hi) << name << " " << c;
+        QParams p = compute_qparams(r, spec);
+        // A constant tensor must come back (nearly) exactly: no method may clip it away.
+        float back = fake_quantize_value(c, p.scale[0], p.zero_point[0], p.type);
+        EXPECT_NEAR(back, c, std::fabs(c) * 0.01f + 1e-6f) << name << " constant " << c << " " << qtype_name(spec.type)
+                                                         << " sym " << spec.symmetric;
       }
     }
-  }
 }
 
 TEST(ObserverTable, ChunkedEqualsOneShot) {
@@ -119,16 +120,15 @@ TEST(ObserverTable, ChunkedEqualsOneShot) {
   std::vector<std::vector<float>> chunks = {std::vector<float>(data.begin(), data.begin() + 1234),
                                             std::vector<float>(data.begin() + 1234, data.begin() + 1235),
                                             std::vector<float>(data.begin() + 1235, data.end())};
-  for (const auto& e : observer_table())
-    for (ObserverFactory make : {e.make_activation, e.make_weight})
-      for (const QuantSpec& spec : {kUInt8, kInt8Sym}) {
-        ObserverConfig cfg;
-        cfg.spec = spec;
-        Range whole = run(make, cfg, {data});
-        Range parts = run(make, cfg, chunks);
-        EXPECT_EQ(whole.lo, parts.lo) << e.name;
-        EXPECT_EQ(whole.hi, parts.hi) << e.name;
-      }
+  for (const auto& [name, make] : all_factories())
+    for (const QuantSpec& spec : {kUInt8, kInt8Sym, kInt4Sym}) {
+      ObserverConfig cfg;
+      cfg.spec = spec;
+      Range whole = run(make, cfg, {data});
+      Range parts = run(make, cfg, chunks);
+      EXPECT_EQ(whole.lo, parts.lo) << name;
+      EXPECT_EQ(whole.hi, parts.hi) << name;
+    }
 }
 
 TEST(MinMax, HandComputed) {

@@ -135,3 +135,143 @@ TEST(QuantizeLinear, RejectsMismatchedPerAxisScale) {
     EXPECT_NE(std::string(e.what()).find("per-axis scale of shape [2] does not match input [2,3] on axis 1"), std::string::npos) << e.what();
   }
 }
+
+// 4-bit Q/DQ (opset 21). ONNX 1.12's text syntax has no int4 type, so 4-bit tensors enter as
+// initializers (packed by onnx_io) and 4-bit results are fetched from inside a Q → DQ chain.
+namespace {
+
+// A 4-bit tensor (unpacked) of `shape` with seeded values over the whole type range.
+Tensor random_4bit(DType type, Shape shape, uint32_t seed) {
+  Tensor r = test::random_tensor(shape, seed, 0.0f, 16.0f);
+  Tensor t(type, std::move(shape));
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    const int v = std::min(15, static_cast<int>(r.data<float>()[i]));
+    static_cast<uint8_t*>(t.raw())[i] = static_cast<uint8_t>(type == DType::Int4 ? v - 8 : v);
+  }
+  return t;
+}
+
+int32_t int_at(const Tensor& t, int64_t i) {
+  return t.dtype() == DType::Int4 ? t.data<int8_t>()[i] : t.data<uint8_t>()[i];
+}
+
+// Index of the scale/zero-point entry of element i of x (shape `x`), naive: the multi-index of i with
+// the axis coordinate divided by the block size (blocked), or the axis coordinate alone (per axis).
+int64_t param_index(const Shape& x, int64_t i, int axis, int64_t block) {
+  std::vector<int64_t> idx(x.size());
+  for (size_t d = x.size(); d-- > 0;) idx[d] = i % x[d], i /= x[d];
+  if (block == 0) return idx[static_cast<size_t>(axis)];
+  int64_t p = 0;
+  for (size_t d = 0; d < x.size(); ++d) {
+    const int64_t n = static_cast<int>(d) == axis ? (x[d] + block - 1) / block : x[d];
+    p = p * n + (static_cast<int>(d) == axis ? idx[d] / block : idx[d]);
+  }
+  return p;
+}
+
+struct Layout4 {
+  const char* what;
+  Shape x;
+  int axis;
+  int64_t block;  // 0: per axis
+};
+const Layout4 kLayouts4[] = {
+    {"per axis 0", {5, 3, 3}, 0, 0},
+    {"per axis 1", {4, 7}, 1, 0},
+    {"blocked axis 1, 7 = 3 + 3 + 1", {3, 7, 2}, 1, 3},
+    {"blocked axis 0", {9, 5}, 0, 4},
+};
+
+Shape param_shape(const Layout4& l) {
+  if (l.block == 0) return {l.x[static_cast<size_t>(l.axis)]};
+  Shape s = l.x;
+  s[static_cast<size_t>(l.axis)] = (s[static_cast<size_t>(l.axis)] + l.block - 1) / l.block;
+  return s;
+}
+
+std::string qdq_attrs(const Layout4& l) {
+  return "<axis = " + std::to_string(l.axis) + (l.block ? ", block_size = " + std::to_string(l.block) : "") + ">";
+}
+
+}  // namespace
+
+TEST(DequantizeLinear, FourBitPerTensorPerAxisAndBlockedMatchNaive) {
+  for (DType type : {DType::Int4, DType::UInt4})
+    for (const Layout4& l : kLayouts4) {
+      const std::string what = std::string(dtype_name(type)) + " " + l.what;
+      Tensor x = random_4bit(type, l.x, 5);
+      Tensor s = test::random_tensor(param_shape(l), 6, 0.01f, 2.0f);
+      Tensor z = random_4bit(type, param_shape(l), 7);
+      OpCase c;
+      c.opsets = "\"\" : 21";
+      c.node = "y = DequantizeLinear " + qdq_attrs(l) + " (x, s, z)";
+      c.initializers = {{"x", x}, {"s", s}, {"z", z}};
+      c.outputs = {{"y", DType::Float32}};
+      Tensor y = test::run_op(c)[0];
+      std::vector<float> want;
+      for (int64_t i = 0; i < x.numel(); ++i) {
+        const int64_t p = param_index(l.x, i, l.axis, l.block);
+        want.push_back(static_cast<float>(int_at(x, i) - int_at(z, p)) * s.data<float>()[p]);
+      }
+      EXPECT_EQ(y.to_vector<float>(), want) << what;
+    }
+  // Per tensor, and without a zero point (0).
+  OpCase c;
+  c.opsets = "\"\" : 21";
+  c.node = "y = DequantizeLinear (x, s, z)";
+  c.initializers = {{"x", random_4bit(DType::Int4, {3}, 8)}, {"s", Tensor::scalar<float>(0.5f)}, {"z", random_4bit(DType::Int4, {}, 9)}};
+  c.outputs = {{"y", DType::Float32}};
+  const Tensor& x = c.initializers[0].second;
+  const int32_t zp = int_at(c.initializers[2].second, 0);
+  std::vector<float> want;
+  for (int64_t i = 0; i < 3; ++i) want.push_back(static_cast<float>(int_at(x, i) - zp) * 0.5f);
+  EXPECT_EQ(test::run_op(c)[0].to_vector<float>(), want);
+  c.node = "y = DequantizeLinear (x, s)";
+  c.initializers.pop_back();
+  want.clear();
+  for (int64_t i = 0; i < 3; ++i) want.push_back(static_cast<float>(int_at(x, i)) * 0.5f);
+  EXPECT_EQ(test::run_op(c)[0].to_vector<float>(), want);
+}
+
+TEST(QuantizeLinear, FourBitSaturatesPerAxisAndBlocked) {
+  for (DType type : {DType::Int4, DType::UInt4})
+    for (const Layout4& l : kLayouts4) {
+      const std::string what = std::string(dtype_name(type)) + " " + l.what;
+      Tensor x = test::random_tensor(l.x, 11, -3.0f, 3.0f);  // x / s reaches far outside the 4-bit range
+      Tensor s = test::random_tensor(param_shape(l), 12, 0.1f, 0.5f);
+      Tensor z = random_4bit(type, param_shape(l), 13);
+      OpCase c;
+      c.opsets = "\"\" : 21";
+      c.node = "q = QuantizeLinear " + qdq_attrs(l) + " (x, s, z)\n  y = DequantizeLinear " + qdq_attrs(l) + " (q, s, z)";
+      c.inputs = {{"x", x}};
+      c.initializers = {{"s", s}, {"z", z}};
+      c.outputs = {{"y", DType::Float32}};
+      Graph g = test::op_graph(c);
+      exec::RunOptions run;
+      run.fetch = {"q"};
+      exec::TensorMap out = exec::Executor(g, exec::ExecOptions{1, false}).run({{"x", x}}, run);
+      const Tensor& q = out.at("q");
+      ASSERT_EQ(q.dtype(), type) << what;
+      const int32_t lo = type == DType::Int4 ? -8 : 0, hi = type == DType::Int4 ? 7 : 15;
+      int saturated = 0;
+      for (int64_t i = 0; i < x.numel(); ++i) {
+        const int64_t p = param_index(l.x, i, l.axis, l.block);
+        const double v = std::nearbyint(x.data<float>()[i] / s.data<float>()[p]) + int_at(z, p);
+        saturated += v < lo || v > hi;
+        ASSERT_EQ(int_at(q, i), static_cast<int32_t>(std::clamp<double>(v, lo, hi))) << what << " at " << i;
+        ASSERT_EQ(out.at("y").data<float>()[i], static_cast<float>(int_at(q, i) - int_at(z, p)) * s.data<float>()[p]) << what;
+      }
+      EXPECT_GT(saturated, 0) << what << ": the case should exercise saturation";
+    }
+}
+
+TEST(QuantizeLinear, OutputDtypeAttributeSelectsFourBit) {
+  OpCase c;
+  c.opsets = "\"\" : 21";
+  c.node = "q = QuantizeLinear <output_dtype = 22> (x, s)\n  y = DequantizeLinear (q, s)";
+  c.inputs = {{"x", test::tensor_of<float>({0.25f, -0.75f, 9.0f, -9.0f}, {4})}};
+  c.initializers = {{"s", Tensor::scalar<float>(0.5f)}};
+  c.outputs = {{"y", DType::Float32}};
+  // x / s = 0.5 -> 0, -1.5 -> -2, 18 -> 7, -18 -> -8
+  EXPECT_EQ(test::run_op(c)[0].to_vector<float>(), (std::vector<float>{0.0f, -1.0f, 3.5f, -4.0f}));
+}

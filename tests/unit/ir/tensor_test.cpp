@@ -86,3 +86,91 @@ TEST(Npy, BadFilesAreNamed) {
   EXPECT_THROW(read_npy(dir / "f.npy"), DataError);
   EXPECT_EQ(sanitize_file_name("input:0/x y"), "input_0_x_y");
 }
+
+TEST(Tensor, FourBitTypesAreUnpackedBytes) {
+  Tensor t = Tensor::zeros(DType::Int4, {3});
+  EXPECT_EQ(t.nbytes(), 3u);  // one byte per element in memory
+  t.data<int8_t>()[0] = -8;    // 4-bit types are accessed through their 8-bit storage type
+  EXPECT_THROW(t.data<uint8_t>(), Error);
+  EXPECT_NO_THROW(Tensor::zeros(DType::UInt4, {1}).data<uint8_t>());
+  EXPECT_EQ(dtype_name(DType::Int4), "int4");
+  EXPECT_EQ(dtype_from_onnx(21), DType::UInt4);
+  EXPECT_EQ(dtype_from_onnx(22), DType::Int4);
+  EXPECT_EQ(dtype_bits(DType::Int4), 4);
+  EXPECT_EQ(dtype_bits(DType::Int16), 16);
+  EXPECT_EQ(dtype_stored_bytes(DType::UInt4, 5), 3u);  // packed, odd count rounded up
+  EXPECT_EQ(dtype_stored_bytes(DType::Int8, 5), 5u);
+  int64_t lo = 0, hi = 0;
+  ASSERT_TRUE(dtype_int_range(DType::Int4, lo, hi));
+  EXPECT_EQ(lo, -8);
+  EXPECT_EQ(hi, 7);
+  ASSERT_TRUE(dtype_int_range(DType::UInt4, lo, hi));
+  EXPECT_EQ(hi, 15);
+  EXPECT_FALSE(dtype_int_range(DType::Float32, lo, hi));
+  EXPECT_EQ(cast_tensor(t, DType::Float32).to_vector<float>(), (std::vector<float>{-8.0f, 0.0f, 0.0f}));
+}
+
+namespace {
+Tensor four_bit(DType type, const std::vector<int>& values) {
+  Tensor t(type, {static_cast<int64_t>(values.size())});
+  for (size_t i = 0; i < values.size(); ++i) static_cast<uint8_t*>(t.raw())[i] = static_cast<uint8_t>(values[i]);
+  return t;
+}
+std::vector<int> values_of(const Tensor& t) {
+  std::vector<int> v;
+  for (int64_t i = 0; i < t.numel(); ++i)
+    v.push_back(t.dtype() == DType::Int4 ? t.data<int8_t>()[i] : t.data<uint8_t>()[i]);
+  return v;
+}
+}  // namespace
+
+// ONNX packs 4-bit tensors two elements a byte, element 2k in the low nibble, an odd count padded.
+TEST(Tensor, FourBitProtoPacksLowNibbleFirst) {
+  struct Case {
+    DType type;
+    std::vector<int> values;
+    std::string packed;
+  };
+  const Case cases[] = {
+      {DType::Int4, {-8, -1, 0, 7, 3}, std::string("\xf8\x70\x03", 3)},   // -8 = 0x8, -1 = 0xf
+      {DType::UInt4, {15, 0, 1, 2, 9, 6}, std::string("\x0f\x21\x69", 3)},
+      {DType::Int4, {-3}, std::string("\x0d", 1)},
+  };
+  for (const Case& c : cases) {
+    onnx::TensorProto p = onnx_io::tensor_to_proto(four_bit(c.type, c.values), "w");
+    EXPECT_EQ(p.data_type(), static_cast<int>(c.type));
+    EXPECT_EQ(p.raw_data(), c.packed) << dtype_name(c.type);
+    Tensor back = onnx_io::tensor_from_proto(p);
+    EXPECT_EQ(back.dtype(), c.type);
+    EXPECT_EQ(back.shape(), (Shape{static_cast<int64_t>(c.values.size())}));
+    EXPECT_EQ(values_of(back), c.values) << dtype_name(c.type);
+    // The int32_data form (onnx.proto): one packed byte per value.
+    onnx::TensorProto typed = p;
+    typed.clear_raw_data();
+    for (char b : c.packed) typed.add_int32_data(static_cast<uint8_t>(b));
+    EXPECT_EQ(values_of(onnx_io::tensor_from_proto(typed)), c.values) << dtype_name(c.type);
+  }
+}
+
+TEST(Tensor, FourBitProtoSizeAndRangeErrors) {
+  onnx::TensorProto p = onnx_io::tensor_to_proto(four_bit(DType::UInt4, {1, 2, 3}), "w");
+  p.set_raw_data(std::string(3, '\0'));  // 3 elements need 2 bytes
+  try {
+    onnx_io::tensor_from_proto(p);
+    FAIL();
+  } catch (const ModelError& e) {
+    EXPECT_NE(std::string(e.what()).find("tensor 'w': raw_data holds 3 bytes, shape [3] of uint4 needs 2"), std::string::npos) << e.what();
+  }
+  p.clear_raw_data();
+  for (int v : {1, 2, 3}) p.add_int32_data(v);  // one element per value: not the packed form
+  EXPECT_THROW(onnx_io::tensor_from_proto(p), ModelError);
+  EXPECT_THROW(onnx_io::tensor_to_proto(four_bit(DType::Int4, {8}), "w"), Error);   // outside [-8, 7]
+  EXPECT_THROW(onnx_io::tensor_to_proto(four_bit(DType::UInt4, {16}), "w"), Error);  // outside [0, 15]
+}
+
+TEST(Npy, FourBitTensorsAreWrittenAsBytes) {
+  auto dir = test::fresh_dir();
+  write_npy(dir / "q.npy", four_bit(DType::Int4, {-8, 7}));
+  EXPECT_NE(test::read_bytes(dir / "q.npy").find("'descr': '|i1'"), std::string::npos);
+  EXPECT_EQ(read_npy(dir / "q.npy").to_vector<int8_t>(), (std::vector<int8_t>{-8, 7}));
+}

@@ -40,6 +40,30 @@ const Case kCases[] = {
     {"all zero int8", QType::Int8, false, false, 0.0f, 0.0f, 1.0f, 0},
     {"constant 5 uint8", QType::UInt8, false, false, 5.0f, 5.0f, 5.0f / 255, 0},
     {"denormal width", QType::Int8, true, false, 0.0f, 1e-42f, 1.0f, 0},
+    {"int4 sym", QType::Int4, true, false, -1.0f, 3.5f, 7.0f / 14, 0},
+    {"uint4 sym", QType::UInt4, true, false, -2.0f, 1.0f, 4.0f / 14, 8},
+    {"int4 asym", QType::Int4, false, false, -1.0f, 2.0f, 3.0f / 15, -3},  // -8 + 5 = -3
+    {"uint4 asym", QType::UInt4, false, false, -1.0f, 2.0f, 3.0f / 15, 5},
+    {"uint4 asym all negative", QType::UInt4, false, false, -3.0f, -1.0f, 3.0f / 15, 15},
+    {"int4 sym reduce (no effect)", QType::Int4, true, true, -1.0f, 1.0f, 2.0f / 14, 0},
+    {"all zero uint4 sym", QType::UInt4, true, false, 0.0f, 0.0f, 1.0f, 8},
+};
+
+// The integer range of every type of qspec.cpp's table: full, symmetric, reduce_range (asymmetric
+// and symmetric).
+struct RangeRow {
+  QType type;
+  int64_t full_lo, full_hi, sym_lo, sym_hi, rr_lo, rr_hi, rr_sym_lo, rr_sym_hi;
+};
+const RangeRow kRanges[] = {
+    {QType::Int4, -8, 7, -7, 7, -8, 7, -7, 7},
+    {QType::UInt4, 0, 15, 1, 15, 0, 15, 1, 15},
+    {QType::Int8, -128, 127, -127, 127, -64, 64, -64, 64},
+    {QType::UInt8, 0, 255, 1, 255, 0, 127, 1, 127},
+    {QType::Int16, -32768, 32767, -32767, 32767, -16384, 16384, -16384, 16384},
+    {QType::UInt16, 0, 65535, 1, 65535, 0, 32767, 1, 32767},
+    {QType::Int32, -2147483648LL, 2147483647LL, -2147483647LL, 2147483647LL, -2147483648LL, 2147483647LL, -2147483647LL,
+     2147483647LL},
 };
 }  // namespace
 
@@ -54,8 +78,34 @@ TEST(Scale, HandComputedTable) {
   }
 }
 
+TEST(QSpec, RangesOfEveryType) {
+  for (const RangeRow& r : kRanges) {
+    const std::string name = qtype_name(r.type);
+    EXPECT_EQ(qtype_from_name(name), r.type);
+    EXPECT_EQ(qtype_min(r.type), r.full_lo) << name;
+    EXPECT_EQ(qtype_max(r.type), r.full_hi) << name;
+    const std::pair<QuantSpec, std::pair<int64_t, int64_t>> specs[] = {
+        {{r.type, false, false}, {r.full_lo, r.full_hi}},
+        {{r.type, true, false}, {r.sym_lo, r.sym_hi}},
+        {{r.type, false, true}, {r.rr_lo, r.rr_hi}},
+        {{r.type, true, true}, {r.rr_sym_lo, r.rr_sym_hi}}};
+    for (const auto& [spec, range] : specs) {
+      EXPECT_EQ(spec.qmin(), range.first) << name << " symmetric " << spec.symmetric << " reduce " << spec.reduce_range;
+      EXPECT_EQ(spec.qmax(), range.second) << name << " symmetric " << spec.symmetric << " reduce " << spec.reduce_range;
+    }
+  }
+  EXPECT_EQ(qtype_bits(QType::Int4), 4);
+  EXPECT_EQ(qtype_dtype(QType::UInt4), DType::UInt4);
+  try {
+    qtype_from_name("int3");
+    FAIL();
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("expected one of: int4, uint4, int8, uint8, int16, uint16, int32"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Scale, ZeroIsExactlyRepresentable) {
-  for (QType t : {QType::UInt8, QType::Int8, QType::UInt16, QType::Int16})
+  for (QType t : {QType::UInt8, QType::Int8, QType::UInt16, QType::Int16, QType::Int4, QType::UInt4})
     for (bool sym : {false, true})
       for (float lo : {-3.7f, -0.01f, 0.0f, 0.4f})
         for (float hi : {0.0f, 0.02f, 5.5f}) {
@@ -95,6 +145,26 @@ TEST(Scale, QuantizeRoundsHalfToEvenAndSaturates) {
   EXPECT_EQ(quantize_tensor(x, p).to_vector<uint8_t>(), (std::vector<uint8_t>{10, 12, 12, 10, 8, 255, 0}));
 }
 
+TEST(Scale, FourBitQuantizeSaturatesToTheFourBitRange) {
+  QParams p;
+  p.type = QType::Int4;
+  p.scale = {0.5f};
+  p.zero_point = {0};
+  // x/scale = 0.5, 1.5, 6.8, 7.6, -8.2, -20, -7.5
+  Tensor x = Tensor::from_vector<float>({0.25f, 0.75f, 3.4f, 3.8f, -4.1f, -10.0f, -3.75f}, {7});
+  Tensor q = quantize_tensor(x, p);
+  EXPECT_EQ(q.dtype(), DType::Int4);
+  EXPECT_EQ(q.to_vector<int8_t>(), (std::vector<int8_t>{0, 2, 7, 7, -8, -8, -8}));
+  EXPECT_EQ(dequantize_tensor(q, p).to_vector<float>(), (std::vector<float>{0, 1, 3.5f, 3.5f, -4, -4, -4}));
+  EXPECT_EQ(fake_quantize(x, p).to_vector<float>(), dequantize_tensor(q, p).to_vector<float>());
+  p.type = QType::UInt4;
+  p.zero_point = {8};
+  q = quantize_tensor(x, p);
+  EXPECT_EQ(q.dtype(), DType::UInt4);
+  EXPECT_EQ(q.to_vector<uint8_t>(), (std::vector<uint8_t>{8, 10, 15, 15, 0, 0, 0}));
+  EXPECT_EQ(fake_quantize(x, p).to_vector<float>(), dequantize_tensor(q, p).to_vector<float>());
+}
+
 TEST(Scale, PerAxisQuantizeDequantize) {
   // Shape [2,3]: axis 1 has 3 channels with scales 1, 2, 4.
   QParams p;
@@ -110,7 +180,7 @@ TEST(Scale, PerAxisQuantizeDequantize) {
 
 TEST(Scale, RoundTripErrorIsBoundedByHalfAStep) {
   Tensor x = test::random_tensor({1000}, 3, -2.0f, 5.0f);
-  for (QType t : {QType::UInt8, QType::Int8, QType::Int16}) {
+  for (QType t : {QType::UInt8, QType::Int8, QType::Int16, QType::Int4, QType::UInt4}) {
     QParams p = compute_qparams(Range{-2.0f, 5.0f}, QuantSpec{t, false, false});
     Tensor y = fake_quantize(x, p);
     for (int64_t i = 0; i < x.numel(); ++i)

@@ -37,4 +37,15 @@ Tensor initializer_value(const onnx::ModelProto& model, const std::string& name)
 int64_t attr_int(const onnx::NodeProto& node, const std::string& name, int64_t fallback);
 std::string serialize(const onnx::ModelProto& model);
 
+// The message of the ptq::Error fn throws, or "(no error)".
+template <class Fn>
+std::string error_of(Fn fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
 }  // namespace ptq::test

@@ -46,16 +46,6 @@ int64_t opset_of(const onnx::ModelProto& m, const std::string& domain) {
   return 0;
 }
 
-template <class Fn>
-std::string error_of(Fn fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
 }  // namespace
 
 TEST(RewriteFormat, EightBitAtOpset13UsesOnnxDomain) {

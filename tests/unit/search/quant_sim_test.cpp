@@ -96,7 +96,7 @@ TEST(QuantSim, MatchesAMixedPrecisionModel) {
   Fixture mixed(o);
   EXPECT_EQ(mixed.plan.tensors.at("x").spec.type, QType::UInt16);
   EXPECT_EQ(mixed.plan.tensors.at("w1").spec.type, QType::Int16);
-  EXPECT_EQ(mixed.plan.tensors.count("b1"), 0u);  // a 16-bit layer's bias stays float
+  EXPECT_EQ(mixed.plan.tensors.at("b1").spec.type, QType::Int32);  // int32 with the 16-bit scales
   EXPECT_EQ(mixed.plan.tensors.at("wf").spec.type, QType::Int8);
   EXPECT_EQ(mixed.table.tensors.at("x").qparams.type, QType::UInt16);  // retyped from the observed range
   check_against_model(mixed);
