@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // `quantize --adaround` end to end on the bundled Fashion-MNIST CNN (models/fmnist_cnn.onnx,
 // calibration/fmnist, labelled models/fmnist_test): the output is no further from FP32 than with nearest
-// rounding, the report's AdaRound line and JSON, the same bytes whatever --threads,
+// rounding (W8A8, W4A8), the report's AdaRound line and JSON, the same bytes whatever --threads,
 // dynamic mode with --calib, --bias-correction alongside, and the usage errors.
 #include <nlohmann/json.hpp>
 
@@ -12,8 +12,9 @@ using namespace ptq;
 
 namespace {
 
-// Output cosine AdaRound may lose against nearest rounding on the 1000 evaluation images (none
-// measured; the slack covers float noise only).
+// Output cosine AdaRound may lose against nearest rounding on the 1000 evaluation images: none (measured
+// with 300 iterations: W8A8 0.99994 -> 0.99996, W4A8 0.9842 -> 0.9992, top-1 89.0 -> 93.0 % with FP32
+// 93.1 %); the slack covers float noise only.
 constexpr double kCosineSlack = 1e-4;
 constexpr const char* kIterations = "300";  // enough on this model, keeps the test fast
 
@@ -50,6 +51,8 @@ void expect_no_worse_than_nearest(const std::string& options) {
 
 TEST(AdaRoundCli, NoFurtherFromFp32ThanNearestW8A8) { expect_no_worse_than_nearest(""); }
 
+TEST(AdaRoundCli, NoFurtherFromFp32ThanNearestW4A8) { expect_no_worse_than_nearest(" --weight-type int4"); }
+
 TEST(AdaRoundCli, ReportLineAndDefaultIterations) {
   const fs::path dir = test::fresh_dir();
   // The flag without a count, after the model: the default iterations.
@@ -76,6 +79,7 @@ TEST(AdaRoundCli, DynamicModeAndBiasCorrection) {
   const nlohmann::json bc = run_json(bundled() + " --adaround 100 --bias-correction -o " + q(dir / "b.onnx"));
   EXPECT_EQ(bc["adaround"]["layers"].size(), 7u);
   EXPECT_EQ(bc["adaround"]["biases_corrected"], 7);  // every layer has a bias of its own
+  EXPECT_EQ(bc["nodes"]["biases_corrected"], 0);     // the separate pass finds nothing left to correct
 }
 
 TEST(AdaRoundCli, UsageErrors) {

@@ -11,7 +11,10 @@
 // Layers: Conv and Gemm whose weight the plan quantizes for that node and the table holds, whose bias
 // (if any) is a float32 weight read by that node only, and whose input is not a weight. Padding taps
 // (zeros) are not excluded from E[x]. The corrected bias is a new initializer "<output>_bias_corrected";
-// the old one is dropped when nothing else reads it.
+// the old one is dropped when nothing else reads it. A layer whose weights already lie on their grid
+// (W_q = W, every c[o] = 0: e.g. weights AdaRound rounded, whose bias its own pass corrects) keeps its
+// bias.
+#include <algorithm>
 #include <cmath>
 
 #include "ptq/ir/graph.h"
@@ -108,7 +111,7 @@ void for_each_correction(const Graph& g, const QuantPlan& plan, const calib::Cal
     auto mean = means.find(l.node->input(0));
     if (mean == means.end()) continue;
     const std::vector<double> c = shift_of(l, mean->second);
-    if (c.empty()) continue;
+    if (std::all_of(c.begin(), c.end(), [](double v) { return v == 0.0; })) continue;  // also: empty
     Tensor bias(DType::Float32, l.bias ? l.bias->shape() : Shape{static_cast<int64_t>(c.size())});
     for (size_t o = 0; o < c.size(); ++o)
       bias.data<float>()[o] = static_cast<float>((l.bias ? static_cast<double>(l.bias->data<float>()[o]) : 0.0) - c[o]);

@@ -203,3 +203,52 @@ shared (float[1,2,3,3] x) => (float[1,2,3,3] y) {
   EXPECT_TRUE(rewrite::bias_correction_inputs(g, plan, table).empty());  // B is read by both layers
   EXPECT_EQ(rewrite::correct_biases(m, g, plan, table, {{"x", {1.0, 1.0}}}).changed, 0u);
 }
+
+// A layer whose weights already lie on their grid (what AdaRound writes) has no shift: its bias stays.
+TEST(BiasCorrection, WeightsOnTheGridKeepTheirBias) {
+  onnx::ModelProto m = parse_text_model(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+grid (float[1,2,3,3] x) => (float[1,2,3,3] y) {
+  a = Conv (x, W, B)
+  y = Conv (a, W2, B2)
+}
+)");
+  add_initializer(m, "W", random_tensor({2, 2, 1, 1}, 51));
+  add_initializer(m, "B", random_tensor({2}, 52));
+  add_initializer(m, "W2", random_tensor({2, 2, 1, 1}, 53));
+  add_initializer(m, "B2", random_tensor({2}, 54));
+  Graph g = build_graph(m);
+  rewrite::QuantPlan plan = rewrite::plan_quantization(g, {});
+  calib::CalibTable table = make_table(g, plan);
+  const Tensor on_grid = fake_quantize(*g.weight("W"), table.tensors.at("W").qparams);
+  onnx::ModelProto rounded = rewrite::replace_weights(m, {{"W", on_grid}}).model;
+  Graph rg = build_graph(rounded);
+  rewrite::PassResult r = rewrite::correct_biases(rounded, rg, plan, table, {{"x", {1.0, -2.0}}, {"a", {0.5, 3.0}}});
+  EXPECT_EQ(r.changed, 1u);  // only the second Conv
+  Graph c = build_graph(r.model);
+  EXPECT_EQ(c.nodes[0].input(2), "B");
+  EXPECT_EQ(c.nodes[1].input(2), "y_bias_corrected");
+}
+
+TEST(ReplaceWeights, InitializersAndConstantNodesKeepTheirNames) {
+  onnx::ModelProto m = parse_text_model(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+rw (float[1,2,3,3] x) => (float[1,2,3,3] y) {
+  K = Constant <value = float[2,2,1,1] {1, 2, 3, 4}> ()
+  a = Conv (x, W)
+  y = Conv (a, K)
+}
+)");
+  add_initializer(m, "W", random_tensor({2, 2, 1, 1}, 61));
+  const Tensor w = random_tensor({2, 2, 1, 1}, 62), k = random_tensor({2, 2, 1, 1}, 63);
+  rewrite::PassResult r = rewrite::replace_weights(m, {{"W", w}, {"K", k}});
+  EXPECT_EQ(r.changed, 2u);
+  Graph g = build_graph(r.model);
+  for (int64_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(g.weight("W")->data<float>()[i], w.data<float>()[i]);
+    EXPECT_EQ(g.weight("K")->data<float>()[i], k.data<float>()[i]);
+  }
+  EXPECT_EQ(g.weights.at("K").source, WeightSource::ConstantNode);
+  EXPECT_THROW(rewrite::replace_weights(m, {{"a", w}}), Error);                                      // not a weight
+  EXPECT_THROW(rewrite::replace_weights(m, {{"W", random_tensor({4, 1, 1, 1}, 1)}}), Error);  // another shape
+}
