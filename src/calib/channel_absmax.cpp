@@ -4,6 +4,7 @@
 // from the end) takes the max over every other index.
 #include <cmath>
 
+#include "channel_layout.h"
 #include "ptq/calib/calibrator.h"
 #include "ptq/exec/executor.h"
 #include "ptq/util/progress.h"
@@ -14,13 +15,9 @@ std::map<std::string, std::vector<double>> channel_absmax(const Graph& graph, co
                                                           const DataReader& data, const CalibOptions& options) {
   std::map<std::string, std::vector<double>> absmax;
   exec::Tap tap = [&](const std::string& name, const Tensor& value) {
-    auto it = tensor_axes.find(name);
-    if (it == tensor_axes.end() || value.dtype() != DType::Float32 || value.rank() == 0) return;
-    const int axis = it->second < 0 ? it->second + value.rank() : it->second;
-    if (axis < 0 || axis >= value.rank()) return;
-    const int64_t channels = value.dim(axis);
-    int64_t inner = 1;
-    for (int d = axis + 1; d < value.rank(); ++d) inner *= value.dim(d);
+    ChannelLayout layout;
+    if (!channel_layout(tensor_axes, name, value, layout)) return;
+    const int64_t channels = layout.channels, inner = layout.inner;
     std::vector<double>& m = absmax[name];
     if (m.empty()) m.assign(static_cast<size_t>(channels), 0.0);
     if (static_cast<int64_t>(m.size()) != channels) return;  // a varying channel count: not a channel axis

@@ -109,6 +109,8 @@ TEST(TransformerInterop, LmPerplexityInt8DynamicStaticAndSmoothQuant) {
     OrtRun got = ort_run(q, inputs, sub / "q");
     ASSERT_TRUE(got.ok) << v.name << ": " << got.error;
     EXPECT_LE(perplexity(got.outputs.at("logits"), targets) / ppl, v.max_ratio) << v.name;
-    if (v.integer_matmuls) EXPECT_EQ(float_matmuls(q, inputs, sub), 0) << v.name;
+    if (v.integer_matmuls) {
+      EXPECT_EQ(float_matmuls(q, inputs, sub), 0) << v.name;
+    }
   }
 }
