@@ -12,6 +12,7 @@
 #include <cstring>
 #include <map>
 
+#include "interop_models.h"
 #include "ort_util.h"
 #include "ptq/ir/npy.h"
 #include "ptq/ir/onnx_io.h"
@@ -28,6 +29,7 @@ constexpr double kVitCosine = 0.99;       // static int8 logits vs FP32
 constexpr double kLmDynamicRatio = 1.01;  // perplexity quantized / FP32
 constexpr double kLmStaticRatio = 1.03;
 constexpr double kLmSmoothRatio = 1.03;
+constexpr double kGeluCosine = 0.999;      // a 2-layer MLP with an opset-20 Gelu, static int8
 
 std::filesystem::path source(const std::string& rel) { return std::filesystem::path(PTQ_SOURCE_DIR) / rel; }
 
@@ -113,4 +115,26 @@ TEST(TransformerInterop, LmPerplexityInt8DynamicStaticAndSmoothQuant) {
       EXPECT_EQ(float_matmuls(q, inputs, sub), 0) << v.name;
     }
   }
+}
+
+TEST(TransformerInterop, Opset20GeluModelRunsQuantizedInOnnxRuntime) {
+  onnx::ModelProto m = parse_text_model(R"(
+<ir_version: 9, opset_import: ["" : 20]>
+mlp (float[N,6,16] x) => (float[N,6,8] y) {
+  h = MatMul (x, W1)
+  g = Gelu (h)
+  y = MatMul (g, W2)
+}
+)");
+  add_initializer(m, "W1", random_tensor({16, 32}, 1, -0.25f, 0.25f));
+  add_initializer(m, "W2", random_tensor({32, 8}, 2, -0.18f, 0.18f));
+  const auto dir = fresh_dir();
+  const Graph g = build_graph(m);
+  const rewrite::QuantPlan plan = rewrite::plan_quantization(g, {});
+  ASSERT_TRUE(plan.tensors.count("g") && plan.tensors.count("h"));
+  const exec::TensorMap calib = make_inputs(m, 32, 7), held_out = make_inputs(m, 16, 8);
+  const onnx::ModelProto q = rewrite::rewrite_model(m, g, plan, minmax_table(g, plan, ort_activations(m, g, calib, dir / "act")));
+  OrtRun want = ort_run(m, held_out, dir / "fp32"), got = ort_run(q, held_out, dir / "q");
+  ASSERT_TRUE(want.ok && got.ok) << want.error << got.error;
+  EXPECT_GE(cosine(want.outputs.at("y"), got.outputs.at("y")), kGeluCosine);
 }
