@@ -59,6 +59,8 @@ Prepared prepare(const QuantizeJob& job) {
 
 calib::CalibTable run_calibrate(const QuantizeJob& job) {
   rewrite::validate_options(job.quant);
+  if (job.smooth_quant_alpha >= 0.0f)
+    PTQ_FAIL(UsageError, "--smooth-quant applies to the main command only: a table of `quantize calibrate` is of the unsmoothed model");
   if (job.calib_dir.empty()) PTQ_FAIL(UsageError, "calibration needs data (--calib DIR)");
   Prepared p = prepare(job);
   calib::DataOptions dopt = job.data;
