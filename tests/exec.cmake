@@ -2,7 +2,8 @@ ptq_add_test(exec_test
   unit/exec/executor_test.cpp
   unit/exec/opset_variants_test.cpp
   unit/exec/control_flow_test.cpp
-  unit/exec/eltwise_test.cpp)
+  unit/exec/eltwise_test.cpp
+  unit/exec/gelu_test.cpp)
 ptq_add_test(conformance_test
   conformance/node_tests.cpp)
 # Compute kernels (exec-compute): one file per kernel family; parallel_test reaches into src/exec/kernels.

@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "ptq/calib/calibrator.h"
+#include "channel_layout.h"
 #include "ptq/quant/scale.h"
 #include "ptq/util/log.h"
 #include "ptq/util/parallel.h"
@@ -192,13 +193,9 @@ std::map<std::string, std::vector<double>> channel_means(const Graph& graph, con
   };
   std::map<std::string, Sums> sums;
   exec::Tap tap = [&](const std::string& name, const Tensor& value) {
-    auto it = tensor_axes.find(name);
-    if (it == tensor_axes.end() || value.dtype() != DType::Float32 || value.rank() == 0) return;
-    const int axis = it->second < 0 ? it->second + value.rank() : it->second;
-    if (axis < 0 || axis >= value.rank()) return;
-    const int64_t channels = value.dim(axis);
-    int64_t inner = 1;
-    for (int d = axis + 1; d < value.rank(); ++d) inner *= value.dim(d);
+    ChannelLayout layout;
+    if (!channel_layout(tensor_axes, name, value, layout)) return;
+    const int64_t channels = layout.channels, inner = layout.inner;
     Sums& s = sums[name];
     if (s.sum.empty()) s.sum.assign(static_cast<size_t>(channels), 0.0);
     if (static_cast<int64_t>(s.sum.size()) != channels) return;  // a varying channel count: not a channel axis

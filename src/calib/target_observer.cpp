@@ -63,6 +63,7 @@ void TargetObserver::create_channels(const Tensor& value) {
 void TargetObserver::observe(const Tensor& value) {
   if (pass_ >= passes_) return;
   Tensor t = as_float(value, target_.tensor);
+  if (target_.softmax.on && target_.axis < 0) t = top_of_softmax_rows(t, target_.softmax);
   const float* x = t.data<float>();
   if (pass_ == 0) check_finite(x, t.numel(), target_.tensor);
   create_channels(t);

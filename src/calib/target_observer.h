@@ -40,4 +40,8 @@ class TargetObserver {
   std::vector<float> scratch_;  // one channel's values, gathered
 };
 
+// A Softmax input as its observer sees it: each row clamped to its top kSoftmaxWindow, fully masked rows
+// left out, flattened (softmax_rows.cpp).
+Tensor top_of_softmax_rows(const Tensor& x, const SoftmaxRows& rows);
+
 }  // namespace ptq::calib

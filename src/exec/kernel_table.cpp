@@ -42,6 +42,7 @@ const std::vector<KernelEntry>& kernel_table() {
       {"", "Selu",            &make_selu},
       {"", "HardSigmoid",     &make_hard_sigmoid},
       {"", "ThresholdedRelu", &make_thresholded_relu},
+      {"", "Gelu",            &make_gelu},
 
       // clip (kernels/clip.cpp)
       {"", "Clip",            &make_clip},

@@ -356,6 +356,43 @@ Graph build_subgraph(const onnx::GraphProto& graph, const std::map<std::string, 
   return build_graph_impl(graph, opsets, outer_names, true);
 }
 
+namespace {
+
+// Ops newer than ONNX 1.12's shape inference whose output has the type and shape of input 0.
+const char* const kSameAsInputOps[] = {"Gelu"};
+
+// ONNX shape inference, then, while some output of a kSameAsInputOps node is still untyped but its input
+// is typed, that output's value_info is added (input 0's) and inference runs again, so the nodes after
+// it get their types too. Bounded by the number of such nodes.
+void infer_shapes_past_new_ops(onnx::ModelProto& model) {
+  for (int round = 0;; ++round) {
+    try {
+      onnx::shape_inference::InferShapes(model);
+    } catch (const std::exception& e) {
+      log::debug("ONNX shape inference stopped early: ", e.what());
+    }
+    std::map<std::string, const onnx::ValueInfoProto*> typed;
+    for (const auto& list : {&model.graph().input(), &model.graph().value_info(), &model.graph().output()})
+      for (const auto& vi : *list)
+        if (vi.type().tensor_type().elem_type() != 0) typed[vi.name()] = &vi;
+    std::vector<onnx::ValueInfoProto> added;
+    for (const auto& n : model.graph().node()) {
+      const bool same_as_input = std::any_of(std::begin(kSameAsInputOps), std::end(kSameAsInputOps),
+                                             [&](const char* op) { return n.op_type() == op && n.domain().empty(); });
+      if (!same_as_input || n.input_size() < 1 || n.output_size() < 1 || typed.count(n.output(0))) continue;
+      auto in = typed.find(n.input(0));
+      if (in == typed.end()) continue;
+      onnx::ValueInfoProto vi = *in->second;
+      vi.set_name(n.output(0));
+      added.push_back(vi);
+    }
+    if (added.empty() || round > model.graph().node_size()) return;
+    for (auto& vi : added) *model.mutable_graph()->add_value_info() = std::move(vi);
+  }
+}
+
+}  // namespace
+
 Graph build_graph(const onnx::ModelProto& model, const GraphOptions& options) {
   std::map<std::string, int64_t> opsets;
   for (const auto& op : model.opset_import()) opsets[normalize_domain(op.domain())] = op.version();
@@ -365,11 +402,7 @@ Graph build_graph(const onnx::ModelProto& model, const GraphOptions& options) {
     g = build_graph_impl(model.graph(), opsets, {}, false);
   } else {
     onnx::ModelProto inferred = model;
-    try {
-      onnx::shape_inference::InferShapes(inferred);
-    } catch (const std::exception& e) {
-      log::debug("ONNX shape inference stopped early: ", e.what());
-    }
+    infer_shapes_past_new_ops(inferred);
     g = build_graph_impl(inferred.graph(), opsets, {}, false);
   }
   for (const auto& name : options.external_tensors) {

@@ -59,6 +59,8 @@ Prepared prepare(const QuantizeJob& job) {
 
 calib::CalibTable run_calibrate(const QuantizeJob& job) {
   rewrite::validate_options(job.quant);
+  if (job.smooth_quant_alpha >= 0.0f)
+    PTQ_FAIL(UsageError, "--smooth-quant applies to the main command only: a table of `quantize calibrate` is of the unsmoothed model");
   if (job.calib_dir.empty()) PTQ_FAIL(UsageError, "calibration needs data (--calib DIR)");
   Prepared p = prepare(job);
   calib::DataOptions dopt = job.data;
@@ -95,9 +97,10 @@ QuantizeResult run_quantize(const QuantizeJob& job) {
   r.model = job.model;
   r.output = job.output;
   r.quant = job.quant;
-  const Prepared prep = prepare(job);
+  Prepared prep = prepare(job);
   r.folded_batch_norms = prep.folded_batch_norms;
   const DataSplit data = split_data(job, prep.graph);
+  if (job.smooth_quant_alpha >= 0.0f) smooth_stage(job, prep, data, r);
 
   // Calibration (or a loaded table, or the weights alone in dynamic mode).
   calib::CalibTable table;
@@ -145,10 +148,12 @@ QuantizeResult run_quantize(const QuantizeJob& job) {
   r.adaround = chosen.adaround;
   r.quantized_nodes = chosen.plan.quantized_node_count();
   r.float_nodes = chosen.plan.float_node_count();
+  r.shape_nodes = chosen.plan.shape_node_count();
+  r.pattern_nodes = chosen.plan.pattern_node_count();
   for (size_t i = 0; i < chosen.plan.nodes.size(); ++i) {
     const auto& np = chosen.plan.nodes[i];
     if (np.removed) ++r.removed_nodes;
-    else if (!np.quantized && r.float_node_reasons.size() < 8)
+    else if (!np.quantized && np.compute && r.float_node_reasons.size() < 8)
       r.float_node_reasons.push_back(prep.graph.nodes[i].describe() + (np.reason.empty() ? "" : ": " + np.reason));
   }
   fs::path out_data = fs::path(job.output).parent_path() / (fs::path(job.output).filename().string() + ".data");

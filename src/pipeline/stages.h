@@ -25,6 +25,11 @@ Prepared prepare(const QuantizeJob& job);
 // The weight observer of dynamic mode (which has no calibration method): --weight-range, else minmax.
 std::string dynamic_weight_range(const QuantizeJob& job);
 
+// smooth_stage.cpp: SmoothQuant (job.smooth_quant_alpha >= 0) on the prepared model, measured on the
+// calibration samples; replaces prep's model, graph and plan; fills result.smoothed*.
+struct DataSplit;
+void smooth_stage(const QuantizeJob& job, Prepared& prep, const DataSplit& data, QuantizeResult& result);
+
 // data_split.cpp: the calibration samples and the evaluation samples (held out from the end of the
 // calibration set, or --eval-data). Readers are null when not needed.
 struct DataSplit {

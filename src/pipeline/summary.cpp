@@ -126,8 +126,12 @@ std::string format_summary(const QuantizeResult& r) {
   std::string extra;
   if (r.folded_batch_norms) extra += ", " + std::to_string(r.folded_batch_norms) + " BatchNormalization folded";
   if (r.corrected_biases) extra += ", " + std::to_string(r.corrected_biases) + " biases corrected";
-  std::snprintf(line, sizeof line, "  nodes: %zu quantized, %zu float, %zu folded into their producer%s\n", r.quantized_nodes,
-                r.float_nodes, r.removed_nodes, extra.c_str());
+  if (r.smoothed)
+    extra += ", " + std::to_string(r.smoothed) + " MatMul/Gemm inputs smoothed (" + std::to_string(r.smoothed_folded) + " folded)";
+  const std::string in_patterns = r.pattern_nodes ? " (" + std::to_string(r.pattern_nodes) + " inside patterns)" : "";
+  const std::string shapes = r.shape_nodes ? ", " + std::to_string(r.shape_nodes) + " shape arithmetic" : "";
+  std::snprintf(line, sizeof line, "  nodes: %zu quantized%s, %zu float, %zu folded into their producer%s%s\n", r.quantized_nodes,
+                in_patterns.c_str(), r.float_nodes, r.removed_nodes, shapes.c_str(), extra.c_str());
   os << line;
   for (const auto& f : r.float_node_reasons) os << "    float: " << f << "\n";
   os << format_adaround(r.adaround);
@@ -159,6 +163,8 @@ nlohmann::json summary_json(const QuantizeResult& r) {
   j["per_channel"] = r.quant.per_channel;
   j["calibration"] = {{"samples", r.calib_samples}, {"source", r.calib_source}, {"seconds", r.calib_seconds}};
   j["nodes"] = {{"quantized", r.quantized_nodes}, {"float", r.float_nodes}, {"folded", r.removed_nodes},
+                {"shape_arithmetic", r.shape_nodes}, {"in_patterns", r.pattern_nodes},
+                {"smoothed", r.smoothed}, {"smoothed_folded", r.smoothed_folded},
                 {"batch_norms_folded", r.folded_batch_norms}, {"biases_corrected", r.corrected_biases}};
   j["bytes"] = {{"fp32", r.fp32_bytes}, {"quantized", r.quantized_bytes}};
   j["seconds"] = r.total_seconds;

@@ -12,16 +12,24 @@
 //   - a bias is registered only when its node's activation input and weight were (scale s_x · s_w);
 //   - an output with SameAsInput reuses the parameters of its data input if that input is
 //     quantized — by its producer, or by some consumer's request (known from a first pass);
+//   - an activation a Softmax reads is calibrated on the top of each row (calib::SoftmaxRows); when it
+//     shared another tensor's parameters it gets its own instead;
 //   - a removable Relu/Clip is folded: its producer's output (quantized with own parameters, read by
 //     this node only, not a graph output) is renamed to the Relu/Clip output, which is calibrated;
 //     with symmetric activations (or --keep-activations) the node stays and that producer output
 //     reuses the Relu/Clip output's parameters instead of being calibrated itself.
+// Before the rules, the pattern table (qdq_patterns.cpp) claims groups of nodes (Erf-GELU, a decomposed
+// LayerNorm) whose members all pass the gate: the members read the group's inputs quantized and the last
+// one writes its output quantized; inside, everything stays float. A member counts as quantized when
+// the group's boundary is. Static mode only (a pattern has no weights).
+// Nodes that are shape arithmetic (ir/data_flow.h) are marked, so reports count them apart.
 // Dynamic mode keeps weight requests only (and, in the integer format, marks ConvInteger/MatMulInteger).
 #include <fnmatch.h>
 
 #include <algorithm>
 #include <set>
 
+#include "patterns/patterns.h"
 #include "ptq/util/error.h"
 #include "ptq/util/log.h"
 #include "rules/rules.h"
@@ -62,15 +70,18 @@ void check_selection(const Graph& g, const QuantOptions& o) {
 
 class Planner {
  public:
-  Planner(const Graph& g, const QuantOptions& o) : g_(g), o_(o), ctx_{g, o} {
+  Planner(const Graph& g, const QuantOptions& o) : g_(g), o_(o), flow_(analyze_data_flow(g)), ctx_{g, o, &flow_} {
     plan_.options = o;
     plan_.nodes.resize(g.nodes.size());
+    for (size_t i = 0; i < g.nodes.size(); ++i) plan_.nodes[i].compute = flow_.compute[i];
     mark_edge_layers();
   }
 
   QuantPlan run() {
+    match_patterns();
     decide_all();
     for (size_t i = 0; i < g_.nodes.size(); ++i) apply(static_cast<int>(i));
+    finish_patterns();
     apply_wide();
     check_not_empty();
     return std::move(plan_);
@@ -82,24 +93,30 @@ class Planner {
   void decide_all() {
     decisions_.resize(g_.nodes.size());
     for (size_t i = 0; i < g_.nodes.size(); ++i) {
-      decisions_[i] = decide(g_.nodes[i], plan_.nodes[i]);
+      decisions_[i] = pattern_of_[i] >= 0 ? pattern_decision(static_cast<int>(i)) : decide(g_.nodes[i], plan_.nodes[i]);
       if (decisions_[i].removable) continue;
       for (const auto& in : decisions_[i].inputs)
         if (in.use == InputUse::Activation) requested_.insert(g_.nodes[i].input(in.index));
     }
   }
 
+  // Why the node stays float whatever its rule says ("" when it may be quantized).
+  std::string gate(const Node& n) const {
+    if (!o_.op_types.empty() && std::find(o_.op_types.begin(), o_.op_types.end(), n.op_type) == o_.op_types.end())
+      return "op type not selected by --op-types";
+    for (const auto& pattern : o_.exclude)
+      if (glob_match(pattern, n.name)) return "excluded by --exclude " + pattern;
+    const size_t i = static_cast<size_t>(&n - g_.nodes.data());
+    if (!edge_float_[i].empty()) return "excluded by " + edge_float_[i];
+    if (o_.precision.float_nodes.count(static_cast<int>(i))) return "kept float by the precision search";
+    return "";
+  }
+
   RuleDecision decide(const Node& n, NodePlan& np) {
     const QdqRuleEntry* row = n.domain.empty() ? find_qdq_rule(n.op_type) : nullptr;
     if (!row) return skip_node("no quantization rule for " + n.op_type);
     np.family = row->family;
-    if (!o_.op_types.empty() && std::find(o_.op_types.begin(), o_.op_types.end(), n.op_type) == o_.op_types.end())
-      return skip_node("op type not selected by --op-types");
-    for (const auto& pattern : o_.exclude)
-      if (glob_match(pattern, n.name)) return skip_node("excluded by --exclude " + pattern);
-    const size_t i = static_cast<size_t>(&n - g_.nodes.data());
-    if (!edge_float_[i].empty()) return skip_node("excluded by " + edge_float_[i]);
-    if (o_.precision.float_nodes.count(static_cast<int>(i))) return skip_node("kept float by the precision search");
+    if (std::string why = gate(n); !why.empty()) return skip_node(why);
     RuleDecision d = row->rule(n, ctx_);
     if (!d.skip.empty()) return d;
     if (o_.mode == QuantMode::Static) {
@@ -112,6 +129,59 @@ class Planner {
     if (o_.dynamic_format == DynamicFormat::Integer) dyn.integer = d.integer;
     if (dyn.inputs.empty()) dyn.skip = "dynamic mode quantizes constant weights only";
     return dyn;
+  }
+
+  // Claims the nodes of every pattern match whose members all pass the gate (static mode only).
+  void match_patterns() {
+    pattern_of_.assign(g_.nodes.size(), -1);
+    if (o_.mode != QuantMode::Static) return;
+    for (size_t i = 0; i < g_.nodes.size(); ++i)
+      for (const auto& row : qdq_pattern_table()) {
+        const Node& n = g_.nodes[i];
+        if (pattern_of_[i] >= 0 || !n.domain.empty() || n.op_type != row.anchor) continue;
+        PatternMatch m;
+        if (!row.match(g_, static_cast<int>(i), m)) continue;
+        bool free = ctx_.is_float(m.output);
+        for (int k : m.nodes) free &= pattern_of_[static_cast<size_t>(k)] < 0;
+        for (const auto& in : m.inputs) free &= ctx_.is_float(in);
+        if (!free) continue;
+        std::string gated;  // a member kept float keeps the whole group float (never its internals alone)
+        for (int k : m.nodes)
+          if (gated.empty()) gated = gate(g_.nodes[static_cast<size_t>(k)]);
+        for (int k : m.nodes) {
+          pattern_of_[static_cast<size_t>(k)] = static_cast<int>(patterns_.size());
+          plan_.nodes[static_cast<size_t>(k)].family = plan_.nodes[static_cast<size_t>(k)].pattern = row.name;
+        }
+        pattern_gate_.push_back(gated);
+        patterns_.push_back(std::move(m));
+      }
+  }
+
+  // A member's share of its pattern's decision: the group's inputs it reads, the group's output if it writes it.
+  RuleDecision pattern_decision(int i) const {
+    const size_t p = static_cast<size_t>(pattern_of_[static_cast<size_t>(i)]);
+    if (!pattern_gate_[p].empty()) return skip_node(pattern_gate_[p] + " (a member of its " + plan_.nodes[static_cast<size_t>(i)].pattern + " pattern)");
+    const PatternMatch& m = patterns_[p];
+    const Node& n = g_.nodes[static_cast<size_t>(i)];
+    RuleDecision d;
+    for (size_t k = 0; k < n.inputs.size(); ++k)
+      if (std::find(m.inputs.begin(), m.inputs.end(), n.inputs[k]) != m.inputs.end()) d.inputs.push_back({k, InputUse::Activation});
+    for (size_t k = 0; k < n.outputs.size(); ++k)
+      if (n.outputs[k] == m.output) d.outputs.push_back({k, OutputUse::Own});
+    return d;
+  }
+
+  // Members count as quantized when their group's output is.
+  void finish_patterns() {
+    for (size_t i = 0; i < g_.nodes.size(); ++i) {
+      if (pattern_of_[i] < 0) continue;
+      const PatternMatch& m = patterns_[static_cast<size_t>(pattern_of_[i])];
+      const TensorPlan* out = find(m.output);
+      NodePlan& np = plan_.nodes[i];
+      if (!pattern_gate_[static_cast<size_t>(pattern_of_[i])].empty()) continue;
+      np.quantized = out && out->kind == Kind::Activation;
+      np.reason = np.quantized ? "" : "its " + np.pattern + " pattern's output could not be quantized";
+    }
   }
 
   void apply(int i) {
@@ -135,7 +205,11 @@ class Planner {
   bool add_input(int i, const InputDecision& in, IntegerForm integer) {
     const Node& n = g_.nodes[static_cast<size_t>(i)];
     const std::string& name = n.input(in.index);
-    if (in.use == InputUse::Activation) return add_activation(name);
+    if (in.use == InputUse::Activation) {
+      if (!add_activation(name)) return false;
+      if (in.softmax.on) window_softmax_input(name, in.softmax);
+      return true;
+    }
     const bool as_integer = integer != IntegerForm::None && in.index == 1;
     if (!add_weight(name, in.axis, i, as_integer)) return false;
     if (as_integer) plan_.nodes[static_cast<size_t>(i)].integer = integer;
@@ -185,6 +259,17 @@ class Planner {
     return true;
   }
 
+  // A Softmax input: calibrated on the top of each row, with its own parameters.
+  void window_softmax_input(const std::string& name, const calib::SoftmaxRows& rows) {
+    TensorPlan& t = plan_.tensors[name];
+    if (t.constant || t.fixed) return;
+    if (!t.params_from.empty()) {
+      log::debug("Softmax input '", name, "' gets its own parameters instead of '", t.params_from, "''s (softmax rows)");
+      t.params_from.clear();
+    }
+    t.softmax = rows;
+  }
+
   bool add_bias(int i, const InputDecision& in);
   bool add_output(int i, const OutputDecision& out);
   void apply_wide();
@@ -214,7 +299,11 @@ class Planner {
 
   const Graph& g_;
   const QuantOptions& o_;
+  DataFlow flow_;
   RuleContext ctx_;
+  std::vector<PatternMatch> patterns_;
+  std::vector<std::string> pattern_gate_;  // per pattern: why it stays float ("" when it may be quantized)
+  std::vector<int> pattern_of_;  // per node: index into patterns_, -1 when not a member
   std::vector<std::string> edge_float_;
   QuantPlan plan_;
   std::vector<RuleDecision> decisions_;

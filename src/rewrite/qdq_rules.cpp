@@ -4,8 +4,14 @@
 //   conv         Conv, ConvTranspose: activation input, weight per channel (axis 0 / 1), int32 bias
 //   matmul       Gemm, MatMul: activation inputs, weight per channel (Gemm axis 0 if transB else 1,
 //                MatMul last axis), Gemm bias int32
-//   own_scales   Add, Mul, Concat, Where, AveragePool, GlobalAveragePool, Sigmoid, Softmax, LeakyRelu,
-//                HardSigmoid, HardSwish: every float input and the output with their own parameters
+//   own_scales   Add, Sub, Mul, Concat, Where, AveragePool, GlobalAveragePool, Sigmoid, Softmax, LeakyRelu,
+//                HardSigmoid, HardSwish, Gelu: every float input and the output with their own parameters
+//                (Softmax input: range from the values near each row's maximum; mask operands stay float)
+//                (Mul by a per-channel constant feeding MatMul/Gemm only: its output alone, channel_scale.cpp)
+//   layer_norm   LayerNormalization: activation input, γ a weight (per channel, last axis), β int32 bias
+//   div          Div by a divisor that does not depend on the data: the dividend and the output
+// Patterns (qdq_patterns.cpp: Erf-GELU, LayerNorm decomposed before opset 17) claim their nodes first:
+// quantized at their boundary, float inside.
 //   passthrough  MaxPool and data movement: the output reuses the data input's scale and zero point
 //                (so ONNX Runtime drops the DQ→op→Q pair)
 //   removable    Relu, Clip: folded into the producer's output range when activations are asymmetric
@@ -24,7 +30,8 @@ const std::vector<QdqRuleEntry>& qdq_rule_table() {
       {"Gemm",              "matmul",      &rule_gemm},
       {"MatMul",            "matmul",      &rule_matmul},
       {"Add",               "own_scales",  &rule_own_scales},
-      {"Mul",               "own_scales",  &rule_own_scales},
+      {"Sub",               "own_scales",  &rule_own_scales},
+      {"Mul",               "own_scales",  &rule_mul},
       {"Concat",            "own_scales",  &rule_own_scales},
       {"Where",             "own_scales",  &rule_own_scales},
       {"AveragePool",       "own_scales",  &rule_own_scales},
@@ -34,6 +41,9 @@ const std::vector<QdqRuleEntry>& qdq_rule_table() {
       {"LeakyRelu",         "own_scales",  &rule_own_scales},
       {"HardSigmoid",       "own_scales",  &rule_own_scales},
       {"HardSwish",         "own_scales",  &rule_own_scales},
+      {"Gelu",              "own_scales",  &rule_own_scales},
+      {"LayerNormalization", "layer_norm", &rule_layer_norm},
+      {"Div",               "div",         &rule_div},
       {"MaxPool",           "passthrough", &rule_passthrough},
       {"Reshape",           "passthrough", &rule_passthrough},
       {"Transpose",         "passthrough", &rule_passthrough},

@@ -115,7 +115,19 @@ size_t QuantPlan::quantized_node_count() const {
 
 size_t QuantPlan::float_node_count() const {
   size_t n = 0;
-  for (const auto& p : nodes) n += !p.quantized && !p.removed;
+  for (const auto& p : nodes) n += !p.quantized && !p.removed && p.compute;
+  return n;
+}
+
+size_t QuantPlan::shape_node_count() const {
+  size_t n = 0;
+  for (const auto& p : nodes) n += !p.quantized && !p.removed && !p.compute;
+  return n;
+}
+
+size_t QuantPlan::pattern_node_count() const {
+  size_t n = 0;
+  for (const auto& p : nodes) n += p.quantized && !p.removed && !p.pattern.empty();
   return n;
 }
 
@@ -130,6 +142,7 @@ std::vector<calib::CalibTarget> calib_targets(const QuantPlan& plan) {
     c.is_weight = t.constant;
     c.fixed = t.fixed;
     c.fixed_range = t.range;
+    c.softmax = t.softmax;
     targets.push_back(c);
   }
   return targets;

@@ -4,13 +4,14 @@
 // as .npy: ptq's independent oracle in the interop tests.
 //
 //   node tools/ort/run_model.js MODEL --inputs DIR --outputs DIR
-//        [--level disabled|basic|extended|all] [--optimized FILE] [--threads N]
+//        [--level disabled|basic|extended|all] [--optimized FILE] [--threads N] [--repeat N]
 //
 // Inputs: DIR/<name>.npy for every model input; outputs: DIR/<name>.npy for every model output, where
 // <name> is the tensor name with every character outside [A-Za-z0-9._-] replaced by '_' (as ptq's
 // sanitize_file_name). --optimized FILE saves the graph ONNX Runtime runs after its optimizations
 // (session option optimizedModelFilePath), e.g. to check which Q/DQ groups became integer kernels.
-// Prints one JSON line describing the outputs on stdout; errors go to stderr with exit code 1.
+// --repeat N runs the model N more times after the first run and reports their mean wall time in ms
+// ("ms" in the JSON line; benchmarks). Prints one JSON line describing the outputs on stdout; errors go to stderr with exit code 1.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -84,7 +85,7 @@ function writeNpy(file, tensor) {
 }
 
 function parseArgs(argv) {
-  const args = { level: 'all', threads: 1 };
+  const args = { level: 'all', threads: 1, repeat: 0 };
   const rest = argv.slice(2);
   for (let i = 0; i < rest.length; ++i) {
     const a = rest[i];
@@ -97,6 +98,7 @@ function parseArgs(argv) {
     else if (a === '--level') args.level = value();
     else if (a === '--optimized') args.optimized = value();
     else if (a === '--threads') args.threads = Number(value());
+    else if (a === '--repeat') args.repeat = Number(value());
     else if (a.startsWith('--')) fail(`unknown option ${a}`);
     else if (args.model === undefined) args.model = a;
     else fail(`unexpected argument ${a}`);
@@ -138,6 +140,12 @@ async function main() {
   } catch (e) {
     fail(`ONNX Runtime failed to run ${args.model}: ${e.message}`);
   }
+  let ms;
+  if (args.repeat > 0) {
+    const start = process.hrtime.bigint();
+    for (let r = 0; r < args.repeat; ++r) await session.run(feeds);
+    ms = Number(process.hrtime.bigint() - start) / 1e6 / args.repeat;
+  }
   if (args.outputs) fs.mkdirSync(args.outputs, { recursive: true });
   const summary = [];
   for (const name of session.outputNames) {
@@ -145,7 +153,7 @@ async function main() {
     if (args.outputs) writeNpy(path.join(args.outputs, `${sanitize(name)}.npy`), t);
     summary.push({ name, type: t.type, dims: t.dims });
   }
-  process.stdout.write(JSON.stringify({ outputs: summary }) + '\n');
+  process.stdout.write(JSON.stringify(ms === undefined ? { outputs: summary } : { outputs: summary, ms }) + '\n');
 }
 
 main().catch((e) => fail(e.stack || String(e)));

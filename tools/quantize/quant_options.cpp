@@ -51,6 +51,10 @@ void add_quant_options(CLI::App& cmd, QuantFlags& f) {
   cmd.add_flag("--bias-correction", f.bias_correction,
                "Subtract each Conv/Gemm's weight-rounding shift (W_q - W)·E[x] from its bias (E[x] over the --calib samples; main command)")
       ->group(group);
+  f.smooth_quant_option = cmd.add_option("--smooth-quant", f.smooth_quant,
+                 "SmoothQuant before calibration: s_j = max|X_j|^alpha / max|W_j|^(1-alpha) per input channel of each "
+                 "MatMul/Gemm fed by activations, folded into the producer or an inserted Mul (alpha default 0.5; needs --calib)")
+      ->expected(0, 1)->group(group);
 }
 
 rewrite::QuantOptions to_quant_options(const QuantFlags& f) {
@@ -96,6 +100,9 @@ pipeline::QuantizeJob finish_job(const pipeline::QuantizeJob& parsed, const Quan
   job.quant = to_quant_options(flags);
   job.fold_batch_norm = !flags.no_fold_bn;
   job.bias_correction = flags.bias_correction;
+  job.smooth_quant_alpha = flags.smooth_quant;
+  if (const CLI::Option* sq = flags.smooth_quant_option; sq && sq->count() > 0 && (sq->results().empty() || sq->results()[0].empty()))
+    job.smooth_quant_alpha = 0.5f;  // given without a value
   job.calib_samples = job.data.max_samples;
   job.calib.progress = !quiet;
   return job;

@@ -17,6 +17,19 @@
 
 namespace ptq::calib {
 
+// The rows of a Softmax input. Softmax(z)_i = exp(z_i - max z) / Σ exp(z_j - max z): an input more than
+// kSoftmaxWindow below its row's maximum weighs less than exp(-20) ≈ 2e-9 of the row's largest term, so
+// only the top kSoftmaxWindow of each row matters to the output. Calibrating such a tensor on what the
+// observer sees after clamping each row to [max - kSoftmaxWindow, max] gives a range that no attention
+// mask (-1e4, -inf, finfo.min) stretches: masked entries quantize to the range's low end, where they
+// still weigh nothing. Rows that are entirely -inf (fully masked) are skipped.
+constexpr float kSoftmaxWindow = 20.0f;
+struct SoftmaxRows {
+  bool on = false;
+  int axis = -1;         // negative: from the end
+  bool flatten = false;  // Softmax before opset 13: a row is the block of every dim from `axis` on
+};
+
 // One tensor the plan wants quantized.
 struct CalibTarget {
   std::string tensor;
@@ -25,6 +38,7 @@ struct CalibTarget {
   bool is_weight = false;  // a weight (initializer or Constant): observed without running the model
   bool fixed = false;      // known range (e.g. a Softmax output): not observed, parameters from fixed_range
   Range fixed_range;
+  SoftmaxRows softmax;     // a Softmax input: observed after clamping each row to its top kSoftmaxWindow
 };
 
 // What calibration decided for one tensor.
@@ -72,6 +86,12 @@ CalibTable calibrate_weights(const Graph& graph, const std::vector<CalibTarget>&
 // result.
 std::map<std::string, std::vector<double>> channel_means(const Graph& graph, const std::map<std::string, int>& tensor_axes,
                                                          const DataReader& data, const CalibOptions& options);
+
+// Max |x| of each channel (along `axis`, the others reduced) of the given tensors over the samples,
+// streamed through the executor (SmoothQuant's max|X_j|; channel_absmax.cpp). Tensors never produced are
+// absent from the result.
+std::map<std::string, std::vector<double>> channel_absmax(const Graph& graph, const std::map<std::string, int>& tensor_axes,
+                                                          const DataReader& data, const CalibOptions& options);
 
 void save_table(const CalibTable& table, const std::filesystem::path& path);
 CalibTable load_table(const std::filesystem::path& path);

@@ -38,6 +38,9 @@ struct QuantizeJob {
   // --adaround [N]: transform::adaround on the calibration samples, N iterations per layer (0: off); then
   // bias correction, if asked for, on the rounded weights.
   int adaround = 0;
+  // SmoothQuant's alpha in [0, 1] (rewrite::smooth_quant before calibration, max|X_j| over the calibration
+  // samples); negative: off.
+  float smooth_quant_alpha = -1.0f;
   // Tolerance-driven precision (--target-cosine, --max-drop, --fallback): search::search_precision on the
   // evaluation samples; the written model's evaluation decides whether the tolerance is met.
   search::Tolerance tolerance;
@@ -87,8 +90,11 @@ struct QuantizeResult {
   std::string calib_source;
   size_t folded_batch_norms = 0;
   size_t corrected_biases = 0;  // layers whose bias bias correction changed
-  size_t quantized_nodes = 0, float_nodes = 0, removed_nodes = 0;
-  std::vector<std::string> float_node_reasons;  // "name (Op): reason", first few
+  size_t smoothed = 0, smoothed_folded = 0;  // SmoothQuant: activations smoothed, of them folded into the producer
+  // Nodes: quantized (pattern_nodes of them as members of a pattern quantized at its boundary), float
+  // compute nodes left float, shape arithmetic (never quantized; ir/data_flow.h), folded into a producer.
+  size_t quantized_nodes = 0, float_nodes = 0, removed_nodes = 0, shape_nodes = 0, pattern_nodes = 0;
+  std::vector<std::string> float_node_reasons;  // float compute nodes, "name (Op): reason", first few
   int64_t fp32_bytes = 0, quantized_bytes = 0;
   double calib_seconds = 0.0, total_seconds = 0.0;
   bool evaluated = false;

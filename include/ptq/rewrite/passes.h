@@ -29,6 +29,20 @@ PassResult fold_batch_norm(const onnx::ModelProto& model);
 // and shapes: what a weight transform such as AdaRound writes back (src/rewrite/passes/replace_weights.cpp).
 PassResult replace_weights(const onnx::ModelProto& model, const std::map<std::string, Tensor>& weights);
 
+// SmoothQuant (src/rewrite/passes/smooth_quant.cpp), run before calibration: smooth_quant_inputs() names
+// the activations whose per-channel max|x| it needs (channel axis, for calib::channel_absmax);
+// smooth_quant() divides each by s (folded into its producer, or through an inserted Mul) and multiplies
+// the rows of its MatMul/Gemm readers' weights by s. Plan the result again.
+struct SmoothQuantResult {
+  onnx::ModelProto model;
+  size_t smoothed = 0;  // activations smoothed
+  size_t folded = 0;    // of them, with 1/s folded into the producer
+  size_t inserted = 0;  // of them, through an inserted Mul
+};
+std::map<std::string, int> smooth_quant_inputs(const Graph& graph);
+SmoothQuantResult smooth_quant(const onnx::ModelProto& model, const Graph& graph,
+                               const std::map<std::string, std::vector<double>>& absmax, float alpha);
+
 // Bias correction, run after calibration (see src/rewrite/passes/bias_correction.cpp): the layers it
 // applies to need the per-channel means of their input; bias_correction_inputs() names those inputs
 // with their channel axis (for calib::channel_means), correct_biases() gives each such layer a new

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "ptq/calib/calibrator.h"
+#include "ptq/ir/data_flow.h"
 #include "ptq/ir/graph.h"
 #include "ptq/quant/qspec.h"
 
@@ -28,6 +30,9 @@ struct InputDecision {
   int axis = -1;          // Weight: per-channel axis (-1: always per-tensor)
   size_t bias_input = 0;  // Bias: the node inputs whose scales multiply
   size_t bias_weight = 1;
+  // Activation read by a Softmax: its range is calibrated on the values near their row's maximum
+  // (calib::SoftmaxRows).
+  calib::SoftmaxRows softmax;
 };
 
 enum class OutputUse {
@@ -60,6 +65,11 @@ struct RuleDecision {
 struct RuleContext {
   const Graph& graph;
   const QuantOptions& options;
+  const DataFlow* flow = nullptr;  // null: every tensor but a weight counts as depending on data
+  // Whether the tensor's value depends on the graph inputs' values (not only on constants and shapes).
+  bool depends_on_data(const std::string& tensor) const {
+    return flow ? flow->depends_on_data(tensor) : !graph.is_weight(tensor);
+  }
   DType dtype(const std::string& tensor) const;  // Undefined when unknown
   bool is_float(const std::string& tensor) const { return dtype(tensor) == DType::Float32; }
   bool is_weight(const std::string& tensor) const { return graph.is_weight(tensor); }

@@ -119,10 +119,13 @@ struct TensorPlan {
   std::vector<int> readers;  // weights/biases: nodes that read the quantized value (others read float)
   bool fixed = false;        // activation with a known range (not calibrated), e.g. Softmax output [0, 1]
   Range range;
+  calib::SoftmaxRows softmax;  // activation a Softmax reads: calibrated on the top of each row
 };
 
 struct NodePlan {
-  std::string family;                        // rule family; empty when the op has no rule
+  std::string family;                        // rule family (or pattern name); empty when the op has no rule
+  bool compute = true;                       // a float compute node (false: shape arithmetic, ir/data_flow.h)
+  std::string pattern;                       // member of this pattern (patterns: quantized at their boundary)
   bool quantized = false;                    // some input or output of the node is quantized
   bool removed = false;                      // Relu/Clip folded into its producer
   IntegerForm integer = IntegerForm::None;   // emitted as an integer kernel (dynamic integer format)
@@ -135,7 +138,9 @@ struct QuantPlan {
   std::vector<NodePlan> nodes;                // one per Graph::nodes entry, same order
   std::map<std::string, std::string> renamed; // producer output -> folded activation's output
   size_t quantized_node_count() const;
-  size_t float_node_count() const;            // nodes left float (removed nodes are not counted)
+  size_t float_node_count() const;            // float compute nodes left float (removed nodes are not counted)
+  size_t shape_node_count() const;            // shape arithmetic nodes (never quantized)
+  size_t pattern_node_count() const;          // quantized nodes that are pattern members
 };
 
 // Applies the rule table to the graph. Throws UsageError when the options select nothing (every

@@ -9,6 +9,7 @@
 //   HardSigmoid max(0, min(1, alpha*x + beta))             alpha 0.2, beta 0.5
 //   HardSwish   x * max(0, min(1, x/6 + 1/2))
 //   ThresholdedRelu x > alpha ? x : 0                      alpha 1.0
+//   Gelu (opset 20) approximate "none": x/2 · (1 + erf(x/√2)); "tanh": x/2 · (1 + tanh(√(2/π)·(x + 0.044715x³)))
 //   Softplus    log(1 + e^x), computed as max(x,0) + log1p(e^-|x|) so it does not overflow
 //   Round       half to even (std::nearbyint in the default rounding mode)
 // Exp, Sigmoid, Elu and Selu use the vectorizable exp_fast (fast_math.h, <= 1 ulp) for float.
@@ -98,6 +99,14 @@ struct HardSigmoidOp {
   template <class T>
   T operator()(T x) const { return std::max(T(0), std::min(T(1), T(alpha) * x + T(beta))); }
 };
+struct GeluOp {
+  bool tanh_form;
+  template <class T>
+  T operator()(T x) const {
+    if (!tanh_form) return T(0.5) * x * (T(1) + std::erf(x * T(0.70710678118654752440)));
+    return T(0.5) * x * (T(1) + std::tanh(T(0.79788456080286535588) * (x + T(0.044715) * x * x * x)));
+  }
+};
 struct ThresholdedReluOp {
   float alpha;
   template <class T>
@@ -162,6 +171,11 @@ Kernel make_selu(const Node& node) {
 }
 Kernel make_hard_sigmoid(const Node& node) {
   return unary<FloatTypes>(node, HardSigmoidOp{node.attr_float("alpha", 0.2f), node.attr_float("beta", 0.5f)});
+}
+Kernel make_gelu(const Node& node) {
+  const std::string form = node.attr_string("approximate", "none");
+  if (form != "none" && form != "tanh") PTQ_FAIL(UnsupportedError, "approximate = '", form, "' (expected none or tanh)");
+  return unary<FloatTypes>(node, GeluOp{form == "tanh"});
 }
 Kernel make_thresholded_relu(const Node& node) {
   return unary<FloatTypes>(node, ThresholdedReluOp{node.attr_float("alpha", 1.0f)});

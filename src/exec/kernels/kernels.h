@@ -36,6 +36,7 @@ Kernel make_neg(const Node& node);
 Kernel make_abs(const Node& node);
 Kernel make_sign(const Node& node);
 Kernel make_leaky_relu(const Node& node);
+Kernel make_gelu(const Node& node);
 Kernel make_elu(const Node& node);
 Kernel make_celu(const Node& node);
 Kernel make_selu(const Node& node);

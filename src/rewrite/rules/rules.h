@@ -18,6 +18,12 @@ RuleDecision rule_own_scales(const Node& node, const RuleContext& ctx);
 RuleDecision rule_passthrough(const Node& node, const RuleContext& ctx);
 RuleDecision rule_pad(const Node& node, const RuleContext& ctx);
 RuleDecision rule_gather(const Node& node, const RuleContext& ctx);
+// channel_scale.cpp: Mul; a per-channel constant scale feeding MatMul/Gemm quantizes only its output.
+RuleDecision rule_mul(const Node& node, const RuleContext& ctx);
+// layer_norm.cpp: LayerNormalization (γ a weight along its last axis, β an int32 bias).
+RuleDecision rule_layer_norm(const Node& node, const RuleContext& ctx);
+// divide.cpp: Div by a divisor that does not depend on the data.
+RuleDecision rule_div(const Node& node, const RuleContext& ctx);
 // removable_activation.cpp: Relu, Clip.
 RuleDecision rule_removable_activation(const Node& node, const RuleContext& ctx);
 

@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: Apache-2.0
+// The bundled transformers in ONNX Runtime: `quantize` (the CLI, with the bundled calibration sets)
+// writes static int8 models of the ViT-style encoder (models/vit_tiny.onnx) and the causal LM
+// (models/lm_tiny.onnx, with and without --smooth-quant, and dynamic int8); ONNX Runtime loads and runs
+// each on held-out inputs. Checked against ONNX Runtime's own FP32 run: the encoder's logits cosine, the
+// LM's perplexity ratio on held-out text (computed here from the logits and targets.npy); and in ONNX
+// Runtime's optimized graph every MatMul of the static models, the attention ones (two activation
+// inputs) included, is an integer kernel.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <map>
+
+#include "interop_models.h"
+#include "ort_util.h"
+#include "ptq/ir/npy.h"
+#include "ptq/ir/onnx_io.h"
+#include "testutil.h"
+
+using namespace ptq;
+using namespace ptq::test;
+
+namespace {
+
+// The issue's targets (README, Transformer results, has the measured values: ViT cosine 0.99xx; LM
+// perplexity ratios dynamic 1.0016, static 1.0077, with SmoothQuant 1.0102).
+constexpr double kVitCosine = 0.99;       // static int8 logits vs FP32
+constexpr double kLmDynamicRatio = 1.01;  // perplexity quantized / FP32
+constexpr double kLmStaticRatio = 1.03;
+constexpr double kLmSmoothRatio = 1.03;
+constexpr double kGeluCosine = 0.999;      // a 2-layer MLP with an opset-20 Gelu, static int8
+
+std::filesystem::path source(const std::string& rel) { return std::filesystem::path(PTQ_SOURCE_DIR) / rel; }
+
+// First n rows of a stacked .npy along axis 0.
+Tensor rows(const Tensor& t, int64_t n) {
+  Shape s = t.shape();
+  const int64_t per = t.numel() / s[0];
+  s[0] = std::min(n, s[0]);
+  Tensor out(t.dtype(), s);
+  std::memcpy(out.raw(), t.raw(), static_cast<size_t>(per * s[0]) * dtype_size(t.dtype()));
+  return out;
+}
+
+onnx::ModelProto quantized(const std::string& model, const std::string& args, const std::filesystem::path& dir) {
+  const std::filesystem::path out = dir / "q.onnx";
+  RunResult r = run_quantize(source(model).string() + " -q --eval-samples 0 -o " + out.string() + " " + args);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return onnx_io::load_model(out.string()).proto;
+}
+
+double perplexity(const Tensor& logits, const Tensor& targets) {
+  const int64_t v = logits.dim(logits.rank() - 1), n = targets.numel();
+  double nll = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    const float* z = logits.data<float>() + i * v;
+    double top = z[0], sum = 0.0;
+    for (int64_t k = 1; k < v; ++k) top = std::max(top, static_cast<double>(z[k]));
+    for (int64_t k = 0; k < v; ++k) sum += std::exp(z[k] - top);
+    nll += std::log(sum) + top - z[targets.data<int64_t>()[i]];
+  }
+  return std::exp(nll / static_cast<double>(n));
+}
+
+// MatMuls ONNX Runtime still runs in float in its optimized graph ("extended": the QDQ fusions).
+int float_matmuls(const onnx::ModelProto& model, const exec::TensorMap& inputs, const std::filesystem::path& dir) {
+  OrtOptions o;
+  o.level = "extended";
+  o.optimized = dir / "optimized.onnx";
+  EXPECT_TRUE(ort_run(model, inputs, dir / "fused", o).ok);
+  const onnx::ModelProto optimized = onnx_io::load_model(o.optimized.string()).proto;
+  int n = 0;
+  for (const auto& node : optimized.graph().node()) n += node.op_type() == "MatMul";
+  return n;
+}
+
+}  // namespace
+
+TEST(TransformerInterop, VitStaticInt8KeepsItsLogitsAndRunsIntegerMatMuls) {
+  const auto dir = fresh_dir();
+  const exec::TensorMap inputs{{"input", rows(read_npy(source("models/fmnist_test/input.npy")), 64)}};
+  const onnx::ModelProto fp32 = onnx_io::load_model(source("models/vit_tiny.onnx").string()).proto;
+  const onnx::ModelProto q = quantized("models/vit_tiny.onnx", "--calib " + source("calibration/fmnist").string() + " --calib-samples 64", dir);
+  OrtRun want = ort_run(fp32, inputs, dir / "fp32"), got = ort_run(q, inputs, dir / "q");
+  ASSERT_TRUE(want.ok && got.ok) << want.error << got.error;
+  EXPECT_GE(cosine(want.outputs.at("logits"), got.outputs.at("logits")), kVitCosine);
+  EXPECT_EQ(float_matmuls(q, inputs, dir), 0);
+}
+
+TEST(TransformerInterop, LmPerplexityInt8DynamicStaticAndSmoothQuant) {
+  const auto dir = fresh_dir();
+  const exec::TensorMap inputs{{"ids", read_npy(source("models/lm_tiny_test/ids.npy"))}};
+  const Tensor targets = read_npy(source("models/lm_tiny_test/targets.npy"));
+  const onnx::ModelProto fp32 = onnx_io::load_model(source("models/lm_tiny.onnx").string()).proto;
+  OrtRun base = ort_run(fp32, inputs, dir / "fp32");
+  ASSERT_TRUE(base.ok) << base.error;
+  const double ppl = perplexity(base.outputs.at("logits"), targets);
+  const std::string calib = "--calib " + source("calibration/lm_tiny").string();
+  struct Variant {
+    const char* name;
+    std::string args;
+    double max_ratio;
+    bool integer_matmuls;
+  };
+  for (const Variant& v : {Variant{"dynamic", "--mode dynamic", kLmDynamicRatio, false}, Variant{"static", calib, kLmStaticRatio, true},
+                           Variant{"smooth", calib + " --smooth-quant", kLmSmoothRatio, true}}) {
+    const auto sub = dir / v.name;
+    std::filesystem::create_directories(sub);
+    const onnx::ModelProto q = quantized("models/lm_tiny.onnx", v.args, sub);
+    OrtRun got = ort_run(q, inputs, sub / "q");
+    ASSERT_TRUE(got.ok) << v.name << ": " << got.error;
+    EXPECT_LE(perplexity(got.outputs.at("logits"), targets) / ppl, v.max_ratio) << v.name;
+    if (v.integer_matmuls) {
+      EXPECT_EQ(float_matmuls(q, inputs, sub), 0) << v.name;
+    }
+  }
+}
+
+TEST(TransformerInterop, Opset20GeluModelRunsQuantizedInOnnxRuntime) {
+  onnx::ModelProto m = parse_text_model(R"(
+<ir_version: 9, opset_import: ["" : 20]>
+mlp (float[N,6,16] x) => (float[N,6,8] y) {
+  h = MatMul (x, W1)
+  g = Gelu (h)
+  y = MatMul (g, W2)
+}
+)");
+  add_initializer(m, "W1", random_tensor({16, 32}, 1, -0.25f, 0.25f));
+  add_initializer(m, "W2", random_tensor({32, 8}, 2, -0.18f, 0.18f));
+  const auto dir = fresh_dir();
+  const Graph g = build_graph(m);
+  const rewrite::QuantPlan plan = rewrite::plan_quantization(g, {});
+  ASSERT_TRUE(plan.tensors.count("g") && plan.tensors.count("h"));
+  const exec::TensorMap calib = make_inputs(m, 32, 7), held_out = make_inputs(m, 16, 8);
+  const onnx::ModelProto q = rewrite::rewrite_model(m, g, plan, minmax_table(g, plan, ort_activations(m, g, calib, dir / "act")));
+  OrtRun want = ort_run(m, held_out, dir / "fp32"), got = ort_run(q, held_out, dir / "q");
+  ASSERT_TRUE(want.ok && got.ok) << want.error << got.error;
+  EXPECT_GE(cosine(want.outputs.at("y"), got.outputs.at("y")), kGeluCosine);
+}
