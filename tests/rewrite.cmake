@@ -4,7 +4,8 @@ ptq_add_test(rewrite_test
   unit/rewrite/rules_test.cpp
   unit/rewrite/rewrite_test.cpp
   unit/rewrite/passes_test.cpp
-  unit/rewrite/four_bit_test.cpp)
+  unit/rewrite/four_bit_test.cpp
+  unit/rewrite/subgraph_test.cpp)
 
 # ONNX Runtime interop: tools/ort/install.sh puts npm onnxruntime-node into tools/ort/node_modules
 # (idempotent, instant when present); the ctest fixture `ort_node` runs it before the interop tests.

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // Control flow: If and Loop run their subgraphs with a nested Executor built once per node. A
 // subgraph reads enclosing values (outer-scope names) through KernelIO::scope and hands its node
-// outputs to the same tap as the enclosing graph, so calibration sees values computed inside
-// branches and loop bodies (once per iteration). Subgraph weights (initializers, Constant nodes)
-// belong to the subgraph's Graph.
+// outputs, and its graph inputs (a loop body's iteration number, condition and carried values), to the
+// enclosing tap under their scoped names ("<node>/<attribute>/<tensor>", graph.h), so calibration sees
+// values computed inside branches and loop bodies (once per iteration) without two bodies' names
+// colliding. Subgraph weights (initializers, Constant nodes) belong to the subgraph's Graph.
 //   If: cond (bool, one element) selects then_branch or else_branch; the node's outputs are the
 //     branch's outputs.
 //   Loop(M, cond, v...): body(i, cond, v...) -> (cond', v'..., scan...).
@@ -26,6 +27,7 @@ namespace {
 struct Subgraph {
   std::shared_ptr<const Graph> graph;
   std::shared_ptr<Executor> executor;
+  std::string scope;  // subgraph_scope(node, attr)
 };
 
 Subgraph subgraph_of(const Node& node, const char* attr) {
@@ -33,6 +35,7 @@ Subgraph subgraph_of(const Node& node, const char* attr) {
   if (it == node.attrs.end() || !it->second.g) PTQ_FAIL(ModelError, node.describe(), ": graph attribute '", attr, "' is missing");
   Subgraph s;
   s.graph = it->second.g;
+  s.scope = subgraph_scope(node, attr);
   const std::vector<std::string> unsupported = find_unsupported_nodes(*s.graph);
   if (!unsupported.empty())
     PTQ_FAIL(UnsupportedError, "its subgraph '", attr, "' has ", unsupported.size(), " unsupported node(s), listed separately");
@@ -40,10 +43,17 @@ Subgraph subgraph_of(const Node& node, const char* attr) {
   return s;
 }
 
-RunOptions sub_options(const KernelIO& io) {
+// Run options of a subgraph: the enclosing scope, and the enclosing tap (if any) behind `scoped`,
+// which prefixes the names with the subgraph's scope.
+RunOptions sub_options(const KernelIO& io, const Subgraph& s, Tap& scoped) {
   RunOptions ro;
-  ro.tap = io.tap;
   ro.outer = io.scope;
+  if (io.tap && *io.tap) {
+    const Tap* outer = io.tap;
+    const std::string prefix = s.scope;
+    scoped = [outer, prefix](const std::string& name, const Tensor& value) { (*outer)(prefix + name, value); };
+    ro.tap = &scoped;
+  }
   return ro;
 }
 
@@ -84,7 +94,8 @@ Kernel make_if(const Node& node) {
       PTQ_FAIL(ModelError, node.describe(), ": a branch has ", b->graph->outputs.size(), " outputs, the node ", node.outputs.size());
   return [then_branch, else_branch](KernelIO& io) {
     const Subgraph& b = read_bool(io.in(0), "cond") ? then_branch : else_branch;
-    TensorMap out = b.executor->run({}, sub_options(io));
+    Tap scoped;
+    TensorMap out = b.executor->run({}, sub_options(io, b, scoped));
     for (size_t k = 0; k < io.outputs.size(); ++k) io.outputs[k] = out.at(b.graph->outputs[k].name);
   };
 }
@@ -107,12 +118,15 @@ Kernel make_loop(const Node& node) {
     std::vector<Tensor> values;
     for (size_t k = 0; k < carried; ++k) values.push_back(io.in(2 + k));
     std::vector<std::vector<Tensor>> scan_parts(scans);
-    const RunOptions ro = sub_options(io);
+    Tap scoped;
+    const RunOptions ro = sub_options(io, body, scoped);
     for (int64_t i = 0; (!has_max || i < max_trips) && cond; ++i) {
       TensorMap in;
       in[g.inputs[0].name] = Tensor::scalar<int64_t>(i);
       in[g.inputs[1].name] = cast_tensor(Tensor::scalar<uint8_t>(cond ? 1 : 0), DType::Bool);
       for (size_t k = 0; k < carried; ++k) in[g.inputs[2 + k].name] = values[k];
+      if (ro.tap)
+        for (const auto& [name, value] : in) scoped(name, value);
       TensorMap out = body.executor->run(in, ro);
       if (has_cond) cond = read_bool(out.at(g.outputs[0].name), "the body's cond output");
       for (size_t k = 0; k < carried; ++k) values[k] = out.at(g.outputs[1 + k].name);

@@ -183,6 +183,9 @@ Kernel make_layer_normalization(const Node& node);
 // rnn.cpp
 Kernel make_lstm(const Node& node);
 Kernel make_gru(const Node& node);
+Kernel make_rnn(const Node& node);
+// dynamic_quantize_lstm.cpp (com.microsoft)
+Kernel make_dynamic_quantize_lstm(const Node& node);
 
 // quantize_ops.cpp
 Kernel make_quantize_linear(const Node& node);

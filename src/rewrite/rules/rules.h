@@ -18,6 +18,8 @@ RuleDecision rule_own_scales(const Node& node, const RuleContext& ctx);
 RuleDecision rule_passthrough(const Node& node, const RuleContext& ctx);
 RuleDecision rule_pad(const Node& node, const RuleContext& ctx);
 RuleDecision rule_gather(const Node& node, const RuleContext& ctx);
+// recurrent.cpp: LSTM, GRU, RNN (weights W and R, axis 1).
+RuleDecision rule_recurrent(const Node& node, const RuleContext& ctx);
 // removable_activation.cpp: Relu, Clip.
 RuleDecision rule_removable_activation(const Node& node, const RuleContext& ctx);
 
