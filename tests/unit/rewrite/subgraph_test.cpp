@@ -230,3 +230,38 @@ g (bool c, int64[2] a) => (int64[2] y) {
   EXPECT_NE(err.find("nothing to quantize"), std::string::npos) << err;
   EXPECT_NE(err.find("writing 'e'"), std::string::npos) << err;  // the reason names a body's node
 }
+
+// LSTM in a body: W and R per gate row in Q/DQ form; DynamicQuantizeLSTM in the integer format, whose
+// executor run equals the Q/DQ form's (both compute the LSTM on the same dequantized weights).
+TEST(Recurrent, LstmWeightsPerGateRowAndDynamicQuantizeLstm) {
+  onnx::ModelProto m = parse_text_model(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+rnn (float[5,1,4] x, float[1,1,3] h0) => (float[5,1,1,3] y, float[1,1,3] yh) {
+  y, yh = LSTM <hidden_size = 3> (x, W, R, B, , h0)
+}
+)");
+  add_initializer(m, "W", random_tensor({1, 12, 4}, 21));
+  add_initializer(m, "R", random_tensor({1, 12, 3}, 22));
+  add_initializer(m, "B", random_tensor({1, 24}, 23));
+  m.mutable_graph()->mutable_node(0)->set_name("lstm");
+  QuantOptions o;
+  o.mode = rewrite::QuantMode::Dynamic;
+  Quantized dq = quantize(m, o);
+  EXPECT_EQ(op_counts(dq.model)["DequantizeLinear"], 2);
+  EXPECT_EQ(attr_int(*producer_of(dq.model, "W_DequantizeLinear_Output"), "axis", -1), 1);
+  EXPECT_EQ(initializer_value(dq.model, "W_scale").shape(), (Shape{12}));
+  o.dynamic_format = rewrite::DynamicFormat::Integer;
+  Quantized in = quantize(m, o);
+  const onnx::NodeProto* node = find_node(in.model, "lstm_quant");
+  ASSERT_NE(node, nullptr);
+  EXPECT_EQ(node->domain(), "com.microsoft");
+  EXPECT_EQ(node->op_type(), "DynamicQuantizeLSTM");
+  EXPECT_EQ(node->input_size(), 12);
+  EXPECT_EQ(initializer_value(in.model, node->input(1)).shape(), (Shape{1, 4, 12}));  // [D, input, 4H]
+  EXPECT_EQ(initializer_value(in.model, node->input(8)).shape(), (Shape{1, 12}));     // W_scale [D, 4H]
+  exec::TensorMap inputs = {{"x", random_tensor({5, 1, 4}, 24)}, {"h0", random_tensor({1, 1, 3}, 25)}};
+  Graph gq = build_graph(dq.model), gi = build_graph(in.model);
+  exec::TensorMap a = exec::Executor(gq).run(inputs), b = exec::Executor(gi).run(inputs);
+  EXPECT_EQ(a.at("y").to_vector<float>(), b.at("y").to_vector<float>());
+  EXPECT_EQ(a.at("yh").to_vector<float>(), b.at("yh").to_vector<float>());
+}
