@@ -21,7 +21,8 @@ else()
     interop/ort_util.cpp
     interop/interop_models.cpp
     interop/ort_interop_test.cpp
-    interop/ort_fusion_test.cpp)
+    interop/ort_fusion_test.cpp
+    interop/ort_recurrent_test.cpp)
   target_compile_definitions(ort_interop_test PRIVATE PTQ_ORT_DIR="${PTQ_ORT_DIR}")
   target_link_libraries(ort_interop_test PRIVATE ptq_testutil GTest::gtest_main ptq_warnings)
   gtest_discover_tests(ort_interop_test DISCOVERY_TIMEOUT 60

@@ -24,9 +24,10 @@ with the state carried, so the model is meant to be run chunk after chunk, as Si
 
 Writes (relative to --out-dir, default: the repository root):
     models/vad_if_lstm.onnx
-    calibration/vad/NNN/{input,state,sr}.npy    48 chunks of the training speech, 32 at 16 kHz and 16 at
-                                                8 kHz, with the states the FP32 model reaches there; sr as a
-                                                1-element array
+    calibration/vad/NNN/{input,state,sr}.npy    48 chunks of the training recordings (LibriVox, cards), 32 at
+                                                16 kHz and 16 at 8 kHz, evenly spaced plus the loudest quarter,
+                                                with the states the FP32 model reaches there; sr as a 1-element
+                                                array
 (tools/bench/vad_bench.py evaluates on the held-out LibriVox clips, read from the Debian package.)
 
 Requires /usr/bin/python3 with python3-torch 1.13, python3-onnx, numpy; apt packages pocketsphinx-testdata,
@@ -268,13 +269,15 @@ def main():
             train_branch(branch, train_speech, rate, rng, args.epochs)
         held_audio = np.concatenate([read_wav(w) for w in held])
         calib_dir = os.path.join(args.out_dir, "calibration", "vad")
+        train_audio = np.concatenate(train_speech[:8])  # LibriVox and cards: real recordings, up to full scale
         k = 0
         for rate, count in ((16000, 32), (8000, 16)):
-            audio = np.concatenate(train_speech[:3])
-            audio = audio if rate == 16000 else to_8k(audio)
+            audio = train_audio if rate == 16000 else to_8k(train_audio)
             probs, states, chunks = stream(branches[rate], audio, rate)
-            picks = np.linspace(0, len(chunks) - 1, count).astype(int)
-            for i in picks:
+            # evenly spaced chunks, and the loudest ones (so the ranges cover loud speech)
+            loud = np.argsort([-np.abs(c).max() for c in chunks])[:count // 4]
+            even = np.linspace(0, len(chunks) - 1, count - count // 4).astype(int)
+            for i in sorted(set(even.tolist()) | set(loud.tolist()))[:count]:
                 d = os.path.join(calib_dir, f"{k:03d}")
                 os.makedirs(d, exist_ok=True)
                 np.save(os.path.join(d, "input.npy"), chunks[i])
