@@ -113,3 +113,20 @@ TEST(FourBitCli, ImpossibleCombinationsExitTwoWithOneLine) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("unknown weight range 'kl'; expected one of: minmax, mse, admm"), std::string::npos) << r.err;
 }
+
+// --max-drop on the bundled model's labelled test set: W4A8 with min/max weights loses ~4 points (see
+// kMaxDropW4MinMax); the search promotes layers to int16 until the drop is at most kMaxDrop.
+TEST(FourBitCli, MaxDropPromotesLayersUntilTheAccuracyHolds) {
+  constexpr double kMaxDrop = 0.5;
+  const fs::path dir = test::fresh_dir();
+  auto r = test::run_quantize(bundled() + " --weight-type int4 --max-drop 0.5 -q --json -o " + q(dir / "w4.onnx"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_LE(top1_drop(j), kMaxDrop);
+  const auto& p = j["precision"];
+  EXPECT_TRUE(p["met"].get<bool>());
+  EXPECT_EQ(p["max_drop"], kMaxDrop);
+  EXPECT_GE(p["layers"].size(), 1u);
+  EXPECT_GT(100.0 * (j["evaluation"]["accuracy"]["reference"].get<double>() - p["attempts"][0]["top1"].get<double>()), kMaxDrop);
+  EXPECT_LT(p["int8_mac_share"].get<double>(), 1.0);
+}
