@@ -58,6 +58,20 @@ std::vector<Mode> modes() {
   return {st, dq, in};
 }
 
+// A bundled model, its graph and its quantized form for a mode.
+struct Bundled {
+  onnx::ModelProto model, q;
+  Graph g;
+};
+onnx::ModelProto quantized(const onnx::ModelProto& model, const Graph& g, const Mode& m, const std::string& calib);
+Bundled bundled(const std::string& file, const Mode& m, const std::string& calib) {
+  Bundled b;
+  EXPECT_TRUE(b.model.ParseFromString(read_bytes(kRoot / file))) << file;
+  b.g = build_graph(b.model);
+  b.q = quantized(b.model, b.g, m, calib);
+  return b;
+}
+
 onnx::ModelProto quantized(const onnx::ModelProto& model, const Graph& g, const Mode& m, const std::string& calib) {
   rewrite::QuantPlan plan = rewrite::plan_quantization(g, m.options);
   calib::CalibTable table;
@@ -140,14 +154,10 @@ class OrtVad : public ::testing::TestWithParam<Mode> {};
 TEST_P(OrtVad, BranchesRunInOnnxRuntimeCloseToFp32AndMatchPtq) {
   const Mode& m = GetParam();
   const auto dir = fresh_dir();
-  onnx::ModelProto model;
-  ASSERT_TRUE(model.ParseFromString(read_bytes(kRoot / "models/vad_if_lstm.onnx")));
-  Graph g = build_graph(model);
-  onnx::ModelProto q = quantized(model, g, m, "calibration/vad");
+  const Bundled b = bundled("models/vad_if_lstm.onnx", m, "calibration/vad");
   for (int64_t rate : {16000, 8000}) {
-    const exec::TensorMap in = vad_batch(g, rate);
     const std::string tag = m.name + "_" + std::to_string(rate);
-    const Runs r = run_all(model, q, in, dir / tag);
+    const Runs r = run_all(b.model, b.q, vad_batch(b.g, rate), dir / tag);
     if (!r.fp32.ok || !r.fused.ok || !r.plain.ok) return;
     const double to_fp32 = max_abs_diff(r.fused.outputs.at("output"), r.fp32.outputs.at("output"));
     const double to_ptq = max_abs_diff(r.plain.outputs.at("output"), r.ptq.at("output"));
@@ -172,14 +182,11 @@ class OrtGru : public ::testing::TestWithParam<Mode> {};
 TEST_P(OrtGru, RunsInOnnxRuntimeCloseToFp32AndMatchesPtq) {
   const Mode& m = GetParam();
   const auto dir = fresh_dir();
-  onnx::ModelProto model;
-  ASSERT_TRUE(model.ParseFromString(read_bytes(kRoot / "models/fmnist_gru.onnx")));
-  Graph g = build_graph(model);
-  onnx::ModelProto q = quantized(model, g, m, "calibration/fmnist");
-  Tensor all = calib::open_data(kRoot / "models/fmnist_test", g.inputs)->read(0).tensors.at("input");
+  const Bundled b = bundled("models/fmnist_gru.onnx", m, "calibration/fmnist");
+  Tensor all = calib::open_data(kRoot / "models/fmnist_test", b.g.inputs)->read(0).tensors.at("input");
   Tensor x(DType::Float32, {200, 1, 28, 28});
   std::copy_n(all.data<float>(), x.numel(), x.data<float>());
-  const Runs r = run_all(model, q, {{"input", x}}, dir);
+  const Runs r = run_all(b.model, b.q, {{"input", x}}, dir);
   if (!r.fp32.ok || !r.fused.ok || !r.plain.ok) return;
   const Tensor &ref = r.fp32.outputs.at("logits"), &got = r.fused.outputs.at("logits");
   int agree = 0;
