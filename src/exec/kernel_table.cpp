@@ -156,6 +156,7 @@ const std::vector<KernelEntry>& kernel_table() {
       // control flow (kernels/control_flow.cpp)
       {"", "If",              &make_if},
       {"", "Loop",            &make_loop},
+      {"", "Scan",            &make_scan},
 
       // ---- compute kernels (exec-compute) ----
       // convolution and matrix products (kernels/conv.cpp, conv_transpose.cpp, gemm.cpp)

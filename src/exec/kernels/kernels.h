@@ -154,6 +154,7 @@ Kernel make_upsample(const Node& node);
 // control_flow.cpp
 Kernel make_if(const Node& node);
 Kernel make_loop(const Node& node);
+Kernel make_scan(const Node& node);
 
 // ---- compute kernels (exec-compute) ----
 class PostOps;

@@ -265,3 +265,45 @@ rnn (float[5,1,4] x, float[1,1,3] h0) => (float[5,1,1,3] y, float[1,1,3] yh) {
   EXPECT_EQ(a.at("y").to_vector<float>(), b.at("y").to_vector<float>());
   EXPECT_EQ(a.at("yh").to_vector<float>(), b.at("yh").to_vector<float>());
 }
+
+// Scan (an RNN cell as its body): the executor runs it (states, scan inputs and outputs, reversed
+// directions) and its body is quantized like a Loop's, calibrated once per step.
+TEST(Subgraph, ScanBodyIsQuantized) {
+  onnx::ModelProto m = parse_text_model(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+scanned (float[1,4] h0, float[5,1,4] xs) => (float[1,4] h, float[5,1,4] ys) {
+  h, ys = Scan (h0, xs) <num_scan_inputs = 1, scan_output_directions = [1], body = cell (float[1,4] hin, float[1,4] x) => (float[1,4] hout, float[1,4] y) {
+      a = MatMul(x, Wx)
+      b = MatMul(hin, Wh)
+      s = Add(a, b)
+      hout = Tanh(s)
+      y = Identity(hout)
+    }>
+}
+)");
+  onnx::NodeProto& node = *m.mutable_graph()->mutable_node(0);
+  node.set_name("scan");
+  onnx::ModelProto holder;
+  for (auto& a : *node.mutable_attribute())
+    if (a.name() == "body") *holder.mutable_graph() = a.g();
+  add_initializer(holder, "Wx", random_tensor({4, 4}, 31, -0.6f, 0.6f));
+  add_initializer(holder, "Wh", random_tensor({4, 4}, 32, -0.6f, 0.6f));
+  for (auto& a : *node.mutable_attribute())
+    if (a.name() == "body") *a.mutable_g() = holder.graph();
+  Graph g = build_graph(m);
+  exec::TensorMap in = {{"h0", random_tensor({1, 4}, 33)}, {"xs", random_tensor({5, 1, 4}, 34)}};
+  exec::TensorMap fp = exec::Executor(g).run(in);
+  // ys is stacked in reverse (scan_output_directions 1): its first row is the last step's state, h.
+  EXPECT_EQ(std::vector<float>(fp.at("ys").data<float>(), fp.at("ys").data<float>() + 4), fp.at("h").to_vector<float>());
+  rewrite::QuantPlan plan = rewrite::plan_quantization(g, QuantOptions{});
+  EXPECT_EQ(plan.quantized_node_count(), 3u);  // two MatMuls and the Add
+  calib::CalibOptions co;
+  co.method = "minmax";
+  co.progress = false;
+  calib::CalibTable table = calib::calibrate(g, rewrite::calib_targets(plan), MemoryReader({in}), co);
+  EXPECT_TRUE(table.tensors.count("scan/body/hin"));  // a body input, observed at every step
+  onnx::ModelProto qm = rewrite::rewrite_model(m, g, plan, table);
+  EXPECT_TRUE(has_initializer(body_of(qm, "scan", "body"), "Wx_quantized"));
+  Graph qg = build_graph(qm);
+  EXPECT_GT(cosine(fp.at("ys"), exec::Executor(qg).run(in).at("ys")), kMinCosine);
+}
