@@ -6,7 +6,8 @@ ptq_add_test(rewrite_test
   unit/rewrite/passes_test.cpp
   unit/rewrite/four_bit_test.cpp
   unit/rewrite/transformer_rules_test.cpp
-  unit/rewrite/smooth_quant_test.cpp)
+  unit/rewrite/smooth_quant_test.cpp
+  unit/rewrite/subgraph_test.cpp)
 
 # ONNX Runtime interop: tools/ort/install.sh puts npm onnxruntime-node into tools/ort/node_modules
 # (idempotent, instant when present); the ctest fixture `ort_node` runs it before the interop tests.
@@ -23,7 +24,8 @@ else()
     interop/interop_models.cpp
     interop/ort_interop_test.cpp
     interop/ort_fusion_test.cpp
-    interop/transformer_interop_test.cpp)
+    interop/transformer_interop_test.cpp
+    interop/ort_recurrent_test.cpp)
   target_compile_definitions(ort_interop_test PRIVATE PTQ_ORT_DIR="${PTQ_ORT_DIR}")
   target_link_libraries(ort_interop_test PRIVATE ptq_testutil GTest::gtest_main ptq_warnings)
   gtest_discover_tests(ort_interop_test DISCOVERY_TIMEOUT 60

@@ -21,31 +21,16 @@
 namespace ptq::calib {
 namespace {
 
-// True when a node of the graph or of one of its subgraphs produces `name`.
-bool produced_anywhere(const Graph& graph, const std::string& name) {
-  if (graph.producer(name) >= 0) return true;
-  for (const auto& node : graph.nodes)
-    for (const auto& kv : node.attrs) {
-      if (kv.second.g && produced_anywhere(*kv.second.g, name)) return true;
-      for (const auto& g : kv.second.graphs)
-        if (produced_anywhere(*g, name)) return true;
-    }
-  return false;
-}
-
-bool is_graph_input(const Graph& graph, const std::string& name) {
-  for (const auto& in : graph.inputs)
-    if (in.name == name) return true;
-  return false;
-}
-
+// Targets are named by their scoped names (graph.h): a tensor of an If/Loop/Scan body is observed
+// through the executor's tap under "<node>/<attribute>/<tensor>", and a weight of a body is found the
+// same way.
 void check_targets(const Graph& graph, const std::vector<CalibTarget>& targets) {
   std::set<std::string> names;
   for (const auto& t : targets) {
     if (!names.insert(t.tensor).second) PTQ_FAIL(UsageError, "tensor '", t.tensor, "' is listed twice as a calibration target");
-    if (t.is_weight && !graph.is_weight(t.tensor))
+    if (t.is_weight && !find_scoped_weight(graph, t.tensor))
       PTQ_FAIL(ModelError, "calibration target '", t.tensor, "' is marked as a weight, but the model has no initializer or Constant of that name");
-    if (!t.is_weight && !graph.is_weight(t.tensor) && !is_graph_input(graph, t.tensor) && !produced_anywhere(graph, t.tensor))
+    if (!t.is_weight && !has_scoped_tensor(graph, t.tensor))
       PTQ_FAIL(ModelError, "calibration target '", t.tensor, "' is not a tensor of the model");
   }
 }
@@ -136,7 +121,7 @@ CalibTable calibrate(const Graph& graph, const std::vector<CalibTarget>& targets
                                   compute_qparams(t.fixed_range, t.spec)});
       continue;
     }
-    const Tensor* constant = graph.weight(t.tensor);
+    const Tensor* constant = find_scoped_weight(graph, t.tensor);
     observers.push_back(std::make_unique<TargetObserver>(t, t.is_weight ? make_weight : entry.make_activation, config));
     if (constant) {
       observe_constant(*observers.back(), *constant);
@@ -176,7 +161,7 @@ CalibTable calibrate_weights(const Graph& graph, const std::vector<CalibTarget>&
   CalibTable table;
   table.method = weight_range;
   for (const auto& t : targets) {
-    const Tensor* w = graph.weight(t.tensor);
+    const Tensor* w = find_scoped_weight(graph, t.tensor);
     if (!t.is_weight || !w) PTQ_FAIL(Error, "calibrate_weights: target '", t.tensor, "' is not a weight");
     TargetObserver obs(t, entry.make, ObserverConfig{});
     observe_constant(obs, *w);

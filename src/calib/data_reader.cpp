@@ -44,7 +44,12 @@ class SkipBadSamples : public DataReader {
 
 }  // namespace
 
-void check_sample_tensor(const ValueInfo& input, const Tensor& value, const std::string& origin) {
+void check_sample_tensor(const ValueInfo& input, Tensor& value, const std::string& origin) {
+  if (input.has_shape && input.dims.empty() && value.rank() > 0 && value.numel() == 1) {
+    log::debug(origin, ": input '", input.name, "': the ", shape_str(value.shape()),
+               " array is read as the scalar the model declares (as ONNX Runtime accepts it)");
+    value = value.reshaped({});
+  }
   exec::check_input(input, value, origin + ": ");
   if (!dtype_is_float(value.dtype())) return;
   Tensor f = value.dtype() == DType::Float32 ? value : cast_tensor(value, DType::Float32);

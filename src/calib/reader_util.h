@@ -21,8 +21,12 @@ class NonFiniteSample : public DataError {
 };
 
 // Checks a tensor read from `origin` against the model input (dtype, rank, static dims; DataError) and
-// for NaN/Inf (NonFiniteSample), naming `origin`.
-void check_sample_tensor(const ValueInfo& input, const Tensor& value, const std::string& origin);
+// for NaN/Inf (NonFiniteSample), naming `origin`. Shapes are taken as ONNX Runtime takes them: it feeds
+// an input declared as a scalar whatever it is given (onnxruntime-node 1.30: [1] and [1,1] run for a []
+// input) and refuses every other rank mismatch ([1,N] for [N], [N] for [1,N], [] for [1]); so a
+// one-element array for a scalar input becomes that scalar (`value` is reshaped, with a debug note),
+// and the rest must match.
+void check_sample_tensor(const ValueInfo& input, Tensor& value, const std::string& origin);
 
 // Entries of `dir` (files or folders, per `folders`) whose lower-case extension is in `extensions`
 // (empty: any), sorted by name.

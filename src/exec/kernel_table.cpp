@@ -157,6 +157,7 @@ const std::vector<KernelEntry>& kernel_table() {
       // control flow (kernels/control_flow.cpp)
       {"", "If",              &make_if},
       {"", "Loop",            &make_loop},
+      {"", "Scan",            &make_scan},
 
       // ---- compute kernels (exec-compute) ----
       // convolution and matrix products (kernels/conv.cpp, conv_transpose.cpp, gemm.cpp)
@@ -179,12 +180,14 @@ const std::vector<KernelEntry>& kernel_table() {
       // recurrent (kernels/rnn.cpp)
       {"", "LSTM", &make_lstm},
       {"", "GRU", &make_gru},
+      {"", "RNN", &make_rnn},
 
       // quantization (kernels/quantize_ops.cpp, integer_gemm.cpp)
       {"", "QuantizeLinear", &make_quantize_linear},
       {"", "DequantizeLinear", &make_dequantize_linear},
       {"com.microsoft", "QuantizeLinear", &make_quantize_linear},
       {"com.microsoft", "DequantizeLinear", &make_dequantize_linear},
+      {"com.microsoft", "DynamicQuantizeLSTM", &make_dynamic_quantize_lstm},
       {"", "DynamicQuantizeLinear", &make_dynamic_quantize_linear},
       {"", "MatMulInteger", &make_matmul_integer},
       {"", "ConvInteger", &make_conv_integer},

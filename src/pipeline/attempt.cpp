@@ -8,25 +8,42 @@
 namespace ptq::pipeline {
 namespace {
 
-// The tensors whose error the report lists: every quantized activation, compared in the quantized
-// model after its own Q/DQ ("T_DequantizeLinear_Output") when there is one.
-std::vector<report::TensorCompare> tensor_compares(const rewrite::QuantPlan& plan, const calib::CalibTable& table,
-                                                   const Graph& quantized) {
-  std::vector<report::TensorCompare> out;
+// The tensors whose error the report lists: every quantized activation (those of bodies by their scoped
+// names), compared in the quantized model after its own Q/DQ ("T_DequantizeLinear_Output") when there
+// is one. A body's Q/DQ of a value from an enclosing graph is that graph's tensor: listed there.
+void tensor_compares(const rewrite::QuantPlan& plan, const std::string& scope, const calib::CalibTable& table,
+                     const Graph& quantized, std::vector<report::TensorCompare>& out) {
   for (const auto& kv : plan.tensors) {
     const rewrite::TensorPlan& tp = kv.second;
-    if (tp.kind != rewrite::TensorPlan::Kind::Activation || tp.constant) continue;
+    if (tp.kind != rewrite::TensorPlan::Kind::Activation || tp.constant || tp.table_key() != scope + tp.tensor) continue;
     report::TensorCompare c;
-    c.name = c.reference = tp.tensor;
-    std::string dq = tp.tensor + "_DequantizeLinear_Output";
-    c.candidate = quantized.producer(dq) >= 0 ? dq : tp.tensor;
-    auto it = table.tensors.find(tp.params_from.empty() ? tp.tensor : tp.params_from);
+    c.name = c.reference = tp.table_key();
+    std::string dq = scope + tp.tensor + "_DequantizeLinear_Output";
+    c.candidate = has_scoped_tensor(quantized, dq) ? dq : tp.table_key();
+    auto it = table.tensors.find(tp.params_from.empty() ? tp.table_key() : plan.tensors.at(tp.params_from).table_key());
     if (it != table.tensors.end()) {
       c.has_qparams = true;
       c.qparams = it->second.qparams;
     }
     out.push_back(std::move(c));
   }
+  for (const auto& sp : plan.subgraphs) tensor_compares(*sp.plan, sp.scope, table, quantized, out);
+}
+
+// The Y output (all time steps) of every LSTM/GRU/RNN, in bodies too, compared step by step.
+std::vector<report::SequenceCompare> recurrent_sequences(const Graph& g) {
+  std::vector<report::SequenceCompare> out;
+  auto scan = [&](const std::string& scope, const Graph& graph) {
+    for (const auto& n : graph.nodes) {
+      if ((n.op_type != "LSTM" && n.op_type != "GRU" && n.op_type != "RNN") || !n.domain.empty() || n.outputs.empty() ||
+          n.outputs[0].empty())
+        continue;
+      const std::string name = scope + n.outputs[0];
+      out.push_back({name, name, name, n.attr_int("layout", 0) != 0 ? 1 : 0});
+    }
+  };
+  scan("", g);
+  for_each_subgraph(g, scan);
   return out;
 }
 
@@ -76,7 +93,8 @@ Attempt AttemptBuilder::build(const rewrite::QuantOptions& quant, const rewrite:
   report::EvalOptions eo;
   eo.threads = job_.calib.threads;
   eo.progress = job_.calib.progress;
-  eo.tensors = tensor_compares(at.plan, table, qgraph);
+  tensor_compares(at.plan, "", table, qgraph, eo.tensors);
+  eo.sequences = recurrent_sequences(prep_.graph);
   if (!job_.labels.empty()) eo.labels = report::read_labels(job_.labels);
   at.eval = report::evaluate(prep_.graph, qgraph, *data_.eval, eo);
   at.evaluated = true;

@@ -31,6 +31,7 @@ rewrite::QuantOptions search_stage(const QuantizeJob& job, const Prepared& prep,
     so.calibrate = [&](const std::vector<calib::CalibTarget>& targets) {
       return calib::calibrate(prep.graph, targets, *data.calib, job.calib);
     };
+  warn_body_quantizers(prep.plan, "the precision search");
   search::SearchResult r = search::search_precision(prep.graph, job.quant, table, *data.eval, so);
   table = r.table;
   summary.ran = true;
@@ -51,6 +52,16 @@ rewrite::QuantOptions search_stage(const QuantizeJob& job, const Prepared& prep,
   log::info("precision search: ", r.attempts.size(), " attempts in ", r.seconds, " s; ", promoted.size(), " layer(s) ",
             search::fallback_name(r.best().fallback), r.met ? "" : " (the tolerance was not reached; keeping the best found)");
   return quant;
+}
+
+void warn_body_quantizers(const rewrite::QuantPlan& plan, const char* what) {
+  size_t top = 0;
+  for (const auto& n : plan.nodes) top += n.quantized && !n.removed;
+  const size_t bodies = plan.quantized_node_count() - top;
+  if (bodies == 0) return;
+  log::warn(what, " ranks and promotes the model graph's layers only: the ", bodies,
+            " quantized node(s) inside If/Loop bodies stay 8-bit and its simulation runs those bodies in float; "
+            "the written model's evaluation includes them");
 }
 
 }  // namespace ptq::pipeline

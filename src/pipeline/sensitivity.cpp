@@ -34,6 +34,7 @@ SensitivityReport run_sensitivity(const QuantizeJob& job) {
     r.method = job.calib.method;
     r.calib_samples = table.samples;
   }
+  warn_body_quantizers(prep.plan, "sensitivity");
   r.layers = search::find_layers(prep.graph, prep.plan);
   search::QuantSim sim(prep.graph, prep.plan, rewrite::resolve_params(prep.graph, prep.plan, table), 1);
   search::SensitivityOptions so;

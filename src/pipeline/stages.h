@@ -83,6 +83,9 @@ class AttemptBuilder {
 // model's evaluation decides). `table` gains the tensors the search had to calibrate on the way.
 rewrite::QuantOptions search_stage(const QuantizeJob& job, const Prepared& prep, const DataSplit& data,
                                    calib::CalibTable& table, AttemptBuilder& builder, PrecisionSummary& summary);
+// Warns that the precision search and the sensitivity ranking see the model graph's layers only, when
+// the plan quantizes nodes inside If/Loop bodies (they stay 8-bit and are not simulated).
+void warn_body_quantizers(const rewrite::QuantPlan& plan, const char* what);
 // Whether an evaluation meets the job's tolerance (true when none is set).
 bool tolerance_met(const QuantizeJob& job, const report::EvalResult& eval);
 

@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <functional>
+#include <map>
 #include <limits>
 #include <set>
 
@@ -18,9 +20,11 @@ void ErrorStats::add(const Tensor& reference, const Tensor& candidate) {
   if (reference.shape() != candidate.shape())
     PTQ_FAIL(Error, "shape mismatch: reference ", shape_str(reference.shape()), ", candidate ", shape_str(candidate.shape()));
   Tensor a = cast_tensor(reference, DType::Float32), b = cast_tensor(candidate, DType::Float32);
-  const float* pa = a.data<float>();
-  const float* pb = b.data<float>();
-  for (int64_t i = 0; i < a.numel(); ++i) {
+  add(a.data<float>(), b.data<float>(), a.numel());
+}
+
+void ErrorStats::add(const float* pa, const float* pb, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
     double x = pa[i], y = pb[i], d = x - y;
     if (!std::isfinite(x) || !std::isfinite(y)) {
       nonfinite_reference += !std::isfinite(x);
@@ -33,7 +37,7 @@ void ErrorStats::add(const Tensor& reference, const Tensor& candidate) {
     diff_sq += d * d;
     max_abs = std::max(max_abs, std::fabs(d));
   }
-  count += a.numel();
+  count += n;
 }
 
 double ErrorStats::cosine() const {
@@ -68,6 +72,62 @@ bool is_classifier(const Tensor& t) { return t.rank() >= 1 && t.shape().back() >
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// The intermediate tensors one model must hand over: names of its graph are fetched, names inside its
+// bodies come through the tap (every occurrence, in order: once per loop iteration).
+class Probe {
+ public:
+  Probe(const Graph& g) : g_(g) {}
+  // False when the model has no such tensor.
+  bool want(const std::string& name) {
+    if (g_.producer(name) >= 0) {
+      if (!g_.is_graph_output(name)) fetch_.insert(name);
+      return true;
+    }
+    if (!has_scoped_tensor(g_, name)) return false;
+    tapped_.insert(name);
+    return true;
+  }
+  // Runs the model; values() then holds every wanted tensor of this run.
+  exec::TensorMap run(const exec::Executor& ex, const exec::TensorMap& inputs) {
+    values_.clear();
+    exec::RunOptions ro;
+    ro.fetch.assign(fetch_.begin(), fetch_.end());
+    exec::Tap tap = [&](const std::string& name, const Tensor& value) {
+      if (tapped_.count(name)) values_[name].push_back(value.clone());
+    };
+    if (!tapped_.empty()) ro.tap = &tap;
+    exec::TensorMap out = ex.run(inputs, ro);
+    for (const auto& [name, value] : out) values_[name].push_back(value);
+    return out;
+  }
+  const std::vector<Tensor>* values(const std::string& name) const {
+    auto it = values_.find(name);
+    return it == values_.end() ? nullptr : &it->second;
+  }
+
+ private:
+  const Graph& g_;
+  std::set<std::string> fetch_, tapped_;
+  std::map<std::string, std::vector<Tensor>> values_;
+};
+
+// Adds one pair of sequences, step by step along `axis`.
+void add_steps(const Tensor& reference, const Tensor& candidate, int axis, std::vector<ErrorStats>& steps) {
+  if (reference.shape() != candidate.shape() || axis >= reference.rank())
+    PTQ_FAIL(Error, "shape mismatch: reference ", shape_str(reference.shape()), ", candidate ", shape_str(candidate.shape()));
+  Tensor a = cast_tensor(reference, DType::Float32), b = cast_tensor(candidate, DType::Float32);
+  int64_t outer = 1, inner = 1;
+  for (int d = 0; d < axis; ++d) outer *= a.dim(d);
+  for (int d = axis + 1; d < a.rank(); ++d) inner *= a.dim(d);
+  const int64_t T = a.dim(axis);
+  if (steps.size() < static_cast<size_t>(T)) steps.resize(static_cast<size_t>(T));
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t t = 0; t < T; ++t) {
+      const int64_t at = (o * T + t) * inner;
+      steps[static_cast<size_t>(t)].add(a.data<float>() + at, b.data<float>() + at, inner);
+    }
 }
 
 }  // namespace
@@ -122,15 +182,13 @@ EvalResult evaluate(const Graph& reference, const Graph& candidate, const calib:
   exec::Executor ref_ex(reference, exec::ExecOptions{options.threads, false});
   exec::Executor cand_ex(candidate, exec::ExecOptions{options.threads, false});
   // Intermediate tensors present in both models.
-  auto produced = [](const Graph& g, const std::string& name) { return g.producer(name) >= 0; };
+  Probe ref_probe(reference), cand_probe(candidate);
   std::vector<TensorCompare> compares;
-  std::set<std::string> ref_fetch, cand_fetch;
-  for (const auto& t : options.tensors) {
-    if (!produced(reference, t.reference) || !produced(candidate, t.candidate)) continue;
-    compares.push_back(t);
-    if (!reference.is_graph_output(t.reference)) ref_fetch.insert(t.reference);
-    if (!candidate.is_graph_output(t.candidate)) cand_fetch.insert(t.candidate);
-  }
+  for (const auto& t : options.tensors)
+    if (ref_probe.want(t.reference) && cand_probe.want(t.candidate)) compares.push_back(t);
+  std::vector<SequenceCompare> sequences;
+  for (const auto& t : options.sequences)
+    if (ref_probe.want(t.reference) && cand_probe.want(t.candidate)) sequences.push_back(t);
 
   EvalResult result;
   std::vector<std::string> names;
@@ -142,27 +200,34 @@ EvalResult evaluate(const Graph& reference, const Graph& candidate, const calib:
   OutputScorer scorer(names);
   std::vector<TensorMetrics> tensors;
   for (const auto& t : compares) tensors.push_back(TensorMetrics{t.name, {}, t.has_qparams, {}});
+  for (const auto& t : sequences) result.sequences.push_back(SequenceMetrics{t.name, {}});
   Progress progress("evaluating", data.size(), options.progress);
-  exec::RunOptions ref_ro, cand_ro;
-  ref_ro.fetch.assign(ref_fetch.begin(), ref_fetch.end());
-  cand_ro.fetch.assign(cand_fetch.begin(), cand_fetch.end());
   for (size_t i = 0; i < data.size(); ++i) {
     calib::Sample s = data.read(i);
     if (s.skipped) continue;
     auto t0 = std::chrono::steady_clock::now();
-    exec::TensorMap ref_out = ref_ex.run(s.tensors, ref_ro);
+    exec::TensorMap ref_out = ref_probe.run(ref_ex, s.tensors);
     auto t1 = std::chrono::steady_clock::now();
-    exec::TensorMap cand_out = cand_ex.run(s.tensors, cand_ro);
+    exec::TensorMap cand_out = cand_probe.run(cand_ex, s.tensors);
     result.seconds_reference += std::chrono::duration<double>(t1 - t0).count();
     result.seconds_candidate += seconds_since(t1);
     scorer.add(ref_out, cand_out, s.id);
-    for (size_t k = 0; k < compares.size(); ++k) {
-      auto ra = ref_out.find(compares[k].reference), cb = cand_out.find(compares[k].candidate);
-      if (ra == ref_out.end() || cb == cand_out.end()) continue;
-      tensors[k].error.add(ra->second, cb->second);
-      if (compares[k].has_qparams && ra->second.dtype() == DType::Float32)
-        tensors[k].local.add(ra->second, fake_quantize(ra->second, compares[k].qparams));
-    }
+    // Occurrence k of a tensor in one model against occurrence k in the other (a body not run, or run
+    // a different number of times, compares what both have).
+    auto each_pair = [&](const std::string& a, const std::string& b, const std::function<void(const Tensor&, const Tensor&)>& fn) {
+      const std::vector<Tensor>*va = ref_probe.values(a), *vb = cand_probe.values(b);
+      if (!va || !vb) return;
+      for (size_t k = 0; k < va->size() && k < vb->size(); ++k) fn((*va)[k], (*vb)[k]);
+    };
+    for (size_t k = 0; k < compares.size(); ++k)
+      each_pair(compares[k].reference, compares[k].candidate, [&](const Tensor& a, const Tensor& b) {
+        tensors[k].error.add(a, b);
+        if (compares[k].has_qparams && a.dtype() == DType::Float32) tensors[k].local.add(a, fake_quantize(a, compares[k].qparams));
+      });
+    for (size_t k = 0; k < sequences.size(); ++k)
+      each_pair(sequences[k].reference, sequences[k].candidate, [&](const Tensor& a, const Tensor& b) {
+        add_steps(a, b, sequences[k].axis, result.sequences[k].steps);
+      });
     ++result.samples;
     progress.update(i + 1);
   }

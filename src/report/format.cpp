@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "ptq/report/format.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <sstream>
@@ -28,6 +29,28 @@ void warn_nonfinite(std::ostream& os, const std::string& what, const ErrorStats&
   if (!e.nonfinite_reference && !e.nonfinite_candidate) return;
   os << "  warning: " << what << " has " << e.nonfinite_reference << " NaN/Inf values in FP32 and " << e.nonfinite_candidate
      << " in the quantized model, of " << e.count << " (left out of the figures)\n";
+}
+
+// "  name (T steps): cosine at step 1 c1, ..., T cT; lowest cW at step W" with at most kShownSteps steps
+// (evenly spaced, first and last included).
+void format_sequences(std::ostream& os, const std::vector<SequenceMetrics>& sequences) {
+  constexpr size_t kShownSteps = 8;
+  if (sequences.empty()) return;
+  os << "recurrent outputs, cosine per time step:\n";
+  for (const auto& q : sequences) {
+    const size_t n = q.steps.size();
+    if (n == 0) continue;
+    os << "  " << q.name << " (" << n << (n == 1 ? " step" : " steps") << "):";
+    const size_t shown = std::min(n, kShownSteps);
+    for (size_t k = 0; k < shown; ++k) {
+      const size_t t = shown == 1 ? 0 : k * (n - 1) / (shown - 1);
+      os << (k ? ", " : " step ") << t + 1 << " " << fixed(q.steps[t].cosine(), 6);
+    }
+    size_t worst = 0;
+    for (size_t t = 1; t < n; ++t)
+      if (q.steps[t].cosine() < q.steps[worst].cosine()) worst = t;
+    os << "; lowest " << fixed(q.steps[worst].cosine(), 6) << " at step " << worst + 1 << "\n";
+  }
 }
 
 }  // namespace
@@ -77,6 +100,7 @@ std::string format_eval(const EvalResult& r, size_t max_tensors) {
       os << line;
     }
   }
+  format_sequences(os, r.sequences);
   return os.str();
 }
 
@@ -102,6 +126,12 @@ nlohmann::json eval_json(const EvalResult& r) {
     tj["tensor"] = t.tensor;
     if (t.has_local) tj["own"] = error_json(t.local);
     j["tensors"].push_back(tj);
+  }
+  j["sequences"] = nlohmann::json::array();
+  for (const auto& q : r.sequences) {
+    nlohmann::json cos = nlohmann::json::array(), snr = nlohmann::json::array();
+    for (const auto& step : q.steps) cos.push_back(json_number(step.cosine())), snr.push_back(json_number(step.snr_db()));
+    j["sequences"].push_back({{"name", q.name}, {"cosine", cos}, {"snr_db", snr}});
   }
   j["seconds"] = {{"reference", r.seconds_reference}, {"quantized", r.seconds_candidate}};
   return j;

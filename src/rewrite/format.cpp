@@ -35,11 +35,13 @@ int64_t ir_version_for(int64_t opset) {
   return 3;
 }
 
-// True when some planned tensor is 4-bit (4-bit weights).
+// True when some planned tensor (bodies included) is 4-bit (4-bit weights).
 bool uses_4bit(const QuantPlan& plan) {
-  for (const auto& [name, t] : plan.tensors)
-    if (qtype_bits(t.spec.type) == 4) return true;
-  return false;
+  bool found = false;
+  plan.for_each_plan([&](const QuantPlan& p) {
+    for (const auto& [name, t] : p.tensors) found |= qtype_bits(t.spec.type) == 4;
+  });
+  return found;
 }
 
 }  // namespace
@@ -48,11 +50,13 @@ QdqFormat choose_format(const onnx::ModelProto& model, const QuantPlan& plan) {
   QdqFormat f;
   f.from_opset = onnx_io::default_opset(model);
   bool wide = false, per_channel_dq = false, integer = false;
-  for (const auto& [name, t] : plan.tensors) {
-    wide |= is_wide(t.spec.type);
-    per_channel_dq |= t.axis >= 0 && !t.integer;
-  }
-  for (const auto& n : plan.nodes) integer |= n.integer != IntegerForm::None;
+  plan.for_each_plan([&](const QuantPlan& p) {
+    for (const auto& [name, t] : p.tensors) {
+      wide |= is_wide(t.spec.type);
+      per_channel_dq |= t.axis >= 0 && !t.integer;
+    }
+    for (const auto& n : p.nodes) integer |= n.integer != IntegerForm::None;
+  });
   f.opset = f.from_opset;
   if (f.opset < 10 || (integer && f.opset < 11)) f.opset = 11;
   if (plan.options.opset == 21) f.opset = std::max<int64_t>(f.opset, 21);

@@ -31,7 +31,7 @@ void Emitter::integer_weight(const std::string& w, IntegerForm form, int rank, s
                              std::string& zero_point) {
   auto it = integer_weights_.find(w);
   if (it == integer_weights_.end()) {
-    const QParams& p = params_.at(w);
+    const QParams& p = params_of(w);
     Tensor scales = scale_tensor(p);
     QParams zp = p;
     if (form == IntegerForm::ConvInteger && p.per_channel()) {
@@ -42,7 +42,8 @@ void Emitter::integer_weight(const std::string& w, IntegerForm form, int rank, s
       shape[0] = static_cast<int64_t>(p.scale.size());
       scales = scales.reshaped(shape);
     }
-    std::vector<std::string> names = {add_initializer(quantize_tensor(*g_.weight(w), p), w + "_quantized"),
+    if (!chain_.defines(w)) replaced_outer_.insert(w);
+    std::vector<std::string> names = {add_initializer(quantize_tensor(weight(w), p), w + "_quantized"),
                                       add_initializer(scales, w + "_scale"),
                                       add_initializer(zero_point_tensor(zp), w + "_zero_point")};
     it = integer_weights_.emplace(w, names).first;
@@ -55,10 +56,11 @@ void Emitter::integer_weight(const std::string& w, IntegerForm form, int rank, s
 void Emitter::emit_integer_node(int index) {
   const Node& node = g_.nodes[static_cast<size_t>(index)];
   const NodePlan& np = plan_.nodes[static_cast<size_t>(index)];
-  const onnx::NodeProto& proto = model_.graph().node(node.proto_index);
+  if (np.integer == IntegerForm::DynamicQuantizeLSTM) return emit_integer_lstm(index);
+  const onnx::NodeProto& proto = source_.node(node.proto_index);
   const std::string& y = node.outputs[0];
   const std::string base = node.name.empty() ? y : node.name;
-  const int rank_w = g_.weight(node.input(1))->rank();
+  const int rank_w = weight(node.input(1)).rank();
   const bool conv = np.integer == IntegerForm::ConvInteger;
 
   const std::vector<std::string> xq = dynamic_quantize(node.input(0));

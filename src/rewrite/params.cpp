@@ -9,6 +9,8 @@
 //     When |b_c| / (s_x · s_w[c']) would exceed 2^31 − 1, the weight scale s_w[c'] is enlarged to
 //     1.0001 · |b_c| / ((2^31 − 1) · s_x) (as ONNX Runtime's quantizer does) and a warning names the node:
 //     the weight loses a little precision on that channel instead of the bias being clipped.
+//   tensors of If/Loop/Scan bodies: the same, keyed by their scoped table keys; a value a body reads
+//     from an enclosing graph that the enclosing graph quantizes too takes that graph's parameters.
 //     4-bit weights change nothing here: their scales are ~18x the int8 ones (absmax/7 vs absmax/127),
 //     which moves b_c / (s_x · s_w) further from the int32 bound, and the bias grid s_x · s_w stays far
 //     finer than the weight error it sits next to (one bias step = one input step times one weight step).
@@ -30,13 +32,13 @@ const char* kind_name(Kind k) {
   return k == Kind::Activation ? "activation" : k == Kind::Weight ? "weight" : "bias";
 }
 
-QParams checked_params(const Graph& g, const TensorPlan& t, const calib::CalibTable& table) {
-  auto it = table.tensors.find(t.tensor);
+QParams checked_params(const ScopeChain& g, const TensorPlan& t, const calib::CalibTable& table) {
+  auto it = table.tensors.find(t.table_key());
   if (it == table.tensors.end())
-    PTQ_FAIL(DataError, "the calibration table has no entry for ", kind_name(t.kind), " '", t.tensor,
+    PTQ_FAIL(DataError, "the calibration table has no entry for ", kind_name(t.kind), " '", t.table_key(),
              "'; was it made for this model with the same options?");
   const QParams& p = it->second.qparams;
-  const std::string what = std::string(kind_name(t.kind)) + " '" + t.tensor + "'";
+  const std::string what = std::string(kind_name(t.kind)) + " '" + t.table_key() + "'";
   if (p.type != t.spec.type)
     PTQ_FAIL(DataError, what, ": the table holds ", qtype_name(p.type), " parameters, the options ask for ", qtype_name(t.spec.type));
   if (p.axis != t.axis)
@@ -55,10 +57,12 @@ QParams checked_params(const Graph& g, const TensorPlan& t, const calib::CalibTa
   return p;
 }
 
+const std::string& key_of(const QuantPlan& plan, const std::string& tensor) { return plan.tensors.at(tensor).table_key(); }
+
 // Enlarges weight scales so that every bias value fits int32 (see the header comment).
-void fit_bias_in_int32(const Graph& g, const TensorPlan& b, std::map<std::string, QParams>& params) {
-  const double sx = params.at(b.bias_input).scale[0];
-  QParams& w = params.at(b.bias_weight);
+void fit_bias_in_int32(const ScopeChain& g, const QuantPlan& plan, const TensorPlan& b, std::map<std::string, QParams>& params) {
+  const double sx = params.at(key_of(plan, b.bias_input)).scale[0];
+  QParams& w = params.at(key_of(plan, b.bias_weight));
   const Tensor& bias = *g.weight(b.tensor);
   const float* v = bias.data<float>();
   const size_t wc = w.scale.size();
@@ -78,9 +82,9 @@ void fit_bias_in_int32(const Graph& g, const TensorPlan& b, std::map<std::string
               b.bias_weight, "' on ", enlarged, " channel(s), by up to ", worst, "x");
 }
 
-QParams bias_params(const TensorPlan& b, const std::map<std::string, QParams>& params, const Tensor& bias) {
-  const double sx = params.at(b.bias_input).scale[0];
-  const QParams& w = params.at(b.bias_weight);
+QParams bias_params(const QuantPlan& plan, const TensorPlan& b, const std::map<std::string, QParams>& params, const Tensor& bias) {
+  const double sx = params.at(key_of(plan, b.bias_input)).scale[0];
+  const QParams& w = params.at(key_of(plan, b.bias_weight));
   QParams p;
   p.type = QType::Int32;
   p.axis = b.axis;
@@ -92,22 +96,34 @@ QParams bias_params(const TensorPlan& b, const std::map<std::string, QParams>& p
   return p;
 }
 
-}  // namespace
-
-std::map<std::string, QParams> resolve_params(const Graph& g, const QuantPlan& plan, const calib::CalibTable& table) {
-  std::map<std::string, QParams> params;
-  for (const auto& [name, t] : plan.tensors)
-    if (t.kind != Kind::Bias && t.params_from.empty()) params[name] = checked_params(g, t, table);
+// The parameters of one plan's tensors (by table key), then of its bodies' plans.
+void resolve_plan(const ScopeChain& g, const QuantPlan& plan, const calib::CalibTable& table, std::map<std::string, QParams>& params) {
+  for (const auto& [name, t] : plan.tensors) {
+    if (t.kind == Kind::Bias || !t.params_from.empty()) continue;
+    if (g.parent && !g.defines(name) && params.count(t.table_key())) continue;  // the enclosing graph's
+    params[t.table_key()] = checked_params(g, t, table);
+  }
   for (const auto& [name, t] : plan.tensors) {
     if (t.params_from.empty()) continue;
     std::string root = t.params_from;
     while (!plan.tensors.at(root).params_from.empty()) root = plan.tensors.at(root).params_from;
-    params[name] = params.at(root);
+    params[t.table_key()] = params.at(key_of(plan, root));
   }
   for (const auto& [name, t] : plan.tensors)
-    if (t.kind == Kind::Bias) fit_bias_in_int32(g, t, params);
+    if (t.kind == Kind::Bias) fit_bias_in_int32(g, plan, t, params);
   for (const auto& [name, t] : plan.tensors)
-    if (t.kind == Kind::Bias) params[name] = bias_params(t, params, *g.weight(name));
+    if (t.kind == Kind::Bias) params[t.table_key()] = bias_params(plan, t, params, *g.weight(name));
+  for (const auto& sp : plan.subgraphs) {
+    const ScopeChain body{g.graph->nodes[static_cast<size_t>(sp.node)].attrs.at(sp.attr).g.get(), &g, sp.scope};
+    resolve_plan(body, *sp.plan, table, params);
+  }
+}
+
+}  // namespace
+
+std::map<std::string, QParams> resolve_params(const Graph& g, const QuantPlan& plan, const calib::CalibTable& table) {
+  std::map<std::string, QParams> params;
+  resolve_plan(ScopeChain{&g, nullptr, ""}, plan, table, params);
   return params;
 }
 

@@ -23,10 +23,16 @@
 // one writes its output quantized; inside, everything stays float. A member counts as quantized when
 // the group's boundary is. Static mode only (a pattern has no weights).
 // Nodes that are shape arithmetic (ir/data_flow.h) are marked, so reports count them apart.
-// Dynamic mode keeps weight requests only (and, in the integer format, marks ConvInteger/MatMulInteger).
+// Dynamic mode keeps weight requests only (and, in the integer format, marks ConvInteger/MatMulInteger/
+// DynamicQuantizeLSTM).
+// Bodies (If/Loop/Scan): after a graph is planned, each body of each of its nodes is planned the same
+// way, seeing the enclosing graphs' names through a ScopeChain (weights and types of outer-scope values);
+// every tensor gets its scoped table key. --float-first/--float-last and the precision overrides apply
+// to the model's graph only (they index its nodes); "nothing to quantize" counts the bodies' nodes too.
 #include <fnmatch.h>
 
 #include <algorithm>
+#include <functional>
 #include <set>
 
 #include "patterns/patterns.h"
@@ -46,13 +52,24 @@ bool glob_match(const std::string& pattern, const std::string& name) {
   return fnmatch(pattern.c_str(), name.c_str(), 0) == 0;
 }
 
+// Every node of the graph and of its bodies.
+std::vector<const Node*> all_nodes(const Graph& g) {
+  std::vector<const Node*> out;
+  for (const auto& n : g.nodes) out.push_back(&n);
+  for_each_subgraph(g, [&](const std::string&, const Graph& body) {
+    for (const auto& n : body.nodes) out.push_back(&n);
+  });
+  return out;
+}
+
 void check_selection(const Graph& g, const QuantOptions& o) {
-  for (const auto& n : g.nodes)
+  const std::vector<const Node*> nodes = all_nodes(g);
+  for (const Node* n : nodes)
     for (const char* q : kQuantizedOps)
-      if (n.op_type == q)
-        PTQ_FAIL(UnsupportedError, "the model is already quantized (", n.describe(), "); ptq quantizes float models");
+      if (n->op_type == q)
+        PTQ_FAIL(UnsupportedError, "the model is already quantized (", n->describe(), "); ptq quantizes float models");
   std::set<std::string> present;
-  for (const auto& n : g.nodes) present.insert(n.op_type);
+  for (const Node* n : nodes) present.insert(n->op_type);
   for (const auto& t : o.op_types) {
     if (!find_qdq_rule(t))
       PTQ_FAIL(UsageError, "--op-types: '", t, "' is not a quantizable op type; expected some of: ", quantizable_op_types());
@@ -63,18 +80,23 @@ void check_selection(const Graph& g, const QuantOptions& o) {
     }
   }
   for (const auto& pattern : o.exclude) {
-    bool hit = std::any_of(g.nodes.begin(), g.nodes.end(), [&](const Node& n) { return glob_match(pattern, n.name); });
+    bool hit = std::any_of(nodes.begin(), nodes.end(), [&](const Node* n) { return glob_match(pattern, n->name); });
     if (!hit) PTQ_FAIL(UsageError, "--exclude: '", pattern, "' matches no node name of the model");
   }
 }
 
 class Planner {
  public:
-  Planner(const Graph& g, const QuantOptions& o) : g_(g), o_(o), flow_(analyze_data_flow(g)), ctx_{g, o, &flow_} {
+  // `chain` describes `g` and its enclosing graphs (chain.graph == &g); `parent` is the enclosing
+  // graph's plan (nullptr for the model's graph).
+  Planner(const Graph& g, const QuantOptions& o, const ScopeChain& chain, const QuantPlan* parent)
+      : g_(g), o_(o), chain_(chain), parent_(parent), flow_(analyze_data_flow(g)),
+        ctx_{g, o, parent ? &chain : nullptr, &flow_} {
     plan_.options = o;
     plan_.nodes.resize(g.nodes.size());
     for (size_t i = 0; i < g.nodes.size(); ++i) plan_.nodes[i].compute = flow_.compute[i];
-    mark_edge_layers();
+    if (!parent) mark_edge_layers();
+    else edge_float_.assign(g.nodes.size(), "");
   }
 
   QuantPlan run() {
@@ -82,8 +104,9 @@ class Planner {
     decide_all();
     for (size_t i = 0; i < g_.nodes.size(); ++i) apply(static_cast<int>(i));
     finish_patterns();
-    apply_wide();
-    check_not_empty();
+    if (!parent_) apply_wide();
+    plan_bodies();
+    if (!parent_) check_not_empty();
     return std::move(plan_);
   }
 
@@ -108,7 +131,7 @@ class Planner {
       if (glob_match(pattern, n.name)) return "excluded by --exclude " + pattern;
     const size_t i = static_cast<size_t>(&n - g_.nodes.data());
     if (!edge_float_[i].empty()) return "excluded by " + edge_float_[i];
-    if (o_.precision.float_nodes.count(static_cast<int>(i))) return "kept float by the precision search";
+    if (!parent_ && o_.precision.float_nodes.count(static_cast<int>(i))) return "kept float by the precision search";
     return "";
   }
 
@@ -192,9 +215,10 @@ class Planner {
       return;
     }
     if (d.removable && try_fold(i)) return;
+    const IntegerForm integer = integer_form(i, d);
     bool any = false;
     for (const auto& in : d.inputs)
-      if (in.use != InputUse::Bias) any |= add_input(i, in, d.integer);
+      if (in.use != InputUse::Bias) any |= add_input(i, in, integer);
     for (const auto& in : d.inputs)
       if (in.use == InputUse::Bias) any |= add_bias(i, in);
     for (const auto& out : d.outputs) any |= add_output(i, out);
@@ -210,14 +234,14 @@ class Planner {
       if (in.softmax.on) window_softmax_input(name, in.softmax);
       return true;
     }
-    const bool as_integer = integer != IntegerForm::None && in.index == 1;
+    const bool as_integer = is_integer_weight_input(integer, in.index);
     if (!add_weight(name, in.axis, i, as_integer)) return false;
     if (as_integer) plan_.nodes[static_cast<size_t>(i)].integer = integer;
     return true;
   }
 
   bool add_activation(const std::string& name) {
-    if (name.empty() || o_.precision.float_tensors.count(name)) return false;
+    if (name.empty() || (!parent_ && o_.precision.float_tensors.count(name))) return false;
     auto it = plan_.tensors.find(name);
     if (it != plan_.tensors.end()) return it->second.kind == Kind::Activation;
     bool is_input = std::any_of(g_.inputs.begin(), g_.inputs.end(), [&](const ValueInfo& v) { return v.name == name; });
@@ -227,13 +251,15 @@ class Planner {
     t.tensor = name;
     t.kind = Kind::Activation;
     t.spec = activation_spec(o_);
-    t.constant = g_.is_weight(name);
+    t.constant = ctx_.is_weight(name);
+    t.key = chain_.key(name);
+    if (parent_ && !chain_.defines(name) && !outer_activation(t)) return false;
     plan_.tensors[name] = t;
     return true;
   }
 
   bool add_weight(const std::string& name, int axis, int node, bool integer) {
-    const Tensor* w = g_.weight(name);
+    const Tensor* w = ctx_.weight(name);
     if (!w || w->dtype() != DType::Float32) return false;
     if (!o_.per_channel || axis >= w->rank()) axis = -1;
     auto it = plan_.tensors.find(name);
@@ -255,6 +281,7 @@ class Planner {
     t.constant = true;
     t.integer = integer;
     t.readers = {node};
+    t.key = chain_.key(name);
     plan_.tensors[name] = t;
     return true;
   }
@@ -270,6 +297,30 @@ class Planner {
     t.softmax = rows;
   }
 
+
+  // The integer form node i is emitted in: the rule's, when every weight that form reads as integer can
+  // be planned as one (not already planned by another reader), else none (the node is emitted with DQs).
+  IntegerForm integer_form(int i, const RuleDecision& d) const {
+    if (d.integer != IntegerForm::DynamicQuantizeLSTM) return d.integer;
+    const Node& n = g_.nodes[static_cast<size_t>(i)];
+    for (const auto& in : d.inputs)
+      if (is_integer_weight_input(d.integer, in.index) && find(n.input(in.index))) return IntegerForm::None;
+    return d.integer;
+  }
+
+  // An activation read from an enclosing graph: quantized inside this body with the enclosing graph's
+  // spec when that graph quantizes it too (the same parameters on both sides), else calibrated under
+  // its key in the enclosing graph. False when the enclosing graph keeps it float on purpose (a
+  // constant or a tensor the parent planned as a weight or bias).
+  bool outer_activation(TensorPlan& t) const {
+    auto it = parent_->tensors.find(t.tensor);
+    if (it == parent_->tensors.end()) return true;
+    if (it->second.kind != Kind::Activation) return false;
+    t.spec = it->second.spec;
+    return true;
+  }
+
+  void plan_bodies();
   bool add_bias(int i, const InputDecision& in);
   bool add_output(int i, const OutputDecision& out);
   void apply_wide();
@@ -299,6 +350,8 @@ class Planner {
 
   const Graph& g_;
   const QuantOptions& o_;
+  const ScopeChain& chain_;
+  const QuantPlan* parent_;
   DataFlow flow_;
   RuleContext ctx_;
   std::vector<PatternMatch> patterns_;
@@ -321,12 +374,12 @@ bool Planner::add_bias(int i, const InputDecision& in) {
   const TensorPlan *tx = find(x), *tw = find(w);
   if (!tx || tx->kind != Kind::Activation || !tw || tw->kind != Kind::Weight) return false;
   if (std::find(tw->readers.begin(), tw->readers.end(), i) == tw->readers.end()) return false;
-  const Tensor* b = g_.weight(name);
+  const Tensor* b = ctx_.weight(name);
   if (!b || b->dtype() != DType::Float32) return false;
   int axis = -1;
   if (tw->axis >= 0) {
     axis = b->rank() - 1;
-    const int64_t wc = g_.weight(w)->dim(tw->axis);
+    const int64_t wc = ctx_.weight(w)->dim(tw->axis);
     if (b->rank() < 1 || b->rank() > 2 || b->dim(axis) % wc != 0 || (b->rank() == 2 && b->dim(0) != 1)) {
       log::debug(n.describe(), ": bias '", name, "' shape ", shape_str(b->shape()), " does not match per-channel weights; kept float");
       return false;
@@ -347,8 +400,22 @@ bool Planner::add_bias(int i, const InputDecision& in) {
   t.bias_input = x;
   t.bias_weight = w;
   t.readers = {i};
+  t.key = chain_.key(name);
   plan_.tensors[name] = t;
   return true;
+}
+
+// Plans every body of every node, each with this plan as its parent.
+void Planner::plan_bodies() {
+  for (size_t i = 0; i < g_.nodes.size(); ++i) {
+    const Node& n = g_.nodes[i];
+    for (const auto& [attr, a] : n.attrs) {
+      if (!a.g) continue;
+      ScopeChain inner{a.g.get(), &chain_, chain_.prefix + subgraph_scope(n, attr)};
+      auto body = std::make_shared<QuantPlan>(Planner(*a.g, o_, inner, &plan_).run());
+      plan_.subgraphs.push_back(SubgraphPlan{static_cast<int>(i), attr, inner.prefix, std::move(body)});
+    }
+  }
 }
 
 bool Planner::add_output(int i, const OutputDecision& out) {
@@ -425,15 +492,24 @@ void Planner::apply_wide() {
   }
 }
 
+// Calls fn(node, node plan) for every node of `g` and of its bodies (plan: the plan of `g`).
+void each_planned_node(const Graph& g, const QuantPlan& plan, const std::function<void(const Node&, const NodePlan&)>& fn) {
+  for (size_t i = 0; i < g.nodes.size(); ++i) fn(g.nodes[i], plan.nodes[i]);
+  for (const auto& sp : plan.subgraphs)
+    each_planned_node(*g.nodes[static_cast<size_t>(sp.node)].attrs.at(sp.attr).g, *sp.plan, fn);
+}
+
 void Planner::check_not_empty() const {
   if (plan_.quantized_node_count() > 0) return;
   size_t ruled = 0, excluded = 0, filtered = 0;
-  for (const auto& np : plan_.nodes) {
-    if (np.family.empty()) continue;
+  std::string first_reason;
+  each_planned_node(g_, plan_, [&](const Node& n, const NodePlan& np) {
+    if (np.family.empty()) return;
     ++ruled;
     excluded += np.reason.rfind("excluded", 0) == 0;
     filtered += np.reason.rfind("op type not selected", 0) == 0;
-  }
+    if (first_reason.empty()) first_reason = n.describe() + ": " + np.reason;
+  });
   if (ruled > 0 && excluded == ruled) {
     if (o_.float_first <= 0 && o_.float_last <= 0)
       PTQ_FAIL(UsageError, "nothing to quantize: --exclude matches every quantizable node (", ruled, ")");
@@ -442,9 +518,6 @@ void Planner::check_not_empty() const {
   }
   if (ruled > 0 && excluded + filtered == ruled)
     PTQ_FAIL(UsageError, "nothing to quantize: --op-types and --exclude leave no quantizable node");
-  std::string first_reason;
-  for (size_t i = 0; i < plan_.nodes.size() && first_reason.empty(); ++i)
-    if (!plan_.nodes[i].family.empty()) first_reason = g_.nodes[i].describe() + ": " + plan_.nodes[i].reason;
   PTQ_FAIL(UnsupportedError, "nothing to quantize in ", quant_mode_name(o_.mode), " mode: no node can be quantized",
            first_reason.empty() ? " (no op type of the model has a rule; quantizable: " + quantizable_op_types() + ")"
                                 : " (" + first_reason + ")");
@@ -475,7 +548,8 @@ LayerDepths layer_depths(const Graph& g) {
 QuantPlan plan_quantization(const Graph& graph, const QuantOptions& options) {
   validate_options(options);
   check_selection(graph, options);
-  return Planner(graph, options).run();
+  const ScopeChain top{&graph, nullptr, ""};
+  return Planner(graph, options, top, nullptr).run();
 }
 
 }  // namespace ptq::rewrite

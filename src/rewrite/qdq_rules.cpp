@@ -15,6 +15,8 @@
 //   passthrough  MaxPool and data movement: the output reuses the data input's scale and zero point
 //                (so ONNX Runtime drops the DQ→op→Q pair)
 //   removable    Relu, Clip: folded into the producer's output range when activations are asymmetric
+//   recurrent    LSTM, GRU, RNN: W and R int8 per channel along axis 1 (one scale per gate row), in
+//                static and dynamic mode; LSTM becomes DynamicQuantizeLSTM in the dynamic integer format
 // Ops without a row stay float (the safe default).
 #include <algorithm>
 
@@ -57,6 +59,9 @@ const std::vector<QdqRuleEntry>& qdq_rule_table() {
       {"Gather",            "passthrough", &rule_gather},
       {"Relu",              "removable",   &rule_removable_activation},
       {"Clip",              "removable",   &rule_removable_activation},
+      {"LSTM",              "recurrent",   &rule_recurrent},
+      {"GRU",               "recurrent",   &rule_recurrent},
+      {"RNN",               "recurrent",   &rule_recurrent},
   };
   // clang-format on
   return table;
@@ -79,15 +84,25 @@ std::string quantizable_op_types() {
 
 DType RuleContext::dtype(const std::string& tensor) const {
   if (tensor.empty()) return DType::Undefined;
-  if (const Tensor* w = graph.weight(tensor)) return w->dtype();
-  const ValueInfo* vi = graph.info(tensor);
+  if (const Tensor* w = weight(tensor)) return w->dtype();
+  const ValueInfo* vi = scope ? scope->info(tensor) : graph.info(tensor);
   return vi ? vi->dtype : DType::Undefined;
 }
 
 int RuleContext::rank(const std::string& tensor) const {
-  if (const Tensor* w = graph.weight(tensor)) return w->rank();
-  const ValueInfo* vi = graph.info(tensor);
+  if (const Tensor* w = weight(tensor)) return w->rank();
+  const ValueInfo* vi = scope ? scope->info(tensor) : graph.info(tensor);
   return vi && vi->has_shape ? static_cast<int>(vi->dims.size()) : -1;
+}
+
+bool is_integer_weight_input(IntegerForm form, size_t index) {
+  switch (form) {
+    case IntegerForm::None: return false;
+    case IntegerForm::ConvInteger:
+    case IntegerForm::MatMulInteger: return index == 1;
+    case IntegerForm::DynamicQuantizeLSTM: return index == 1 || index == 2;
+  }
+  return false;
 }
 
 RuleDecision skip_node(std::string reason) {

@@ -12,6 +12,7 @@
 #include "ptq/rewrite/quantizer.h"
 
 #include <algorithm>
+#include <set>
 
 #include "ptq/util/error.h"
 
@@ -109,42 +110,58 @@ QuantSpec wide_weight_spec(const QuantOptions& o) {
 
 size_t QuantPlan::quantized_node_count() const {
   size_t n = 0;
-  for (const auto& p : nodes) n += p.quantized && !p.removed;
+  for_each_plan([&](const QuantPlan& plan) {
+    for (const auto& p : plan.nodes) n += p.quantized && !p.removed;
+  });
   return n;
 }
 
 size_t QuantPlan::float_node_count() const {
   size_t n = 0;
-  for (const auto& p : nodes) n += !p.quantized && !p.removed && p.compute;
+  for_each_plan([&](const QuantPlan& plan) {
+    for (const auto& p : plan.nodes) n += !p.quantized && !p.removed && p.compute;
+  });
   return n;
 }
 
 size_t QuantPlan::shape_node_count() const {
   size_t n = 0;
-  for (const auto& p : nodes) n += !p.quantized && !p.removed && !p.compute;
+  for_each_plan([&](const QuantPlan& plan) {
+    for (const auto& p : plan.nodes) n += !p.quantized && !p.removed && !p.compute;
+  });
   return n;
 }
 
 size_t QuantPlan::pattern_node_count() const {
   size_t n = 0;
-  for (const auto& p : nodes) n += p.quantized && !p.removed && !p.pattern.empty();
+  for_each_plan([&](const QuantPlan& plan) {
+    for (const auto& p : plan.nodes) n += p.quantized && !p.removed && !p.pattern.empty();
+  });
   return n;
+}
+
+void QuantPlan::for_each_plan(const std::function<void(const QuantPlan&)>& fn) const {
+  fn(*this);
+  for (const auto& s : subgraphs) s.plan->for_each_plan(fn);
 }
 
 std::vector<calib::CalibTarget> calib_targets(const QuantPlan& plan) {
   std::vector<calib::CalibTarget> targets;
-  for (const auto& [name, t] : plan.tensors) {
-    if (t.kind == TensorPlan::Kind::Bias || !t.params_from.empty()) continue;
-    calib::CalibTarget c;
-    c.tensor = name;
-    c.spec = t.spec;
-    c.axis = t.axis;
-    c.is_weight = t.constant;
-    c.fixed = t.fixed;
-    c.fixed_range = t.range;
-    c.softmax = t.softmax;
-    targets.push_back(c);
-  }
+  std::set<std::string> listed;
+  plan.for_each_plan([&](const QuantPlan& p) {
+    for (const auto& [name, t] : p.tensors) {
+      if (t.kind == TensorPlan::Kind::Bias || !t.params_from.empty() || !listed.insert(t.table_key()).second) continue;
+      calib::CalibTarget c;
+      c.tensor = t.table_key();
+      c.spec = t.spec;
+      c.axis = t.axis;
+      c.is_weight = t.constant;
+      c.fixed = t.fixed;
+      c.fixed_range = t.range;
+      c.softmax = t.softmax;
+      targets.push_back(c);
+    }
+  });
   return targets;
 }
 

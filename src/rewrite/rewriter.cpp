@@ -8,8 +8,11 @@
 //     → W_DequantizeLinear_Output, read by the nodes that asked for it (others keep the float W);
 //     a bias DQ has no zero point input (0, DequantizeLinear's default: 4 bytes per channel saved).
 //   folded Relu/Clip: removed; the producer writes the Relu/Clip output name directly.
-// Float weights, Constant nodes and initializers no longer read are dropped. Subgraph bodies (If,
-// Loop, Scan) are copied as they are and keep reading float outer-scope values.
+// Float weights, Constant nodes and initializers no longer read are dropped.
+// Bodies (If, Loop, Scan): each is rewritten the same way for its own plan, inside the body: its
+// weights (or those it reads from an enclosing graph) become initializers of the body with their DQ,
+// and a value it reads from an enclosing graph and quantizes gets its Q → DQ at the top of the body
+// (ONNX Runtime fuses Q/DQ groups within one graph). A body with nothing planned is copied as it is.
 #include "emitter.h"
 
 #include <algorithm>
@@ -22,20 +25,18 @@ namespace ptq::rewrite {
 
 using Kind = TensorPlan::Kind;
 
-Emitter::Emitter(const onnx::ModelProto& model, const Graph& graph, const QuantPlan& plan,
-                 std::map<std::string, QParams> params, QdqFormat format)
-    : model_(model), g_(graph), plan_(plan), params_(std::move(params)), format_(std::move(format)),
-      names_(model.graph()) {}
+Emitter::Emitter(const onnx::GraphProto& source, const ScopeChain& chain, const QuantPlan& plan,
+                 const std::map<std::string, QParams>& params, const QdqFormat& format, Names& names)
+    : source_(source), chain_(chain), g_(*chain.graph), plan_(plan), params_(params), format_(format), names_(names) {}
 
-onnx::ModelProto Emitter::run() {
-  out_ = model_;
-  out_.mutable_graph()->clear_node();
+void Emitter::run(onnx::GraphProto& out) {
+  out_ = &out;
+  out_->clear_node();
   emit_constant_nodes();
   emit_quantized_constants();
   emit_graph_inputs();
   for (size_t i = 0; i < g_.nodes.size(); ++i) emit_node(static_cast<int>(i));
   remove_unused();
-  return std::move(out_);
 }
 
 const TensorPlan* Emitter::planned(const std::string& tensor) const {
@@ -54,15 +55,23 @@ std::string Emitter::root_of(const std::string& tensor) const {
   return r;
 }
 
+const QParams& Emitter::params_of(const std::string& tensor) const { return params_.at(plan_.tensors.at(tensor).table_key()); }
+
+const Tensor& Emitter::weight(const std::string& tensor) const {
+  const Tensor* w = chain_.weight(tensor);
+  PTQ_CHECK(w != nullptr);
+  return *w;
+}
+
 std::string Emitter::add_initializer(const Tensor& value, const std::string& base) {
   std::string name = names_.unique(base);
-  *out_.mutable_graph()->add_initializer() = onnx_io::tensor_to_proto(value, name);
+  *out_->add_initializer() = onnx_io::tensor_to_proto(value, name);
   return name;
 }
 
 onnx::NodeProto& Emitter::add_node(const std::string& op, const std::string& name, std::vector<std::string> inputs,
                                    std::vector<std::string> outputs, const std::string& domain) {
-  onnx::NodeProto& n = *out_.mutable_graph()->add_node();
+  onnx::NodeProto& n = *out_->add_node();
   n.set_op_type(op);
   n.set_name(name);
   if (!domain.empty()) n.set_domain(domain);
@@ -74,23 +83,24 @@ onnx::NodeProto& Emitter::add_node(const std::string& op, const std::string& nam
 const std::pair<std::string, std::string>& Emitter::param_names(const std::string& root) {
   auto it = param_names_.find(root);
   if (it != param_names_.end()) return it->second;
-  const QParams& p = params_.at(root);
+  const QParams& p = params_of(root);
   std::string scale = add_initializer(scale_tensor(p), root + "_scale");
   std::string zero_point = add_initializer(zero_point_tensor(p), root + "_zero_point");
   return param_names_[root] = {scale, zero_point};
 }
 
 void Emitter::emit_constant_nodes() {
-  for (const auto& n : model_.graph().node())
-    if (n.op_type() == "Constant" && (n.domain().empty() || n.domain() == "ai.onnx")) *out_.mutable_graph()->add_node() = n;
+  for (const auto& n : source_.node())
+    if (n.op_type() == "Constant" && (n.domain().empty() || n.domain() == "ai.onnx")) *out_->add_node() = n;
 }
 
 // Weights, biases and constant activations: stored quantized + one DQ.
 void Emitter::emit_quantized_constants() {
   for (const auto& [name, t] : plan_.tensors) {
     if (!t.constant || t.integer) continue;
-    const QParams& p = params_.at(name);
-    const Tensor& value = *g_.weight(name);
+    const QParams& p = params_of(name);
+    const Tensor& value = weight(name);
+    if (!chain_.defines(name)) replaced_outer_.insert(name);
     Tensor q = t.kind == Kind::Bias ? quantize_bias(value, p, name) : quantize_tensor(value, p);
     std::vector<std::string> inputs = {add_initializer(q, name + "_quantized")};
     if (t.kind == Kind::Bias) {
@@ -116,6 +126,8 @@ void Emitter::emit_quantized_constants() {
 void Emitter::emit_graph_inputs() {
   for (const auto& in : g_.inputs)
     if (is_activation(in.name)) emit_qdq(in.name);
+  for (const auto& name : g_.outer_refs)  // values of enclosing graphs, quantized inside this body
+    if (is_activation(name)) emit_qdq(name);
 }
 
 // Q → DQ for a computed activation right after it is produced (one pair per reader with
@@ -177,7 +189,8 @@ void Emitter::emit_node(int index) {
   if (np.removed) return;
   if (np.integer != IntegerForm::None) return emit_integer_node(index);
   const Node& node = g_.nodes[static_cast<size_t>(index)];
-  onnx::NodeProto copy = model_.graph().node(node.proto_index);
+  onnx::NodeProto copy = source_.node(node.proto_index);
+  emit_bodies(index, copy);
   for (int j = 0; j < copy.input_size(); ++j)
     if (!copy.input(j).empty()) copy.set_input(j, reader_name(index, copy.input(j)));
   std::vector<std::string> quantized_outputs;
@@ -190,8 +203,27 @@ void Emitter::emit_node(int index) {
     }
     copy.set_output(j, name);
   }
-  *out_.mutable_graph()->add_node() = std::move(copy);
+  *out_->add_node() = std::move(copy);
   for (const auto& name : quantized_outputs) emit_qdq(name);
+}
+
+// Rewrites the bodies of node `index` (in `copy`, the node's proto) that have something quantized.
+void Emitter::emit_bodies(int index, onnx::NodeProto& copy) {
+  for (const auto& sp : plan_.subgraphs) {
+    if (sp.node != index || sp.plan->quantized_node_count() == 0) continue;
+    for (auto& a : *copy.mutable_attribute()) {
+      if (a.name() != sp.attr || !a.has_g()) continue;
+      const ScopeChain body{g_.nodes[static_cast<size_t>(index)].attrs.at(sp.attr).g.get(), &chain_, sp.scope};
+      const onnx::GraphProto source = a.g();
+      Emitter nested(source, body, *sp.plan, params_, format_, names_);
+      nested.run(*a.mutable_g());
+      uses_qdq_ |= nested.uses_qdq();
+      uses_ms_domain_ |= nested.uses_ms_domain();
+      for (const auto& name : nested.replaced_outer())
+        if (!chain_.defines(name)) replaced_outer_.insert(name);
+        else body_replaced_.insert(name);
+    }
+  }
 }
 
 // Drops the float weights/Constant nodes that were replaced (or read only by folded Relu/Clip nodes)
@@ -199,8 +231,8 @@ void Emitter::emit_node(int index) {
 // of tensors that no longer exist (outputs renamed by folding).
 void Emitter::remove_unused() {
   std::set<std::string> reads;
-  collect_reads(out_.graph(), reads);
-  std::set<std::string> replaced;  // float constants quantized, and inputs of folded Relu/Clip (Clip bounds)
+  collect_reads(*out_, reads);
+  std::set<std::string> replaced = body_replaced_;  // float constants quantized, inputs of folded Relu/Clip (Clip bounds)
   for (const auto& [name, t] : plan_.tensors)
     if (t.constant) replaced.insert(name);
   for (size_t i = 0; i < g_.nodes.size(); ++i)
@@ -208,7 +240,7 @@ void Emitter::remove_unused() {
       for (const auto& in : g_.nodes[i].inputs)
         if (g_.is_weight(in)) replaced.insert(in);
   auto dropped = [&](const std::string& name) { return replaced.count(name) && !reads.count(name); };
-  onnx::GraphProto& g = *out_.mutable_graph();
+  onnx::GraphProto& g = *out_;
   erase_if(g.mutable_initializer(), [&](const onnx::TensorProto& t) { return dropped(t.name()); });
   erase_if(g.mutable_input(), [&](const onnx::ValueInfoProto& v) { return dropped(v.name()); });
   erase_if(g.mutable_node(), [&](const onnx::NodeProto& n) {
@@ -229,9 +261,12 @@ onnx::ModelProto rewrite_model(const onnx::ModelProto& model, const Graph& graph
       return vi && vi->has_shape ? static_cast<int>(vi->dims.size()) : -1;
     });
   }
-  Emitter emitter(source, graph, plan, std::move(params), format);
-  onnx::ModelProto out = emitter.run();
-  apply_format(out, format, emitter.uses_qdq() && !format.domain.empty());
+  onnx::ModelProto out = source;
+  Names names(source.graph());
+  const ScopeChain top{&graph, nullptr, ""};
+  Emitter emitter(source.graph(), top, plan, params, format, names);
+  emitter.run(*out.mutable_graph());
+  apply_format(out, format, (emitter.uses_qdq() && !format.domain.empty()) || emitter.uses_ms_domain());
   validate_quantized_model(out);
   return out;
 }

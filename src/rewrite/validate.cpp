@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Validation of a rewritten model (a failure is a ptq bug, reported as "internal error").
 // Structural checks, always (ONNX 1.12's checker does not know opsets above 17):
-//   - every top-level tensor is defined once, before it is read (graph inputs, initializers, node
-//     outputs in order; names read only inside subgraphs are not checked here);
+//   - every tensor is defined once, before it is read (graph inputs, initializers, node outputs in
+//     order), in the model's graph and in every body (If/Loop/Scan), where the enclosing graphs' names
+//     defined before the holding node are visible too;
 //   - every graph output is produced; every node's domain has an opset import;
 //   - every Q/DQ: float32 scale initializer, zero point (omitted only for an int32 DQ) of a type its domain/opset accepts
 //     (ONNX < 21: int8/uint8, DequantizeLinear also int32; ONNX ≥ 21 and com.microsoft: + int16/uint16;
@@ -66,30 +67,42 @@ void check_qdq(const onnx::NodeProto& n, const std::map<std::string, const onnx:
   }
 }
 
-void check_structure(const onnx::ModelProto& model) {
-  const onnx::GraphProto& g = model.graph();
-  std::set<std::string> domains;
-  for (const auto& op : model.opset_import()) domains.insert(op.domain() == "ai.onnx" ? "" : op.domain());
-  const int64_t opset = onnx_io::default_opset(model);
+struct Visible {
   std::set<std::string> defined;
   std::map<std::string, const onnx::TensorProto*> inits;
+};
+
+// One graph (then its bodies, seeing what is defined here before their node).
+void check_graph(const onnx::GraphProto& g, const std::set<std::string>& domains, int64_t opset, Visible v) {
+  std::set<std::string> own;
   auto define = [&](const std::string& name) {
-    if (!defined.insert(name).second) invalid("tensor '" + name + "' is defined twice");
+    if (!own.insert(name).second) invalid("tensor '" + name + "' is defined twice");
+    v.defined.insert(name);
   };
-  for (const auto& t : g.initializer()) define(t.name()), inits[t.name()] = &t;
-  for (const auto& v : g.input())
-    if (!inits.count(v.name())) define(v.name());
+  for (const auto& t : g.initializer()) define(t.name()), v.inits[t.name()] = &t;
+  for (const auto& in : g.input())
+    if (!own.count(in.name())) define(in.name());
   for (const auto& n : g.node()) {
     const std::string domain = n.domain() == "ai.onnx" ? "" : n.domain();
     if (!domains.count(domain)) invalid("node '" + n.name() + "': no opset import for domain '" + domain + "'");
     for (const auto& i : n.input())
-      if (!i.empty() && !defined.count(i)) invalid("node '" + n.name() + "' reads '" + i + "' before it is defined");
-    if (n.op_type() == "QuantizeLinear" || n.op_type() == "DequantizeLinear") check_qdq(n, inits, opset);
+      if (!i.empty() && !v.defined.count(i)) invalid("node '" + n.name() + "' reads '" + i + "' before it is defined");
+    if (n.op_type() == "QuantizeLinear" || n.op_type() == "DequantizeLinear") check_qdq(n, v.inits, opset);
+    for (const auto& a : n.attribute()) {
+      if (a.has_g()) check_graph(a.g(), domains, opset, v);
+      for (const auto& sg : a.graphs()) check_graph(sg, domains, opset, v);
+    }
     for (const auto& o : n.output())
       if (!o.empty()) define(o);
   }
   for (const auto& o : g.output())
-    if (!defined.count(o.name())) invalid("graph output '" + o.name() + "' is not produced");
+    if (!v.defined.count(o.name())) invalid("graph output '" + o.name() + "' is not produced");
+}
+
+void check_structure(const onnx::ModelProto& model) {
+  std::set<std::string> domains;
+  for (const auto& op : model.opset_import()) domains.insert(op.domain() == "ai.onnx" ? "" : op.domain());
+  check_graph(model.graph(), domains, onnx_io::default_opset(model), Visible{});
 }
 
 bool checker_knows(const onnx::ModelProto& model) {

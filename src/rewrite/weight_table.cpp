@@ -16,7 +16,7 @@ calib::CalibTable weight_table(const Graph& graph, const QuantPlan& plan, const 
   std::vector<calib::CalibTarget> weights;
   for (const auto& target : calib_targets(plan)) {
     if (!target.is_weight) continue;
-    const Tensor* w = graph.weight(target.tensor);
+    const Tensor* w = find_scoped_weight(graph, target.tensor);
     PTQ_CHECK(w != nullptr);
     for (int64_t i = 0; i < w->numel(); ++i)
       if (!std::isfinite(w->data<float>()[i]))

@@ -8,6 +8,7 @@
 
 #include <onnx/onnx_pb.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -132,5 +133,37 @@ Attribute attribute_from_proto(const onnx::AttributeProto& proto, const std::map
                                const std::vector<std::string>& outer_names);
 
 ValueInfo value_info_from_proto(const onnx::ValueInfoProto& proto);
+
+// ---- Subgraph scopes --------------------------------------------------------------------------------
+// A tensor inside an If/Loop/Scan body is known to calibration tables, the executor's tap and reports
+// by its scoped name "<holder>/<attribute>/<tensor>": <holder> is the name of the node holding the body
+// (its first output's name when it has none), <attribute> the body's attribute (then_branch,
+// else_branch, body); bodies inside bodies chain the prefixes. Names of the model's graph are unscoped.
+
+// "<holder>/<attr>/" for a body of `node`.
+std::string subgraph_scope(const Node& node, const std::string& attr);
+
+// A graph seen from inside: its own names first, then those of the graphs enclosing it.
+struct ScopeChain {
+  const Graph* graph = nullptr;
+  const ScopeChain* parent = nullptr;
+  std::string prefix;  // "" for the model's graph, else the chained subgraph_scope()s
+
+  // True when `name` is a weight, graph input or node output of this graph (not of an enclosing one).
+  bool defines(const std::string& name) const;
+  const Tensor* weight(const std::string& name) const;    // here or in an enclosing graph
+  const ValueInfo* info(const std::string& name) const;   // here or in an enclosing graph
+  // The scoped name of `name` as read here: prefix + name in the graph that defines it.
+  std::string key(const std::string& name) const;
+};
+
+// Calls fn(scope, graph) for every body of every node of `graph`, depth first, with scoped prefixes
+// starting from `prefix`.
+void for_each_subgraph(const Graph& graph, const std::function<void(const std::string& scope, const Graph& body)>& fn,
+                       const std::string& prefix = "");
+// The weight whose scoped name is `key` (the model's weights by their plain names); nullptr if none.
+const Tensor* find_scoped_weight(const Graph& graph, const std::string& key);
+// True when `key` names a weight, graph input or node output of the graph or of one of its bodies.
+bool has_scoped_tensor(const Graph& graph, const std::string& key);
 
 }  // namespace ptq

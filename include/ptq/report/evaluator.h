@@ -4,7 +4,10 @@
 //   cosine = Σab / sqrt(Σa² Σb²),  SNR(dB) = 10·log10(Σa² / Σ(a−b)²)   (a = reference, b = candidate)
 // accumulated over all samples (sums are streamed: memory does not grow with the sample count).
 // For classifier-like outputs ([..., C] with C > 1) it also counts top-1 agreement and, given labels,
-// the accuracy of both models.
+// the accuracy of both models. Intermediate tensors are fetched from the model's graph, or taken from
+// the tap when they live in an If/Loop/Scan body (scoped names, graph.h; a loop body's value once per
+// iteration, compared iteration by iteration). Sequences (recurrent outputs) are also compared step by
+// step along their time axis: how the error grows along the sequence.
 #pragma once
 
 #include <map>
@@ -25,6 +28,7 @@ struct ErrorStats {
   int64_t count = 0;
   int64_t nonfinite_reference = 0, nonfinite_candidate = 0;
   void add(const Tensor& reference, const Tensor& candidate);
+  void add(const float* reference, const float* candidate, int64_t n);
   double cosine() const;   // 1 when both are all-zero
   double snr_db() const;   // +inf when identical
 };
@@ -54,9 +58,24 @@ struct TensorCompare {
   QParams qparams;
 };
 
+// A sequence to compare step by step: `reference` against `candidate`, split along `axis` (the time
+// axis: 0 for an LSTM/GRU/RNN Y [seq, directions, batch, hidden], 1 with layout 1).
+struct SequenceCompare {
+  std::string name;  // label in the report
+  std::string reference;
+  std::string candidate;
+  int axis = 0;
+};
+
+struct SequenceMetrics {
+  std::string name;
+  std::vector<ErrorStats> steps;  // one per time step
+};
+
 struct EvalOptions {
   // Intermediate tensors to compare; pairs absent from either model are skipped.
   std::vector<TensorCompare> tensors;
+  std::vector<SequenceCompare> sequences;  // the same, per time step
   std::vector<int64_t> labels;  // class per classifier row, in sample order (empty: no accuracy)
   int threads = 0;
   bool progress = true;
@@ -66,6 +85,7 @@ struct EvalResult {
   size_t samples = 0;
   std::vector<OutputMetrics> outputs;  // graph outputs, in the reference model's order
   std::vector<TensorMetrics> tensors;  // worst (lowest SNR) first
+  std::vector<SequenceMetrics> sequences;  // in EvalOptions order
   // With labels: accuracy of the first classifier output.
   bool has_accuracy = false;
   int64_t labelled_rows = 0;

@@ -50,8 +50,12 @@ struct OutputDecision {
   Range range;
 };
 
-// Dynamic "integer" format: the node becomes DynamicQuantizeLinear + an integer kernel + a float rescale.
-enum class IntegerForm { None, ConvInteger, MatMulInteger };
+// Dynamic "integer" format: the node becomes DynamicQuantizeLinear + an integer kernel + a float rescale
+// (ConvInteger, MatMulInteger: weight input 1), or ONNX Runtime's com.microsoft DynamicQuantizeLSTM
+// (LSTM: W and R, inputs 1 and 2, int8 with their scales as inputs).
+enum class IntegerForm { None, ConvInteger, MatMulInteger, DynamicQuantizeLSTM };
+// True when input `index` of a node in that form is one of its integer weights.
+bool is_integer_weight_input(IntegerForm form, size_t index);
 
 struct RuleDecision {
   std::vector<InputDecision> inputs;
@@ -65,14 +69,17 @@ struct RuleDecision {
 struct RuleContext {
   const Graph& graph;
   const QuantOptions& options;
+  const ScopeChain* scope = nullptr;  // inside a body: resolves names of the enclosing graphs too
   const DataFlow* flow = nullptr;  // null: every tensor but a weight counts as depending on data
   // Whether the tensor's value depends on the graph inputs' values (not only on constants and shapes).
   bool depends_on_data(const std::string& tensor) const {
-    return flow ? flow->depends_on_data(tensor) : !graph.is_weight(tensor);
+    if (is_weight(tensor)) return false;
+    return flow ? flow->depends_on_data(tensor) : true;
   }
   DType dtype(const std::string& tensor) const;  // Undefined when unknown
   bool is_float(const std::string& tensor) const { return dtype(tensor) == DType::Float32; }
-  bool is_weight(const std::string& tensor) const { return graph.is_weight(tensor); }
+  bool is_weight(const std::string& tensor) const { return weight(tensor) != nullptr; }
+  const Tensor* weight(const std::string& tensor) const { return scope ? scope->weight(tensor) : graph.weight(tensor); }
   // Rank of a tensor when known (weights or shape inference), else -1.
   int rank(const std::string& tensor) const;
 };

@@ -17,7 +17,9 @@
 
 #include <onnx/onnx_pb.h>
 
+#include <functional>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -120,6 +122,10 @@ struct TensorPlan {
   bool fixed = false;        // activation with a known range (not calibrated), e.g. Softmax output [0, 1]
   Range range;
   calib::SoftmaxRows softmax;  // activation a Softmax reads: calibrated on the top of each row
+  // Name in the calibration table and the parameter map: the tensor's scoped name (graph.h) inside an
+  // If/Loop/Scan body (for an outer-scope value, its scoped name where it is defined); "" = `tensor`.
+  std::string key;
+  const std::string& table_key() const { return key.empty() ? tensor : key; }
 };
 
 struct NodePlan {
@@ -132,15 +138,35 @@ struct NodePlan {
   std::string reason;                        // why the node stays float
 };
 
+struct QuantPlan;
+
+// The plan of an If/Loop/Scan body: the body of attribute `attr` of node `node` (index into the
+// enclosing graph's nodes). Its tensors are named as in the body, with scoped table keys.
+struct SubgraphPlan {
+  int node = -1;
+  std::string attr;
+  std::string scope;  // the chained subgraph_scope() prefix of its tensors' keys
+  std::shared_ptr<const QuantPlan> plan;
+};
+
+// Subgraphs: a body is planned like the model's graph (same rules and options, minus --float-first/
+// --float-last and the precision search's overrides, which index the model's own nodes). Its weights
+// (its own or read from an enclosing graph) are stored quantized inside the body; an activation it
+// reads from an enclosing graph gets its Q/DQ inside the body, with the parameters the enclosing graph
+// uses for it when it quantizes it too.
 struct QuantPlan {
   QuantOptions options;
   std::map<std::string, TensorPlan> tensors;
   std::vector<NodePlan> nodes;                // one per Graph::nodes entry, same order
   std::map<std::string, std::string> renamed; // producer output -> folded activation's output
+  std::vector<SubgraphPlan> subgraphs;        // every body, in node order
+  // Counts include the nodes of the bodies.
   size_t quantized_node_count() const;
   size_t float_node_count() const;            // float compute nodes left float (removed nodes are not counted)
   size_t shape_node_count() const;            // shape arithmetic nodes (never quantized)
   size_t pattern_node_count() const;          // quantized nodes that are pattern members
+  // Calls fn(plan) for this plan and every body's plan, depth first.
+  void for_each_plan(const std::function<void(const QuantPlan&)>& fn) const;
 };
 
 // Applies the rule table to the graph. Throws UsageError when the options select nothing (every
@@ -148,7 +174,8 @@ struct QuantPlan {
 // UnsupportedError when the model has nothing quantizable or is already quantized.
 QuantPlan plan_quantization(const Graph& graph, const QuantOptions& options);
 
-// The tensors calibration must observe (own parameters only; shared and bias parameters are derived).
+// The tensors calibration must observe (own parameters only; shared and bias parameters are derived),
+// by table key; a body's targets follow the model graph's (a key planned twice is listed once).
 std::vector<calib::CalibTarget> calib_targets(const QuantPlan& plan);
 
 // The table with every planned tensor's parameters in its planned type: entries whose type differs
@@ -160,7 +187,8 @@ calib::CalibTable retype_table(const calib::CalibTable& table, const QuantPlan& 
 // compute_qparams): what dynamic mode uses instead of calibration. Activation targets are left out.
 calib::CalibTable weight_table(const Graph& graph, const QuantPlan& plan, const std::string& weight_range = "minmax");  // or another row of calib::weight_observer_table()
 
-// The QParams written for every planned tensor: activations and weights from the table
+// The QParams written for every planned tensor, by table key (TensorPlan::table_key(): the tensor's
+// name in the model's graph, its scoped name in a body): activations and weights from the table
 // (checked against the plan), shared ones copied from their root, biases derived (after enlarging
 // weight scales where an int32 bias would overflow).
 std::map<std::string, QParams> resolve_params(const Graph& graph, const QuantPlan& plan,

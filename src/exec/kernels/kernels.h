@@ -155,6 +155,7 @@ Kernel make_upsample(const Node& node);
 // control_flow.cpp
 Kernel make_if(const Node& node);
 Kernel make_loop(const Node& node);
+Kernel make_scan(const Node& node);
 
 // ---- compute kernels (exec-compute) ----
 class PostOps;
@@ -184,6 +185,9 @@ Kernel make_layer_normalization(const Node& node);
 // rnn.cpp
 Kernel make_lstm(const Node& node);
 Kernel make_gru(const Node& node);
+Kernel make_rnn(const Node& node);
+// dynamic_quantize_lstm.cpp (com.microsoft)
+Kernel make_dynamic_quantize_lstm(const Node& node);
 
 // quantize_ops.cpp
 Kernel make_quantize_linear(const Node& node);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// LSTM (opsets 1, 7, 14) and GRU (opsets 1, 3, 7, 14), float32: forward, reverse, bidirectional;
+// LSTM (opsets 1, 7, 14), GRU (opsets 1, 3, 7, 14) and RNN (opsets 1, 7, 14), float32: forward, reverse, bidirectional;
 // sequence_lens; initial states; layout 0 ([seq, batch, ...]) and 1 ([batch, seq, ...]); clip;
 // activations / activation_alpha / activation_beta (the ONNX RNN list below).
 // ONNX equations (gate order LSTM i, o, f, c; GRU z, r, h; W* input, R* recurrence, b bias):
@@ -10,6 +10,7 @@
 //         n = g(x Wh + (r . h) Rh + Rbh + Wbh)            (linear_before_reset = 0)
 //         n = g(x Wh + r . (h Rh + Rbh) + Wbh)            (linear_before_reset = 1)
 //         H = (1 - z) . n + z . h
+//   RNN   H = f(x Wi + h Ri + Wbi + Rbi)
 // clip bounds the inputs of the activations to [-clip, clip]. x W for all steps is one GEMM up front;
 // h R is one GEMM per step. A batch entry whose sequence is shorter stops updating at its length
 // (Y is 0 past it, Y_h/Y_c hold its last state); reverse runs from its last valid step.
@@ -81,20 +82,25 @@ std::vector<RnnFn> read_functions(const Node& node, const std::vector<std::strin
   return fns;
 }
 
+enum class Cell { Lstm, Gru, Rnn };
+
 struct RnnSpec {
+  Cell cell = Cell::Lstm;
   bool is_lstm = true;
   int dirs = 1;
   bool reverse_only = false;
   int64_t hidden = 0;
   float clip = 0.0f;  // 0: no clipping
   bool input_forget = false, linear_before_reset = false, batch_major = false;
-  std::vector<RnnFn> fns;  // per direction: LSTM f, g, h; GRU f, g
-  int gates() const { return is_lstm ? 4 : 3; }
+  std::vector<RnnFn> fns;  // per direction: LSTM f, g, h; GRU f, g; RNN f
+  int gates() const { return cell == Cell::Lstm ? 4 : cell == Cell::Gru ? 3 : 1; }
+  int functions() const { return cell == Cell::Lstm ? 3 : cell == Cell::Gru ? 2 : 1; }
 };
 
-RnnSpec read_spec(const Node& node, bool is_lstm) {
+RnnSpec read_spec(const Node& node, Cell cell) {
   RnnSpec s;
-  s.is_lstm = is_lstm;
+  s.cell = cell;
+  s.is_lstm = cell == Cell::Lstm;
   std::string dir = node.attr_string("direction", "forward");
   if (dir == "bidirectional") s.dirs = 2;
   else if (dir == "reverse") s.reverse_only = true;
@@ -104,7 +110,8 @@ RnnSpec read_spec(const Node& node, bool is_lstm) {
   s.input_forget = node.attr_int("input_forget", 0) != 0;
   s.linear_before_reset = node.attr_int("linear_before_reset", 0) != 0;
   s.batch_major = node.attr_int("layout", 0) != 0;
-  s.fns = read_functions(node, is_lstm ? std::vector<std::string>{"Sigmoid", "Tanh", "Tanh"} : std::vector<std::string>{"Sigmoid", "Tanh"}, s.dirs);
+  static const std::vector<std::string> kDefaults[] = {{"Sigmoid", "Tanh", "Tanh"}, {"Sigmoid", "Tanh"}, {"Tanh"}};
+  s.fns = read_functions(node, kDefaults[static_cast<int>(cell)], s.dirs);
   return s;
 }
 
@@ -134,7 +141,7 @@ void run_direction(const RnnSpec& s, RnnRun& r, int d, bool reverse, const float
   std::vector<float> bias(static_cast<size_t>(GH), 0.0f);
   if (Bias)
     for (int64_t k = 0; k < GH; ++k) {
-      const bool inner_rb = !s.is_lstm && s.linear_before_reset && k >= 2 * H;  // Rbh stays inside r . (...)
+      const bool inner_rb = s.cell == Cell::Gru && s.linear_before_reset && k >= 2 * H;  // Rbh stays inside r . (...)
       bias[static_cast<size_t>(k)] = Bias[k] + (inner_rb ? 0.0f : Bias[GH + k]);
     }
   Epilogue epi;
@@ -143,13 +150,14 @@ void run_direction(const RnnSpec& s, RnnRun& r, int d, bool reverse, const float
   std::vector<float> h(h0 ? std::vector<float>(h0, h0 + B * H) : std::vector<float>(static_cast<size_t>(B * H), 0.0f));
   std::vector<float> c(c0 ? std::vector<float>(c0, c0 + B * H) : std::vector<float>(static_cast<size_t>(B * H), 0.0f));
   std::vector<float> rh(static_cast<size_t>(B * H));
-  const RnnFn* fn = &s.fns[static_cast<size_t>(d) * (s.is_lstm ? 3 : 2)];
-  const float* rbh = Bias && !s.is_lstm && s.linear_before_reset ? Bias + GH + 2 * H : nullptr;
+  const RnnFn* fn = &s.fns[static_cast<size_t>(d * s.functions())];
+  const float* rbh = Bias && s.cell == Cell::Gru && s.linear_before_reset ? Bias + GH + 2 * H : nullptr;
   for (int64_t step = 0; step < T; ++step) {
     // LSTM and the GRU z/r gates: the full recurrent product; GRU default: z/r part only.
-    const int64_t rec_cols = (!s.is_lstm && !s.linear_before_reset) ? 2 * H : GH;
+    const bool gru_split = s.cell == Cell::Gru && !s.linear_before_reset;
+    const int64_t rec_cols = gru_split ? 2 * H : GH;
     sgemm(B, rec_cols, H, 1.0f, MatView{h.data(), H, false}, MatView{R, H, true}, hr.data(), GH, false, Epilogue{}, 1);
-    if (!s.is_lstm && !s.linear_before_reset) {
+    if (gru_split) {
       for (int64_t b = 0; b < B; ++b) {
         if (step >= r.lens[static_cast<size_t>(b)]) continue;
         const int64_t t = reverse ? r.lens[static_cast<size_t>(b)] - 1 - step : step;
@@ -170,7 +178,9 @@ void run_direction(const RnnSpec& s, RnnRun& r, int d, bool reverse, const float
       float* hb = &h[static_cast<size_t>(b * H)];
       float* cb = &c[static_cast<size_t>(b * H)];
       for (int64_t k = 0; k < H; ++k) {
-        if (s.is_lstm) {
+        if (s.cell == Cell::Rnn) {
+          hb[k] = fn[0](clipped(g[k] + q[k], s.clip));
+        } else if (s.is_lstm) {
           const float pi = P ? P[k] * cb[k] : 0.0f, pf = P ? P[2 * H + k] * cb[k] : 0.0f;
           const float i = fn[0](clipped(g[k] + q[k] + pi, s.clip));
           const float f = s.input_forget ? 1.0f - i : fn[0](clipped(g[2 * H + k] + q[2 * H + k] + pf, s.clip));
@@ -223,9 +233,9 @@ void write_outputs(const RnnSpec& s, RnnRun& r, KernelIO& io) {
   if (s.is_lstm) put(2, r.y_c, D, r.B, r.H, state);
 }
 
-Kernel make_rnn(const Node& node, bool is_lstm) {
-  expect_inputs(node, 3, is_lstm ? 8 : 6);
-  RnnSpec spec = read_spec(node, is_lstm);
+Kernel make_recurrent(const Node& node, Cell cell) {
+  expect_inputs(node, 3, cell == Cell::Lstm ? 8 : 6);
+  RnnSpec spec = read_spec(node, cell);
   return [spec](KernelIO& io) {
     const RnnSpec& s = spec;
     const Tensor& x = io.in(0);
@@ -280,7 +290,8 @@ Kernel make_rnn(const Node& node, bool is_lstm) {
 
 }  // namespace
 
-Kernel make_lstm(const Node& node) { return make_rnn(node, true); }
-Kernel make_gru(const Node& node) { return make_rnn(node, false); }
+Kernel make_lstm(const Node& node) { return make_recurrent(node, Cell::Lstm); }
+Kernel make_gru(const Node& node) { return make_recurrent(node, Cell::Gru); }
+Kernel make_rnn(const Node& node) { return make_recurrent(node, Cell::Rnn); }
 
 }  // namespace ptq::exec

@@ -24,6 +24,8 @@ RuleDecision rule_mul(const Node& node, const RuleContext& ctx);
 RuleDecision rule_layer_norm(const Node& node, const RuleContext& ctx);
 // divide.cpp: Div by a divisor that does not depend on the data.
 RuleDecision rule_div(const Node& node, const RuleContext& ctx);
+// recurrent.cpp: LSTM, GRU, RNN (weights W and R, axis 1).
+RuleDecision rule_recurrent(const Node& node, const RuleContext& ctx);
 // removable_activation.cpp: Relu, Clip.
 RuleDecision rule_removable_activation(const Node& node, const RuleContext& ctx);
 

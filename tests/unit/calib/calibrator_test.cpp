@@ -223,16 +223,19 @@ g (float[2] x, bool c) => (float[2] y) {
 }
 )"));
   std::vector<exec::TensorMap> taken = {{{"x", Tensor::from_vector<float>({-1, 2}, {2})}, {"c", Tensor::scalar<bool>(true)}}};
-  CalibTable t = calibrate(g, {{"t", kAct, -1, false}}, MemoryReader(taken), quiet("minmax"));
-  EXPECT_EQ(t.tensors.at("t").max, std::vector<float>{2.0f});  // the tap reaches into the branch
+  // Branch tensors by their scoped names: "<If node (unnamed: its output)>/<branch>/<tensor>".
+  CalibTable t = calibrate(g, {{"y/then_branch/t", kAct, -1, false}}, MemoryReader(taken), quiet("minmax"));
+  EXPECT_EQ(t.tensors.at("y/then_branch/t").max, std::vector<float>{2.0f});  // the tap reaches into the branch
   std::vector<exec::TensorMap> not_taken = {{{"x", Tensor::from_vector<float>({-1, 2}, {2})}, {"c", Tensor::scalar<bool>(false)}}};
   try {
-    calibrate(g, {{"t", kAct, -1, false}, {"e", kAct, -1, false}}, MemoryReader(not_taken), quiet("minmax"));
+    calibrate(g, {{"y/then_branch/t", kAct, -1, false}, {"y/else_branch/e", kAct, -1, false}}, MemoryReader(not_taken), quiet("minmax"));
     FAIL() << "no error";
   } catch (const DataError& e) {
-    EXPECT_NE(std::string(e.what()).find("calibration target 't' was never produced"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("calibration target 'y/then_branch/t' was never produced"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("If/Loop branch"), std::string::npos) << e.what();
   }
+  // A branch tensor by its plain name is not a tensor of the model.
+  EXPECT_THROW(calibrate(g, {{"t", kAct, -1, false}}, MemoryReader(taken), quiet("minmax")), ModelError);
 }
 
 TEST(ChannelMeans, InputAndLinearLayerOutputAgainstDirectSums) {

@@ -96,6 +96,27 @@ TEST(SampleFolders, ErrorsNameTheFile) {
   EXPECT_NE(msg.find("expected dtype float32, got int64"), std::string::npos) << msg;
 }
 
+// What ONNX Runtime accepts (onnxruntime-node 1.30): any shape for an input declared as a scalar, no
+// other rank mismatch. A one-element array for a scalar is read as the scalar.
+TEST(SampleFolders, ScalarInputsTakeOneElementArraysAsOnnxRuntimeDoes) {
+  const ValueInfo sr = input("sr", DType::Int64, {});
+  auto dir = test::fresh_dir();
+  for (const Shape& shape : {Shape{1}, Shape{1, 1}, Shape{}}) {
+    write_npy(dir / "sr.npy", Tensor::from_vector<int64_t>({16000}, shape));
+    Tensor got = open_data(dir, {sr})->read(0).tensors.at("sr");
+    EXPECT_EQ(got.shape(), Shape{}) << shape_str(shape);
+    EXPECT_EQ(got.to_vector<int64_t>(), std::vector<int64_t>{16000});
+  }
+  write_npy(dir / "sr.npy", Tensor::from_vector<int64_t>({8000, 16000}, {2}));
+  std::string msg = error_of([&] { open_data(dir, {sr})->read(0); });
+  EXPECT_NE(msg.find("input 'sr': expected shape [], got [2]"), std::string::npos) << msg;
+  // [1,3] for a [3] input: ONNX Runtime refuses the rank mismatch, and so does ptq.
+  const ValueInfo v = input("v", DType::Float32, {3});
+  write_npy(dir / "v.npy", test::random_tensor({1, 3}, 2));
+  msg = error_of([&] { open_data(dir, {v})->read(0); });
+  EXPECT_NE(msg.find("input 'v': expected shape [3], got [1,3]"), std::string::npos) << msg;
+}
+
 TEST(SampleFolders, NonFiniteIsAnErrorOrSkipped) {
   auto dir = test::fresh_dir();
   fs::create_directories(dir / "a");

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // If and Loop: branch selection, outer-scope values, subgraph Constant weights, loop-carried values,
-// scan outputs, while-loop termination, and the tap seeing values computed inside subgraphs.
+// scan outputs, while-loop termination, and the tap seeing values computed inside subgraphs under
+// scoped names.
 #include <map>
 
 #include "ptq/exec/executor.h"
@@ -58,7 +59,10 @@ TEST(ControlFlow, IfRunsTheSelectedBranchWithOuterValuesAndWeights) {
   std::map<std::string, int> seen;
   auto then_out = with_tap(ex, {{"c", flag(true)}, {"x", x}}, seen);
   EXPECT_EQ(then_out.at("y").to_vector<float>(), (std::vector<float>{11, 29}));  // x² + {10, 20}
-  EXPECT_EQ(seen["t"], 1);  // the branch's node output reached the tap
+  // The branch's node output reached the tap under its scoped name (unnamed If: its output's name).
+  EXPECT_EQ(seen["y/then_branch/t"], 1);
+  EXPECT_EQ(seen.count("t"), 0u);
+  EXPECT_EQ(seen.count("y/else_branch/e"), 0u);
   EXPECT_EQ(seen["y"], 1);
   auto else_out = ex.run({{"c", flag(false)}, {"x", x}});
   EXPECT_EQ(else_out.at("y").to_vector<float>(), (std::vector<float>{-1, -9}));
@@ -74,7 +78,10 @@ TEST(ControlFlow, LoopWithTripCountStacksScanOutputs) {
   EXPECT_EQ(out.at("s").to_vector<float>(), (std::vector<float>{10}));
   EXPECT_EQ(out.at("sums").shape(), (Shape{4}));
   EXPECT_EQ(out.at("sums").to_vector<float>(), (std::vector<float>{1, 3, 6, 10}));
-  EXPECT_EQ(seen["sout"], 4);  // once per iteration
+  EXPECT_EQ(seen["s/body/sout"], 4);  // once per iteration, scoped
+  EXPECT_EQ(seen["s/body/sin"], 4);   // body inputs too
+  EXPECT_EQ(seen["s/body/i"], 4);
+  EXPECT_EQ(seen.count("sout"), 0u);
 }
 
 TEST(ControlFlow, LoopStopsWhenTheBodyConditionTurnsFalse) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// LSTM and GRU against the ONNX equations evaluated per element here: bidirectional, sequence_lens,
-// initial states, peepholes, clip, linear_before_reset, custom activations, layout 1.
+// LSTM, GRU and RNN against the ONNX equations evaluated per element here: bidirectional, sequence_lens,
+// initial states, peepholes, clip, linear_before_reset, custom activations, layout 1; com.microsoft
+// DynamicQuantizeLSTM against the LSTM on the weights it dequantizes to.
 #include <cmath>
 #include <functional>
 
@@ -116,6 +117,18 @@ RnnRef ref_gru(const Weights& w, bool lbr, const Fn& f, const Fn& g) {
   });
 }
 
+RnnRef ref_rnn(const Weights& w, const Fn& f) {
+  std::vector<float> zeros(static_cast<size_t>(2 * B * H), 0.0f);
+  return drive(2, w.h0.to_vector<float>(), zeros, [&](int d, int64_t b, int64_t t, std::vector<double>& h, std::vector<double>&) {
+    const float* xt = w.x.data<float>() + (t * B + b) * I;
+    const float* wb = w.bias.data<float>() + d * 2 * H;
+    std::vector<float> hf(h.begin(), h.end());
+    for (int64_t k = 0; k < H; ++k)
+      h[static_cast<size_t>(k)] = f(dot(xt, w.w.data<float>() + (d * H + k) * I, I) + dot(hf.data(), w.r.data<float>() + (d * H + k) * H, H) +
+                                    wb[k] + wb[H + k]);
+  });
+}
+
 OpCase rnn_case(const std::string& node, const Weights& w, bool lstm) {
   OpCase op;
   op.node = node;
@@ -207,4 +220,49 @@ TEST(GRU, CustomActivationsWithAlphaBeta) {
         EXPECT_TRUE(test::nearly_equal(out[0].data<float>()[i0], fwd.y[i0], kTol)) << t << "," << b << "," << k;
         EXPECT_TRUE(test::nearly_equal(out[0].data<float>()[i1], rev.y[i1], kTol)) << t << "," << b << "," << k;
       }
+}
+
+TEST(RNN, BidirectionalSequenceLensAndActivations) {
+  Weights w = make_weights(1, 500);
+  auto out = test::run_op(rnn_case("y, yh = RNN <direction = \"bidirectional\", hidden_size = 6> (x, w, r, bias, lens, h0)", w, false));
+  RnnRef ref = ref_rnn(w, [](double v) { return std::tanh(v); });
+  test::expect_near_all(out[0], ref.y, kTol, "Y");
+  test::expect_near_all(out[1], ref.y_h, kTol, "Y_h");
+  auto relu = test::run_op(rnn_case(
+      "y, yh = RNN <direction = \"bidirectional\", hidden_size = 6, activations = [\"Relu\", \"Relu\"]> (x, w, r, bias, lens, h0)", w, false));
+  test::expect_near_all(relu[0], ref_rnn(w, [](double v) { return std::max(0.0, v); }).y, kTol, "Y relu");
+}
+
+TEST(DynamicQuantizeLSTM, RunsTheLstmOnItsDequantizedWeights) {
+  Weights w = make_weights(4, 600);
+  // int8 W/R in the contrib layout [D, K, 4H], per-row scales and zero points [D, 4H] (nonzero zero points).
+  auto quantized = [](int64_t k, uint32_t seed, Tensor& q, Tensor& scale, Tensor& zp, Tensor& dequantized) {
+    q = Tensor(DType::Int8, {2, k, 4 * H});
+    scale = test::random_tensor({2, 4 * H}, seed, 0.005f, 0.02f);
+    zp = Tensor(DType::Int8, {2, 4 * H});
+    dequantized = Tensor(DType::Float32, {2, 4 * H, k});
+    for (int64_t c = 0; c < 2 * 4 * H; ++c) zp.data<int8_t>()[c] = static_cast<int8_t>(c % 7 - 3);
+    for (int64_t d = 0; d < 2; ++d)
+      for (int64_t i = 0; i < k; ++i)
+        for (int64_t n = 0; n < 4 * H; ++n) {
+          const int8_t v = static_cast<int8_t>((d * 131 + i * 17 + n * 29 + static_cast<int64_t>(seed)) % 255 - 127);
+          q.data<int8_t>()[(d * k + i) * 4 * H + n] = v;
+          const int64_t c = d * 4 * H + n;
+          dequantized.data<float>()[(d * 4 * H + n) * k + i] = static_cast<float>(v - zp.data<int8_t>()[c]) * scale.data<float>()[c];
+        }
+  };
+  Tensor wq, ws, wz, rq, rs, rz;
+  quantized(I, 7, wq, ws, wz, w.w);
+  quantized(H, 8, rq, rs, rz, w.r);
+  OpCase op = rnn_case("y, yh, yc = LSTM <direction = \"bidirectional\", hidden_size = 6> (x, w, r, bias, lens, h0, c0, p)", w, true);
+  auto ref = test::run_op(op);
+  OpCase dq = op;
+  dq.node = "y, yh, yc = com.microsoft.DynamicQuantizeLSTM <direction = \"bidirectional\", hidden_size = 6> "
+            "(x, wq, rq, bias, lens, h0, c0, p, ws, wz, rs, rz)";
+  dq.opsets = "\"\" : 13, \"com.microsoft\" : 1";
+  dq.inputs[1] = {"wq", wq};
+  dq.inputs[2] = {"rq", rq};
+  dq.inputs.insert(dq.inputs.end(), {{"ws", ws}, {"wz", wz}, {"rs", rs}, {"rz", rz}});
+  auto out = test::run_op(dq);
+  for (size_t k = 0; k < 3; ++k) test::expect_same_bits(out[k], ref[k], "output " + std::to_string(k));
 }

@@ -125,3 +125,39 @@ TEST(Evaluator, NonFiniteValuesAreCountedAndLeftOutOfTheFigures) {
   EXPECT_NE(text.find("warning: output 'y' has 0 NaN/Inf values in FP32 and 1 in the quantized model"), std::string::npos) << text;
   EXPECT_EQ(report::eval_json(r)["outputs"][0]["nonfinite"]["quantized"], 1);
 }
+
+// Per-step errors along a sequence's time axis against the cosine computed here; a tensor inside an
+// If branch reaches the comparison through the tap, by its scoped name.
+TEST(Evaluator, SequencesPerStepAndTensorsInsideBranches) {
+  auto model = [](float drift) {
+    onnx::ModelProto m = test::parse_text_model(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[3,1,1,2] x, bool c) => (float[3,1,1,2] y) {
+  y = If (c) <then_branch = t_g () => (float[3,1,1,2] t) { t = Add(x, d) }, else_branch = e_g () => (float[3,1,1,2] e) { e = Neg(x) }>
+}
+)");
+    m.mutable_graph()->mutable_node(0)->set_name("sel");
+    std::vector<float> d(6);
+    for (size_t i = 0; i < 6; ++i) d[i] = drift * static_cast<float>(i / 2) * (i % 2 ? 1.0f : -1.0f);  // grows with t
+    test::add_initializer(m, "d", Tensor::from_vector<float>(d, {3, 1, 1, 2}));
+    return build_graph(m);
+  };
+  Graph ref = model(0.0f), cand = model(0.5f);
+  const Tensor x = Tensor::from_vector<float>({1, 2, 1, 2, 1, 2}, {3, 1, 1, 2});
+  test::MemoryReader data({{{"x", x}, {"c", cast_tensor(Tensor::scalar<uint8_t>(1), DType::Bool)}}});
+  report::EvalOptions opt;
+  opt.progress = false;
+  opt.sequences = {{"y", "y", "y", 0}};
+  opt.tensors = {{"t", "sel/then_branch/t", "sel/then_branch/t", false, {}}};
+  report::EvalResult r = report::evaluate(ref, cand, data, opt);
+  ASSERT_EQ(r.sequences.size(), 1u);
+  ASSERT_EQ(r.sequences[0].steps.size(), 3u);
+  for (int t = 0; t < 3; ++t) {  // step t: (1, 2) against (1 - 0.5 t, 2 + 0.5 t)
+    const double a0 = 1, a1 = 2, b0 = 1 - 0.5 * t, b1 = 2 + 0.5 * t;
+    const double want = (a0 * b0 + a1 * b1) / std::sqrt((a0 * a0 + a1 * a1) * (b0 * b0 + b1 * b1));
+    EXPECT_NEAR(r.sequences[0].steps[static_cast<size_t>(t)].cosine(), want, kTol) << "step " << t;
+  }
+  ASSERT_EQ(r.tensors.size(), 1u);
+  EXPECT_EQ(r.tensors[0].error.count, 6);  // found inside the branch
+  EXPECT_NE(report::format_eval(r).find("y (3 steps): step 1 1.000000"), std::string::npos) << report::format_eval(r);
+}

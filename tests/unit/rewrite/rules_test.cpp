@@ -377,7 +377,9 @@ pads (float[1,2,4,4] x) => (float[1,3,6,6] y, float[1,3,6,6] z) {
   EXPECT_EQ(q.plan.tensors.at("z").params_from, "");
 }
 
-TEST(Rules, SubgraphsStayFloatAndKeepReadingOuterValues) {
+// The branches read t from the enclosing graph: it keeps its float name there, and each branch
+// quantizes it with the enclosing graph's parameters (subgraph_test.cpp covers bodies in depth).
+TEST(Rules, BodiesKeepReadingOuterValuesThroughTheirOwnQdq) {
   onnx::ModelProto m = parse_text_model(R"(
 <ir_version: 8, opset_import: ["" : 13]>
 branchy (bool b, float[1,2,4,4] x) => (float[1,2,4,4] z) {
@@ -391,6 +393,11 @@ branchy (bool b, float[1,2,4,4] x) => (float[1,2,4,4] z) {
   EXPECT_EQ(op_counts(q.model)["If"], 1);
   EXPECT_EQ(producer_of(q.model, "t")->op_type(), "Conv");  // the float t still exists for the branches
   EXPECT_EQ(q.plan.tensors.count("t"), 1u);
+  ASSERT_EQ(q.plan.subgraphs.size(), 2u);
+  for (const auto& sp : q.plan.subgraphs) {
+    if (sp.attr == "then_branch") EXPECT_EQ(sp.plan->tensors.at("t").table_key(), "t");  // Relu: own Q/DQ of t
+    else EXPECT_EQ(sp.plan->tensors.count("t"), 0u);  // Neg has no rule
+  }
 }
 
 TEST(Rules, DedicatedPairsGiveEveryReaderItsOwnQdq) {
