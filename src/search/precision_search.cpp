@@ -218,20 +218,34 @@ class Search {
   }
 
   // The shortest prefix of the ranking that meets the tolerance (growing 1, 2, 4, ..., then bisecting),
-  // then pruning; false when even the whole ranking misses it.
+  // then pruning; false when no prefix that leaves something quantized meets it. A prefix with no valid
+  // plan (every layer promoted to float: nothing left to quantize) caps the growth, and the prefixes
+  // below the cap are bisected for one that meets.
   bool grow_and_bisect(SearchResult& r) {
     const std::vector<size_t> order = rank_by_value(r);
     auto prefix = [&](size_t k) { return std::vector<size_t>(order.begin(), order.begin() + static_cast<long>(k)); };
-    size_t fail = 0, pass = 0;  // prefix lengths known to fail / pass (pass 0: none yet)
+    size_t fail = 0, pass = 0;         // prefix lengths known to fail / pass (pass 0: none yet)
+    size_t cap = order.size() + 1;     // prefix lengths from cap on have no valid plan
     for (size_t k = 1;; k = std::min(2 * k, order.size())) {
       r.attempts.push_back(evaluate(prefix(k)));
       if (r.attempts.back().meets) {
         pass = k;
         break;
       }
+      if (!r.attempts.back().note.empty()) {
+        cap = k;
+        break;
+      }
       fail = k;
       if (k == order.size()) return false;
     }
+    while (pass == 0 && cap - fail > 1) {
+      const size_t mid = fail + (cap - fail) / 2;
+      r.attempts.push_back(evaluate(prefix(mid)));
+      if (r.attempts.back().meets) pass = mid;
+      else (r.attempts.back().note.empty() ? fail : cap) = mid;
+    }
+    if (pass == 0) return false;
     while (pass - fail > 1) {
       const size_t mid = fail + (pass - fail) / 2;
       r.attempts.push_back(evaluate(prefix(mid)));
