@@ -72,7 +72,17 @@ calib::CalibTable run_calibrate(const QuantizeJob& job) {
   return table;
 }
 
-QuantizeResult run_quantize(const QuantizeJob& job) {
+// The job with the defaults that depend on other options filled in: AdaRound learns the rounding on the
+// grid that minimizes each channel's squared weight error (--weight-range mse), as Nagel et al. do,
+// unless --weight-range says otherwise.
+QuantizeJob with_dependent_defaults(const QuantizeJob& in) {
+  QuantizeJob job = in;
+  if (job.adaround > 0 && job.calib.weight_range.empty()) job.calib.weight_range = "mse";
+  return job;
+}
+
+QuantizeResult run_quantize(const QuantizeJob& given) {
+  const QuantizeJob job = with_dependent_defaults(given);
   auto start = Clock::now();
   check_output(job);
   rewrite::validate_options(job.quant);

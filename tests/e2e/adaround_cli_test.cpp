@@ -61,6 +61,7 @@ TEST(AdaRoundCli, ReportLineAndDefaultIterations) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("  AdaRound: 7 layers, 2000 iterations each, 40 samples"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("reconstruction error"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("(weight ranges: mse)"), std::string::npos) << r.err;  // AdaRound's default grid
 }
 
 TEST(AdaRoundCli, SameBytesWhateverTheThreads) {
@@ -76,6 +77,9 @@ TEST(AdaRoundCli, DynamicModeAndBiasCorrection) {
   const fs::path dir = test::fresh_dir();
   const nlohmann::json dyn = run_json(bundled() + " --mode dynamic --adaround 100 -o " + q(dir / "d.onnx"));
   EXPECT_EQ(dyn["adaround"]["layers"].size(), 7u);
+  EXPECT_EQ(dyn["weight_range"], "mse");
+  const nlohmann::json mm = run_json(bundled() + " --mode dynamic --adaround 100 --weight-range minmax -o " + q(dir / "m.onnx"));
+  EXPECT_EQ(mm["weight_range"], "minmax");  // an explicit choice stands
   const nlohmann::json bc = run_json(bundled() + " --adaround 100 --bias-correction -o " + q(dir / "b.onnx"));
   EXPECT_EQ(bc["adaround"]["layers"].size(), 7u);
   EXPECT_EQ(bc["adaround"]["biases_corrected"], 7);  // every layer has a bias of its own

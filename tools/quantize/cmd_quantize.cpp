@@ -46,7 +46,7 @@ void register_quantize_command(CLI::App& app, Action& action) {
   app.add_option("--adaround", o->job.adaround,
                  "AdaRound: learn each Conv/Gemm/MatMul weight's rounding (up or down) by layer-wise reconstruction on the "
                  "--calib samples; N iterations per layer (default " + std::to_string(pipeline::kDefaultAdaRoundIterations) +
-                     "). Give N, or put the flag after MODEL")
+                     "); weight ranges default to --weight-range mse. Give N, or put the flag after MODEL")
       ->expected(0, 1)
       ->default_str(std::to_string(pipeline::kDefaultAdaRoundIterations))
       ->group("Quantization");

@@ -36,7 +36,8 @@ struct QuantizeJob {
   bool fold_batch_norm = true;
   bool bias_correction = false;  // rewrite::correct_biases with means over the calibration samples
   // --adaround [N]: transform::adaround on the calibration samples, N iterations per layer (0: off); then
-  // bias correction, if asked for, on the rounded weights.
+  // bias correction, if asked for, on the rounded weights. Without calib.weight_range, the weight ranges
+  // are "mse" (run_quantize fills it in).
   int adaround = 0;
   // SmoothQuant's alpha in [0, 1] (rewrite::smooth_quant before calibration, max|X_j| over the calibration
   // samples); negative: off.
