@@ -25,8 +25,8 @@ std::string spec_text(const rewrite::QuantOptions& q) {
 std::string tolerance_text(const search::Tolerance& t) {
   char text[128];
   std::string s;
-  if (t.target_cosine > 0.0) std::snprintf(text, sizeof text, "--target-cosine %g", t.target_cosine), s += text;
-  if (t.max_drop >= 0.0) std::snprintf(text, sizeof text, "%s--max-drop %g", s.empty() ? "" : " ", t.max_drop), s += text;
+  if (t.target_cosine > 0.0) std::snprintf(text, sizeof text, "--target-cosine %.10g", t.target_cosine), s += text;
+  if (t.max_drop >= 0.0) std::snprintf(text, sizeof text, "%s--max-drop %.10g", s.empty() ? "" : " ", t.max_drop), s += text;
   return s;
 }
 

@@ -255,6 +255,7 @@ TEST(QuantizeCli, TargetCosinePromotesTheStem) {
   for (const auto& a : tp["attempts"])
     capped |= a["promoted"] == 8 && a.value("note", "").find("nothing to quantize") != std::string::npos;
   EXPECT_TRUE(capped) << tight.out;
+  EXPECT_NE(tight.err.find("precision: --target-cosine 0.999999 met"), std::string::npos) << tight.err;  // not "1"
   // Usage errors: no evaluation samples; --max-drop without labels.
   auto no_eval = test::run_quantize(common + " --target-cosine 0.99 --eval-samples 0 -o " + q(dir / "x.onnx"));
   EXPECT_EQ(no_eval.exit_code, 2) << no_eval.err;
