@@ -4,7 +4,8 @@
 side by side, both judged by ONNX Runtime (the independent oracle) on held-out samples:
   - the worst output cosine against ONNX Runtime's FP32 outputs (plain and searched);
   - the share of Conv/Gemm/MatMul MACs left in 8 bits (ptq's report) and the layers promoted;
-  - ONNX Runtime latency (1 thread) of the searched model against FP32, and the integer kernels it runs;
+  - ONNX Runtime latency (1 thread, the least of 3 x 30 runs taken in turn) of the searched model against
+    FP32 and the plain model, and the integer kernels it runs;
   - the wall time of the search run against the plain run.
 
     /usr/bin/python3 tools/bench/corpus_sets.py          # once: builds ~/.cache/ptq-bench
@@ -51,6 +52,16 @@ def eval_set(spec, tmp, name):
     return held, ['--eval-samples', str(HOLDOUT)]
 
 
+def latencies(models, calib, tmp, rounds=3):
+    """ONNX Runtime latency of each model (1 thread): the least of `rounds` x 30 runs, the models taken
+    in turn each round, so that load from other processes on a shared machine hits them alike."""
+    best = [float('inf')] * len(models)
+    for r in range(rounds):
+        for i, m in enumerate(models):
+            best[i] = min(best[i], acc.latency(m, calib, tmp, 'lat%d_%d' % (r, i), stat='min_ms'))
+    return best
+
+
 def quantize(model, calib, out, extra):
     t0 = time.time()
     p = subprocess.run([acc.QUANTIZE, model, '--calib', calib, '-o', out, '--json', '-q'] + extra, capture_output=True, text=True)
@@ -73,7 +84,6 @@ def main():
         ev, holdout = eval_set(spec, tmp, name)
         espec = dict(spec, eval=ev)
         fp32 = acc.ort_eval(spec['model'], espec, tmp, name + '_fp32')
-        fp32_ms = acc.latency(spec['model'], spec['calib'], tmp, name + '_fp32')
         eval_opts = holdout if holdout else ['--eval-data', ev]
         common = eval_opts + args.extra.split()
         plain_out, search_out = os.path.join(tmp, name + '_plain.onnx'), os.path.join(tmp, name + '_search.onnx')
@@ -82,11 +92,11 @@ def main():
         plain_cos = worst_cosine(fp32, acc.ort_eval(plain_out, espec, tmp, name + '_plain'))
         search_cos = worst_cosine(fp32, acc.ort_eval(search_out, espec, tmp, name + '_search'))
         p = found['precision']
+        fp32_ms, plain_ms, search_ms = latencies([spec['model'], plain_out, search_out], spec['calib'], tmp)
         row = dict(model=name, plain_cosine=plain_cos, search_cosine=search_cos, met=p['met'], exit=code,
                    int8_mac_share=p['int8_mac_share'], promoted=len(p['layers']),
                    fallback=p['layers'][0]['precision'] if p['layers'] else '-', attempts=len(p['attempts']),
-                   ort_ms=acc.latency(search_out, spec['calib'], tmp, name + '_search'), fp32_ms=fp32_ms,
-                   plain_ms=acc.latency(plain_out, spec['calib'], tmp, name + '_plain'),
+                   ort_ms=search_ms, fp32_ms=fp32_ms, plain_ms=plain_ms,
                    kernels=acc.fused(search_out, spec['calib'], tmp, name + '_search'), plain_s=plain_s, search_s=search_s)
         print(json.dumps(row), flush=True)
         rows.append(row)
