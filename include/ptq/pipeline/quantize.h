@@ -19,6 +19,7 @@
 #include "ptq/rewrite/quantizer.h"
 #include "ptq/search/precision_search.h"
 #include "ptq/transform/adaround.h"
+#include "ptq/transform/weight_method.h"
 
 namespace ptq::pipeline {
 
@@ -41,6 +42,11 @@ struct QuantizeJob {
   // SmoothQuant's alpha in [0, 1] (rewrite::smooth_quant before calibration, max|X_j| over the calibration
   // samples); negative: off.
   float smooth_quant_alpha = -1.0f;
+  // --weight-method: "rtn" (round to nearest), "gptq" (transform::gptq on the calibration samples, then
+  // the rewrite stores its integers) or "awq" (transform::awq's scales folded into the model, then
+  // rounding to nearest); weight-only (dynamic) mode. act_order: GPTQ's column order by decreasing H_kk.
+  std::string weight_method = "rtn";
+  bool act_order = false;
   // Tolerance-driven precision (--target-cosine, --max-drop, --fallback): search::search_precision on the
   // evaluation samples; the written model's evaluation decides whether the tolerance is met.
   search::Tolerance tolerance;
@@ -81,6 +87,21 @@ struct AdaRoundSummary {
   size_t biases_corrected = 0;               // in AdaRound's pass (with --bias-correction)
 };
 
+// What --weight-method gptq|awq did.
+struct WeightMethodSummary {
+  std::string method = "rtn";
+  bool ran = false;
+  std::vector<transform::WeightMethodLayer> layers;
+  std::vector<std::string> skipped;  // "label: reason"
+  size_t samples = 0;
+  double seconds = 0.0;
+  double error_rtn = 0.0, error = 0.0;  // mean over the layers of the relative output errors
+  size_t scaled = 0, folded = 0;        // AWQ: activations scaled, of them folded into their producer
+};
+
+// The --weight-method names (rtn, gptq, awq), for the CLI's choices and messages.
+const std::vector<std::string>& weight_methods();
+
 struct QuantizeResult {
   std::string model, output;
   std::string method;           // calibration method, "table" when loaded, "weights" in dynamic mode
@@ -105,6 +126,7 @@ struct QuantizeResult {
   std::string hint;
   PrecisionSummary precision;
   AdaRoundSummary adaround;
+  WeightMethodSummary weight_method;
 };
 
 // --adaround without a count: iterations per layer (the paper: 10k; this fits MobileNetV2 with 256 samples
