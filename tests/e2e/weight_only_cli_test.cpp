@@ -58,7 +58,7 @@ TEST(WeightOnlyCli, GptqReportsEveryLayerAndIsDeterministic) {
 
 TEST(WeightOnlyCli, AwqScalesFoldIntoTheModel) {
   const fs::path dir = test::fresh_dir();
-  auto r = test::run_quantize(lm() + kInt4 + " --weight-method awq" + calib_arg() + " -q --json -o " + q(dir / "a.onnx"));
+  auto r = test::run_quantize(lm() + kInt4 + " --weight-method awq" + calib_arg() + " --threads 2 -q --json -o " + q(dir / "a.onnx"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
   const auto& w = j["weight_method_report"];
@@ -66,6 +66,9 @@ TEST(WeightOnlyCli, AwqScalesFoldIntoTheModel) {
   ASSERT_EQ(w["layers"].size(), kLmLayers);
   EXPECT_LE(static_cast<double>(w["error"]), static_cast<double>(w["error_rtn"]));
   EXPECT_GT(static_cast<int>(w["scaled"]), 0);
+  r = test::run_quantize(lm() + kInt4 + " --weight-method awq" + calib_arg() + " --threads 1 -q -o " + q(dir / "b.onnx"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(file_bytes(dir / "a.onnx"), file_bytes(dir / "b.onnx")) << "bytes depend on --threads";
 }
 
 TEST(WeightOnlyCli, UsageErrors) {
