@@ -87,13 +87,15 @@ size_t to_matmulnbits(onnx::ModelProto& model) {
     const onnx::NodeProto& d = g.node(dq->second);
     const auto* block = attr(d, "block_size");
     const auto* axis = attr(d, "axis");
-    if (!block || block->i() <= 0 || (axis && axis->i() != 0) || d.input_size() != 3) continue;
-    auto wi = inits.find(d.input(0)), si = inits.find(d.input(1)), zi = inits.find(d.input(2));
-    if (wi == inits.end() || si == inits.end() || zi == inits.end()) continue;
+    if (!block || block->i() <= 0 || (axis && axis->i() != 0) || d.input_size() < 2) continue;
+    auto wi = inits.find(d.input(0)), si = inits.find(d.input(1));
+    auto zi = d.input_size() > 2 ? inits.find(d.input(2)) : inits.end();
+    if (wi == inits.end() || si == inits.end() || (d.input_size() > 2 && zi == inits.end())) continue;
     const Tensor q = onnx_io::tensor_from_proto(g.initializer(wi->second));
     if (q.rank() != 2 || (q.dtype() != DType::Int4 && q.dtype() != DType::UInt4)) continue;
-    const PackedNBits p = pack_matmulnbits(q, onnx_io::tensor_from_proto(g.initializer(si->second)),
-                                           onnx_io::tensor_from_proto(g.initializer(zi->second)), block->i());
+    const Tensor scale = onnx_io::tensor_from_proto(g.initializer(si->second));
+    const Tensor zero_point = zi != inits.end() ? onnx_io::tensor_from_proto(g.initializer(zi->second)) : Tensor::zeros(q.dtype(), scale.shape());
+    const PackedNBits p = pack_matmulnbits(q, scale, zero_point, block->i());
     const std::string base = d.input(0);
     std::vector<std::string> inputs = {mm.input(0), names.unique(base + "_nbits"), names.unique(base + "_nbits_scale")};
     *g.add_initializer() = onnx_io::tensor_to_proto(p.weight, inputs[1]);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Blocked weight-only quantization (--block-size, --int4-format): the DequantizeLinear's axis, block_size
-// and scale shape for MatMul, Gemm (transB) and a Gather table, the scales against a hand computation
+// and scale shape for MatMul, Gemm (transB) and a Gather table (symmetric int4: no zero point input), the scales against a hand computation
 // (absmax of each block / 7), a partial last block, the executor running the result as the float model
 // with fake-quantized weights; the MatMulNBits packing against a hand-computed example and the
 // MatMulNBits model computing what the DequantizeLinear one computes; the option combinations refused.
@@ -67,8 +67,13 @@ TEST(BlockedWeights, DequantizeLinearPerBlockWithHandComputedScales) {
     EXPECT_EQ(attr_int(*dq, "axis", -1), w.axis) << w.name;
     EXPECT_EQ(attr_int(*dq, "block_size", 0), 16) << w.name;
     EXPECT_EQ(initializer_value(q.model, std::string(w.name) + "_scale").shape(), w.scale) << w.name;
-    EXPECT_EQ(initializer_value(q.model, std::string(w.name) + "_zero_point").shape(), w.scale) << w.name;
+    EXPECT_EQ(dq->input_size(), 2) << w.name << ": symmetric int4 blocks omit their zero points (0, the default)";
+    EXPECT_EQ(find_initializer(q.model, std::string(w.name) + "_zero_point"), nullptr) << w.name;
   }
+  Quantized u = quantize(net(), blocked(QType::UInt4, 16));  // uint4: zero point 8, kept
+  const Tensor zp = initializer_value(u.model, "M_zero_point");
+  EXPECT_EQ(zp.shape(), (Shape{3, 24}));
+  for (int64_t i = 0; i < zp.numel(); ++i) EXPECT_EQ(zp.data<uint8_t>()[i], 8) << i;
   // M's scales: max |M[k, n]| over the block's rows k / 7 (symmetric int4), the last block rows 32..39.
   const Tensor m = random_tensor({40, 24}, 52), s = initializer_value(q.model, "M_scale");
   for (int64_t b = 0; b < 3; ++b)
