@@ -106,7 +106,7 @@ void Emitter::emit_quantized_constants() {
     std::vector<std::string> inputs = {add_initializer(q, name + "_quantized")};
     if (t.kind == Kind::Bias) {
       inputs.push_back(add_initializer(scale_tensor(p), name + "_scale"));  // zero point 0: omitted (the default)
-    } else if (p.blocked() && std::all_of(p.zero_point.begin(), p.zero_point.end(), [](int32_t z) { return z == 0; })) {
+    } else if (p.blocked() && (p.type == QType::Int4 || p.type == QType::Int8) && std::all_of(p.zero_point.begin(), p.zero_point.end(), [](int32_t z) { return z == 0; })) {
       inputs.push_back(add_initializer(scale_tensor(p), name + "_scale"));  // zero point 0: omitted (a block's worth of bytes)
     } else {
       const auto& [scale, zero_point] = param_names(name);

@@ -174,3 +174,32 @@ TEST(BlockedWeights, ImpossibleCombinationsAreUsageErrors) {
   refused(nb_static, "--int4-format matmulnbits needs weight-only 4-bit blocks");
   EXPECT_NO_THROW(rewrite::validate_options(blocked(QType::UInt4, 128)));
 }
+
+// The precision search's 16-bit layers (PrecisionOverrides::wide_nodes) keep their blocks: retype_table
+// recomputes a promoted weight's parameters per block from the min/max observed per block.
+TEST(BlockedWeights, WideLayersKeepTheirBlocks) {
+  QuantOptions o = blocked(QType::Int4, 16);
+  const onnx::ModelProto m = net();
+  const Graph g = build_graph(m);
+  const calib::CalibTable table = rewrite::weight_table(g, rewrite::plan_quantization(g, o));
+  int matmul = -1;
+  for (size_t i = 0; i < g.nodes.size(); ++i)
+    if (g.nodes[i].op_type == "MatMul") matmul = static_cast<int>(i);
+  ASSERT_GE(matmul, 0);
+  o.precision.wide_nodes = {matmul};
+  const rewrite::QuantPlan plan = rewrite::plan_quantization(g, o);
+  const calib::CalibTable wide = rewrite::retype_table(table, plan);
+  const QParams& p = wide.tensors.at("M").qparams;
+  EXPECT_EQ(p.type, QType::Int16);
+  EXPECT_EQ(p.block, 16);
+  EXPECT_EQ(p.scale_shape, (Shape{3, 24}));
+  const Tensor w = random_tensor({40, 24}, 52);
+  float top = 0.0f;  // block 1 of column 5: rows 16..31
+  for (int64_t k = 16; k < 32; ++k) top = std::max(top, std::fabs(w.data<float>()[k * 24 + 5]));
+  EXPECT_NEAR(p.scale[24 + 5], top / 32767.0f, 1e-6f * top / 32767.0f);
+  const onnx::ModelProto q = rewrite::rewrite_model(m, g, plan, wide);
+  const onnx::NodeProto* dq = find_node(q, "M_DequantizeLinear");
+  ASSERT_NE(dq, nullptr);
+  EXPECT_EQ(dq->input_size(), 3) << "int16: the zero point is written";
+  EXPECT_EQ(wide.tensors.at("E").qparams.type, QType::Int4) << "other layers keep 4 bits";
+}
