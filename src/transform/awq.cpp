@@ -127,19 +127,15 @@ WeightMethodResult awq(const Graph& graph, const rewrite::QuantPlan& plan, const
       reports[a].push_back(rep);
     }
   });
+  std::map<std::string, WeightMethodLayer> by_weight;
   for (size_t a = 0; a < acts.size(); ++a) {
     log::debug("AWQ '", acts[a], "': alpha ", alphas[a], " for ", readers[a].size(), " readers");
     r.scales[acts[a]] = scales[a];
     r.alphas[acts[a]] = alphas[a];
-    for (auto& rep : reports[a]) r.layers.push_back(std::move(rep));
+    for (auto& rep : reports[a]) by_weight[rep.weight] = std::move(rep);
   }
-  std::stable_sort(r.layers.begin(), r.layers.end(), [&](const WeightMethodLayer& x, const WeightMethodLayer& y) {
-    auto node_of = [&](const WeightMethodLayer& l) {
-      for (const auto& e : eligible) if (e.weight == l.weight) return e.node;
-      return -1;
-    };
-    return node_of(x) < node_of(y);
-  });
+  for (const LinearLayer& l : eligible)  // graph order
+    if (auto it = by_weight.find(l.weight); it != by_weight.end()) r.layers.push_back(std::move(it->second));
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return r;
 }
