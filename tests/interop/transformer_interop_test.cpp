@@ -31,7 +31,7 @@ constexpr double kLmDynamicRatio = 1.01;  // perplexity quantized / FP32
 constexpr double kLmStaticRatio = 1.03;
 constexpr double kLmSmoothRatio = 1.03;
 constexpr double kGeluCosine = 0.999;      // a 2-layer MLP with an opset-20 Gelu, static int8
-// Weight-only int4, blocks of 32 (README, Transformer results, has the measured ratios).
+// Weight-only int4, blocks of 32 (README, Transformer results; measured: RTN 1.087, GPTQ 1.037, AWQ 1.062).
 constexpr double kLmInt4RtnRatio = 1.15;
 constexpr double kLmInt4GptqRatio = 1.05;
 constexpr double kLmInt4AwqRatio = 1.10;
