@@ -38,9 +38,8 @@ struct DataSplit {
 };
 DataSplit split_data(const QuantizeJob& job, const Graph& graph);
 
-// adaround_stage.cpp: --adaround for a plan and its table: the model and graph with the rounded weights
-// (and, with --bias-correction, the biases corrected in AdaRound's pass), changed = false when no layer
-// could be rounded, and the summary.
+// A weight transform's result: a copy of the model and graph with new weights (same names), changed =
+// false when it changed nothing, and what the report says about it.
 template <class Summary>
 struct Reweighted {
   bool changed = false;
@@ -48,15 +47,16 @@ struct Reweighted {
   Graph graph;
   Summary summary;
 };
+// adaround_stage.cpp: --adaround for a plan and its table: the rounded weights (and, with
+// --bias-correction, the biases corrected in AdaRound's pass).
 using Rounded = Reweighted<AdaRoundSummary>;
 Rounded adaround_stage(const QuantizeJob& job, const Prepared& prep, const DataSplit& data, const rewrite::QuantPlan& plan,
                        const calib::CalibTable& table);
 
-// gptq_stage.cpp: --weight-method gptq for a plan and its table: the model and graph with GPTQ's weights
-// (on the grid of the table's parameters, so the table still applies), changed = false when no layer
-// qualified, and the summary.
-Reweighted<WeightMethodSummary> gptq_stage(const QuantizeJob& job, const Prepared& prep, const DataSplit& data, const rewrite::QuantPlan& plan,
-                      const calib::CalibTable& table);
+// gptq_stage.cpp: --weight-method gptq for a plan and its table: GPTQ's weights (on the grid of the
+// table's parameters, so the table still applies).
+Reweighted<WeightMethodSummary> gptq_stage(const QuantizeJob& job, const Prepared& prep, const DataSplit& data,
+                                           const rewrite::QuantPlan& plan, const calib::CalibTable& table);
 // awq_stage.cpp: --weight-method awq on the prepared model (before its weights are quantized): AWQ's scales
 // searched on the calibration samples and folded in; replaces prep's model, graph and plan; fills
 // result.weight_method.

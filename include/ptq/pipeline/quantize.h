@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// The main job, `quantize MODEL --calib DIR -o OUT`: load → (fold BatchNorm) → plan → calibrate (or load a
-// table; dynamic mode needs none) → [precision search, with --target-cosine/--max-drop] → (AdaRound) →
-// (bias correction) → rewrite → evaluate FP32 vs quantized on held-out samples → save atomically → report.
+// The main job, `quantize MODEL --calib DIR -o OUT`: load → (fold BatchNorm) → plan → (SmoothQuant, AWQ:
+// scales folded into the float model) → calibrate (or load a table; dynamic mode needs none) → [precision
+// search, with --target-cosine/--max-drop] → (AdaRound or GPTQ: rounded weights) → (bias correction) →
+// rewrite → evaluate FP32 vs quantized on held-out samples → save atomically → report.
 // One function so the CLI stays a thin layer; the stages live in src/pipeline/*.cpp.
 //
 // Held-out samples: with --eval-data the evaluation uses that set; otherwise the last
