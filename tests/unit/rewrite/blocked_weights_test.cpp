@@ -203,3 +203,32 @@ TEST(BlockedWeights, WideLayersKeepTheirBlocks) {
   EXPECT_EQ(dq->input_size(), 3) << "int16: the zero point is written";
   EXPECT_EQ(wide.tensors.at("E").qparams.type, QType::Int4) << "other layers keep 4 bits";
 }
+
+// A constant table read through Slice (learned positions) is blocked along its last axis with
+// --block-size, and only then: plain dynamic mode leaves it float.
+TEST(BlockedWeights, SlicedConstantTableIsBlockedAlongItsLastAxis) {
+  onnx::ModelProto m = parse_text_model(R"(
+<ir_version: 8, opset_import: ["" : 17]>
+net (float[3,40] x) => (float[3,40] y) {
+  p = Slice (P, starts, ends, axes)
+  y = Add (x, p)
+}
+)");
+  add_initializer(m, "P", random_tensor({8, 40}, 61));
+  Tensor starts(DType::Int64, {1}), ends(DType::Int64, {1}), axes(DType::Int64, {1});
+  starts.data<int64_t>()[0] = 0, ends.data<int64_t>()[0] = 3, axes.data<int64_t>()[0] = 0;
+  add_initializer(m, "starts", starts);
+  add_initializer(m, "ends", ends);
+  add_initializer(m, "axes", axes);
+  Quantized q = quantize(m, blocked(QType::Int4, 32));
+  const onnx::NodeProto* dq = find_node(q.model, "P_DequantizeLinear");
+  ASSERT_NE(dq, nullptr);
+  EXPECT_EQ(attr_int(*dq, "axis", -1), 1);
+  EXPECT_EQ(attr_int(*dq, "block_size", 0), 32);
+  EXPECT_EQ(initializer_value(q.model, "P_scale").shape(), (Shape{8, 2}));
+  QuantOptions plain;
+  plain.mode = rewrite::QuantMode::Dynamic;
+  const Graph g = build_graph(m);
+  const std::string err = error_of([&] { rewrite::plan_quantization(g, plain); });  // nothing else to quantize
+  EXPECT_NE(err.find("(Slice) writing 'p': dynamic mode quantizes constant weights only"), std::string::npos) << err;
+}
