@@ -5,6 +5,7 @@ ptq_add_test(rewrite_test
   unit/rewrite/rewrite_test.cpp
   unit/rewrite/passes_test.cpp
   unit/rewrite/four_bit_test.cpp
+  unit/rewrite/blocked_weights_test.cpp
   unit/rewrite/transformer_rules_test.cpp
   unit/rewrite/smooth_quant_test.cpp
   unit/rewrite/subgraph_test.cpp)

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "testutil.h"
 
+#include <cmath>
+
 #include <onnx/defs/parser.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -78,6 +80,15 @@ Tensor random_tensor(Shape shape, uint32_t seed, float lo, float hi) {
   float* p = t.data<float>();
   for (int64_t i = 0; i < t.numel(); ++i) p[i] = dist(rng);
   return t;
+}
+
+double max_relative_diff(const Tensor& got, const Tensor& want) {
+  double worst = 0.0, top = 0.0;
+  for (int64_t i = 0; i < want.numel(); ++i) {
+    worst = std::max(worst, std::fabs(double(got.data<float>()[i]) - want.data<float>()[i]));
+    top = std::max(top, std::fabs(double(want.data<float>()[i])));
+  }
+  return worst / top;
 }
 
 }  // namespace ptq::test

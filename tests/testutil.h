@@ -51,4 +51,7 @@ class MemoryReader : public calib::DataReader {
 // Deterministic pseudo-random float tensor in [lo, hi).
 Tensor random_tensor(Shape shape, uint32_t seed, float lo = -1.0f, float hi = 1.0f);
 
+// max |got − want| / max |want| over two float tensors of the same size.
+double max_relative_diff(const Tensor& got, const Tensor& want);
+
 }  // namespace ptq::test

@@ -32,9 +32,11 @@ json floats_json(const std::vector<float>& v) {
 json tensor_json(const TensorCalib& t) {
   json ranges = json::array();
   for (const Range& r : t.range) ranges.push_back({static_cast<double>(r.lo), static_cast<double>(r.hi)});
-  return json{{"method", t.method},        {"dtype", qtype_name(t.qparams.type)}, {"axis", t.qparams.axis},
-              {"min", floats_json(t.min)}, {"max", floats_json(t.max)},          {"range", ranges},
-              {"scale", floats_json(t.qparams.scale)}, {"zero_point", t.qparams.zero_point}};
+  json j{{"method", t.method},        {"dtype", qtype_name(t.qparams.type)}, {"axis", t.qparams.axis},
+         {"min", floats_json(t.min)}, {"max", floats_json(t.max)},          {"range", ranges},
+         {"scale", floats_json(t.qparams.scale)}, {"zero_point", t.qparams.zero_point}};
+  if (t.qparams.blocked()) j["block"] = t.qparams.block, j["scale_shape"] = t.qparams.scale_shape;
+  return j;
 }
 
 // Reads fields of a JSON document, failing with "file: path: what".
@@ -98,6 +100,14 @@ TensorCalib read_tensor(const Reader& rd, const std::string& name, const json& j
     std::vector<float> pair = rd.floats(ranges[i], path + ".range[" + std::to_string(i) + "]");
     if (pair.size() != 2) rd.fail(path + ".range[" + std::to_string(i) + "]", "expected [lo, hi]");
     t.range.push_back(Range{pair[0], pair[1]});
+  }
+  if (j.contains("block")) {
+    t.qparams.block = rd.integer(j["block"], path + ".block");
+    const json& shape = rd.field(j, "scale_shape", path);
+    if (!shape.is_array()) rd.fail(path + ".scale_shape", "expected an array of integers");
+    for (size_t i = 0; i < shape.size(); ++i) t.qparams.scale_shape.push_back(rd.integer(shape[i], path + ".scale_shape"));
+    if (t.qparams.block <= 0 || t.qparams.axis < 0 || shape_numel(t.qparams.scale_shape) != static_cast<int64_t>(t.qparams.scale.size()))
+      rd.fail(path + ".block", "a blocked entry needs block > 0, an axis and scale_shape holding every scale");
   }
   const size_t n = t.qparams.scale.size();
   if (n == 0) rd.fail(path + ".scale", "empty");

@@ -44,7 +44,9 @@ void TargetObserver::create_channels(const Tensor& value) {
     if (target_.axis >= value.rank())
       PTQ_FAIL(DataError, "tensor '", target_.tensor, "': per-channel axis ", target_.axis, " but the tensor has shape ",
                shape_str(value.shape()));
-    channels = value.shape()[static_cast<size_t>(target_.axis)];
+    channels = target_.block > 0 ? shape_numel(blocked_scale_shape(value.shape(), target_.axis, target_.block))
+                                 : value.shape()[static_cast<size_t>(target_.axis)];
+    shape_ = value.shape();
   }
   if (!channels_.empty()) {
     if (static_cast<int64_t>(channels_.size()) != channels)
@@ -67,6 +69,7 @@ void TargetObserver::observe(const Tensor& value) {
   const float* x = t.data<float>();
   if (pass_ == 0) check_finite(x, t.numel(), target_.tensor);
   create_channels(t);
+  if (target_.block > 0) return observe_blocks(t);
   const size_t channels = channels_.size();
   int64_t inner = 1;
   for (int d = target_.axis + 1; target_.axis >= 0 && d < t.rank(); ++d) inner *= t.shape()[static_cast<size_t>(d)];
@@ -94,6 +97,30 @@ void TargetObserver::observe(const Tensor& value) {
   if (t.numel() > 0) seen_ = true;
 }
 
+// Blocked: observer (o·blocks + b)·inner + j sees elements a of block b along the axis at (o, ·, j).
+void TargetObserver::observe_blocks(const Tensor& t) {
+  const float* x = t.data<float>();
+  const int axis = target_.axis;
+  const int64_t dim = t.dim(axis), block = target_.block, blocks = (dim + block - 1) / block;
+  int64_t inner = 1;
+  for (int d = axis + 1; d < t.rank(); ++d) inner *= t.dim(d);
+  const int64_t outer = t.numel() / (dim * inner);
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t b = 0; b < blocks; ++b)
+      for (int64_t j = 0; j < inner; ++j) {
+        scratch_.clear();
+        for (int64_t a = b * block; a < std::min(dim, (b + 1) * block); ++a) scratch_.push_back(x[(o * dim + a) * inner + j]);
+        const size_t c = static_cast<size_t>((o * blocks + b) * inner + j);
+        if (pass_ == 0) {
+          auto mm = std::minmax_element(scratch_.begin(), scratch_.end());
+          min_[c] = seen_ ? std::min(min_[c], *mm.first) : *mm.first;
+          max_[c] = seen_ ? std::max(max_[c], *mm.second) : *mm.second;
+        }
+        channels_[c]->observe(scratch_.data(), scratch_.size());
+      }
+  if (t.numel() > 0) seen_ = true;
+}
+
 TensorCalib TargetObserver::finish(const std::string& method) const {
   TensorCalib tc;
   tc.tensor = target_.tensor;
@@ -106,6 +133,10 @@ TensorCalib TargetObserver::finish(const std::string& method) const {
   try {
     tc.qparams = target_.axis >= 0 ? compute_qparams(tc.range, target_.spec, target_.axis)
                                    : compute_qparams(tc.range[0], target_.spec);
+    if (target_.block > 0) {
+      tc.qparams.block = target_.block;
+      tc.qparams.scale_shape = blocked_scale_shape(shape_, target_.axis, target_.block);
+    }
   } catch (Error& e) {
     e.append_context("tensor '" + target_.tensor + "'");
     throw;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // TargetObserver: the observation of one calibration target. It converts the tensor to float32,
 // rejects NaN/Inf (DataError naming the tensor), keeps the observed min/max, and feeds one observer
-// per channel (per-channel targets: slices along the axis) or one for the whole tensor. finish()
+// per channel (per-channel targets: slices along the axis), one per block (blocked targets) or one for
+// the whole tensor. finish()
 // turns the observers' ranges into QParams with compute_qparams.
 #pragma once
 
@@ -28,6 +29,7 @@ class TargetObserver {
 
  private:
   void create_channels(const Tensor& value);
+  void observe_blocks(const Tensor& value);
 
   CalibTarget target_;
   ObserverFactory make_;
@@ -38,6 +40,7 @@ class TargetObserver {
   std::vector<std::unique_ptr<Observer>> channels_;
   std::vector<float> min_, max_;
   std::vector<float> scratch_;  // one channel's values, gathered
+  Shape shape_;                 // per-channel and blocked targets: the tensor's shape
 };
 
 // A Softmax input as its observer sees it: each row clamped to its top kSoftmaxWindow, fully masked rows

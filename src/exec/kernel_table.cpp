@@ -188,6 +188,7 @@ const std::vector<KernelEntry>& kernel_table() {
       {"com.microsoft", "QuantizeLinear", &make_quantize_linear},
       {"com.microsoft", "DequantizeLinear", &make_dequantize_linear},
       {"com.microsoft", "DynamicQuantizeLSTM", &make_dynamic_quantize_lstm},
+      {"com.microsoft", "MatMulNBits", &make_matmul_nbits},
       {"", "DynamicQuantizeLinear", &make_dynamic_quantize_linear},
       {"", "MatMulInteger", &make_matmul_integer},
       {"", "ConvInteger", &make_conv_integer},

@@ -75,6 +75,15 @@ Attempt AttemptBuilder::build(const rewrite::QuantOptions& quant, const rewrite:
       source_graph = &rounded.graph;
     }
   }
+  Reweighted<WeightMethodSummary> reweighted;
+  if (job_.weight_method == "gptq") {
+    reweighted = gptq_stage(job_, prep_, data_, plan, table);
+    at.weight_method = reweighted.summary;
+    if (reweighted.changed) {
+      source = &reweighted.model;
+      source_graph = &reweighted.graph;
+    }
+  }
   rewrite::PassResult corrected;
   Graph corrected_graph;
   if (job_.bias_correction) {

@@ -17,7 +17,7 @@ size_t default_holdout(size_t total) { return total < 5 ? 0 : std::clamp<size_t>
 DataSplit split_data(const QuantizeJob& job, const Graph& graph) {
   DataSplit d;
   const bool dynamic = job.quant.mode == rewrite::QuantMode::Dynamic;
-  const bool needs_calib = !dynamic || job.bias_correction || job.adaround > 0 || job.tolerance.active();
+  const bool needs_calib = !dynamic || job.bias_correction || job.adaround > 0 || job.tolerance.active() || job.weight_method != "rtn";
   if (!job.calib_dir.empty() && needs_calib) {
     calib::DataOptions dopt = job.data;
     dopt.max_samples = 0;

@@ -61,6 +61,8 @@ calib::CalibTable run_calibrate(const QuantizeJob& job) {
   rewrite::validate_options(job.quant);
   if (job.smooth_quant_alpha >= 0.0f)
     PTQ_FAIL(UsageError, "--smooth-quant applies to the main command only: a table of `quantize calibrate` is of the unsmoothed model");
+  if (job.weight_method != "rtn")
+    PTQ_FAIL(UsageError, "--weight-method applies to the main command only: `quantize calibrate` writes a table, not weights");
   if (job.calib_dir.empty()) PTQ_FAIL(UsageError, "calibration needs data (--calib DIR)");
   Prepared p = prepare(job);
   calib::DataOptions dopt = job.data;
@@ -100,6 +102,7 @@ QuantizeResult run_quantize(const QuantizeJob& given) {
   if (job.adaround > 0 && dynamic && job.quant.dynamic_format == rewrite::DynamicFormat::Integer)
     PTQ_FAIL(UsageError, "--adaround cannot be combined with --dynamic-format integer (activations quantized per run by "
              "DynamicQuantizeLinear); use the default qdq format");
+  check_weight_method(job);
   if (job.tolerance.max_drop >= 0.0 && job.labels.empty())
     PTQ_FAIL(UsageError, "--max-drop needs a labelled evaluation set (--eval-data DIR --labels FILE)");
 
@@ -111,6 +114,8 @@ QuantizeResult run_quantize(const QuantizeJob& given) {
   r.folded_batch_norms = prep.folded_batch_norms;
   const DataSplit data = split_data(job, prep.graph);
   if (job.smooth_quant_alpha >= 0.0f) smooth_stage(job, prep, data, r);
+  r.weight_method.method = job.weight_method;
+  if (job.weight_method == "awq") awq_stage(job, prep, data, r);
 
   // Calibration (or a loaded table, or the weights alone in dynamic mode).
   calib::CalibTable table;
@@ -156,6 +161,7 @@ QuantizeResult run_quantize(const QuantizeJob& given) {
   r.quant = chosen.quant;
   r.corrected_biases = chosen.corrected_biases;
   r.adaround = chosen.adaround;
+  if (chosen.weight_method.ran) r.weight_method = chosen.weight_method;
   r.quantized_nodes = chosen.plan.quantized_node_count();
   r.float_nodes = chosen.plan.float_node_count();
   r.shape_nodes = chosen.plan.shape_node_count();

@@ -14,6 +14,7 @@ namespace ptq::pipeline {
 SensitivityReport run_sensitivity(const QuantizeJob& job) {
   rewrite::validate_options(job.quant);
   if (job.smooth_quant_alpha >= 0.0f) PTQ_FAIL(UsageError, "--smooth-quant applies to the main command only, not to `quantize sensitivity`");
+  if (job.weight_method != "rtn") PTQ_FAIL(UsageError, "--weight-method applies to the main command only, not to `quantize sensitivity`");
   if (job.calib_dir.empty() && job.load_table.empty())
     PTQ_FAIL(UsageError, "sensitivity needs calibration data (--calib DIR) or a table (--load-table FILE)");
   const Prepared prep = prepare(job);

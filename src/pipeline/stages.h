@@ -38,17 +38,33 @@ struct DataSplit {
 };
 DataSplit split_data(const QuantizeJob& job, const Graph& graph);
 
-// adaround_stage.cpp: --adaround for a plan and its table: the model and graph with the rounded weights
-// (and, with --bias-correction, the biases corrected in AdaRound's pass), changed = false when no layer
-// could be rounded, and the summary.
-struct Rounded {
+// A weight transform's result: a copy of the model and graph with new weights (same names), changed =
+// false when it changed nothing, and what the report says about it.
+template <class Summary>
+struct Reweighted {
   bool changed = false;
   onnx::ModelProto model;
   Graph graph;
-  AdaRoundSummary summary;
+  Summary summary;
 };
+// adaround_stage.cpp: --adaround for a plan and its table: the rounded weights (and, with
+// --bias-correction, the biases corrected in AdaRound's pass).
+using Rounded = Reweighted<AdaRoundSummary>;
 Rounded adaround_stage(const QuantizeJob& job, const Prepared& prep, const DataSplit& data, const rewrite::QuantPlan& plan,
                        const calib::CalibTable& table);
+
+// gptq_stage.cpp: --weight-method gptq for a plan and its table: GPTQ's weights (on the grid of the
+// table's parameters, so the table still applies).
+Reweighted<WeightMethodSummary> gptq_stage(const QuantizeJob& job, const Prepared& prep, const DataSplit& data,
+                                           const rewrite::QuantPlan& plan, const calib::CalibTable& table);
+// awq_stage.cpp: --weight-method awq on the prepared model (before its weights are quantized): AWQ's scales
+// searched on the calibration samples and folded in; replaces prep's model, graph and plan; fills
+// result.weight_method.
+void awq_stage(const QuantizeJob& job, Prepared& prep, const DataSplit& data, QuantizeResult& result);
+// The summary of a weight method's result (gptq_stage.cpp).
+WeightMethodSummary weight_method_summary(const std::string& method, const transform::WeightMethodResult& r);
+// Checks --weight-method against the other options (UsageError).
+void check_weight_method(const QuantizeJob& job);
 
 // attempt.cpp: one quantized model for a plan and its table: AdaRound (a copy of the model with the
 // rounded weights), bias correction (a corrected copy of the model, planned again: a layer may gain a
@@ -59,6 +75,7 @@ struct Attempt {
   onnx::ModelProto quantized;
   size_t corrected_biases = 0;
   AdaRoundSummary adaround;
+  WeightMethodSummary weight_method;  // GPTQ's (AWQ's runs before and is in the result)
   bool evaluated = false;
   report::EvalResult eval;
   std::string hint;

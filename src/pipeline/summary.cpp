@@ -18,6 +18,9 @@ std::string spec_text(const rewrite::QuantOptions& q) {
   else
     s += " (" + rewrite::dynamic_format_name(q.dynamic_format) + ")";
   s += ", weights " + qtype_name(q.weight_type) + " symmetric " + (q.per_channel ? "per-channel" : "per-tensor");
+  if (q.block_size > 0)
+    s += " (MatMul/Gemm/Gather: blocks of " + std::to_string(q.block_size) + ", " +
+         (q.int4_format == rewrite::Int4Format::MatMulNBits ? "MatMulNBits" : "DequantizeLinear") + ")";
   if (q.reduce_range) s += ", reduce-range";
   return s;
 }
@@ -94,6 +97,29 @@ std::string format_adaround(const AdaRoundSummary& a) {
   return line;
 }
 
+// "  weight method: ..." (empty for rtn).
+std::string format_weight_method(const WeightMethodSummary& w) {
+  if (!w.ran) return "";
+  char line[512];
+  std::string extra;
+  if (w.method == "awq") extra += ", " + std::to_string(w.scaled) + " inputs scaled (" + std::to_string(w.folded) + " folded)";
+  if (!w.skipped.empty()) extra += ", " + std::to_string(w.skipped.size()) + " Conv/Gemm/MatMul left as they are (-v: why)";
+  std::snprintf(line, sizeof line,
+                "  weight method: %s, %zu layers, %zu samples, %.1f s; output error (mean relative) %.4g RTN -> %.4g%s\n",
+                w.method.c_str(), w.layers.size(), w.samples, w.seconds, w.error_rtn, w.error, extra.c_str());
+  return line;
+}
+
+nlohmann::json weight_method_json(const WeightMethodSummary& w) {
+  nlohmann::json j = {{"method", w.method}, {"samples", w.samples}, {"seconds", w.seconds}, {"error_rtn", w.error_rtn},
+                      {"error", w.error}, {"skipped", w.skipped}, {"scaled", w.scaled}, {"folded", w.folded}};
+  j["layers"] = nlohmann::json::array();
+  for (const auto& l : w.layers)
+    j["layers"].push_back({{"name", l.label}, {"op_type", l.op_type}, {"weight", l.weight}, {"rows", l.rows}, {"depth", l.depth},
+                           {"columns", l.columns}, {"error_rtn", l.error_rtn}, {"error", l.error}});
+  return j;
+}
+
 nlohmann::json adaround_json(const AdaRoundSummary& a) {
   nlohmann::json j = {{"iterations", a.iterations}, {"samples", a.samples}, {"seconds", a.seconds},
                       {"error_nearest", a.error_nearest}, {"error", a.error}, {"skipped", a.skipped},
@@ -135,6 +161,7 @@ std::string format_summary(const QuantizeResult& r) {
   os << line;
   for (const auto& f : r.float_node_reasons) os << "    float: " << f << "\n";
   os << format_adaround(r.adaround);
+  os << format_weight_method(r.weight_method);
   std::snprintf(line, sizeof line, "  size: %s -> %s (%.3fx)\n", format_bytes(r.fp32_bytes).c_str(),
                 format_bytes(r.quantized_bytes).c_str(), r.fp32_bytes ? static_cast<double>(r.quantized_bytes) / r.fp32_bytes : 0.0);
   os << line;
@@ -161,6 +188,9 @@ nlohmann::json summary_json(const QuantizeResult& r) {
   j["symmetric_activations"] = r.quant.symmetric_activations;
   j["weight_type"] = qtype_name(r.quant.weight_type);
   j["per_channel"] = r.quant.per_channel;
+  j["block_size"] = r.quant.block_size;
+  j["int4_format"] = rewrite::int4_format_name(r.quant.int4_format);
+  j["weight_method"] = r.weight_method.method;
   j["calibration"] = {{"samples", r.calib_samples}, {"source", r.calib_source}, {"seconds", r.calib_seconds}};
   j["nodes"] = {{"quantized", r.quantized_nodes}, {"float", r.float_nodes}, {"folded", r.removed_nodes},
                 {"shape_arithmetic", r.shape_nodes}, {"in_patterns", r.pattern_nodes},
@@ -178,6 +208,7 @@ nlohmann::json summary_json(const QuantizeResult& r) {
   }
   if (r.precision.ran) j["precision"] = precision_json(r.precision);
   if (r.adaround.ran) j["adaround"] = adaround_json(r.adaround);
+  if (r.weight_method.ran) j["weight_method_report"] = weight_method_json(r.weight_method);
   return j;
 }
 

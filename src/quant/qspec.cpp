@@ -82,4 +82,10 @@ int64_t QuantSpec::qmax() const {
   return reduce_range ? r.reduced_max : r.max;
 }
 
+Shape blocked_scale_shape(const Shape& shape, int axis, int64_t block) {
+  Shape s = shape;
+  if (block > 0 && axis >= 0 && axis < static_cast<int>(s.size())) s[static_cast<size_t>(axis)] = (s[static_cast<size_t>(axis)] + block - 1) / block;
+  return s;
+}
+
 }  // namespace ptq

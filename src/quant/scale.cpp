@@ -50,6 +50,7 @@ void compute_one(Range r, const QuantSpec& spec, float& scale, int32_t& zero_poi
 struct AxisLayout {
   int64_t channels = 1;
   int64_t inner = 1;  // elements per channel run
+  int64_t block = 0, dim = 1;  // blocked: block size and the length of the blocked axis
 };
 
 AxisLayout layout_of(const Tensor& t, const QParams& p) {
@@ -59,6 +60,17 @@ AxisLayout layout_of(const Tensor& t, const QParams& p) {
     return l;
   }
   if (p.axis >= t.rank()) PTQ_FAIL(Error, "quantization axis ", p.axis, " out of range for shape ", shape_str(t.shape()));
+  if (p.blocked()) {
+    const Shape want = blocked_scale_shape(t.shape(), p.axis, p.block);
+    if (p.scale_shape != want || static_cast<int64_t>(p.scale.size()) != shape_numel(want) || p.zero_point.size() != p.scale.size())
+      PTQ_FAIL(Error, "blocked params of shape ", shape_str(p.scale_shape), " (", p.scale.size(), " scales) do not fit a tensor of shape ",
+               shape_str(t.shape()), " blocked by ", p.block, " along axis ", p.axis, ", expected ", shape_str(want));
+    l.block = p.block;
+    l.dim = t.shape()[static_cast<size_t>(p.axis)];
+    l.channels = static_cast<int64_t>(p.scale.size());
+    for (int d = p.axis + 1; d < t.rank(); ++d) l.inner *= t.shape()[static_cast<size_t>(d)];
+    return l;
+  }
   l.channels = t.shape()[static_cast<size_t>(p.axis)];
   for (int d = p.axis + 1; d < t.rank(); ++d) l.inner *= t.shape()[static_cast<size_t>(d)];
   if (static_cast<int64_t>(p.scale.size()) != l.channels || static_cast<int64_t>(p.zero_point.size()) != l.channels)
@@ -69,6 +81,14 @@ AxisLayout layout_of(const Tensor& t, const QParams& p) {
 // Calls fn(channel, first, last) for every run of elements sharing one channel's parameters.
 template <class Fn>
 void for_each_run(int64_t n, const AxisLayout& l, Fn fn) {
+  if (l.block > 0) {  // blocked: element (o, a, j) uses entry (o·blocks + a / block)·inner + j
+    const int64_t blocks = (l.dim + l.block - 1) / l.block;
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t j = i % l.inner, a = (i / l.inner) % l.dim, o = i / (l.inner * l.dim);
+      fn(static_cast<size_t>((o * blocks + a / l.block) * l.inner + j), i, i + 1);
+    }
+    return;
+  }
   if (l.channels == 1) return fn(size_t{0}, int64_t{0}, n);  // per tensor: one run
   for (int64_t i = 0; i < n;)
     for (int64_t c = 0; c < l.channels && i < n; ++c, i += l.inner) fn(static_cast<size_t>(c), i, std::min(n, i + l.inner));
@@ -108,6 +128,16 @@ QParams compute_qparams(const std::vector<Range>& ranges, const QuantSpec& spec,
   p.zero_point.resize(ranges.size());
   for (size_t c = 0; c < ranges.size(); ++c) compute_one(ranges[c], spec, p.scale[c], p.zero_point[c]);
   return p;
+}
+
+size_t param_index(const Shape& shape, const QParams& p, int64_t flat) {
+  if (!p.per_channel()) return 0;
+  int64_t inner = 1;
+  for (size_t d = static_cast<size_t>(p.axis) + 1; d < shape.size(); ++d) inner *= shape[d];
+  const int64_t dim = shape[static_cast<size_t>(p.axis)], a = (flat / inner) % dim;
+  if (!p.blocked()) return static_cast<size_t>(a);
+  const int64_t blocks = (dim + p.block - 1) / p.block, o = flat / (inner * dim);
+  return static_cast<size_t>((o * blocks + a / p.block) * inner + flat % inner);
 }
 
 Tensor quantize_tensor(const Tensor& x, const QParams& p) {

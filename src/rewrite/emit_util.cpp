@@ -46,12 +46,13 @@ std::string Names::unique(const std::string& base) {
 }
 
 Tensor scale_tensor(const QParams& p) {
+  if (p.blocked()) return Tensor::from_vector(p.scale, p.scale_shape);
   if (!p.per_channel()) return Tensor::scalar<float>(p.scale.at(0));
   return Tensor::from_vector(p.scale, {static_cast<int64_t>(p.scale.size())});
 }
 
 Tensor zero_point_tensor(const QParams& p) {
-  Shape shape = p.per_channel() ? Shape{static_cast<int64_t>(p.zero_point.size())} : Shape{};
+  Shape shape = p.blocked() ? p.scale_shape : p.per_channel() ? Shape{static_cast<int64_t>(p.zero_point.size())} : Shape{};
   Tensor z(qtype_dtype(p.type), shape);
   for (size_t i = 0; i < p.zero_point.size(); ++i) {
     const int32_t v = p.zero_point[i];

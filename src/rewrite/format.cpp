@@ -6,7 +6,8 @@
 //   opset  = max(model opset, 11 if the model is below 10 (ONNX Runtime fuses Q/DQ into ONNX-domain
 //            QLinearConv etc., which do not exist below 10 — it fails to load such a model) or uses
 //            the integer format (DynamicQuantizeLinear is opset 11), 21 if options.opset = 21,
-//            21 if a 4-bit type is used (int4/uint4 Q/DQ exist in the ONNX domain from opset 21 only))
+//            21 if a 4-bit type is used (int4/uint4 Q/DQ exist in the ONNX domain from opset 21 only),
+//            21 if a weight is blocked (DequantizeLinear's block_size is new in opset 21))
 //   domain = "" when opset ≥ 21, or when no 16-bit type is used and (opset ≥ 13 or no DQ is per-channel);
 //            "com.microsoft" otherwise (a com.microsoft opset import, version 1, is added).
 // IR version: at least the one the opset was released with (opset 21 → IR 10).
@@ -35,11 +36,11 @@ int64_t ir_version_for(int64_t opset) {
   return 3;
 }
 
-// True when some planned tensor (bodies included) is 4-bit (4-bit weights).
-bool uses_4bit(const QuantPlan& plan) {
+// True when some planned tensor (bodies included) is 4-bit (4-bit weights) or blocked.
+bool uses_opset21_qdq(const QuantPlan& plan) {
   bool found = false;
   plan.for_each_plan([&](const QuantPlan& p) {
-    for (const auto& [name, t] : p.tensors) found |= qtype_bits(t.spec.type) == 4;
+    for (const auto& [name, t] : p.tensors) found |= qtype_bits(t.spec.type) == 4 || t.block > 0;
   });
   return found;
 }
@@ -60,7 +61,7 @@ QdqFormat choose_format(const onnx::ModelProto& model, const QuantPlan& plan) {
   f.opset = f.from_opset;
   if (f.opset < 10 || (integer && f.opset < 11)) f.opset = 11;
   if (plan.options.opset == 21) f.opset = std::max<int64_t>(f.opset, 21);
-  if (uses_4bit(plan)) f.opset = std::max<int64_t>(f.opset, 21);
+  if (uses_opset21_qdq(plan)) f.opset = std::max<int64_t>(f.opset, 21);
   const bool onnx_domain = f.opset >= 21 || (!wide && (f.opset >= 13 || !per_channel_dq));
   f.domain = onnx_domain ? "" : kMsDomain;
   return f;

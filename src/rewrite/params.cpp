@@ -43,8 +43,15 @@ QParams checked_params(const ScopeChain& g, const TensorPlan& t, const calib::Ca
     PTQ_FAIL(DataError, what, ": the table holds ", qtype_name(p.type), " parameters, the options ask for ", qtype_name(t.spec.type));
   if (p.axis != t.axis)
     PTQ_FAIL(DataError, what, ": the table has axis ", p.axis, ", the plan needs ", t.axis, " (per-channel option changed?)");
+  if (p.block != t.block)
+    PTQ_FAIL(DataError, what, ": the table has block size ", p.block, ", the plan needs ", t.block, " (--block-size changed?)");
   size_t channels = 1;
   if (t.axis >= 0) channels = static_cast<size_t>(g.weight(t.tensor)->dim(t.axis));
+  if (t.block > 0) {
+    const Shape want = blocked_scale_shape(g.weight(t.tensor)->shape(), t.axis, t.block);
+    if (p.scale_shape != want) PTQ_FAIL(DataError, what, ": the table's blocks ", shape_str(p.scale_shape), " do not fit, expected ", shape_str(want));
+    channels = static_cast<size_t>(shape_numel(want));
+  }
   if (p.scale.size() != channels || p.zero_point.size() != channels)
     PTQ_FAIL(DataError, what, ": the table has ", p.scale.size(), " scales and ", p.zero_point.size(),
              " zero points, expected ", channels);

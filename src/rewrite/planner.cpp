@@ -235,7 +235,7 @@ class Planner {
       return true;
     }
     const bool as_integer = is_integer_weight_input(integer, in.index);
-    if (!add_weight(name, in.axis, i, as_integer)) return false;
+    if (!add_weight(name, in.axis, in.block_axis, i, as_integer)) return false;
     if (as_integer) plan_.nodes[static_cast<size_t>(i)].integer = integer;
     return true;
   }
@@ -258,14 +258,17 @@ class Planner {
     return true;
   }
 
-  bool add_weight(const std::string& name, int axis, int node, bool integer) {
+  // Blocked (block_size > 0 and the rule names a block axis): along block_axis instead of per channel.
+  bool add_weight(const std::string& name, int axis, int block_axis, int node, bool integer) {
     const Tensor* w = ctx_.weight(name);
     if (!w || w->dtype() != DType::Float32) return false;
     if (!o_.per_channel || axis >= w->rank()) axis = -1;
+    const int64_t block = o_.block_size > 0 && block_axis >= 0 && block_axis < w->rank() ? o_.block_size : 0;
+    if (block > 0) axis = block_axis;
     auto it = plan_.tensors.find(name);
     if (it != plan_.tensors.end()) {
       TensorPlan& t = it->second;
-      if (t.kind != Kind::Weight || t.axis != axis || t.integer != integer) {
+      if (t.kind != Kind::Weight || t.axis != axis || t.block != block || t.integer != integer) {
         log::debug("weight '", name, "' is already quantized differently; ", g_.nodes[static_cast<size_t>(node)].describe(),
                    " reads it in float");
         return false;
@@ -278,6 +281,7 @@ class Planner {
     t.kind = Kind::Weight;
     t.spec = weight_spec(o_);
     t.axis = axis;
+    t.block = block;
     t.constant = true;
     t.integer = integer;
     t.readers = {node};

@@ -52,7 +52,7 @@ const std::vector<QdqRuleEntry>& qdq_rule_table() {
       {"Squeeze",           "passthrough", &rule_passthrough},
       {"Unsqueeze",         "passthrough", &rule_passthrough},
       {"Flatten",           "passthrough", &rule_passthrough},
-      {"Slice",             "passthrough", &rule_passthrough},
+      {"Slice",             "passthrough", &rule_slice},
       {"Resize",            "passthrough", &rule_passthrough},
       {"Split",             "passthrough", &rule_passthrough},
       {"Pad",               "passthrough", &rule_pad},

@@ -34,6 +34,19 @@ DynamicFormat dynamic_format_from_name(const std::string& name) {
   PTQ_FAIL(UsageError, "unknown dynamic format '", name, "'; expected one of: qdq, integer");
 }
 
+std::string int4_format_name(Int4Format format) { return format == Int4Format::QDQ ? "qdq" : "matmulnbits"; }
+
+Int4Format int4_format_from_name(const std::string& name) {
+  if (name == "qdq") return Int4Format::QDQ;
+  if (name == "matmulnbits") return Int4Format::MatMulNBits;
+  PTQ_FAIL(UsageError, "unknown --int4-format '", name, "'; expected one of: qdq, matmulnbits");
+}
+
+const std::vector<int64_t>& block_sizes() {
+  static const std::vector<int64_t> sizes = {16, 32, 64, 128};
+  return sizes;
+}
+
 namespace {
 
 const std::vector<QType> kActivationTypes = {QType::UInt8, QType::Int8, QType::UInt16, QType::Int16};
@@ -58,6 +71,26 @@ std::vector<std::string> type_names(const std::vector<QType>& types) {
   return names;
 }
 
+namespace {
+
+// --block-size and --int4-format (weight-only blocked quantization).
+void validate_block_options(const QuantOptions& o) {
+  const auto& sizes = block_sizes();
+  if (o.block_size != 0 && std::find(sizes.begin(), sizes.end(), o.block_size) == sizes.end())
+    PTQ_FAIL(UsageError, "--block-size ", o.block_size, " is not supported; expected one of: 16, 32, 64, 128");
+  if (o.block_size != 0 && o.mode != QuantMode::Dynamic)
+    PTQ_FAIL(UsageError, "--block-size applies to weight-only quantization; add --mode dynamic");
+  if (o.block_size != 0 && o.dynamic_format == DynamicFormat::Integer)
+    PTQ_FAIL(UsageError, "--block-size cannot be combined with --dynamic-format integer (MatMulInteger takes one scale per tensor)");
+  if (o.block_size != 0 && qtype_bits(o.weight_type) > 8)
+    PTQ_FAIL(UsageError, "--block-size takes 4- or 8-bit weights, not ", qtype_name(o.weight_type));
+  if (o.int4_format == Int4Format::MatMulNBits && (qtype_bits(o.weight_type) != 4 || o.block_size == 0 || o.mode != QuantMode::Dynamic))
+    PTQ_FAIL(UsageError, "--int4-format matmulnbits needs weight-only 4-bit blocks (--mode dynamic --weight-type int4|uint4 "
+             "--block-size B), got ", quant_mode_name(o.mode), " mode, ", qtype_name(o.weight_type), " weights, block size ", o.block_size);
+}
+
+}  // namespace
+
 void validate_options(const QuantOptions& o) {
   if (!allowed(kActivationTypes, o.activation_type))
     PTQ_FAIL(UsageError, "activation type ", qtype_name(o.activation_type), " is not supported; expected one of: ", joined(kActivationTypes));
@@ -74,6 +107,7 @@ void validate_options(const QuantOptions& o) {
   if (o.mode == QuantMode::Dynamic && o.dynamic_format == DynamicFormat::Integer && qtype_bits(o.weight_type) == 4)
     PTQ_FAIL(UsageError, "the integer dynamic format needs 8-bit weights (ConvInteger/MatMulInteger), not ", qtype_name(o.weight_type),
              "; use --weight-type int8|uint8 or --dynamic-format qdq");
+  validate_block_options(o);
   if (o.reduce_range && qtype_bits(o.weight_type) == 4)
     PTQ_FAIL(UsageError, "--reduce-range does not apply to ", qtype_name(o.weight_type),
              " weights (4-bit products cannot overflow; halving 16 levels would ruin them); drop --reduce-range");
@@ -155,6 +189,7 @@ std::vector<calib::CalibTarget> calib_targets(const QuantPlan& plan) {
       c.tensor = t.table_key();
       c.spec = t.spec;
       c.axis = t.axis;
+      c.block = t.block;
       c.is_weight = t.constant;
       c.fixed = t.fixed;
       c.fixed_range = t.range;

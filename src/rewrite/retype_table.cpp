@@ -2,7 +2,7 @@
 // retype_table: a calibration table made for one plan, fitted to another that quantizes some tensors
 // with other types (the precision search's 16-bit layers). An entry whose parameters have a type other
 // than its planned spec gets new parameters from its observed range:
-//   range_c = [min_c, max_c] (per channel for weights) → compute_qparams(range_c, planned spec), method
+//   range_c = [min_c, max_c] (per channel or per block for weights) → compute_qparams(range_c, planned spec), method
 //   "minmax" (ONNX Runtime's practice for 16 bits: 65536 levels leave nothing to gain from clipping).
 // Entries already in their planned type, and entries the plan does not use, are kept as they are.
 #include "ptq/quant/scale.h"
@@ -19,7 +19,10 @@ calib::CalibTable retype_table(const calib::CalibTable& table, const QuantPlan& 
     calib::TensorCalib& c = it->second;
     c.range.clear();
     for (size_t ch = 0; ch < c.min.size(); ++ch) c.range.push_back(Range{c.min[ch], c.max[ch]});
+    const QParams old = c.qparams;
     c.qparams = t.axis >= 0 ? compute_qparams(c.range, t.spec, t.axis) : compute_qparams(c.range[0], t.spec);
+    c.qparams.block = old.block;  // blocked: min/max were observed per block
+    c.qparams.scale_shape = old.scale_shape;
     c.method = "minmax";
   }
   return out;

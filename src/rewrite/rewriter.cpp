@@ -14,6 +14,7 @@
 // and a value it reads from an enclosing graph and quantizes gets its Q → DQ at the top of the body
 // (ONNX Runtime fuses Q/DQ groups within one graph). A body with nothing planned is copied as it is.
 #include "emitter.h"
+#include "matmulnbits.h"
 
 #include <algorithm>
 
@@ -105,6 +106,8 @@ void Emitter::emit_quantized_constants() {
     std::vector<std::string> inputs = {add_initializer(q, name + "_quantized")};
     if (t.kind == Kind::Bias) {
       inputs.push_back(add_initializer(scale_tensor(p), name + "_scale"));  // zero point 0: omitted (the default)
+    } else if (p.blocked() && (p.type == QType::Int4 || p.type == QType::Int8) && std::all_of(p.zero_point.begin(), p.zero_point.end(), [](int32_t z) { return z == 0; })) {
+      inputs.push_back(add_initializer(scale_tensor(p), name + "_scale"));  // zero point 0: omitted (a block's worth of bytes)
     } else {
       const auto& [scale, zero_point] = param_names(name);
       inputs.insert(inputs.end(), {scale, zero_point});
@@ -117,6 +120,12 @@ void Emitter::emit_quantized_constants() {
       axis->set_name("axis");
       axis->set_type(onnx::AttributeProto::INT);
       axis->set_i(p.axis);
+    }
+    if (p.blocked()) {
+      auto* block = dq.add_attribute();
+      block->set_name("block_size");
+      block->set_type(onnx::AttributeProto::INT);
+      block->set_i(p.block);
     }
     dq_output_[name] = out;
     uses_qdq_ = true;
@@ -266,7 +275,8 @@ onnx::ModelProto rewrite_model(const onnx::ModelProto& model, const Graph& graph
   const ScopeChain top{&graph, nullptr, ""};
   Emitter emitter(source.graph(), top, plan, params, format, names);
   emitter.run(*out.mutable_graph());
-  apply_format(out, format, (emitter.uses_qdq() && !format.domain.empty()) || emitter.uses_ms_domain());
+  const bool nbits = plan.options.int4_format == Int4Format::MatMulNBits && to_matmulnbits(out) > 0;
+  apply_format(out, format, (emitter.uses_qdq() && !format.domain.empty()) || emitter.uses_ms_domain() || nbits);
   validate_quantized_model(out);
   return out;
 }

@@ -36,6 +36,12 @@ bool zero_point_type_ok(int type, const std::string& op, const std::string& doma
   return false;
 }
 
+int64_t block_size_of(const onnx::NodeProto& n) {
+  for (const auto& a : n.attribute())
+    if (a.name() == "block_size") return a.i();
+  return 0;
+}
+
 int64_t axis_of(const onnx::NodeProto& n) {
   for (const auto& a : n.attribute())
     if (a.name() == "axis") return a.i();
@@ -45,11 +51,15 @@ int64_t axis_of(const onnx::NodeProto& n) {
 void check_qdq(const onnx::NodeProto& n, const std::map<std::string, const onnx::TensorProto*>& inits, int64_t opset) {
   auto data = inits.find(n.input(0));
   const bool int32_dq = data != inits.end() && data->second->data_type() == onnx::TensorProto::INT32;
-  if (n.input_size() < 3 && !int32_dq) invalid("node '" + n.name() + "' has no zero point");
+  // A blocked DQ of a signed weight may omit its zero point (0, the default of the weight's type).
+  const bool blocked_signed = data != inits.end() && n.op_type() == "DequantizeLinear" && block_size_of(n) > 0 &&
+                              (data->second->data_type() == onnx::TensorProto::INT8 ||
+                               data->second->data_type() == static_cast<int>(DType::Int4));
+  if (n.input_size() < 3 && !int32_dq && !blocked_signed) invalid("node '" + n.name() + "' has no zero point");
   auto scale = inits.find(n.input(1));
   if (scale == inits.end()) invalid("node '" + n.name() + "': the scale is not an initializer");
   if (scale->second->data_type() != onnx::TensorProto::FLOAT) invalid("node '" + n.name() + "': scale is not float32");
-  if (n.input_size() < 3) return;  // int32 bias: zero point 0 by default
+  if (n.input_size() < 3) return;  // int32 bias, blocked signed weight: zero point 0 by default
   auto zp = inits.find(n.input(2));
   if (zp == inits.end()) invalid("node '" + n.name() + "': the zero point is not an initializer");
   if (!zero_point_type_ok(zp->second->data_type(), n.op_type(), n.domain(), opset))

@@ -17,6 +17,7 @@
 
 #include "ptq/quant/scale.h"
 #include "ptq/search/quant_sim.h"
+#include "ptq/transform/weight_method.h"
 #include "ptq/util/log.h"
 #include "ptq/util/parallel.h"
 #include "ptq/util/progress.h"
@@ -27,7 +28,6 @@ namespace {
 
 using Kind = rewrite::TensorPlan::Kind;
 constexpr int64_t kBlockRows = 32;  // output channels per optimisation task (groups of smaller ones are packed)
-constexpr size_t kChunk = 16;       // samples read, then run on the threads, at a time
 
 struct Candidate {
   LinearLayer layer;
@@ -257,17 +257,8 @@ std::optional<Tensor> corrected_bias(const Graph& g, const LinearLayer& l, const
 
 }  // namespace
 
-double AdaRoundResult::mean_error_nearest() const {
-  double s = 0.0;
-  for (const auto& l : layers) s += l.error_nearest;
-  return layers.empty() ? 0.0 : s / static_cast<double>(layers.size());
-}
-
-double AdaRoundResult::mean_error() const {
-  double s = 0.0;
-  for (const auto& l : layers) s += l.error;
-  return layers.empty() ? 0.0 : s / static_cast<double>(layers.size());
-}
+double AdaRoundResult::mean_error_nearest() const { return mean_of(layers, &AdaRoundLayer::error_nearest); }
+double AdaRoundResult::mean_error() const { return mean_of(layers, &AdaRoundLayer::error); }
 
 AdaRoundResult adaround(const Graph& graph, const rewrite::QuantPlan& plan,
                         const std::map<std::string, QParams>& params, const calib::DataReader& data,
@@ -286,41 +277,12 @@ AdaRoundResult adaround(const Graph& graph, const rewrite::QuantPlan& plan,
 
   // Pass 1: the FP32 outputs at the sampled positions.
   const size_t n = data.size();
-  std::vector<LayerColumns> targets;
-  std::map<std::string, size_t> by_output;
-  for (size_t k = 0; k < layers.size(); ++k) {
-    targets.emplace_back(ref, layers[k].layer, ColumnKind::Outputs, n, options.columns);
-    by_output[layers[k].layer.output] = k;
-  }
-  std::vector<char> used(n, 0);
-  exec::Executor fp32(ref, exec::ExecOptions{options.threads, false, false, false});
-  Progress targets_progress("AdaRound targets", n, options.progress);
-  for (size_t first = 0; first < n; first += kChunk) {  // samples are read in order, run on the threads
-    std::vector<calib::Sample> chunk;
-    for (size_t i = first; i < std::min(n, first + kChunk); ++i) chunk.push_back(data.read(i));
-    run_tasks(options.threads, chunk.size(), [&](size_t k) {
-      const calib::Sample& s = chunk[k];
-      if (s.skipped) return;
-      const size_t i = first + k;
-      used[i] = 1;
-      exec::Tap tap = [&](const std::string& name, const Tensor& value) {
-        auto it = by_output.find(name);
-        if (it != by_output.end()) targets[it->second].add(i, value);
-      };
-      exec::RunOptions run;
-      run.tap = &tap;
-      try {
-        fp32.run(s.tensors, run);
-      } catch (Error& e) {
-        e.append_context("sample '" + s.id + "' of " + data.describe());
-        throw;
-      }
-    });
-    targets_progress.update(first + chunk.size());
-  }
-  targets_progress.finish();
-  r.samples = static_cast<size_t>(std::count(used.begin(), used.end(), 1));
-  if (r.samples == 0) PTQ_FAIL(DataError, data.describe(), ": every sample was skipped as bad; AdaRound has no data");
+  std::vector<LinearLayer> linear;
+  for (const auto& c : layers) linear.push_back(c.layer);
+  CollectedColumns targets = collect_columns(ref, linear, ColumnKind::Outputs, data,
+                                             CollectOptions{options.columns, options.threads, options.progress, "AdaRound targets"});
+  const std::vector<char>& used = targets.used;
+  r.samples = targets.samples;
 
   // Pass 2: layer by layer through the quantized model.
   Graph work = graph;  // shares the weights' buffers: rounded weights are assigned, never written in place
@@ -342,7 +304,7 @@ AdaRoundResult adaround(const Graph& graph, const rewrite::QuantPlan& plan,
     AdaRoundLayer report{c.label, c.layer.op_type, c.layer.weight, c.layer.groups, c.layer.rows, c.layer.depth};
     std::vector<double> shift;
     Tensor rounded =
-        round_layer(work, c, params.at(c.layer.weight), inputs.take(), targets[k].take(), options, report, shift);
+        round_layer(work, c, params.at(c.layer.weight), inputs.take(), std::move(targets.layers[k]), options, report, shift);
     work.weights[c.layer.weight].value = rounded;
     sim.update_weight(c.layer.weight);
     if (std::optional<Tensor> b = options.correct_bias ? corrected_bias(work, c.layer, shift) : std::nullopt) {

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """Language-model benchmark: quantizes the causal character LM of tools/train_lm.py in each variant of
 VARIANTS and measures, in ONNX Runtime (the independent oracle), the perplexity and bits per character
-on held-out text, the ratio to FP32, the file size and the latency (1 thread, one sequence).
+on held-out text, the ratio to FP32, the file size and the latency (1 thread, one sequence): FP32, int8
+dynamic and static (± SmoothQuant), weight-only int4 blocks (RTN, GPTQ, AWQ; blocks of 32 and 128).
 
     /usr/bin/python3 tools/train_lm.py --preset bench       # once (else the bundled models/lm_tiny.onnx)
     /usr/bin/python3 tools/bench/lm_bench.py [--model M.onnx --calib DIR --test DIR] [--variants a,b] [--json F]
@@ -26,13 +27,20 @@ QUANTIZE = os.environ.get('PTQ_QUANTIZE', os.path.join(ROOT, 'build', 'tools', '
 ORT_RUN = os.path.join(ROOT, 'tools', 'ort', 'run_model.js')
 BENCH = os.path.expanduser('~/.cache/ptq/lm')
 
-# name -> quantize options (None: the FP32 model itself). Rows for 4-bit weight-only variants go here.
+# name -> quantize options (None: the FP32 model itself).
+INT4 = ['--mode', 'dynamic', '--weight-type', 'int4']
 VARIANTS = {
     'fp32': None,
     'int8_dynamic': ['--mode', 'dynamic'],
     'int8_static': ['--calib', '{calib}'],
     'int8_static_sq': ['--calib', '{calib}', '--smooth-quant'],
 }
+for _block in ('32', '128'):
+    VARIANTS['int4_rtn_b' + _block] = INT4 + ['--block-size', _block]
+    VARIANTS['int4_gptq_b' + _block] = INT4 + ['--block-size', _block, '--weight-method', 'gptq', '--calib', '{calib}']
+    VARIANTS['int4_awq_b' + _block] = INT4 + ['--block-size', _block, '--weight-method', 'awq', '--calib', '{calib}']
+VARIANTS['int4_gptq_b32_act'] = VARIANTS['int4_gptq_b32'] + ['--act-order']
+VARIANTS['int4_gptq_b32_nbits'] = VARIANTS['int4_gptq_b32'] + ['--int4-format', 'matmulnbits']
 
 
 def default_paths():
@@ -72,10 +80,11 @@ def main():
     ap.add_argument('--variants', default=','.join(VARIANTS))
     ap.add_argument('--extra', default='', help='options added to every quantize run')
     ap.add_argument('--repeat', type=int, default=50, help='latency runs (one sequence, 1 thread)')
+    ap.add_argument('--latency-input', help='a data folder for the latency runs (default: the first calibration sequence)')
     ap.add_argument('--json', help='write the results here')
     args = ap.parse_args()
     targets = np.load(os.path.join(args.test, 'targets.npy'))
-    first = os.path.join(args.calib, sorted(os.listdir(args.calib))[0])  # one sequence, for the latency
+    first = args.latency_input or os.path.join(args.calib, sorted(os.listdir(args.calib))[0])  # one sequence, for the latency
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.variants.split(','):

@@ -31,6 +31,8 @@ constexpr const char* kExamples = R"(Examples:
   quantize model.onnx --calib calib/ --activation-type uint16 --weight-type int16 -o m.16.onnx
   quantize model.onnx --calib calib/ --weight-type int4 --weight-range mse -o m.w4a8.onnx
                                            4-bit weights (opset 21), clipped per channel where that lowers their error
+  quantize lm.onnx --mode dynamic --weight-type int4 --block-size 32 --weight-method gptq --calib ids/ -o lm.int4.onnx
+                                           LLM-style weight-only int4 blocks rounded by GPTQ (ONNX Runtime: MatMulNBits)
   quantize inspect model.onnx              summary of a model (IR, opsets, I/O, ops, weights)
   quantize inspect model.onnx --json       the same as JSON on stdout
   quantize run model.onnx --inputs calib/ -o out/

@@ -44,6 +44,18 @@ void add_quant_options(CLI::App& cmd, QuantFlags& f) {
   cmd.add_option("--opset", f.opset, "21: upgrade the model to opset 21 (ONNX-domain 16-bit Q/DQ); default: keep")->group(group);
   cmd.add_option("--dynamic-format", f.dynamic_format, "Dynamic mode: qdq (DQ on weights) or integer (DynamicQuantizeLinear + MatMulInteger/ConvInteger)")
       ->check(CLI::IsMember({"qdq", "integer"}))->group(group);
+  cmd.add_option("--block-size", f.block_size,
+                 "Weight-only (--mode dynamic): MatMul/Gemm weights (and Gather tables) in blocks of 16|32|64|128 along K, "
+                 "opset-21 DequantizeLinear with block_size")->group(group);
+  cmd.add_option("--int4-format", f.int4_format,
+                 "With 4-bit blocks: qdq (DequantizeLinear -> MatMul, which ONNX Runtime fuses into MatMulNBits) or "
+                 "matmulnbits (com.microsoft MatMulNBits written directly)")
+      ->check(CLI::IsMember({"qdq", "matmulnbits"}))->group(group);
+  cmd.add_option("--weight-method", f.weight_method,
+                 "Weight-only rounding: rtn (to nearest), gptq (error feedback through the input Hessian), awq (activation-aware "
+                 "channel scales); gptq and awq need --calib")
+      ->check(CLI::IsMember(pipeline::weight_methods()))->group(group);
+  cmd.add_flag("--act-order", f.act_order, "GPTQ: quantize columns in order of decreasing Hessian diagonal")->group(group);
   cmd.add_flag("--keep-activations", f.keep_activations, "Keep Relu/Clip nodes instead of folding them into the producer's range")->group(group);
   cmd.add_flag("--float-bias", f.float_bias, "Leave Conv/Gemm biases in float instead of int32")->group(group);
   cmd.add_flag("--dedicated-qdq-pairs", f.dedicated_pairs, "One Q/DQ pair per consumer (TensorRT)")->group(group);
@@ -71,6 +83,8 @@ rewrite::QuantOptions to_quant_options(const QuantFlags& f) {
   o.float_first = f.float_first;
   o.float_last = f.float_last;
   o.dynamic_format = rewrite::dynamic_format_from_name(f.dynamic_format);
+  o.int4_format = rewrite::int4_format_from_name(f.int4_format);
+  o.block_size = f.block_size;
   o.keep_removable_activations = f.keep_activations;
   o.quantize_bias = !f.float_bias;
   o.dedicated_qdq_pairs = f.dedicated_pairs;
@@ -101,6 +115,8 @@ pipeline::QuantizeJob finish_job(const pipeline::QuantizeJob& parsed, const Quan
   job.fold_batch_norm = !flags.no_fold_bn;
   job.bias_correction = flags.bias_correction;
   job.smooth_quant_alpha = flags.smooth_quant;
+  job.weight_method = flags.weight_method;
+  job.act_order = flags.act_order;
   if (const CLI::Option* sq = flags.smooth_quant_option; sq && sq->count() > 0 && (sq->results().empty() || sq->results()[0].empty()))
     job.smooth_quant_alpha = 0.5f;  // given without a value
   job.calib_samples = job.data.max_samples;

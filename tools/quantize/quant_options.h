@@ -19,6 +19,10 @@ struct QuantFlags {
   std::string activation_type = "uint8";
   std::string weight_type = "int8";
   std::string dynamic_format = "qdq";
+  std::string int4_format = "qdq";
+  std::string weight_method = "rtn";
+  bool act_order = false;
+  int64_t block_size = 0;
   bool per_tensor = false;
   bool symmetric_activations = false;
   bool reduce_range = false;

@@ -39,6 +39,7 @@ struct CalibTarget {
   bool fixed = false;      // known range (e.g. a Softmax output): not observed, parameters from fixed_range
   Range fixed_range;
   SoftmaxRows softmax;     // a Softmax input: observed after clamping each row to its top kSoftmaxWindow
+  int64_t block = 0;       // > 0: blocked along axis (weights; QParams::block): one observer per block
 };
 
 // What calibration decided for one tensor.

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
-// The main job, `quantize MODEL --calib DIR -o OUT`: load → (fold BatchNorm) → plan → calibrate (or load a
-// table; dynamic mode needs none) → [precision search, with --target-cosine/--max-drop] → (AdaRound) →
-// (bias correction) → rewrite → evaluate FP32 vs quantized on held-out samples → save atomically → report.
+// The main job, `quantize MODEL --calib DIR -o OUT`: load → (fold BatchNorm) → plan → (SmoothQuant, AWQ:
+// scales folded into the float model) → calibrate (or load a table; dynamic mode needs none) → [precision
+// search, with --target-cosine/--max-drop] → (AdaRound or GPTQ: rounded weights) → (bias correction) →
+// rewrite → evaluate FP32 vs quantized on held-out samples → save atomically → report.
 // One function so the CLI stays a thin layer; the stages live in src/pipeline/*.cpp.
 //
 // Held-out samples: with --eval-data the evaluation uses that set; otherwise the last
@@ -19,6 +20,7 @@
 #include "ptq/rewrite/quantizer.h"
 #include "ptq/search/precision_search.h"
 #include "ptq/transform/adaround.h"
+#include "ptq/transform/weight_method.h"
 
 namespace ptq::pipeline {
 
@@ -42,6 +44,11 @@ struct QuantizeJob {
   // SmoothQuant's alpha in [0, 1] (rewrite::smooth_quant before calibration, max|X_j| over the calibration
   // samples); negative: off.
   float smooth_quant_alpha = -1.0f;
+  // --weight-method: "rtn" (round to nearest), "gptq" (transform::gptq on the calibration samples, then
+  // the rewrite stores its integers) or "awq" (transform::awq's scales folded into the model, then
+  // rounding to nearest); weight-only (dynamic) mode. act_order: GPTQ's column order by decreasing H_kk.
+  std::string weight_method = "rtn";
+  bool act_order = false;
   // Tolerance-driven precision (--target-cosine, --max-drop, --fallback): search::search_precision on the
   // evaluation samples; the written model's evaluation decides whether the tolerance is met.
   search::Tolerance tolerance;
@@ -82,6 +89,21 @@ struct AdaRoundSummary {
   size_t biases_corrected = 0;               // in AdaRound's pass (with --bias-correction)
 };
 
+// What --weight-method gptq|awq did.
+struct WeightMethodSummary {
+  std::string method = "rtn";
+  bool ran = false;
+  std::vector<transform::WeightMethodLayer> layers;
+  std::vector<std::string> skipped;  // "label: reason"
+  size_t samples = 0;
+  double seconds = 0.0;
+  double error_rtn = 0.0, error = 0.0;  // mean over the layers of the relative output errors
+  size_t scaled = 0, folded = 0;        // AWQ: activations scaled, of them folded into their producer
+};
+
+// The --weight-method names (rtn, gptq, awq), for the CLI's choices and messages.
+const std::vector<std::string>& weight_methods();
+
 struct QuantizeResult {
   std::string model, output;
   std::string method;           // calibration method, "table" when loaded, "weights" in dynamic mode
@@ -106,6 +128,7 @@ struct QuantizeResult {
   std::string hint;
   PrecisionSummary precision;
   AdaRoundSummary adaround;
+  WeightMethodSummary weight_method;
 };
 
 // --adaround without a count: iterations per layer (the paper: 10k; this fits MobileNetV2 with 256 samples

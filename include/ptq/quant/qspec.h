@@ -39,13 +39,22 @@ struct Range {
   float hi = 0.0f;
 };
 
-// Scale and zero point: one entry (per-tensor, axis = -1) or one per channel along `axis`.
+// Scale and zero point: one entry (per-tensor, axis = -1) or one per channel along `axis`; or, blocked
+// (block > 0, ONNX opset-21 DequantizeLinear's block_size), one per block of `block` consecutive elements
+// along `axis` (the last block of a dimension may be shorter): the entries form a tensor of shape
+// scale_shape (the tensor's shape with dimension `axis` replaced by ceil(dim / block)), row-major.
 struct QParams {
   QType type = QType::UInt8;
   std::vector<float> scale;
   std::vector<int32_t> zero_point;
   int axis = -1;
+  int64_t block = 0;
+  Shape scale_shape;  // blocked only
   bool per_channel() const { return axis >= 0; }
+  bool blocked() const { return block > 0; }
 };
+
+// The scale shape of a tensor of shape `shape` blocked by `block` along `axis`.
+Shape blocked_scale_shape(const Shape& shape, int axis, int64_t block);
 
 }  // namespace ptq

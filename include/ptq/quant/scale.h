@@ -38,6 +38,9 @@ inline float fake_quantize_value(float x, float scale, int32_t zero_point, QType
 // Float tensor -> integer tensor of params.type (per-tensor or per-axis; 4-bit types unpacked, one
 // element a byte, saturated to the type's range).
 Tensor quantize_tensor(const Tensor& x, const QParams& params);
+// The index into params.scale / zero_point of element `flat` of a tensor of shape `shape` (per tensor 0,
+// per channel its channel along params.axis, blocked its block's entry).
+size_t param_index(const Shape& shape, const QParams& params, int64_t flat);
 // Integer tensor -> float32.
 Tensor dequantize_tensor(const Tensor& q, const QParams& params);
 // dequantize(quantize(x)): the float values the quantized model computes with.

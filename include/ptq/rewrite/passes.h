@@ -42,6 +42,13 @@ struct SmoothQuantResult {
 std::map<std::string, int> smooth_quant_inputs(const Graph& graph);
 SmoothQuantResult smooth_quant(const onnx::ModelProto& model, const Graph& graph,
                                const std::map<std::string, std::vector<double>>& absmax, float alpha);
+// The readers SmoothQuant scales for activation X: MatMul/Gemm nodes reading X as A with a constant 2-D
+// float weight (Gemm: transA = 0).
+std::vector<int> smooth_quant_readers(const Graph& graph, const std::string& x);
+// SmoothQuant's rewrite with given scales (AWQ's): each X of `scales` (one s_j per channel of its last
+// axis) divided by s, its readers' weight rows multiplied by s.
+SmoothQuantResult scale_channels(const onnx::ModelProto& model, const Graph& graph,
+                                 const std::map<std::string, std::vector<double>>& scales);
 
 // Bias correction, run after calibration (see src/rewrite/passes/bias_correction.cpp): the layers it
 // applies to need the per-channel means of their input; bias_correction_inputs() names those inputs

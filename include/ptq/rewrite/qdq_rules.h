@@ -33,6 +33,7 @@ struct InputDecision {
   // Activation read by a Softmax: its range is calibrated on the values near their row's maximum
   // (calib::SoftmaxRows).
   calib::SoftmaxRows softmax;
+  int block_axis = -1;  // Weight: the axis blocks run along when options.block_size > 0 (-1: never blocked)
 };
 
 enum class OutputUse {

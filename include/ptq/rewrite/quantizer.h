@@ -33,11 +33,16 @@ namespace ptq::rewrite {
 
 enum class QuantMode { Static, Dynamic };
 enum class DynamicFormat { QDQ, Integer };
+enum class Int4Format { QDQ, MatMulNBits };
 
 std::string quant_mode_name(QuantMode mode);          // "static", "dynamic"
 QuantMode quant_mode_from_name(const std::string& name);  // throws UsageError
 std::string dynamic_format_name(DynamicFormat format);    // "qdq", "integer"
 DynamicFormat dynamic_format_from_name(const std::string& name);
+std::string int4_format_name(Int4Format format);          // "qdq", "matmulnbits"
+Int4Format int4_format_from_name(const std::string& name);
+// The block sizes QuantOptions::block_size accepts (besides 0).
+const std::vector<int64_t>& block_sizes();
 
 // Layers kept above the default types, and the tensors that go with them (a layer's quantizers: the
 // activations it reads and writes with own parameters, its weights; search/layers.h finds them).
@@ -71,6 +76,14 @@ struct QuantOptions {
   // 21: upgrade to opset 21 so 16-bit Q/DQ use the ONNX domain (otherwise com.microsoft below 21).
   int64_t opset = 0;
   DynamicFormat dynamic_format = DynamicFormat::QDQ;
+  // Dynamic mode: weights of MatMul/Gemm (and Gather embedding tables) quantized in blocks of this many
+  // elements along the reduced axis (K; a table's last axis) instead of per channel: opset-21
+  // DequantizeLinear with block_size (block_sizes(): 16, 32, 64, 128; 0: off). Other layers keep per
+  // channel.
+  int64_t block_size = 0;
+  // With 4-bit blocked weights: DequantizeLinear → MatMul (ONNX Runtime fuses it into MatMulNBits) or
+  // com.microsoft MatMulNBits written directly.
+  Int4Format int4_format = Int4Format::QDQ;
   bool keep_removable_activations = false;  // keep Relu/Clip even with asymmetric activations
   bool quantize_bias = true;                 // int32 bias of Conv/ConvTranspose/Gemm (static mode)
   // One Q→DQ pair per reader of an activation read by several nodes (T_QuantizeLinear_1, ...), as
@@ -112,7 +125,8 @@ struct TensorPlan {
   std::string tensor;   // name in the float model (after Relu/Clip folding: the folded op's output)
   Kind kind = Kind::Activation;
   QuantSpec spec;
-  int axis = -1;            // per-channel axis (weights, biases), -1 per-tensor
+  int axis = -1;            // per-channel axis (weights, biases), -1 per-tensor; blocked: the blocked axis
+  int64_t block = 0;        // weights: > 0 blocked along axis (QParams::block)
   bool constant = false;    // value known offline (initializer or Constant): stored quantized, no Q node
   bool integer = false;     // read by ConvInteger/MatMulInteger (dynamic integer format): no DQ node
   std::string params_from;  // non-empty: reuses that tensor's scale and zero point (no calibration)

@@ -16,8 +16,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
+#include "ptq/calib/data_reader.h"
 #include "ptq/transform/linear_layer.h"
 
 namespace ptq::transform {
@@ -58,6 +60,21 @@ class LayerColumns {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// Several layers' columns from one pass of the FP32 executor over `data` (collect_columns.cpp).
+struct CollectOptions {
+  ColumnOptions columns;
+  int threads = 0;           // 0: all cores
+  bool progress = false;     // progress bar on stderr
+  std::string what = "columns";  // progress label and messages ("AdaRound targets", "GPTQ", ...)
+};
+struct CollectedColumns {
+  std::vector<std::vector<Columns>> layers;  // per layer: LayerColumns::take()
+  std::vector<char> used;                    // per sample: 1 unless skipped as bad
+  size_t samples = 0;                        // samples used (DataError when none)
+};
+CollectedColumns collect_columns(const Graph& graph, const std::vector<LinearLayer>& layers, ColumnKind kind,
+                                 const calib::DataReader& data, const CollectOptions& options);
 
 // The positions sample `sample` contributes (sorted), out of `positions`, with `quota` per sample.
 std::vector<int64_t> sampled_positions(int64_t positions, int64_t quota, uint64_t seed, int node, size_t sample);

@@ -91,11 +91,9 @@ class Smoother {
   }
 
   void smooth(const std::string& x, const std::vector<double>& xmax, float alpha) {
-    std::vector<Reader> readers;
-    for (int c : g_.consumers(x))
-      if (Reader r = smoothable(g_, c, x); r.w && channels_of(r) == static_cast<int64_t>(xmax.size())) readers.push_back(r);
+    std::vector<Reader> readers = readers_of(x, static_cast<int64_t>(xmax.size()));
     if (readers.empty()) return;
-    std::vector<double> s(xmax.size(), 1.0), inv(xmax.size(), 1.0);
+    std::vector<double> s(xmax.size(), 1.0);
     for (size_t j = 0; j < xmax.size(); ++j) {
       double wmax = 0.0;
       for (const Reader& r : readers)
@@ -103,8 +101,23 @@ class Smoother {
           wmax = std::max(wmax, std::fabs(static_cast<double>(r.w->data<float>()[r.trans ? o * r.w->dim(1) + static_cast<int64_t>(j)
                                                                                          : static_cast<int64_t>(j) * n + o])));
       if (xmax[j] > 0.0 && wmax > 0.0) s[j] = std::clamp(std::pow(xmax[j], alpha) / std::pow(wmax, 1.0 - alpha), kScaleMin, kScaleMax);
-      inv[j] = 1.0 / s[j];
     }
+    apply(x, s);
+  }
+
+  std::vector<Reader> readers_of(const std::string& x, int64_t channels) const {
+    std::vector<Reader> readers;
+    for (int c : g_.consumers(x))
+      if (Reader r = smoothable(g_, c, x); r.w && channels_of(r) == channels) readers.push_back(r);
+    return readers;
+  }
+
+  // X ← X / s (folded into its producer, or through a Mul), its readers' weight rows ← rows · s.
+  void apply(const std::string& x, const std::vector<double>& s) {
+    std::vector<Reader> readers = readers_of(x, static_cast<int64_t>(s.size()));
+    if (readers.empty()) return;
+    std::vector<double> inv(s.size());
+    for (size_t j = 0; j < s.size(); ++j) inv[j] = 1.0 / s[j];
     for (const Reader& r : readers) replace_input(r.node, 1, scale_rows(*r.w, s, r.trans));
     size_t value_readers = 0;  // Shape/Size read X's shape only, which 1/s does not change
     for (int c : g_.consumers(x)) value_readers += g_.nodes[static_cast<size_t>(c)].op_type != "Shape" && g_.nodes[static_cast<size_t>(c)].op_type != "Size";
@@ -218,6 +231,23 @@ SmoothQuantResult smooth_quant(const onnx::ModelProto& model, const Graph& g, co
       order.push_back(x);
   }
   for (const auto& x : order) smoother.smooth(x, absmax.at(x), alpha);
+  return smoother.finish();
+}
+
+std::vector<int> smooth_quant_readers(const Graph& g, const std::string& x) {
+  std::vector<int> readers;
+  for (int c : g.consumers(x))
+    if (smoothable(g, c, x).w) readers.push_back(c);
+  return readers;
+}
+
+SmoothQuantResult scale_channels(const onnx::ModelProto& model, const Graph& g, const std::map<std::string, std::vector<double>>& scales) {
+  Smoother smoother(model, g);
+  for (size_t i = 0; i < g.nodes.size(); ++i) {  // in the order of their first reader, as smooth_quant
+    const std::string& x = g.nodes[i].input(0);
+    auto it = scales.find(x);
+    if (it != scales.end() && smooth_quant_readers(g, x).front() == static_cast<int>(i)) smoother.apply(x, it->second);
+  }
   return smoother.finish();
 }
 

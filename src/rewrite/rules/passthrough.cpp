@@ -7,7 +7,11 @@
 // its producer or by another consumer), as ONNX Runtime's QDQDirect8BitOp does.
 //   Pad: only when the padding value is 0 (always representable); another constant value gets its
 //        own output parameters.
-//   Gather: in dynamic mode a constant data input (an embedding table) is a per-tensor weight.
+//   Gather: in dynamic mode a constant data input (an embedding table) is a per-tensor weight; with
+//           --block-size a 2-D table gathered along axis 0 is blocked along its last axis (each row's
+//           blocks: what ONNX Runtime's GatherBlockQuantized reads).
+//   Slice:  with --block-size (weight-only blocks), a constant data input of rank >= 2 (a learned
+//           positional table, a causal mask) is a weight blocked along its last axis, as a Gather table.
 #include "rules.h"
 
 namespace ptq::rewrite {
@@ -54,10 +58,24 @@ RuleDecision rule_pad(const Node& node, const RuleContext& ctx) {
   return d;
 }
 
+RuleDecision rule_slice(const Node& node, const RuleContext& ctx) {
+  RuleDecision d = rule_passthrough(node, ctx);
+  if (!d.skip.empty() || ctx.options.mode != QuantMode::Dynamic || ctx.options.block_size == 0) return d;
+  const int rank = ctx.rank(node.input(0));
+  if (ctx.is_weight(node.input(0)) && rank >= 2) {
+    d.inputs = {{0, InputUse::Weight, -1}};
+    d.inputs.back().block_axis = rank - 1;
+  }
+  return d;
+}
+
 RuleDecision rule_gather(const Node& node, const RuleContext& ctx) {
   RuleDecision d = rule_passthrough(node, ctx);
   if (!d.skip.empty()) return d;
-  if (ctx.options.mode == QuantMode::Dynamic && ctx.is_weight(node.input(0))) d.inputs = {{0, InputUse::Weight, -1}};
+  if (ctx.options.mode == QuantMode::Dynamic && ctx.is_weight(node.input(0))) {
+    d.inputs = {{0, InputUse::Weight, -1}};
+    if (ctx.rank(node.input(0)) == 2 && node.attr_int("axis", 0) == 0) d.inputs.back().block_axis = 1;
+  }
   return d;
 }
 

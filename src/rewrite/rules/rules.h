@@ -18,6 +18,7 @@ RuleDecision rule_own_scales(const Node& node, const RuleContext& ctx);
 RuleDecision rule_passthrough(const Node& node, const RuleContext& ctx);
 RuleDecision rule_pad(const Node& node, const RuleContext& ctx);
 RuleDecision rule_gather(const Node& node, const RuleContext& ctx);
+RuleDecision rule_slice(const Node& node, const RuleContext& ctx);
 // channel_scale.cpp: Mul; a per-channel constant scale feeding MatMul/Gemm quantizes only its output.
 RuleDecision rule_mul(const Node& node, const RuleContext& ctx);
 // layer_norm.cpp: LayerNormalization (γ a weight along its last axis, β an int32 bias).
