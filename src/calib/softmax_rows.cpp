@@ -17,7 +17,7 @@ Tensor top_of_softmax_rows(const Tensor& x, const SoftmaxRows& rows) {
   int axis = rows.axis < 0 ? rows.axis + rank : rows.axis;
   if (axis < 0 || axis >= rank) axis = rank - 1;  // the shape inference of the planner said otherwise: last axis
   int64_t outer = 1, length = 1, inner = 1;
-  for (int d = 0; d < rank; ++d) (d < axis ? outer : d == axis || rows.flatten && d > axis ? length : inner) *= x.dim(d);
+  for (int d = 0; d < rank; ++d) (d < axis ? outer : d == axis || (rows.flatten && d > axis) ? length : inner) *= x.dim(d);
   const float* p = x.data<float>();
   std::vector<float> kept;
   kept.reserve(static_cast<size_t>(x.numel()));

@@ -37,7 +37,9 @@ TEST(ControlFlowCli, VadInsideIfBranchesQuantizesWithPerStepErrors) {
     lstm_steps |= s["name"].get<std::string>().find("rate_switch/") == 0 && s["cosine"].size() == 5;
   EXPECT_TRUE(lstm_steps) << j["evaluation"]["sequences"].dump();
   for (const auto& o : j["evaluation"]["outputs"]) {
-    if (o["name"] == "output") EXPECT_GE(o["cosine"].get<double>(), kVadMinCosine);
+    if (o["name"] == "output") {
+      EXPECT_GE(o["cosine"].get<double>(), kVadMinCosine);
+    }
   }
   // Dynamic integer: DynamicQuantizeLSTM inside both branches.
   r = test::run_quantize(q(kRoot / "models/vad_if_lstm.onnx") + " --mode dynamic --dynamic-format integer -q -o " + q(dir / "i.onnx"));
