@@ -2,6 +2,7 @@
 // The main command, end to end: a small conv net quantized from generated calibration samples.
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <array>
 
 #include "ptq/exec/executor.h"
@@ -137,6 +138,7 @@ TEST(QuantizeCli, DeterministicAndTableRoundTrip) {
   EXPECT_EQ(test::read_bytes(f.dir / "a.onnx"), test::read_bytes(f.dir / "b.onnx"));
   auto r = test::run_quantize(q(f.model) + " --load-table " + q(f.dir / "t.json") + " -q --eval-samples 0 -o " + q(f.dir / "c.onnx"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err, "");  // -q: warnings and errors only, no summary
   EXPECT_EQ(test::read_bytes(f.dir / "a.onnx"), test::read_bytes(f.dir / "c.onnx"));
 }
 
@@ -290,6 +292,11 @@ TEST(QuantizeCli, TargetCosineNoPlanReachesExits3) {
   EXPECT_TRUE(fs::exists(f.dir / "never.onnx"));
   EXPECT_FALSE(nlohmann::json::parse(r.out)["precision"]["met"].get<bool>());
   EXPECT_NE(r.err.find("error: --target-cosine not met on"), std::string::npos) << r.err;
+  // With -q, that error line is all stderr says.
+  auto quiet = test::run_quantize(q(f.model) + " --calib " + q(f.calib) + " -q --target-cosine 1 -o " + q(f.dir / "never.onnx"));
+  EXPECT_EQ(quiet.exit_code, 3);
+  EXPECT_EQ(quiet.err.rfind("error: --target-cosine not met on", 0), 0u) << quiet.err;
+  EXPECT_EQ(std::count(quiet.err.begin(), quiet.err.end(), '\n'), 1) << quiet.err;
 }
 
 TEST(QuantizeCli, BiasCorrectionStaticAndDynamic) {

@@ -71,7 +71,7 @@ void register_quantize_command(CLI::App& app, Action& action) {
       nlohmann::json j = pipeline::summary_json(r);
       if (!job.report_path.empty()) onnx_io::write_file_atomic(job.report_path, j.dump(2) + "\n");
       if (o->json) std::printf("%s\n", j.dump(2).c_str());
-      if (!o->json || !app.get_option("--quiet")->as<bool>()) std::fprintf(stderr, "%s", pipeline::format_summary(r).c_str());
+      if (!app.get_option("--quiet")->as<bool>()) std::fprintf(stderr, "%s", pipeline::format_summary(r).c_str());
       if (r.precision.ran && !r.precision.met) {
         std::fprintf(stderr, "error: %s not met on %s; the best model found was written to %s (exit code 3)\n",
                      r.precision.tolerance.target_cosine > 0.0 ? "--target-cosine" : "--max-drop", r.eval_source.c_str(), r.output.c_str());

@@ -37,7 +37,7 @@ void register_sensitivity_command(CLI::App& app, Action& action) {
       pipeline::QuantizeJob job = finish_job(o->job, o->flags, quiet);
       pipeline::SensitivityReport r = pipeline::run_sensitivity(job);
       if (o->json) std::printf("%s\n", pipeline::sensitivity_json(r).dump(2).c_str());
-      if (!o->json || !quiet) std::fprintf(stderr, "%s", pipeline::format_sensitivity(r, o->rows).c_str());
+      if (!quiet) std::fprintf(stderr, "%s", pipeline::format_sensitivity(r, o->rows).c_str());
       return 0;
     };
   });
