@@ -69,4 +69,15 @@ std::string precision_hint(const Graph& graph, const rewrite::QuantOptions& quan
   return "";
 }
 
+std::string rounding_hint(const rewrite::QuantOptions& quant, bool rounded, bool corrected, const report::EvalResult& eval) {
+  if (qtype_bits(quant.weight_type) != 4 || (rounded && corrected)) return "";
+  double worst = 1.0;
+  for (const auto& o : eval.outputs) worst = std::min(worst, o.error.cosine());
+  if (eval.outputs.empty() || !(worst < kHintCosine)) return "";
+  const std::string options = rounded ? "--bias-correction" : corrected ? "--adaround" : "--adaround --bias-correction";
+  char text[256];
+  std::snprintf(text, sizeof text, "output cosine %.4f with 4-bit weights, which lose most to rounding: try %s", worst, options.c_str());
+  return text;
+}
+
 }  // namespace ptq::pipeline

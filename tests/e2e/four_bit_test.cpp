@@ -87,6 +87,11 @@ TEST(FourBitCli, MinMaxWeightsAndDynamicUint4) {
   auto j = nlohmann::json::parse(r.out);
   EXPECT_FALSE(j.contains("weight_range"));
   EXPECT_LE(top1_drop(j), kMaxDropW4MinMax);
+  // Output cosine 0.979 (below 0.99): the hint points at the rounding, then at what is still missing.
+  EXPECT_NE(j.value("hint", "").find("with 4-bit weights, which lose most to rounding: try --adaround --bias-correction"),
+            std::string::npos) << j.value("hint", "");
+  j = nlohmann::json::parse(test::run_quantize(bundled() + " --weight-type int4 --bias-correction -q --json -o " + q(dir / "bc.onnx")).out);
+  EXPECT_NE(j.value("hint", "").find("try --adaround"), std::string::npos) << j.value("hint", "");
   r = test::run_quantize(bundled() + " --mode dynamic --weight-type uint4 -q --json -o " + q(dir / "d4.onnx"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   j = nlohmann::json::parse(r.out);

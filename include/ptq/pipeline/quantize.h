@@ -152,6 +152,11 @@ constexpr double kHintOwnSnrDb = 22.0;  // below: the tensor's own range is the 
 std::string precision_hint(const Graph& graph, const rewrite::QuantOptions& quant, const std::string& method,
                            const report::EvalResult& eval);
 
+// With 4-bit weights (quant.weight_type) an output below kHintCosine is mostly the
+// weights' rounding: suggests --adaround and/or --bias-correction when the run used neither
+// (`rounded`: AdaRound ran; `corrected`: bias correction ran). "" otherwise.
+std::string rounding_hint(const rewrite::QuantOptions& quant, bool rounded, bool corrected, const report::EvalResult& eval);
+
 QuantizeResult run_quantize(const QuantizeJob& job);
 
 // `quantize calibrate`: the same plan, calibration only; writes job.save_table when set.
