@@ -20,7 +20,8 @@ blocks (LayerNorm, attention with `--heads` heads and a -1e4 causal mask, LayerN
 GELU), final LayerNorm, linear head (no bias).
 
 Presets: `--preset tiny` (default; the model the tests use, models/lm_tiny.onnx, ~0.5 MB),
-`--preset bench` (the model tools/bench/lm_bench.py measures, written under ~/.cache/ptq/lm).
+`--preset bench` (the model tools/bench/lm_bench.py measures, written under ~/.cache/ptq/lm),
+`--preset large` (dim 512, 6 blocks, briefly trained: the int4 latency rows, under ~/.cache/ptq/lm_large).
 Deterministic: fixed seeds, deterministic algorithms, 2 threads; same torch build -> same bytes.
 
     /usr/bin/python3 tools/train_lm.py                       # tiny, into the repository
@@ -49,6 +50,10 @@ PRESETS = {
                   name="lm_tiny", out=None),
     "bench": dict(dim=96, layers=4, heads=4, context=64, steps=1500, batch=32, lr=2e-3, calib=128, test=512,
                   name="lm_bench", out=os.path.expanduser("~/.cache/ptq/lm")),
+    # Where 4-bit weights pay in latency: 19M weights (76 MB FP32) no longer fit in cache. Briefly trained:
+    # for latency and size, not for perplexity.
+    "large": dict(dim=512, layers=6, heads=8, context=64, steps=100, batch=16, lr=1e-3, calib=32, test=64,
+                  name="lm_large", out=os.path.expanduser("~/.cache/ptq/lm_large")),
 }
 
 
