@@ -146,12 +146,27 @@ class Planner {
       d.integer = IntegerForm::None;
       return d;
     }
-    RuleDecision dyn;  // dynamic: weights only
-    for (const auto& in : d.inputs)
-      if (in.use == InputUse::Weight) dyn.inputs.push_back(in);
+    RuleDecision dyn;  // dynamic: weights only, and only those quantization compresses
+    bool scalar_scales = false;
+    for (const auto& in : d.inputs) {
+      if (in.use != InputUse::Weight) continue;
+      if (one_value_per_scale(n.input(in.index), in)) scalar_scales = true;
+      else dyn.inputs.push_back(in);
+    }
     if (o_.dynamic_format == DynamicFormat::Integer) dyn.integer = d.integer;
-    if (dyn.inputs.empty()) dyn.skip = "dynamic mode quantizes constant weights only";
+    if (dyn.inputs.empty())
+      dyn.skip = scalar_scales ? "dynamic mode: its weights would get one scale per value (nothing to compress)"
+                               : "dynamic mode quantizes constant weights only";
     return dyn;
+  }
+
+  // A weight whose per-channel parameters would each cover a single value (LayerNormalization's γ, a
+  // per-channel scale vector): an int8 value plus a float scale per element is no smaller than float.
+  bool one_value_per_scale(const std::string& name, const InputDecision& in) const {
+    const Tensor* w = ctx_.weight(name);
+    if (!w || !o_.per_channel || in.axis < 0 || in.axis >= w->rank()) return false;
+    if (o_.block_size > 0 && in.block_axis >= 0) return false;
+    return w->dim(in.axis) == w->numel();
   }
 
   // Claims the nodes of every pattern match whose members all pass the gate (static mode only).

@@ -37,6 +37,29 @@ ln (float[2,3,8] x) => (float[2,3,8] y) {
   EXPECT_EQ(counts["DequantizeLinear"], 4);
 }
 
+// Weight-only (dynamic) quantization leaves γ float: per channel along its only axis it would get one
+// scale per value, which compresses nothing. The MatMul's weight is quantized; per tensor, γ is too.
+TEST(TransformerRules, DynamicModeLeavesGammaFloat) {
+  onnx::ModelProto m = parse_text_model(R"(
+<ir_version: 8, opset_import: ["" : 17]>
+ln (float[2,3,8] x) => (float[2,3,4] y) {
+  n = LayerNormalization <axis = -1> (x, G, B)
+  y = MatMul (n, W)
+}
+)");
+  add_initializer(m, "G", random_tensor({8}, 1, 0.5f, 1.5f));
+  add_initializer(m, "B", random_tensor({8}, 2));
+  add_initializer(m, "W", random_tensor({8, 4}, 3));
+  QuantOptions o;
+  o.mode = rewrite::QuantMode::Dynamic;
+  Quantized q = quantize(m, o);
+  EXPECT_FALSE(quantized(q, "G"));
+  EXPECT_TRUE(quantized(q, "W"));
+  EXPECT_EQ(q.plan.nodes[0].reason, "dynamic mode: its weights would get one scale per value (nothing to compress)");
+  o.per_channel = false;
+  EXPECT_TRUE(quantized(quantize(m, o), "G"));
+}
+
 // x → MatMul → h → Erf-GELU (Div, Erf, Add, Mul, Mul) → g → MatMul → y
 onnx::ModelProto gelu_mlp() {
   onnx::ModelProto m = parse_text_model(R"(
