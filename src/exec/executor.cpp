@@ -210,6 +210,11 @@ Executor::Executor(const Graph& graph, ExecOptions options)
 
 namespace {
 
+// A folded output larger than this, and larger than the node's inputs together, is not kept: it would
+// be a second, wider copy of a weight (a DequantizeLinear of a big int8 weight gives 4x its bytes) held
+// for the executor's life. Such a node runs every time instead, its output freed after its last use.
+constexpr size_t kMaxExpandingFoldBytes = size_t{64} << 20;
+
 // Ops that must run every time (random generators) or hold subgraphs are never folded.
 bool foldable(const Node& node) {
   if (node.op_type.rfind("Random", 0) == 0 || node.op_type == "Multinomial" || node.op_type == "Bernoulli") return false;
@@ -238,6 +243,10 @@ void Executor::plan_constants() {
     } catch (const Error&) {
       continue;  // left to run time, which reports the error with its context
     }
+    size_t in_bytes = 0, out_bytes = 0;
+    for (const Tensor* t : io.inputs) in_bytes += t ? t->nbytes() : 0;
+    for (const Tensor& t : io.outputs) out_bytes += t.defined() ? t.nbytes() : 0;
+    if (out_bytes > kMaxExpandingFoldBytes && out_bytes > in_bytes) continue;
     for (size_t k = 0; k < p.output_slots[i].size(); ++k) {
       int s = p.output_slots[i][k];
       if (s < 0 || !io.outputs[k].defined()) continue;

@@ -7,13 +7,15 @@
 // (4-bit weights). Static mode gets weights from the calibrator, whose method may choose other ranges.
 #include <cmath>
 
+#include "ptq/ir/onnx_io.h"
 #include "ptq/rewrite/quantizer.h"
 #include "ptq/util/error.h"
 
 namespace ptq::rewrite {
 
 calib::CalibTable weight_table(const Graph& graph, const QuantPlan& plan, const std::string& weight_range) {
-  std::vector<calib::CalibTarget> weights;
+  calib::CalibTable table = calib::calibrate_weights(graph, {}, weight_range);
+  // One weight at a time, whose pages (when it is a view of mapped external data) are then let go.
   for (const auto& target : calib_targets(plan)) {
     if (!target.is_weight) continue;
     const Tensor* w = find_scoped_weight(graph, target.tensor);
@@ -21,9 +23,11 @@ calib::CalibTable weight_table(const Graph& graph, const QuantPlan& plan, const 
     for (int64_t i = 0; i < w->numel(); ++i)
       if (!std::isfinite(w->data<float>()[i]))
         PTQ_FAIL(ModelError, "weight '", target.tensor, "' holds a non-finite value at index ", i);
-    weights.push_back(target);
+    calib::CalibTable one = calib::calibrate_weights(graph, {target}, weight_range);
+    table.tensors.insert(one.tensors.begin(), one.tensors.end());
+    onnx_io::release_pages(*w);
   }
-  return calib::calibrate_weights(graph, weights, weight_range);
+  return table;
 }
 
 }  // namespace ptq::rewrite
