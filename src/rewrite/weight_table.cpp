@@ -20,8 +20,9 @@ calib::CalibTable weight_table(const Graph& graph, const QuantPlan& plan, const 
     if (!target.is_weight) continue;
     const Tensor* w = find_scoped_weight(graph, target.tensor);
     PTQ_CHECK(w != nullptr);
+    const float* x = w->data<float>();
     for (int64_t i = 0; i < w->numel(); ++i)
-      if (!std::isfinite(w->data<float>()[i]))
+      if (!std::isfinite(x[i]))
         PTQ_FAIL(ModelError, "weight '", target.tensor, "' holds a non-finite value at index ", i);
     calib::CalibTable one = calib::calibrate_weights(graph, {target}, weight_range);
     table.tensors.insert(one.tensors.begin(), one.tensors.end());
