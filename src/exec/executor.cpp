@@ -91,6 +91,10 @@ void check_input(const ValueInfo& expected, const Tensor& got, const std::string
 
 // ---- Plan -------------------------------------------------------------------------------------------
 
+namespace {
+bool foldable(const Node& node);
+}  // namespace
+
 struct Executor::Plan {
   std::unordered_map<std::string, int> slot_of;   // tensor name -> value slot
   std::vector<std::string> slot_name;
@@ -109,6 +113,12 @@ struct Executor::Plan {
   std::vector<std::vector<int>> group_free;     // per group: union of its nodes' free_after
   std::unordered_map<std::string, int> hidden;  // hidden tensor -> group
   std::vector<char> folded;                     // per node: outputs computed at construction
+  // A node that reads only weights and is not folded (a DequantizeLinear of a big weight) runs just
+  // before its first reader (or that reader's group head), not at its place in the topological order:
+  // a rewritten model lists all weights' DequantizeLinear first, whose outputs would otherwise all be
+  // alive at once.
+  std::vector<char> deferred;                   // per node: runs from run_before of a later node
+  std::vector<std::vector<size_t>> run_before;  // per node: deferred nodes to run first
   mutable std::mutex profile_mutex;
   mutable std::map<std::string, OpProfile> profile;
 
@@ -206,6 +216,32 @@ Executor::Executor(const Graph& graph, ExecOptions options)
   p.folded.assign(n, 0);
   if (options_.fold_constants) plan_constants();
   if (options_.fuse) plan_groups();
+  // Deferred constants (see Plan::deferred).
+  p.deferred.assign(n, 0);
+  p.run_before.assign(n, {});
+  std::vector<int> head_of(n, -1);  // per node: the head of the group it is in
+  for (const auto& g : p.groups)
+    for (size_t m : g.nodes) head_of[m] = static_cast<int>(g.head);
+  for (size_t j = 0; j < n; ++j) {
+    const Node& node = graph.nodes[j];
+    if (p.folded[j] || head_of[j] >= 0 || !foldable(node)) continue;
+    bool weights_only = true;
+    for (const auto& in : node.inputs) weights_only = weights_only && (in.empty() || graph.is_weight(in));
+    if (!weights_only) continue;
+    size_t target = n;
+    bool movable = true;
+    for (const auto& out : node.outputs) {
+      if (out.empty()) continue;
+      if (graph.is_graph_output(out)) movable = false;
+      for (int c : graph.consumers(out)) {
+        const size_t at = head_of[static_cast<size_t>(c)] >= 0 ? static_cast<size_t>(head_of[static_cast<size_t>(c)]) : static_cast<size_t>(c);
+        target = std::min(target, at);
+      }
+    }
+    if (!movable || target >= n || target <= j + 1) continue;
+    p.deferred[j] = 1;
+    p.run_before[target].push_back(j);
+  }
 }
 
 namespace {
@@ -342,12 +378,11 @@ TensorMap Executor::run(const TensorMap& inputs, const RunOptions& options) cons
     }
     for (int d : dead) values[static_cast<size_t>(d)] = Tensor();
   };
-  for (size_t i = 0; i < graph_.nodes.size(); ++i) {
+  auto run_at = [&](size_t i) {
     const Node& node = graph_.nodes[i];
-    if (fused && p.absorbed[i]) continue;
     if (p.folded[i]) {  // outputs computed at construction: already in `values`
       publish(node, p.output_slots[i], p.free_after[i], false);
-      continue;
+      return;
     }
     const int group = fused ? p.group_at[i] : -1;
     io.inputs.clear();
@@ -384,6 +419,11 @@ TensorMap Executor::run(const TensorMap& inputs, const RunOptions& options) cons
       publish(node, p.group_output[static_cast<size_t>(group)], p.group_free[static_cast<size_t>(group)], true);
     else
       publish(node, p.output_slots[i], p.free_after[i], true);
+  };
+  for (size_t i = 0; i < graph_.nodes.size(); ++i) {
+    for (size_t j : p.run_before[i]) run_at(j);
+    if (p.deferred[i] || (fused && p.absorbed[i])) continue;
+    run_at(i);
   }
   for (const auto& o : graph_.outputs) {
     const Tensor* t = scope.lookup(o.name);
