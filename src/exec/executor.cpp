@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "fusion.h"
+#include "ptq/ir/onnx_io.h"
 #include "ptq/util/log.h"
 
 namespace ptq::exec {
@@ -119,6 +120,10 @@ struct Executor::Plan {
   // alive at once.
   std::vector<char> deferred;                   // per node: runs from run_before of a later node
   std::vector<std::vector<size_t>> run_before;  // per node: deferred nodes to run first
+  // Per node: weights from external data (views of a file mapping) it is the last reader of; their
+  // pages are let go after it ran (read back from the page cache by the next run), so that a run holds
+  // about one layer's weights, not the whole model's.
+  std::vector<std::vector<int>> release_after;
   mutable std::mutex profile_mutex;
   mutable std::map<std::string, OpProfile> profile;
 
@@ -213,6 +218,12 @@ Executor::Executor(const Graph& graph, ExecOptions options)
   }
   for (size_t s = 0; s < last_use.size(); ++s)
     if (last_use[s] >= 0 && !graph.is_weight(p.slot_name[s])) p.free_after[static_cast<size_t>(last_use[s])].push_back(static_cast<int>(s));
+  p.release_after.assign(n, {});
+  for (const auto& [name, w] : graph.weights) {
+    const int s = p.slot_of.at(name);
+    if (w.source == WeightSource::External && last_use[static_cast<size_t>(s)] >= 0)
+      p.release_after[static_cast<size_t>(last_use[static_cast<size_t>(s)])].push_back(s);
+  }
   p.folded.assign(n, 0);
   if (options_.fold_constants) plan_constants();
   if (options_.fuse) plan_groups();
@@ -419,6 +430,12 @@ TensorMap Executor::run(const TensorMap& inputs, const RunOptions& options) cons
       publish(node, p.group_output[static_cast<size_t>(group)], p.group_free[static_cast<size_t>(group)], true);
     else
       publish(node, p.output_slots[i], p.free_after[i], true);
+    auto release = [&](size_t m) {
+      for (int s : p.release_after[m]) onnx_io::release_pages(values[static_cast<size_t>(s)]);
+    };
+    if (group < 0) release(i);
+    else
+      for (size_t m : p.groups[static_cast<size_t>(group)].nodes) release(m);
   };
   for (size_t i = 0; i < graph_.nodes.size(); ++i) {
     for (size_t j : p.run_before[i]) run_at(j);
