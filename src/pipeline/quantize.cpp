@@ -144,7 +144,7 @@ QuantizeResult run_quantize(const QuantizeJob& given) {
     table = calib::load_table(job.load_table);
     r.method = "table " + job.load_table;
   } else if (dynamic) {
-    table = rewrite::weight_table(prep.graph, prep.plan, dynamic_weight_range(job));
+    table = rewrite::weight_table(prep.graph, prep.plan, dynamic_weight_range(job), job.calib.threads);
     r.method = "weights (dynamic)";
     r.weight_range = dynamic_weight_range(job);
   } else {
