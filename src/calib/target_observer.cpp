@@ -74,25 +74,43 @@ void TargetObserver::observe(const Tensor& value) {
   int64_t inner = 1;
   for (int d = target_.axis + 1; target_.axis >= 0 && d < t.rank(); ++d) inner *= t.shape()[static_cast<size_t>(d)];
   const int64_t outer = channels == 1 ? 1 : t.numel() / (inner * static_cast<int64_t>(channels));
-  for (size_t c = 0; c < channels; ++c) {
-    const float* run = x;
-    size_t n = static_cast<size_t>(t.numel());
-    if (channels > 1 || target_.axis >= 0) {  // gather channel c: `outer` runs of `inner` values
-      scratch_.resize(static_cast<size_t>(outer * inner));
-      for (int64_t o = 0; o < outer; ++o)
-        std::copy(x + (o * static_cast<int64_t>(channels) + static_cast<int64_t>(c)) * inner,
-                  x + (o * static_cast<int64_t>(channels) + static_cast<int64_t>(c) + 1) * inner,
-                  scratch_.begin() + o * inner);
-      run = scratch_.data();
-      n = scratch_.size();
+  const bool gather = channels > 1 || target_.axis >= 0;
+  // Channels are gathered a group at a time (about 1M values, read row by row), so that a weight
+  // whose channels lie along its last axis is read in order, not once per channel with a stride.
+  const int64_t per_channel = outer * inner;
+  const size_t group = per_channel > 0 ? std::max<size_t>(1, static_cast<size_t>((int64_t{1} << 20) / per_channel)) : 1;
+  for (size_t c0 = 0; c0 < channels; c0 += group) {
+    const size_t c1 = std::min(channels, c0 + group);
+    if (gather) {  // channel c: `outer` runs of `inner` values, to scratch_[(c - c0) · outer · inner ...]
+      scratch_.resize(static_cast<size_t>(per_channel) * (c1 - c0));
+      if (inner == 1) {  // channels along the last axis: a transpose, in tiles of 32 rows
+        constexpr int64_t kTile = 32;
+        for (int64_t o0 = 0; o0 < outer; o0 += kTile) {
+          const int64_t o1 = std::min(outer, o0 + kTile);
+          for (size_t c = c0; c < c1; ++c) {
+            float* to = scratch_.data() + static_cast<int64_t>(c - c0) * per_channel;
+            for (int64_t o = o0; o < o1; ++o) to[o] = x[o * static_cast<int64_t>(channels) + static_cast<int64_t>(c)];
+          }
+        }
+      } else {
+        for (int64_t o = 0; o < outer; ++o)
+          for (size_t c = c0; c < c1; ++c) {
+            const float* from = x + (o * static_cast<int64_t>(channels) + static_cast<int64_t>(c)) * inner;
+            std::copy(from, from + inner, scratch_.begin() + static_cast<int64_t>(c - c0) * per_channel + o * inner);
+          }
+      }
     }
-    if (n == 0) continue;
-    if (pass_ == 0) {
-      auto mm = std::minmax_element(run, run + n);
-      min_[c] = seen_ ? std::min(min_[c], *mm.first) : *mm.first;
-      max_[c] = seen_ ? std::max(max_[c], *mm.second) : *mm.second;
+    for (size_t c = c0; c < c1; ++c) {
+      const float* run = gather ? scratch_.data() + static_cast<int64_t>(c - c0) * per_channel : x;
+      const size_t n = gather ? static_cast<size_t>(per_channel) : static_cast<size_t>(t.numel());
+      if (n == 0) continue;
+      if (pass_ == 0) {
+        auto mm = std::minmax_element(run, run + n);
+        min_[c] = seen_ ? std::min(min_[c], *mm.first) : *mm.first;
+        max_[c] = seen_ ? std::max(max_[c], *mm.second) : *mm.second;
+      }
+      channels_[c]->observe(run, n);
     }
-    channels_[c]->observe(run, n);
   }
   if (t.numel() > 0) seen_ = true;
 }

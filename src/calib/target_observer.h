@@ -39,7 +39,7 @@ class TargetObserver {
   bool seen_ = false;
   std::vector<std::unique_ptr<Observer>> channels_;
   std::vector<float> min_, max_;
-  std::vector<float> scratch_;  // one channel's values, gathered
+  std::vector<float> scratch_;  // a group of channels' values, gathered
   Shape shape_;                 // per-channel and blocked targets: the tensor's shape
 };
 

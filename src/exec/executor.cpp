@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "fusion.h"
+#include "ptq/ir/onnx_io.h"
 #include "ptq/util/log.h"
 
 namespace ptq::exec {
@@ -91,6 +92,10 @@ void check_input(const ValueInfo& expected, const Tensor& got, const std::string
 
 // ---- Plan -------------------------------------------------------------------------------------------
 
+namespace {
+bool foldable(const Node& node);
+}  // namespace
+
 struct Executor::Plan {
   std::unordered_map<std::string, int> slot_of;   // tensor name -> value slot
   std::vector<std::string> slot_name;
@@ -109,6 +114,16 @@ struct Executor::Plan {
   std::vector<std::vector<int>> group_free;     // per group: union of its nodes' free_after
   std::unordered_map<std::string, int> hidden;  // hidden tensor -> group
   std::vector<char> folded;                     // per node: outputs computed at construction
+  // A node that reads only weights and is not folded (a DequantizeLinear of a big weight) runs just
+  // before its first reader (or that reader's group head), not at its place in the topological order:
+  // a rewritten model lists all weights' DequantizeLinear first, whose outputs would otherwise all be
+  // alive at once.
+  std::vector<char> deferred;                   // per node: runs from run_before of a later node
+  std::vector<std::vector<size_t>> run_before;  // per node: deferred nodes to run first
+  // Per node: weights from external data (views of a file mapping) it is the last reader of; their
+  // pages are let go after it ran (read back from the page cache by the next run), so that a run holds
+  // about one layer's weights, not the whole model's.
+  std::vector<std::vector<int>> release_after;
   mutable std::mutex profile_mutex;
   mutable std::map<std::string, OpProfile> profile;
 
@@ -203,12 +218,49 @@ Executor::Executor(const Graph& graph, ExecOptions options)
   }
   for (size_t s = 0; s < last_use.size(); ++s)
     if (last_use[s] >= 0 && !graph.is_weight(p.slot_name[s])) p.free_after[static_cast<size_t>(last_use[s])].push_back(static_cast<int>(s));
+  p.release_after.assign(n, {});
+  for (const auto& [name, w] : graph.weights) {
+    const int s = p.slot_of.at(name);
+    if (w.source == WeightSource::External && last_use[static_cast<size_t>(s)] >= 0)
+      p.release_after[static_cast<size_t>(last_use[static_cast<size_t>(s)])].push_back(s);
+  }
   p.folded.assign(n, 0);
   if (options_.fold_constants) plan_constants();
   if (options_.fuse) plan_groups();
+  // Deferred constants (see Plan::deferred).
+  p.deferred.assign(n, 0);
+  p.run_before.assign(n, {});
+  std::vector<int> head_of(n, -1);  // per node: the head of the group it is in
+  for (const auto& g : p.groups)
+    for (size_t m : g.nodes) head_of[m] = static_cast<int>(g.head);
+  for (size_t j = 0; j < n; ++j) {
+    const Node& node = graph.nodes[j];
+    if (p.folded[j] || head_of[j] >= 0 || !foldable(node)) continue;
+    bool weights_only = true;
+    for (const auto& in : node.inputs) weights_only = weights_only && (in.empty() || graph.is_weight(in));
+    if (!weights_only) continue;
+    size_t target = n;
+    bool movable = true;
+    for (const auto& out : node.outputs) {
+      if (out.empty()) continue;
+      if (graph.is_graph_output(out)) movable = false;
+      for (int c : graph.consumers(out)) {
+        const size_t at = head_of[static_cast<size_t>(c)] >= 0 ? static_cast<size_t>(head_of[static_cast<size_t>(c)]) : static_cast<size_t>(c);
+        target = std::min(target, at);
+      }
+    }
+    if (!movable || target >= n || target <= j + 1) continue;
+    p.deferred[j] = 1;
+    p.run_before[target].push_back(j);
+  }
 }
 
 namespace {
+
+// A folded output larger than this, and larger than the node's inputs together, is not kept: it would
+// be a second, wider copy of a weight (a DequantizeLinear of a big int8 weight gives 4x its bytes) held
+// for the executor's life. Such a node runs every time instead, its output freed after its last use.
+constexpr size_t kMaxExpandingFoldBytes = size_t{64} << 20;
 
 // Ops that must run every time (random generators) or hold subgraphs are never folded.
 bool foldable(const Node& node) {
@@ -238,6 +290,10 @@ void Executor::plan_constants() {
     } catch (const Error&) {
       continue;  // left to run time, which reports the error with its context
     }
+    size_t in_bytes = 0, out_bytes = 0;
+    for (const Tensor* t : io.inputs) in_bytes += t ? t->nbytes() : 0;
+    for (const Tensor& t : io.outputs) out_bytes += t.defined() ? t.nbytes() : 0;
+    if (out_bytes > kMaxExpandingFoldBytes && out_bytes > in_bytes) continue;
     for (size_t k = 0; k < p.output_slots[i].size(); ++k) {
       int s = p.output_slots[i][k];
       if (s < 0 || !io.outputs[k].defined()) continue;
@@ -333,12 +389,11 @@ TensorMap Executor::run(const TensorMap& inputs, const RunOptions& options) cons
     }
     for (int d : dead) values[static_cast<size_t>(d)] = Tensor();
   };
-  for (size_t i = 0; i < graph_.nodes.size(); ++i) {
+  auto run_at = [&](size_t i) {
     const Node& node = graph_.nodes[i];
-    if (fused && p.absorbed[i]) continue;
     if (p.folded[i]) {  // outputs computed at construction: already in `values`
       publish(node, p.output_slots[i], p.free_after[i], false);
-      continue;
+      return;
     }
     const int group = fused ? p.group_at[i] : -1;
     io.inputs.clear();
@@ -375,6 +430,17 @@ TensorMap Executor::run(const TensorMap& inputs, const RunOptions& options) cons
       publish(node, p.group_output[static_cast<size_t>(group)], p.group_free[static_cast<size_t>(group)], true);
     else
       publish(node, p.output_slots[i], p.free_after[i], true);
+    auto release = [&](size_t m) {
+      for (int s : p.release_after[m]) onnx_io::release_pages(values[static_cast<size_t>(s)]);
+    };
+    if (group < 0) release(i);
+    else
+      for (size_t m : p.groups[static_cast<size_t>(group)].nodes) release(m);
+  };
+  for (size_t i = 0; i < graph_.nodes.size(); ++i) {
+    for (size_t j : p.run_before[i]) run_at(j);
+    if (p.deferred[i] || (fused && p.absorbed[i])) continue;
+    run_at(i);
   }
   for (const auto& o : graph_.outputs) {
     const Tensor* t = scope.lookup(o.name);

@@ -248,7 +248,8 @@ std::vector<Node> topological_sort(std::vector<Node> nodes, const std::unordered
 }
 
 Graph build_graph_impl(const onnx::GraphProto& gp, const std::map<std::string, int64_t>& opsets,
-                       const std::vector<std::string>& outer_names, bool is_subgraph) {
+                       const std::vector<std::string>& outer_names, bool is_subgraph,
+                       const std::map<std::string, Tensor>* mapped = nullptr) {
   Graph g;
   g.name = gp.name();
   g.opsets = opsets;
@@ -267,7 +268,8 @@ Graph build_graph_impl(const onnx::GraphProto& gp, const std::map<std::string, i
   for (const auto& vi : gp.value_info()) g.value_info[vi.name()] = value_info_from_proto(vi);
   for (const auto& t : gp.initializer()) {
     Weight w;
-    w.value = onnx_io::tensor_from_proto(t);
+    const bool external = mapped && t.data_location() == onnx::TensorProto::EXTERNAL && mapped->count(t.name());
+    w.value = external ? mapped->at(t.name()) : onnx_io::tensor_from_proto(t);
     g.weights[t.name()] = std::move(w);
   }
 
@@ -399,11 +401,11 @@ Graph build_graph(const onnx::ModelProto& model, const GraphOptions& options) {
   if (!opsets.count("")) opsets[""] = 1;  // IR < 3 models carry no opset_import
   Graph g;
   if (!options.infer_shapes) {
-    g = build_graph_impl(model.graph(), opsets, {}, false);
+    g = build_graph_impl(model.graph(), opsets, {}, false, options.mapped);
   } else {
     onnx::ModelProto inferred = model;
     infer_shapes_past_new_ops(inferred);
-    g = build_graph_impl(inferred.graph(), opsets, {}, false);
+    g = build_graph_impl(inferred.graph(), opsets, {}, false, options.mapped);
   }
   for (const auto& name : options.external_tensors) {
     auto it = g.weights.find(name);

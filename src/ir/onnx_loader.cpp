@@ -3,10 +3,15 @@
 //   TensorProto.data_location == EXTERNAL with external_data entries
 //   location (relative to the model's folder), offset (default 0), length (default: to end of file).
 #include <google/protobuf/io/coded_stream.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <climits>
 #include <fstream>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <unordered_set>
@@ -57,7 +62,55 @@ ExternalRef parse_external_ref(const onnx::TensorProto& t) {
   return ref;
 }
 
-void load_external_tensor(onnx::TensorProto& t, const fs::path& base_dir, LoadedModel& out) {
+// Live file mappings [start, start + length), so that release_pages only ever touches mapped memory.
+std::mutex mappings_mutex;
+std::map<uintptr_t, size_t> mappings;
+
+// A whole file mapped private (writes stay in this process) and readable; nullptr for an empty file.
+std::shared_ptr<void> map_file(const fs::path& file, size_t size) {
+  if (size == 0) return nullptr;
+  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) PTQ_FAIL(IoError, "cannot open external data file ", file.string());
+  void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  if (p == MAP_FAILED) PTQ_FAIL(IoError, "cannot map external data file ", file.string());
+  {
+    std::lock_guard<std::mutex> lock(mappings_mutex);
+    mappings[reinterpret_cast<uintptr_t>(p)] = size;
+  }
+  return std::shared_ptr<void>(p, [size](void* q) {
+    {
+      std::lock_guard<std::mutex> lock(mappings_mutex);
+      mappings.erase(reinterpret_cast<uintptr_t>(q));
+    }
+    ::munmap(q, size);
+  });
+}
+
+// The external data files mapped so far, by path.
+using FileMaps = std::map<fs::path, std::shared_ptr<void>>;
+
+// A view of t's bytes in the mapped file, or an undefined Tensor when t cannot be a view (a type
+// stored otherwise than in memory, a length that does not match the shape, an offset not 64-byte aligned).
+Tensor mapped_view(const onnx::TensorProto& t, const fs::path& file, size_t file_size, const ExternalRef& ref,
+                   int64_t length, FileMaps& maps) {
+  DType dtype = dtype_from_onnx(t.data_type());
+  // Float weights of a page or more only: shape inference reads small integer initializers (Reshape
+  // shapes) from the proto.
+  if (!dtype_is_float(dtype) || length < 4096) return {};
+  Shape shape(t.dims().begin(), t.dims().end());
+  for (int64_t d : shape)
+    if (d < 0) return {};
+  if (static_cast<size_t>(length) != static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype)) return {};
+  if (ref.offset % 64 != 0) return {};
+  auto& map = maps[file];
+  if (!map) map = map_file(file, file_size);
+  if (!map) return {};
+  std::shared_ptr<void> at(map, static_cast<char*>(map.get()) + ref.offset);
+  return Tensor::wrap(dtype, std::move(shape), std::move(at));
+}
+
+void load_external_tensor(onnx::TensorProto& t, const fs::path& base_dir, LoadedModel& out, FileMaps* maps) {
   ExternalRef ref = parse_external_ref(t);
   fs::path file = base_dir / ref.location;
   std::error_code ec;
@@ -68,14 +121,19 @@ void load_external_tensor(onnx::TensorProto& t, const fs::path& base_dir, Loaded
   if (ref.offset + length > size)
     PTQ_FAIL(ModelError, "tensor '", t.name(), "': external data [", ref.offset, ", ", ref.offset + length,
              ") lies beyond the end of ", file.string(), " (", size, " bytes)");
-  std::ifstream in(file, std::ios::binary);
-  std::string data(static_cast<size_t>(length), '\0');
-  in.seekg(ref.offset);
-  in.read(data.data(), length);
-  if (!in) PTQ_FAIL(IoError, "tensor '", t.name(), "': cannot read external data from ", file.string());
-  t.set_raw_data(std::move(data));
-  t.clear_external_data();
-  t.set_data_location(onnx::TensorProto::DEFAULT);
+  Tensor view = maps ? mapped_view(t, file, static_cast<size_t>(size), ref, length, *maps) : Tensor();
+  if (view.defined()) {
+    out.mapped[t.name()] = std::move(view);
+  } else {
+    std::ifstream in(file, std::ios::binary);
+    std::string data(static_cast<size_t>(length), '\0');
+    in.seekg(ref.offset);
+    in.read(data.data(), length);
+    if (!in) PTQ_FAIL(IoError, "tensor '", t.name(), "': cannot read external data from ", file.string());
+    t.set_raw_data(std::move(data));
+    t.clear_external_data();
+    t.set_data_location(onnx::TensorProto::DEFAULT);
+  }
   out.external_tensors.push_back(t.name());
   fs::path canonical = fs::weakly_canonical(file, ec);
   bool seen = false;
@@ -154,14 +212,20 @@ onnx::ModelProto parse_model(const std::string& bytes, const std::string& origin
   return model;
 }
 
-LoadedModel load_model(const fs::path& path) {
+LoadedModel load_model(const fs::path& path, const LoadOptions& options) {
   LoadedModel out;
   out.path = path;
   out.proto = parse_model(read_file(path), path.string());
   fs::path base_dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
   try {
+    // The graph's initializers may stay mapped; tensors anywhere else are read.
+    std::set<const onnx::TensorProto*> mappable;
+    if (options.map_external)
+      for (const auto& t : out.proto.graph().initializer()) mappable.insert(&t);
+    FileMaps maps;
     for_each_tensor(*out.proto.mutable_graph(), [&](onnx::TensorProto& t) {
-      if (t.data_location() == onnx::TensorProto::EXTERNAL) load_external_tensor(t, base_dir, out);
+      if (t.data_location() != onnx::TensorProto::EXTERNAL) return;
+      load_external_tensor(t, base_dir, out, mappable.count(&t) ? &maps : nullptr);
     });
   } catch (Error& e) {
     e.append_context(path.string());
@@ -170,6 +234,34 @@ LoadedModel load_model(const fs::path& path) {
   if (!out.external_tensors.empty())
     log::debug(path.string(), ": read ", out.external_tensors.size(), " tensors from external data");
   return out;
+}
+
+void inline_mapped(LoadedModel& loaded, onnx::ModelProto& model) {
+  if (loaded.mapped.empty()) return;
+  for (auto& t : *model.mutable_graph()->mutable_initializer()) {
+    auto it = loaded.mapped.find(t.name());
+    if (t.data_location() != onnx::TensorProto::EXTERNAL || it == loaded.mapped.end()) continue;
+    t.set_raw_data(it->second.raw(), it->second.nbytes());
+    t.clear_external_data();
+    t.set_data_location(onnx::TensorProto::DEFAULT);
+  }
+  loaded.mapped.clear();
+}
+
+void release_pages(const Tensor& tensor) {
+  if (!tensor.defined() || tensor.nbytes() == 0) return;
+  auto begin = reinterpret_cast<uintptr_t>(tensor.raw());
+  uintptr_t end = begin + tensor.nbytes();
+  {
+    std::lock_guard<std::mutex> lock(mappings_mutex);
+    auto it = mappings.upper_bound(begin);
+    if (it == mappings.begin()) return;
+    --it;
+    if (end > it->first + it->second) return;
+  }
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  uintptr_t first = (begin + page - 1) / page * page, last = end / page * page;  // whole pages only
+  if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
 }
 
 }  // namespace ptq::onnx_io

@@ -118,6 +118,16 @@ Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape
   buffer_ = allocate(nbytes());
 }
 
+Tensor Tensor::wrap(DType dtype, Shape shape, std::shared_ptr<void> buffer) {
+  if (dtype_size(dtype) == 0) PTQ_FAIL(UnsupportedError, "tensors of dtype ", dtype_name(dtype), " are not supported");
+  Tensor t;
+  t.dtype_ = dtype;
+  t.shape_ = std::move(shape);
+  t.numel_ = shape_numel(t.shape_);
+  t.buffer_ = std::move(buffer);
+  return t;
+}
+
 Tensor Tensor::zeros(DType dtype, Shape shape) {
   Tensor t(dtype, std::move(shape));
   std::memset(t.raw(), 0, t.nbytes());

@@ -98,7 +98,9 @@ Attempt AttemptBuilder::build(const rewrite::QuantOptions& quant, const rewrite:
   }
   at.quantized = rewrite::rewrite_model(*source, *source_graph, at.plan, table);
   if (!data_.eval) return at;
-  Graph qgraph = build_graph(at.quantized, GraphOptions{false, {}});
+  GraphOptions qoptions{false, {}};
+  qoptions.mapped = &prep_.loaded.mapped;  // float initializers the rewrite left in external data
+  Graph qgraph = build_graph(at.quantized, qoptions);
   report::EvalOptions eo;
   eo.threads = job_.calib.threads;
   eo.progress = job_.calib.progress;

@@ -37,6 +37,21 @@ void check_output(const QuantizeJob& job) {
   if (!fs::is_directory(dir, ec)) PTQ_FAIL(IoError, "cannot write ", job.output, ": folder ", dir.string(), " does not exist");
 }
 
+// fold_batch_norm folds the BatchNormalization nodes of the model's graph (not of bodies).
+bool folds_batch_norm(const QuantizeJob& job, const onnx::ModelProto& model) {
+  if (!job.fold_batch_norm) return false;
+  for (const auto& node : model.graph().node())
+    if (node.op_type() == "BatchNormalization") return true;
+  return false;
+}
+
+// True when a stage of the job edits initializers in the proto (those stages need their data there,
+// not in a mapping of the external data).
+bool edits_initializers(const QuantizeJob& job, const onnx::ModelProto& model) {
+  return job.smooth_quant_alpha >= 0.0f || job.weight_method != "rtn" || job.adaround > 0 || job.bias_correction ||
+         folds_batch_norm(job, model);
+}
+
 }  // namespace
 
 std::string dynamic_weight_range(const QuantizeJob& job) {
@@ -45,14 +60,19 @@ std::string dynamic_weight_range(const QuantizeJob& job) {
 
 Prepared prepare(const QuantizeJob& job) {
   Prepared p;
-  p.loaded = onnx_io::load_model(job.model);
+  onnx_io::LoadOptions load;
+  load.map_external = true;
+  p.loaded = onnx_io::load_model(job.model, load);
   p.model = std::move(p.loaded.proto);
-  if (job.fold_batch_norm) {
+  if (edits_initializers(job, p.model)) onnx_io::inline_mapped(p.loaded, p.model);
+  if (folds_batch_norm(job, p.model)) {
     rewrite::PassResult folded = rewrite::fold_batch_norm(p.model);
     p.folded_batch_norms = folded.changed;
     p.model = std::move(folded.model);
   }
-  p.graph = build_graph(p.model, GraphOptions{true, p.loaded.external_tensors});
+  GraphOptions graph_options{true, p.loaded.external_tensors};
+  graph_options.mapped = &p.loaded.mapped;
+  p.graph = build_graph(p.model, graph_options);
   p.plan = rewrite::plan_quantization(p.graph, job.quant);
   return p;
 }
@@ -124,7 +144,7 @@ QuantizeResult run_quantize(const QuantizeJob& given) {
     table = calib::load_table(job.load_table);
     r.method = "table " + job.load_table;
   } else if (dynamic) {
-    table = rewrite::weight_table(prep.graph, prep.plan, dynamic_weight_range(job));
+    table = rewrite::weight_table(prep.graph, prep.plan, dynamic_weight_range(job), job.calib.threads);
     r.method = "weights (dynamic)";
     r.weight_range = dynamic_weight_range(job);
   } else {
@@ -152,9 +172,13 @@ QuantizeResult run_quantize(const QuantizeJob& given) {
 
   onnx_io::SaveOptions save;
   save.external_data = job.external_data;
+  // A model that came with external data keeps its weights in external data.
+  if (save.external_data == onnx_io::ExternalData::Auto && !prep.loaded.external_tensors.empty())
+    save.external_data = onnx_io::ExternalData::Always;
   save.protected_paths = prep.loaded.external_files;
   save.protected_paths.push_back(job.model);
-  onnx_io::save_model(chosen.quantized, job.output, save);
+  save.mapped = &prep.loaded.mapped;
+  onnx_io::save_model(std::move(chosen.quantized), job.output, save);
   if (!job.save_table.empty()) calib::save_table(table, job.save_table);
   log::info("wrote ", job.output);
 

@@ -103,6 +103,7 @@ void Emitter::emit_quantized_constants() {
     const Tensor& value = weight(name);
     if (!chain_.defines(name)) replaced_outer_.insert(name);
     Tensor q = t.kind == Kind::Bias ? quantize_bias(value, p, name) : quantize_tensor(value, p);
+    onnx_io::release_pages(value);  // a view of mapped external data: read back if needed again
     std::vector<std::string> inputs = {add_initializer(q, name + "_quantized")};
     if (t.kind == Kind::Bias) {
       inputs.push_back(add_initializer(scale_tensor(p), name + "_scale"));  // zero point 0: omitted (the default)

@@ -7,23 +7,33 @@
 // (4-bit weights). Static mode gets weights from the calibrator, whose method may choose other ranges.
 #include <cmath>
 
+#include "ptq/ir/onnx_io.h"
 #include "ptq/rewrite/quantizer.h"
 #include "ptq/util/error.h"
+#include "ptq/util/parallel.h"
 
 namespace ptq::rewrite {
 
-calib::CalibTable weight_table(const Graph& graph, const QuantPlan& plan, const std::string& weight_range) {
+calib::CalibTable weight_table(const Graph& graph, const QuantPlan& plan, const std::string& weight_range, int threads) {
+  calib::CalibTable table = calib::calibrate_weights(graph, {}, weight_range);
   std::vector<calib::CalibTarget> weights;
-  for (const auto& target : calib_targets(plan)) {
-    if (!target.is_weight) continue;
+  for (const auto& target : calib_targets(plan))
+    if (target.is_weight) weights.push_back(target);
+  // One weight a task, whose pages (when it is a view of mapped external data) are then let go.
+  std::vector<calib::CalibTable> tables(weights.size());
+  run_tasks(threads, weights.size(), [&](size_t i) {
+    const calib::CalibTarget& target = weights[i];
     const Tensor* w = find_scoped_weight(graph, target.tensor);
     PTQ_CHECK(w != nullptr);
-    for (int64_t i = 0; i < w->numel(); ++i)
-      if (!std::isfinite(w->data<float>()[i]))
-        PTQ_FAIL(ModelError, "weight '", target.tensor, "' holds a non-finite value at index ", i);
-    weights.push_back(target);
-  }
-  return calib::calibrate_weights(graph, weights, weight_range);
+    const float* x = w->data<float>();
+    for (int64_t k = 0; k < w->numel(); ++k)
+      if (!std::isfinite(x[k]))
+        PTQ_FAIL(ModelError, "weight '", target.tensor, "' holds a non-finite value at index ", k);
+    tables[i] = calib::calibrate_weights(graph, {target}, weight_range);
+    onnx_io::release_pages(*w);
+  });
+  for (auto& one : tables) table.tensors.insert(one.tensors.begin(), one.tensors.end());
+  return table;
 }
 
 }  // namespace ptq::rewrite

@@ -30,7 +30,7 @@ void register_quantize_command(CLI::App& app, Action& action) {
   app.add_option("--eval-data", o->job.eval_dir, "Evaluation data (default: a few calibration samples held out)");
   app.add_option("--labels", o->job.labels, "Class labels of --eval-data (.npy or text) for accuracy");
   app.add_option("--eval-samples", o->job.eval_samples, "Evaluation samples (0: no evaluation)");
-  app.add_flag("--external-data", o->external_data, "Store weights in <output>.data (automatic above 2 GB)");
+  app.add_flag("--external-data", o->external_data, "Store weights in <output>.data (automatic above 2 GB, or when the input model has external data)");
   const char* precision = "Precision (tolerance-driven mixed precision)";
   app.add_option("--target-cosine", o->job.tolerance.target_cosine,
                  "Promote the fewest layers out of 8 bits so that every output's cosine with FP32 on the evaluation samples "

@@ -115,6 +115,9 @@ struct GraphOptions {
   bool infer_shapes = true;  // run ONNX shape inference to fill value_info
   // Tensors that were read from external data files (onnx_io::LoadedModel::external_tensors).
   std::vector<std::string> external_tensors;
+  // Values of the graph's initializers left in external data (onnx_io::LoadedModel::mapped): the
+  // weights are these views of the mapped files, never copies.
+  const std::map<std::string, Tensor>* mapped = nullptr;
 };
 
 // Builds the Graph of a validated, external-data-resolved model. Throws ModelError for a cycle, an

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -24,12 +25,30 @@ struct LoadedModel {
   std::vector<std::filesystem::path> external_files;
   // Names of tensors whose data came from external files.
   std::vector<std::string> external_tensors;
+  // With LoadOptions::map_external: the graph's initializers left in external data (their protos
+  // keep data_location EXTERNAL), as read-only views of the memory-mapped files (copy-on-write).
+  std::map<std::string, Tensor> mapped;
+};
+
+struct LoadOptions {
+  // Map the external data of the graph's (not the bodies') float/integer initializers instead of
+  // reading it into raw_data: the weights then take no memory of their own (see LoadedModel::mapped).
+  bool map_external = false;
 };
 
 // Reads and validates a model: missing file, not a protobuf, truncated, no graph / empty graph,
 // unknown IR version, no default-domain opset, duplicate tensor names. External data is read into
-// the tensors (raw_data) so the rest of ptq never sees it. Throws IoError/ModelError naming the file.
-LoadedModel load_model(const std::filesystem::path& path);
+// the tensors (raw_data) so the rest of ptq never sees it, unless options.map_external maps it.
+// Throws IoError/ModelError naming the file.
+LoadedModel load_model(const std::filesystem::path& path, const LoadOptions& options = {});
+
+// Reads the mapped tensors into raw_data (what load_model does without map_external) and empties
+// loaded.mapped: for the passes that edit initializers in the proto.
+void inline_mapped(LoadedModel& loaded, onnx::ModelProto& model);
+
+// Tells the kernel the pages of a mapped tensor may be dropped (they are read back from the file if
+// touched again); does nothing for a tensor that is not a view of a mapping.
+void release_pages(const Tensor& tensor);
 
 // Parses a model from memory (no external data allowed); `origin` names it in errors.
 onnx::ModelProto parse_model(const std::string& bytes, const std::string& origin);
@@ -46,6 +65,9 @@ struct SaveOptions {
   size_t external_threshold_bytes = 1024;
   // Paths that must not be written (the input model and its external data files).
   std::vector<std::filesystem::path> protected_paths;
+  // Data of the initializers still in external data (LoadedModel::mapped): written from these views
+  // (to the output's data file, or inline when the output has none).
+  const std::map<std::string, Tensor>* mapped = nullptr;
 };
 
 // Serialized-size limit of protobuf (2 GiB - 1).

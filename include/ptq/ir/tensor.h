@@ -85,6 +85,9 @@ class Tensor {
   }
   template <class T>
   static Tensor from_vector(const std::vector<T>& values, Shape shape);
+  // A tensor over memory it does not own (a file mapping): `buffer` points at the first element,
+  // 64-byte aligned, and keeps that memory alive (an aliasing shared_ptr of the mapping).
+  static Tensor wrap(DType dtype, Shape shape, std::shared_ptr<void> buffer);
 
   bool defined() const { return dtype_ != DType::Undefined; }
   DType dtype() const { return dtype_; }

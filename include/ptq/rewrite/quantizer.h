@@ -199,7 +199,8 @@ calib::CalibTable retype_table(const calib::CalibTable& table, const QuantPlan& 
 
 // Parameters of the weight targets (is_weight) straight from the weights (per-channel min/max →
 // compute_qparams): what dynamic mode uses instead of calibration. Activation targets are left out.
-calib::CalibTable weight_table(const Graph& graph, const QuantPlan& plan, const std::string& weight_range = "minmax");  // or another row of calib::weight_observer_table()
+calib::CalibTable weight_table(const Graph& graph, const QuantPlan& plan, const std::string& weight_range = "minmax",
+                               int threads = 1);  // or another row of calib::weight_observer_table()
 
 // The QParams written for every planned tensor, by table key (TensorPlan::table_key(): the tensor's
 // name in the model's graph, its scoped name in a body): activations and weights from the table

@@ -141,6 +141,101 @@ TEST(OnnxIo, ExternalDataRoundTrip) {
   EXPECT_EQ(g.weights.at("big").source, WeightSource::External);
 }
 
+// A model with two weights in external data (16 KB and 32 KB) and its small ones inline.
+fs::path write_external_model(const fs::path& dir, Tensor& a, Tensor& b) {
+  onnx::ModelProto m = small_model();
+  a = test::random_tensor({64, 64}, 11);
+  b = test::random_tensor({128, 64}, 12);
+  test::add_initializer(m, "wa", a);
+  test::add_initializer(m, "wb", b);
+  onnx_io::SaveOptions options;
+  options.external_data = onnx_io::ExternalData::Always;
+  onnx_io::save_model(m, dir / "ext.onnx", options);
+  return dir / "ext.onnx";
+}
+
+onnx_io::LoadedModel load_mapped(const fs::path& path) {
+  onnx_io::LoadOptions options;
+  options.map_external = true;
+  return onnx_io::load_model(path, options);
+}
+
+TEST(OnnxIo, MappedExternalDataIsAViewOfTheFile) {
+  fs::path dir = test::fresh_dir();
+  Tensor a, b;
+  fs::path path = write_external_model(dir, a, b);
+  auto loaded = load_mapped(path);
+  ASSERT_EQ(loaded.mapped.size(), 2u);
+  EXPECT_EQ(loaded.mapped.at("wa").to_vector<float>(), a.to_vector<float>());
+  EXPECT_EQ(loaded.mapped.at("wb").to_vector<float>(), b.to_vector<float>());
+  EXPECT_EQ(loaded.mapped.at("wb").shape(), (Shape{128, 64}));
+  EXPECT_EQ(loaded.external_tensors.size(), 2u);
+  for (const auto& t : loaded.proto.graph().initializer()) {
+    if (t.name() == "wa" || t.name() == "wb") {
+      EXPECT_EQ(t.data_location(), onnx::TensorProto::EXTERNAL) << t.name();
+    }
+  }
+
+  // The graph's weights are the mapped views, not copies.
+  GraphOptions go;
+  go.external_tensors = loaded.external_tensors;
+  go.mapped = &loaded.mapped;
+  Graph g = build_graph(loaded.proto, go);
+  EXPECT_TRUE(g.weight("wa")->shares_buffer(loaded.mapped.at("wa")));
+  EXPECT_EQ(g.weights.at("wb").source, WeightSource::External);
+
+  // Dropped pages are read back from the file; a tensor that is not mapped is left alone.
+  onnx_io::release_pages(loaded.mapped.at("wb"));
+  EXPECT_EQ(loaded.mapped.at("wb").to_vector<float>(), b.to_vector<float>());
+  Tensor heap = b.clone();
+  onnx_io::release_pages(heap);
+  EXPECT_EQ(heap.to_vector<float>(), b.to_vector<float>());
+
+  // inline_mapped gives what loading without mapping gives.
+  onnx_io::inline_mapped(loaded, loaded.proto);
+  EXPECT_TRUE(loaded.mapped.empty());
+  auto read = onnx_io::load_model(path);
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(read.proto, loaded.proto));
+}
+
+TEST(OnnxIo, SavingFromTheMappingWritesWhatTheInMemoryPathWrites) {
+  fs::path dir = test::fresh_dir();
+  Tensor a, b;
+  fs::path path = write_external_model(dir, a, b);
+  // The same file name in two folders, so that the data files' locations match.
+  fs::create_directories(dir / "read");
+  fs::create_directories(dir / "mapped");
+  for (auto mode : {onnx_io::ExternalData::Always, onnx_io::ExternalData::Never, onnx_io::ExternalData::Auto}) {
+    auto mapped = load_mapped(path);
+    auto read = onnx_io::load_model(path);
+    onnx_io::SaveOptions options;
+    options.external_data = mode;
+    options.protected_paths = mapped.external_files;
+    options.protected_paths.push_back(path);
+    onnx_io::save_model(read.proto, dir / "read" / "q.onnx", options);
+    options.mapped = &mapped.mapped;
+    onnx_io::save_model(mapped.proto, dir / "mapped" / "q.onnx", options);
+    EXPECT_EQ(test::read_bytes(dir / "read" / "q.onnx"), test::read_bytes(dir / "mapped" / "q.onnx"));
+    bool external = mode == onnx_io::ExternalData::Always;
+    ASSERT_EQ(fs::exists(dir / "mapped" / "q.onnx.data"), external);
+    if (external) {
+      EXPECT_EQ(test::read_bytes(dir / "read" / "q.onnx.data"), test::read_bytes(dir / "mapped" / "q.onnx.data"));
+    }
+    fs::remove(dir / "read" / "q.onnx.data");
+    fs::remove(dir / "mapped" / "q.onnx.data");
+    // The mapped input is untouched and still loads.
+    EXPECT_EQ(onnx_io::load_model(path).proto.graph().initializer_size(), read.proto.graph().initializer_size());
+  }
+  // Writing over the input's data file from its own mapping is refused.
+  auto mapped = load_mapped(path);
+  onnx_io::SaveOptions options;
+  options.external_data = onnx_io::ExternalData::Always;
+  options.protected_paths = mapped.external_files;
+  options.mapped = &mapped.mapped;
+  EXPECT_THROW(onnx_io::save_model(mapped.proto, dir / "ext.onnx", options), IoError);
+  EXPECT_EQ(onnx_io::load_model(path).proto.graph().initializer_size(), mapped.proto.graph().initializer_size());
+}
+
 TEST(OnnxIo, ExternalDataOffsetsAndMissingFile) {
   fs::path dir = test::fresh_dir();
   onnx::ModelProto m = small_model();
