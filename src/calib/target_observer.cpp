@@ -18,9 +18,13 @@ Tensor as_float(const Tensor& value, const std::string& name) {
   return cast_tensor(value, DType::Float32);
 }
 
-void check_finite(const float* x, int64_t n, const std::string& name) {
-  for (int64_t i = 0; i < n; ++i)
-    if (!std::isfinite(x[i])) PTQ_FAIL(DataError, "tensor '", name, "' has a non-finite value (", x[i], ") at flat index ", i);
+// A weight's non-finite value is the model's fault; an activation's, the data's.
+void check_finite(const float* x, int64_t n, const CalibTarget& target) {
+  for (int64_t i = 0; i < n; ++i) {
+    if (std::isfinite(x[i])) continue;
+    if (target.is_weight) PTQ_FAIL(ModelError, "weight '", target.tensor, "' holds a non-finite value at index ", i);
+    PTQ_FAIL(DataError, "tensor '", target.tensor, "' has a non-finite value (", x[i], ") at flat index ", i);
+  }
 }
 
 }  // namespace
@@ -67,7 +71,7 @@ void TargetObserver::observe(const Tensor& value) {
   Tensor t = as_float(value, target_.tensor);
   if (target_.softmax.on && target_.axis < 0) t = top_of_softmax_rows(t, target_.softmax);
   const float* x = t.data<float>();
-  if (pass_ == 0) check_finite(x, t.numel(), target_.tensor);
+  if (pass_ == 0) check_finite(x, t.numel(), target_);
   create_channels(t);
   if (target_.block > 0) return observe_blocks(t);
   const size_t channels = channels_.size();

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 #include "ptq/calib/observer.h"
 #include "ptq/quant/scale.h"
@@ -123,6 +124,24 @@ g (float[2] x) => (float[2] y) <float one = {1.0}> {
     std::string msg = e.what();
     EXPECT_NE(msg.find("sample 's1'"), std::string::npos) << msg;
     EXPECT_NE(msg.find("tensor 'y' has a non-finite value (inf)"), std::string::npos) << msg;
+  }
+}
+
+// A weight's non-finite value is the model's fault: ModelError naming the weight and index, checked in
+// the same pass that observes it (static calibration and the weights-only table alike).
+TEST(Calibrator, NonFiniteWeightIsAModelError) {
+  Graph g = build_graph(test::parse_text_model(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[2] x) => (float[2] y) <float[2] w = {1.0, 1.0}> {
+  y = Mul(x, w)
+}
+)"));
+  g.weights.at("w").value.data<float>()[1] = std::numeric_limits<float>::quiet_NaN();
+  try {
+    calibrate_weights(g, {{"w", kWeight, -1, true}}, "minmax");
+    FAIL() << "no error";
+  } catch (const ModelError& e) {
+    EXPECT_NE(std::string(e.what()).find("weight 'w' holds a non-finite value at index 1"), std::string::npos) << e.what();
   }
 }
 
