@@ -11,8 +11,7 @@ namespace ptq::pipeline {
 
 std::string precision_hint(const Graph& graph, const rewrite::QuantOptions& quant, const std::string& method,
                            const report::EvalResult& eval) {
-  double worst = 1.0;
-  for (const auto& o : eval.outputs) worst = std::min(worst, o.error.cosine());
+  const double worst = eval.worst_output_cosine();
   if (eval.outputs.empty() || !(worst < kHintCosine)) return "";
   std::map<std::string, double> cosine, own_snr;
   for (const auto& t : eval.tensors) {
@@ -71,8 +70,7 @@ std::string precision_hint(const Graph& graph, const rewrite::QuantOptions& quan
 
 std::string rounding_hint(const rewrite::QuantOptions& quant, bool rounded, bool corrected, const report::EvalResult& eval) {
   if (qtype_bits(quant.weight_type) != 4 || (rounded && corrected)) return "";
-  double worst = 1.0;
-  for (const auto& o : eval.outputs) worst = std::min(worst, o.error.cosine());
+  const double worst = eval.worst_output_cosine();
   if (eval.outputs.empty() || !(worst < kHintCosine)) return "";
   const std::string options = rounded ? "--bias-correction" : corrected ? "--adaround" : "--adaround --bias-correction";
   char text[256];

@@ -9,9 +9,7 @@
 namespace ptq::pipeline {
 
 bool tolerance_met(const QuantizeJob& job, const report::EvalResult& eval) {
-  double worst = 1.0;
-  for (const auto& o : eval.outputs) worst = std::min(worst, o.error.cosine());
-  return search::meets(job.tolerance, worst, eval.has_accuracy, eval.accuracy_candidate, eval.accuracy_reference);
+  return search::meets(job.tolerance, eval.worst_output_cosine(), eval.has_accuracy, eval.accuracy_candidate, eval.accuracy_reference);
 }
 
 rewrite::QuantOptions search_stage(const QuantizeJob& job, const Prepared& prep, const DataSplit& data,

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "ptq/report/evaluator.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -131,6 +132,12 @@ void add_steps(const Tensor& reference, const Tensor& candidate, int axis, std::
 }
 
 }  // namespace
+
+double EvalResult::worst_output_cosine() const {
+  double worst = 1.0;
+  for (const auto& o : outputs) worst = std::min(worst, o.error.cosine());
+  return worst;
+}
 
 OutputScorer::OutputScorer(const std::vector<std::string>& names) {
   for (const auto& n : names) outputs_.push_back(OutputMetrics{n, {}, false, 0, 0});

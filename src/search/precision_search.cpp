@@ -172,8 +172,7 @@ class Search {
                    [&](size_t k, const calib::Sample&, exec::TensorMap&& out) { scorer.add(refs_.at(k), out, ids_.at(k)); });
     report::EvalResult er;
     scorer.finish(search_.labels, eval_.describe(), er);
-    a.worst_cosine = 1.0;
-    for (const auto& out : er.outputs) a.worst_cosine = std::min(a.worst_cosine, out.error.cosine());
+    a.worst_cosine = er.worst_output_cosine();
     a.has_accuracy = er.has_accuracy;
     a.accuracy = er.accuracy_candidate;
     a.accuracy_reference = er.accuracy_reference;

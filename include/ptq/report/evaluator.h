@@ -93,6 +93,8 @@ struct EvalResult {
   double accuracy_candidate = 0.0;
   double seconds_reference = 0.0;  // total run time of each model
   double seconds_candidate = 0.0;
+  // The lowest cosine over the outputs (1 when there are none).
+  double worst_output_cosine() const;
 };
 
 // Scores the graph outputs of a candidate against a reference, sample after sample: the outputs part
