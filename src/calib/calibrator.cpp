@@ -6,6 +6,9 @@
 // ranges become QParams through compute_qparams (target_observer.cpp); a method with a refine step
 // (eq) then improves the table.
 #include <algorithm>
+#include <atomic>
+#include <exception>
+#include <mutex>
 #include <set>
 #include <unordered_map>
 
@@ -43,45 +46,88 @@ void observe_constant(TargetObserver& obs, const Tensor& value) {
   }
 }
 
-// One pass of the samples through the executor, every graph input and node output handed to `tap`,
-// with a progress bar; returns the number of samples used (skipped bad samples excluded).
-size_t stream_samples(const exec::Executor& executor, const DataReader& data, const CalibOptions& options,
-                      const std::string& label, const exec::Tap& tap) {
+// Runs sample i through the executor, its inputs and every node output handed to `tap`; false when
+// the sample was skipped as bad.
+bool run_sample(const exec::Executor& executor, const DataReader& data, size_t i, const exec::Tap& tap) {
+  Sample sample = data.read(i);
+  if (sample.skipped) return false;
   exec::RunOptions run;
   run.tap = &tap;
-  size_t used = 0;
-  Progress progress(label, data.size(), options.progress);
-  for (size_t i = 0; i < data.size(); ++i) {
-    Sample sample = data.read(i);
-    progress.update(i + 1);
-    if (sample.skipped) continue;
-    ++used;
-    try {
-      for (const auto& kv : sample.tensors) tap(kv.first, kv.second);  // graph inputs
-      executor.run(sample.tensors, run);
-    } catch (Error& e) {
-      e.append_context("sample '" + (sample.id.empty() ? std::to_string(i) : sample.id) + "' of " + data.describe());
-      throw;
-    }
+  try {
+    for (const auto& kv : sample.tensors) tap(kv.first, kv.second);  // graph inputs
+    executor.run(sample.tensors, run);
+  } catch (Error& e) {
+    e.append_context("sample '" + (sample.id.empty() ? std::to_string(i) : sample.id) + "' of " + data.describe());
+    throw;
   }
+  return true;
+}
+
+// One pass of the samples, with a progress bar; returns the number of samples used (skipped bad
+// samples excluded). workers > 1: that many samples run at once, each on `executor` (then a
+// single-threaded one), so `tap` must be safe to call from several threads; when samples fail, the
+// first in index order is reported, as a sequential pass would.
+size_t stream_samples(const exec::Executor& executor, int workers, const DataReader& data, const CalibOptions& options,
+                      const std::string& label, const exec::Tap& tap) {
+  Progress progress(label, data.size(), options.progress);
+  size_t used = 0;
+  if (workers <= 1) {
+    for (size_t i = 0; i < data.size(); ++i) {
+      progress.update(i + 1);
+      used += run_sample(executor, data, i, tap) ? 1 : 0;
+    }
+    progress.finish();
+    return used;
+  }
+  std::atomic<size_t> first_failed{data.size()};
+  std::vector<std::exception_ptr> errors(data.size());
+  std::mutex progress_mutex;
+  size_t done = 0;
+  run_tasks(workers, data.size(), [&](size_t i) {
+    if (i > first_failed.load()) return;  // a lower sample failed: that error is the one reported
+    bool ok = false;
+    try {
+      ok = run_sample(executor, data, i, tap);
+    } catch (...) {
+      errors[i] = std::current_exception();
+      for (size_t f = first_failed.load(); i < f && !first_failed.compare_exchange_weak(f, i);) {}
+    }
+    std::lock_guard<std::mutex> lock(progress_mutex);
+    used += ok ? 1 : 0;
+    progress.update(++done);
+  });
+  if (first_failed.load() < data.size()) std::rethrow_exception(errors[first_failed.load()]);
   progress.finish();
   return used;
 }
 
 // Streams the samples through the executor, `passes` times, feeding the activation observers;
-// returns the number of samples used (skipped bad samples excluded).
-size_t observe_activations(const exec::Executor& executor, const DataReader& data, const CalibOptions& options,
-                           std::unordered_map<std::string, TargetObserver*>& streamed, int passes) {
+// returns the number of samples used (skipped bad samples excluded). Observers whose results do not
+// depend on the order of the samples (all but moving-average minmax) see several samples at once,
+// one per thread, each target behind its own lock; counts and extremes do not depend on the order,
+// so the table is the same for any thread count.
+size_t observe_activations(const Graph& graph, const exec::Executor& executor, const DataReader& data,
+                           const CalibOptions& options, std::unordered_map<std::string, TargetObserver*>& streamed,
+                           int passes) {
+  const bool any_order = std::all_of(streamed.begin(), streamed.end(), [](const auto& kv) { return kv.second->order_independent(); });
+  const int workers = any_order ? static_cast<int>(std::min<size_t>(resolve_threads(options.threads), data.size())) : 1;
+  std::unique_ptr<exec::Executor> serial;  // one sample per thread: each run single-threaded
+  if (workers > 1) serial = std::make_unique<exec::Executor>(graph, exec::ExecOptions{1, false});
+  std::unordered_map<std::string, std::mutex> locks;
+  for (const auto& kv : streamed) locks[kv.first];
   exec::Tap tap = [&](const std::string& name, const Tensor& value) {
     auto it = streamed.find(name);
-    if (it != streamed.end()) it->second->observe(value);
+    if (it == streamed.end()) return;
+    if (workers <= 1) return it->second->observe(value);
+    std::lock_guard<std::mutex> lock(locks.find(name)->second);
+    it->second->observe(value);
   };
   size_t used = 0;
   for (int pass = 0; pass < passes; ++pass) {
     for (auto& kv : streamed) kv.second->begin_pass(pass);
     std::string label = "calibrating";
     if (passes > 1) label += " (pass " + std::to_string(pass + 1) + "/" + std::to_string(passes) + ")";
-    used = stream_samples(executor, data, options, label, tap);
+    used = stream_samples(serial ? *serial : executor, workers, data, options, label, tap);
   }
   if (used == 0) PTQ_FAIL(DataError, data.describe(), ": every sample was skipped as bad; nothing to calibrate with");
   return used;
@@ -134,7 +180,7 @@ CalibTable calibrate(const Graph& graph, const std::vector<CalibTarget>& targets
   size_t used = 0;
   if (!streamed.empty()) {
     if (data.size() == 0) PTQ_FAIL(DataError, data.describe(), ": no samples to calibrate with");
-    used = observe_activations(executor, data, options, streamed, passes);
+    used = observe_activations(graph, executor, data, options, streamed, passes);
     check_all_seen(streamed, data);
   }
   CalibTable table;
@@ -194,7 +240,7 @@ std::map<std::string, std::vector<double>> channel_means(const Graph& graph, con
     s.per_channel += channels > 0 ? value.numel() / channels : 0;
   };
   exec::Executor executor(graph, exec::ExecOptions{options.threads, false});
-  stream_samples(executor, data, options, "bias correction", tap);
+  stream_samples(executor, 1, data, options, "bias correction", tap);  // sums in sample order
   std::map<std::string, std::vector<double>> means;
   for (auto& [name, s] : sums) {
     if (s.per_channel == 0) continue;

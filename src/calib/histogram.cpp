@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <vector>
 
 namespace ptq::calib {
 
@@ -32,19 +34,37 @@ void HistogramObserver::observe(const float* x, size_t n) {
   if (n == 0) return;
   if (pass_ == 0) {
     auto mm = std::minmax_element(x, x + n);
-    min_ = seen_ ? std::min(min_, *mm.first) : *mm.first;
-    max_ = seen_ ? std::max(max_, *mm.second) : *mm.second;
-    seen_ = true;
-    return;
+    return observe_with_extremes(x, n, *mm.first, *mm.second);
   }
+  // Bins of a chunk first (a loop the compiler vectorises), then the counts. The bin is
+  // clamp(floor((v - lo) / width), 0, last), computed as trunc(clamp(·, 0, last)): the same for every v.
   const bool absolute = kind_ == HistogramKind::Absolute;
   constexpr double last = kHistogramBins - 1;
-  for (size_t i = 0; i < n; ++i) {
-    double v = absolute ? std::fabs(static_cast<double>(x[i])) : static_cast<double>(x[i]);
-    if (skip_zeros_ && v == 0.0) continue;
-    double b = std::clamp(std::floor((v - lo_) * inv_width_), 0.0, last);
-    counts_[static_cast<size_t>(b)] += 1.0;
+  constexpr size_t kChunk = 4096;
+  const double lo = lo_, inv = inv_width_;
+  thread_local std::vector<int32_t> scratch;  // a chunk's bins (kHistogramBins: not counted)
+  scratch.resize(std::min(n, kChunk));
+  int32_t* bins = scratch.data();
+  for (size_t i0 = 0; i0 < n; i0 += kChunk) {
+    const size_t m = std::min(kChunk, n - i0);
+    const float* xs = x + i0;
+    for (size_t i = 0; i < m; ++i) {
+      const double v = absolute ? std::fabs(static_cast<double>(xs[i])) : static_cast<double>(xs[i]);
+      const double b = std::min(std::max((v - lo) * inv, 0.0), last);
+      bins[i] = skip_zeros_ && v == 0.0 ? kHistogramBins : static_cast<int32_t>(b);
+    }
+    double* counts = counts_.data();
+    for (size_t i = 0; i < m; ++i)
+      if (bins[i] < kHistogramBins) counts[bins[i]] += 1.0;
   }
+}
+
+void HistogramObserver::observe_with_extremes(const float* x, size_t n, float min, float max) {
+  if (n == 0) return;
+  if (pass_ != 0) return observe(x, n);
+  min_ = seen_ ? std::min(min_, min) : min;
+  max_ = seen_ ? std::max(max_, max) : max;
+  seen_ = true;
 }
 
 float HistogramObserver::observed_absmax() const { return std::max(std::fabs(min_), std::fabs(max_)); }

@@ -29,6 +29,7 @@ class HistogramObserver : public Observer {
   int passes() const override { return 2; }
   void begin_pass(int pass) override;
   void observe(const float* x, size_t n) override;
+  void observe_with_extremes(const float* x, size_t n, float min, float max) override;
 
  protected:
   bool empty() const { return !seen_; }           // nothing observed in pass 0

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "extremes.h"
 #include "ptq/quant/scale.h"
 
 namespace ptq::calib {
@@ -33,7 +34,9 @@ TargetObserver::TargetObserver(CalibTarget target, ObserverFactory make, const O
     : target_(std::move(target)), make_(make), config_(config) {
   config_.spec = target_.spec;
   if (target_.axis < -1) PTQ_FAIL(UsageError, "tensor '", target_.tensor, "': bad per-channel axis ", target_.axis);
-  passes_ = make_(config_)->passes();
+  const auto probe = make_(config_);
+  passes_ = probe->passes();
+  order_independent_ = probe->order_independent();
 }
 
 void TargetObserver::begin_pass(int pass) {
@@ -71,9 +74,11 @@ void TargetObserver::observe(const Tensor& value) {
   Tensor t = as_float(value, target_.tensor);
   if (target_.softmax.on && target_.axis < 0) t = top_of_softmax_rows(t, target_.softmax);
   const float* x = t.data<float>();
-  if (pass_ == 0) check_finite(x, t.numel(), target_);
   create_channels(t);
-  if (target_.block > 0) return observe_blocks(t);
+  if (target_.block > 0) {
+    if (pass_ == 0) check_finite(x, t.numel(), target_);
+    return observe_blocks(t);
+  }
   const size_t channels = channels_.size();
   int64_t inner = 1;
   for (int d = target_.axis + 1; target_.axis >= 0 && d < t.rank(); ++d) inner *= t.shape()[static_cast<size_t>(d)];
@@ -108,12 +113,15 @@ void TargetObserver::observe(const Tensor& value) {
       const float* run = gather ? scratch_.data() + static_cast<int64_t>(c - c0) * per_channel : x;
       const size_t n = gather ? static_cast<size_t>(per_channel) : static_cast<size_t>(t.numel());
       if (n == 0) continue;
-      if (pass_ == 0) {
-        auto mm = std::minmax_element(run, run + n);
-        min_[c] = seen_ ? std::min(min_[c], *mm.first) : *mm.first;
-        max_[c] = seen_ ? std::max(max_[c], *mm.second) : *mm.second;
+      if (pass_ != 0) {
+        channels_[c]->observe(run, n);
+        continue;
       }
-      channels_[c]->observe(run, n);
+      float lo, hi;  // one read for the extremes and the finiteness check
+      if (!scan_extremes(run, n, lo, hi)) check_finite(x, t.numel(), target_);  // throws, naming the flat index
+      min_[c] = seen_ ? std::min(min_[c], lo) : lo;
+      max_[c] = seen_ ? std::max(max_[c], hi) : hi;
+      channels_[c]->observe_with_extremes(run, n, lo, hi);
     }
   }
   if (t.numel() > 0) seen_ = true;

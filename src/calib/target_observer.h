@@ -21,6 +21,8 @@ class TargetObserver {
   const CalibTarget& target() const { return target_; }
   // Passes the observer needs (1 or 2).
   int passes() const { return passes_; }
+  // Whether the observer's result is independent of the order of the samples (Observer::order_independent).
+  bool order_independent() const { return order_independent_; }
   void begin_pass(int pass);
   // Observes one tensor of one sample; a pass the observer does not need is ignored.
   void observe(const Tensor& value);
@@ -35,6 +37,7 @@ class TargetObserver {
   ObserverFactory make_;
   ObserverConfig config_;
   int passes_ = 1;
+  bool order_independent_ = true;
   int pass_ = 0;
   bool seen_ = false;
   std::vector<std::unique_ptr<Observer>> channels_;

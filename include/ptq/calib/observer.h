@@ -33,6 +33,15 @@ class Observer {
   // tensor may arrive as several calls; for every method but moving-average minmax the result
   // equals one call on the concatenation.
   virtual void observe(const float* x, size_t n) = 0;
+  // observe(x, n) for values whose min and max the caller has already found (TargetObserver does,
+  // for the table): an observer that needs only those in this pass does not read x again.
+  virtual void observe_with_extremes(const float* x, size_t n, float min, float max) {
+    (void)min, (void)max;
+    observe(x, n);
+  }
+  // Whether the result is the same whatever the order of the observe() calls (every method but
+  // moving-average minmax): the calibrator then streams samples on several threads at once.
+  virtual bool order_independent() const { return true; }
   // The range handed to compute_qparams ([0, 0] when nothing was observed).
   virtual Range compute_range() const = 0;
 };

@@ -21,18 +21,25 @@ class MinMaxObserver final : public Observer {
   void observe(const float* x, size_t n) override {
     if (n == 0) return;
     auto mm = std::minmax_element(x, x + n);
+    observe_with_extremes(x, n, *mm.first, *mm.second);
+  }
+
+  void observe_with_extremes(const float*, size_t n, float min, float max) override {
+    if (n == 0) return;
     if (!seen_) {
-      lo_ = *mm.first;
-      hi_ = *mm.second;
+      lo_ = min;
+      hi_ = max;
       seen_ = true;
     } else if (c_ > 0.0f) {
-      lo_ += c_ * (*mm.first - lo_);
-      hi_ += c_ * (*mm.second - hi_);
+      lo_ += c_ * (min - lo_);
+      hi_ += c_ * (max - hi_);
     } else {
-      lo_ = std::min(lo_, *mm.first);
-      hi_ = std::max(hi_, *mm.second);
+      lo_ = std::min(lo_, min);
+      hi_ = std::max(hi_, max);
     }
   }
+
+  bool order_independent() const override { return c_ == 0.0f; }
 
   Range compute_range() const override { return Range{lo_, hi_}; }
 

@@ -70,30 +70,69 @@ inline void valid_range(int64_t off, int64_t s, int64_t limit, int64_t count, in
 
 // im2col for one image and one channel group: writes rows k = (c, kd, kh, kw) of `channels * k_size()`
 // and columns p in [p0, p1) of the flattened output positions into col (row length p1 - p0).
-// Taps outside the input read `pad`.
+// Taps outside the input read `pad`. Each row is walked one output row (a run of OW positions) at a
+// time with the position carried along (no divisions per run), and the in-bounds columns of a run are
+// the same for every run of a row (they depend only on the tap's column offset).
+// im2col's fast path for 2-D windows with unit strides and as many output as input columns (3x3
+// "same" convolutions): output position p of tap (j, l) reads input position p + (j·dh − pad_top)·W +
+// (l·dw − pad_left), so each row is one shifted copy of the plane, then the rows and columns whose tap
+// falls outside the input are set to `pad`.
+template <class T>
+bool im2col_shifted(const T* x, int64_t channels, const WindowGeometry& g, int64_t p0, int64_t p1, T pad, T* col) {
+  const int64_t W = g.in[2], H = g.in[1], OW = g.out[2], OH = g.out[1];
+  if (g.k[0] != 1 || g.in[0] != 1 || g.out[0] != 1 || g.s[1] != 1 || g.s[2] != 1 || OW != W) return false;
+  const int64_t width = p1 - p0, plane = H * W;
+  for (int64_t c = 0; c < channels; ++c) {
+    const T* xc = x + c * plane;
+    for (int64_t j = 0; j < g.k[1]; ++j) {
+      for (int64_t l = 0; l < g.k[2]; ++l) {
+        T* dst = col + ((c * g.k[1] + j) * g.k[2] + l) * width - p0;  // dst[p], p in [p0, p1)
+        const int64_t off_h = j * g.d[1] - g.pb[1], off_w = l * g.d[2] - g.pb[2], shift = off_h * W + off_w;
+        const int64_t lo = std::min(std::max(p0, -shift), p1), hi = std::max(std::min(p1, plane - shift), lo);
+        std::fill(dst + p0, dst + lo, pad);
+        std::memcpy(dst + lo, xc + lo + shift, static_cast<size_t>(hi - lo) * sizeof(T));
+        std::fill(dst + hi, dst + p1, pad);
+        // Output rows whose input row is outside [0, H): whole rows of padding.
+        const int64_t row_lo = std::min(std::max<int64_t>(0, -off_h), OH), row_hi = std::max(std::min(OH, H - off_h), row_lo);
+        std::fill(dst + p0, dst + std::min(p1, std::max(p0, row_lo * OW)), pad);
+        std::fill(dst + std::max(p0, std::min(p1, row_hi * OW)), dst + p1, pad);
+        // Columns whose input column is outside [0, W): the first -off_w or the last off_w of each row.
+        if (off_w == 0) continue;
+        const int64_t c_lo = off_w < 0 ? 0 : std::max<int64_t>(0, W - off_w), c_hi = off_w < 0 ? std::min(W, -off_w) : W;
+        for (int64_t r = p0 / OW; r * OW < p1; ++r)
+          for (int64_t p = std::max(p0, r * OW + c_lo), e = std::min(p1, r * OW + c_hi); p < e; ++p) dst[p] = pad;
+      }
+    }
+  }
+  return true;
+}
+
 template <class T>
 void im2col(const T* x, int64_t channels, const WindowGeometry& g, int64_t p0, int64_t p1, T pad, T* col) {
+  if (im2col_shifted(x, channels, g, p0, p1, pad, col)) return;
   const int64_t width = p1 - p0;
   const int64_t OW = g.out[2], OH = g.out[1];
+  const int64_t ow0 = p0 % OW, oh0 = (p0 / OW) % OH, od0 = p0 / (OW * OH);
+  const int64_t plane = g.in[0] * g.in[1] * g.in[2];
   for (int64_t c = 0; c < channels; ++c) {
+    const T* xc = x + c * plane;
     for (int64_t i = 0; i < g.k[0]; ++i) {
       for (int64_t j = 0; j < g.k[1]; ++j) {
         for (int64_t l = 0; l < g.k[2]; ++l) {
           T* dst = col + (((c * g.k[0] + i) * g.k[1] + j) * g.k[2] + l) * width;
           const int64_t off_w = l * g.d[2] - g.pb[2];
+          int64_t w_lo, w_hi;  // outputs ow whose tap lies inside the input row
+          valid_range(off_w, g.s[2], g.in[2], OW, w_lo, w_hi);
+          int64_t ow = ow0, oh = oh0, od = od0;
           for (int64_t p = p0; p < p1;) {
-            const int64_t ow = p % OW, oh = (p / OW) % OH, od = p / (OW * OH);
-            const int64_t seg = std::min(p1 - p, OW - ow);
+            const int64_t seg = std::min(p1 - p, OW - ow), end = ow + seg;
             const int64_t id = od * g.s[0] - g.pb[0] + i * g.d[0];
             const int64_t ih = oh * g.s[1] - g.pb[1] + j * g.d[1];
             if (id < 0 || id >= g.in[0] || ih < 0 || ih >= g.in[1]) {
               std::fill(dst, dst + seg, pad);
             } else {
-              const T* src = x + ((c * g.in[0] + id) * g.in[1] + ih) * g.in[2];
-              int64_t lo, hi;
-              valid_range(off_w, g.s[2], g.in[2], ow + seg, lo, hi);
-              lo = std::max(lo, ow);
-              hi = std::max(hi, lo);
+              const T* src = xc + (id * g.in[1] + ih) * g.in[2];
+              const int64_t lo = std::min(std::max(w_lo, ow), end), hi = std::min(std::max(w_hi, lo), end);
               std::fill(dst, dst + (lo - ow), pad);
               if (g.s[2] == 1) {
                 std::memcpy(dst + (lo - ow), src + lo + off_w, static_cast<size_t>(hi - lo) * sizeof(T));
@@ -104,6 +143,8 @@ void im2col(const T* x, int64_t channels, const WindowGeometry& g, int64_t p0, i
             }
             dst += seg;
             p += seg;
+            ow = 0;
+            if (++oh == OH) oh = 0, ++od;
           }
         }
       }

@@ -128,6 +128,15 @@ TEST(Conv, Im2colSeveralColumnTiles) {
   check_conv({{1, 160, 29, 29}, {24, 160, 3, 3}, 1, {}, {}, {1, 1, 1, 1}}, 9);  // K = 1440: 841 columns in tiles of 256
 }
 
+// im2col's shifted-copy path (unit strides, as many output as input columns): dilated taps, pads
+// that differ per side (rows and columns of padding at either edge, output height != input height),
+// and column tiles that start inside an output row.
+TEST(Conv, Im2colShiftedCopyPath) {
+  check_conv({{1, 3, 9, 11}, {4, 3, 3, 3}, 1, {}, {2, 2}, {3, 4, 1, 0}}, 21);  // width 11 + 4 + 0 - 5 + 1 = 11
+  check_conv({{2, 4, 6, 7}, {4, 2, 3, 5}, 2, {}, {}, {0, 0, 2, 4}}, 22);        // taps only right of the row
+  check_conv({{1, 160, 23, 37}, {16, 160, 3, 3}, 1, {}, {}, {1, 1, 1, 1}}, 23);  // K = 1440: 851 columns in tiles
+}
+
 TEST(Conv, AutoPadSameAndValid) {
   // in 13, kernel 4, stride 2: out 7, total pad 6 * 2 + 4 - 13 = 3 -> SAME_UPPER [1, 2], SAME_LOWER [2, 1].
   Tensor x = test::random_tensor({1, 3, 13, 13}, 10), w = test::random_tensor({5, 3, 4, 4}, 11);
