@@ -28,10 +28,23 @@ void add_initializer(onnx::ModelProto& model, const std::string& name, const Ten
   *model.mutable_graph()->add_initializer() = onnx_io::tensor_to_proto(value, name);
 }
 
+// Per process (two checkouts testing at once must not share a directory), removed at exit.
+const fs::path& process_dir() {
+  struct Dir {
+    fs::path path = fs::temp_directory_path() / "ptq_tests" / std::to_string(::getpid());
+    ~Dir() {
+      std::error_code ec;
+      fs::remove_all(path, ec);
+    }
+  };
+  static const Dir dir;
+  return dir.path;
+}
+
 fs::path fresh_dir() {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
   std::string name = info ? std::string(info->test_suite_name()) + "." + info->name() : "ptq_test";
-  fs::path dir = fs::temp_directory_path() / "ptq_tests" / name;
+  fs::path dir = process_dir() / name;
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;

@@ -37,6 +37,7 @@ TargetObserver::TargetObserver(CalibTarget target, ObserverFactory make, const O
   const auto probe = make_(config_);
   passes_ = probe->passes();
   order_independent_ = probe->order_independent();
+  extremes_only_ = passes_ == 1 && probe->extremes_only();
 }
 
 void TargetObserver::begin_pass(int pass) {
@@ -82,49 +83,86 @@ void TargetObserver::observe(const Tensor& value) {
   const size_t channels = channels_.size();
   int64_t inner = 1;
   for (int d = target_.axis + 1; target_.axis >= 0 && d < t.rank(); ++d) inner *= t.shape()[static_cast<size_t>(d)];
-  const int64_t outer = channels == 1 ? 1 : t.numel() / (inner * static_cast<int64_t>(channels));
-  const bool gather = channels > 1 || target_.axis >= 0;
-  // Channels are gathered a group at a time (about 1M values, read row by row), so that a weight
-  // whose channels lie along its last axis is read in order, not once per channel with a stride.
-  const int64_t per_channel = outer * inner;
-  const size_t group = per_channel > 0 ? std::max<size_t>(1, static_cast<size_t>((int64_t{1} << 20) / per_channel)) : 1;
-  for (size_t c0 = 0; c0 < channels; c0 += group) {
-    const size_t c1 = std::min(channels, c0 + group);
-    if (gather) {  // channel c: `outer` runs of `inner` values, to scratch_[(c - c0) · outer · inner ...]
-      scratch_.resize(static_cast<size_t>(per_channel) * (c1 - c0));
-      if (inner == 1) {  // channels along the last axis: a transpose, in tiles of 32 rows
-        constexpr int64_t kTile = 32;
-        for (int64_t o0 = 0; o0 < outer; o0 += kTile) {
-          const int64_t o1 = std::min(outer, o0 + kTile);
-          for (size_t c = c0; c < c1; ++c) {
-            float* to = scratch_.data() + static_cast<int64_t>(c - c0) * per_channel;
-            for (int64_t o = o0; o < o1; ++o) to[o] = x[o * static_cast<int64_t>(channels) + static_cast<int64_t>(c)];
-          }
-        }
-      } else {
-        for (int64_t o = 0; o < outer; ++o)
-          for (size_t c = c0; c < c1; ++c) {
-            const float* from = x + (o * static_cast<int64_t>(channels) + static_cast<int64_t>(c)) * inner;
-            std::copy(from, from + inner, scratch_.begin() + static_cast<int64_t>(c - c0) * per_channel + o * inner);
-          }
-      }
-    }
-    for (size_t c = c0; c < c1; ++c) {
-      const float* run = gather ? scratch_.data() + static_cast<int64_t>(c - c0) * per_channel : x;
-      const size_t n = gather ? static_cast<size_t>(per_channel) : static_cast<size_t>(t.numel());
-      if (n == 0) continue;
-      if (pass_ != 0) {
-        channels_[c]->observe(run, n);
-        continue;
-      }
-      float lo, hi;  // one read for the extremes and the finiteness check
-      if (!scan_extremes(run, n, lo, hi)) check_finite(x, t.numel(), target_);  // throws, naming the flat index
-      min_[c] = seen_ ? std::min(min_[c], lo) : lo;
-      max_[c] = seen_ ? std::max(max_[c], hi) : hi;
-      channels_[c]->observe_with_extremes(run, n, lo, hi);
+  if (t.numel() > 0) {
+    const int64_t per_channel = t.numel() / static_cast<int64_t>(channels), outer = per_channel / std::max<int64_t>(inner, 1);
+    if (channels > 1 && inner == 1 && pass_ == 0 && extremes_only_) {
+      observe_columns(t, outer);
+    } else if (channels == 1 || outer == 1) {  // each channel is one run of x
+      for (size_t c = 0; c < channels; ++c) observe_run(c, x + static_cast<int64_t>(c) * per_channel, static_cast<size_t>(per_channel), t);
+    } else {
+      observe_gathered(t, outer, inner);
     }
   }
   if (t.numel() > 0) seen_ = true;
+}
+
+// Channels spread over x: gathered a group at a time (about 1M values, read row by row), so that a
+// weight whose channels lie along its last axis is read in order, not once per channel with a stride.
+void TargetObserver::observe_gathered(const Tensor& t, int64_t outer, int64_t inner) {
+  const float* x = t.data<float>();
+  const size_t channels = channels_.size();
+  const int64_t per_channel = outer * inner;
+  const size_t group = std::max<size_t>(1, static_cast<size_t>((int64_t{1} << 20) / per_channel));
+  for (size_t c0 = 0; c0 < channels; c0 += group) {
+    const size_t c1 = std::min(channels, c0 + group);
+    // channel c: `outer` runs of `inner` values, to scratch_[(c - c0) · outer · inner ...]
+    scratch_.resize(static_cast<size_t>(per_channel) * (c1 - c0));
+    if (inner == 1) {  // channels along the last axis: a transpose, in tiles of 32 rows
+      constexpr int64_t kTile = 32;
+      for (int64_t o0 = 0; o0 < outer; o0 += kTile) {
+        const int64_t o1 = std::min(outer, o0 + kTile);
+        for (size_t c = c0; c < c1; ++c) {
+          float* to = scratch_.data() + static_cast<int64_t>(c - c0) * per_channel;
+          for (int64_t o = o0; o < o1; ++o) to[o] = x[o * static_cast<int64_t>(channels) + static_cast<int64_t>(c)];
+        }
+      }
+    } else {
+      for (int64_t o = 0; o < outer; ++o)
+        for (size_t c = c0; c < c1; ++c) {
+          const float* from = x + (o * static_cast<int64_t>(channels) + static_cast<int64_t>(c)) * inner;
+          std::copy(from, from + inner, scratch_.begin() + static_cast<int64_t>(c - c0) * per_channel + o * inner);
+        }
+    }
+    for (size_t c = c0; c < c1; ++c)
+      observe_run(c, scratch_.data() + static_cast<int64_t>(c - c0) * per_channel, static_cast<size_t>(per_channel), t);
+  }
+}
+
+// Channel c's values (of tensor t) to its observer; pass 0 also takes their extremes for the table.
+void TargetObserver::observe_run(size_t c, const float* run, size_t n, const Tensor& t) {
+  if (n == 0) return;
+  if (pass_ != 0) return channels_[c]->observe(run, n);
+  float lo, hi;  // one read for the extremes and the finiteness check
+  if (!scan_extremes(run, n, lo, hi)) check_finite(t.data<float>(), t.numel(), target_);  // throws, naming the flat index
+  add_extremes(c, n, lo, hi, run);
+}
+
+void TargetObserver::add_extremes(size_t c, size_t n, float lo, float hi, const float* run) {
+  min_[c] = seen_ ? std::min(min_[c], lo) : lo;
+  max_[c] = seen_ ? std::max(max_[c], hi) : hi;
+  channels_[c]->observe_with_extremes(run, n, lo, hi);
+}
+
+// Channels along the last axis for observers that need only the extremes (minmax): per-channel min and
+// max row by row, the rows read in order, nothing transposed.
+void TargetObserver::observe_columns(const Tensor& t, int64_t outer) {
+  const float* x = t.data<float>();
+  const size_t channels = channels_.size();
+  std::vector<float> lo(x, x + channels), hi(x, x + channels);
+  int nan = 0;
+  for (int64_t o = 0; o < outer; ++o) {
+    const float* row = x + o * static_cast<int64_t>(channels);
+    for (size_t c = 0; c < channels; ++c) {
+      const float v = row[c];
+      nan |= v != v;
+      lo[c] = v < lo[c] ? v : lo[c];
+      hi[c] = v > hi[c] ? v : hi[c];
+    }
+  }
+  for (size_t c = 0; c < channels; ++c) {
+    if (nan || !std::isfinite(lo[c]) || !std::isfinite(hi[c])) check_finite(x, t.numel(), target_);  // throws
+    add_extremes(c, static_cast<size_t>(outer), lo[c] == 0.0f ? 0.0f : lo[c], hi[c] == 0.0f ? 0.0f : hi[c], nullptr);
+  }
 }
 
 // Blocked: observer (o·blocks + b)·inner + j sees elements a of block b along the axis at (o, ·, j).

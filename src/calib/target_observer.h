@@ -31,6 +31,10 @@ class TargetObserver {
 
  private:
   void create_channels(const Tensor& value);
+  void observe_gathered(const Tensor& t, int64_t outer, int64_t inner);
+  void observe_run(size_t c, const float* run, size_t n, const Tensor& t);
+  void observe_columns(const Tensor& t, int64_t outer);
+  void add_extremes(size_t c, size_t n, float lo, float hi, const float* run);
   void observe_blocks(const Tensor& value);
 
   CalibTarget target_;
@@ -38,6 +42,7 @@ class TargetObserver {
   ObserverConfig config_;
   int passes_ = 1;
   bool order_independent_ = true;
+  bool extremes_only_ = false;  // the observer needs only each call's min and max (Observer::extremes_only)
   int pass_ = 0;
   bool seen_ = false;
   std::vector<std::unique_ptr<Observer>> channels_;

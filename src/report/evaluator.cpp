@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <exception>
 #include <cmath>
 #include <fstream>
 #include <functional>
@@ -12,6 +13,7 @@
 
 #include "ptq/ir/npy.h"
 #include "ptq/quant/scale.h"
+#include "ptq/util/parallel.h"
 #include "ptq/util/progress.h"
 #include "ptq/util/log.h"
 
@@ -184,10 +186,22 @@ void OutputScorer::finish(const std::vector<int64_t>& labels, const std::string&
   result.accuracy_candidate = ref_pred_.empty() ? 0.0 : static_cast<double>(ok_cand) / rows;
 }
 
+// One sample's runs of both models, made on a worker thread and scored on the calling thread in
+// sample order (the sums do not depend on the thread count).
+struct SampleRun {
+  calib::Sample sample;
+  exec::TensorMap ref_out, cand_out;
+  double ref_seconds = 0.0, cand_seconds = 0.0;
+  std::exception_ptr error;
+};
+
 EvalResult evaluate(const Graph& reference, const Graph& candidate, const calib::DataReader& data,
                     const EvalOptions& options) {
-  exec::Executor ref_ex(reference, exec::ExecOptions{options.threads, false});
-  exec::Executor cand_ex(candidate, exec::ExecOptions{options.threads, false});
+  // Several samples at once, one per thread, each run single-threaded; one sample: all threads on it.
+  const int workers = static_cast<int>(std::max<size_t>(1, std::min<size_t>(resolve_threads(options.threads), data.size())));
+  const int run_threads = workers > 1 ? 1 : options.threads;
+  exec::Executor ref_ex(reference, exec::ExecOptions{run_threads, false});
+  exec::Executor cand_ex(candidate, exec::ExecOptions{run_threads, false});
   // Intermediate tensors present in both models.
   Probe ref_probe(reference), cand_probe(candidate);
   std::vector<TensorCompare> compares;
@@ -196,6 +210,7 @@ EvalResult evaluate(const Graph& reference, const Graph& candidate, const calib:
   std::vector<SequenceCompare> sequences;
   for (const auto& t : options.sequences)
     if (ref_probe.want(t.reference) && cand_probe.want(t.candidate)) sequences.push_back(t);
+  std::vector<Probe> ref_probes(static_cast<size_t>(workers), ref_probe), cand_probes(static_cast<size_t>(workers), cand_probe);
 
   EvalResult result;
   std::vector<std::string> names;
@@ -208,21 +223,15 @@ EvalResult evaluate(const Graph& reference, const Graph& candidate, const calib:
   std::vector<TensorMetrics> tensors;
   for (const auto& t : compares) tensors.push_back(TensorMetrics{t.name, {}, t.has_qparams, {}});
   for (const auto& t : sequences) result.sequences.push_back(SequenceMetrics{t.name, {}});
-  Progress progress("evaluating", data.size(), options.progress);
-  for (size_t i = 0; i < data.size(); ++i) {
-    calib::Sample s = data.read(i);
-    if (s.skipped) continue;
-    auto t0 = std::chrono::steady_clock::now();
-    exec::TensorMap ref_out = ref_probe.run(ref_ex, s.tensors);
-    auto t1 = std::chrono::steady_clock::now();
-    exec::TensorMap cand_out = cand_probe.run(cand_ex, s.tensors);
-    result.seconds_reference += std::chrono::duration<double>(t1 - t0).count();
-    result.seconds_candidate += seconds_since(t1);
-    scorer.add(ref_out, cand_out, s.id);
+  // Scores sample run `r` made with probes `slot`.
+  auto score = [&](SampleRun& r, size_t slot) {
+    result.seconds_reference += r.ref_seconds;
+    result.seconds_candidate += r.cand_seconds;
+    scorer.add(r.ref_out, r.cand_out, r.sample.id);
     // Occurrence k of a tensor in one model against occurrence k in the other (a body not run, or run
     // a different number of times, compares what both have).
     auto each_pair = [&](const std::string& a, const std::string& b, const std::function<void(const Tensor&, const Tensor&)>& fn) {
-      const std::vector<Tensor>*va = ref_probe.values(a), *vb = cand_probe.values(b);
+      const std::vector<Tensor>*va = ref_probes[slot].values(a), *vb = cand_probes[slot].values(b);
       if (!va || !vb) return;
       for (size_t k = 0; k < va->size() && k < vb->size(); ++k) fn((*va)[k], (*vb)[k]);
     };
@@ -236,7 +245,32 @@ EvalResult evaluate(const Graph& reference, const Graph& candidate, const calib:
         add_steps(a, b, sequences[k].axis, result.sequences[k].steps);
       });
     ++result.samples;
-    progress.update(i + 1);
+  };
+  Progress progress("evaluating", data.size(), options.progress);
+  std::vector<SampleRun> runs(static_cast<size_t>(workers));
+  for (size_t i0 = 0; i0 < data.size(); i0 += runs.size()) {
+    const size_t count = std::min(runs.size(), data.size() - i0);
+    run_tasks(workers, count, [&](size_t slot) {
+      SampleRun& r = runs[slot];
+      r = SampleRun{};
+      try {
+        r.sample = data.read(i0 + slot);
+        if (r.sample.skipped) return;
+        auto t0 = std::chrono::steady_clock::now();
+        r.ref_out = ref_probes[slot].run(ref_ex, r.sample.tensors);
+        auto t1 = std::chrono::steady_clock::now();
+        r.cand_out = cand_probes[slot].run(cand_ex, r.sample.tensors);
+        r.ref_seconds = std::chrono::duration<double>(t1 - t0).count();
+        r.cand_seconds = seconds_since(t1);
+      } catch (...) {
+        r.error = std::current_exception();
+      }
+    });
+    for (size_t slot = 0; slot < count; ++slot) {
+      if (runs[slot].error) std::rethrow_exception(runs[slot].error);
+      if (!runs[slot].sample.skipped) score(runs[slot], slot);
+      progress.update(i0 + slot + 1);
+    }
   }
   progress.finish();
   scorer.finish(options.labels, data.describe(), result);

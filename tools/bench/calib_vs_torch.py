@@ -2,14 +2,14 @@
 # SPDX-License-Identifier: Apache-2.0
 """Calibration time of `quantize --method kl` against PyTorch's own PTQ (torch.ao FX), side by side in one run.
 
-  /usr/bin/python3 tools/bench/calib_vs_torch.py [--samples 1000] [--threads 2] [--repeat 3] [--batch 32]
+  /usr/bin/python3 tools/bench/calib_vs_torch.py [--samples 1000] [--threads 1,2] [--repeat 3] [--batch 32]
 
 The model: a Fashion-MNIST ResNet (stem 3x3 conv, three stages of two basic blocks, 20/40/80 channels,
 about 36 M MACs = 72 MFLOP per sample), trained for one short epoch on Debian's dataset-fashion-mnist (so
 that its activations look like a trained network's), BatchNorm folded, exported to ONNX (opset 13). Cached
 under ~/.cache/ptq-bench/fmnist_resnet/ (delete it to re-train).
 
-Measured, each --repeat times, interleaved, best (min) wall time kept:
+Measured for each thread count, each --repeat times, interleaved, best (min) wall time kept:
   ptq:   `quantize MODEL --calib samples.npy --batch-axis 0 --method kl -o OUT --threads T` (the whole CLI:
          load, calibration, bias/weight tables, Q/DQ rewrite, write), as a subprocess;
   torch: torch.ao.quantization.quantize_fx prepare_fx + calibration (the same samples, DataLoader-style
@@ -145,10 +145,11 @@ def ptq_run(onnx_path, calib_npy, out, threads):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--samples', type=int, default=1000)
-    ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--threads', default='1,2', help='comma-separated thread counts')
     ap.add_argument('--repeat', type=int, default=3)
     ap.add_argument('--batch', type=int, default=32)
     a = ap.parse_args()
+    threads = [int(t) for t in a.threads.split(',')]
     if not any('openblas' in l for l in open('/proc/self/maps')):
         torch.zeros(8, 8) @ torch.zeros(8, 8)  # loads the BLAS
         if not any('openblas' in l for l in open('/proc/self/maps')):
@@ -157,31 +158,32 @@ def main():
     xte, yte = load('t10k')
     model, onnx_path = build_model(xtr, ytr)
     calib = np.ascontiguousarray(xtr[np.random.default_rng(1).permutation(len(xtr))[:a.samples]])
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         calib_npy, out = f'{tmp}/input.npy', f'{tmp}/q.onnx'
         np.save(calib_npy, calib)
-        ours, theirs, tq = [], [], None
-        for _ in range(a.repeat):
-            ours.append(ptq_run(onnx_path, calib_npy, out, a.threads))
-            t, tq = torch_ptq(model, calib, a.batch, a.threads)
-            theirs.append(t)
+        for th in threads:
+            ours, theirs, tq = [], [], None
+            for _ in range(a.repeat):
+                ours.append(ptq_run(onnx_path, calib_npy, out, th))
+                t, tq = torch_ptq(model, calib, a.batch, th)
+                theirs.append(t)
+            rows.append((th, min(ours), min(theirs)))
         with torch.no_grad():
             fp = (model(torch.from_numpy(xte)).argmax(1).numpy() == yte).mean() * 100
             tacc = (tq(torch.from_numpy(xte)).argmax(1).numpy() == yte).mean() * 100
         np.save(f'{tmp}/eval.npy', xte)
         np.save(f'{tmp}/labels.npy', yte)
-        ev = subprocess.run([QUANTIZE, 'eval', onnx_path, out, '--data', f'{tmp}/eval.npy', '--batch-axis', '0', '--labels',
-                             f'{tmp}/labels.npy', '--json', '--threads', str(a.threads)], check=True, capture_output=True, text=True)
+        ev = subprocess.run([QUANTIZE, '-q', 'eval', onnx_path, out, '--data', f'{tmp}/eval.npy', '--batch-axis', '0', '--labels',
+                             f'{tmp}/labels.npy', '--json'], check=True, capture_output=True, text=True)
         import json
-        acc = json.loads(ev.stdout).get('accuracy', {})
-    o, t = min(ours), min(theirs)
+        acc = 100 * json.loads(ev.stdout).get('accuracy', {}).get('quantized', float('nan'))
     print(f'model: Fashion-MNIST ResNet (onnx {os.path.getsize(onnx_path) / 1e6:.2f} MB), {a.samples} calibration samples, '
-          f'{a.threads} threads, best of {a.repeat}')
-    print(f'{"":28s} {"seconds":>8s} {"top-1 %":>8s}')
-    print(f'{"ptq --method kl":28s} {o:8.2f} {100 * acc.get("quantized", float("nan")):8.2f}')
-    print(f'{"torch.ao FX (histogram)":28s} {t:8.2f} {tacc:8.2f}')
-    print(f'{"FP32":28s} {"":8s} {fp:8.2f}')
-    print(f'ratio ptq / torch.ao: {o / t:.2f}x   (target <= 1.0x, goal 0.5x)')
+          f'best of {a.repeat}; load {open("/proc/loadavg").read().split()[0]} on {os.cpu_count()} cores')
+    print(f'{"threads":>7s} {"ptq kl s":>9s} {"torch.ao s":>10s} {"ratio":>6s}   (target <= 1.0x, goal 0.5x)')
+    for th, o, t in rows:
+        print(f'{th:7d} {o:9.2f} {t:10.2f} {o / t:5.2f}x')
+    print(f'top-1 on the 10k test split: FP32 {fp:.2f}  ptq kl {acc:.2f}  torch.ao {tacc:.2f}')
 
 
 if __name__ == '__main__':

@@ -42,6 +42,9 @@ class Observer {
   // Whether the result is the same whatever the order of the observe() calls (every method but
   // moving-average minmax): the calibrator then streams samples on several threads at once.
   virtual bool order_independent() const { return true; }
+  // Whether observe_with_extremes uses only min, max and n (minmax): x may then be null, and a
+  // per-channel target hands over each channel's extremes without gathering its values.
+  virtual bool extremes_only() const { return false; }
   // The range handed to compute_qparams ([0, 0] when nothing was observed).
   virtual Range compute_range() const = 0;
 };

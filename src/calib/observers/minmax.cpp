@@ -40,6 +40,7 @@ class MinMaxObserver final : public Observer {
   }
 
   bool order_independent() const override { return c_ == 0.0f; }
+  bool extremes_only() const override { return true; }
 
   Range compute_range() const override { return Range{lo_, hi_}; }
 

@@ -108,6 +108,65 @@ TEST(Calibrator, EveryMethodProducesRangesInsideTheObservedOnes) {
   }
 }
 
+// Samples are streamed on several threads at once (order-independent observers): every method's table
+// is bit-identical for 1, 2 and 3 threads; moving-average minmax (order-dependent) stays sequential
+// and is identical too.
+TEST(Calibrator, TablesAreIdenticalForAnyThreadCount) {
+  Graph g = model();
+  auto data = samples(23);
+  auto same = [](const CalibTable& a, const CalibTable& b, const std::string& what) {
+    ASSERT_EQ(a.tensors.size(), b.tensors.size()) << what;
+    EXPECT_EQ(a.samples, b.samples) << what;
+    for (const auto& [name, x] : a.tensors) {
+      const TensorCalib& y = b.tensors.at(name);
+      EXPECT_EQ(x.min, y.min) << what << " " << name;
+      EXPECT_EQ(x.max, y.max) << what << " " << name;
+      ASSERT_EQ(x.range.size(), y.range.size()) << what << " " << name;
+      for (size_t k = 0; k < x.range.size(); ++k) {
+        EXPECT_EQ(x.range[k].lo, y.range[k].lo) << what << " " << name;
+        EXPECT_EQ(x.range[k].hi, y.range[k].hi) << what << " " << name;
+      }
+      EXPECT_EQ(x.qparams.scale, y.qparams.scale) << what << " " << name;
+      EXPECT_EQ(x.qparams.zero_point, y.qparams.zero_point) << what << " " << name;
+    }
+  };
+  std::vector<CalibOptions> runs;
+  for (const auto& e : observer_table()) runs.push_back(quiet(e.name));
+  runs.push_back(quiet("minmax"));
+  runs.back().moving_average = 0.25f;
+  for (CalibOptions o : runs) {
+    o.threads = 1;
+    const CalibTable one = calibrate(g, targets(), MemoryReader(data), o);
+    for (int threads : {2, 3}) {
+      o.threads = threads;
+      same(one, calibrate(g, targets(), MemoryReader(data), o), o.method + " threads " + std::to_string(threads));
+    }
+  }
+}
+
+// With samples on several threads, the error reported is the first failing sample's, as in a
+// sequential pass.
+TEST(Calibrator, FirstFailingSampleIsReportedWithThreads) {
+  Graph g = build_graph(test::parse_text_model(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[2] x) => (float[2] y) <float one = {1.0}> {
+  y = Div(one, x)
+}
+)"));
+  std::vector<exec::TensorMap> data;
+  for (int i = 0; i < 40; ++i) data.push_back({{"x", Tensor::from_vector<float>({1, i % 7 == 5 ? 0.0f : 2.0f}, {2})}});
+  for (int threads : {1, 2, 3}) {
+    CalibOptions o = quiet("kl");
+    o.threads = threads;
+    try {
+      calibrate(g, {{"y", kAct, -1, false}}, MemoryReader(data), o);
+      FAIL() << "no error";
+    } catch (const DataError& e) {
+      EXPECT_NE(std::string(e.what()).find("sample 's5'"), std::string::npos) << threads << ": " << e.what();
+    }
+  }
+}
+
 TEST(Calibrator, NonFiniteActivationNamesTensorAndSample) {
   Graph g = build_graph(test::parse_text_model(R"(
 <ir_version: 8, opset_import: ["" : 13]>

@@ -81,6 +81,37 @@ TEST(Evaluator, CosineSnrTop1AndAccuracyMatchDirectComputation) {
   EXPECT_NEAR(r.tensors[0].error.snr_db(), 10 * std::log10(haa / hdd), kTol);
 }
 
+// Samples run on several threads at once and are scored in sample order: every figure is bit-identical
+// for any thread count, labels included.
+TEST(Evaluator, SameFiguresForAnyThreadCount) {
+  auto dir = test::fresh_dir();
+  std::vector<int64_t> labels;
+  for (int i = 0; i < 11; ++i) {
+    std::filesystem::create_directories(dir / std::to_string(100 + i));
+    write_npy(dir / std::to_string(100 + i) / "x.npy", test::random_tensor({1, 4}, 40 + static_cast<uint32_t>(i), -2.0f, 2.0f));
+    labels.push_back(i % 4);
+  }
+  Graph ref = scaled_model({1, 1, 1, 1}), cand = scaled_model({1, 1.1f, 0.9f, 1});
+  auto data = calib::open_data(dir, ref.inputs);
+  report::EvalOptions opt;
+  opt.tensors = {{"h", "h", "h", false, {}}};
+  opt.labels = labels;
+  opt.progress = false;
+  opt.threads = 1;
+  const report::EvalResult one = report::evaluate(ref, cand, *data, opt);
+  for (int threads : {2, 3}) {
+    opt.threads = threads;
+    const report::EvalResult r = report::evaluate(ref, cand, *data, opt);
+    EXPECT_EQ(r.samples, one.samples);
+    EXPECT_EQ(r.outputs[0].error.cosine(), one.outputs[0].error.cosine()) << threads;
+    EXPECT_EQ(r.outputs[0].error.snr_db(), one.outputs[0].error.snr_db()) << threads;
+    EXPECT_EQ(r.outputs[0].top1_agree, one.outputs[0].top1_agree) << threads;
+    EXPECT_EQ(r.accuracy_candidate, one.accuracy_candidate) << threads;
+    ASSERT_EQ(r.tensors.size(), 1u);
+    EXPECT_EQ(r.tensors[0].error.snr_db(), one.tensors[0].error.snr_db()) << threads;
+  }
+}
+
 TEST(Evaluator, IdenticalModelsAndLabelMismatch) {
   auto dir = test::fresh_dir();
   write_npy(dir / "x.npy", Tensor::from_vector<float>({1, 2, 3, 4}, {1, 4}));
