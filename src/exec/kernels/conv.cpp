@@ -2,9 +2,11 @@
 // Conv (opsets 1, 11), float32, 1-D to 3-D, any group, strides, dilations, pads, auto_pad, optional
 // bias, optional fused post-ops (executor fusion, post_ops.h):
 //   Y[n, m, o] = B[m] + sum_{c in group(m), t in window} W[m, c, t] * X[n, c, o * s - pad + t * d]
-// Three paths:
+// Four paths:
 //   - depthwise-like (one input channel per group, 1-D/2-D; with group 1 only up to a 7x7 window):
 //     direct per plane (depthwise.cpp);
+//   - 2-D, unit strides and dilations, windows up to 7x7 (3x3 "same" layers) on maps wide for their
+//     channel counts: direct, register-blocked, no im2col (conv_direct.cpp);
 //   - 1x1, stride 1, no pads: the input plane already is the GEMM operand (no im2col);
 //   - otherwise: im2col of one column tile (plan_tiles keeps it near 2^17 floats; a per-thread buffer
 //     reused across calls) then one GEMM per tile.
@@ -12,6 +14,7 @@
 // thread count.
 #include <algorithm>
 
+#include "conv_direct.h"
 #include "depthwise.h"
 #include "kernels.h"
 #include "parallel.h"
@@ -111,6 +114,8 @@ Kernel make_conv_fused(const Node& node, const PostOps& post) {
     const bool small_window = s.group > 1 || s.g.k_size() <= kDirectMaxWindow;
     if (s.Cg == 1 && s.g.in[0] == 1 && s.g.k[0] == 1 && small_window)
       conv_depthwise(s, x.data<float>(), w.data<float>(), bias, y, post, io.threads);
+    else if (conv_direct_fits(s.g, s.Cg, s.Mg))
+      conv_direct(s.N, s.C, s.M, s.group, s.g, x.data<float>(), w.data<float>(), bias, y, post, io.threads);
     else
       conv_gemm(s, x.data<float>(), w.data<float>(), bias, y, post, io.threads);
   };

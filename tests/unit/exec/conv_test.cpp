@@ -137,6 +137,15 @@ TEST(Conv, Im2colShiftedCopyPath) {
   check_conv({{1, 160, 23, 37}, {16, 160, 3, 3}, 1, {}, {}, {1, 1, 1, 1}}, 23);  // K = 1440: 851 columns in tiles
 }
 
+// The direct path (unit strides, maps wide for their channel counts): column blocks of 24, 16, 8 and a
+// masked remainder, a partial block of output channels, groups, a 5x3 window with pads that differ per
+// side, two images.
+TEST(Conv, DirectPathBlocksGroupsAndPads) {
+  check_conv({{2, 6, 9, 45}, {10, 6, 3, 3}, 1, {}, {}, {1, 1, 1, 1}}, 31);  // 45 = 24 + 16 + 5 columns, 10 = 4 + 4 + 2 channels
+  check_conv({{1, 8, 7, 40}, {6, 4, 5, 3}, 2, {}, {}, {2, 0, 2, 2}}, 32);   // out 7 x 40
+  check_conv({{1, 4, 5, 33}, {3, 4, 2, 2}, 1, {}, {}, {0, 0, 0, 0}}, 33);   // 2x2 valid: out 4 x 32
+}
+
 TEST(Conv, AutoPadSameAndValid) {
   // in 13, kernel 4, stride 2: out 7, total pad 6 * 2 + 4 - 13 = 3 -> SAME_UPPER [1, 2], SAME_LOWER [2, 1].
   Tensor x = test::random_tensor({1, 3, 13, 13}, 10), w = test::random_tensor({5, 3, 4, 4}, 11);

@@ -35,11 +35,11 @@ Runs run_both(const OpCase& c, int threads = 1) {
   return r;
 }
 
-OpCase conv_case(const std::string& chain, int64_t C, int64_t M, uint32_t seed) {
+OpCase conv_case(const std::string& chain, int64_t C, int64_t M, uint32_t seed, int64_t width = 11) {
   OpCase c;
   c.opsets = "\"\" : 14";
   c.node = "a = Conv <pads = [1, 1, 1, 1]> (x, w, b)\n  " + chain;
-  c.inputs = {{"x", test::random_tensor({2, C, 13, 11}, seed, -2.0f, 2.0f)}};
+  c.inputs = {{"x", test::random_tensor({2, C, 13, width}, seed, -2.0f, 2.0f)}};
   c.initializers = {{"w", test::random_tensor({M, C, 3, 3}, seed + 1)}, {"b", test::random_tensor({M}, seed + 2)}};
   c.outputs = {{"y", DType::Float32}};
   return c;
@@ -63,6 +63,16 @@ TEST(Fusion, ConvBatchNormRelu) {
   Runs r = run_both(c);
   expect_fused(r, {"BatchNormalization", "Relu"}, 0.0f, "Conv+BN+Relu");
   EXPECT_EQ(r.tap_names, (std::vector<std::string>{"a", "n", "y"}));
+}
+
+// The same on a map wide enough for the direct convolution path (conv_direct.cpp): post-ops per row.
+TEST(Fusion, ConvBatchNormReluOnTheDirectPath) {
+  OpCase c = conv_case("n = BatchNormalization <epsilon = 0.001> (a, s, bb, m, v)\n  y = Relu(n)", 5, 7, 41, 40);
+  c.initializers.push_back({"s", test::random_tensor({7}, 10)});
+  c.initializers.push_back({"bb", test::random_tensor({7}, 11)});
+  c.initializers.push_back({"m", test::random_tensor({7}, 12)});
+  c.initializers.push_back({"v", test::random_tensor({7}, 13, 0.5f, 2.0f)});
+  expect_fused(run_both(c), {"BatchNormalization", "Relu"}, 0.0f, "Conv+BN+Relu, direct");
 }
 
 TEST(Fusion, DecomposedHardSwishAfterAffine) {
