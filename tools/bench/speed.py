@@ -35,7 +35,7 @@ MODELS = [  # (label, path under corpus/models, input shape override)
     ('MobileNetV1-0.75-192', 'imagenet/mobilenet_v1_0.75_192_fp32.onnx', None),
     ('PP-OCR-cls', 'ocr/ch_ppocr_mobile_v2.0_cls_infer.onnx', [1, 3, 48, 192]),
     ('ESPCN-superres', 'superres/superres_espcn_core_op18.onnx', None),
-    ('oWW-melspectrogram', 'audio/openwakeword_melspectrogram.onnx', None),
+    ('oWW-melspectrogram', 'audio/openwakeword_melspectrogram.onnx', [1, 17280]),  # 1.08 s of 16 kHz audio
     ('oWW-embedding', 'audio/openwakeword_embedding.onnx', None),
     ('MNIST-8', 'mnist/mnist-8.onnx', None),
     # A Q/DQ model: ONNX Runtime runs it with integer kernels, ptq as float with fused fake-quantization.
