@@ -65,6 +65,48 @@ TEST(RunCommand, WritesOutputsPerSampleFolder) {
   EXPECT_EQ(index["sum:0"], "sum_0.npy");
 }
 
+// A weight in external data (memory-mapped by run and eval, as by the main command): outputs against a
+// naive product, and eval of the model against itself.
+TEST(RunCommand, ExternalDataWeightsAreMapped) {
+  const fs::path dir = test::fresh_dir();
+  onnx::ModelProto m = test::parse_text_model(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+ext (float[1,64] x) => (float[1,32] y) {
+  y = MatMul(x, w)
+}
+)");
+  const Tensor w = test::random_tensor({64, 32}, 7);  // 8 KiB: mapped, not read
+  const std::string bytes(reinterpret_cast<const char*>(w.data<float>()), static_cast<size_t>(w.numel()) * sizeof(float));
+  test::write_bytes(dir / "w.bin", bytes);
+  onnx::TensorProto* t = m.mutable_graph()->add_initializer();
+  t->set_name("w");
+  t->set_data_type(onnx::TensorProto::FLOAT);
+  t->add_dims(64);
+  t->add_dims(32);
+  t->set_data_location(onnx::TensorProto::EXTERNAL);
+  for (const auto& [key, value] : {std::pair<std::string, std::string>{"location", "w.bin"}, {"offset", "0"}, {"length", std::to_string(bytes.size())}}) {
+    auto* e = t->add_external_data();
+    e->set_key(key);
+    e->set_value(value);
+  }
+  test::write_model(m, dir / "ext.onnx");
+  const Tensor x = test::random_tensor({1, 64}, 8);
+  fs::create_directories(dir / "data");
+  write_npy(dir / "data/x.npy", x);
+  auto r = test::run_quantize("run " + q(dir / "ext.onnx") + " --inputs " + q(dir / "data") + " -o " + q(dir / "out"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::vector<float> y = read_npy(dir / "out/y.npy").to_vector<float>();
+  ASSERT_EQ(y.size(), 32u);
+  for (int n = 0; n < 32; ++n) {
+    double want = 0.0;
+    for (int k = 0; k < 64; ++k) want += static_cast<double>(x.data<float>()[k]) * w.data<float>()[k * 32 + n];
+    EXPECT_NEAR(y[static_cast<size_t>(n)], want, 1e-4) << n;
+  }
+  auto e = test::run_quantize("eval " + q(dir / "ext.onnx") + " " + q(dir / "ext.onnx") + " --data " + q(dir / "data") + " --json");
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  EXPECT_EQ(nlohmann::json::parse(e.out)["outputs"][0]["cosine"].get<double>(), 1.0);
+}
+
 TEST(RunCommand, LongOutputNamesAreShortenedWithAHash) {
   const fs::path dir = test::fresh_dir();
   onnx::ModelProto m = test::parse_text_model(R"(

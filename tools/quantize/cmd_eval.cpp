@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "commands.h"
+#include "load_graph.h"
 #include "data_options.h"
 #include "ptq/ir/onnx_io.h"
 #include "ptq/pipeline/quantize.h"
@@ -30,9 +31,8 @@ void register_eval_command(CLI::App& app, Action& action) {
   add_data_options(*cmd, opts->data_options, "--samples");
   cmd->callback([opts, &action] {
     action = [opts] {
-      auto ref_model = onnx_io::load_model(opts->reference);
-      auto cand_model = onnx_io::load_model(opts->candidate);
-      Graph ref = build_graph(ref_model.proto), cand = build_graph(cand_model.proto);
+      onnx_io::LoadedModel ref_model, cand_model;
+      Graph ref = load_graph(opts->reference, ref_model), cand = load_graph(opts->candidate, cand_model);
       auto data = calib::open_data(opts->data, ref.inputs, opts->data_options);
       report::EvalOptions eo;
       eo.threads = opts->threads;

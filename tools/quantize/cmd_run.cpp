@@ -17,6 +17,7 @@
 #include <set>
 
 #include "commands.h"
+#include "load_graph.h"
 #include "ptq/calib/data_reader.h"
 #include "ptq/ir/npy.h"
 #include "ptq/ir/onnx_io.h"
@@ -90,10 +91,8 @@ void print_profile(const std::map<std::string, exec::OpProfile>& profile, double
 }
 
 int run_model(const RunCommand& cmd) {
-  onnx_io::LoadedModel model = onnx_io::load_model(cmd.model);
-  GraphOptions graph_options;
-  graph_options.external_tensors = model.external_tensors;
-  const Graph graph = build_graph(model.proto, graph_options);
+  onnx_io::LoadedModel model;
+  const Graph graph = load_graph(cmd.model, model);
   const exec::Executor executor(graph, exec::ExecOptions{cmd.threads, cmd.profile});
   const std::unique_ptr<calib::DataReader> reader = calib::open_data(cmd.inputs, graph.inputs);
   const std::vector<std::string> files = output_files(graph);
