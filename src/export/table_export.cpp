@@ -2,8 +2,6 @@
 // The export format table (table_export.h): name → writer, the FORMAT:FILE parser and the atomic write.
 #include "ptq/export/table_export.h"
 
-#include <filesystem>
-
 #include "ptq/ir/onnx_io.h"
 #include "ptq/util/error.h"
 #include "ptq/util/log.h"
@@ -50,13 +48,7 @@ ExportRequest parse_export_request(const std::string& spec) {
 }
 
 void check_export_paths(const std::vector<ExportRequest>& requests) {
-  namespace fs = std::filesystem;
-  for (const auto& r : requests) {
-    const fs::path dir = fs::path(r.path).has_parent_path() ? fs::path(r.path).parent_path() : fs::path(".");
-    std::error_code ec;
-    if (!fs::is_directory(dir, ec)) PTQ_FAIL(IoError, "cannot write ", r.path, " (--export-table ", r.format, "): folder ", dir.string(), " does not exist");
-    if (fs::is_directory(r.path, ec)) PTQ_FAIL(IoError, "cannot write ", r.path, " (--export-table ", r.format, "): it is a folder");
-  }
+  for (const auto& r : requests) onnx_io::check_destination(r.path);
 }
 
 ExportedTable export_table(const ExportRequest& request, const ExportInput& input) {

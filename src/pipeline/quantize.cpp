@@ -37,13 +37,6 @@ void check_output(const QuantizeJob& job) {
   if (!fs::is_directory(dir, ec)) PTQ_FAIL(IoError, "cannot write ", job.output, ": folder ", dir.string(), " does not exist");
 }
 
-// An IoError naming the option before any work when the folder of `path` does not exist.
-void check_folder(const std::string& path, const char* option) {
-  std::error_code ec;
-  fs::path dir = fs::path(path).has_parent_path() ? fs::path(path).parent_path() : fs::path(".");
-  if (!fs::is_directory(dir, ec)) PTQ_FAIL(IoError, "cannot write ", path, " (", option, "): folder ", dir.string(), " does not exist");
-}
-
 // fold_batch_norm folds the BatchNormalization nodes of the model's graph (not of bodies).
 bool folds_batch_norm(const QuantizeJob& job, const onnx::ModelProto& model) {
   if (!job.fold_batch_norm) return false;
@@ -117,7 +110,7 @@ QuantizeResult run_quantize(const QuantizeJob& given) {
   auto start = Clock::now();
   check_output(job);
   table_export::check_export_paths(job.export_tables);
-  if (!job.html_path.empty()) check_folder(job.html_path, "--html");
+  if (!job.html_path.empty()) onnx_io::check_destination(job.html_path);
   rewrite::validate_options(job.quant);
   const bool dynamic = job.quant.mode == rewrite::QuantMode::Dynamic;
   if (!job.labels.empty() && job.eval_dir.empty())

@@ -63,7 +63,7 @@ std::string chromium() {
 }
 
 std::string browser_command(const std::string& browser, const fs::path& dir) {
-  return browser + " --headless --no-sandbox --disable-gpu --hide-scrollbars --user-data-dir=" + q(dir / "chromium-profile");
+  return browser + " --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --hide-scrollbars --user-data-dir=" + q(dir / "chromium-profile");
 }
 
 }  // namespace

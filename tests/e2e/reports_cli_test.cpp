@@ -131,5 +131,25 @@ TEST(ReportsCli, ExportTableErrors) {
   auto no_dir = test::run_quantize(base + " --export-table trt:" + q(f.dir / "missing" / "cache.txt"));
   EXPECT_EQ(no_dir.exit_code, 1);
   EXPECT_NE(no_dir.err.find("cannot write " + (f.dir / "missing" / "cache.txt").string()), std::string::npos) << no_dir.err;
+  auto no_html_dir = test::run_quantize(base + " --html " + q(f.dir / "missing" / "r.html"));
+  EXPECT_EQ(no_html_dir.exit_code, 1);
+  EXPECT_NE(no_html_dir.err.find("cannot write " + (f.dir / "missing" / "r.html").string()), std::string::npos) << no_html_dir.err;
   EXPECT_FALSE(fs::exists(f.dir / "q.onnx"));  // refused before any work
+}
+
+// The tables depend on the calibration only: the same bytes whatever --threads.
+TEST(ReportsCli, ExportTablesSameBytesWhateverThreads) {
+  auto f = make_fixture();
+  for (const char* threads : {"1", "2"}) {
+    const fs::path dir = f.dir / threads;
+    fs::create_directories(dir);
+    auto r = test::run_quantize(q(f.model) + " --calib " + q(f.calib) + " -q --threads " + threads + " -o " + q(dir / "q.onnx") +
+                                " --export-table trt:" + q(dir / "t") + " --export-table ncnn:" + q(dir / "n") +
+                                " --export-table mnn:" + q(dir / "m"));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  for (const char* file : {"t", "n", "m"}) {
+    EXPECT_FALSE(test::read_bytes(f.dir / "1" / file).empty()) << file;
+    EXPECT_EQ(test::read_bytes(f.dir / "1" / file), test::read_bytes(f.dir / "2" / file)) << file;
+  }
 }

@@ -41,6 +41,7 @@ void register_eval_command(CLI::App& app, Action& action) {
     action = [opts] {
       if (opts->tolerance.max_drop >= 0.0 && opts->labels.empty())
         throw UsageError("--max-drop needs class labels (--labels FILE)");
+      if (!opts->html.empty()) onnx_io::check_destination(opts->html);
       auto ref_model = onnx_io::load_model(opts->reference);
       auto cand_model = onnx_io::load_model(opts->candidate);
       Graph ref = build_graph(ref_model.proto), cand = build_graph(cand_model.proto);

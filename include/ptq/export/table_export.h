@@ -52,7 +52,7 @@ struct ExportRequest {
 // (with the known ones).
 ExportRequest parse_export_request(const std::string& spec);
 
-// Before any work: IoError when a request's folder does not exist.
+// Before any work: IoError naming the file when a request's folder does not exist (onnx_io::check_destination).
 void check_export_paths(const std::vector<ExportRequest>& requests);
 
 // Renders the request's format and writes it atomically; returns what was written (for the log and
