@@ -11,6 +11,7 @@
 #include <random>
 #include <sstream>
 
+#include "ptq/ir/npy.h"
 #include "ptq/ir/onnx_io.h"
 
 namespace fs = std::filesystem;
@@ -85,6 +86,46 @@ RunResult run_command(const std::string& command) {
 }
 
 RunResult run_quantize(const std::string& args) { return run_command(std::string(QUANTIZE_BIN) + " " + args); }
+
+ClassifierFiles write_classifier(int64_t size, int64_t c1, int64_t c2, int64_t classes, int samples,
+                                 const std::vector<std::string>& node_names) {
+  ClassifierFiles f;
+  f.dir = fresh_dir();
+  const std::string s = std::to_string(size), k = std::to_string(classes);
+  onnx::ModelProto m = parse_text_model("<ir_version: 8, opset_import: [\"\" : 13]>\nnet (float[1,3," + s + "," + s + "] x) => (float[1," + k +
+                                        "] y) {\n"
+                                        "  c1 = Conv <pads = [1,1,1,1]> (x, w1, b1)\n  r1 = Relu(c1)\n  c2 = Conv (r1, w2, b2)\n"
+                                        "  r2 = Relu(c2)\n  p = GlobalAveragePool(r2)\n  f = Flatten(p)\n  y = Gemm <transB = 1> (f, w3, b3)\n}\n");
+  for (int i = 0; i < m.graph().node_size() && i < static_cast<int>(node_names.size()); ++i)
+    m.mutable_graph()->mutable_node(i)->set_name(node_names[static_cast<size_t>(i)]);
+  add_initializer(m, "w1", random_tensor({c1, 3, 3, 3}, 1, -0.5f, 0.5f));
+  add_initializer(m, "b1", random_tensor({c1}, 2, -0.1f, 0.1f));
+  add_initializer(m, "w2", random_tensor({c2, c1, 1, 1}, 3, -0.5f, 0.5f));
+  add_initializer(m, "b2", random_tensor({c2}, 4, -0.1f, 0.1f));
+  add_initializer(m, "w3", random_tensor({classes, c2}, 5, -1.0f, 1.0f));
+  add_initializer(m, "b3", random_tensor({classes}, 6, -0.1f, 0.1f));
+  f.model = f.dir / "net.onnx";
+  write_model(m, f.model);
+  f.calib = f.dir / "calib";
+  for (int i = 0; i < samples; ++i) {
+    char name[8];
+    std::snprintf(name, sizeof name, "%03d", i);
+    fs::create_directories(f.calib / name);
+    write_npy(f.calib / name / "x.npy", random_tensor({1, 3, size, size}, 100 + static_cast<uint32_t>(i), -1.0f, 1.0f));
+  }
+  return f;
+}
+
+void write_scaled_model(const fs::path& path, const std::vector<float>& w) {
+  onnx::ModelProto m = parse_text_model(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[N,3] x) => (float[N,3] y) {
+  y = Mul(x, w)
+}
+)");
+  add_initializer(m, "w", Tensor::from_vector<float>(w, {3}));
+  write_model(m, path);
+}
 
 Tensor random_tensor(Shape shape, uint32_t seed, float lo, float hi) {
   Tensor t(DType::Float32, std::move(shape));

@@ -51,6 +51,19 @@ class MemoryReader : public calib::DataReader {
 // Deterministic pseudo-random float tensor in [lo, hi).
 Tensor random_tensor(Shape shape, uint32_t seed, float lo = -1.0f, float hi = 1.0f);
 
+// A small classifier written to a fresh folder: dir/net.onnx, x [1,3,size,size] → Conv 3x3 (pads 1, c1
+// channels) → Relu → Conv 1x1 (c2) → Relu → GlobalAveragePool → Flatten → Gemm (transB, `classes`) → y,
+// weights random_tensor with seeds 1..6; dir/calib/000, 001, ...: `samples` folders of x.npy in [-1, 1)
+// (seeds 100 + i). `node_names`, when given, name the seven nodes in that order.
+struct ClassifierFiles {
+  std::filesystem::path dir, model, calib;
+};
+ClassifierFiles write_classifier(int64_t size, int64_t c1, int64_t c2, int64_t classes, int samples,
+                                 const std::vector<std::string>& node_names = {});
+
+// dir: a model y = x * w over rows of 3 ([N,3] in and out; w of 3 values), for comparisons.
+void write_scaled_model(const std::filesystem::path& path, const std::vector<float>& w);
+
 // max |got − want| / max |want| over two float tensors of the same size.
 double max_relative_diff(const Tensor& got, const Tensor& want);
 

@@ -160,14 +160,15 @@ void commit_temp(const fs::path& tmp, const fs::path& path) {
   }
 }
 
+
+}  // namespace
+
 void check_destination(const fs::path& path) {
   std::error_code ec;
   fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
   if (!fs::is_directory(dir, ec)) PTQ_FAIL(IoError, "cannot write ", path.string(), ": folder ", dir.string(), " does not exist");
   if (fs::is_directory(path, ec)) PTQ_FAIL(IoError, "cannot write ", path.string(), ": it is a folder");
 }
-
-}  // namespace
 
 void write_file_atomic(const fs::path& path, const std::string& bytes) {
   check_destination(path);

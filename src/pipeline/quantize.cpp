@@ -84,6 +84,7 @@ calib::CalibTable run_calibrate(const QuantizeJob& job) {
   if (job.weight_method != "rtn")
     PTQ_FAIL(UsageError, "--weight-method applies to the main command only: `quantize calibrate` writes a table, not weights");
   if (job.calib_dir.empty()) PTQ_FAIL(UsageError, "calibration needs data (--calib DIR)");
+  table_export::check_export_paths(job.export_tables);
   Prepared p = prepare(job);
   calib::DataOptions dopt = job.data;
   dopt.max_samples = job.calib_samples;
@@ -91,6 +92,7 @@ calib::CalibTable run_calibrate(const QuantizeJob& job) {
   calib::CalibTable table = calib::calibrate(p.graph, rewrite::calib_targets(p.plan), *data, job.calib);
   table.model = job.model;
   if (!job.save_table.empty()) calib::save_table(table, job.save_table);
+  for (const auto& request : job.export_tables) table_export::export_table(request, {p.graph, p.plan, table});
   return table;
 }
 
@@ -107,6 +109,8 @@ QuantizeResult run_quantize(const QuantizeJob& given) {
   const QuantizeJob job = with_dependent_defaults(given);
   auto start = Clock::now();
   check_output(job);
+  table_export::check_export_paths(job.export_tables);
+  if (!job.html_path.empty()) onnx_io::check_destination(job.html_path);
   rewrite::validate_options(job.quant);
   const bool dynamic = job.quant.mode == rewrite::QuantMode::Dynamic;
   if (!job.labels.empty() && job.eval_dir.empty())
@@ -181,6 +185,10 @@ QuantizeResult run_quantize(const QuantizeJob& given) {
   onnx_io::save_model(std::move(chosen.quantized), job.output, save);
   if (!job.save_table.empty()) calib::save_table(table, job.save_table);
   log::info("wrote ", job.output);
+  for (const auto& request : job.export_tables) {
+    table_export::ExportedTable t = table_export::export_table(request, {prep.graph, chosen.plan, table});
+    r.exports.push_back({request.format, request.path, t.entries, t.skipped.size()});
+  }
 
   r.quant = chosen.quant;
   r.corrected_biases = chosen.corrected_biases;
@@ -207,6 +215,10 @@ QuantizeResult run_quantize(const QuantizeJob& given) {
     r.hint = chosen.hint;
   }
   r.total_seconds = seconds_since(start);
+  if (!job.html_path.empty()) {
+    html_stage(job, prep, chosen.plan, table, data, r);
+    log::info("wrote ", job.html_path);
+  }
   return r;
 }
 

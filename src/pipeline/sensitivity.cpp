@@ -74,6 +74,7 @@ std::string format_sensitivity(const SensitivityReport& r, size_t max_rows) {
 
 nlohmann::json sensitivity_json(const SensitivityReport& r) {
   nlohmann::json j;
+  j["schema"] = report::kJsonSchema;
   j["model"] = r.model;
   j["method"] = r.method;
   j["samples"] = r.result.samples;

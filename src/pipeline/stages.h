@@ -103,6 +103,10 @@ rewrite::QuantOptions search_stage(const QuantizeJob& job, const Prepared& prep,
 // Warns that the precision search and the sensitivity ranking see the model graph's layers only, when
 // the plan quantizes nodes inside If/Loop bodies (they stay 8-bit and are not simulated).
 void warn_body_quantizers(const rewrite::QuantPlan& plan, const char* what);
+// html_stage.cpp: writes job.html_path (report/html_report.h) for the finished run: `plan` and `table`
+// are the written model's.
+void html_stage(const QuantizeJob& job, const Prepared& prep, const rewrite::QuantPlan& plan, const calib::CalibTable& table,
+                const DataSplit& data, const QuantizeResult& result);
 // Whether an evaluation meets the job's tolerance (true when none is set).
 bool tolerance_met(const QuantizeJob& job, const report::EvalResult& eval);
 

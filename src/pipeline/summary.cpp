@@ -179,6 +179,7 @@ std::string format_summary(const QuantizeResult& r) {
 
 nlohmann::json summary_json(const QuantizeResult& r) {
   nlohmann::json j;
+  j["schema"] = report::kJsonSchema;
   j["model"] = r.model;
   j["output"] = r.output;
   j["mode"] = rewrite::quant_mode_name(r.quant.mode);
@@ -207,6 +208,11 @@ nlohmann::json summary_json(const QuantizeResult& r) {
     j["float_last"] = r.quant.float_last;
   }
   if (r.precision.ran) j["precision"] = precision_json(r.precision);
+  if (!r.exports.empty()) {
+    j["exports"] = nlohmann::json::array();
+    for (const auto& e : r.exports)
+      j["exports"].push_back({{"format", e.format}, {"path", e.path}, {"entries", e.entries}, {"skipped", e.skipped}});
+  }
   if (r.adaround.ran) j["adaround"] = adaround_json(r.adaround);
   if (r.weight_method.ran) j["weight_method_report"] = weight_method_json(r.weight_method);
   return j;

@@ -7,18 +7,7 @@
 
 using namespace ptq;
 
-namespace {
-void write_scaled_model(const std::filesystem::path& path, std::vector<float> w) {
-  onnx::ModelProto m = test::parse_text_model(R"(
-<ir_version: 8, opset_import: ["" : 13]>
-g (float[N,3] x) => (float[N,3] y) {
-  y = Mul(x, w)
-}
-)");
-  test::add_initializer(m, "w", Tensor::from_vector<float>(w, {3}));
-  test::write_model(m, path);
-}
-}  // namespace
+using test::write_scaled_model;
 
 TEST(EvalCli, JsonReportsAgreementAndAccuracy) {
   auto dir = test::fresh_dir();

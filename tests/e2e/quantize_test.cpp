@@ -19,43 +19,10 @@ namespace {
 
 constexpr double kMinCosineInt8 = 0.99;  // FP32 vs static INT8 output on held-out samples
 
-struct Fixture {
-  fs::path dir, model, calib;
-};
+using Fixture = test::ClassifierFiles;
 
 // Conv(3x3) + Relu + Conv(1x1) + GlobalAveragePool + Gemm: a small classifier, with 40 samples.
-Fixture make_fixture() {
-  Fixture f;
-  f.dir = test::fresh_dir();
-  onnx::ModelProto m = test::parse_text_model(R"(
-<ir_version: 8, opset_import: ["" : 13]>
-net (float[1,3,12,12] x) => (float[1,5] y) {
-  c1 = Conv <pads = [1,1,1,1]> (x, w1, b1)
-  r1 = Relu(c1)
-  c2 = Conv (r1, w2, b2)
-  r2 = Relu(c2)
-  p = GlobalAveragePool(r2)
-  f = Flatten(p)
-  y = Gemm <transB = 1> (f, w3, b3)
-}
-)");
-  test::add_initializer(m, "w1", test::random_tensor({8, 3, 3, 3}, 1, -0.5f, 0.5f));
-  test::add_initializer(m, "b1", test::random_tensor({8}, 2, -0.1f, 0.1f));
-  test::add_initializer(m, "w2", test::random_tensor({16, 8, 1, 1}, 3, -0.5f, 0.5f));
-  test::add_initializer(m, "b2", test::random_tensor({16}, 4, -0.1f, 0.1f));
-  test::add_initializer(m, "w3", test::random_tensor({5, 16}, 5, -1.0f, 1.0f));
-  test::add_initializer(m, "b3", test::random_tensor({5}, 6, -0.1f, 0.1f));
-  f.model = f.dir / "net.onnx";
-  test::write_model(m, f.model);
-  f.calib = f.dir / "calib";
-  for (int i = 0; i < 40; ++i) {
-    char name[8];
-    std::snprintf(name, sizeof name, "%03d", i);
-    fs::create_directories(f.calib / name);
-    write_npy(f.calib / name / "x.npy", test::random_tensor({1, 3, 12, 12}, 100 + static_cast<uint32_t>(i), -1.0f, 1.0f));
-  }
-  return f;
-}
+Fixture make_fixture() { return test::write_classifier(12, 8, 16, 5, 40); }
 
 std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
 

@@ -22,6 +22,7 @@ void register_calibrate_command(CLI::App& app, Action& action) {
   cmd->add_option("--calib", o->job.calib_dir, "Calibration data: sample folders (.npy), .npz, test_data_set_N/*.pb or images")->required();
   cmd->add_option("--table", o->job.save_table, "Output calibration table (JSON)")->required();
   add_quant_options(*cmd, o->flags);
+  add_export_option(*cmd, o->flags);
   add_calib_options(*cmd, o->job.calib);
   add_data_options(*cmd, o->job.data);
   cmd->callback([o, &app, &action] {

@@ -5,6 +5,7 @@
 
 #include "commands.h"
 #include "ptq/ir/model_info.h"
+#include "ptq/report/format.h"
 
 namespace ptq::cli {
 
@@ -24,7 +25,11 @@ void register_inspect_command(CLI::App& app, Action& action) {
       graph_options.external_tensors = model.external_tensors;
       Graph graph = build_graph(model.proto, graph_options);
       ModelInfo info = describe_model(model, graph);
-      if (opts->json) std::printf("%s\n", model_info_json(info).dump(2).c_str());
+      if (opts->json) {
+        nlohmann::json j = {{"schema", report::kJsonSchema}};
+        j.update(model_info_json(info));
+        std::printf("%s\n", j.dump(2).c_str());
+      }
       else std::printf("%s", format_model_info(info).c_str());
       return 0;
     };

@@ -27,6 +27,9 @@ void register_quantize_command(CLI::App& app, Action& action) {
   app.add_option("--load-table", o->job.load_table, "Use this calibration table instead of calibrating");
   app.add_option("--report", o->job.report_path, "Write the report (JSON)");
   app.add_flag("--json", o->json, "Print the report as JSON on stdout");
+  app.add_option("--html", o->job.html_path,
+                 "Also write a self-contained HTML report: per-tensor error in graph order, activation histograms with "
+                 "their clip ranges, precision per layer, size/time/accuracy");
   app.add_option("--eval-data", o->job.eval_dir, "Evaluation data (default: a few calibration samples held out)");
   app.add_option("--labels", o->job.labels, "Class labels of --eval-data (.npy or text) for accuracy");
   app.add_option("--eval-samples", o->job.eval_samples, "Evaluation samples (0: no evaluation)");
@@ -51,6 +54,7 @@ void register_quantize_command(CLI::App& app, Action& action) {
       ->default_str(std::to_string(pipeline::kDefaultAdaRoundIterations))
       ->group("Quantization");
   add_quant_options(app, o->flags);
+  add_export_option(app, o->flags);
   add_calib_options(app, o->job.calib);
   add_data_options(app, o->job.data);
   o->job.calib_samples = 0;
@@ -73,8 +77,9 @@ void register_quantize_command(CLI::App& app, Action& action) {
       if (o->json) std::printf("%s\n", j.dump(2).c_str());
       if (!app.get_option("--quiet")->as<bool>()) std::fprintf(stderr, "%s", pipeline::format_summary(r).c_str());
       if (r.precision.ran && !r.precision.met) {
-        std::fprintf(stderr, "error: %s not met on %s; the best model found was written to %s (exit code 3)\n",
-                     r.precision.tolerance.target_cosine > 0.0 ? "--target-cosine" : "--max-drop", r.eval_source.c_str(), r.output.c_str());
+        std::string miss = r.evaluated ? pipeline::tolerance_miss(r.precision.tolerance, r.eval, r.eval_source) : "";
+        if (miss.empty()) miss = "the tolerance was not met (the written model was not evaluated)";
+        std::fprintf(stderr, "error: %s; the best model found was written to %s (exit code 3)\n", miss.c_str(), r.output.c_str());
         return 3;
       }
       return 0;

@@ -48,6 +48,12 @@ constexpr const char* kExamples = R"(Examples:
                                            per-layer output error: only this layer int8 / all but this layer
   quantize eval model.onnx model.int8.onnx --data samples/ --labels labels.npy
                                            compare FP32 and quantized outputs (cosine, SNR, top-1, accuracy)
+  quantize eval model.onnx model.int8.onnx --data samples/ --target-cosine 0.99 --html eval.html
+                                           CI gate: exit 3 when an output's cosine is below 0.99; a visual report
+  quantize model.onnx --calib calib/ -o m.int8.onnx --export-table trt:m.cache --export-table ncnn:m.table
+                                           also write TensorRT / ncnn calibration tables (and mnn:FILE for MNN)
+  quantize model.onnx --calib calib/ -o m.int8.onnx --html report.html
+                                           self-contained HTML report: per-layer error, histograms, precision
 )";
 
 }  // namespace

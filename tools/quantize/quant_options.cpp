@@ -109,6 +109,16 @@ void add_calib_options(CLI::App& cmd, calib::CalibOptions& o) {
   cmd.add_option("--threads", o.threads, "Threads (default: all cores)")->group(group);
 }
 
+void add_export_option(CLI::App& cmd, QuantFlags& flags) {
+  std::string formats;
+  for (const auto& f : table_export::export_formats()) formats += "\n  " + f.name + ": " + f.description;
+  cmd.add_option("--export-table", flags.export_tables,
+                 "Also write the calibration table as FORMAT:FILE for a runtime that takes no Q/DQ (repeatable):" + formats)
+      ->take_all()
+      ->allow_extra_args(false)
+      ->group("Output");
+}
+
 pipeline::QuantizeJob finish_job(const pipeline::QuantizeJob& parsed, const QuantFlags& flags, bool quiet) {
   pipeline::QuantizeJob job = parsed;
   job.quant = to_quant_options(flags);
@@ -121,6 +131,7 @@ pipeline::QuantizeJob finish_job(const pipeline::QuantizeJob& parsed, const Quan
     job.smooth_quant_alpha = 0.5f;  // given without a value
   job.calib_samples = job.data.max_samples;
   job.calib.progress = !quiet;
+  for (const auto& spec : flags.export_tables) job.export_tables.push_back(table_export::parse_export_request(spec));
   return job;
 }
 

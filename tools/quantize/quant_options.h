@@ -38,11 +38,14 @@ struct QuantFlags {
   int float_first = 0, float_last = 0;
   std::vector<std::string> exclude;
   std::vector<std::string> op_types;
+  std::vector<std::string> export_tables;  // --export-table FORMAT:FILE (add_export_option)
 };
 
 void add_quant_options(CLI::App& cmd, QuantFlags& flags);
 rewrite::QuantOptions to_quant_options(const QuantFlags& flags);
 void add_calib_options(CLI::App& cmd, calib::CalibOptions& options);
+// --export-table FORMAT:FILE (repeatable), the main command and `calibrate`; checked by finish_job.
+void add_export_option(CLI::App& cmd, QuantFlags& flags);
 
 // The job to run once the command line is parsed: `parsed` with the quantization flags applied and
 // progress shown unless `quiet`.

@@ -89,6 +89,10 @@ void for_each_tensor(onnx::GraphProto& graph, const std::function<void(onnx::Ten
 // Default-domain ("" or "ai.onnx") opset version; 0 when absent.
 int64_t default_opset(const onnx::ModelProto& model);
 
+// IoError "cannot write PATH: folder DIR does not exist" (or "...: it is a folder"): what
+// write_file_atomic and save_model check first; callers check outputs with it before long work.
+void check_destination(const std::filesystem::path& path);
+
 // Writes bytes to `path` atomically: a temp file in the same folder, then rename. Throws IoError.
 void write_file_atomic(const std::filesystem::path& path, const std::string& bytes);
 

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "ptq/calib/calibrator.h"
+#include "ptq/export/table_export.h"
 #include "ptq/ir/onnx_io.h"
 #include "ptq/report/evaluator.h"
 #include "ptq/rewrite/quantizer.h"
@@ -58,6 +59,11 @@ struct QuantizeJob {
   calib::CalibOptions calib;
   calib::DataOptions data;
   onnx_io::ExternalData external_data = onnx_io::ExternalData::Auto;
+  // --export-table FORMAT:FILE: the final plan and table in a runtime's format (table_export.h), written
+  // after the model (quantize calibrate: after the table).
+  std::vector<table_export::ExportRequest> export_tables;
+  // --html FILE: the visual report (html_report.h), written after the model.
+  std::string html_path;
 };
 
 // What the precision search did (QuantizeJob::tolerance set).
@@ -127,6 +133,11 @@ struct QuantizeResult {
   // precision_hint() after the evaluation ("" when it has nothing to say).
   std::string hint;
   PrecisionSummary precision;
+  struct Export {
+    std::string format, path;
+    size_t entries = 0, skipped = 0;
+  };
+  std::vector<Export> exports;  // --export-table, in the order given
   AdaRoundSummary adaround;
   WeightMethodSummary weight_method;
 };
@@ -156,6 +167,23 @@ std::string precision_hint(const Graph& graph, const rewrite::QuantOptions& quan
 // weights' rounding: suggests --adaround and/or --bias-correction when the run used neither
 // (`rounded`: AdaRound ran; `corrected`: bias correction ran). "" otherwise.
 std::string rounding_hint(const rewrite::QuantOptions& quant, bool rounded, bool corrected, const report::EvalResult& eval);
+
+// Why `eval` misses the tolerance, one line naming the data (`source`) and the output or accuracy at
+// fault ("--target-cosine not met on DIR: output 'y' has cosine 0.951234 < 0.99"); "" when it meets
+// it. The verdict is search::meets, as in the precision search; the main command and `quantize eval
+// --target-cosine` both report a miss with it and exit 3.
+std::string tolerance_miss(const search::Tolerance& tolerance, const report::EvalResult& eval, const std::string& source);
+
+// `quantize eval --html FILE`: what the comparison's HTML report shows (eval_html.cpp). gate: the
+// --target-cosine/--max-drop verdict ("met", or tolerance_miss's text), "" without one.
+struct EvalHtmlInput {
+  std::string reference_path, candidate_path, source;
+  const Graph& reference;
+  const Graph& candidate;
+  const report::EvalResult& eval;
+  std::string gate;
+};
+void write_eval_html(const std::string& path, const EvalHtmlInput& input);
 
 QuantizeResult run_quantize(const QuantizeJob& job);
 

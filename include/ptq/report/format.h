@@ -9,6 +9,11 @@
 
 namespace ptq::report {
 
+// The version of every --json document (the main command and --report, eval, sensitivity, inspect):
+// their top-level "schema" field. docs/report-schema.md lists each field; a change that renames,
+// removes or retypes a field raises it (added fields do not).
+constexpr int kJsonSchema = 1;
+
 // Output-level table (cosine, SNR, max |diff|, top-1 agreement, accuracy) and, when present, the
 // `max_tensors` worst intermediate tensors.
 std::string format_eval(const EvalResult& result, size_t max_tensors = 10);
