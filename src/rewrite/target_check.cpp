@@ -185,6 +185,12 @@ void rule_shared_int8_q(const ModelView& m, const QdqNode& q, const Target& t, O
                                        "(write it as uint8, zero point + 128)");
 }
 
+void rule_int8_constant(const ModelView& m, const QdqNode& q, const Target& t, Out& out) {
+  if (q.quantize || q.weight || q.bias || !t.single_reader_int8 || q.type != DType::Int8 || !m.inits.count(q.node->input(0))) return;
+  add(out, *q.node, "int8-constant", "int8 constant read by a node other than Conv/Gemm/MatMul; ONNX Runtime's CPU provider keeps "
+                                     "the reader float (write it as uint8, zero point + 128)");
+}
+
 void rule_qdq_domain(const ModelView&, const QdqNode& q, const Target& t, Out& out) {
   if (t.onnx_domain && q.node->domain() == "com.microsoft")
     add(out, *q.node, "opset", std::string("com.microsoft Q/DQ; ") + t.name + " takes ONNX-domain Q/DQ");
@@ -200,6 +206,7 @@ const RuleRow kRules[] = {
     {"zero-point", rule_zero_point},           {"bias-int32", rule_bias_int32},
     {"per-axis-activation", rule_per_axis_activation}, {"per-channel-op", rule_per_channel_op},
     {"mixed-sign", rule_mixed_sign},           {"shared-int8-q", rule_shared_int8_q},
+    {"int8-constant", rule_int8_constant},
     {"opset", rule_qdq_domain},
 };
 

@@ -90,7 +90,8 @@ TEST(OrtTarget, Int8ActivationsGiveEveryConvAndGemmAnIntegerKernel) {
   OrtRun run = ort_run(m, first_images(), dir / "s8", o);
   ASSERT_TRUE(run.ok) << run.error;
   int integer = 0, floating = 0;
-  for (const auto& n : onnx_io::load_model(o.optimized).proto.graph().node()) {
+  const onnx::ModelProto optimized = onnx_io::load_model(o.optimized).proto;
+  for (const auto& n : optimized.graph().node()) {
     integer += n.op_type() == "QLinearConv" || n.op_type() == "QGemm" || n.op_type() == "QLinearMatMul";
     floating += n.op_type() == "Conv" || n.op_type() == "Gemm" || n.op_type() == "MatMul";
   }

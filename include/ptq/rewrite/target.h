@@ -21,6 +21,8 @@
 //                     reader: ONNX Runtime's CPU provider converts int8 Q/DQ pairs to uint8
 //                     (QDQS8ToU8Transformer) only then, after giving every reader its own DQ
 //                     (EnsureUniqueDQForNodeUnit); otherwise the node units around it stay float
+//   int8-constant     (`single_reader_int8`) no int8 DQ of a constant other than a weight (ONNX Runtime
+//                     converts a lone int8 DQ only when its values overflow 7 bits; its reader stays float)
 #pragma once
 
 #include <onnx/onnx_pb.h>
