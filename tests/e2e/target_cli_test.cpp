@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "ptq/pipeline/quantize.h"
 #include "ptq/rewrite/target.h"
+#include "ptq/util/error.h"
 #include "testutil.h"
 
 namespace fs = std::filesystem;
@@ -73,4 +75,25 @@ TEST(TargetCli, ExplicitFlagsOverrideTheTargetsDefaults) {
   test::RunResult c = test::run_quantize("check " + q(dir / "a16.onnx") + " --target nnapi");
   EXPECT_EQ(c.exit_code, 3);
   EXPECT_NE(c.out.find("uint16 activation; nnapi takes uint8"), std::string::npos) << c.out;
+}
+
+// The main command's own check: a job whose options break its target (a library caller that set the
+// target but not its options) fails before writing anything.
+TEST(TargetCli, AnOutputBreakingItsTargetIsNotWritten) {
+  pipeline::QuantizeJob job;
+  job.model = (kSource / "models/fmnist_cnn.onnx").string();
+  job.calib_dir = (kSource / "calibration/fmnist").string();
+  job.output = (test::fresh_dir() / "x.onnx").string();
+  job.eval_samples = 0;
+  job.calib.progress = false;
+  job.target = "tensorrt";  // job.quant keeps uint8 activations and int32 biases
+  std::string error = "(no error)";
+  try {
+    pipeline::run_quantize(job);
+  } catch (const UnsupportedError& e) {
+    error = e.what();
+  }
+  EXPECT_EQ(error.rfind("the quantized model breaks 41 rule(s) of --target tensorrt, e.g. node '", 0), 0u) << error;
+  EXPECT_NE(error.find("nothing was written to " + job.output), std::string::npos) << error;
+  EXPECT_FALSE(fs::exists(job.output));
 }
