@@ -72,6 +72,9 @@ void register_quantize_command(CLI::App& app, Action& action) {
             throw UsageError("--fallback int16 contradicts --target " + job.target + ": it takes no 16-bit activations");
           job.fallback = search::Fallback::Float;
         }
+        // ONNX-domain targets: 16-bit Q/DQ of promoted layers exist from opset 21 only.
+        if (rewrite::find_target(job.target).onnx_domain && job.tolerance.active() && job.fallback == search::Fallback::Int16)
+          job.quant.opset = 21;
       }
       if (o->flags.auto_float) {  // the old flag: a tolerance search with float fallback
         if (job.tolerance.target_cosine <= 0.0) job.tolerance.target_cosine = pipeline::kHintCosine;
