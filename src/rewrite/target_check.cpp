@@ -3,8 +3,10 @@
 // per (node, rule). Classification of each QuantizeLinear/DequantizeLinear (ONNX or com.microsoft):
 //   type    its zero point's type (a DQ without one: its input's type; a Q without one: uint8);
 //   bias    a DequantizeLinear of an int32 initializer;
-//   weight  a DequantizeLinear of another initializer read as input 1 (weights) of Conv, ConvTranspose,
-//           Gemm or MatMul;
+//   weight  a DequantizeLinear of another initializer read as a weight: input 1 of Conv, ConvTranspose,
+//           Gemm, MatMul, LayerNormalization (γ), input 0 of Gather (an embedding table), inputs 1-2 of
+//           LSTM/GRU/RNN; and any blocked or 4-bit DequantizeLinear of an initializer (a table read
+//           through Slice);
 //   activation  any other Q/DQ (computed tensors, and constant inputs of other ops).
 // One rule function per rule name, in a table; each sees one Q/DQ node (or the model, for the opset).
 #include <algorithm>
@@ -17,7 +19,19 @@
 namespace ptq::rewrite {
 namespace {
 
-const std::set<std::string> kWeighted = {"Conv", "ConvTranspose", "Gemm", "MatMul"};
+// The inputs ptq quantizes as weights (rules table: the weight input of each family).
+const std::map<std::string, std::set<int>> kWeightInputs = {
+    {"Conv", {1}}, {"ConvTranspose", {1}}, {"Gemm", {1}},    {"MatMul", {1}},    {"LayerNormalization", {1}},
+    {"Gather", {0}}, {"LSTM", {1, 2}},      {"GRU", {1, 2}}, {"RNN", {1, 2}},
+};
+
+bool reads_as_weight(const onnx::NodeProto& r, const std::string& tensor) {
+  auto it = r.domain().empty() ? kWeightInputs.find(r.op_type()) : kWeightInputs.end();
+  if (it == kWeightInputs.end()) return false;
+  for (int i = 0; i < r.input_size(); ++i)
+    if (r.input(i) == tensor && it->second.count(i)) return true;
+  return false;
+}
 
 struct QdqNode {
   const onnx::NodeProto* node;
@@ -85,12 +99,15 @@ ModelView view_of(const onnx::GraphProto& g) {
       q.type = static_cast<DType>(x->data_type());
     }
     if (const auto* s = init(1)) q.scales = numel_of(*s);
-    for (const auto& a : n.attribute())
+    bool blocked = false;
+    for (const auto& a : n.attribute()) {
       if (a.name() == "axis") q.axis = static_cast<int>(a.i());
+      blocked |= a.name() == "block_size";
+    }
     q.bias = !q.quantize && x && q.type == DType::Int32;
     if (!q.quantize && x && !q.bias)
-      for (const auto* r : m.readers[n.output(0)])
-        q.weight |= kWeighted.count(r->op_type()) && r->input_size() > 1 && r->input(1) == n.output(0);
+      for (const auto* r : m.readers[n.output(0)]) q.weight |= reads_as_weight(*r, n.output(0));
+    q.weight |= !q.quantize && x && (blocked || q.type == DType::Int4 || q.type == DType::UInt4);  // only weights are blocked / 4-bit
     m.qdq.push_back(q);
   }
   return m;
@@ -187,7 +204,7 @@ void rule_shared_int8_q(const ModelView& m, const QdqNode& q, const Target& t, O
 
 void rule_int8_constant(const ModelView& m, const QdqNode& q, const Target& t, Out& out) {
   if (q.quantize || q.weight || q.bias || !t.single_reader_int8 || q.type != DType::Int8 || !m.inits.count(q.node->input(0))) return;
-  add(out, *q.node, "int8-constant", "int8 constant read by a node other than Conv/Gemm/MatMul; ONNX Runtime's CPU provider keeps "
+  add(out, *q.node, "int8-constant", "int8 constant that is not a weight; ONNX Runtime's CPU provider keeps "
                                      "the reader float (write it as uint8, zero point + 128)");
 }
 

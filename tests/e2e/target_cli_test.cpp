@@ -97,3 +97,16 @@ TEST(TargetCli, AnOutputBreakingItsTargetIsNotWritten) {
   EXPECT_NE(error.find("nothing was written to " + job.output), std::string::npos) << error;
   EXPECT_FALSE(fs::exists(job.output));
 }
+
+// Weights the checker must recognize as weights: LayerNormalization's γ, Gather tables and a blocked
+// 4-bit table read through Slice (the bundled tiny LM, weight-only int4 blocks).
+TEST(TargetCli, TransformerWeightsPassTheirTargetsCheck) {
+  const fs::path dir = test::fresh_dir();
+  const std::string lm = q(kSource / "models/lm_tiny.onnx") + " --eval-samples 0 -q";
+  test::RunResult r = test::run_quantize(lm + " --mode dynamic --weight-type int4 --block-size 32 --target openvino -o " + q(dir / "w4.onnx"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(test::run_quantize("check " + q(dir / "w4.onnx") + " --target openvino").exit_code, 0);
+  r = test::run_quantize(lm + " --calib " + q(kSource / "calibration/lm_tiny") + " --target nnapi -o " + q(dir / "a8.onnx"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(test::run_quantize("check " + q(dir / "a8.onnx") + " --target nnapi").exit_code, 0);
+}

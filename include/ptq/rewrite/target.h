@@ -7,8 +7,9 @@
 //   apply_target(t, given, options);                      // defaults, then the user's explicit flags
 //   std::vector<Violation> v = check_target(model, t);    // empty: the runtime takes the model as is
 //
-// Rules (a row's fields; "activation" = a Q/DQ whose input is computed, "weight" = a DequantizeLinear of an
-// initializer that is not an int32 bias):
+// Rules (a row's fields; "weight" = a DequantizeLinear of a non-int32 initializer read as the weight of
+// Conv/ConvTranspose/Gemm/MatMul/LayerNormalization/Gather/LSTM/GRU/RNN (target_check.cpp), "activation"
+// = any other Q/DQ but an int32 bias):
 //   activation-type   activation Q/DQ type in `activation_types`
 //   weight-type       weight DQ type in `weight_types`
 //   zero-point        zero points 0 on activations (`zero_activations`) / on signed weights (`zero_weights`)
