@@ -227,6 +227,12 @@ const RuleRow kRules[] = {
     {"opset", rule_qdq_domain},
 };
 
+// Integer-operator forms (dynamic integer format, MatMulNBits, QLinear* models): ONNX Runtime CPU only.
+bool integer_operator(const onnx::NodeProto& n) {
+  static const std::set<std::string> ops = {"DynamicQuantizeLinear", "ConvInteger", "MatMulInteger", "QLinearConv", "QLinearMatMul"};
+  return ops.count(n.op_type()) || (n.domain() == "com.microsoft" && !is_qdq(n));
+}
+
 }  // namespace
 
 std::vector<Violation> check_target(const onnx::ModelProto& model, const Target& t) {
@@ -237,6 +243,9 @@ std::vector<Violation> check_target(const onnx::ModelProto& model, const Target&
   const ModelView m = view_of(model.graph());
   for (const auto& q : m.qdq)
     for (const auto& r : kRules) r.fn(m, q, t, out);
+  if (t.qdq_only)
+    for (const auto& n : model.graph().node())
+      if (integer_operator(n)) add(out, n, "qdq-only", std::string("integer operator; ") + t.name + " takes the Q/DQ form only");
   return out;
 }
 

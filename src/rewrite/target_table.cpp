@@ -31,19 +31,19 @@ const std::vector<QType> kAnyWeight = {Q::Int8, Q::UInt8, Q::Int16, Q::Int4, Q::
 // clang-format off
 const std::vector<Target> kTargets = {
   // name        help
-  //   act        weight     symAct per-ch  dedic. unsign opset  act types                  weight types          zeroA  zeroW  fBias  per-channel ops                    sameSg 1-rd-s8 onnxDom
+  //   act        weight     symAct per-ch  dedic. unsign opset  act types                  weight types          zeroA  zeroW  fBias  per-channel ops                    sameSg 1-rd-s8 onnxDom qdqOnly
   {"ort-cpu",  "ONNX Runtime CPU (default): any type; int8 activations stay integer end to end",
-     Q::UInt8, Q::Int8,  false, true,  false, true,  0,  kAnyActivation,           kAnyWeight,           false, false, false, {},                                 false, true,  false},
+     Q::UInt8, Q::Int8,  false, true,  false, true,  0,  kAnyActivation,           kAnyWeight,           false, false, false, {},                                 false, true,  false, false},
   {"tensorrt", "TensorRT explicit quantization: int8 symmetric, zero point 0, float bias, per-channel Conv/ConvTranspose",
-     Q::Int8,  Q::Int8,  true,  true,  true,  false, 13, {Q::Int8},                 {Q::Int8},            true,  true,  true,  {{"Conv", 0}, {"ConvTranspose", 1}}, false, false, true},
+     Q::Int8,  Q::Int8,  true,  true,  true,  false, 13, {Q::Int8},                 {Q::Int8},            true,  true,  true,  {{"Conv", 0}, {"ConvTranspose", 1}}, false, false, true, true},
   {"qnn",      "ONNX Runtime QNN (HTP): uint8/uint16 activations, symmetric int8 weights, MatMul per-tensor",
-     Q::UInt8, Q::Int8,  false, true,  false, false, 0,  {Q::UInt8, Q::UInt16},     {Q::Int8, Q::UInt8},  false, true,  false, {{"Conv", 0}, {"ConvTranspose", 1}}, false, false, false},
+     Q::UInt8, Q::Int8,  false, true,  false, false, 0,  {Q::UInt8, Q::UInt16},     {Q::Int8, Q::UInt8},  false, true,  false, {{"Conv", 0}, {"ConvTranspose", 1}}, false, false, false, true},
   {"xnnpack",  "ONNX Runtime XNNPACK: all int8, per-channel int8 weights on axis 0 with zero point 0",
-     Q::Int8,  Q::Int8,  false, true,  false, false, 0,  {Q::Int8},                 {Q::Int8},            false, true,  false, {{"Conv", 0}, {"Gemm", 0}},         true,  false, false},
+     Q::Int8,  Q::Int8,  false, true,  false, false, 0,  {Q::Int8},                 {Q::Int8},            false, true,  false, {{"Conv", 0}, {"Gemm", 0}},         true,  false, false, true},
   {"nnapi",    "ONNX Runtime NNAPI: uint8 activations, int8 Conv/Gemm/MatMul weights with zero point 0, per-channel Conv only",
-     Q::UInt8, Q::Int8,  false, true,  false, false, 0,  {Q::UInt8},                {Q::Int8, Q::UInt8},  false, true,  false, {{"Conv", 0}},                      false, false, false},
+     Q::UInt8, Q::Int8,  false, true,  false, false, 0,  {Q::UInt8},                {Q::Int8, Q::UInt8},  false, true,  false, {{"Conv", 0}},                      false, false, false, true},
   {"openvino", "OpenVINO (FakeQuantize from any Q/DQ): every type, per-channel weights, ONNX-domain Q/DQ",
-     Q::UInt8, Q::Int8,  false, true,  false, false, 13, kAnyActivation,           kAnyWeight,           false, false, false, {},                                 false, false, true},
+     Q::UInt8, Q::Int8,  false, true,  false, false, 13, kAnyActivation,           kAnyWeight,           false, false, false, {},                                 false, false, true, true},
 };
 // clang-format on
 
@@ -84,6 +84,10 @@ void apply_target(const Target& t, const GivenFlags& given, QuantOptions& o) {
     refuse(t, "--weight-type " + qtype_name(o.weight_type), "it takes " + names_of(t.weight_types) + " weights");
   if (!given.symmetric_activations) o.symmetric_activations = t.symmetric_activations;
   if (!given.per_tensor) o.per_channel = t.per_channel;
+  if (t.qdq_only && o.mode == QuantMode::Dynamic && o.dynamic_format == DynamicFormat::Integer)
+    refuse(t, "--dynamic-format integer", "it takes the Q/DQ form only");
+  if (t.qdq_only && o.block_size > 0 && o.int4_format == Int4Format::MatMulNBits)
+    refuse(t, "--int4-format matmulnbits", "it takes the Q/DQ form only");
   if (t.float_bias) o.quantize_bias = false;  // --float-bias itself is valid everywhere
   o.per_channel_ops = t.per_channel_ops;
   o.dedicated_qdq_pairs = o.dedicated_qdq_pairs || t.dedicated_qdq_pairs;

@@ -17,7 +17,9 @@
 //   per-axis-activation  per-axis parameters only on weights
 //   per-channel-op    a per-channel weight read only by `per_channel_ops` on their documented axis
 //   mixed-sign        activations and weights of one node both signed or both unsigned (`same_sign`)
-//   opset             default opset >= `min_opset`; Q/DQ in the ONNX domain (`onnx_domain`)
+//   opset             default opset >= `opset`; Q/DQ in the ONNX domain (`onnx_domain`)
+//   qdq-only          (`qdq_only`) no integer operators (DynamicQuantizeLinear, ConvInteger, MatMulInteger,
+//                     QLinear*, com.microsoft MatMulNBits...): the runtime takes the Q/DQ form only
 //   shared-int8-q     (`single_reader_int8`) an int8 QuantizeLinear feeds one DequantizeLinear with one
 //                     reader: ONNX Runtime's CPU provider converts int8 Q/DQ pairs to uint8
 //                     (QDQS8ToU8Transformer) only then, after giving every reader its own DQ
@@ -57,6 +59,7 @@ struct Target {
   bool same_sign;
   bool single_reader_int8;
   bool onnx_domain;
+  bool qdq_only;  // no integer-operator form (ConvInteger, MatMulInteger, MatMulNBits, QLinear*, ...)
 };
 
 const std::vector<Target>& target_table();

@@ -146,6 +146,24 @@ TEST(TargetRules, EachTargetFlagsExactlyTheRulesItsModelsBreak) {
   }
 }
 
+TEST(TargetRules, IntegerOperatorsOnlyForOnnxRuntimeCpu) {
+  onnx::ModelProto m = parse_text_model(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+net (float[2,3] x) => (int32[2,4] y) {
+  xq, xs, xz = DynamicQuantizeLinear (x)
+  y = MatMulInteger (xq, W, xz)
+}
+)");
+  m.mutable_graph()->mutable_node(0)->set_name("dql");
+  m.mutable_graph()->mutable_node(1)->set_name("mmi");
+  add_initializer(m, "W", values<uint8_t>(DType::UInt8, {3, 4}, {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}));
+  for (const auto& t : rewrite::target_table()) {
+    const std::set<std::string> want =
+        std::string(t.name) == "ort-cpu" ? std::set<std::string>{} : std::set<std::string>{"dql/qdq-only", "mmi/qdq-only"};
+    EXPECT_EQ(broken(m, t.name), want) << t.name;
+  }
+}
+
 TEST(TargetRules, UnknownTargetNamesTheChoices) {
   EXPECT_EQ(error_of([] { rewrite::find_target("tensorrtx"); }),
             "unknown target 'tensorrtx'; expected one of: ort-cpu, tensorrt, qnn, xnnpack, nnapi, openvino");
@@ -181,6 +199,12 @@ TEST(TargetOptions, ExplicitFlagsOverrideDefaultsOrAreRefusedWhenTheyBreakARule)
   QuantOptions o21;
   o21.opset = 21;
   EXPECT_EQ(target_options("tensorrt", opset, o21).opset, 21);
+  QuantOptions integer;
+  integer.mode = rewrite::QuantMode::Dynamic;
+  integer.dynamic_format = rewrite::DynamicFormat::Integer;
+  EXPECT_EQ(error_of([&] { target_options("qnn", {}, integer); }),
+            "--dynamic-format integer contradicts --target qnn: it takes the Q/DQ form only");
+  EXPECT_EQ(target_options("ort-cpu", {}, integer).dynamic_format, rewrite::DynamicFormat::Integer);
   rewrite::GivenFlags pt;
   pt.per_tensor = true;
   QuantOptions per_tensor;
