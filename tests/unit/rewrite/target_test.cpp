@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Deployment targets (rewrite/target.h): the rules of each table row on hand-built Q/DQ models that
-// break them (expected (node, rule) pairs written out per target), the defaults and refusals of
+// break them (together every rule name) (expected (node, rule) pairs written out per target), the defaults and refusals of
 // apply_target, every target's own output passing its check, and the shared-int8 → uint8 rewrite
 // (same values, zero point + 128).
 #include <set>
@@ -73,6 +73,32 @@ net (float[2,3] x) => (float[2,4] y) {
   return m;
 }
 
+// x ─Q/DQ(uint8, zp 0)→ Add(an int8 constant through a lone DQ) → Conv(W uint8 per-tensor, zp 128).
+onnx::ModelProto constant_model() {
+  onnx::ModelProto m = parse_text_model(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+net (float[1,2,4,4] x) => (float[1,3,4,4] y) {
+  xq = QuantizeLinear (x, xs, xz)
+  xd = DequantizeLinear (xq, xs, xz)
+  cd = DequantizeLinear (Cq, cs, cz)
+  a = Add (xd, cd)
+  wd = DequantizeLinear (Wq, ws, wz)
+  y = Conv (a, wd)
+}
+)");
+  const char* names[] = {"x_q", "x_dq", "c_dq", "add", "w_dq", "conv"};
+  for (int i = 0; i < m.graph().node_size(); ++i) m.mutable_graph()->mutable_node(i)->set_name(names[i]);
+  add_initializer(m, "xs", Tensor::scalar<float>(0.01f));
+  add_initializer(m, "xz", Tensor::scalar<uint8_t>(0));
+  add_initializer(m, "Cq", values<int8_t>(DType::Int8, {1, 2, 1, 1}, {3, -3}));
+  add_initializer(m, "cs", Tensor::scalar<float>(0.1f));
+  add_initializer(m, "cz", Tensor::scalar<int8_t>(0));
+  add_initializer(m, "Wq", values<uint8_t>(DType::UInt8, {3, 2, 1, 1}, {100, 120, 140, 160, 180, 200}));
+  add_initializer(m, "ws", Tensor::scalar<float>(0.01f));
+  add_initializer(m, "wz", Tensor::scalar<uint8_t>(128));
+  return m;
+}
+
 std::set<std::string> broken(const onnx::ModelProto& m, const std::string& target) {
   std::set<std::string> out;
   for (const auto& v : rewrite::check_target(m, rewrite::find_target(target))) {
@@ -84,26 +110,33 @@ std::set<std::string> broken(const onnx::ModelProto& m, const std::string& targe
 
 struct RuleCase {
   const char* target;
-  std::set<std::string> conv;    // expected on conv_model()
-  std::set<std::string> matmul;  // expected on matmul_model()
+  std::set<std::string> conv;      // expected on conv_model()
+  std::set<std::string> matmul;    // expected on matmul_model()
+  std::set<std::string> constant;  // expected on constant_model()
 };
 
 // One row per target, worked out from the rules in target.h and the two models above.
 const std::vector<RuleCase> kRuleCases = {
-    {"ort-cpu", {"y_q/shared-int8-q"}, {"x_q/per-axis-activation", "x_dq/per-axis-activation"}},
+    {"ort-cpu", {"y_q/shared-int8-q"}, {"x_q/per-axis-activation", "x_dq/per-axis-activation"},
+     {"c_dq/int8-constant"}},
     {"tensorrt",
      {"x_q/activation-type", "x_dq/activation-type", "x_q/zero-point", "x_dq/zero-point", "y_q/zero-point", "y_dq/zero-point",
       "b_dq/bias-int32"},
      {"(model)/opset", "x_q/opset", "x_dq/opset", "w_dq/opset", "x_q/activation-type", "x_dq/activation-type",
-      "x_q/per-axis-activation", "x_dq/per-axis-activation", "matmul/per-channel-op"}},
+      "x_q/per-axis-activation", "x_dq/per-axis-activation", "matmul/per-channel-op"},
+     {"x_q/activation-type", "x_dq/activation-type", "w_dq/weight-type"}},
     {"qnn", {"y_q/activation-type", "y_dq/activation-type"},
-     {"x_q/per-axis-activation", "x_dq/per-axis-activation", "matmul/per-channel-op"}},
+     {"x_q/per-axis-activation", "x_dq/per-axis-activation", "matmul/per-channel-op"},
+     {"c_dq/activation-type"}},
     {"xnnpack", {"x_q/activation-type", "x_dq/activation-type", "conv/mixed-sign"},
      {"x_q/activation-type", "x_dq/activation-type", "x_q/per-axis-activation", "x_dq/per-axis-activation",
-      "matmul/per-channel-op", "matmul/mixed-sign"}},
+      "matmul/per-channel-op", "matmul/mixed-sign"},
+     {"x_q/activation-type", "x_dq/activation-type", "w_dq/weight-type"}},
     {"nnapi", {"y_q/activation-type", "y_dq/activation-type"},
-     {"x_q/per-axis-activation", "x_dq/per-axis-activation", "matmul/per-channel-op"}},
-    {"openvino", {}, {"(model)/opset", "x_q/opset", "x_dq/opset", "w_dq/opset", "x_q/per-axis-activation", "x_dq/per-axis-activation"}},
+     {"x_q/per-axis-activation", "x_dq/per-axis-activation", "matmul/per-channel-op"},
+     {"c_dq/activation-type"}},
+    {"openvino", {}, {"(model)/opset", "x_q/opset", "x_dq/opset", "w_dq/opset", "x_q/per-axis-activation", "x_dq/per-axis-activation"},
+     {}},
 };
 
 // x → Conv+bias → Relu ─┬→ Conv+bias ─→ Add → Sigmoid → GlobalAveragePool → Flatten → Gemm → y
@@ -143,6 +176,7 @@ TEST(TargetRules, EachTargetFlagsExactlyTheRulesItsModelsBreak) {
   for (const auto& c : kRuleCases) {
     EXPECT_EQ(broken(conv_model(), c.target), c.conv) << c.target;
     EXPECT_EQ(broken(matmul_model(), c.target), c.matmul) << c.target;
+    EXPECT_EQ(broken(constant_model(), c.target), c.constant) << c.target;
   }
 }
 
