@@ -39,6 +39,7 @@ struct QdqNode {
   DType type;
   std::vector<int64_t> zero_point;  // empty: none given (0)
   int64_t scales = 1;               // number of scale values
+  float scale = 0.0f;               // the first one
   int axis = 1;
   bool bias = false, weight = false;
 };
@@ -47,6 +48,7 @@ struct ModelView {
   std::map<std::string, const onnx::TensorProto*> inits;
   std::map<std::string, std::vector<const onnx::NodeProto*>> readers;  // tensor -> nodes reading it
   std::set<std::string> outputs;
+  std::map<std::string, const onnx::NodeProto*> producers;
   std::vector<QdqNode> qdq;
 };
 
@@ -81,8 +83,10 @@ ModelView view_of(const onnx::GraphProto& g) {
   ModelView m;
   for (const auto& t : g.initializer()) m.inits[t.name()] = &t;
   for (const auto& o : g.output()) m.outputs.insert(o.name());
-  for (const auto& n : g.node())
+  for (const auto& n : g.node()) {
     for (const auto& in : n.input()) m.readers[in].push_back(&n);
+    for (const auto& out : n.output()) m.producers[out] = &n;
+  }
   for (const auto& n : g.node()) {
     if (!is_qdq(n)) continue;
     QdqNode q{&n, n.op_type() == "QuantizeLinear", DType::UInt8, {}, 1, 1, false, false};
@@ -98,7 +102,11 @@ ModelView view_of(const onnx::GraphProto& g) {
     } else if (!q.quantize && x) {
       q.type = static_cast<DType>(x->data_type());
     }
-    if (const auto* s = init(1)) q.scales = numel_of(*s);
+    if (const auto* s = init(1)) {
+      q.scales = numel_of(*s);
+      Tensor v = onnx_io::tensor_from_proto(*s);
+      if (v.dtype() == DType::Float32 && v.numel() > 0) q.scale = v.data<float>()[0];
+    }
     bool blocked = false;
     for (const auto& a : n.attribute()) {
       if (a.name() == "axis") q.axis = static_cast<int>(a.i());
@@ -208,6 +216,25 @@ void rule_int8_constant(const ModelView& m, const QdqNode& q, const Target& t, O
                                      "the reader float (write it as uint8, zero point + 128)");
 }
 
+void rule_fixed_output(const ModelView& m, const QdqNode& q, const Target& t, Out& out) {
+  if (!q.quantize || !t.fixed_outputs || q.type != DType::UInt16) return;
+  auto p = m.producers.find(q.node->input(0));
+  if (p == m.producers.end()) return;
+  struct Fixed {
+    const char* op;
+    float scale;
+    int64_t zero_point;
+  };
+  static const Fixed kFixed[] = {{"Sigmoid", 1.0f / 65536.0f, 0}, {"Tanh", 1.0f / 32768.0f, 32768}};
+  for (const auto& f : kFixed) {
+    const int64_t zp = q.zero_point.empty() ? 0 : q.zero_point[0];
+    if (p->second->op_type() == f.op && (q.scale != f.scale || zp != f.zero_point))
+      add(out, *q.node, "fixed-output", std::string("uint16 ") + f.op + " output with scale " + std::to_string(q.scale) + ", zero point " +
+                                            std::to_string(zp) + "; " + t.name + " takes scale 1/" + std::to_string(static_cast<int>(1.0f / f.scale)) +
+                                            ", zero point " + std::to_string(f.zero_point));
+  }
+}
+
 void rule_qdq_domain(const ModelView&, const QdqNode& q, const Target& t, Out& out) {
   if (t.onnx_domain && q.node->domain() == "com.microsoft")
     add(out, *q.node, "opset", std::string("com.microsoft Q/DQ; ") + t.name + " takes ONNX-domain Q/DQ");
@@ -223,7 +250,7 @@ const RuleRow kRules[] = {
     {"zero-point", rule_zero_point},           {"bias-int32", rule_bias_int32},
     {"per-axis-activation", rule_per_axis_activation}, {"per-channel-op", rule_per_channel_op},
     {"mixed-sign", rule_mixed_sign},           {"shared-int8-q", rule_shared_int8_q},
-    {"int8-constant", rule_int8_constant},
+    {"int8-constant", rule_int8_constant},     {"fixed-output", rule_fixed_output},
     {"opset", rule_qdq_domain},
 };
 

@@ -8,7 +8,8 @@
 //             bias DQ), per-channel only on Conv (axis 0) / ConvTranspose (axis 1) weights, ONNX-domain
 //             Q/DQ at opset >= 13, one Q/DQ pair per reader
 //   qnn       ONNX Runtime QNN HTP (get_qnn_qdq_config): uint8 or uint16 activations, int8 (or uint8)
-//             symmetric weights, per-channel Conv/ConvTranspose, MatMul/Gemm per-tensor
+//             symmetric weights, per-channel Conv/ConvTranspose, MatMul/Gemm per-tensor, uint16 Sigmoid
+//             output scale 1/65536 zero point 0 (Tanh: 1/32768, 32768; ptq leaves Tanh float)
 //   xnnpack   ONNX Runtime XNNPACK (GetTensorQuantType): all int8; per-channel int8 weights on axis 0
 //             (#scales == shape[0]) with zero point 0; no uint8 activations with int8 weights
 //   nnapi     ONNX Runtime NNAPI: uint8 activations; int8 only for Conv/Gemm/MatMul weights with zero
@@ -31,19 +32,19 @@ const std::vector<QType> kAnyWeight = {Q::Int8, Q::UInt8, Q::Int16, Q::Int4, Q::
 // clang-format off
 const std::vector<Target> kTargets = {
   // name        help
-  //   act        weight     symAct per-ch  dedic. unsign opset  act types                  weight types          zeroA  zeroW  fBias  per-channel ops                    sameSg 1-rd-s8 onnxDom qdqOnly
+  //   act        weight     symAct per-ch  dedic. unsign opset  act types                  weight types          zeroA  zeroW  fBias  per-channel ops                    sameSg 1-rd-s8 onnxDom qdqOnly fixed
   {"ort-cpu",  "ONNX Runtime CPU (default): any type; int8 activations stay integer end to end",
-     Q::UInt8, Q::Int8,  false, true,  false, true,  0,  kAnyActivation,           kAnyWeight,           false, false, false, {},                                 false, true,  false, false},
+     Q::UInt8, Q::Int8,  false, true,  false, true,  0,  kAnyActivation,           kAnyWeight,           false, false, false, {},                                 false, true,  false, false, false},
   {"tensorrt", "TensorRT explicit quantization: int8 symmetric, zero point 0, float bias, per-channel Conv/ConvTranspose",
-     Q::Int8,  Q::Int8,  true,  true,  true,  false, 13, {Q::Int8},                 {Q::Int8},            true,  true,  true,  {{"Conv", 0}, {"ConvTranspose", 1}}, false, false, true, true},
+     Q::Int8,  Q::Int8,  true,  true,  true,  false, 13, {Q::Int8},                 {Q::Int8},            true,  true,  true,  {{"Conv", 0}, {"ConvTranspose", 1}}, false, false, true, true, false},
   {"qnn",      "ONNX Runtime QNN (HTP): uint8/uint16 activations, symmetric int8 weights, MatMul per-tensor",
-     Q::UInt8, Q::Int8,  false, true,  false, false, 0,  {Q::UInt8, Q::UInt16},     {Q::Int8, Q::UInt8},  false, true,  false, {{"Conv", 0}, {"ConvTranspose", 1}}, false, false, false, true},
+     Q::UInt8, Q::Int8,  false, true,  false, false, 0,  {Q::UInt8, Q::UInt16},     {Q::Int8, Q::UInt8},  false, true,  false, {{"Conv", 0}, {"ConvTranspose", 1}}, false, false, false, true, true},
   {"xnnpack",  "ONNX Runtime XNNPACK: all int8, per-channel int8 weights on axis 0 with zero point 0",
-     Q::Int8,  Q::Int8,  false, true,  false, false, 0,  {Q::Int8},                 {Q::Int8},            false, true,  false, {{"Conv", 0}, {"Gemm", 0}},         true,  false, false, true},
+     Q::Int8,  Q::Int8,  false, true,  false, false, 0,  {Q::Int8},                 {Q::Int8},            false, true,  false, {{"Conv", 0}, {"Gemm", 0}},         true,  false, false, true, false},
   {"nnapi",    "ONNX Runtime NNAPI: uint8 activations, int8 Conv/Gemm/MatMul weights with zero point 0, per-channel Conv only",
-     Q::UInt8, Q::Int8,  false, true,  false, false, 0,  {Q::UInt8},                {Q::Int8, Q::UInt8},  false, true,  false, {{"Conv", 0}},                      false, false, false, true},
+     Q::UInt8, Q::Int8,  false, true,  false, false, 0,  {Q::UInt8},                {Q::Int8, Q::UInt8},  false, true,  false, {{"Conv", 0}},                      false, false, false, true, false},
   {"openvino", "OpenVINO (FakeQuantize from any Q/DQ): every type, per-channel weights, ONNX-domain Q/DQ",
-     Q::UInt8, Q::Int8,  false, true,  false, false, 13, kAnyActivation,           kAnyWeight,           false, false, false, {},                                 false, false, true, true},
+     Q::UInt8, Q::Int8,  false, true,  false, false, 13, kAnyActivation,           kAnyWeight,           false, false, false, {},                                 false, false, true, true, false},
 };
 // clang-format on
 
@@ -92,6 +93,7 @@ void apply_target(const Target& t, const GivenFlags& given, QuantOptions& o) {
   o.per_channel_ops = t.per_channel_ops;
   o.dedicated_qdq_pairs = o.dedicated_qdq_pairs || t.dedicated_qdq_pairs;
   o.unsigned_shared_int8 = t.unsigned_shared_int8;
+  o.qnn_sigmoid_range = t.fixed_outputs;
   if (!given.opset) o.opset = t.opset;
   else if (o.opset < t.opset) refuse(t, "--opset " + std::to_string(o.opset), "it needs opset " + std::to_string(t.opset) + " or later");
   // ONNX-domain Q/DQ of 16-bit or 4-bit types exist from opset 21 only.

@@ -97,6 +97,9 @@ struct QuantOptions {
   // not a QuantizeLinear with several DequantizeLinear readers, and the nodes around such a tensor would
   // stay float (shared_int8.cpp). On by default (the ort-cpu target); other targets (target.h) turn it off.
   bool unsigned_shared_int8 = true;
+  // Sigmoid outputs get the fixed range [0, 65535/65536] instead of [0, 1]: in uint16, scale exactly
+  // 1/65536 with zero point 0, what ONNX Runtime's QNN provider takes (the qnn target).
+  bool qnn_sigmoid_range = false;
   // Mixed precision (set by the precision search, search/precision_search.h): layers promoted above the
   // default types. Keys are node indices of the graph the plan is made for.
   PrecisionOverrides precision;

@@ -18,6 +18,8 @@
 //   per-channel-op    a per-channel weight read only by `per_channel_ops` on their documented axis
 //   mixed-sign        activations and weights of one node both signed or both unsigned (`same_sign`)
 //   opset             default opset >= `opset`; Q/DQ in the ONNX domain (`onnx_domain`)
+//   fixed-output      (`fixed_outputs`) a uint16 Sigmoid output: scale 1/65536, zero point 0; a uint16
+//                     Tanh output: scale 1/32768, zero point 32768 (ONNX Runtime's get_qnn_qdq_config)
 //   qdq-only          (`qdq_only`) no integer operators (DynamicQuantizeLinear, ConvInteger, MatMulInteger,
 //                     QLinear*, com.microsoft MatMulNBits...): the runtime takes the Q/DQ form only
 //   shared-int8-q     (`single_reader_int8`) an int8 QuantizeLinear feeds one DequantizeLinear with one
@@ -60,6 +62,7 @@ struct Target {
   bool single_reader_int8;
   bool onnx_domain;
   bool qdq_only;  // no integer-operator form (ConvInteger, MatMulInteger, MatMulNBits, QLinear*, ...)
+  bool fixed_outputs;  // 16-bit Sigmoid/Tanh outputs with QNN's fixed parameters (QuantOptions::qnn_sigmoid_range)
 };
 
 const std::vector<Target>& target_table();

@@ -287,3 +287,26 @@ TEST(SharedInt8, TensorsWithSeveralReadersBecomeUint8WithTheSameValues) {
   EXPECT_EQ(retyped, 1);  // r (the Relu folded into the first Conv), read by the second Conv and the Add
   EXPECT_EQ(p1.at("r").type, QType::UInt8);
 }
+
+TEST(TargetRules, QnnSigmoidOutputHasItsFixedParameters) {
+  rewrite::GivenFlags act;
+  act.activation_type = true;
+  QuantOptions u16;
+  u16.activation_type = QType::UInt16;
+  const QuantOptions qnn = target_options("qnn", act, u16);
+  const Range fixed = rewrite::plan_quantization(build_graph(float_net()), qnn).tensors.at("s").range;
+  EXPECT_EQ(fixed.lo, 0.0f);
+  EXPECT_EQ(fixed.hi, 65535.0f / 65536.0f);
+  // The calibrator takes a fixed range as is (calib_targets); the test table gets it explicitly.
+  Quantized q = quantize(float_net(), qnn, {{"s", fixed}});
+  EXPECT_TRUE(broken(q.model, "qnn").empty());
+  auto params = rewrite::resolve_params(q.graph, q.plan, q.table);
+  EXPECT_EQ(params.at("s").type, QType::UInt16);
+  EXPECT_EQ(params.at("s").scale.at(0), 1.0f / 65536.0f);  // exact: 2^-16
+  EXPECT_EQ(params.at("s").zero_point.at(0), 0);
+  // Without the qnn row the range is [0, 1]: scale 1/65535, which qnn's check flags (and no other target).
+  EXPECT_EQ(rewrite::plan_quantization(build_graph(float_net()), u16).tensors.at("s").range.hi, 1.0f);
+  Quantized plain = quantize(float_net(), u16, {{"s", Range{0.0f, 1.0f}}});
+  EXPECT_EQ(broken(plain.model, "qnn").count("s_QuantizeLinear/fixed-output"), 1u);
+  EXPECT_EQ(broken(plain.model, "openvino").count("s_QuantizeLinear/fixed-output"), 0u);
+}
