@@ -8,7 +8,8 @@ ptq_add_test(rewrite_test
   unit/rewrite/blocked_weights_test.cpp
   unit/rewrite/transformer_rules_test.cpp
   unit/rewrite/smooth_quant_test.cpp
-  unit/rewrite/subgraph_test.cpp)
+  unit/rewrite/subgraph_test.cpp
+  unit/rewrite/target_test.cpp)
 
 # ONNX Runtime interop: tools/ort/install.sh puts npm onnxruntime-node into tools/ort/node_modules
 # (idempotent, instant when present); the ctest fixture `ort_node` runs it before the interop tests.
@@ -26,7 +27,8 @@ else()
     interop/ort_interop_test.cpp
     interop/ort_fusion_test.cpp
     interop/transformer_interop_test.cpp
-    interop/ort_recurrent_test.cpp)
+    interop/ort_recurrent_test.cpp
+    interop/ort_target_test.cpp)
   target_compile_definitions(ort_interop_test PRIVATE PTQ_ORT_DIR="${PTQ_ORT_DIR}")
   target_link_libraries(ort_interop_test PRIVATE ptq_testutil GTest::gtest_main ptq_warnings)
   gtest_discover_tests(ort_interop_test DISCOVERY_TIMEOUT 60

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "ptq/rewrite/passes.h"
+#include "ptq/rewrite/target.h"
 #include "ptq/util/log.h"
 #include "stages.h"
 
@@ -26,6 +27,14 @@ int64_t bytes_on_disk(const fs::path& model, const std::vector<fs::path>& extra)
     if (!ec) total += static_cast<int64_t>(s);
   }
   return total;
+}
+
+// The model about to be written against its --target's rules: the first violation, before any byte is written.
+void check_written_target(const onnx::ModelProto& model, const QuantizeJob& job) {
+  std::vector<rewrite::Violation> v = rewrite::check_target(model, rewrite::find_target(job.target));
+  if (v.empty()) return;
+  PTQ_FAIL(UnsupportedError, "the quantized model breaks ", v.size(), " rule(s) of --target ", job.target, ", e.g. node '", v[0].node,
+           "': ", v[0].rule, " (", v[0].what, "); nothing was written to ", job.output, " (quantize check lists them all)");
 }
 
 void check_output(const QuantizeJob& job) {
@@ -174,6 +183,7 @@ QuantizeResult run_quantize(const QuantizeJob& given) {
   Attempt chosen = builder.build(quant, plan, table);
   if (r.precision.ran) r.precision.met = chosen.evaluated && tolerance_met(job, chosen.eval);
 
+  if (!job.target.empty()) check_written_target(chosen.quantized, job);
   onnx_io::SaveOptions save;
   save.external_data = job.external_data;
   // A model that came with external data keeps its weights in external data.

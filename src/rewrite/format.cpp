@@ -5,7 +5,7 @@
 // Decision (as ONNX Runtime's quantizer):
 //   opset  = max(model opset, 11 if the model is below 10 (ONNX Runtime fuses Q/DQ into ONNX-domain
 //            QLinearConv etc., which do not exist below 10 — it fails to load such a model) or uses
-//            the integer format (DynamicQuantizeLinear is opset 11), 21 if options.opset = 21,
+//            the integer format (DynamicQuantizeLinear is opset 11), at least options.opset (13 or 21),
 //            21 if a 4-bit type is used (int4/uint4 Q/DQ exist in the ONNX domain from opset 21 only),
 //            21 if a weight is blocked (DequantizeLinear's block_size is new in opset 21))
 //   domain = "" when opset ≥ 21, or when no 16-bit type is used and (opset ≥ 13 or no DQ is per-channel);
@@ -60,7 +60,7 @@ QdqFormat choose_format(const onnx::ModelProto& model, const QuantPlan& plan) {
   });
   f.opset = f.from_opset;
   if (f.opset < 10 || (integer && f.opset < 11)) f.opset = 11;
-  if (plan.options.opset == 21) f.opset = std::max<int64_t>(f.opset, 21);
+  if (plan.options.opset > 0) f.opset = std::max<int64_t>(f.opset, plan.options.opset);
   if (uses_opset21_qdq(plan)) f.opset = std::max<int64_t>(f.opset, 21);
   const bool onnx_domain = f.opset >= 21 || (!wide && (f.opset >= 13 || !per_channel_dq));
   f.domain = onnx_domain ? "" : kMsDomain;

@@ -9,6 +9,8 @@
 //     When |b_c| / (s_x · s_w[c']) would exceed 2^31 − 1, the weight scale s_w[c'] is enlarged to
 //     1.0001 · |b_c| / ((2^31 − 1) · s_x) (as ONNX Runtime's quantizer does) and a warning names the node:
 //     the weight loses a little precision on that channel instead of the bias being clipped.
+//   with QuantOptions::unsigned_shared_int8: int8 activations read by several nodes become uint8, zero
+//     point + 128 (shared_int8.cpp);
 //   tensors of If/Loop/Scan bodies: the same, keyed by their scoped table keys; a value a body reads
 //     from an enclosing graph that the enclosing graph quantizes too takes that graph's parameters.
 //     4-bit weights change nothing here: their scales are ~18x the int8 ones (absmax/7 vs absmax/127),
@@ -131,6 +133,7 @@ void resolve_plan(const ScopeChain& g, const QuantPlan& plan, const calib::Calib
 std::map<std::string, QParams> resolve_params(const Graph& g, const QuantPlan& plan, const calib::CalibTable& table) {
   std::map<std::string, QParams> params;
   resolve_plan(ScopeChain{&g, nullptr, ""}, plan, table, params);
+  if (plan.options.unsigned_shared_int8) unsign_shared_int8(g, plan, params);
   return params;
 }
 

@@ -277,7 +277,11 @@ class Planner {
   bool add_weight(const std::string& name, int axis, int block_axis, int node, bool integer) {
     const Tensor* w = ctx_.weight(name);
     if (!w || w->dtype() != DType::Float32) return false;
-    if (!o_.per_channel || axis >= w->rank()) axis = -1;
+    const auto& pc_ops = o_.per_channel_ops;
+    const std::string& op = g_.nodes[static_cast<size_t>(node)].op_type;
+    if (!o_.per_channel || axis >= w->rank() ||
+        (!pc_ops.empty() && std::find(pc_ops.begin(), pc_ops.end(), std::make_pair(op, axis)) == pc_ops.end()))
+      axis = -1;
     const int64_t block = o_.block_size > 0 && block_axis >= 0 && block_axis < w->rank() ? o_.block_size : 0;
     if (block > 0) axis = block_axis;
     auto it = plan_.tensors.find(name);

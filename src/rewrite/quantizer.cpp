@@ -96,8 +96,8 @@ void validate_options(const QuantOptions& o) {
     PTQ_FAIL(UsageError, "activation type ", qtype_name(o.activation_type), " is not supported; expected one of: ", joined(kActivationTypes));
   if (!allowed(kWeightTypes, o.weight_type))
     PTQ_FAIL(UsageError, "weight type ", qtype_name(o.weight_type), " is not supported; expected one of: ", joined(kWeightTypes));
-  if (o.opset != 0 && o.opset != 21)
-    PTQ_FAIL(UsageError, "--opset ", o.opset, " is not supported; use 21 (ONNX-domain 16-bit Q/DQ) or leave it unset");
+  if (o.opset != 0 && o.opset != 13 && o.opset != 21)
+    PTQ_FAIL(UsageError, "--opset ", o.opset, " is not supported; use 13 (ONNX-domain per-channel Q/DQ), 21 (ONNX-domain 16-bit Q/DQ) or leave it unset");
   if (o.mode == QuantMode::Dynamic && o.dynamic_format == DynamicFormat::Integer && !o.precision.wide_nodes.empty())
     PTQ_FAIL(UsageError, "the integer dynamic format has no 16-bit layers (ConvInteger/MatMulInteger take 8 bits); "
              "use --fallback float or --dynamic-format qdq");

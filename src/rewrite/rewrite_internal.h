@@ -59,6 +59,9 @@ void drop_unread_weights(onnx::GraphProto& gp, const Graph& g, const std::set<st
 // knows the opset and IR version). Throws Error ("internal error") on failure: a ptq bug.
 void validate_quantized_model(const onnx::ModelProto& model);
 
+// shared_int8.cpp: QuantOptions::unsigned_shared_int8 applied to the resolved parameters.
+void unsign_shared_int8(const Graph& g, const QuantPlan& plan, std::map<std::string, QParams>& params);
+
 // Scale (float32) and zero point (params.type) tensors: scalars when per-tensor, 1-D when per-channel.
 Tensor scale_tensor(const QParams& params);
 Tensor zero_point_tensor(const QParams& params);

@@ -5,8 +5,8 @@
 // counts its ops: Conv → QLinearConv, Gemm → QGemm, MatMul → QLinearMatMul, Add → QLinearAdd,
 // Mul → QLinearMul, pools/sigmoid/softmax/leaky relu/concat → QLinear*, data movement runs on
 // integers (its DQ→op→Q pair dropped), and the only QuantizeLinear/DequantizeLinear left are at the
-// graph input and output. Float Conv/Gemm/MatMul/Add/Mul must not remain (uint8 activations; see
-// the int8 branch for ONNX Runtime's limit on int8 activations).
+// graph input and output. Float Conv/Gemm/MatMul/Add/Mul must not remain, with uint8 or int8
+// activations (int8: see QuantOptions::unsigned_shared_int8 and the control at the end).
 #include <gtest/gtest.h>
 
 #include <map>
@@ -88,30 +88,40 @@ TEST_P(OrtFusion, QuantizedOpsBecomeIntegerKernels) {
   const int fused = count_any(ops, {"QLinearConv", "QLinearMatMul", "com.microsoft:QGemm"});
   const int q_count = count_any(ops, {"QuantizeLinear", "com.microsoft:QuantizeLinear"});
   const int dq_count = count_any(ops, {"DequantizeLinear", "com.microsoft:DequantizeLinear"});
-  if (c.activations == QType::UInt8) {
-    EXPECT_EQ(fused, weighted) << listing;
-    EXPECT_EQ(count_any(ops, {"Conv", "Gemm", "MatMul", "Add", "Mul", "Sigmoid", "LeakyRelu", "Softmax", "Concat",
-                              "GlobalAveragePool"}),
-              0)
-        << "float compute ops remain: " << listing;
-    // Only the graph input's Q and the output's DQ remain — and, below opset 12 where MaxPool has no
-    // 8-bit version, the pair around MaxPool.
-    const int maxpool_pair = c.conv && c.opset < 12 ? 1 : 0;
-    EXPECT_EQ(q_count, 1 + maxpool_pair) << listing;
-    EXPECT_EQ(dq_count, 1 + maxpool_pair) << listing;
-    if (c.conv) {
-      EXPECT_EQ(ops["com.microsoft:QLinearAdd"], 1) << listing;
-      EXPECT_EQ(ops["com.microsoft:QLinearGlobalAveragePool"], 1) << listing;
-    } else {
-      for (const char* op : {"QLinearAdd", "QLinearMul", "QLinearConcat", "QLinearSigmoid", "QLinearLeakyRelu", "QLinearSoftmax"})
-        EXPECT_EQ(ops[std::string("com.microsoft:") + op], 1) << op << ": " << listing;
-    }
+  // int8 activations: ONNX Runtime's CPU provider converts every int8 Q→DQ pair to uint8
+  // (QDQS8ToU8Transformer); tensors read by several nodes are written as uint8 already
+  // (QuantOptions::unsigned_shared_int8, the default), so the int8 model fuses exactly like the uint8 one.
+  EXPECT_EQ(fused, weighted) << listing;
+  EXPECT_EQ(count_any(ops, {"Conv", "Gemm", "MatMul", "Add", "Mul", "Sigmoid", "LeakyRelu", "Softmax", "Concat",
+                            "GlobalAveragePool"}),
+            0)
+      << "float compute ops remain: " << listing;
+  // Only the graph input's Q and the output's DQ remain — and, below opset 12 where MaxPool has no
+  // 8-bit version, the pair around MaxPool.
+  const int maxpool_pair = c.conv && c.opset < 12 ? 1 : 0;
+  EXPECT_EQ(q_count, 1 + maxpool_pair) << listing;
+  EXPECT_EQ(dq_count, 1 + maxpool_pair) << listing;
+  if (c.conv) {
+    EXPECT_EQ(ops["com.microsoft:QLinearAdd"], 1) << listing;
+    EXPECT_EQ(ops["com.microsoft:QLinearGlobalAveragePool"], 1) << listing;
   } else {
-    // int8 activations: on CPUs without fast int8×int8 kernels ONNX Runtime converts int8 Q/DQ pairs to
-    // uint8 (QDQS8ToU8Transformer), which skips a Q read by several DQs (after it gave every reader
-    // its own DQ): ops reading a tensor with several readers stay float. Every other weighted op fuses.
-    const int single_reader = c.conv ? 3 : 2;  // conv2 reads p1, which the residual Add reads too
-    EXPECT_EQ(fused, single_reader) << listing;
+    for (const char* op : {"QLinearAdd", "QLinearMul", "QLinearConcat", "QLinearSigmoid", "QLinearLeakyRelu", "QLinearSoftmax"})
+      EXPECT_EQ(ops[std::string("com.microsoft:") + op], 1) << op << ": " << listing;
+  }
+  if (c.activations == QType::Int8) {
+    // The control: without the uint8 rewrite, the nodes around a tensor read by several nodes stay float
+    // (its int8 Q keeps several DQ readers, which QDQS8ToU8Transformer skips), and so does an Add reading
+    // an int8 constant.
+    options.unsigned_shared_int8 = false;
+    rewrite::QuantPlan plain_plan = rewrite::plan_quantization(graph, options);
+    onnx::ModelProto plain = rewrite::rewrite_model(model, graph, plain_plan, minmax_table(graph, plain_plan, ort_activations(model, graph, samples, dir / "fp32b")));
+    OrtOptions o2 = ort;
+    o2.optimized = dir / "optimized_plain.onnx";
+    ASSERT_TRUE(ort_run(plain, samples, dir / "plain", o2).ok);
+    auto plain_ops = count_ops(onnx_io::load_model(o2.optimized).proto);
+    EXPECT_GT(count_any(plain_ops, {"Conv", "Gemm", "MatMul", "Add", "Mul", "Sigmoid", "LeakyRelu", "Softmax", "Concat",
+                                    "GlobalAveragePool"}),
+              0);
   }
 }
 

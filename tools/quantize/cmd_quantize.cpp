@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The main command: quantize MODEL --calib DIR -o OUT [options] (pipeline::run_quantize). Exit code 3:
 // a --target-cosine / --max-drop tolerance was not met (the best model found is still written).
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 
@@ -8,6 +9,7 @@
 #include "data_options.h"
 #include "ptq/ir/onnx_io.h"
 #include "ptq/pipeline/quantize.h"
+#include "ptq/rewrite/target.h"
 #include "quant_options.h"
 
 namespace ptq::cli {
@@ -67,6 +69,17 @@ void register_quantize_command(CLI::App& app, Action& action) {
       pipeline::QuantizeJob job = finish_job(o->job, o->flags, app.get_option("--quiet")->as<bool>());
       if (o->external_data) job.external_data = onnx_io::ExternalData::Always;
       job.fallback = search::fallback_from_name(o->fallback);
+      if (!job.target.empty()) {  // a target without 16-bit activations: promoted layers become float
+        const auto& types = rewrite::find_target(job.target).activation_types;
+        if (std::none_of(types.begin(), types.end(), [](QType t) { return qtype_bits(t) == 16; })) {
+          if (app.get_option("--fallback")->count() > 0 && job.fallback == search::Fallback::Int16)
+            throw UsageError("--fallback int16 contradicts --target " + job.target + ": it takes no 16-bit activations");
+          job.fallback = search::Fallback::Float;
+        }
+        // ONNX-domain targets: 16-bit Q/DQ of promoted layers exist from opset 21 only.
+        if (rewrite::find_target(job.target).onnx_domain && job.tolerance.active() && job.fallback == search::Fallback::Int16)
+          job.quant.opset = 21;
+      }
       if (o->flags.auto_float) {  // the old flag: a tolerance search with float fallback
         if (job.tolerance.target_cosine <= 0.0) job.tolerance.target_cosine = pipeline::kHintCosine;
         job.fallback = search::Fallback::Float;

@@ -23,6 +23,7 @@ inline CLI::Validator whole_number() {
 // The main command's options live on the app itself (quantize MODEL ...).
 void register_quantize_command(CLI::App& app, Action& action);
 void register_inspect_command(CLI::App& app, Action& action);
+void register_check_command(CLI::App& app, Action& action);
 void register_run_command(CLI::App& app, Action& action);
 void register_calibrate_command(CLI::App& app, Action& action);
 void register_eval_command(CLI::App& app, Action& action);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // `quantize`: the ptq command line. Logs go to stderr, machine-readable output to stdout.
 // Exit codes: 0 ok, 1 error (bad model, data, I/O), 2 usage, 3 a --target-cosine/--max-drop tolerance not
-// met (the best model found is written).
+// met (the best model found is written) or, for `check`, a target rule broken.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
@@ -33,6 +33,9 @@ constexpr const char* kExamples = R"(Examples:
                                            4-bit weights (opset 21), clipped per channel where that lowers their error
   quantize lm.onnx --mode dynamic --weight-type int4 --block-size 32 --weight-method gptq --calib ids/ -o lm.int4.onnx
                                            LLM-style weight-only int4 blocks rounded by GPTQ (ONNX Runtime: MatMulNBits)
+  quantize model.onnx --calib calib/ --target tensorrt -o m.trt.onnx
+                                           TensorRT's Q/DQ dialect (int8 symmetric, float bias); checked before writing
+  quantize check m.onnx --target qnn       every (node, rule) a Q/DQ model breaks for ONNX Runtime QNN (exit 3 if any)
   quantize inspect model.onnx              summary of a model (IR, opsets, I/O, ops, weights)
   quantize inspect model.onnx --json       the same as JSON on stdout
   quantize run model.onnx --inputs calib/ -o out/
@@ -71,6 +74,7 @@ int main(int argc, char** argv) {
   ptq::cli::Action action;
   ptq::cli::register_quantize_command(app, action);
   ptq::cli::register_inspect_command(app, action);
+  ptq::cli::register_check_command(app, action);
   ptq::cli::register_run_command(app, action);
   ptq::cli::register_calibrate_command(app, action);
   ptq::cli::register_eval_command(app, action);

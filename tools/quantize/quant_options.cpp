@@ -3,6 +3,7 @@
 
 #include "commands.h"
 #include "ptq/calib/observer.h"
+#include "ptq/rewrite/target.h"
 
 namespace ptq::cli {
 namespace {
@@ -26,9 +27,16 @@ void add_quant_options(CLI::App& cmd, QuantFlags& f) {
   const char* group = "Quantization";
   cmd.add_option("--mode", f.mode, "static (activations and weights; needs --calib) or dynamic (weights only)")
       ->check(CLI::IsMember({"static", "dynamic"}))->group(group);
-  cmd.add_option("--activation-type", f.activation_type, "Activation type (default uint8)")
+  std::string targets;
+  for (const auto& t : rewrite::target_table()) targets += std::string("\n  ") + t.name + ": " + t.help;
+  cmd.add_option("--target", f.target,
+                 "Deployment target: types, symmetry, per-channel axes, bias and opset from its rules; explicit flags "
+                 "override its defaults or are refused when they break a rule; the written model is checked (default: "
+                 "ort-cpu, unchecked):" + targets)
+      ->check(lookup_check(rewrite::find_target))->group(group);
+  cmd.add_option("--activation-type", f.activation_type, "Activation type (default: the target's, uint8)")
       ->check(CLI::IsMember(rewrite::type_names(rewrite::activation_types())))->group(group);
-  cmd.add_option("--weight-type", f.weight_type, "Weight type (default int8; int4/uint4: opset-21 DequantizeLinear, the model is upgraded to opset 21)")
+  cmd.add_option("--weight-type", f.weight_type, "Weight type (default: the target's, int8; int4/uint4: opset-21 DequantizeLinear, the model is upgraded to opset 21)")
       ->check(CLI::IsMember(rewrite::type_names(rewrite::weight_types())))->group(group);
   cmd.add_flag("--per-tensor", f.per_tensor, "One weight scale per tensor (default: per output channel)")->group(group);
   cmd.add_flag("--symmetric-activations", f.symmetric_activations, "Symmetric activation ranges (TensorRT style; keeps Relu/Clip)")->group(group);
@@ -41,7 +49,7 @@ void add_quant_options(CLI::App& cmd, QuantFlags& f) {
   cmd.add_option("--float-last", f.float_last, "Leave the last N compute layers (and everything after them) float")
       ->check(whole_number())->group(group);
   cmd.add_flag("--auto-float", f.auto_float, "Shorthand for --target-cosine 0.99 --fallback float (main command)")->group(group);
-  cmd.add_option("--opset", f.opset, "21: upgrade the model to opset 21 (ONNX-domain 16-bit Q/DQ); default: keep")->group(group);
+  cmd.add_option("--opset", f.opset, "13: at least opset 13 (ONNX-domain per-channel Q/DQ); 21: upgrade the model to opset 21 (ONNX-domain 16-bit Q/DQ); default: keep (or the target's)")->group(group);
   cmd.add_option("--dynamic-format", f.dynamic_format, "Dynamic mode: qdq (DQ on weights) or integer (DynamicQuantizeLinear + MatMulInteger/ConvInteger)")
       ->check(CLI::IsMember({"qdq", "integer"}))->group(group);
   cmd.add_option("--block-size", f.block_size,
@@ -72,8 +80,8 @@ void add_quant_options(CLI::App& cmd, QuantFlags& f) {
 rewrite::QuantOptions to_quant_options(const QuantFlags& f) {
   rewrite::QuantOptions o;
   o.mode = rewrite::quant_mode_from_name(f.mode);
-  o.activation_type = qtype_from_name(f.activation_type);
-  o.weight_type = qtype_from_name(f.weight_type);
+  if (!f.activation_type.empty()) o.activation_type = qtype_from_name(f.activation_type);
+  if (!f.weight_type.empty()) o.weight_type = qtype_from_name(f.weight_type);
   o.per_channel = !f.per_tensor;
   o.symmetric_activations = f.symmetric_activations;
   o.reduce_range = f.reduce_range;
@@ -88,6 +96,13 @@ rewrite::QuantOptions to_quant_options(const QuantFlags& f) {
   o.keep_removable_activations = f.keep_activations;
   o.quantize_bias = !f.float_bias;
   o.dedicated_qdq_pairs = f.dedicated_pairs;
+  rewrite::GivenFlags given;
+  given.activation_type = !f.activation_type.empty();
+  given.weight_type = !f.weight_type.empty();
+  given.per_tensor = f.per_tensor;
+  given.symmetric_activations = f.symmetric_activations;
+  given.opset = f.opset != 0;
+  rewrite::apply_target(rewrite::find_target(f.target.empty() ? "ort-cpu" : f.target), given, o);
   return o;
 }
 
@@ -122,6 +137,7 @@ void add_export_option(CLI::App& cmd, QuantFlags& flags) {
 pipeline::QuantizeJob finish_job(const pipeline::QuantizeJob& parsed, const QuantFlags& flags, bool quiet) {
   pipeline::QuantizeJob job = parsed;
   job.quant = to_quant_options(flags);
+  job.target = flags.target;
   job.fold_batch_norm = !flags.no_fold_bn;
   job.bias_correction = flags.bias_correction;
   job.smooth_quant_alpha = flags.smooth_quant;

@@ -16,8 +16,9 @@ namespace ptq::cli {
 // Textual values, converted by to_quant_options() after parsing.
 struct QuantFlags {
   std::string mode = "static";
-  std::string activation_type = "uint8";
-  std::string weight_type = "int8";
+  std::string target;           // --target; "" = ort-cpu's defaults and no check of the output
+  std::string activation_type;  // "" = the target's default
+  std::string weight_type;      // "" = the target's default
   std::string dynamic_format = "qdq";
   std::string int4_format = "qdq";
   std::string weight_method = "rtn";

@@ -56,6 +56,9 @@ struct QuantizeJob {
   search::Fallback fallback = search::Fallback::Int16;
   size_t sensitivity_samples = 4;  // the search's ranking (quantize sensitivity: 8)
   rewrite::QuantOptions quant;
+  // --target: the written model must pass rewrite::check_target for this row (else nothing is written
+  // and an UnsupportedError names the first broken rule); "" = no check.
+  std::string target;
   calib::CalibOptions calib;
   calib::DataOptions data;
   onnx_io::ExternalData external_data = onnx_io::ExternalData::Auto;

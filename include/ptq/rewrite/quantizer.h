@@ -61,6 +61,8 @@ struct QuantOptions {
   QType activation_type = QType::UInt8;  // activation_types(): uint8 | int8 | uint16 | int16
   QType weight_type = QType::Int8;       // weight_types(): int8 | uint8 | int16 | int4 | uint4 (always symmetric)
   bool per_channel = true;               // weights of Conv/ConvTranspose/Gemm/MatMul
+  // Non-empty: per-channel weights only for these (op type, weight axis) pairs, others per-tensor (targets).
+  std::vector<std::pair<std::string, int>> per_channel_ops;
   bool symmetric_activations = false;    // also keeps Relu/Clip (they fold only into asymmetric ranges)
   bool reduce_range = false;             // weights one bit narrower (ONNX Runtime's reduce_range)
   std::vector<std::string> exclude;      // node names or fnmatch globs left float; each must match a node
@@ -73,6 +75,7 @@ struct QuantOptions {
   int float_first = 0;
   int float_last = 0;
   // 0: keep the model's default opset (raised to 11 below 10, where ONNX Runtime cannot fuse Q/DQ);
+  // 13: at least opset 13 (per-channel Q/DQ in the ONNX domain, what TensorRT reads);
   // 21: upgrade to opset 21 so 16-bit Q/DQ use the ONNX domain (otherwise com.microsoft below 21).
   int64_t opset = 0;
   DynamicFormat dynamic_format = DynamicFormat::QDQ;
@@ -89,6 +92,14 @@ struct QuantOptions {
   // One Q→DQ pair per reader of an activation read by several nodes (T_QuantizeLinear_1, ...), as
   // ONNX Runtime's DedicatedQDQPair: what TensorRT expects. Default: one pair shared by all readers.
   bool dedicated_qdq_pairs = false;
+  // int8 activations read by several nodes (or also a graph output) are written as uint8 with zero point
+  // + 128 (the same values): ONNX Runtime's CPU provider converts int8 Q/DQ pairs to uint8 itself, but
+  // not a QuantizeLinear with several DequantizeLinear readers, and the nodes around such a tensor would
+  // stay float (shared_int8.cpp). On by default (the ort-cpu target); other targets (target.h) turn it off.
+  bool unsigned_shared_int8 = true;
+  // Sigmoid outputs get the fixed range [0, 65535/65536] instead of [0, 1]: in uint16, scale exactly
+  // 1/65536 with zero point 0, what ONNX Runtime's QNN provider takes (the qnn target).
+  bool qnn_sigmoid_range = false;
   // Mixed precision (set by the precision search, search/precision_search.h): layers promoted above the
   // default types. Keys are node indices of the graph the plan is made for.
   PrecisionOverrides precision;

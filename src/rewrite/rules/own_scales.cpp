@@ -4,7 +4,7 @@
 // rescales its inputs), Where (condition input is bool and stays as is), AveragePool,
 // GlobalAveragePool, Sigmoid, Softmax, LeakyRelu, HardSigmoid, HardSwish, Gelu (opset 20; runs in float
 // between DQ and Q). Softmax, Sigmoid and HardSigmoid outputs get the fixed range [0, 1] instead of a
-// calibrated one.
+// calibrated one (Sigmoid with QuantOptions::qnn_sigmoid_range: [0, 65535/65536]).
 // Every float32 input is an activation (a constant one is stored quantized, per tensor, with the
 // activation type, so both operands of QLinearAdd have the same type); non-float inputs are left alone.
 // Except, staying float:
@@ -56,6 +56,12 @@ calib::SoftmaxRows softmax_rows(const Node& node) {
   return rows;
 }
 
+// The top of a probability output's fixed range: 1, or for Sigmoid with qnn_sigmoid_range 65535/65536
+// (uint16 scale (65535/65536)/65535 = 2^-16 exactly).
+float probability_max(const Node& node, const RuleContext& ctx) {
+  return node.op_type == "Sigmoid" && ctx.options.qnn_sigmoid_range ? 65535.0f / 65536.0f : 1.0f;
+}
+
 }  // namespace
 
 RuleDecision rule_own_scales(const Node& node, const RuleContext& ctx) {
@@ -79,7 +85,7 @@ RuleDecision rule_own_scales(const Node& node, const RuleContext& ctx) {
   // detector's confidences above the highest one the calibration images happened to produce.
   const bool probabilities = node.op_type == "Softmax" || node.op_type == "Sigmoid" || node.op_type == "HardSigmoid";
   for (size_t o = 0; o < node.outputs.size(); ++o)
-    if (!node.outputs[o].empty()) d.outputs.push_back({o, OutputUse::Own, 0, probabilities, Range{0.0f, 1.0f}});
+    if (!node.outputs[o].empty()) d.outputs.push_back({o, OutputUse::Own, 0, probabilities, Range{0.0f, probability_max(node, ctx)}});
   return d;
 }
 
