@@ -143,6 +143,7 @@ QuantizeResult run_quantize(const QuantizeJob& given) {
   r.model = job.model;
   r.output = job.output;
   r.quant = job.quant;
+  r.target = job.target;
   Prepared prep = prepare(job);
   r.folded_batch_norms = prep.folded_batch_norms;
   const DataSplit data = split_data(job, prep.graph);

@@ -183,6 +183,7 @@ nlohmann::json summary_json(const QuantizeResult& r) {
   j["model"] = r.model;
   j["output"] = r.output;
   j["mode"] = rewrite::quant_mode_name(r.quant.mode);
+  if (!r.target.empty()) j["target"] = r.target;
   j["method"] = r.method;
   if (!r.weight_range.empty()) j["weight_range"] = r.weight_range;
   j["activation_type"] = qtype_name(r.quant.activation_type);

@@ -28,8 +28,9 @@ TEST(TargetCli, EveryTargetsOutputPassesItsOwnCheck) {
   const fs::path dir = test::fresh_dir();
   for (const auto& t : rewrite::target_table()) {
     const fs::path out = dir / (std::string(t.name) + ".onnx");
-    test::RunResult r = test::run_quantize(cnn() + " --target " + t.name + " -o " + q(out));
+    test::RunResult r = test::run_quantize(cnn() + " --target " + t.name + " --json -o " + q(out));
     ASSERT_EQ(r.exit_code, 0) << t.name << ": " << r.err;
+    EXPECT_EQ(nlohmann::json::parse(r.out)["target"], t.name);  // the report names the target checked
     test::RunResult c = test::run_quantize("check " + q(out) + " --target " + t.name);
     EXPECT_EQ(c.exit_code, 0) << t.name << ": " << c.out << c.err;
     EXPECT_EQ(c.out, "") << t.name;

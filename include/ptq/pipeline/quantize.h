@@ -117,6 +117,7 @@ struct QuantizeResult {
   std::string model, output;
   std::string method;           // calibration method, "table" when loaded, "weights" in dynamic mode
   std::string weight_range;     // --weight-range when given (dynamic mode: the one used); "" otherwise
+  std::string target;           // --target the output was checked against; "" when none
   rewrite::QuantOptions quant;
   size_t calib_samples = 0;
   std::string calib_source;
