@@ -49,7 +49,7 @@ bool folds_batch_norm(const QuantizeJob& job, const onnx::ModelProto& model) {
 // not in a mapping of the external data).
 bool edits_initializers(const QuantizeJob& job, const onnx::ModelProto& model) {
   return job.smooth_quant_alpha >= 0.0f || job.weight_method != "rtn" || job.adaround > 0 || job.bias_correction ||
-         folds_batch_norm(job, model);
+         folds_batch_norm(job, model) || rewrite::has_qdq(model);
 }
 
 }  // namespace
@@ -65,6 +65,11 @@ Prepared prepare(const QuantizeJob& job) {
   p.loaded = onnx_io::load_model(job.model, load);
   p.model = std::move(p.loaded.proto);
   if (edits_initializers(job, p.model)) onnx_io::inline_mapped(p.loaded, p.model);
+  if (rewrite::has_qdq(p.model)) {
+    rewrite::PassResult folded = rewrite::fold_qat_weights(p.model);
+    p.qat_weights = folded.changed;
+    p.model = std::move(folded.model);
+  }
   if (folds_batch_norm(job, p.model)) {
     rewrite::PassResult folded = rewrite::fold_batch_norm(p.model);
     p.folded_batch_norms = folded.changed;
@@ -104,15 +109,13 @@ QuantizeJob with_dependent_defaults(const QuantizeJob& in) {
 }
 
 QuantizeResult run_quantize(const QuantizeJob& given) {
-  const QuantizeJob job = with_dependent_defaults(given);
+  QuantizeJob job = with_dependent_defaults(given);
   auto start = Clock::now();
   check_output(job);
   rewrite::validate_options(job.quant);
   const bool dynamic = job.quant.mode == rewrite::QuantMode::Dynamic;
   if (!job.labels.empty() && job.eval_dir.empty())
     PTQ_FAIL(UsageError, "--labels needs the labelled evaluation set (--eval-data DIR)");
-  if (!dynamic && job.calib_dir.empty() && job.load_table.empty())
-    PTQ_FAIL(UsageError, "static quantization needs calibration data (--calib DIR) or a table (--load-table FILE)");
   if (job.bias_correction && job.calib_dir.empty())
     PTQ_FAIL(UsageError, "--bias-correction needs calibration data (--calib DIR): it measures each layer's input means");
   if (job.adaround < 0) PTQ_FAIL(UsageError, "--adaround takes a positive number of iterations, got ", job.adaround);
@@ -131,7 +134,15 @@ QuantizeResult run_quantize(const QuantizeJob& given) {
   r.output = job.output;
   r.quant = job.quant;
   Prepared prep = prepare(job);
+  if (!dynamic && job.calib_dir.empty() && job.load_table.empty()) {
+    if (!rewrite::has_qdq(prep.model))
+      PTQ_FAIL(UsageError, "static quantization needs calibration data (--calib DIR) or a table (--load-table FILE)");
+    // A QAT export without calibration data: its own Q/DQ (weights folded) are the result.
+    job.quant.qat_import_only = true;
+    prep.plan = rewrite::plan_quantization(prep.graph, job.quant);
+  }
   r.folded_batch_norms = prep.folded_batch_norms;
+  r.qat_weights = prep.qat_weights;
   const DataSplit data = split_data(job, prep.graph);
   if (job.smooth_quant_alpha >= 0.0f) smooth_stage(job, prep, data, r);
   r.weight_method.method = job.weight_method;
@@ -143,6 +154,8 @@ QuantizeResult run_quantize(const QuantizeJob& given) {
   if (!job.load_table.empty()) {
     table = calib::load_table(job.load_table);
     r.method = "table " + job.load_table;
+  } else if (job.quant.qat_import_only) {
+    r.method = "the QAT model's own Q/DQ (no --calib)";
   } else if (dynamic) {
     table = rewrite::weight_table(prep.graph, prep.plan, dynamic_weight_range(job), job.calib.threads);
     r.method = "weights (dynamic)";

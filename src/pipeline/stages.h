@@ -18,6 +18,7 @@ struct Prepared {
   onnx_io::LoadedModel loaded;
   onnx::ModelProto model;  // after the float passes
   size_t folded_batch_norms = 0;
+  size_t qat_weights = 0;  // QAT weight Q/DQ pairs folded into integer initializers
   Graph graph;
   rewrite::QuantPlan plan;
 };

@@ -25,6 +25,13 @@ struct PassResult {
 // folded weights; see src/rewrite/passes/fold_batch_norm.cpp for the conditions and the formula.
 PassResult fold_batch_norm(const onnx::ModelProto& model);
 
+// fold_qat_weights: QuantizeLinear → DequantizeLinear pairs on constant float weights (a QAT export)
+// become one DequantizeLinear of an integer initializer; activation Q/DQ pairs stay. See
+// src/rewrite/passes/fold_qat_weights.cpp.
+PassResult fold_qat_weights(const onnx::ModelProto& model);
+// True when the model's graph has QuantizeLinear or DequantizeLinear nodes (a QAT export).
+bool has_qdq(const onnx::ModelProto& model);
+
 // New values for existing weights (initializers or Constant nodes of the main graph), same names, dtypes
 // and shapes: what a weight transform such as AdaRound writes back (src/rewrite/passes/replace_weights.cpp).
 PassResult replace_weights(const onnx::ModelProto& model, const std::map<std::string, Tensor>& weights);
