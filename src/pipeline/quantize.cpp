@@ -141,6 +141,9 @@ QuantizeResult run_quantize(const QuantizeJob& given) {
     job.quant.qat_import_only = true;
     prep.plan = rewrite::plan_quantization(prep.graph, job.quant);
   }
+  if (prep.qat_weights == 0 && prep.plan.quantized_node_count() == 0 && rewrite::has_qdq(prep.model))
+    PTQ_FAIL(UnsupportedError, job.model, ": the model is already quantized (Q/DQ with integer weights, no float layer left); ",
+             "ptq quantizes float models and QAT exports (Q/DQ on float weights)");
   r.folded_batch_norms = prep.folded_batch_norms;
   r.qat_weights = prep.qat_weights;
   const DataSplit data = split_data(job, prep.graph);

@@ -110,6 +110,11 @@ TEST(OrtQat, CalibrationQuantizesTheLayersQatLeftFloat) {
   ASSERT_EQ(run.exit_code, 0) << run.err;
   const onnx::ModelProto qat = load(qat_path), q = load(dir / "q.onnx");
   EXPECT_EQ(int8_weight_layers(q), 4);  // the head Gemm too
+  // Quantizing the result again: nothing left to fold or quantize.
+  RunResult again = run_quantize((dir / "q.onnx").string() + " --calib " + (kRoot / "calibration/fmnist").string() + " -o " +
+                                 (dir / "again.onnx").string());
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_NE(again.err.find("q.onnx: the model is already quantized"), std::string::npos) << again.err;
   const exec::TensorMap in = batch();
   const OrtRun want = ort_run(qat, in, dir / "qat");
   const OrtRun got = ort_run(q, in, dir / "q");
