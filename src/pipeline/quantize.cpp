@@ -2,6 +2,7 @@
 // run_quantize and run_calibrate: the stages of stages.h in order.
 #include "ptq/pipeline/quantize.h"
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 
@@ -49,7 +50,9 @@ bool folds_batch_norm(const QuantizeJob& job, const onnx::ModelProto& model) {
 // not in a mapping of the external data).
 bool edits_initializers(const QuantizeJob& job, const onnx::ModelProto& model) {
   return job.smooth_quant_alpha >= 0.0f || job.weight_method != "rtn" || job.adaround > 0 || job.bias_correction ||
-         folds_batch_norm(job, model) || rewrite::has_qdq(model);
+         folds_batch_norm(job, model) || rewrite::has_qdq(model) ||
+         std::any_of(model.graph().initializer().begin(), model.graph().initializer().end(),
+                     [](const onnx::TensorProto& t) { return t.data_type() == onnx::TensorProto::FLOAT16; });
 }
 
 }  // namespace
@@ -65,6 +68,13 @@ Prepared prepare(const QuantizeJob& job) {
   p.loaded = onnx_io::load_model(job.model, load);
   p.model = std::move(p.loaded.proto);
   if (edits_initializers(job, p.model)) onnx_io::inline_mapped(p.loaded, p.model);
+  rewrite::Float16Result widened = rewrite::float16_to_float32(p.model);
+  if (widened.changed) {
+    p.model = std::move(widened.model);
+    p.float16_inputs = std::move(widened.inputs);
+    p.float16_outputs = std::move(widened.outputs);
+    log::info("fp16 model: calibrated and quantized in float32; the output keeps its float16 inputs and outputs");
+  }
   if (rewrite::has_qdq(p.model)) {
     rewrite::PassResult folded = rewrite::fold_qat_weights(p.model);
     p.qat_weights = folded.changed;
@@ -186,6 +196,8 @@ QuantizeResult run_quantize(const QuantizeJob& given) {
   Attempt chosen = builder.build(quant, plan, table);
   if (r.precision.ran) r.precision.met = chosen.evaluated && tolerance_met(job, chosen.eval);
 
+  if (!prep.float16_inputs.empty() || !prep.float16_outputs.empty())
+    rewrite::restore_float16_io(chosen.quantized, prep.float16_inputs, prep.float16_outputs);
   onnx_io::SaveOptions save;
   save.external_data = job.external_data;
   // A model that came with external data keeps its weights in external data.
