@@ -299,3 +299,18 @@ TEST(Images, PresetsAndResizing) {
   std::string msg = error_of([&] { DataOptions d; d.image.size = {4}; open_data(dir, {dynamic}, d)->read(1); });
   EXPECT_NE(msg.find("d.png: cannot decode image"), std::string::npos) << msg;
 }
+
+// Found by fuzzing (tests/fuzz/corpus/image/regress-huge-bmp): a BMP header claiming 33290 x 16652
+// pixels over a few hundred bytes made stb_image allocate 1.7 GB; the header's size is checked first.
+TEST(Images, HugeImageHeaderIsRefusedBeforeDecoding) {
+  auto dir = test::fresh_dir();
+  auto px = pattern(8, 4);
+  ASSERT_TRUE(stbi_write_bmp((dir / "big.bmp").c_str(), 8, 4, 3, px.data()));
+  std::string bytes = test::read_bytes(dir / "big.bmp");
+  const int32_t w = 20000, h = 10000;  // 200 MP: over the 134 MP limit
+  std::memcpy(&bytes[18], &w, 4);      // BITMAPINFOHEADER width, height
+  std::memcpy(&bytes[22], &h, 4);
+  test::write_bytes(dir / "big.bmp", bytes);
+  std::string msg = error_of([&] { open_data(dir / "big.bmp", {input("img", DType::Float32, {1, 3, 4, 4})})->read(0); });
+  EXPECT_NE(msg.find("big.bmp: image of 20000x10000 pixels; ptq reads images of at most 134217728 pixels"), std::string::npos) << msg;
+}
