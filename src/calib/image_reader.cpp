@@ -89,6 +89,10 @@ std::vector<unsigned char> load_pixels(const fs::path& file, const ImagePlan& p)
              " pixels (resize it first)");
   unsigned char* data = stbi_load(file.c_str(), &w, &h, &n, p.channels);
   if (!data) PTQ_FAIL(DataError, file.string(), ": cannot decode image (", stbi_failure_reason(), ")");
+  if (w <= 0 || h <= 0) {  // a BMP header of 0 x 0 decodes; Debian's stb_image_resize then asserts (fuzz_image)
+    stbi_image_free(data);
+    PTQ_FAIL(DataError, file.string(), ": empty image (", w, "x", h, " pixels)");
+  }
   std::vector<unsigned char> src(data, data + static_cast<size_t>(w) * static_cast<size_t>(h) * static_cast<size_t>(p.channels));
   stbi_image_free(data);
   int rw = p.width, rh = p.height;

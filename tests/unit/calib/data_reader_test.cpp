@@ -314,3 +314,19 @@ TEST(Images, HugeImageHeaderIsRefusedBeforeDecoding) {
   std::string msg = error_of([&] { open_data(dir / "big.bmp", {input("img", DType::Float32, {1, 3, 4, 4})})->read(0); });
   EXPECT_NE(msg.find("big.bmp: image of 8000x5000 pixels; ptq reads images of at most 33554432 pixels"), std::string::npos) << msg;
 }
+
+// Found by fuzzing (tests/fuzz/corpus/image/regress-empty-bmp): a 0 x 0 BMP decodes, and Debian's
+// stb_image_resize then aborts on an assertion; it is a DataError naming the file.
+TEST(Images, EmptyImageIsRefused) {
+  auto dir = test::fresh_dir();
+  auto px = pattern(8, 4);
+  ASSERT_TRUE(stbi_write_bmp((dir / "empty.bmp").c_str(), 8, 4, 3, px.data()));
+  std::string bytes = test::read_bytes(dir / "empty.bmp");
+  const int32_t zero = 0;
+  std::memcpy(&bytes[18], &zero, 4);
+  std::memcpy(&bytes[22], &zero, 4);
+  test::write_bytes(dir / "empty.bmp", bytes);
+  std::string msg = error_of([&] { open_data(dir / "empty.bmp", {input("img", DType::Float32, {1, 3, 4, 4})})->read(0); });
+  EXPECT_TRUE(msg.find("empty.bmp: empty image (0x0 pixels)") != std::string::npos ||
+              msg.find("empty.bmp: cannot decode image") != std::string::npos) << msg;
+}
