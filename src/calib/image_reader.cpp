@@ -100,6 +100,9 @@ std::vector<unsigned char> load_pixels(const fs::path& file, const ImagePlan& p)
     const double f = static_cast<double>(p.options.resize) / std::min(w, h);
     rw = std::max(1, static_cast<int>(std::lround(w * f)));
     rh = std::max(1, static_cast<int>(std::lround(h * f)));
+    if (static_cast<int64_t>(rw) * rh > kMaxImagePixels)  // a 1 x 30000 image resized to a shorter side of 40 (fuzz_image)
+      PTQ_FAIL(DataError, file.string(), ": resize ", p.options.resize, " turns the ", w, "x", h, " image into ", rw, "x", rh,
+               " pixels, more than ", kMaxImagePixels);
     if (rw < p.width || rh < p.height)
       PTQ_FAIL(UsageError, "resize ", p.options.resize, " gives ", rw, "x", rh, ", smaller than the crop ", p.width, "x", p.height);
   }

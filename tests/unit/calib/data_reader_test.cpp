@@ -330,3 +330,15 @@ TEST(Images, EmptyImageIsRefused) {
   EXPECT_TRUE(msg.find("empty.bmp: empty image (0x0 pixels)") != std::string::npos ||
               msg.find("empty.bmp: cannot decode image") != std::string::npos) << msg;
 }
+
+// Found by fuzzing: a 1-pixel-wide image resized so that its shorter side becomes `resize` grew to
+// billions of pixels (an 8 GB buffer); the resized size is held to the same limit.
+TEST(Images, ResizeBeyondThePixelLimitIsRefused) {
+  auto dir = test::fresh_dir();
+  auto px = pattern(1, 30000);
+  ASSERT_TRUE(stbi_write_png((dir / "tall.png").c_str(), 1, 30000, 3, px.data(), 3));
+  DataOptions o;
+  o.image.resize = 1200;  // 1200 x 36000000
+  std::string msg = error_of([&] { open_data(dir / "tall.png", {input("img", DType::Float32, {1, 3, 4, 4})}, o)->read(0); });
+  EXPECT_NE(msg.find("tall.png: resize 1200 turns the 1x30000 image into 1200x36000000 pixels"), std::string::npos) << msg;
+}
