@@ -4,6 +4,7 @@ ptq_add_test(rewrite_test
   unit/rewrite/rules_test.cpp
   unit/rewrite/rewrite_test.cpp
   unit/rewrite/passes_test.cpp
+  unit/rewrite/qat_test.cpp
   unit/rewrite/four_bit_test.cpp
   unit/rewrite/blocked_weights_test.cpp
   unit/rewrite/transformer_rules_test.cpp
@@ -28,9 +29,12 @@ else()
     interop/ort_fusion_test.cpp
     interop/transformer_interop_test.cpp
     interop/ort_recurrent_test.cpp
-    interop/ort_target_test.cpp)
+    interop/ort_target_test.cpp
+    interop/qat_interop_test.cpp
+    interop/fp16_interop_test.cpp)
   target_compile_definitions(ort_interop_test PRIVATE PTQ_ORT_DIR="${PTQ_ORT_DIR}")
   target_link_libraries(ort_interop_test PRIVATE ptq_testutil GTest::gtest_main ptq_warnings)
+  add_dependencies(ort_interop_test quantize)  # qat_interop_test runs the CLI
   gtest_discover_tests(ort_interop_test DISCOVERY_TIMEOUT 60
     PROPERTIES TIMEOUT 600 FIXTURES_REQUIRED ort_node LABELS interop)
 endif()

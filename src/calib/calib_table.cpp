@@ -8,7 +8,9 @@
 // as the shortest decimal that reads back to the same double, and each float converts to double
 // exactly, so a round trip is bit-exact. Written atomically. load_table errors name the file and
 // the field ("calib.json: tensors.conv1.scale[2]: expected a number").
+#include <cmath>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -68,7 +70,12 @@ class Reader {
   std::vector<float> floats(const json& v, const std::string& path) const {
     if (!v.is_array()) fail(path, "expected an array of numbers");
     std::vector<float> out;
-    for (size_t i = 0; i < v.size(); ++i) out.push_back(static_cast<float>(number(v[i], path + "[" + std::to_string(i) + "]")));
+    for (size_t i = 0; i < v.size(); ++i) {
+      const std::string at = path + "[" + std::to_string(i) + "]";
+      const double x = number(v[i], at);
+      if (std::isfinite(x) && std::fabs(x) > std::numeric_limits<float>::max()) fail(at, "beyond the float32 range");
+      out.push_back(static_cast<float>(x));
+    }
     return out;
   }
 
@@ -92,8 +99,12 @@ TensorCalib read_tensor(const Reader& rd, const std::string& name, const json& j
   t.qparams.scale = rd.floats(rd.field(j, "scale", path), path + ".scale");
   const json& zp = rd.field(j, "zero_point", path);
   if (!zp.is_array()) rd.fail(path + ".zero_point", "expected an array of integers");
-  for (size_t i = 0; i < zp.size(); ++i)
-    t.qparams.zero_point.push_back(static_cast<int32_t>(rd.integer(zp[i], path + ".zero_point[" + std::to_string(i) + "]")));
+  for (size_t i = 0; i < zp.size(); ++i) {
+    const std::string at = path + ".zero_point[" + std::to_string(i) + "]";
+    const int64_t z = rd.integer(zp[i], at);
+    if (z < std::numeric_limits<int32_t>::min() || z > std::numeric_limits<int32_t>::max()) rd.fail(at, "beyond the int32 range");
+    t.qparams.zero_point.push_back(static_cast<int32_t>(z));
+  }
   const json& ranges = rd.field(j, "range", path);
   if (!ranges.is_array()) rd.fail(path + ".range", "expected an array of [lo, hi] pairs");
   for (size_t i = 0; i < ranges.size(); ++i) {
@@ -142,7 +153,7 @@ CalibTable load_table(const std::filesystem::path& path) {
   json doc;
   try {
     doc = json::parse(ss.str());
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number beyond double
     PTQ_FAIL(DataError, path.string(), ": not valid JSON (", e.what(), ")");
   }
   Reader rd(path.string());

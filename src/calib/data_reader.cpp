@@ -50,6 +50,9 @@ void check_sample_tensor(const ValueInfo& input, Tensor& value, const std::strin
                " array is read as the scalar the model declares (as ONNX Runtime accepts it)");
     value = value.reshaped({});
   }
+  // float16 data for a float32 input (an fp16 model, which ptq runs in float32: README, fp16 models) is
+  // widened, exactly.
+  if (input.dtype == DType::Float32 && value.dtype() == DType::Float16) value = cast_tensor(value, DType::Float32);
   exec::check_input(input, value, origin + ": ");
   if (!dtype_is_float(value.dtype())) return;
   Tensor f = value.dtype() == DType::Float32 ? value : cast_tensor(value, DType::Float32);

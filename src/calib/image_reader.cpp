@@ -24,6 +24,7 @@ namespace ptq::calib {
 namespace {
 
 const std::vector<std::string> kImageExtensions = {".jpg", ".jpeg", ".png", ".bmp"};
+constexpr int64_t kMaxImagePixels = int64_t{1} << 25;  // 33.5 MP: 100 MB decoded as RGB
 
 struct ImagePlan {
   ValueInfo input;
@@ -80,8 +81,18 @@ ImagePlan plan_images(const std::vector<ValueInfo>& inputs, const ImageOptions& 
 // Decoded, resized and cropped pixels, HWC, 8-bit.
 std::vector<unsigned char> load_pixels(const fs::path& file, const ImagePlan& p) {
   int w = 0, h = 0, n = 0;
+  // The header's size is checked before decoding: a few hundred bytes of BMP header claiming 33290 x
+  // 16652 pixels made stb_image allocate 1.7 GB, and one claiming 10 x 8388620 took minutes to resize
+  // (found by tests/fuzz/fuzz_image).
+  if (stbi_info(file.c_str(), &w, &h, &n) && static_cast<int64_t>(w) * h > kMaxImagePixels)
+    PTQ_FAIL(DataError, file.string(), ": image of ", w, "x", h, " pixels; ptq reads images of at most ", kMaxImagePixels,
+             " pixels (resize it first)");
   unsigned char* data = stbi_load(file.c_str(), &w, &h, &n, p.channels);
   if (!data) PTQ_FAIL(DataError, file.string(), ": cannot decode image (", stbi_failure_reason(), ")");
+  if (w <= 0 || h <= 0) {  // a BMP header of 0 x 0 decodes; Debian's stb_image_resize then asserts (fuzz_image)
+    stbi_image_free(data);
+    PTQ_FAIL(DataError, file.string(), ": empty image (", w, "x", h, " pixels)");
+  }
   std::vector<unsigned char> src(data, data + static_cast<size_t>(w) * static_cast<size_t>(h) * static_cast<size_t>(p.channels));
   stbi_image_free(data);
   int rw = p.width, rh = p.height;
@@ -89,6 +100,9 @@ std::vector<unsigned char> load_pixels(const fs::path& file, const ImagePlan& p)
     const double f = static_cast<double>(p.options.resize) / std::min(w, h);
     rw = std::max(1, static_cast<int>(std::lround(w * f)));
     rh = std::max(1, static_cast<int>(std::lround(h * f)));
+    if (static_cast<int64_t>(rw) * rh > kMaxImagePixels)  // a 1 x 30000 image resized to a shorter side of 40 (fuzz_image)
+      PTQ_FAIL(DataError, file.string(), ": resize ", p.options.resize, " turns the ", w, "x", h, " image into ", rw, "x", rh,
+               " pixels, more than ", kMaxImagePixels);
     if (rw < p.width || rh < p.height)
       PTQ_FAIL(UsageError, "resize ", p.options.resize, " gives ", rw, "x", rh, ", smaller than the crop ", p.width, "x", p.height);
   }

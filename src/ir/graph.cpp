@@ -363,6 +363,33 @@ namespace {
 // Ops newer than ONNX 1.12's shape inference whose output has the type and shape of input 0.
 const char* const kSameAsInputOps[] = {"Gelu"};
 
+// ONNX 1.12's shape inference for Conv/ConvTranspose without `kernel_shape` takes the kernel from the
+// weight's dims [2:] and indexes the input's spatial dims with it unchecked: a weight of higher rank than
+// the input crashes it (SIGSEGV; found by tests/fuzz/fuzz_model). Spelling the default out (kernel_shape
+// = the weight initializer's dims [2:], what the spec defines it to be) makes it check the sizes and
+// fail cleanly instead. In bodies too; returns the nodes given the attribute (as their last one), which
+// infer_shapes() removes again after inference so the Graph sees the model's own attributes.
+void spell_out_kernel_shapes(onnx::GraphProto& graph, std::vector<onnx::NodeProto*>& spelled) {
+  std::map<std::string, const onnx::TensorProto*> inits;
+  for (const auto& t : graph.initializer()) inits[t.name()] = &t;
+  for (auto& n : *graph.mutable_node()) {
+    for (auto& a : *n.mutable_attribute()) {
+      if (a.has_g()) spell_out_kernel_shapes(*a.mutable_g(), spelled);
+      for (auto& g : *a.mutable_graphs()) spell_out_kernel_shapes(g, spelled);
+    }
+    if (!n.domain().empty() || (n.op_type() != "Conv" && n.op_type() != "ConvTranspose") || n.input_size() < 2) continue;
+    auto w = inits.find(n.input(1));
+    if (w == inits.end() || w->second->dims_size() < 3) continue;
+    if (std::any_of(n.attribute().begin(), n.attribute().end(), [](const onnx::AttributeProto& a) { return a.name() == "kernel_shape"; }))
+      continue;
+    onnx::AttributeProto* k = n.add_attribute();
+    k->set_name("kernel_shape");
+    k->set_type(onnx::AttributeProto::INTS);
+    for (int i = 2; i < w->second->dims_size(); ++i) k->add_ints(w->second->dims(i));
+    spelled.push_back(&n);
+  }
+}
+
 // ONNX shape inference, then, while some output of a kSameAsInputOps node is still untyped but its input
 // is typed, that output's value_info is added (input 0's) and inference runs again, so the nodes after
 // it get their types too. Bounded by the number of such nodes.
@@ -393,6 +420,13 @@ void infer_shapes_past_new_ops(onnx::ModelProto& model) {
   }
 }
 
+void infer_shapes(onnx::ModelProto& model) {
+  std::vector<onnx::NodeProto*> spelled;
+  spell_out_kernel_shapes(*model.mutable_graph(), spelled);
+  infer_shapes_past_new_ops(model);  // adds value_info, never nodes or attributes: the pointers stay valid
+  for (onnx::NodeProto* n : spelled) n->mutable_attribute()->RemoveLast();
+}
+
 }  // namespace
 
 Graph build_graph(const onnx::ModelProto& model, const GraphOptions& options) {
@@ -404,7 +438,7 @@ Graph build_graph(const onnx::ModelProto& model, const GraphOptions& options) {
     g = build_graph_impl(model.graph(), opsets, {}, false, options.mapped);
   } else {
     onnx::ModelProto inferred = model;
-    infer_shapes_past_new_ops(inferred);
+    infer_shapes(inferred);
     g = build_graph_impl(inferred.graph(), opsets, {}, false, options.mapped);
   }
   for (const auto& name : options.external_tensors) {

@@ -6,6 +6,7 @@
 // ceil(n/2) bytes, int32_data ceil(n/2) values, one packed byte each (onnx.proto). In memory ptq
 // keeps them unpacked (tensor.h); int4 nibbles are sign-extended when read.
 #include <cstring>
+#include <limits>
 #include <vector>
 
 #include "ptq/ir/onnx_io.h"
@@ -22,6 +23,43 @@ void copy_field(const Field& field, Tensor& t, const std::string& name) {
 }
 
 bool is_4bit(DType d) { return d == DType::Int4 || d == DType::UInt4; }
+
+// Checks, before anything is allocated, that the proto holds the data its dims promise: a TensorProto
+// whose dims claim billions of elements over a few bytes of data is a ModelError, not an 8 GB
+// allocation (found by tests/fuzz/fuzz_model). Also refuses an element count beyond int64.
+void check_stored_size(const onnx::TensorProto& proto, DType dtype, const Shape& shape) {
+  const std::string& name = proto.name();
+  int64_t numel = 1;
+  for (int64_t d : shape) {
+    if (d < 0) PTQ_FAIL(ModelError, "tensor '", name, "' has a negative dimension");
+    if (d > 0 && numel > std::numeric_limits<int64_t>::max() / 16 / d)
+      PTQ_FAIL(ModelError, "tensor '", name, "': shape ", shape_str(shape), " has too many elements");
+    numel *= d;
+  }
+  int64_t values = 0;  // what the proto holds, in the unit it is compared in
+  int64_t wanted = numel;
+  if (proto.has_raw_data()) {
+    values = static_cast<int64_t>(proto.raw_data().size());
+    wanted = static_cast<int64_t>(dtype_stored_bytes(dtype, numel));
+  } else if (is_4bit(dtype)) {
+    values = proto.int32_data_size();
+    wanted = static_cast<int64_t>(dtype_stored_bytes(dtype, numel));
+  } else {
+    switch (dtype) {
+      case DType::Float32: values = proto.float_data_size(); break;
+      case DType::Float64: values = proto.double_data_size(); break;
+      case DType::Int64: values = proto.int64_data_size(); break;
+      case DType::UInt32: case DType::UInt64: values = proto.uint64_data_size(); break;
+      default: values = proto.int32_data_size(); break;
+    }
+  }
+  if (values == wanted) return;
+  if (proto.has_raw_data())
+    PTQ_FAIL(ModelError, "tensor '", name, "': raw_data holds ", values, " bytes, shape ", shape_str(shape), " of ",
+             dtype_name(dtype), " needs ", wanted);
+  PTQ_FAIL(ModelError, "tensor '", name, "': ", values, " values for shape ", shape_str(shape), " of ", dtype_name(dtype),
+           ", expected ", wanted);
+}
 
 // Packed byte k of `bytes` -> elements 2k and 2k+1 of t (unpacked, sign-extended for int4).
 template <class Bytes>
@@ -78,8 +116,7 @@ Tensor tensor_from_proto(const onnx::TensorProto& proto) {
   if (dtype == DType::Undefined || dtype == DType::String)
     PTQ_FAIL(UnsupportedError, "tensor '", name, "' has unsupported data type ", proto.data_type());
   Shape shape(proto.dims().begin(), proto.dims().end());
-  for (int64_t d : shape)
-    if (d < 0) PTQ_FAIL(ModelError, "tensor '", name, "' has a negative dimension");
+  check_stored_size(proto, dtype, shape);
   Tensor t(dtype, shape);
   if (is_4bit(dtype)) return tensor_from_4bit(proto, std::move(t));
   if (proto.has_raw_data()) {

@@ -2,6 +2,7 @@
 // run_quantize and run_calibrate: the stages of stages.h in order.
 #include "ptq/pipeline/quantize.h"
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 
@@ -58,7 +59,9 @@ bool folds_batch_norm(const QuantizeJob& job, const onnx::ModelProto& model) {
 // not in a mapping of the external data).
 bool edits_initializers(const QuantizeJob& job, const onnx::ModelProto& model) {
   return job.smooth_quant_alpha >= 0.0f || job.weight_method != "rtn" || job.adaround > 0 || job.bias_correction ||
-         folds_batch_norm(job, model);
+         folds_batch_norm(job, model) || rewrite::has_qdq(model) ||
+         std::any_of(model.graph().initializer().begin(), model.graph().initializer().end(),
+                     [](const onnx::TensorProto& t) { return t.data_type() == onnx::TensorProto::FLOAT16; });
 }
 
 }  // namespace
@@ -74,6 +77,18 @@ Prepared prepare(const QuantizeJob& job) {
   p.loaded = onnx_io::load_model(job.model, load);
   p.model = std::move(p.loaded.proto);
   if (edits_initializers(job, p.model)) onnx_io::inline_mapped(p.loaded, p.model);
+  rewrite::Float16Result widened = rewrite::float16_to_float32(p.model);
+  if (widened.changed) {
+    p.model = std::move(widened.model);
+    p.float16_inputs = std::move(widened.inputs);
+    p.float16_outputs = std::move(widened.outputs);
+    log::info("fp16 model: calibrated and quantized in float32; the output keeps its float16 inputs and outputs");
+  }
+  if (rewrite::has_qdq(p.model)) {
+    rewrite::PassResult folded = rewrite::fold_qat_weights(p.model);
+    p.qat_weights = folded.changed;
+    p.model = std::move(folded.model);
+  }
   if (folds_batch_norm(job, p.model)) {
     rewrite::PassResult folded = rewrite::fold_batch_norm(p.model);
     p.folded_batch_norms = folded.changed;
@@ -115,7 +130,7 @@ QuantizeJob with_dependent_defaults(const QuantizeJob& in) {
 }
 
 QuantizeResult run_quantize(const QuantizeJob& given) {
-  const QuantizeJob job = with_dependent_defaults(given);
+  QuantizeJob job = with_dependent_defaults(given);
   auto start = Clock::now();
   check_output(job);
   table_export::check_export_paths(job.export_tables);
@@ -124,8 +139,6 @@ QuantizeResult run_quantize(const QuantizeJob& given) {
   const bool dynamic = job.quant.mode == rewrite::QuantMode::Dynamic;
   if (!job.labels.empty() && job.eval_dir.empty())
     PTQ_FAIL(UsageError, "--labels needs the labelled evaluation set (--eval-data DIR)");
-  if (!dynamic && job.calib_dir.empty() && job.load_table.empty())
-    PTQ_FAIL(UsageError, "static quantization needs calibration data (--calib DIR) or a table (--load-table FILE)");
   if (job.bias_correction && job.calib_dir.empty())
     PTQ_FAIL(UsageError, "--bias-correction needs calibration data (--calib DIR): it measures each layer's input means");
   if (job.adaround < 0) PTQ_FAIL(UsageError, "--adaround takes a positive number of iterations, got ", job.adaround);
@@ -145,7 +158,18 @@ QuantizeResult run_quantize(const QuantizeJob& given) {
   r.quant = job.quant;
   r.target = job.target;
   Prepared prep = prepare(job);
+  if (!dynamic && job.calib_dir.empty() && job.load_table.empty()) {
+    if (!rewrite::has_qdq(prep.model))
+      PTQ_FAIL(UsageError, "static quantization needs calibration data (--calib DIR) or a table (--load-table FILE)");
+    // A QAT export without calibration data: its own Q/DQ (weights folded) are the result.
+    job.quant.qat_import_only = true;
+    prep.plan = rewrite::plan_quantization(prep.graph, job.quant);
+  }
+  if (prep.qat_weights == 0 && prep.plan.quantized_node_count() == 0 && rewrite::has_qdq(prep.model))
+    PTQ_FAIL(UnsupportedError, job.model, ": the model is already quantized (Q/DQ with integer weights, no float layer left); ",
+             "ptq quantizes float models and QAT exports (Q/DQ on float weights)");
   r.folded_batch_norms = prep.folded_batch_norms;
+  r.qat_weights = prep.qat_weights;
   const DataSplit data = split_data(job, prep.graph);
   if (job.smooth_quant_alpha >= 0.0f) smooth_stage(job, prep, data, r);
   r.weight_method.method = job.weight_method;
@@ -157,6 +181,8 @@ QuantizeResult run_quantize(const QuantizeJob& given) {
   if (!job.load_table.empty()) {
     table = calib::load_table(job.load_table);
     r.method = "table " + job.load_table;
+  } else if (job.quant.qat_import_only) {
+    r.method = "the QAT model's own Q/DQ (no --calib)";
   } else if (dynamic) {
     table = rewrite::weight_table(prep.graph, prep.plan, dynamic_weight_range(job), job.calib.threads);
     r.method = "weights (dynamic)";
@@ -184,7 +210,9 @@ QuantizeResult run_quantize(const QuantizeJob& given) {
   Attempt chosen = builder.build(quant, plan, table);
   if (r.precision.ran) r.precision.met = chosen.evaluated && tolerance_met(job, chosen.eval);
 
-  if (!job.target.empty()) check_written_target(chosen.quantized, job);
+  if (!prep.float16_inputs.empty() || !prep.float16_outputs.empty())
+    rewrite::restore_float16_io(chosen.quantized, prep.float16_inputs, prep.float16_outputs);
+  if (!job.target.empty()) check_written_target(chosen.quantized, job);  // what is written, fp16 I/O included
   onnx_io::SaveOptions save;
   save.external_data = job.external_data;
   // A model that came with external data keeps its weights in external data.

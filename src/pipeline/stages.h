@@ -18,6 +18,8 @@ struct Prepared {
   onnx_io::LoadedModel loaded;
   onnx::ModelProto model;  // after the float passes
   size_t folded_batch_norms = 0;
+  size_t qat_weights = 0;
+  std::vector<std::string> float16_inputs, float16_outputs;  // of an fp16 model, widened to float32 inside  // QAT weight Q/DQ pairs folded into integer initializers
   Graph graph;
   rewrite::QuantPlan plan;
 };

@@ -150,6 +150,7 @@ std::string format_summary(const QuantizeResult& r) {
   }
   os << line;
   std::string extra;
+  if (r.qat_weights) extra += ", " + std::to_string(r.qat_weights) + " QAT weights folded into integers";
   if (r.folded_batch_norms) extra += ", " + std::to_string(r.folded_batch_norms) + " BatchNormalization folded";
   if (r.corrected_biases) extra += ", " + std::to_string(r.corrected_biases) + " biases corrected";
   if (r.smoothed)
@@ -197,7 +198,7 @@ nlohmann::json summary_json(const QuantizeResult& r) {
   j["nodes"] = {{"quantized", r.quantized_nodes}, {"float", r.float_nodes}, {"folded", r.removed_nodes},
                 {"shape_arithmetic", r.shape_nodes}, {"in_patterns", r.pattern_nodes},
                 {"smoothed", r.smoothed}, {"smoothed_folded", r.smoothed_folded},
-                {"batch_norms_folded", r.folded_batch_norms}, {"biases_corrected", r.corrected_biases}};
+                {"batch_norms_folded", r.folded_batch_norms}, {"qat_weights_folded", r.qat_weights}, {"biases_corrected", r.corrected_biases}};
   j["bytes"] = {{"fp32", r.fp32_bytes}, {"quantized", r.quantized_bytes}};
   j["seconds"] = r.total_seconds;
   if (r.evaluated) {

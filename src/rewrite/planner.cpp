@@ -45,8 +45,30 @@ namespace {
 
 using Kind = TensorPlan::Kind;
 
-const char* const kQuantizedOps[] = {"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "QLinearConv",
-                                     "QLinearMatMul",  "MatMulInteger",    "ConvInteger"};
+// Integer ops: a model holding them is already quantized. QuantizeLinear/DequantizeLinear alone mark a
+// QAT export, whose own quantization is kept (qat_reason).
+const char* const kQuantizedOps[] = {"DynamicQuantizeLinear", "QLinearConv", "QLinearMatMul", "MatMulInteger", "ConvInteger"};
+
+bool is_qdq(const Node& n) { return n.domain.empty() && (n.op_type == "QuantizeLinear" || n.op_type == "DequantizeLinear"); }
+
+// In a graph with Q/DQ nodes (a QAT export, weights folded by fold_qat_weights), why node n is left as the
+// model has it ("" when it may be planned): only the layers QAT left float are quantized, i.e. nodes
+// with a float weight, no input from a weight's DequantizeLinear and no output read by a QuantizeLinear.
+std::string qat_reason(const Graph& g, const Node& n) {
+  for (const auto& in : n.inputs) {
+    const int p = in.empty() ? -1 : g.producer(in);
+    if (p >= 0 && g.nodes[static_cast<size_t>(p)].op_type == "DequantizeLinear" && g.is_weight(g.nodes[static_cast<size_t>(p)].input(0)))
+      return "quantized by the model's own Q/DQ (QAT)";
+  }
+  for (const auto& out : n.outputs)
+    for (int c : out.empty() ? std::vector<int>{} : g.consumers(out))
+      if (g.nodes[static_cast<size_t>(c)].op_type == "QuantizeLinear") return "quantized by the model's own Q/DQ (QAT)";
+  for (const auto& in : n.inputs) {
+    const Tensor* w = in.empty() ? nullptr : g.weight(in);
+    if (w && w->dtype() == DType::Float32 && w->numel() > 1) return "";
+  }
+  return "kept as the QAT model has it (only layers with float weights are quantized)";
+}
 
 bool glob_match(const std::string& pattern, const std::string& name) {
   return fnmatch(pattern.c_str(), name.c_str(), 0) == 0;
@@ -95,6 +117,7 @@ class Planner {
     plan_.options = o;
     plan_.nodes.resize(g.nodes.size());
     for (size_t i = 0; i < g.nodes.size(); ++i) plan_.nodes[i].compute = flow_.compute[i];
+    qat_ = std::any_of(g.nodes.begin(), g.nodes.end(), is_qdq);
     if (!parent) mark_edge_layers();
     else edge_float_.assign(g.nodes.size(), "");
   }
@@ -106,7 +129,7 @@ class Planner {
     finish_patterns();
     if (!parent_) apply_wide();
     plan_bodies();
-    if (!parent_) check_not_empty();
+    if (!parent_ && !qat_) check_not_empty();  // a QAT export is quantized already
     return std::move(plan_);
   }
 
@@ -131,6 +154,10 @@ class Planner {
       if (glob_match(pattern, n.name)) return "excluded by --exclude " + pattern;
     const size_t i = static_cast<size_t>(&n - g_.nodes.data());
     if (!edge_float_[i].empty()) return "excluded by " + edge_float_[i];
+    if (qat_) {
+      if (o_.qat_import_only) return "kept float: a QAT model's float layers are quantized from --calib";
+      if (std::string why = qat_reason(g_, n); !why.empty()) return why;
+    }
     if (!parent_ && o_.precision.float_nodes.count(static_cast<int>(i))) return "kept float by the precision search";
     return "";
   }
@@ -381,6 +408,7 @@ class Planner {
   std::vector<std::string> pattern_gate_;  // per pattern: why it stays float ("" when it may be quantized)
   std::vector<int> pattern_of_;  // per node: index into patterns_, -1 when not a member
   std::vector<std::string> edge_float_;
+  bool qat_ = false;  // the graph has Q/DQ nodes of its own
   QuantPlan plan_;
   std::vector<RuleDecision> decisions_;
   std::set<std::string> requested_;

@@ -122,6 +122,7 @@ struct QuantizeResult {
   size_t calib_samples = 0;
   std::string calib_source;
   size_t folded_batch_norms = 0;
+  size_t qat_weights = 0;       // a QAT export's weight Q/DQ pairs folded into integer initializers
   size_t corrected_biases = 0;  // layers whose bias bias correction changed
   size_t smoothed = 0, smoothed_folded = 0;  // SmoothQuant: activations smoothed, of them folded into the producer
   // Nodes: quantized (pattern_nodes of them as members of a pattern quantized at its boundary), float

@@ -25,6 +25,25 @@ struct PassResult {
 // folded weights; see src/rewrite/passes/fold_batch_norm.cpp for the conditions and the formula.
 PassResult fold_batch_norm(const onnx::ModelProto& model);
 
+// fold_qat_weights: QuantizeLinear → DequantizeLinear pairs on constant float weights (a QAT export)
+// become one DequantizeLinear of an integer initializer; activation Q/DQ pairs stay. See
+// src/rewrite/passes/fold_qat_weights.cpp.
+PassResult fold_qat_weights(const onnx::ModelProto& model);
+// True when the model's graph has QuantizeLinear or DequantizeLinear nodes (a QAT export).
+bool has_qdq(const onnx::ModelProto& model);
+
+// fp16 models (src/rewrite/passes/float16_io.cpp): float16_to_float32 widens every float16 tensor, value
+// and Cast of the model to float32 (ptq then works as on an FP32 model) and names the graph inputs and
+// outputs that were float16; restore_float16_io gives the written model those float16 inputs and
+// outputs back (Cast nodes at the edges).
+struct Float16Result {
+  onnx::ModelProto model;
+  size_t changed = 0;                       // tensors, values and Casts widened
+  std::vector<std::string> inputs, outputs;  // graph inputs / outputs that were float16
+};
+Float16Result float16_to_float32(const onnx::ModelProto& model);
+void restore_float16_io(onnx::ModelProto& model, const std::vector<std::string>& inputs, const std::vector<std::string>& outputs);
+
 // New values for existing weights (initializers or Constant nodes of the main graph), same names, dtypes
 // and shapes: what a weight transform such as AdaRound writes back (src/rewrite/passes/replace_weights.cpp).
 PassResult replace_weights(const onnx::ModelProto& model, const std::map<std::string, Tensor>& weights);

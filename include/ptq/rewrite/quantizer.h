@@ -103,6 +103,9 @@ struct QuantOptions {
   // Mixed precision (set by the precision search, search/precision_search.h): layers promoted above the
   // default types. Keys are node indices of the graph the plan is made for.
   PrecisionOverrides precision;
+  // A QAT export (the model has Q/DQ nodes) quantized without calibration data: nothing is planned
+  // beyond the model's own Q/DQ (fold_qat_weights has made its weights integer).
+  bool qat_import_only = false;
 };
 
 // Per node (graph.nodes order): how many Conv/ConvTranspose/Gemm/MatMul nodes, itself included, lie on

@@ -38,7 +38,9 @@ inline float exp_fast(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   const float er = p * r2 + r + 1.0f;
-  const int32_t ni = static_cast<int32_t>(n);
+  // NaN in (a fully masked softmax row: -inf - -inf): er is NaN and so is the result, but converting n
+  // (NaN) to int is undefined behaviour (UBSan, tools/run_sanitizers.sh): convert 0 instead.
+  const int32_t ni = static_cast<int32_t>(n == n ? n : 0.0f);
   const int32_t n1 = ni >> 1, n2 = ni - n1;
   const int32_t b1 = (n1 + 127) << 23, b2 = (n2 + 127) << 23;
   float s1, s2;

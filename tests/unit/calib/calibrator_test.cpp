@@ -273,6 +273,10 @@ TEST(CalibTable, LoadErrorsNameFileAndField) {
       {head + R"({"t": {)" + ok_tensor + R"(, "dtype": "uint8", "scale": ["a"]}}})", "tensors.t.scale[0]: expected a number"},
       {head + R"({"t": {)" + ok_tensor + R"(, "dtype": "uint8", "scale": [0.1, 0.2]}}})", "tensors.t.scale: a per-tensor entry"},
       {head + R"({"t": {)" + ok_tensor + R"(, "dtype": "uint8", "scale": [0]}}})", "tensors.t.scale[0]: scales must be positive"},
+      // Found by fuzzing (tests/fuzz/corpus/calib_table/regress-*): a number beyond double escaped as
+      // nlohmann's out_of_range, and one beyond float was narrowed with undefined behaviour.
+      {R"({"format": 1e400})", "not valid JSON"},
+      {head + R"({"t": {)" + ok_tensor + R"(, "dtype": "uint8", "scale": [1e300]}}})", "tensors.t.scale[0]: beyond the float32 range"},
   };
   int k = 0;
   for (const Case& c : cases) {

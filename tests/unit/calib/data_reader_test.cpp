@@ -299,3 +299,46 @@ TEST(Images, PresetsAndResizing) {
   std::string msg = error_of([&] { DataOptions d; d.image.size = {4}; open_data(dir, {dynamic}, d)->read(1); });
   EXPECT_NE(msg.find("d.png: cannot decode image"), std::string::npos) << msg;
 }
+
+// Found by fuzzing (tests/fuzz/corpus/image/regress-huge-bmp): a BMP header claiming 33290 x 16652
+// pixels over a few hundred bytes made stb_image allocate 1.7 GB; the header's size is checked first.
+TEST(Images, HugeImageHeaderIsRefusedBeforeDecoding) {
+  auto dir = test::fresh_dir();
+  auto px = pattern(8, 4);
+  ASSERT_TRUE(stbi_write_bmp((dir / "big.bmp").c_str(), 8, 4, 3, px.data()));
+  std::string bytes = test::read_bytes(dir / "big.bmp");
+  const int32_t w = 8000, h = 5000;  // 40 MP: over the 33.5 MP limit
+  std::memcpy(&bytes[18], &w, 4);      // BITMAPINFOHEADER width, height
+  std::memcpy(&bytes[22], &h, 4);
+  test::write_bytes(dir / "big.bmp", bytes);
+  std::string msg = error_of([&] { open_data(dir / "big.bmp", {input("img", DType::Float32, {1, 3, 4, 4})})->read(0); });
+  EXPECT_NE(msg.find("big.bmp: image of 8000x5000 pixels; ptq reads images of at most 33554432 pixels"), std::string::npos) << msg;
+}
+
+// Found by fuzzing (tests/fuzz/corpus/image/regress-empty-bmp): a 0 x 0 BMP decodes, and Debian's
+// stb_image_resize then aborts on an assertion; it is a DataError naming the file.
+TEST(Images, EmptyImageIsRefused) {
+  auto dir = test::fresh_dir();
+  auto px = pattern(8, 4);
+  ASSERT_TRUE(stbi_write_bmp((dir / "empty.bmp").c_str(), 8, 4, 3, px.data()));
+  std::string bytes = test::read_bytes(dir / "empty.bmp");
+  const int32_t zero = 0;
+  std::memcpy(&bytes[18], &zero, 4);
+  std::memcpy(&bytes[22], &zero, 4);
+  test::write_bytes(dir / "empty.bmp", bytes);
+  std::string msg = error_of([&] { open_data(dir / "empty.bmp", {input("img", DType::Float32, {1, 3, 4, 4})})->read(0); });
+  EXPECT_TRUE(msg.find("empty.bmp: empty image (0x0 pixels)") != std::string::npos ||
+              msg.find("empty.bmp: cannot decode image") != std::string::npos) << msg;
+}
+
+// Found by fuzzing: a 1-pixel-wide image resized so that its shorter side becomes `resize` grew to
+// billions of pixels (an 8 GB buffer); the resized size is held to the same limit.
+TEST(Images, ResizeBeyondThePixelLimitIsRefused) {
+  auto dir = test::fresh_dir();
+  auto px = pattern(1, 30000);
+  ASSERT_TRUE(stbi_write_png((dir / "tall.png").c_str(), 1, 30000, 3, px.data(), 3));
+  DataOptions o;
+  o.image.resize = 1200;  // 1200 x 36000000
+  std::string msg = error_of([&] { open_data(dir / "tall.png", {input("img", DType::Float32, {1, 3, 4, 4})}, o)->read(0); });
+  EXPECT_NE(msg.find("tall.png: resize 1200 turns the 1x30000 image into 1200x36000000 pixels"), std::string::npos) << msg;
+}

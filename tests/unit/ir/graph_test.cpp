@@ -98,3 +98,20 @@ shapes (float[N,3,8,8] x) => (float[N,3,4,4] y) {
   EXPECT_EQ(h->dtype, DType::Float32);
   EXPECT_EQ(h->shape_str(), "[N,3,8,8]");
 }
+
+// Found by fuzzing (tests/fuzz/corpus/model/regress-conv-weight-rank.onnx): ONNX 1.12's shape inference
+// crashed (SIGSEGV) on a Conv whose weight has a higher rank than its input. The graph is built; the
+// node keeps its own attributes (the kernel_shape spelled out for inference is not left behind).
+TEST(Graph, ConvWeightOfHigherRankThanItsInputDoesNotCrashShapeInference) {
+  onnx::ModelProto m = test::parse_text_model(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+bad (float[N,1] x) => (float[N,2,4,4] y) {
+  y = Conv <pads = [1, 1, 1, 1]> (x, w)
+}
+)");
+  test::add_initializer(m, "w", test::random_tensor({2, 1, 77, 3}, 1));
+  Graph g = build_graph(m);
+  ASSERT_EQ(g.nodes.size(), 1u);
+  EXPECT_FALSE(g.nodes[0].has_attr("kernel_shape"));
+  EXPECT_EQ(m.graph().node(0).attribute_size(), 1);
+}

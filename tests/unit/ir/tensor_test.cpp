@@ -174,3 +174,23 @@ TEST(Npy, FourBitTensorsAreWrittenAsBytes) {
   EXPECT_NE(test::read_bytes(dir / "q.npy").find("'descr': '|i1'"), std::string::npos);
   EXPECT_EQ(read_npy(dir / "q.npy").to_vector<int8_t>(), (std::vector<int8_t>{-8, 7}));
 }
+
+// Found by fuzzing (tests/fuzz/corpus/model/regress-huge-dims.onnx): dims claiming billions of elements
+// over a few bytes allocated the whole tensor (8 GB) before the size check; now the proto's data is
+// checked against its dims first, and a shape beyond int64 is refused too.
+TEST(Tensor, ProtoDimsBeyondItsDataAreRefusedBeforeAllocating) {
+  onnx::TensorProto p = onnx_io::tensor_to_proto(Tensor::from_vector<float>({1, 2}, {2}), "w");
+  p.set_dims(0, int64_t{1} << 31);
+  try {
+    onnx_io::tensor_from_proto(p);
+    FAIL();
+  } catch (const ModelError& e) {
+    EXPECT_NE(std::string(e.what()).find("tensor 'w': raw_data holds 8 bytes, shape [2147483648] of float32 needs 8589934592"),
+              std::string::npos) << e.what();
+  }
+  p.clear_raw_data();
+  p.add_float_data(1.0f);
+  EXPECT_THROW(onnx_io::tensor_from_proto(p), ModelError);  // 1 float_data value for 2^31 elements
+  for (int i = 0; i < 3; ++i) p.add_dims(int64_t{1} << 40);
+  EXPECT_THROW(onnx_io::tensor_from_proto(p), ModelError);  // 2^151 elements
+}
