@@ -41,6 +41,16 @@ std::vector<CalibTarget> targets() {
   return {{"x", kAct, -1, false}, {"y", kAct, -1, false}, {"r", kAct, -1, false}, {"w", kWeight, 0, true}};
 }
 
+// y = 1 / x: an x of 0 gives a non-finite activation.
+Graph reciprocal_model() {
+  return build_graph(test::parse_text_model(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[2] x) => (float[2] y) <float one = {1.0}> {
+  y = Div(one, x)
+}
+)"));
+}
+
 CalibOptions quiet(const std::string& method) {
   CalibOptions o;
   o.method = method;
@@ -147,12 +157,7 @@ TEST(Calibrator, TablesAreIdenticalForAnyThreadCount) {
 // With samples on several threads, the error reported is the first failing sample's, as in a
 // sequential pass.
 TEST(Calibrator, FirstFailingSampleIsReportedWithThreads) {
-  Graph g = build_graph(test::parse_text_model(R"(
-<ir_version: 8, opset_import: ["" : 13]>
-g (float[2] x) => (float[2] y) <float one = {1.0}> {
-  y = Div(one, x)
-}
-)"));
+  Graph g = reciprocal_model();
   std::vector<exec::TensorMap> data;
   for (int i = 0; i < 40; ++i) data.push_back({{"x", Tensor::from_vector<float>({1, i % 7 == 5 ? 0.0f : 2.0f}, {2})}});
   for (int threads : {1, 2, 3}) {
@@ -168,12 +173,7 @@ g (float[2] x) => (float[2] y) <float one = {1.0}> {
 }
 
 TEST(Calibrator, NonFiniteActivationNamesTensorAndSample) {
-  Graph g = build_graph(test::parse_text_model(R"(
-<ir_version: 8, opset_import: ["" : 13]>
-g (float[2] x) => (float[2] y) <float one = {1.0}> {
-  y = Div(one, x)
-}
-)"));
+  Graph g = reciprocal_model();
   std::vector<exec::TensorMap> data = {{{"x", Tensor::from_vector<float>({1, 2}, {2})}},
                                        {{"x", Tensor::from_vector<float>({1, 0}, {2})}}};
   try {
