@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 
 #include "image_preset.h"
 #include "reader_util.h"
@@ -84,9 +85,13 @@ std::vector<unsigned char> load_pixels(const fs::path& file, const ImagePlan& p)
   // The header's size is checked before decoding: a few hundred bytes of BMP header claiming 33290 x
   // 16652 pixels made stb_image allocate 1.7 GB, and one claiming 10 x 8388620 took minutes to resize
   // (found by tests/fuzz/fuzz_image).
-  if (stbi_info(file.c_str(), &w, &h, &n) && static_cast<int64_t>(w) * h > kMaxImagePixels)
-    PTQ_FAIL(DataError, file.string(), ": image of ", w, "x", h, " pixels; ptq reads images of at most ", kMaxImagePixels,
-             " pixels (resize it first)");
+  // A top-down BMP stores a negative height (one claiming 10 x -16777204 took 27 s to decode and
+  // resize): the size is taken as magnitudes, and a header stb_image cannot read is refused here.
+  if (!stbi_info(file.c_str(), &w, &h, &n))
+    PTQ_FAIL(DataError, file.string(), ": cannot decode image (", stbi_failure_reason(), ")");
+  if (std::abs(static_cast<int64_t>(w)) * std::abs(static_cast<int64_t>(h)) > kMaxImagePixels)
+    PTQ_FAIL(DataError, file.string(), ": image of ", std::abs(static_cast<int64_t>(w)), "x", std::abs(static_cast<int64_t>(h)),
+             " pixels; ptq reads images of at most ", kMaxImagePixels, " pixels (resize it first)");
   unsigned char* data = stbi_load(file.c_str(), &w, &h, &n, p.channels);
   if (!data) PTQ_FAIL(DataError, file.string(), ": cannot decode image (", stbi_failure_reason(), ")");
   if (w <= 0 || h <= 0) {  // a BMP header of 0 x 0 decodes; Debian's stb_image_resize then asserts (fuzz_image)

@@ -313,6 +313,12 @@ TEST(Images, HugeImageHeaderIsRefusedBeforeDecoding) {
   test::write_bytes(dir / "big.bmp", bytes);
   std::string msg = error_of([&] { open_data(dir / "big.bmp", {input("img", DType::Float32, {1, 3, 4, 4})})->read(0); });
   EXPECT_NE(msg.find("big.bmp: image of 8000x5000 pixels; ptq reads images of at most 33554432 pixels"), std::string::npos) << msg;
+  // A top-down BMP (negative height) claiming as much (tests/fuzz/corpus/image/regress-top-down-bmp).
+  const int32_t top_down = -5000;
+  std::memcpy(&bytes[22], &top_down, 4);
+  test::write_bytes(dir / "big.bmp", bytes);
+  msg = error_of([&] { open_data(dir / "big.bmp", {input("img", DType::Float32, {1, 3, 4, 4})})->read(0); });
+  EXPECT_NE(msg.find("big.bmp: image of 8000x5000 pixels; ptq reads images of at most 33554432 pixels"), std::string::npos) << msg;
 }
 
 // Found by fuzzing (tests/fuzz/corpus/image/regress-empty-bmp): a 0 x 0 BMP decodes, and Debian's
