@@ -30,6 +30,21 @@ TEST(EvalCli, JsonReportsAgreementAndAccuracy) {
   EXPECT_NEAR(j["outputs"][0]["snr_db"].get<double>(), 10 * std::log10(4.0), 1e-9);
 }
 
+// -q: nothing on stderr when the models are compared without a gate (the table is not printed).
+TEST(EvalCli, QuietPrintsNothing) {
+  auto dir = test::fresh_dir();
+  write_scaled_model(dir / "a.onnx", {1, 1, 1});
+  std::filesystem::create_directories(dir / "data");
+  write_npy(dir / "data/x.npy", Tensor::from_vector<float>({1, 2, 3}, {1, 3}));
+  const std::string args = "eval " + (dir / "a.onnx").string() + " " + (dir / "a.onnx").string() + " --data " + (dir / "data").string();
+  auto loud = test::run_quantize(args);
+  ASSERT_EQ(loud.exit_code, 0) << loud.err;
+  EXPECT_NE(loud.err.find("cosine"), std::string::npos) << loud.err;
+  auto quiet = test::run_quantize("-q " + args);
+  ASSERT_EQ(quiet.exit_code, 0) << quiet.err;
+  EXPECT_EQ(quiet.err, "");
+}
+
 TEST(EvalCli, ErrorsAndUsage) {
   auto dir = test::fresh_dir();
   write_scaled_model(dir / "a.onnx", {1, 1, 1});

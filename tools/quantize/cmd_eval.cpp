@@ -38,8 +38,8 @@ void register_eval_command(CLI::App& app, Action& action) {
                   "Gate: exit code 3 when top-1 accuracy is more than P points below the reference's (needs --labels)")
       ->check(CLI::Range(0.0, 100.0));
   add_data_options(*cmd, opts->data_options, "--samples");
-  cmd->callback([opts, &action] {
-    action = [opts] {
+  cmd->callback([opts, &action, &app] {
+    action = [opts, &app] {
       if (opts->tolerance.max_drop >= 0.0 && opts->labels.empty())
         throw UsageError("--max-drop needs class labels (--labels FILE)");
       if (!opts->html.empty()) onnx_io::check_destination(opts->html);
@@ -69,7 +69,7 @@ void register_eval_command(CLI::App& app, Action& action) {
         if (opts->tolerance.max_drop >= 0.0) j["max_drop"] = opts->tolerance.max_drop;
         if (opts->tolerance.active()) j["met"] = miss.empty();
         std::printf("%s\n", j.dump(2).c_str());
-      } else {
+      } else if (!app.get_option("--quiet")->as<bool>()) {  // -q: the gate's verdict and errors only
         std::fprintf(stderr, "%s%s", report::format_eval(r).c_str(), hint.empty() ? "" : ("hint: " + hint + "\n").c_str());
       }
       if (!miss.empty()) {
