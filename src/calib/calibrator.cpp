@@ -113,14 +113,18 @@ size_t observe_activations(const Graph& graph, const exec::Executor& executor, c
   const int workers = any_order ? static_cast<int>(std::min<size_t>(resolve_threads(options.threads), data.size())) : 1;
   std::unique_ptr<exec::Executor> serial;  // one sample per thread: each run single-threaded
   if (workers > 1) serial = std::make_unique<exec::Executor>(graph, exec::ExecOptions{1, false});
-  std::unordered_map<std::string, std::mutex> locks;
-  for (const auto& kv : streamed) locks[kv.first];
+  struct Guarded {  // a target's observer and its lock: one lookup per tapped tensor
+    TargetObserver* observer = nullptr;
+    std::mutex lock;
+  };
+  std::unordered_map<std::string, Guarded> targets;
+  for (const auto& kv : streamed) targets[kv.first].observer = kv.second;
   exec::Tap tap = [&](const std::string& name, const Tensor& value) {
-    auto it = streamed.find(name);
-    if (it == streamed.end()) return;
-    if (workers <= 1) return it->second->observe(value);
-    std::lock_guard<std::mutex> lock(locks.find(name)->second);
-    it->second->observe(value);
+    auto it = targets.find(name);
+    if (it == targets.end()) return;
+    if (workers <= 1) return it->second.observer->observe(value);
+    std::lock_guard<std::mutex> lock(it->second.lock);
+    it->second.observer->observe(value);
   };
   size_t used = 0;
   for (int pass = 0; pass < passes; ++pass) {
