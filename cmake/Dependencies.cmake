@@ -57,3 +57,14 @@ find_library(PTQ_STB_LIBRARY stb)
 if(NOT PTQ_STB_INCLUDE_DIR OR NOT PTQ_STB_LIBRARY)
   ptq_require(FALSE libstb-dev)
 endif()
+
+# oneDNN (libdnnl-dev): blocked-layout convolution kernels (src/exec/kernels/dnnl_conv.cpp). The Eigen and
+# direct kernels remain the portable path: -DPTQ_WITH_DNNL=OFF builds without it.
+option(PTQ_WITH_DNNL "Run 2-D convolutions through oneDNN (libdnnl-dev)" ON)
+if(PTQ_WITH_DNNL)
+  find_path(PTQ_DNNL_INCLUDE_DIR oneapi/dnnl/dnnl.hpp)
+  find_library(PTQ_DNNL_LIBRARY dnnl)
+  if(NOT PTQ_DNNL_INCLUDE_DIR OR NOT PTQ_DNNL_LIBRARY)
+    ptq_require(FALSE libdnnl-dev)
+  endif()
+endif()

@@ -15,5 +15,6 @@ ptq_add_test(exec_compute_test
   unit/exec/rnn_test.cpp
   unit/exec/quantize_test.cpp
   unit/exec/parallel_test.cpp
-  unit/exec/fusion_test.cpp)
+  unit/exec/fusion_test.cpp
+  unit/exec/layout_test.cpp)
 target_include_directories(exec_compute_test PRIVATE ${PROJECT_SOURCE_DIR}/src/exec/kernels)

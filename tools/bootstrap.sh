@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(g++ make cmake ccache pkg-config
   libonnx-dev libprotobuf-dev protobuf-compiler libeigen3-dev libcli11-dev libspdlog-dev
-  nlohmann-json3-dev libgtest-dev libzip-dev libstb-dev)
+  nlohmann-json3-dev libgtest-dev libzip-dev libstb-dev libdnnl-dev)
 build=1
 for a in "$@"; do
   if [ "$a" = --no-build ]; then build=0; else PACKAGES+=("$a"); fi

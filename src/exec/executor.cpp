@@ -8,6 +8,9 @@
 #include <unordered_map>
 
 #include "fusion.h"
+#include "kernels/dnnl_conv.h"
+#include "kernels/post_ops.h"
+#include "layout.h"
 #include "ptq/ir/onnx_io.h"
 #include "ptq/util/log.h"
 
@@ -114,6 +117,10 @@ struct Executor::Plan {
   std::vector<std::vector<int>> group_free;     // per group: union of its nodes' free_after
   std::unordered_map<std::string, int> hidden;  // hidden tensor -> group
   std::vector<char> folded;                     // per node: outputs computed at construction
+  // Blocked layout (layout.h), in fused runs only: the blocked form of every node outside a group that
+  // has one, and per slot whether its producer may leave it blocked (some reader takes it blocked).
+  std::vector<BlockedKernel> blocked;
+  std::vector<char> may_block;
   // A node that reads only weights and is not folded (a DequantizeLinear of a big weight) runs just
   // before its first reader (or that reader's group head), not at its place in the topological order:
   // a rewritten model lists all weights' DequantizeLinear first, whose outputs would otherwise all be
@@ -226,7 +233,10 @@ Executor::Executor(const Graph& graph, ExecOptions options)
   }
   p.folded.assign(n, 0);
   if (options_.fold_constants) plan_constants();
-  if (options_.fuse) plan_groups();
+  if (options_.fuse) {
+    plan_groups();
+    plan_layout();
+  }
   // Deferred constants (see Plan::deferred).
   p.deferred.assign(n, 0);
   p.run_before.assign(n, {});
@@ -330,6 +340,45 @@ void Executor::plan_groups() {
   }
 }
 
+void Executor::plan_layout() {
+  Plan& p = *plan_;
+  const size_t n = graph_.nodes.size();
+  p.blocked.assign(n, BlockedKernel());
+  p.may_block.assign(p.slot_name.size(), 0);
+  std::vector<const BlockedKernel*> form(n, nullptr);  // per node: the blocked form of the step it heads
+  std::vector<char> in_group(n, 0);
+  for (const auto& g : p.groups) {
+    for (size_t m : g.nodes) in_group[m] = 1;
+    if (g.blocked) form[g.head] = &g.blocked;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (in_group[i] || p.folded[i]) continue;
+    LayoutKernels lk = make_layout_kernels(graph_.nodes[i], PostOps{});
+    if (!lk.blocked) continue;
+    p.blocked[i] = std::move(lk.blocked);
+    if (lk.plain) p.kernels[i] = std::move(lk.plain);  // shares the packed weights
+    form[i] = &p.blocked[i];
+  }
+  std::vector<char> reader(p.slot_name.size(), 0), barred(p.slot_name.size(), 0);
+  for (size_t i = 0; i < n; ++i) {
+    for (size_t k = 0; k < p.input_slots[i].size(); ++k) {
+      const int s = p.input_slots[i][k];
+      if (s >= 0 && form[i] && reads_blocked(graph_.nodes[i], k)) reader[static_cast<size_t>(s)] = 1;
+    }
+    for (const auto& name : graph_.nodes[i].implicit_inputs)
+      if (auto it = p.slot_of.find(name); it != p.slot_of.end()) barred[static_cast<size_t>(it->second)] = 1;
+  }
+  for (const auto& o : graph_.outputs)
+    if (auto it = p.slot_of.find(o.name); it != p.slot_of.end()) barred[static_cast<size_t>(it->second)] = 1;
+  auto allow = [&](int s) {
+    if (s >= 0 && reader[static_cast<size_t>(s)] && !barred[static_cast<size_t>(s)]) p.may_block[static_cast<size_t>(s)] = 1;
+  };
+  for (size_t k = 0; k < p.groups.size(); ++k)
+    if (p.groups[k].blocked) allow(p.group_output[k][0]);
+  for (size_t i = 0; i < n; ++i)
+    if (p.blocked[i] && !p.output_slots[i].empty()) allow(p.output_slots[i][0]);
+}
+
 Executor::~Executor() = default;
 
 TensorMap Executor::run(const TensorMap& inputs, const RunOptions& options) const {
@@ -372,6 +421,19 @@ TensorMap Executor::run(const TensorMap& inputs, const RunOptions& options) cons
   io.tap = options.tap;
   io.threads = threads_;
   const bool tapping = options.tap && *options.tap;
+  // Blocked layout (layout.h): per slot, the real channel count of a value held blocked (0: NCHW).
+  std::vector<int64_t> channels(fused ? values.size() : 0, 0);
+  auto to_plain = [&](int s) {  // profiled as "Reorder" (a conversion a plain reader forced)
+    if (s < 0 || channels[static_cast<size_t>(s)] == 0) return;
+    const auto start = std::chrono::steady_clock::now();
+    values[static_cast<size_t>(s)] = unblock(values[static_cast<size_t>(s)], channels[static_cast<size_t>(s)], threads_);
+    channels[static_cast<size_t>(s)] = 0;
+    if (!options_.profile) return;
+    std::lock_guard<std::mutex> lock(p.profile_mutex);
+    OpProfile& prof = p.profile["Reorder"];
+    prof.calls += 1;
+    prof.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
   // Stores a step's outputs (unless already in `values`), hands them to the tap and the fetch list,
   // then frees what died.
   auto publish = [&](const Node& node, const std::vector<int>& slots, const std::vector<int>& dead, bool computed) {
@@ -412,9 +474,24 @@ TensorMap Executor::run(const TensorMap& inputs, const RunOptions& options) cons
     }
     io.outputs.assign(node.outputs.size(), Tensor());
     auto start = std::chrono::steady_clock::now();
+    const BlockedKernel* blocked = !fused ? nullptr : group >= 0 ? &p.groups[static_cast<size_t>(group)].blocked : &p.blocked[i];
+    const int out_slot = group >= 0 ? p.group_output[static_cast<size_t>(group)][0] : p.output_slots[i].empty() ? -1 : p.output_slots[i][0];
+    int64_t out_channels = 0;
     try {
-      if (group >= 0) p.groups[static_cast<size_t>(group)].kernel(io);
-      else p.kernels[i](io);
+      bool done = false;
+      if (blocked && *blocked) {
+        LayoutIO layout;
+        for (int s : p.input_slots[i]) layout.in_channels.push_back(s >= 0 ? channels[static_cast<size_t>(s)] : 0);
+        layout.want_blocked = out_slot >= 0 && p.may_block[static_cast<size_t>(out_slot)] && !fetch_slots.count(out_slot);
+        done = (*blocked)(io, layout);
+        out_channels = done ? layout.out_channels : 0;
+      }
+      if (!done) {
+        if (fused)
+          for (int s : p.input_slots[i]) to_plain(s);
+        if (group >= 0) p.groups[static_cast<size_t>(group)].kernel(io);
+        else p.kernels[i](io);
+      }
     } catch (Error& e) {
       e.append_context(node.describe());
       throw;
@@ -426,6 +503,9 @@ TensorMap Executor::run(const TensorMap& inputs, const RunOptions& options) cons
       prof.calls += 1;
       prof.seconds += dt;
     }
+    if (fused)
+      for (int s : group >= 0 ? p.group_output[static_cast<size_t>(group)] : p.output_slots[i])
+        if (s >= 0) channels[static_cast<size_t>(s)] = s == out_slot ? out_channels : 0;
     if (group >= 0)  // the group's result goes to its last node's output
       publish(node, p.group_output[static_cast<size_t>(group)], p.group_free[static_cast<size_t>(group)], true);
     else

@@ -15,6 +15,7 @@
 
 #include "kernels/kernels.h"
 #include "kernels/post_ops.h"
+#include "layout.h"
 
 namespace ptq::exec {
 namespace {
@@ -276,7 +277,9 @@ std::vector<FusedGroup> plan_fusion(const Graph& graph) {
     }
     if (ch.group.nodes.size() == 1) continue;
     ch.group.output = ch.cur;
-    ch.group.kernel = fused_kernel(n, ch.post);
+    LayoutKernels lk = make_layout_kernels(n, ch.post);
+    ch.group.kernel = lk.plain ? std::move(lk.plain) : fused_kernel(n, ch.post);
+    ch.group.blocked = std::move(lk.blocked);
     groups.push_back(std::move(ch.group));
   }
   return groups;

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "layout.h"
 #include "ptq/exec/kernel.h"
 
 namespace ptq::exec {
@@ -18,6 +19,7 @@ struct FusedGroup {
   std::string output;               // the tensor the group produces (its last node's output)
   std::vector<std::string> hidden;  // intermediates the group never materializes
   Kernel kernel;                    // the head's inputs -> `output`
+  BlockedKernel blocked;            // its blocked form (layout.h), or empty
 };
 
 // Groups for every compute node whose output feeds a fusable chain (the patterns are listed in

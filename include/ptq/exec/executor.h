@@ -70,6 +70,7 @@ class Executor {
  private:
   struct Plan;
   void plan_groups();
+  void plan_layout();
   void plan_constants();
   const Graph& graph_;
   ExecOptions options_;

@@ -2,7 +2,7 @@
 // Conv (opsets 1, 11), float32, 1-D to 3-D, any group, strides, dilations, pads, auto_pad, optional
 // bias, optional fused post-ops (executor fusion, post_ops.h):
 //   Y[n, m, o] = B[m] + sum_{c in group(m), t in window} W[m, c, t] * X[n, c, o * s - pad + t * d]
-// Four paths:
+// oneDNN (dnnl_conv.h) runs every 2-D convolution when built in; otherwise four paths:
 //   - depthwise-like (one input channel per group, 1-D/2-D; with group 1 only up to a 7x7 window):
 //     direct per plane (depthwise.cpp);
 //   - 2-D, unit strides and dilations, windows up to 7x7 (3x3 "same" layers) on maps wide for their
@@ -16,7 +16,9 @@
 
 #include "conv_direct.h"
 #include "depthwise.h"
+#include "dnnl_conv.h"
 #include "kernels.h"
+#include "../layout.h"
 #include "parallel.h"
 #include "post_ops.h"
 #include "sgemm.h"
@@ -90,13 +92,12 @@ void conv_gemm(const ConvShape& s, const float* x, const float* w, const float* 
   }, s.N * s.M * K * P);
 }
 
-}  // namespace
 
-Kernel make_conv_fused(const Node& node, const PostOps& post) {
+Kernel make_conv_with(const Node& node, const PostOps& post, std::shared_ptr<DnnlConv> dnnl) {
   expect_inputs(node, 2, 3);
   WindowAttrs attrs = WindowAttrs::read(node);
   int64_t group = node.attr_int("group", 1);
-  return [attrs, group, post](KernelIO& io) {
+  return [attrs, group, post, dnnl](KernelIO& io) {
     const Tensor& x = io.in(0);
     const Tensor& w = io.in(1);
     const Tensor* b = io.has(2) ? io.inputs[2] : nullptr;
@@ -104,6 +105,10 @@ Kernel make_conv_fused(const Node& node, const PostOps& post) {
       if (t && t->dtype() != DType::Float32) PTQ_FAIL(UnsupportedError, "dtype ", dtype_name(t->dtype()), " is not supported (float32 is)");
     ConvShape s = conv_shape(attrs, group, x, w);
     if (b && b->numel() != s.M) PTQ_FAIL(ModelError, "bias B ", shape_str(b->shape()), " does not have ", s.M, " values");
+    if (dnnl && DnnlConv::fits(x.shape(), x.dtype(), w, group)) {
+      io.outputs[0] = dnnl->run(x, 0, w, b, false, io.threads);
+      return;
+    }
     Shape out_shape{s.N, s.M};
     for (int64_t d : s.g.out_shape()) out_shape.push_back(d);
     io.outputs[0] = Tensor(DType::Float32, out_shape);
@@ -121,6 +126,37 @@ Kernel make_conv_fused(const Node& node, const PostOps& post) {
   };
 }
 
+}  // namespace
+
+Kernel make_conv_fused(const Node& node, const PostOps& post) {
+  return make_conv_with(node, post, DnnlConv::create(WindowAttrs::read(node), node.attr_int("group", 1), post));
+}
+
 Kernel make_conv(const Node& node) { return make_conv_fused(node, PostOps{}); }
+
+LayoutKernels make_conv_layout(const Node& node, const PostOps& post) {
+  const int64_t group = node.attr_int("group", 1);
+  std::shared_ptr<DnnlConv> dnnl = DnnlConv::create(WindowAttrs::read(node), group, post);
+  LayoutKernels k;
+  k.plain = make_conv_with(node, post, dnnl);
+  if (!dnnl) return k;
+  k.blocked = [dnnl, group](KernelIO& io, LayoutIO& layout) {
+    if (!io.has(1) || io.inputs.size() < 2 || layout.in_channels[1] || (io.has(2) && layout.in_channels[2])) return false;
+    const Tensor& x = io.in(0);
+    const Tensor& w = io.in(1);
+    const Tensor* b = io.has(2) ? io.inputs[2] : nullptr;
+    const int64_t c = layout.in_channels[0];
+    const bool blocked_in = c > 0 && x.rank() == 5;
+    if (c > 0 && !blocked_in) return false;
+    // The plain kernel validates every other case (and reports errors with their context).
+    const Shape logical = blocked_in ? Shape{x.dim(0), c, x.dim(2), x.dim(3)} : x.shape();
+    if (!DnnlConv::fits(logical, x.dtype(), w, group)) return false;
+    if (b && (b->dtype() != DType::Float32 || b->numel() != w.dim(0))) return false;
+    io.outputs[0] = dnnl->run(x, c, w, b, layout.want_blocked, io.threads);
+    layout.out_channels = layout.want_blocked ? w.dim(0) : 0;
+    return true;
+  };
+  return k;
+}
 
 }  // namespace ptq::exec

@@ -164,6 +164,9 @@ class PostOps;
 // epilogue (executor fusion, src/exec/fusion.cpp).
 Kernel make_conv(const Node& node);
 Kernel make_conv_fused(const Node& node, const PostOps& post);
+// The plain and blocked (layout.h) forms of a Conv head, sharing oneDNN's packed weights.
+struct LayoutKernels;
+LayoutKernels make_conv_layout(const Node& node, const PostOps& post);
 Kernel make_conv_transpose(const Node& node);
 Kernel make_conv_transpose_fused(const Node& node, const PostOps& post);
 Kernel make_gemm(const Node& node);

@@ -1,0 +1,301 @@
+// SPDX-License-Identifier: Apache-2.0
+// oneDNN convolution and the blocked layout (dnnl_conv.h).
+#include "dnnl_conv.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <tuple>
+#include <unordered_map>
+
+#include "parallel.h"
+
+#ifdef PTQ_WITH_DNNL
+#include <dlfcn.h>
+
+#include <oneapi/dnnl/dnnl.hpp>
+#endif
+
+namespace ptq::exec {
+
+Shape blocked_shape(const Shape& nchw) {
+  return {nchw[0], ceil_div(nchw[1], kChannelBlock), nchw[2], nchw[3], kChannelBlock};
+}
+
+#ifndef PTQ_WITH_DNNL
+
+bool have_dnnl() { return false; }
+
+Tensor unblock(const Tensor& blocked, int64_t channels, int threads) {
+  const Shape& s = blocked.shape();
+  const int64_t N = s[0], Cb = s[1], HW = s[2] * s[3];
+  Tensor out(DType::Float32, {N, channels, s[2], s[3]});
+  const float* src = blocked.data<float>();
+  float* dst = out.data<float>();
+  parallel_for(threads, N * Cb, [&](int64_t t) {
+    const int64_t n = t / Cb, cb = t % Cb, lanes = std::min(kChannelBlock, channels - cb * kChannelBlock);
+    const float* in = src + t * HW * kChannelBlock;
+    for (int64_t l = 0; l < lanes; ++l) {
+      float* o = dst + (n * channels + cb * kChannelBlock + l) * HW;
+      for (int64_t p = 0; p < HW; ++p) o[p] = in[p * kChannelBlock + l];
+    }
+  }, N * Cb * HW * kChannelBlock);
+  return out;
+}
+
+Tensor block(const Tensor& plain, int threads) {
+  const Shape& s = plain.shape();
+  const int64_t N = s[0], C = s[1], HW = s[2] * s[3], Cb = ceil_div(C, kChannelBlock);
+  Tensor out(DType::Float32, blocked_shape(s));
+  const float* src = plain.data<float>();
+  float* dst = out.data<float>();
+  parallel_for(threads, N * Cb, [&](int64_t t) {
+    const int64_t n = t / Cb, cb = t % Cb, lanes = std::min(kChannelBlock, C - cb * kChannelBlock);
+    float* o = dst + t * HW * kChannelBlock;
+    if (lanes < kChannelBlock) std::memset(o, 0, static_cast<size_t>(HW * kChannelBlock) * sizeof(float));
+    for (int64_t l = 0; l < lanes; ++l) {
+      const float* in = src + (n * C + cb * kChannelBlock + l) * HW;
+      for (int64_t p = 0; p < HW; ++p) o[p * kChannelBlock + l] = in[p];
+    }
+  }, N * Cb * HW * kChannelBlock);
+  return out;
+}
+
+struct DnnlConv::State {};
+DnnlConv::DnnlConv(std::unique_ptr<State> state) : state_(std::move(state)) {}
+DnnlConv::~DnnlConv() = default;
+std::shared_ptr<DnnlConv> DnnlConv::create(const WindowAttrs&, int64_t, const PostOps&) { return nullptr; }
+bool DnnlConv::fits(const Shape&, DType, const Tensor&, int64_t) { return false; }
+Tensor DnnlConv::run(const Tensor&, int64_t, const Tensor&, const Tensor*, bool, int) {
+  PTQ_FAIL(Error, "oneDNN is not built in");
+}
+
+#else
+
+namespace {
+
+using dnnl::memory;
+using Tag = memory::format_tag;
+
+// Inputs with at most this many channels are read as NCHW by the primitive (first layers: 3 colour
+// channels would be padded to 16).
+constexpr int64_t kPlainInputChannels = 4;
+
+dnnl::engine& cpu_engine() {
+  static dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+  return eng;
+}
+
+// oneDNN runs on OpenMP (Debian's build); the thread count is the calling thread's OpenMP setting.
+// Looked up at run time so that this file needs no OpenMP flags (clang's runtime is not libgomp).
+void set_omp_threads(int threads) {
+  using Fn = void (*)(int);
+  static Fn fn = reinterpret_cast<Fn>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
+  if (fn) fn(threads);
+}
+
+// A leading run of post-ops oneDNN computes exactly as PostOps does; returns how many.
+size_t native_post_ops(const PostOps& post, dnnl::post_ops& ops, std::vector<std::vector<float>>& binary) {
+  using K = PostOp::Kind;
+  size_t k = 0;
+  for (const PostOp& op : post.ops()) {
+    if (op.kind == K::Relu) {
+      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, 0.0f, std::numeric_limits<float>::infinity());
+    } else if (op.kind == K::Clip) {
+      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, op.lo, op.hi);
+    } else if (op.kind == K::Add && op.per_channel.empty()) {
+      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_linear, 1.0f, op.c);
+    } else if (op.kind == K::Add) {
+      const memory::dims dims{1, static_cast<int64_t>(op.per_channel.size()), 1, 1};
+      ops.append_binary(dnnl::algorithm::binary_add, memory::desc(dims, memory::data_type::f32, Tag::nchw));
+      binary.push_back(op.per_channel);
+    } else {
+      break;
+    }
+    ++k;
+  }
+  return k;
+}
+
+// Reorder between NCHW and nChw16c of the same logical shape (oneDNN caches the reorder primitives).
+void reorder_nchw(const Shape& nchw, const void* src, Tag src_tag, void* dst, Tag dst_tag, int threads) {
+  set_omp_threads(threads);
+  const memory::dims dims(nchw.begin(), nchw.end());
+  memory a(memory::desc(dims, memory::data_type::f32, src_tag), cpu_engine(), const_cast<void*>(src));
+  memory b(memory::desc(dims, memory::data_type::f32, dst_tag), cpu_engine(), dst);
+  dnnl::stream s(cpu_engine());
+  dnnl::reorder(a, b).execute(s, a, b);
+  s.wait();
+}
+
+struct Prepared {
+  dnnl::convolution_forward::primitive_desc pd;
+  dnnl::convolution_forward prim;
+  Tensor weight_source;  // the weight buffer `weights` was packed from (kept alive: identity by address)
+  memory weights;
+  bool plain_src = false;
+};
+
+}  // namespace
+
+bool have_dnnl() { return true; }
+
+Tensor unblock(const Tensor& blocked, int64_t channels, int threads) {
+  const Shape& s = blocked.shape();
+  Tensor out(DType::Float32, {s[0], channels, s[2], s[3]});
+  reorder_nchw(out.shape(), blocked.raw(), Tag::nChw16c, out.raw(), Tag::nchw, threads);
+  return out;
+}
+
+Tensor block(const Tensor& plain, int threads) {
+  Tensor out(DType::Float32, blocked_shape(plain.shape()));
+  reorder_nchw(plain.shape(), plain.raw(), Tag::nchw, out.raw(), Tag::nChw16c, threads);
+  return out;
+}
+
+struct DnnlConv::State {
+  WindowAttrs attrs;
+  int64_t group = 1;
+  PostOps post;       // as given
+  PostOps rest;       // what runs after the primitive
+  dnnl::post_ops native;
+  std::vector<std::vector<float>> binary;  // per-channel operands of the native binary post-ops
+  std::vector<memory> binary_mem;
+  std::mutex mutex;
+  std::map<std::tuple<int64_t, int64_t, int64_t, int, const void*>, std::shared_ptr<Prepared>> cache;
+};
+
+DnnlConv::DnnlConv(std::unique_ptr<State> state) : state_(std::move(state)) {}
+DnnlConv::~DnnlConv() = default;
+
+std::shared_ptr<DnnlConv> DnnlConv::create(const WindowAttrs& attrs, int64_t group, const PostOps& post) {
+  static const bool disabled = [] {
+    const char* v = std::getenv("PTQ_NO_DNNL");
+    return v && *v && std::string(v) != "0";
+  }();
+  if (disabled) return nullptr;
+  auto s = std::make_unique<State>();
+  s->attrs = attrs;
+  s->group = group;
+  s->post = post;
+  const size_t native = native_post_ops(post, s->native, s->binary);
+  for (size_t i = native; i < post.ops().size(); ++i) s->rest.push(post.ops()[i]);
+  for (const auto& v : s->binary) {
+    memory m(memory::desc({1, static_cast<int64_t>(v.size()), 1, 1}, memory::data_type::f32, Tag::nchw), cpu_engine(),
+             const_cast<float*>(v.data()));
+    s->binary_mem.push_back(m);
+  }
+  return std::shared_ptr<DnnlConv>(new DnnlConv(std::move(s)));
+}
+
+bool DnnlConv::fits(const Shape& x, DType x_type, const Tensor& w, int64_t group) {
+  return x_type == DType::Float32 && w.dtype() == DType::Float32 && x.size() == 4 && w.rank() == 4 && group > 0 &&
+         w.dim(0) % group == 0 && w.dim(1) * group == x[1] && w.numel() > 0 && x[0] > 0 && x[2] > 0 && x[3] > 0;
+}
+
+Tensor DnnlConv::run(const Tensor& x_in, int64_t x_channels, const Tensor& w, const Tensor* b, bool blocked_out,
+                     int threads) {
+  State& st = *state_;
+  const int64_t N = x_in.dim(0), C = x_channels ? x_channels : x_in.dim(1), H = x_in.dim(2), W = x_in.dim(3);
+  const int64_t M = w.dim(0), G = st.group;
+  const WindowGeometry g = resolve_window(st.attrs, Shape{N, C, H, W}, {w.dim(2), w.dim(3)});
+  const int64_t OH = g.out[1], OW = g.out[2];
+  const bool plain_src = C <= kPlainInputChannels;
+  set_omp_threads(threads);
+
+  std::shared_ptr<Prepared> prep;
+  {
+    std::lock_guard<std::mutex> lock(st.mutex);
+    auto& slot = st.cache[{N, H, W, threads, w.raw()}];
+    if (!slot) {
+      // A new weight buffer at a cached shape replaces the entry packed from an older one.
+      for (auto it = st.cache.begin(); it != st.cache.end();)
+        it = std::get<4>(it->first) != w.raw() && std::get<0>(it->first) == N && std::get<1>(it->first) == H &&
+                     std::get<2>(it->first) == W && std::get<3>(it->first) == threads
+                 ? st.cache.erase(it)
+                 : std::next(it);
+      auto p = std::make_shared<Prepared>();
+      const memory::dims src{N, C, H, W}, dst{N, M, OH, OW};
+      const memory::dims wts = G > 1 ? memory::dims{G, M / G, C / G, w.dim(2), w.dim(3)} : memory::dims{M, C, w.dim(2), w.dim(3)};
+      const memory::desc sd(src, memory::data_type::f32, plain_src ? Tag::nchw : Tag::nChw16c);
+      const memory::desc dd(dst, memory::data_type::f32, Tag::nChw16c);
+      const memory::desc wd(wts, memory::data_type::f32, Tag::any);
+      const memory::desc bd({M}, memory::data_type::f32, Tag::x);
+      dnnl::primitive_attr attr;
+      attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+      attr.set_post_ops(st.native);
+      const memory::dims strides{g.s[1], g.s[2]}, dil{g.d[1] - 1, g.d[2] - 1}, pl{g.pb[1], g.pb[2]}, pr{g.pe[1], g.pe[2]};
+      dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, sd, wd,
+                                           b ? bd : memory::desc(), dd, strides, dil, pl, pr);
+      p->pd = dnnl::convolution_forward::primitive_desc(desc, attr, cpu_engine());
+      p->prim = dnnl::convolution_forward(p->pd);
+      p->plain_src = plain_src;
+      // Pack the weights once (ONNX's [M, C/G, kh, kw] is oihw, or goihw split by group).
+      const memory::desc plain_w(wts, memory::data_type::f32, G > 1 ? Tag::goihw : Tag::oihw);
+      memory user_w(plain_w, cpu_engine(), const_cast<void*>(w.raw()));
+      p->weights = memory(p->pd.weights_desc(), cpu_engine());
+      dnnl::stream s(cpu_engine());
+      dnnl::reorder(user_w, p->weights).execute(s, user_w, p->weights);
+      s.wait();
+      p->weight_source = w;
+      slot = p;
+    }
+    prep = slot;
+  }
+
+  // Source in the primitive's layout.
+  Tensor x_blocked;
+  const Tensor* src = &x_in;
+  if (plain_src && x_channels) {
+    x_blocked = unblock(x_in, C, threads);
+    src = &x_blocked;
+  } else if (!plain_src && !x_channels) {
+    x_blocked = block(x_in, threads);
+    src = &x_blocked;
+  }
+  Tensor y(DType::Float32, blocked_shape({N, M, OH, OW}));
+  dnnl::stream stream(cpu_engine());
+  memory src_mem(prep->pd.src_desc(), cpu_engine(), const_cast<void*>(src->raw()));
+  memory dst_mem(prep->pd.dst_desc(), cpu_engine(), y.raw());
+  thread_local std::vector<float> scratch;
+  const size_t scratch_bytes = prep->pd.scratchpad_desc().get_size();
+  if (scratch.size() * sizeof(float) < scratch_bytes) scratch.resize(scratch_bytes / sizeof(float) + 16);
+  memory scratch_mem(prep->pd.scratchpad_desc(), cpu_engine(), scratch.data());
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src_mem}, {DNNL_ARG_WEIGHTS, prep->weights}, {DNNL_ARG_DST, dst_mem},
+                                       {DNNL_ARG_SCRATCHPAD, scratch_mem}};
+  memory bias_mem;
+  if (b) {
+    bias_mem = memory(prep->pd.bias_desc(), cpu_engine(), const_cast<void*>(b->raw()));
+    args[DNNL_ARG_BIAS] = bias_mem;
+  }
+  for (int i = 0, k = 0; i < st.native.len(); ++i) {
+    if (st.native.kind(i) != dnnl::primitive::kind::binary) continue;
+    args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(i) | DNNL_ARG_SRC_1] = st.binary_mem[static_cast<size_t>(k++)];
+  }
+  prep->prim.execute(stream, args);
+  stream.wait();
+
+  // The post-ops oneDNN does not compute, per channel over the blocked output.
+  const int64_t Mb = ceil_div(M, kChannelBlock), P = OH * OW;
+  if (!st.rest.empty()) {
+    parallel_for(threads, N * Mb, [&](int64_t t) {
+      const int64_t m0 = (t % Mb) * kChannelBlock, lanes = std::min(kChannelBlock, M - m0);
+      float* v = y.data<float>() + t * P * kChannelBlock;
+      thread_local std::vector<float> lane;
+      lane.resize(static_cast<size_t>(P));
+      for (int64_t l = 0; l < lanes; ++l) {
+        for (int64_t p = 0; p < P; ++p) lane[static_cast<size_t>(p)] = v[p * kChannelBlock + l];
+        st.rest.apply(lane.data(), P, m0 + l);
+        for (int64_t p = 0; p < P; ++p) v[p * kChannelBlock + l] = lane[static_cast<size_t>(p)];
+      }
+    }, N * M * P * 4);
+  }
+  return blocked_out ? y : unblock(y, M, threads);
+}
+
+#endif
+
+}  // namespace ptq::exec

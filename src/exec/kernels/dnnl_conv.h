@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: Apache-2.0
+// 2-D float32 convolution through oneDNN (Debian's libdnnl), in the channel-blocked layout its AVX-512 /
+// AVX2 kernels want: nChw16c, a tensor [N, ceil(C/16), H, W, 16] whose channels beyond C are zero.
+// - Weights are reordered into the primitive's packed layout once per weight buffer (the executor's
+//   weights live as long as it does) and shared by every thread.
+// - One primitive per input shape, created on first use and cached; oneDNN's scratchpad is per call.
+// - The primitive (and so every output bit) depends on the shape only: a plain NCHW input goes through
+//   the same primitive between two reorders (exact copies), so a plain run, a blocked run and any
+//   thread count give the same bits (tests: DnnlConv.*, Executor.Blocked*).
+// - Post-ops: a leading run of Relu / Clip / Add (one value or one per channel) runs inside the
+//   primitive (exact: max/min and one addition, as the standalone kernels compute them); the rest
+//   through PostOps on the finished output, in order.
+// Built only with PTQ_WITH_DNNL (the default when libdnnl-dev is found); otherwise the Eigen/direct
+// kernels of conv.cpp run everything.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "post_ops.h"
+#include "ptq/ir/tensor.h"
+#include "window.h"
+
+namespace ptq::exec {
+
+constexpr int64_t kChannelBlock = 16;
+
+// The blocked shape of an NCHW shape, and back.
+Shape blocked_shape(const Shape& nchw);
+// Plain NCHW copy of a blocked tensor with `channels` real channels, and the reverse (padding zeroed).
+Tensor unblock(const Tensor& blocked, int64_t channels, int threads);
+Tensor block(const Tensor& plain, int threads);
+
+// True when the library was built with oneDNN (PTQ_WITH_DNNL).
+bool have_dnnl();
+
+class DnnlConv {
+ public:
+  // nullptr when oneDNN is not built in.
+  static std::shared_ptr<DnnlConv> create(const WindowAttrs& attrs, int64_t group, const PostOps& post);
+  ~DnnlConv();
+  // True when this call can run here: float32 rank-4 input and weight, group dividing both.
+  static bool fits(const Shape& x, DType x_type, const Tensor& w, int64_t group);
+  // x: NCHW when x_channels == 0, else blocked with x_channels real channels. The output is blocked
+  // when `blocked_out` (its real channels are w.dim(0)), NCHW otherwise.
+  Tensor run(const Tensor& x, int64_t x_channels, const Tensor& w, const Tensor* b, bool blocked_out, int threads);
+
+ private:
+  struct State;
+  explicit DnnlConv(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace ptq::exec

@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: Apache-2.0
+// The channel-blocked layout between kernels (dnnl_conv.h: nChw16c, [N, ceil(C/16), H, W, 16], padding
+// zero). When the executor runs fused (nobody observes intermediates), a tensor made by a kernel that can
+// write it blocked and read by at least one kernel that can read it blocked stays blocked between them:
+// convolutions then chain without reordering to NCHW and back. Everything else sees NCHW: the executor
+// converts a blocked value before any other reader, and never blocks a graph output, a fetched tensor
+// or a tensor a subgraph reads. A blocked value lives in its slot as a float32 rank-5 tensor; the
+// executor keeps its real channel count beside it.
+// Kernels with a blocked form (make_layout_kernels): Conv heads (2-D, through oneDNN, with their fused
+// post-ops), Add and Mul of two blocked tensors of one shape (elementwise over the padded buffer:
+// 0 + 0 and 0 * 0 keep the padding zero). A blocked kernel may decline a call (returns false), and the
+// executor then runs the plain kernel on NCHW inputs; results are the same bits either way.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "ptq/exec/kernel.h"
+
+namespace ptq::exec {
+
+class PostOps;
+
+struct LayoutIO {
+  std::vector<int64_t> in_channels;  // per input: real channels when blocked, 0 when NCHW (or absent)
+  bool want_blocked = false;         // the output may stay blocked (some reader takes it blocked)
+  int64_t out_channels = 0;          // set by the kernel: real channels when it wrote the output blocked
+};
+
+using BlockedKernel = std::function<bool(KernelIO& io, LayoutIO& layout)>;
+
+// The blocked form of `node` (a group head with its post-ops, or a lone node with none) and the plain
+// kernel sharing its state (packed weights); blocked is empty when the op has no blocked form.
+struct LayoutKernels {
+  Kernel plain;
+  BlockedKernel blocked;
+};
+LayoutKernels make_layout_kernels(const Node& node, const PostOps& post);
+
+// Which inputs of `node` its blocked form reads blocked.
+bool reads_blocked(const Node& node, size_t input);
+
+}  // namespace ptq::exec

@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: Apache-2.0
+// The blocked layout between kernels (src/exec/layout.h): a fused run that keeps convolution outputs in
+// nChw16c gives the same bits as the node-by-node NCHW run and as any thread count; graph outputs,
+// fetched tensors and plain readers get NCHW (conversions counted in the profile as "Reorder").
+#include "dnnl_conv.h"
+#include "op_runner.h"
+
+using namespace ptq;
+using test::OpCase;
+
+namespace {
+
+// Channel counts off the 16-lane block (5, 24, 20) so that padding lanes exist; a residual Add and a
+// Mul of two blocked tensors; a depthwise and a strided convolution; MaxPool reads a blocked tensor
+// (one conversion); `e` is a graph output and also read by a convolution (never blocked).
+OpCase residual_case() {
+  OpCase c;
+  c.opsets = "\"\" : 13";
+  c.node =
+      "a = Conv <pads = [1, 1, 1, 1]> (x, w1, b1)\n"
+      "  r = Relu (a)\n"
+      "  d = Conv <group = 24, pads = [1, 1, 1, 1]> (r, w2, b2)\n"
+      "  p = Conv (d, w3)\n"
+      "  e = Add (p, r)\n"
+      "  f = Mul (e, d)\n"
+      "  g = MaxPool <kernel_shape = [2, 2]> (f)\n"
+      "  h = Conv <strides = [2, 2], pads = [0, 0, 1, 1]> (e, w4, b4)\n"
+      "  k = Conv (f, w5)\n"
+      "  y = Add (k, f)";
+  c.inputs = {{"x", test::random_tensor({2, 5, 13, 11}, 1, -2.0f, 2.0f)}};
+  c.initializers = {{"w1", test::random_tensor({24, 5, 3, 3}, 2)}, {"b1", test::random_tensor({24}, 3)},
+                    {"w2", test::random_tensor({24, 1, 3, 3}, 4)}, {"b2", test::random_tensor({24}, 5)},
+                    {"w3", test::random_tensor({24, 24, 1, 1}, 6)}, {"w4", test::random_tensor({20, 24, 3, 3}, 7)},
+                    {"b4", test::random_tensor({20}, 8)},        {"w5", test::random_tensor({24, 24, 1, 1}, 9)}};
+  c.outputs = {{"y", DType::Float32}, {"g", DType::Float32}, {"h", DType::Float32}, {"e", DType::Float32}};
+  return c;
+}
+
+// `reorders`: conversions to NCHW a plain reader forces when oneDNN is built in.
+exec::TensorMap run(const Graph& g, const OpCase& c, exec::ExecOptions o, const exec::RunOptions& ro = {}, int64_t reorders = 0) {
+  exec::Executor ex(g, o);
+  exec::TensorMap in;
+  for (const auto& kv : c.inputs) in[kv.first] = kv.second;
+  exec::TensorMap out = ex.run(in, ro);
+  if (o.profile) {
+    auto prof = ex.profile();
+    const int64_t got = prof.count("Reorder") ? prof.at("Reorder").calls : 0;
+    EXPECT_EQ(got, exec::have_dnnl() ? reorders : 0);
+  }
+  return out;
+}
+
+TEST(Layout, BlockedRunGivesTheNodeByNodeBits) {
+  const OpCase c = residual_case();
+  Graph g = test::op_graph(c);
+  exec::TensorMap plain = run(g, c, exec::ExecOptions{1, false, false, false});
+  for (int threads : {1, 2, 3}) {
+    // Blocked: r (Conv + Relu), d, p, k. e is a graph output (NCHW), so Mul(e, d) converts d; f is made
+    // by the plain Mul, so Add(k, f) converts k: two conversions.
+    exec::TensorMap fused = run(g, c, exec::ExecOptions{threads, true, true, true}, {}, 2);
+    for (const auto& o : c.outputs) {
+      ASSERT_EQ(fused.at(o.first).rank(), 4) << o.first << ": graph outputs are NCHW";
+      test::expect_same_bits(fused.at(o.first), plain.at(o.first), o.first + " threads " + std::to_string(threads));
+    }
+  }
+}
+
+TEST(Layout, FetchedTensorsAreNchw) {
+  const OpCase c = residual_case();
+  Graph g = test::op_graph(c);
+  exec::TensorMap plain = run(g, c, exec::ExecOptions{1, false, false, false}, exec::RunOptions{nullptr, {"a", "d"}});
+  exec::RunOptions ro;
+  ro.fetch = {"a"};  // a is fused away (Conv + Relu): the run goes node by node, nothing blocked
+  exec::TensorMap fused = run(g, c, exec::ExecOptions{2, true, true, true}, ro, 0);
+  test::expect_same_bits(fused.at("a"), plain.at("a"), "fetched a");
+  ro.fetch = {"d"};  // d would stay blocked; fetched, it is written NCHW (only k is converted)
+  exec::TensorMap fused_d = run(g, c, exec::ExecOptions{2, true, true, true}, ro, 1);
+  ASSERT_EQ(fused_d.at("d").rank(), 4);
+  test::expect_same_bits(fused_d.at("d"), plain.at("d"), "fetched d");
+  test::expect_same_bits(fused_d.at("y"), plain.at("y"), "y with d fetched");
+}
+
+TEST(Layout, BlockAndUnblockRoundTrip) {
+  Tensor x = test::random_tensor({2, 21, 3, 5}, 11);
+  Tensor b = exec::block(x, 1);
+  ASSERT_EQ(b.shape(), (Shape{2, 2, 3, 5, 16}));
+  const float* pb = b.data<float>();
+  const float* px = x.data<float>();
+  // Element (n, c, h, w) sits at [n][c / 16][h][w][c % 16]; lanes past channel 20 are zero.
+  for (int64_t n = 0; n < 2; ++n)
+    for (int64_t c = 0; c < 32; ++c)
+      for (int64_t p = 0; p < 15; ++p) {
+        const float got = pb[((n * 2 + c / 16) * 15 + p) * 16 + c % 16];
+        ASSERT_EQ(got, c < 21 ? px[(n * 21 + c) * 15 + p] : 0.0f) << n << " " << c << " " << p;
+      }
+  test::expect_same_bits(exec::unblock(b, 21, 2), x, "round trip");
+}
+
+}  // namespace
