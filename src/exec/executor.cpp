@@ -413,7 +413,7 @@ TensorMap Executor::run(const TensorMap& inputs, const RunOptions& options) cons
     if (values[static_cast<size_t>(kv.first)].defined()) result[kv.second] = values[static_cast<size_t>(kv.first)];
 
   // Fused groups only when nobody observes their intermediates.
-  bool fused = !p.groups.empty() && !(options.tap && *options.tap);
+  bool fused = options_.fuse && !(options.tap && *options.tap);
   for (const auto& f : options.fetch) fused = fused && !p.hidden.count(f);
   FrameScope scope(p.slot_of, values, options.outer);
   KernelIO io;

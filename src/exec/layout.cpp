@@ -37,33 +37,72 @@ BlockedKernel blocked_binary(Op op) {
   };
 }
 
+LayoutKernels plain_only(const Node& node) {
+  const KernelEntry* e = find_kernel(node.domain, node.op_type);
+  return {e ? e->make(node) : Kernel(), BlockedKernel()};
+}
+
+// Concat along channels of blocked inputs whose channel counts, but the last one's, fill whole blocks:
+// the blocks follow each other per image.
+bool blocked_concat(int64_t axis, KernelIO& io, LayoutIO& layout) {
+  if (io.inputs.empty() || (axis != 1 && axis != -3)) return false;
+  int64_t channels = 0, blocks = 0;
+  for (size_t k = 0; k < io.inputs.size(); ++k) {
+    const int64_t c = layout.in_channels[k];
+    if (!io.has(k) || c == 0 || io.in(k).rank() != 5 || io.in(k).dtype() != DType::Float32) return false;
+    const Shape& s = io.in(k).shape();
+    const Shape& s0 = io.in(0).shape();
+    if (s[0] != s0[0] || s[2] != s0[2] || s[3] != s0[3]) return false;
+    if (k + 1 < io.inputs.size() && c % kChannelBlock != 0) return false;
+    channels += c;
+    blocks += s[1];
+  }
+  const Shape& s0 = io.in(0).shape();
+  Tensor y(DType::Float32, {s0[0], blocks, s0[2], s0[3], kChannelBlock});
+  const int64_t per_block = s0[2] * s0[3] * kChannelBlock;
+  float* out = y.data<float>();
+  for (int64_t n = 0; n < s0[0]; ++n)
+    for (size_t k = 0; k < io.inputs.size(); ++k) {
+      const int64_t count = io.in(k).dim(1) * per_block;
+      std::memcpy(out, io.in(k).data<float>() + n * count, static_cast<size_t>(count) * sizeof(float));
+      out += count;
+    }
+  io.outputs[0] = layout.want_blocked ? std::move(y) : unblock(y, channels, io.threads);
+  layout.out_channels = layout.want_blocked ? channels : 0;
+  return true;
+}
+
+template <class Op>
+LayoutKernels binary_row(const Node& node, const PostOps& post, Op op) {
+  LayoutKernels k = plain_only(node);
+  if (post.empty()) k.blocked = blocked_binary(op);
+  return k;
+}
+
 struct LayoutRow {
   const char* op_type;
   LayoutKernels (*make)(const Node& node, const PostOps& post);
   bool (*reads)(size_t input);
 };
 
-LayoutKernels plain_only(const Node& node) {
-  const KernelEntry* e = find_kernel(node.domain, node.op_type);
-  return {e ? e->make(node) : Kernel(), BlockedKernel()};
-}
+bool first_two(size_t i) { return i < 2; }
 
+// Element-wise ops of two same-shape blocked tensors keep the padding zero: f(0, 0) == 0.
 const LayoutRow kRows[] = {
     {"Conv", make_conv_layout, [](size_t i) { return i == 0; }},
-    {"Add",
-     [](const Node& node, const PostOps& post) {
-       LayoutKernels k = plain_only(node);
-       if (post.empty()) k.blocked = blocked_binary([](float x, float y) { return x + y; });
+    {"Add", [](const Node& n, const PostOps& p) { return binary_row(n, p, [](float x, float y) { return x + y; }); }, first_two},
+    {"Sub", [](const Node& n, const PostOps& p) { return binary_row(n, p, [](float x, float y) { return x - y; }); }, first_two},
+    {"Mul", [](const Node& n, const PostOps& p) { return binary_row(n, p, [](float x, float y) { return x * y; }); }, first_two},
+    {"Max", [](const Node& n, const PostOps& p) { return binary_row(n, p, [](float x, float y) { return std::max(x, y); }); }, first_two},
+    {"Min", [](const Node& n, const PostOps& p) { return binary_row(n, p, [](float x, float y) { return std::min(x, y); }); }, first_two},
+    {"Concat",
+     [](const Node& n, const PostOps&) {
+       LayoutKernels k = plain_only(n);
+       const int64_t axis = n.attr_int("axis", 1);
+       k.blocked = [axis](KernelIO& io, LayoutIO& layout) { return blocked_concat(axis, io, layout); };
        return k;
      },
-     [](size_t i) { return i < 2; }},
-    {"Mul",
-     [](const Node& node, const PostOps& post) {
-       LayoutKernels k = plain_only(node);
-       if (post.empty()) k.blocked = blocked_binary([](float x, float y) { return x * y; });
-       return k;
-     },
-     [](size_t i) { return i < 2; }},
+     [](size_t) { return true; }},
 };
 
 const LayoutRow* find_row(const Node& node) {

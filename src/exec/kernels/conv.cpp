@@ -107,7 +107,7 @@ Kernel make_conv_with(const Node& node, const PostOps& post, std::shared_ptr<Dnn
     if (b && b->numel() != s.M) PTQ_FAIL(ModelError, "bias B ", shape_str(b->shape()), " does not have ", s.M, " values");
     if (dnnl && DnnlConv::fits(x.shape(), x.dtype(), w, group)) {
       io.outputs[0] = dnnl->run(x, 0, w, b, false, io.threads);
-      return;
+      if (io.outputs[0].defined()) return;
     }
     Shape out_shape{s.N, s.M};
     for (int64_t d : s.g.out_shape()) out_shape.push_back(d);
@@ -153,6 +153,7 @@ LayoutKernels make_conv_layout(const Node& node, const PostOps& post) {
     if (!DnnlConv::fits(logical, x.dtype(), w, group)) return false;
     if (b && (b->dtype() != DType::Float32 || b->numel() != w.dim(0))) return false;
     io.outputs[0] = dnnl->run(x, c, w, b, layout.want_blocked, io.threads);
+    if (!io.outputs[0].defined()) return false;
     layout.out_channels = layout.want_blocked ? w.dim(0) : 0;
     return true;
   };

@@ -2,6 +2,7 @@
 // oneDNN convolution and the blocked layout (dnnl_conv.h).
 #include "dnnl_conv.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -131,12 +132,41 @@ void reorder_nchw(const Shape& nchw, const void* src, Tag src_tag, void* dst, Ta
   s.wait();
 }
 
+// The post-ops oneDNN does not compute, over a blocked output with M real channels. Ops with no
+// per-channel constant run over the whole buffer at once; padding lanes are zeroed again after them
+// (Sigmoid(0) is 0.5). Per-channel ones run lane by lane.
+void apply_rest(const PostOps& rest, Tensor& y, int64_t M, int threads) {
+  if (rest.empty()) return;
+  const int64_t N = y.dim(0), Mb = y.dim(1), P = y.dim(2) * y.dim(3), block = P * kChannelBlock;
+  const bool per_channel = rest.channels() > 0 || std::any_of(rest.ops().begin(), rest.ops().end(), [](const PostOp& op) {
+    return op.kind == PostOp::Kind::Affine;
+  });
+  parallel_for(threads, N * Mb, [&](int64_t t) {
+    const int64_t m0 = (t % Mb) * kChannelBlock, lanes = std::min(kChannelBlock, M - m0);
+    float* v = y.data<float>() + t * block;
+    if (!per_channel) {
+      rest.apply(v, block, 0);
+      for (int64_t p = 0; lanes < kChannelBlock && p < P; ++p)
+        std::fill(v + p * kChannelBlock + lanes, v + (p + 1) * kChannelBlock, 0.0f);
+      return;
+    }
+    thread_local std::vector<float> lane;
+    lane.resize(static_cast<size_t>(P));
+    for (int64_t l = 0; l < lanes; ++l) {
+      for (int64_t p = 0; p < P; ++p) lane[static_cast<size_t>(p)] = v[p * kChannelBlock + l];
+      rest.apply(lane.data(), P, m0 + l);
+      for (int64_t p = 0; p < P; ++p) v[p * kChannelBlock + l] = lane[static_cast<size_t>(p)];
+    }
+  }, N * M * P * 4);
+}
+
 struct Prepared {
   dnnl::convolution_forward::primitive_desc pd;
   dnnl::convolution_forward prim;
   Tensor weight_source;  // the weight buffer `weights` was packed from (kept alive: identity by address)
   memory weights;
   bool plain_src = false;
+  bool usable = false;  // oneDNN has an optimized (non-reference) kernel for this shape
 };
 
 }  // namespace
@@ -171,6 +201,52 @@ struct DnnlConv::State {
 DnnlConv::DnnlConv(std::unique_ptr<State> state) : state_(std::move(state)) {}
 DnnlConv::~DnnlConv() = default;
 
+namespace {
+
+// The primitive for one input shape: the source read blocked (or NCHW for a few channels, or when
+// oneDNN has no optimized kernel reading it blocked), weights packed. Not usable when only oneDNN's
+// reference kernel would run (e.g. 12 channels read blocked): conv.cpp's kernels run it then.
+std::shared_ptr<Prepared> prepare(const DnnlConv::State& st, const Shape& x, const WindowGeometry& g, const Tensor& w,
+                                  bool bias) {
+  auto p = std::make_shared<Prepared>();
+  const int64_t N = x[0], C = x[1], M = w.dim(0), G = st.group;
+  const memory::dims src{N, C, x[2], x[3]}, dst{N, M, g.out[1], g.out[2]};
+  const memory::dims wts = G > 1 ? memory::dims{G, M / G, C / G, w.dim(2), w.dim(3)} : memory::dims{M, C, w.dim(2), w.dim(3)};
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  attr.set_post_ops(st.native);
+  const memory::dims strides{g.s[1], g.s[2]}, dil{g.d[1] - 1, g.d[2] - 1}, pl{g.pb[1], g.pb[2]}, pr{g.pe[1], g.pe[2]};
+  for (const bool plain_src : {C <= kPlainInputChannels, true}) {
+    try {
+      const memory::desc sd(src, memory::data_type::f32, plain_src ? Tag::nchw : Tag::nChw16c);
+      const memory::desc dd(dst, memory::data_type::f32, Tag::nChw16c);
+      const memory::desc wd(wts, memory::data_type::f32, Tag::any);
+      const memory::desc bd({M}, memory::data_type::f32, Tag::x);
+      dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, sd, wd,
+                                           bias ? bd : memory::desc(), dd, strides, dil, pl, pr);
+      p->pd = dnnl::convolution_forward::primitive_desc(desc, attr, cpu_engine());
+    } catch (const dnnl::error&) {
+      continue;
+    }
+    if (std::string(p->pd.impl_info_str()).rfind("ref", 0) == 0) continue;
+    p->prim = dnnl::convolution_forward(p->pd);
+    p->plain_src = plain_src;
+    p->usable = true;
+    // Pack the weights once (ONNX's [M, C/G, kh, kw] is oihw, or goihw split by group).
+    const memory::desc plain_w(wts, memory::data_type::f32, G > 1 ? Tag::goihw : Tag::oihw);
+    memory user_w(plain_w, cpu_engine(), const_cast<void*>(w.raw()));
+    p->weights = memory(p->pd.weights_desc(), cpu_engine());
+    dnnl::stream s(cpu_engine());
+    dnnl::reorder(user_w, p->weights).execute(s, user_w, p->weights);
+    s.wait();
+    p->weight_source = w;
+    return p;
+  }
+  return p;
+}
+
+}  // namespace
+
 std::shared_ptr<DnnlConv> DnnlConv::create(const WindowAttrs& attrs, int64_t group, const PostOps& post) {
   static const bool disabled = [] {
     const char* v = std::getenv("PTQ_NO_DNNL");
@@ -200,10 +276,9 @@ Tensor DnnlConv::run(const Tensor& x_in, int64_t x_channels, const Tensor& w, co
                      int threads) {
   State& st = *state_;
   const int64_t N = x_in.dim(0), C = x_channels ? x_channels : x_in.dim(1), H = x_in.dim(2), W = x_in.dim(3);
-  const int64_t M = w.dim(0), G = st.group;
+  const int64_t M = w.dim(0);
   const WindowGeometry g = resolve_window(st.attrs, Shape{N, C, H, W}, {w.dim(2), w.dim(3)});
   const int64_t OH = g.out[1], OW = g.out[2];
-  const bool plain_src = C <= kPlainInputChannels;
   set_omp_threads(threads);
 
   std::shared_ptr<Prepared> prep;
@@ -217,34 +292,12 @@ Tensor DnnlConv::run(const Tensor& x_in, int64_t x_channels, const Tensor& w, co
                      std::get<2>(it->first) == W && std::get<3>(it->first) == threads
                  ? st.cache.erase(it)
                  : std::next(it);
-      auto p = std::make_shared<Prepared>();
-      const memory::dims src{N, C, H, W}, dst{N, M, OH, OW};
-      const memory::dims wts = G > 1 ? memory::dims{G, M / G, C / G, w.dim(2), w.dim(3)} : memory::dims{M, C, w.dim(2), w.dim(3)};
-      const memory::desc sd(src, memory::data_type::f32, plain_src ? Tag::nchw : Tag::nChw16c);
-      const memory::desc dd(dst, memory::data_type::f32, Tag::nChw16c);
-      const memory::desc wd(wts, memory::data_type::f32, Tag::any);
-      const memory::desc bd({M}, memory::data_type::f32, Tag::x);
-      dnnl::primitive_attr attr;
-      attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-      attr.set_post_ops(st.native);
-      const memory::dims strides{g.s[1], g.s[2]}, dil{g.d[1] - 1, g.d[2] - 1}, pl{g.pb[1], g.pb[2]}, pr{g.pe[1], g.pe[2]};
-      dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, sd, wd,
-                                           b ? bd : memory::desc(), dd, strides, dil, pl, pr);
-      p->pd = dnnl::convolution_forward::primitive_desc(desc, attr, cpu_engine());
-      p->prim = dnnl::convolution_forward(p->pd);
-      p->plain_src = plain_src;
-      // Pack the weights once (ONNX's [M, C/G, kh, kw] is oihw, or goihw split by group).
-      const memory::desc plain_w(wts, memory::data_type::f32, G > 1 ? Tag::goihw : Tag::oihw);
-      memory user_w(plain_w, cpu_engine(), const_cast<void*>(w.raw()));
-      p->weights = memory(p->pd.weights_desc(), cpu_engine());
-      dnnl::stream s(cpu_engine());
-      dnnl::reorder(user_w, p->weights).execute(s, user_w, p->weights);
-      s.wait();
-      p->weight_source = w;
-      slot = p;
+      slot = prepare(st, Shape{N, C, H, W}, g, w, b != nullptr);
     }
     prep = slot;
   }
+  if (!prep->usable) return Tensor();
+  const bool plain_src = prep->plain_src;
 
   // Source in the primitive's layout.
   Tensor x_blocked;
@@ -278,21 +331,7 @@ Tensor DnnlConv::run(const Tensor& x_in, int64_t x_channels, const Tensor& w, co
   prep->prim.execute(stream, args);
   stream.wait();
 
-  // The post-ops oneDNN does not compute, per channel over the blocked output.
-  const int64_t Mb = ceil_div(M, kChannelBlock), P = OH * OW;
-  if (!st.rest.empty()) {
-    parallel_for(threads, N * Mb, [&](int64_t t) {
-      const int64_t m0 = (t % Mb) * kChannelBlock, lanes = std::min(kChannelBlock, M - m0);
-      float* v = y.data<float>() + t * P * kChannelBlock;
-      thread_local std::vector<float> lane;
-      lane.resize(static_cast<size_t>(P));
-      for (int64_t l = 0; l < lanes; ++l) {
-        for (int64_t p = 0; p < P; ++p) lane[static_cast<size_t>(p)] = v[p * kChannelBlock + l];
-        st.rest.apply(lane.data(), P, m0 + l);
-        for (int64_t p = 0; p < P; ++p) v[p * kChannelBlock + l] = lane[static_cast<size_t>(p)];
-      }
-    }, N * M * P * 4);
-  }
+  apply_rest(st.rest, y, M, threads);
   return blocked_out ? y : unblock(y, M, threads);
 }
 

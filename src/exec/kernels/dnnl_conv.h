@@ -42,11 +42,14 @@ class DnnlConv {
   // True when this call can run here: float32 rank-4 input and weight, group dividing both.
   static bool fits(const Shape& x, DType x_type, const Tensor& w, int64_t group);
   // x: NCHW when x_channels == 0, else blocked with x_channels real channels. The output is blocked
-  // when `blocked_out` (its real channels are w.dim(0)), NCHW otherwise.
+  // when `blocked_out` (its real channels are w.dim(0)), NCHW otherwise. An undefined tensor when
+  // oneDNN has only its reference kernel for this shape (the caller runs its own).
   Tensor run(const Tensor& x, int64_t x_channels, const Tensor& w, const Tensor* b, bool blocked_out, int threads);
 
- private:
+ public:
   struct State;
+
+ private:
   explicit DnnlConv(std::unique_ptr<State> state);
   std::unique_ptr<State> state_;
 };

@@ -80,6 +80,34 @@ TEST(Layout, FetchedTensorsAreNchw) {
   test::expect_same_bits(fused_d.at("y"), plain.at("y"), "y with d fetched");
 }
 
+// Concat of blocked tensors: 16 + 24 channels stay blocked (whole blocks first); 24 + 16 cannot (the
+// first input's padding would land inside the result) and goes NCHW. Max and Sub of blocked tensors.
+TEST(Layout, ConcatMaxSubOfBlockedTensors) {
+  OpCase c;
+  c.opsets = "\"\" : 13";
+  c.node =
+      "a = Conv <pads = [1, 1, 1, 1]> (x, w1)\n"
+      "  b = Conv (x, w2, b2)\n"
+      "  j = Concat <axis = 1> (a, b)\n"
+      "  k = Concat <axis = 1> (b, a)\n"
+      "  m = Conv (j, w3)\n"
+      "  n = Conv (k, w3)\n"
+      "  y = Max (m, n)\n"
+      "  z = Sub (m, n)";
+  c.inputs = {{"x", test::random_tensor({1, 7, 9, 10}, 21, -2.0f, 2.0f)}};
+  c.initializers = {{"w1", test::random_tensor({16, 7, 3, 3}, 22)}, {"w2", test::random_tensor({24, 7, 1, 1}, 23)},
+                    {"b2", test::random_tensor({24}, 24)}, {"w3", test::random_tensor({8, 40, 1, 1}, 25)}};
+  c.outputs = {{"y", DType::Float32}, {"z", DType::Float32}};
+  Graph g = test::op_graph(c);
+  exec::TensorMap plain = run(g, c, exec::ExecOptions{1, false, false, false});
+  // Conversions: a and b for Concat(b, a) (its blocked form declines). Max and Sub read m and n blocked
+  // and write their graph outputs NCHW themselves.
+  for (int threads : {1, 2}) {
+    exec::TensorMap fused = run(g, c, exec::ExecOptions{threads, true, true, true}, {}, 2);
+    for (const auto& o : c.outputs) test::expect_same_bits(fused.at(o.first), plain.at(o.first), o.first);
+  }
+}
+
 TEST(Layout, BlockAndUnblockRoundTrip) {
   Tensor x = test::random_tensor({2, 21, 3, 5}, 11);
   Tensor b = exec::block(x, 1);
