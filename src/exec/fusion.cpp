@@ -4,6 +4,7 @@
 //   BatchNormalization(t) (inference; Conv/ConvTranspose heads)        -> Affine per channel
 //   Add/Mul(t, c), Div(t, c) with c constant (one value, or one per channel for Conv heads)
 //   Relu, LeakyRelu, HardSigmoid, HardSwish, Sigmoid, Clip with constant bounds
+//   Max(t, c) / Min(t, c) with one constant value                       -> Clip on one side
 //   Sigmoid(t) -> s; Mul(t, s)                                           -> Silu
 //   Add(t, c) -> a; Clip(a, lo, hi) -> k; Mul(t, k)                      -> MulClipAdd (hard-swish parts)
 //   QuantizeLinear(t) -> q; DequantizeLinear(q), per tensor, constant parameters -> FakeQuant
@@ -165,6 +166,18 @@ bool batch_norm_affine(const Chain& ch, const Node& n, PostOp& op) {
   return true;
 }
 
+// Max(t, c) / Min(t, c) with one constant value c, t first (Max computes t < c ? c : t, as Clip's
+// max(t, lo) does; with c first a NaN or a signed zero would come out differently): a one-sided Clip.
+bool max_min_bound(const Chain& ch, const Node& n, PostOp& op) {
+  if (n.inputs.size() != 2 || n.input(0) != ch.cur || n.input(1) == ch.cur) return false;
+  const Tensor* c = float_weight(ch.g, n.input(1));
+  if (!c || c->numel() != 1 || (ch.rank >= 0 && c->rank() > ch.rank)) return false;
+  const float inf = std::numeric_limits<float>::infinity();
+  op.lo = n.op_type == "Max" ? c->data<float>()[0] : -inf;
+  op.hi = n.op_type == "Max" ? inf : c->data<float>()[0];
+  return true;
+}
+
 bool match_single(Chain& ch) {
   const int ni = sole_consumer(ch.g, ch.cur);
   if (ni < 0) return false;
@@ -183,6 +196,7 @@ bool match_single(Chain& ch) {
   else if ((t == "Add" || t == "Mul") && other_input(n, ch.cur) && read_constant(ch, *other_input(n, ch.cur), op)) op.kind = t == "Add" ? K::Add : K::Mul;
   else if (t == "Div" && n.inputs.size() == 2 && n.input(0) == ch.cur && n.input(1) != ch.cur && read_constant(ch, n.input(1), op)) op.kind = K::Div;
   else if (t == "BatchNormalization" && batch_norm_affine(ch, n, op)) op.kind = K::Affine;
+  else if ((t == "Max" || t == "Min") && max_min_bound(ch, n, op)) op.kind = K::Clip;
   else return false;
   ch.post.push(op);
   ch.absorb(ni, n.outputs[0]);

@@ -2,12 +2,15 @@
 // Kernels with a blocked form (layout.h): one row per op.
 #include "layout.h"
 
+#include <algorithm>
 #include <cstring>
+#include <limits>
 
 #include "kernels/dnnl_conv.h"
 #include "kernels/kernels.h"
 #include "kernels/parallel.h"
 #include "kernels/post_ops.h"
+#include "kernels/window.h"
 
 namespace ptq::exec {
 namespace {
@@ -72,6 +75,44 @@ bool blocked_concat(int64_t axis, KernelIO& io, LayoutIO& layout) {
   return true;
 }
 
+// 2-D MaxPool (no Indices output) over 16 channels at once; windows clipped to the input, as the plain
+// kernel does (the maximum is exact, so the order of comparisons does not matter).
+bool blocked_max_pool(const WindowAttrs& attrs, KernelIO& io, LayoutIO& layout) {
+  const int64_t c = layout.in_channels[0];
+  if (c == 0 || io.outputs.size() != 1 || attrs.kernel_shape.size() != 2 || io.in(0).rank() != 5) return false;
+  const Tensor& x = io.in(0);
+  const WindowGeometry g = resolve_window(attrs, Shape{x.dim(0), c, x.dim(2), x.dim(3)}, attrs.kernel_shape);
+  const int64_t H = g.in[1], W = g.in[2], OH = g.out[1], OW = g.out[2], planes = x.dim(0) * x.dim(1);
+  Tensor y(DType::Float32, {x.dim(0), x.dim(1), OH, OW, kChannelBlock});
+  const float* xp = x.data<float>();
+  float* yp = y.data<float>();
+  parallel_for(io.threads, planes, [&](int64_t t) {
+    const float* in = xp + t * H * W * kChannelBlock;
+    float* out = yp + t * OH * OW * kChannelBlock;
+    for (int64_t oh = 0; oh < OH; ++oh)
+      for (int64_t ow = 0; ow < OW; ++ow) {
+        float m[kChannelBlock];  // as the plain kernel: the first tap taken as it is; no tap: lowest()
+        std::fill(m, m + kChannelBlock, std::numeric_limits<float>::lowest());
+        bool first = true;
+        for (int64_t i = 0; i < g.k[1]; ++i) {
+          const int64_t h = oh * g.s[1] - g.pb[1] + i * g.d[1];
+          if (h < 0 || h >= H) continue;
+          for (int64_t j = 0; j < g.k[2]; ++j) {
+            const int64_t w = ow * g.s[2] - g.pb[2] + j * g.d[2];
+            if (w < 0 || w >= W) continue;
+            const float* v = in + (h * W + w) * kChannelBlock;
+            for (int64_t l = 0; l < kChannelBlock; ++l) m[l] = first || v[l] > m[l] ? v[l] : m[l];
+            first = false;
+          }
+        }
+        std::copy(m, m + kChannelBlock, out + (oh * OW + ow) * kChannelBlock);
+      }
+  }, y.numel() * g.k_size());
+  io.outputs[0] = layout.want_blocked ? std::move(y) : unblock(y, c, io.threads);
+  layout.out_channels = layout.want_blocked ? c : 0;
+  return true;
+}
+
 template <class Op>
 LayoutKernels binary_row(const Node& node, const PostOps& post, Op op) {
   LayoutKernels k = plain_only(node);
@@ -103,6 +144,14 @@ const LayoutRow kRows[] = {
        return k;
      },
      [](size_t) { return true; }},
+    {"MaxPool",
+     [](const Node& n, const PostOps&) {
+       LayoutKernels k = plain_only(n);
+       const WindowAttrs attrs = WindowAttrs::read(n);
+       k.blocked = [attrs](KernelIO& io, LayoutIO& layout) { return blocked_max_pool(attrs, io, layout); };
+       return k;
+     },
+     [](size_t i) { return i == 0; }},
 };
 
 const LayoutRow* find_row(const Node& node) {

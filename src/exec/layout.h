@@ -6,10 +6,12 @@
 // converts a blocked value before any other reader, and never blocks a graph output, a fetched tensor
 // or a tensor a subgraph reads. A blocked value lives in its slot as a float32 rank-5 tensor; the
 // executor keeps its real channel count beside it.
-// Kernels with a blocked form (make_layout_kernels): Conv heads (2-D, through oneDNN, with their fused
-// post-ops), Add and Mul of two blocked tensors of one shape (elementwise over the padded buffer:
-// 0 + 0 and 0 * 0 keep the padding zero). A blocked kernel may decline a call (returns false), and the
-// executor then runs the plain kernel on NCHW inputs; results are the same bits either way.
+// Kernels with a blocked form (make_layout_kernels, one row per op in layout.cpp): Conv heads (2-D,
+// through oneDNN, with their fused post-ops); Add, Sub, Mul, Max, Min of two blocked tensors of one shape
+// (elementwise over the padded buffer: f(0, 0) == 0 keeps the padding zero); Concat along channels when
+// every input but the last fills whole blocks; 2-D MaxPool. A blocked kernel may decline a call
+// (returns false), and the executor then runs the plain kernel on NCHW inputs; results are the same
+// bits either way.
 #pragma once
 
 #include <cstdint>

@@ -98,29 +98,6 @@ void set_omp_threads(int threads) {
   if (fn) fn(threads);
 }
 
-// A leading run of post-ops oneDNN computes exactly as PostOps does; returns how many.
-size_t native_post_ops(const PostOps& post, dnnl::post_ops& ops, std::vector<std::vector<float>>& binary) {
-  using K = PostOp::Kind;
-  size_t k = 0;
-  for (const PostOp& op : post.ops()) {
-    if (op.kind == K::Relu) {
-      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, 0.0f, std::numeric_limits<float>::infinity());
-    } else if (op.kind == K::Clip) {
-      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, op.lo, op.hi);
-    } else if (op.kind == K::Add && op.per_channel.empty()) {
-      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_linear, 1.0f, op.c);
-    } else if (op.kind == K::Add) {
-      const memory::dims dims{1, static_cast<int64_t>(op.per_channel.size()), 1, 1};
-      ops.append_binary(dnnl::algorithm::binary_add, memory::desc(dims, memory::data_type::f32, Tag::nchw));
-      binary.push_back(op.per_channel);
-    } else {
-      break;
-    }
-    ++k;
-  }
-  return k;
-}
-
 // Reorder between NCHW and nChw16c of the same logical shape (oneDNN caches the reorder primitives).
 void reorder_nchw(const Shape& nchw, const void* src, Tag src_tag, void* dst, Tag dst_tag, int threads) {
   set_omp_threads(threads);
@@ -132,10 +109,10 @@ void reorder_nchw(const Shape& nchw, const void* src, Tag src_tag, void* dst, Ta
   s.wait();
 }
 
-// The post-ops oneDNN does not compute, over a blocked output with M real channels. Ops with no
+// Post-ops over a blocked output with M real channels. Ops with no
 // per-channel constant run over the whole buffer at once; padding lanes are zeroed again after them
 // (Sigmoid(0) is 0.5). Per-channel ones run lane by lane.
-void apply_rest(const PostOps& rest, Tensor& y, int64_t M, int threads) {
+void apply_post_ops(const PostOps& rest, Tensor& y, int64_t M, int threads) {
   if (rest.empty()) return;
   const int64_t N = y.dim(0), Mb = y.dim(1), P = y.dim(2) * y.dim(3), block = P * kChannelBlock;
   const bool per_channel = rest.channels() > 0 || std::any_of(rest.ops().begin(), rest.ops().end(), [](const PostOp& op) {
@@ -189,11 +166,7 @@ Tensor block(const Tensor& plain, int threads) {
 struct DnnlConv::State {
   WindowAttrs attrs;
   int64_t group = 1;
-  PostOps post;       // as given
-  PostOps rest;       // what runs after the primitive
-  dnnl::post_ops native;
-  std::vector<std::vector<float>> binary;  // per-channel operands of the native binary post-ops
-  std::vector<memory> binary_mem;
+  PostOps post;  // run over the primitive's output
   std::mutex mutex;
   std::map<std::tuple<int64_t, int64_t, int64_t, int, const void*>, std::shared_ptr<Prepared>> cache;
 };
@@ -214,7 +187,6 @@ std::shared_ptr<Prepared> prepare(const DnnlConv::State& st, const Shape& x, con
   const memory::dims wts = G > 1 ? memory::dims{G, M / G, C / G, w.dim(2), w.dim(3)} : memory::dims{M, C, w.dim(2), w.dim(3)};
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-  attr.set_post_ops(st.native);
   const memory::dims strides{g.s[1], g.s[2]}, dil{g.d[1] - 1, g.d[2] - 1}, pl{g.pb[1], g.pb[2]}, pr{g.pe[1], g.pe[2]};
   for (const bool plain_src : {C <= kPlainInputChannels, true}) {
     try {
@@ -257,13 +229,6 @@ std::shared_ptr<DnnlConv> DnnlConv::create(const WindowAttrs& attrs, int64_t gro
   s->attrs = attrs;
   s->group = group;
   s->post = post;
-  const size_t native = native_post_ops(post, s->native, s->binary);
-  for (size_t i = native; i < post.ops().size(); ++i) s->rest.push(post.ops()[i]);
-  for (const auto& v : s->binary) {
-    memory m(memory::desc({1, static_cast<int64_t>(v.size()), 1, 1}, memory::data_type::f32, Tag::nchw), cpu_engine(),
-             const_cast<float*>(v.data()));
-    s->binary_mem.push_back(m);
-  }
   return std::shared_ptr<DnnlConv>(new DnnlConv(std::move(s)));
 }
 
@@ -324,14 +289,10 @@ Tensor DnnlConv::run(const Tensor& x_in, int64_t x_channels, const Tensor& w, co
     bias_mem = memory(prep->pd.bias_desc(), cpu_engine(), const_cast<void*>(b->raw()));
     args[DNNL_ARG_BIAS] = bias_mem;
   }
-  for (int i = 0, k = 0; i < st.native.len(); ++i) {
-    if (st.native.kind(i) != dnnl::primitive::kind::binary) continue;
-    args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(i) | DNNL_ARG_SRC_1] = st.binary_mem[static_cast<size_t>(k++)];
-  }
   prep->prim.execute(stream, args);
   stream.wait();
 
-  apply_rest(st.rest, y, M, threads);
+  apply_post_ops(st.post, y, M, threads);
   return blocked_out ? y : unblock(y, M, threads);
 }
 

@@ -7,9 +7,9 @@
 // - The primitive (and so every output bit) depends on the shape only: a plain NCHW input goes through
 //   the same primitive between two reorders (exact copies), so a plain run, a blocked run and any
 //   thread count give the same bits (tests: DnnlConv.*, Executor.Blocked*).
-// - Post-ops: a leading run of Relu / Clip / Add (one value or one per channel) runs inside the
-//   primitive (exact: max/min and one addition, as the standalone kernels compute them); the rest
-//   through PostOps on the finished output, in order.
+// - Post-ops run through PostOps over the finished output (not as oneDNN post-ops: a primitive with
+//   post-ops may be another implementation, summing in another order, and a fused run must give the
+//   bits of the node-by-node one).
 // Built only with PTQ_WITH_DNNL (the default when libdnnl-dev is found); otherwise the Eigen/direct
 // kernels of conv.cpp run everything.
 #pragma once

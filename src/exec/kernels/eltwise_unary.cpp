@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Unary elementwise ops: each is a scalar function (templated on float/double, some also on integer
 // types) dispatched by unary_kernel. Attributes are read once by the factory:
-//   LeakyRelu   x >= 0 ? x : alpha*x                       alpha 0.01
+//   LeakyRelu   max(x, 0) + alpha*min(x, 0)                alpha 0.01
 //   Elu         x >= 0 ? x : alpha*(e^x - 1)               alpha 1.0
 //   Celu        max(0,x) + min(0, alpha*(e^(x/alpha) - 1))   alpha 1.0
 //   Selu        gamma * (x > 0 ? x : alpha*(e^x - 1))      alpha 1.67326319217681884765625,
@@ -13,6 +13,7 @@
 //   Softplus    log(1 + e^x), computed as max(x,0) + log1p(e^-|x|) so it does not overflow
 //   Round       half to even (std::nearbyint in the default rounding mode)
 // Exp, Sigmoid, Elu and Selu use the vectorizable exp_fast (fast_math.h, <= 1 ulp) for float.
+#include <algorithm>
 #include <cmath>
 #include <type_traits>
 
@@ -77,7 +78,9 @@ struct SignOp {
 struct LeakyReluOp {
   float alpha;
   template <class T>
-  T operator()(T x) const { return x >= T(0) ? x : T(alpha) * x; }
+  // max(x, 0) + alpha * min(x, 0): x >= 0 ? x : alpha * x in a form that vectorizes (the fused
+  // epilogue, post_ops.cpp, computes the same expression).
+  T operator()(T x) const { return std::max(x, T(0)) + T(alpha) * std::min(x, T(0)); }
 };
 struct EluOp {
   float alpha;

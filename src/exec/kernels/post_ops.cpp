@@ -57,7 +57,9 @@ void PostOps::apply(float* v, int64_t n, int64_t channel) const {
       }
       case K::LeakyRelu: {
         const float a = op.c;
-        for (int64_t i = 0; i < n; ++i) v[i] = v[i] >= 0.0f ? v[i] : a * v[i];
+        // max(x, 0) + a * min(x, 0): x >= 0 ? x : a * x in a form the compiler vectorizes (as the
+        // standalone LeakyRelu kernel computes it).
+        for (int64_t i = 0; i < n; ++i) v[i] = std::max(v[i], 0.0f) + a * std::min(v[i], 0.0f);
         break;
       }
       case K::HardSigmoid: {

@@ -116,6 +116,20 @@ TEST(Fusion, GemmMatMulAndClipLeakyRelu) {
   expect_fused(run_both(c), {"LeakyRelu"}, 0.0f, "MatMul+LeakyRelu");
 }
 
+// openWakeWord: Conv -> LeakyRelu -> Max(t, c) (a floor), and Min(t, c): one-sided Clips in the
+// epilogue, with the standalone kernels' bits.
+TEST(Fusion, ConvLeakyReluMaxMinWithConstants) {
+  OpCase c = conv_case("l = LeakyRelu <alpha = 0.2> (a)\n  m = Max(l, lo)\n  y = Min(m, hi)", 20, 24, 6, 17);
+  c.initializers.push_back({"lo", Tensor::scalar<float>(-0.125f)});
+  c.initializers.push_back({"hi", test::tensor_of<float>({0.75f}, {1})});
+  expect_fused(run_both(c, 2), {"LeakyRelu", "Max", "Min"}, 0.0f, "Conv+LeakyRelu+Max+Min");
+  c = conv_case("y = Max(lo, a)", 4, 5, 7);  // the constant first: not fused (signed zeros, NaN)
+  c.initializers.push_back({"lo", Tensor::scalar<float>(0.0f)});
+  Runs r = run_both(c);
+  EXPECT_EQ(r.profile.count("Max"), 1u);
+  test::expect_same_bits(r.fused, r.plain, "Max(c, t)");
+}
+
 TEST(Fusion, ObservedIntermediatesAreNotFused) {
   // `a` is also a graph output, so the Relu must run on its own.
   OpCase c = conv_case("y = Relu(a)", 3, 4, 6);

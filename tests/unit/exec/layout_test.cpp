@@ -81,8 +81,9 @@ TEST(Layout, FetchedTensorsAreNchw) {
 }
 
 // Concat of blocked tensors: 16 + 24 channels stay blocked (whole blocks first); 24 + 16 cannot (the
-// first input's padding would land inside the result) and goes NCHW. Max and Sub of blocked tensors.
-TEST(Layout, ConcatMaxSubOfBlockedTensors) {
+// first input's padding would land inside the result) and goes NCHW. Max and Sub of blocked tensors; a
+// blocked MaxPool (ceil mode, asymmetric pads) feeding a convolution.
+TEST(Layout, ConcatMaxSubMaxPoolOfBlockedTensors) {
   OpCase c;
   c.opsets = "\"\" : 13";
   c.node =
@@ -93,11 +94,14 @@ TEST(Layout, ConcatMaxSubOfBlockedTensors) {
       "  m = Conv (j, w3)\n"
       "  n = Conv (k, w3)\n"
       "  y = Max (m, n)\n"
-      "  z = Sub (m, n)";
+      "  z = Sub (m, n)\n"
+      "  q = MaxPool <kernel_shape = [3, 3], strides = [2, 2], pads = [1, 0, 1, 1], ceil_mode = 1> (m)\n"
+      "  u = Conv (q, w4)";
   c.inputs = {{"x", test::random_tensor({1, 7, 9, 10}, 21, -2.0f, 2.0f)}};
   c.initializers = {{"w1", test::random_tensor({16, 7, 3, 3}, 22)}, {"w2", test::random_tensor({24, 7, 1, 1}, 23)},
-                    {"b2", test::random_tensor({24}, 24)}, {"w3", test::random_tensor({8, 40, 1, 1}, 25)}};
-  c.outputs = {{"y", DType::Float32}, {"z", DType::Float32}};
+                    {"b2", test::random_tensor({24}, 24)}, {"w3", test::random_tensor({8, 40, 1, 1}, 25)},
+                    {"w4", test::random_tensor({5, 8, 1, 1}, 26)}};
+  c.outputs = {{"y", DType::Float32}, {"z", DType::Float32}, {"u", DType::Float32}};
   Graph g = test::op_graph(c);
   exec::TensorMap plain = run(g, c, exec::ExecOptions{1, false, false, false});
   // Conversions: a and b for Concat(b, a) (its blocked form declines). Max and Sub read m and n blocked
