@@ -75,13 +75,30 @@ bool blocked_concat(int64_t axis, KernelIO& io, LayoutIO& layout) {
   return true;
 }
 
-// 2-D MaxPool (no Indices output) over 16 channels at once; windows clipped to the input, as the plain
-// kernel does (the maximum is exact, so the order of comparisons does not matter).
+// Maximum over the taps t in [lo, hi) of a window starting at `start` along one axis (tap t at
+// base[(start + t) * step]), 16 lanes at once; the first tap taken as it is, no tap gives lowest() (as
+// the plain kernel).
+inline void lane_max(const float* base, int64_t start, int64_t lo, int64_t hi, int64_t step, float* out) {
+  if (lo >= hi) {
+    std::fill(out, out + kChannelBlock, std::numeric_limits<float>::lowest());
+    return;
+  }
+  const float* first = base + (start + lo) * step;
+  std::copy(first, first + kChannelBlock, out);
+  for (int64_t t = lo + 1; t < hi; ++t) {
+    const float* v = base + (start + t) * step;
+    for (int64_t l = 0; l < kChannelBlock; ++l) out[l] = v[l] > out[l] ? v[l] : out[l];
+  }
+}
+
+// 2-D MaxPool (no Indices output) over 16 channels at once, separable: the maximum along each row's
+// windows, then along the columns of those (exact: the order of comparisons does not change a maximum).
 bool blocked_max_pool(const WindowAttrs& attrs, KernelIO& io, LayoutIO& layout) {
   const int64_t c = layout.in_channels[0];
   if (c == 0 || io.outputs.size() != 1 || attrs.kernel_shape.size() != 2 || io.in(0).rank() != 5) return false;
   const Tensor& x = io.in(0);
   const WindowGeometry g = resolve_window(attrs, Shape{x.dim(0), c, x.dim(2), x.dim(3)}, attrs.kernel_shape);
+  if (g.d[1] != 1 || g.d[2] != 1) return false;
   const int64_t H = g.in[1], W = g.in[2], OH = g.out[1], OW = g.out[2], planes = x.dim(0) * x.dim(1);
   Tensor y(DType::Float32, {x.dim(0), x.dim(1), OH, OW, kChannelBlock});
   const float* xp = x.data<float>();
@@ -89,25 +106,20 @@ bool blocked_max_pool(const WindowAttrs& attrs, KernelIO& io, LayoutIO& layout) 
   parallel_for(io.threads, planes, [&](int64_t t) {
     const float* in = xp + t * H * W * kChannelBlock;
     float* out = yp + t * OH * OW * kChannelBlock;
-    for (int64_t oh = 0; oh < OH; ++oh)
+    thread_local std::vector<float> rows;  // [H][OW][16]: maxima along each row's windows
+    rows.resize(static_cast<size_t>(H * OW * kChannelBlock));
+    for (int64_t h = 0; h < H; ++h)
       for (int64_t ow = 0; ow < OW; ++ow) {
-        float m[kChannelBlock];  // as the plain kernel: the first tap taken as it is; no tap: lowest()
-        std::fill(m, m + kChannelBlock, std::numeric_limits<float>::lowest());
-        bool first = true;
-        for (int64_t i = 0; i < g.k[1]; ++i) {
-          const int64_t h = oh * g.s[1] - g.pb[1] + i * g.d[1];
-          if (h < 0 || h >= H) continue;
-          for (int64_t j = 0; j < g.k[2]; ++j) {
-            const int64_t w = ow * g.s[2] - g.pb[2] + j * g.d[2];
-            if (w < 0 || w >= W) continue;
-            const float* v = in + (h * W + w) * kChannelBlock;
-            for (int64_t l = 0; l < kChannelBlock; ++l) m[l] = first || v[l] > m[l] ? v[l] : m[l];
-            first = false;
-          }
-        }
-        std::copy(m, m + kChannelBlock, out + (oh * OW + ow) * kChannelBlock);
+        const int64_t w0 = ow * g.s[2] - g.pb[2];
+        lane_max(in + h * W * kChannelBlock, w0, std::max<int64_t>(0, -w0), std::min(g.k[2], W - w0), kChannelBlock,
+                 rows.data() + (h * OW + ow) * kChannelBlock);
       }
-  }, y.numel() * g.k_size());
+    for (int64_t oh = 0; oh < OH; ++oh) {
+      const int64_t h0 = oh * g.s[1] - g.pb[1], lo = std::max<int64_t>(0, -h0), hi = std::min(g.k[1], H - h0);
+      for (int64_t ow = 0; ow < OW; ++ow)
+        lane_max(rows.data() + ow * kChannelBlock, h0, lo, hi, OW * kChannelBlock, out + (oh * OW + ow) * kChannelBlock);
+    }
+  }, y.numel() * (g.k[1] + g.k[2]));
   io.outputs[0] = layout.want_blocked ? std::move(y) : unblock(y, c, io.threads);
   layout.out_channels = layout.want_blocked ? c : 0;
   return true;

@@ -166,7 +166,8 @@ Tensor block(const Tensor& plain, int threads) {
 struct DnnlConv::State {
   WindowAttrs attrs;
   int64_t group = 1;
-  PostOps post;  // run over the primitive's output
+  PostOps post;                // run over the primitive's output
+  bool native_sigmoid = false;  // post is one Sigmoid or SiLU, run by oneDNN inside the primitive
   std::mutex mutex;
   std::map<std::tuple<int64_t, int64_t, int64_t, int, const void*>, std::shared_ptr<Prepared>> cache;
 };
@@ -187,6 +188,12 @@ std::shared_ptr<Prepared> prepare(const DnnlConv::State& st, const Shape& x, con
   const memory::dims wts = G > 1 ? memory::dims{G, M / G, C / G, w.dim(2), w.dim(3)} : memory::dims{M, C, w.dim(2), w.dim(3)};
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  if (st.native_sigmoid) {  // dnnl_conv.h: a lone Sigmoid or SiLU epilogue runs inside the primitive
+    dnnl::post_ops ops;
+    ops.append_eltwise(1.0f, st.post.ops()[0].kind == PostOp::Kind::Silu ? dnnl::algorithm::eltwise_swish : dnnl::algorithm::eltwise_logistic,
+                       1.0f, 0.0f);
+    attr.set_post_ops(ops);
+  }
   const memory::dims strides{g.s[1], g.s[2]}, dil{g.d[1] - 1, g.d[2] - 1}, pl{g.pb[1], g.pb[2]}, pr{g.pe[1], g.pe[2]};
   for (const bool plain_src : {C <= kPlainInputChannels, true}) {
     try {
@@ -229,6 +236,8 @@ std::shared_ptr<DnnlConv> DnnlConv::create(const WindowAttrs& attrs, int64_t gro
   s->attrs = attrs;
   s->group = group;
   s->post = post;
+  const auto& ops = post.ops();
+  s->native_sigmoid = ops.size() == 1 && (ops[0].kind == PostOp::Kind::Silu || ops[0].kind == PostOp::Kind::Sigmoid);
   return std::shared_ptr<DnnlConv>(new DnnlConv(std::move(s)));
 }
 
@@ -292,7 +301,7 @@ Tensor DnnlConv::run(const Tensor& x_in, int64_t x_channels, const Tensor& w, co
   prep->prim.execute(stream, args);
   stream.wait();
 
-  apply_post_ops(st.post, y, M, threads);
+  if (!st.native_sigmoid) apply_post_ops(st.post, y, M, threads);
   return blocked_out ? y : unblock(y, M, threads);
 }
 

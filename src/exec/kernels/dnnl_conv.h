@@ -9,7 +9,9 @@
 //   thread count give the same bits (tests: DnnlConv.*, Executor.Blocked*).
 // - Post-ops run through PostOps over the finished output (not as oneDNN post-ops: a primitive with
 //   post-ops may be another implementation, summing in another order, and a fused run must give the
-//   bits of the node-by-node one).
+//   bits of the node-by-node one). The exception is the one the executor already allows (fusion.h):
+//   a lone Sigmoid or SiLU epilogue (YOLO's activation) runs as oneDNN's logistic / swish inside the
+//   primitive, while the output is in cache, within a few ulp of the node-by-node run.
 // Built only with PTQ_WITH_DNNL (the default when libdnnl-dev is found); otherwise the Eigen/direct
 // kernels of conv.cpp run everything.
 #pragma once
