@@ -2,7 +2,8 @@
 // Conv (opsets 1, 11), float32, 1-D to 3-D, any group, strides, dilations, pads, auto_pad, optional
 // bias, optional fused post-ops (executor fusion, post_ops.h):
 //   Y[n, m, o] = B[m] + sum_{c in group(m), t in window} W[m, c, t] * X[n, c, o * s - pad + t * d]
-// oneDNN (dnnl_conv.h) runs every 2-D convolution when built in; otherwise four paths:
+// oneDNN (dnnl_conv.h) runs every 1-D and 2-D convolution it has an optimized kernel for; otherwise
+// four paths:
 //   - depthwise-like (one input channel per group, 1-D/2-D; with group 1 only up to a 7x7 window):
 //     direct per plane (depthwise.cpp);
 //   - 2-D, unit strides and dilations, windows up to 7x7 (3x3 "same" layers) on maps wide for their
@@ -150,7 +151,7 @@ LayoutKernels make_conv_layout(const Node& node, const PostOps& post) {
     if (c > 0 && !blocked_in) return false;
     // The plain kernel validates every other case (and reports errors with their context).
     const Shape logical = blocked_in ? Shape{x.dim(0), c, x.dim(2), x.dim(3)} : x.shape();
-    if (!DnnlConv::fits(logical, x.dtype(), w, group)) return false;
+    if (logical.size() != 4 || !DnnlConv::fits(logical, x.dtype(), w, group)) return false;
     if (b && (b->dtype() != DType::Float32 || b->numel() != w.dim(0))) return false;
     io.outputs[0] = dnnl->run(x, c, w, b, layout.want_blocked, io.threads);
     if (!io.outputs[0].defined()) return false;

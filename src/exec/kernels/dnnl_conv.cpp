@@ -109,31 +109,19 @@ void reorder_nchw(const Shape& nchw, const void* src, Tag src_tag, void* dst, Ta
   s.wait();
 }
 
-// Post-ops over a blocked output with M real channels. Ops with no
-// per-channel constant run over the whole buffer at once; padding lanes are zeroed again after them
-// (Sigmoid(0) is 0.5). Per-channel ones run lane by lane.
-void apply_post_ops(const PostOps& rest, Tensor& y, int64_t M, int threads) {
-  if (rest.empty()) return;
+// Post-ops over a blocked output with M real channels, block by block; padding lanes are zeroed again
+// after them (Sigmoid(0) is 0.5).
+void apply_post_ops(const PostOps& post, Tensor& y, int64_t M, int threads) {
+  if (post.empty()) return;
   const int64_t N = y.dim(0), Mb = y.dim(1), P = y.dim(2) * y.dim(3), block = P * kChannelBlock;
-  const bool per_channel = rest.channels() > 0 || std::any_of(rest.ops().begin(), rest.ops().end(), [](const PostOp& op) {
-    return op.kind == PostOp::Kind::Affine;
-  });
   parallel_for(threads, N * Mb, [&](int64_t t) {
     const int64_t m0 = (t % Mb) * kChannelBlock, lanes = std::min(kChannelBlock, M - m0);
+    int64_t channel[kChannelBlock];
+    for (int64_t l = 0; l < kChannelBlock; ++l) channel[l] = l < lanes ? m0 + l : -1;
     float* v = y.data<float>() + t * block;
-    if (!per_channel) {
-      rest.apply(v, block, 0);
-      for (int64_t p = 0; lanes < kChannelBlock && p < P; ++p)
-        std::fill(v + p * kChannelBlock + lanes, v + (p + 1) * kChannelBlock, 0.0f);
-      return;
-    }
-    thread_local std::vector<float> lane;
-    lane.resize(static_cast<size_t>(P));
-    for (int64_t l = 0; l < lanes; ++l) {
-      for (int64_t p = 0; p < P; ++p) lane[static_cast<size_t>(p)] = v[p * kChannelBlock + l];
-      rest.apply(lane.data(), P, m0 + l);
-      for (int64_t p = 0; p < P; ++p) v[p * kChannelBlock + l] = lane[static_cast<size_t>(p)];
-    }
+    post.apply_blocked(v, block, channel);
+    for (int64_t p = 0; lanes < kChannelBlock && p < P; ++p)
+      std::fill(v + p * kChannelBlock + lanes, v + (p + 1) * kChannelBlock, 0.0f);
   }, N * M * P * 4);
 }
 
@@ -242,16 +230,22 @@ std::shared_ptr<DnnlConv> DnnlConv::create(const WindowAttrs& attrs, int64_t gro
 }
 
 bool DnnlConv::fits(const Shape& x, DType x_type, const Tensor& w, int64_t group) {
-  return x_type == DType::Float32 && w.dtype() == DType::Float32 && x.size() == 4 && w.rank() == 4 && group > 0 &&
-         w.dim(0) % group == 0 && w.dim(1) * group == x[1] && w.numel() > 0 && x[0] > 0 && x[2] > 0 && x[3] > 0;
+  const bool rank_ok = (x.size() == 4 || x.size() == 3) && w.rank() == static_cast<int>(x.size());
+  return x_type == DType::Float32 && w.dtype() == DType::Float32 && rank_ok && group > 0 && w.dim(0) % group == 0 &&
+         w.dim(1) * group == x[1] && w.numel() > 0 && shape_numel(x) > 0;
 }
 
 Tensor DnnlConv::run(const Tensor& x_in, int64_t x_channels, const Tensor& w, const Tensor* b, bool blocked_out,
                      int threads) {
   State& st = *state_;
-  const int64_t N = x_in.dim(0), C = x_channels ? x_channels : x_in.dim(1), H = x_in.dim(2), W = x_in.dim(3);
-  const int64_t M = w.dim(0);
-  const WindowGeometry g = resolve_window(st.attrs, Shape{N, C, H, W}, {w.dim(2), w.dim(3)});
+  // A 1-D convolution (NCL, plain only) runs as a 2-D one of height 1: its geometry's height slot is 1.
+  const bool one_d = x_in.rank() == 3;
+  if (one_d && x_channels) PTQ_FAIL(Error, "a blocked input must be 4-D");
+  const int64_t N = x_in.dim(0), C = x_channels ? x_channels : x_in.dim(1);
+  const int64_t H = one_d ? 1 : x_in.dim(2), W = x_in.dim(one_d ? 2 : 3), M = w.dim(0);
+  const Tensor w4 = one_d ? w.reshaped({M, w.dim(1), 1, w.dim(2)}) : w;
+  const WindowGeometry g = one_d ? resolve_window(st.attrs, x_in.shape(), {w.dim(2)})
+                                 : resolve_window(st.attrs, Shape{N, C, H, W}, {w.dim(2), w.dim(3)});
   const int64_t OH = g.out[1], OW = g.out[2];
   set_omp_threads(threads);
 
@@ -266,7 +260,7 @@ Tensor DnnlConv::run(const Tensor& x_in, int64_t x_channels, const Tensor& w, co
                      std::get<2>(it->first) == W && std::get<3>(it->first) == threads
                  ? st.cache.erase(it)
                  : std::next(it);
-      slot = prepare(st, Shape{N, C, H, W}, g, w, b != nullptr);
+      slot = prepare(st, Shape{N, C, H, W}, g, w4, b != nullptr);
     }
     prep = slot;
   }
@@ -302,6 +296,7 @@ Tensor DnnlConv::run(const Tensor& x_in, int64_t x_channels, const Tensor& w, co
   stream.wait();
 
   if (!st.native_sigmoid) apply_post_ops(st.post, y, M, threads);
+  if (one_d) return unblock(y, M, threads).reshaped({N, M, OW});
   return blocked_out ? y : unblock(y, M, threads);
 }
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// 2-D float32 convolution through oneDNN (Debian's libdnnl), in the channel-blocked layout its AVX-512 /
+// 1-D and 2-D float32 convolution through oneDNN (Debian's libdnnl), in the channel-blocked layout its AVX-512 /
 // AVX2 kernels want: nChw16c, a tensor [N, ceil(C/16), H, W, 16] whose channels beyond C are zero.
 // - Weights are reordered into the primitive's packed layout once per weight buffer (the executor's
 //   weights live as long as it does) and shared by every thread.
@@ -41,7 +41,8 @@ class DnnlConv {
   // nullptr when oneDNN is not built in.
   static std::shared_ptr<DnnlConv> create(const WindowAttrs& attrs, int64_t group, const PostOps& post);
   ~DnnlConv();
-  // True when this call can run here: float32 rank-4 input and weight, group dividing both.
+  // True when this call can run here: float32 input and weight of rank 4 (or 3: a 1-D convolution,
+  // NCL, run as one of height 1, NCHW in and out), group dividing both.
   static bool fits(const Shape& x, DType x_type, const Tensor& w, int64_t group);
   // x: NCHW when x_channels == 0, else blocked with x_channels real channels. The output is blocked
   // when `blocked_out` (its real channels are w.dim(0)), NCHW otherwise. An undefined tensor when

@@ -17,36 +17,45 @@ int64_t PostOps::channels() const {
 
 namespace {
 
-float channel_value(const PostOp& op, int64_t channel) {
-  return op.per_channel.empty() ? op.c : op.per_channel[static_cast<size_t>(channel)];
+// The constant of each of W lanes (channel[l] < 0: a padding lane, given 1).
+template <int W>
+void lane_values(const std::vector<float>& per_channel, float c, const int64_t* channel, float* out) {
+  for (int l = 0; l < W; ++l)
+    out[l] = per_channel.empty() ? c : channel[l] < 0 ? 1.0f : per_channel[static_cast<size_t>(channel[l])];
 }
 
 }  // namespace
 
-void PostOps::apply(float* v, int64_t n, int64_t channel) const {
+// n values in groups of W lanes; lane l of every group belongs to channel[l]. W = 1: one plane of one
+// channel; W = 16: a block of the channel-blocked layout. The arithmetic per element is the same.
+template <int W>
+void PostOps::apply_lanes(float* v, int64_t n, const int64_t* channel) const {
   using K = PostOp::Kind;
+  const int64_t groups = n / W;
+  float k[W], k2[W];
   for (const PostOp& op : ops_) {
     switch (op.kind) {
-      case K::Add: {
-        const float c = channel_value(op, channel);
-        for (int64_t i = 0; i < n; ++i) v[i] = v[i] + c;
+      case K::Add:
+        lane_values<W>(op.per_channel, op.c, channel, k);
+        for (int64_t g = 0; g < groups; ++g)
+          for (int l = 0; l < W; ++l) v[g * W + l] = v[g * W + l] + k[l];
         break;
-      }
-      case K::Mul: {
-        const float c = channel_value(op, channel);
-        for (int64_t i = 0; i < n; ++i) v[i] = v[i] * c;
+      case K::Mul:
+        lane_values<W>(op.per_channel, op.c, channel, k);
+        for (int64_t g = 0; g < groups; ++g)
+          for (int l = 0; l < W; ++l) v[g * W + l] = v[g * W + l] * k[l];
         break;
-      }
-      case K::Div: {
-        const float c = channel_value(op, channel);
-        for (int64_t i = 0; i < n; ++i) v[i] = v[i] / c;
+      case K::Div:
+        lane_values<W>(op.per_channel, op.c, channel, k);
+        for (int64_t g = 0; g < groups; ++g)
+          for (int l = 0; l < W; ++l) v[g * W + l] = v[g * W + l] / k[l];
         break;
-      }
-      case K::Affine: {
-        const float a = op.per_channel[static_cast<size_t>(channel)], b = op.per_channel_b[static_cast<size_t>(channel)];
-        for (int64_t i = 0; i < n; ++i) v[i] = v[i] * a + b;
+      case K::Affine:
+        lane_values<W>(op.per_channel, 0.0f, channel, k);
+        lane_values<W>(op.per_channel_b, 0.0f, channel, k2);
+        for (int64_t g = 0; g < groups; ++g)
+          for (int l = 0; l < W; ++l) v[g * W + l] = v[g * W + l] * k[l] + k2[l];
         break;
-      }
       case K::Relu:
         for (int64_t i = 0; i < n; ++i) v[i] = v[i] > 0.0f ? v[i] : 0.0f;
         break;
@@ -81,5 +90,9 @@ void PostOps::apply(float* v, int64_t n, int64_t channel) const {
     }
   }
 }
+
+void PostOps::apply(float* v, int64_t n, int64_t channel) const { apply_lanes<1>(v, n, &channel); }
+
+void PostOps::apply_blocked(float* v, int64_t n, const int64_t* channel) const { apply_lanes<16>(v, n, channel); }
 
 }  // namespace ptq::exec
