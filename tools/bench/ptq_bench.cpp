@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "ptq/util/allocator.h"
 #include "ptq/exec/executor.h"
 #include "ptq/ir/npy.h"
 #include "ptq/ir/onnx_io.h"
@@ -117,6 +118,7 @@ int run(const std::string& model_path, const BenchOptions& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  ptq::tune_allocator();
   CLI::App app{"Time ptq's executor on a model", "ptq_bench"};
   std::string model;
   BenchOptions o;

@@ -7,6 +7,7 @@
 #include <exception>
 
 #include "commands.h"
+#include "ptq/util/allocator.h"
 #include "ptq/util/error.h"
 #include "ptq/util/log.h"
 
@@ -62,6 +63,7 @@ constexpr const char* kExamples = R"(Examples:
 }  // namespace
 
 int main(int argc, char** argv) {
+  ptq::tune_allocator();
   CLI::App app{"ptq: post-training quantization of ONNX models", "quantize"};
   app.footer(kExamples);
   app.set_version_flag("--version", std::string("quantize (ptq) ") + PTQ_VERSION);
