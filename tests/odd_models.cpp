@@ -48,6 +48,17 @@ onnx::ModelProto small_cnn(const std::string& x_dims, const std::string& y_dims,
   return m;
 }
 
+onnx::ModelProto ir3_cnn() {
+  onnx::ModelProto m = small_cnn("N,3,10,12", "", 3, 8);
+  for (const auto& t : std::vector<onnx::TensorProto>(m.graph().initializer().begin(), m.graph().initializer().end())) {
+    auto& type = *m.mutable_graph()->add_input()->mutable_type()->mutable_tensor_type();
+    m.mutable_graph()->mutable_input(m.graph().input_size() - 1)->set_name(t.name());
+    type.set_elem_type(t.data_type());
+    for (auto d : t.dims()) type.mutable_shape()->add_dim()->set_dim_value(d);
+  }
+  return m;
+}
+
 onnx::ModelProto small_mlp(const std::string& x_dims, const std::string& y_dims) {
   onnx::ModelProto m = parse_text_model(header(7, 13) + "mlp (" + typed("x", x_dims) + ") => (" + typed("y", y_dims) +
                                         ") {\n"
@@ -59,9 +70,9 @@ onnx::ModelProto small_mlp(const std::string& x_dims, const std::string& y_dims)
   return m;
 }
 
-onnx::ModelProto old_opset_cnn(int64_t opset) {
+onnx::ModelProto old_opset_cnn(int64_t opset, const std::string& mode) {
   const std::string bn = opset < 9 ? "BatchNormalization <spatial = 1>" : "BatchNormalization";
-  const std::string up = opset < 9 ? "Upsample <mode = \"nearest\", scales = [1.0, 1.0, 2.0, 2.0]> (r1)" : "Upsample <mode = \"nearest\"> (r1, scales)";
+  const std::string up = "Upsample <mode = \"" + mode + "\"" + (opset < 9 ? ", scales = [1.0, 1.0, 2.0, 2.0]> (r1)" : "> (r1, scales)");
   onnx::ModelProto m = parse_text_model(header(3, opset) +
                                         "old (float[1,3,8,8] x) => (float[1,5] y) {\n"
                                         "  n = " + bn + " (x, s, bb, mu, var)\n"

@@ -47,8 +47,10 @@ VI merged(const VI& declared, const VI& actual) {
     *t.mutable_shape() = b.shape();
     return out;
   }
-  for (int i = 0; i < b.shape().dim_size(); ++i)
-    if (is_known(b.shape().dim(i))) *t.mutable_shape()->mutable_dim(i) = b.shape().dim(i);
+  for (int i = 0; i < b.shape().dim_size(); ++i) {  // a number, or a name for an unknown dim (declared names stay)
+    const auto& d = b.shape().dim(i);
+    if (has_value(d) || (is_known(d) && !is_known(a.shape().dim(i)))) *t.mutable_shape()->mutable_dim(i) = d;
+  }
   return out;
 }
 

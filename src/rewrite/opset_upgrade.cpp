@@ -189,10 +189,8 @@ bool convert_upsample(onnx::NodeProto& n, UpgradeContext& ctx) {
   return true;
 }
 
-bool convert_batchnorm(onnx::NodeProto& n, UpgradeContext&) {
-  const onnx::AttributeProto* spatial = find_attr(n, "spatial");
-  if (spatial && spatial->i() == 0) return false;
-  erase_attr(n, "spatial");
+bool convert_batchnorm(onnx::NodeProto& n, UpgradeContext& ctx) {
+  if (!convert_batchnorm_9(n, ctx)) return false;  // a model raised from below 9 to 14 at once
   erase_attr(n, "is_test");
   return n.output_size() == 1;  // training outputs changed meaning in 14
 }
@@ -228,7 +226,7 @@ const UpgradeRow kUpgradeTable[] = {
     {"Slice",               10, &convert_slice,         "starts/ends/axes became inputs"},
     {"TopK",                10, &convert_topk,          "k became an input"},
     {"Dropout",             10, &convert_dropout_mask,  "the mask output became bool"},
-    {"Upsample",            10, &convert_upsample,      "Upsample was deprecated (Resize-11, asymmetric coordinates)"},
+    {"Upsample",            10, &convert_upsample,      "Upsample was replaced by Resize (modes nearest and linear convert)"},
     {"Resize",              11, nullptr,                "Resize-10 coordinate mapping differs from Resize-11"},
     {"Clip",                11, &convert_clip,          "min/max became inputs"},
     {"Pad",                 11, &convert_pad,           "pads/value became inputs"},

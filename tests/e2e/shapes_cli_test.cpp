@@ -124,13 +124,7 @@ nlohmann::json numbers(const std::string& out) {
 // ---- value_info ----------------------------------------------------------------------------------------
 
 TEST(ShapesCli, Ir3ModelWithoutValueInfoAndShapelessOutputIsWrittenWithInferredShapes) {
-  onnx::ModelProto m = small_cnn("N,3,10,12", "", 3, 8);
-  for (const auto& t : std::vector<onnx::TensorProto>(m.graph().initializer().begin(), m.graph().initializer().end())) {
-    auto* in = m.mutable_graph()->add_input();  // IR 3: initializers are graph inputs too
-    in->set_name(t.name());
-    in->mutable_type()->mutable_tensor_type()->set_elem_type(t.data_type());
-    for (auto d : t.dims()) in->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(d);
-  }
+  const onnx::ModelProto m = ir3_cnn();
   ASSERT_EQ(m.graph().value_info_size(), 0);
   const fs::path dir = fresh_dir();
   write_model(m, dir / "ir3.onnx");
@@ -181,7 +175,7 @@ TEST(ShapesCli, ContradictingValueInfoIsReplacedWithOneWarningEach) {
 
 // Opset 18 is newer than ONNX 1.12's shape inference, which reads ReduceMean-18 (axes input) as
 // ReduceMean-13 and would reduce every axis ([1,1,1]): a run of the first sample tells.
-TEST(ShapesCli, WhatInferenceCannotTellIsTakenFromARun) {
+onnx::ModelProto opset18_model() {
   onnx::ModelProto m = parse_text_model(R"(
 <ir_version: 8, opset_import: ["" : 18]>
 g (float[2,6,8] x) => (float y) {
@@ -193,8 +187,12 @@ g (float[2,6,8] x) => (float y) {
   add_initializer(m, "w", random_tensor({8, 4}, 31));
   add_initializer(m, "axes", Tensor::from_vector<int64_t>({-1}, {1}));
   set_value_info(m, "m", onnx::TensorProto::FLOAT, {"2", "6", "5"});
+  return m;
+}
+
+TEST(ShapesCli, WhatInferenceCannotTellIsTakenFromARun) {
   const fs::path dir = fresh_dir();
-  write_model(m, dir / "new.onnx");
+  write_model(opset18_model(), dir / "new.onnx");
   write_samples(dir / "calib", "x", {2, 6, 8}, 3, 300);
   RunResult r = run_quantize(q(dir / "new.onnx") + " --calib " + q(dir / "calib") + " -o " + q(dir / "q.onnx"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -205,6 +203,25 @@ g (float[2,6,8] x) => (float y) {
   const onnx::ModelProto out = load(dir / "q.onnx");
   EXPECT_EQ(entry_str(out, "m"), "1 [2,6,4]");
   EXPECT_EQ(entry_str(out, "y"), "1 [2,6,1]");
+}
+
+TEST(ShapesCli, RepairedModelsAreTheSameBytesWhateverTheThreads) {
+  const fs::path dir = fresh_dir();
+  write_model(opset18_model(), dir / "new.onnx");
+  write_samples(dir / "calib", "x", {2, 6, 8}, 4, 300);
+  write_model(small_cnn("N,C,H,W", ""), dir / "cnn.onnx");
+  write_samples(dir / "calib_cnn", "x", {2, 3, 10, 12}, 4, 300);
+  for (const auto& [model, calib] : {std::pair{"new", "calib"}, std::pair{"cnn", "calib_cnn"}}) {
+    std::string bytes;
+    for (const char* threads : {"1", "2", "3"}) {
+      const fs::path out = dir / (std::string(model) + threads + ".onnx");
+      RunResult r = run_quantize(q(dir / (std::string(model) + ".onnx")) + " --calib " + q(dir / calib) + " -q --threads " + threads +
+                                 " -o " + q(out));
+      ASSERT_EQ(r.exit_code, 0) << model << " " << threads << ": " << r.err;
+      if (bytes.empty()) bytes = read_bytes(out);
+      else EXPECT_EQ(read_bytes(out), bytes) << model << " --threads " << threads;
+    }
+  }
 }
 
 // ---- symbolic dims -------------------------------------------------------------------------------------
@@ -268,9 +285,12 @@ TEST(ShapesCli, Opsets7To9AreRaisedTo11) {
     EXPECT_EQ(std::count(ops.begin(), ops.end(), "Upsample"), 0) << opset;
     EXPECT_EQ(std::count(ops.begin(), ops.end(), "Resize"), 1) << opset;
     for (const auto& n : out.graph().node()) {
-      if (n.op_type() == "BatchNormalization")
+      if (n.op_type() == "BatchNormalization") {
         for (const auto& a : n.attribute()) EXPECT_NE(a.name(), "spatial") << opset;
-      if (n.op_type() == "Resize") EXPECT_EQ(n.input_size(), 3) << opset;  // X, roi, scales
+      }
+      if (n.op_type() == "Resize") {
+        EXPECT_EQ(n.input_size(), 3) << opset;  // X, roi, scales
+      }
     }
   }
 }

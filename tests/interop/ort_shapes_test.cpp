@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Old opsets and odd graphs (tests/odd_models.h) quantized by the `quantize` CLI, then run in ONNX
-// Runtime: opsets 7-9 raised to 11, models whose input dims are all symbolic (run on inputs of another
+// Runtime: opsets 7-9 raised to 11 (Upsample nearest and linear become Resize-11), models whose input dims are all symbolic (run on inputs of another
 // size than the calibration samples), an IR-3 model without value_info and an output without a shape,
 // value_info contradicting the real shapes, a training-mode BatchNormalization. For each: ONNX Runtime
 // loads and runs the written model (default optimizations), its output stays close to the FP32 model's
@@ -37,17 +37,6 @@ struct Case {
   Shape calib, eval;                             // x of the calibration samples and of the evaluation input
 };
 
-onnx::ModelProto ir3_without_value_info() {
-  onnx::ModelProto m = small_cnn("N,3,10,12", "", 3, 8);
-  for (const auto& t : std::vector<onnx::TensorProto>(m.graph().initializer().begin(), m.graph().initializer().end())) {
-    auto* in = m.mutable_graph()->add_input();  // IR 3: initializers are graph inputs too
-    in->set_name(t.name());
-    in->mutable_type()->mutable_tensor_type()->set_elem_type(t.data_type());
-    for (auto d : t.dims()) in->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(d);
-  }
-  return m;
-}
-
 onnx::ModelProto contradicting() {
   onnx::ModelProto m = small_cnn("2,3,10,12", "2,5");
   set_value_info(m, "c1", onnx::TensorProto::INT64, {"2", "4", "10", "12"});  // ONNX Runtime refuses this one
@@ -59,10 +48,12 @@ onnx::ModelProto contradicting() {
 std::vector<Case> cases() {
   std::vector<Case> c;
   for (int64_t opset : {7, 8, 9})
-    c.push_back({"opset" + std::to_string(opset), [opset] { return old_opset_cnn(opset); }, nullptr, {1, 3, 8, 8}, {1, 3, 8, 8}});
+    for (const std::string mode : {"nearest", "linear"})
+      c.push_back({"opset" + std::to_string(opset) + "_" + mode, [opset, mode] { return old_opset_cnn(opset, mode); }, nullptr,
+                   {1, 3, 8, 8}, {1, 3, 8, 8}});
   c.push_back({"symbolic_cnn", [] { return small_cnn("N,C,H,W", "N,K"); }, nullptr, {2, 3, 10, 12}, {3, 3, 7, 9}});
   c.push_back({"symbolic_mlp", [] { return small_mlp("B,T,D", "B,T,K"); }, nullptr, {2, 5, 6}, {3, 4, 6}});
-  c.push_back({"ir3_no_value_info", ir3_without_value_info, nullptr, {2, 3, 10, 12}, {3, 3, 10, 12}});
+  c.push_back({"ir3_no_value_info", ir3_cnn, nullptr, {2, 3, 10, 12}, {3, 3, 10, 12}});
   c.push_back({"contradicting_value_info", contradicting, [] { return small_cnn("2,3,10,12", "2,5"); }, {2, 3, 10, 12}, {2, 3, 10, 12}});
   c.push_back({"training_batch_norm", training_bn_cnn, nullptr, {2, 3, 8, 8}, {3, 3, 8, 8}});
   return c;
@@ -133,3 +124,55 @@ std::string case_name(const ::testing::TestParamInfo<Case>& info) { return info.
 INSTANTIATE_TEST_SUITE_P(OddGraphs, OrtShapes, ::testing::ValuesIn(cases()), case_name);
 
 }  // namespace
+
+namespace {
+
+// Weights-only 8-bit 1x1 Conv: its output differs from FP32 by well under this (relative to the output's
+// largest magnitude); a sampling point of Resize differing from Upsample's would differ by O(1) there.
+constexpr double kDynamicRel = 0.02;
+
+double max_rel_diff(const Tensor& got, const Tensor& want) {
+  double m = 0;
+  for (int64_t i = 0; i < got.numel(); ++i) m = std::max(m, std::fabs(double(got.data<float>()[i]) - want.data<float>()[i]));
+  return m / std::max(max_abs(want), 1e-30);
+}
+
+}  // namespace
+
+// Upsample-7/9 (nearest, linear; a non-integer scale) raised to Resize-11: ONNX Runtime's output of the
+// written model (weights-only quantized 1x1 Conv after it) against its output of the original.
+TEST(OrtShapesUpsample, ResizeSamplesThePointsUpsampleDid) {
+  for (int64_t opset : {7, 9})
+    for (const std::string mode : {"nearest", "linear"}) {
+      const std::string up = "Upsample <mode = \"" + mode + "\"" + (opset < 9 ? ", scales = [1.0, 1.0, 2.0, 1.5]> (x)" : "> (x, scales)");
+      onnx::ModelProto m = parse_text_model("<ir_version: 4, opset_import: [\"\" : " + std::to_string(opset) +
+                                            "]>\nup (float[1,2,5,7] x) => (float[1,3,10,10] y) {\n  u = " + up +
+                                            "\n  y = Conv(u, w)\n}\n");
+      add_initializer(m, "w", random_tensor({3, 2, 1, 1}, 51));
+      if (opset >= 9) add_initializer(m, "scales", Tensor::from_vector<float>({1.0f, 1.0f, 2.0f, 1.5f}, {4}));
+      const fs::path dir = fresh_dir() / (std::to_string(opset) + mode);
+      fs::create_directories(dir);
+      write_model(m, dir / "up.onnx");
+      RunResult r = run_quantize("'" + (dir / "up.onnx").string() + "' --mode dynamic -q -o '" + (dir / "q.onnx").string() + "'");
+      ASSERT_EQ(r.exit_code, 0) << r.err;
+      onnx::ModelProto q;
+      ASSERT_TRUE(q.ParseFromString(read_bytes(dir / "q.onnx")));
+      int resizes = 0;
+      for (const auto& n : q.graph().node()) resizes += n.op_type() == "Resize";
+      EXPECT_EQ(resizes, 1) << opset << mode;
+      const exec::TensorMap inputs{{"x", random_tensor({1, 2, 5, 7}, 52)}};
+      const OrtRun want = ort_run(m, inputs, dir / "fp32"), got = ort_run(q, inputs, dir / "q"),
+                   plain = ort_run(q, inputs, dir / "plain", {"disabled", {}});
+      ASSERT_TRUE(want.ok && got.ok && plain.ok) << want.error << got.error << plain.error;
+      exec::ExecOptions one_thread;
+      one_thread.threads = 1;
+      const Graph qg = build_graph(q);
+      const Tensor mine = exec::Executor(qg, one_thread).run(inputs).at("y");
+      const double vs_fp32 = max_rel_diff(got.outputs.at("y"), want.outputs.at("y"));
+      const double vs_ort = max_rel_diff(mine, plain.outputs.at("y"));
+      std::printf("[interop] upsample opset %lld %-7s: vs FP32 %.2e, executor vs ONNX Runtime %.2e\n", static_cast<long long>(opset),
+                  mode.c_str(), vs_fp32, vs_ort);
+      EXPECT_LE(vs_fp32, kDynamicRel) << opset << " " << mode;
+      EXPECT_LE(vs_ort, kExecutorFloatTol) << opset << " " << mode;
+    }
+}
