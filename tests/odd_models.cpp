@@ -98,6 +98,23 @@ onnx::ModelProto training_bn_cnn() {
   return m;
 }
 
+onnx::ModelProto custom_domain_mlp() {
+  onnx::ModelProto m = parse_text_model(R"(
+<ir_version: 7, opset_import: ["" : 13, "com.microsoft" : 1]>
+g (float[2,4] x) => (float y) {
+  h = MatMul(x, w)
+  s = com.microsoft.DequantizeLinear (q8, sc, zp)
+  y = Add (h, s)
+}
+)");
+  m.mutable_graph()->mutable_output(0)->mutable_type()->mutable_tensor_type()->clear_shape();
+  add_initializer(m, "w", random_tensor({4, 3}, 61));
+  add_initializer(m, "q8", Tensor::from_vector<int8_t>({10, -20, 30}, {3}));
+  add_initializer(m, "sc", Tensor::scalar<float>(0.01f));
+  add_initializer(m, "zp", Tensor::scalar<int8_t>(0));
+  return m;
+}
+
 void set_value_info(onnx::ModelProto& model, const std::string& name, int elem_type, const std::vector<std::string>& dims) {
   onnx::ValueInfoProto* vi = nullptr;
   for (auto* list : {model.mutable_graph()->mutable_value_info(), model.mutable_graph()->mutable_output()})

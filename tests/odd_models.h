@@ -34,6 +34,10 @@ onnx::ModelProto old_opset_cnn(int64_t opset, const std::string& mode = "nearest
 // outputs bn, running mean rm, running var rv) → Relu → y; rm is a graph output too.
 onnx::ModelProto training_bn_cnn();
 
+// Opset 13 + com.microsoft (no schemas in ONNX 1.12): x [2,4] → MatMul (4x3) → Add (com.microsoft
+// DequantizeLinear of an int8 constant [3]) → y, declared without a shape.
+onnx::ModelProto custom_domain_mlp();
+
 // Sets (or adds) the value_info entry of `name`: elem_type and dims (numbers, or names for symbolic dims).
 void set_value_info(onnx::ModelProto& model, const std::string& name, int elem_type, const std::vector<std::string>& dims);
 

@@ -183,9 +183,11 @@ ValueInfoRepair repair_value_info(onnx::ModelProto& model) {
 std::vector<std::string> apply_observed_shapes(onnx::ModelProto& model, const std::map<std::string, ObservedShape>& observed) {
   const bool exact = static_inputs(model.graph());
   std::vector<std::string> notes;
+  std::set<std::string> written;
   for_each_entry(*model.mutable_graph(), [&](VI& declared) {
     auto it = observed.find(declared.name());
     if (it == observed.end()) return;
+    written.insert(declared.name());
     const VI seen = observed_entry(declared, it->second, true);
     if (contradicts(declared, seen)) {
       notes.push_back(note(declared, seen, "a run of the model"));
@@ -195,6 +197,13 @@ std::vector<std::string> apply_observed_shapes(onnx::ModelProto& model, const st
     }
     declared = merged(declared, observed_entry(declared, it->second, exact));
   });
+  const std::set<std::string> produced = node_outputs(model.graph());
+  for (const auto& [name, seen] : observed)  // node outputs the model declares nothing for
+    if (produced.count(name) && !written.count(name)) {
+      VI v;
+      v.set_name(name);
+      *model.mutable_graph()->add_value_info() = observed_entry(v, seen, exact);
+    }
   return notes;
 }
 

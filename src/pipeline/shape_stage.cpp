@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // shape_stage (see stages.h): the value_info shape inference could neither give nor check (outputs of
-// custom-domain ops, of nodes after an inference error, of ops newer than ONNX 1.12), observed on one
-// sample. One sample is enough: apply_observed_shapes writes observed dims as numbers only when the
-// graph inputs are static, so the shapes do not depend on the sample. Without calibration or evaluation
+// custom-domain ops, of nodes after an inference error, of ops newer than ONNX 1.12), and the node
+// outputs nothing types, observed on one sample (so the plan can quantize past them). One sample is
+// enough: apply_observed_shapes writes observed dims as numbers only when the graph inputs are static,
+// so the shapes do not depend on the sample. Without calibration or evaluation
 // samples (dynamic mode), --calib or --eval-data is opened only for a graph output without a shape (the
 // one thing a written model cannot do without); other entries then stay as declared.
 #include <mutex>
@@ -25,10 +26,22 @@ std::unique_ptr<calib::DataReader> open_any(const QuantizeJob& job, const Graph&
   return nullptr;
 }
 
+// Node outputs of the model's graph that neither the model nor shape inference typed.
+std::vector<std::string> untyped_tensors(const Graph& graph) {
+  std::vector<std::string> out;
+  for (const Node& node : graph.nodes)
+    for (const auto& o : node.outputs) {
+      const ValueInfo* vi = o.empty() ? nullptr : graph.info(o);
+      if (!o.empty() && (!vi || vi->dtype == DType::Undefined)) out.push_back(o);
+    }
+  return out;
+}
+
 }  // namespace
 
 void shape_stage(const QuantizeJob& job, Prepared& prep, const DataSplit& data, bool written) {
-  const std::vector<std::string>& unverified = prep.value_info.unverified;
+  std::vector<std::string> unverified = prep.value_info.unverified;
+  for (const auto& name : untyped_tensors(prep.graph)) unverified.push_back(name);
   if (unverified.empty()) return;
   std::unique_ptr<calib::DataReader> opened;
   const calib::DataReader* reader = data.calib ? data.calib.get() : data.eval.get();

@@ -47,7 +47,8 @@ struct DataSplit {
 };
 DataSplit split_data(const QuantizeJob& job, const Graph& graph);
 
-// shape_stage.cpp: prep.value_info.unverified settled by a run of the executor on the first sample (of
+// shape_stage.cpp: prep.value_info.unverified and the untyped node outputs settled by a run of the
+// executor on the first sample (of
 // the calibration or evaluation set; for a graph output without a shape, else of --calib or --eval-data),
 // a warning per contradicting entry replaced; the graph and plan are built again. Without samples, a graph output left without a type or
 // shape is a ModelError when `written` and ONNX's checker will check the model (it requires both), else

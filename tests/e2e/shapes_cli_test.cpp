@@ -385,3 +385,30 @@ TEST(ShapesCli, TrainingBatchNormIsKeptWithAWarningNamingTheNode) {
   for (const auto& n : out.graph().node()) kept += n.op_type() == "BatchNormalization" && n.output_size() == 3;
   EXPECT_EQ(kept, 1);
 }
+
+// ONNX 1.12 has no schemas for the com.microsoft domain: the DequantizeLinear's output, the Add after it and
+// the graph output are typed by a run (and the Add is quantized); without samples (dynamic mode), the
+// output's missing shape is one line naming it.
+TEST(ShapesCli, OutputsOfCustomDomainOpsAreTypedByARunOrNamedWithoutSamples) {
+  const onnx::ModelProto m = custom_domain_mlp();
+  const fs::path dir = fresh_dir();
+  write_model(m, dir / "ms.onnx");
+  write_samples(dir / "calib", "x", {2, 4}, 3, 300);
+  RunResult r = run_quantize(q(dir / "ms.onnx") + " --calib " + q(dir / "calib") + " --json -o " + q(dir / "q.onnx"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.find("warning"), std::string::npos) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["nodes"]["quantized"], 2);  // MatMul and Add
+  const onnx::ModelProto out = load(dir / "q.onnx");
+  EXPECT_EQ(entry_str(out, "y"), "1 [2,3]");
+  EXPECT_EQ(entry_str(out, "s"), "1 [3]");
+
+  r = run_quantize(q(dir / "ms.onnx") + " --mode dynamic -o " + q(dir / "d.onnx"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "error: " + (dir / "ms.onnx").string() +
+                       ": graph output 'y' has no type or shape and shape inference cannot give one; give samples (--calib DIR) "
+                       "so that ptq observes it\n");
+  EXPECT_FALSE(fs::exists(dir / "d.onnx"));
+  r = run_quantize(q(dir / "ms.onnx") + " --mode dynamic --calib " + q(dir / "calib") + " -q -o " + q(dir / "d.onnx"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(entry_str(load(dir / "d.onnx"), "y"), "1 [2,3]");
+}

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // Old opsets and odd graphs (tests/odd_models.h) quantized by the `quantize` CLI, then run in ONNX
-// Runtime: opsets 7-9 raised to 11 (Upsample nearest and linear become Resize-11), models whose input dims are all symbolic (run on inputs of another
-// size than the calibration samples), an IR-3 model without value_info and an output without a shape,
-// value_info contradicting the real shapes, a training-mode BatchNormalization. For each: ONNX Runtime
-// loads and runs the written model (default optimizations), its output stays close to the FP32 model's
-// in ONNX Runtime (cosine ≥ kCos8Bit), and ptq's executor agrees with ONNX Runtime on the written model
-// without fusions (outputs of a DequantizeLinear within kExecutorLsb steps of its scale, float outputs
-// within kExecutorFloatTol of the output's largest magnitude), the bounds of ort_interop_test.cpp.
+// Runtime: opsets 7-9 raised to 11 (Upsample nearest and linear become Resize-11), models whose input
+// dims are all symbolic (run on inputs of another size than the calibration samples), an IR-3 model
+// without value_info and an output without a shape, value_info contradicting the real shapes, a
+// training-mode BatchNormalization, an output after a com.microsoft op typed by a run. For each: ONNX
+// Runtime loads and runs the written model (default optimizations), its output stays close to the FP32
+// model's in ONNX Runtime (cosine ≥ kCos8Bit), and ptq's executor agrees with ONNX Runtime on the
+// written model without fusions (outputs of a DequantizeLinear within kExecutorLsb steps of its scale,
+// float outputs within kExecutorFloatTol of the output's largest magnitude), the bounds of
+// ort_interop_test.cpp.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -56,6 +58,7 @@ std::vector<Case> cases() {
   c.push_back({"ir3_no_value_info", ir3_cnn, nullptr, {2, 3, 10, 12}, {3, 3, 10, 12}});
   c.push_back({"contradicting_value_info", contradicting, [] { return small_cnn("2,3,10,12", "2,5"); }, {2, 3, 10, 12}, {2, 3, 10, 12}});
   c.push_back({"training_batch_norm", training_bn_cnn, nullptr, {2, 3, 8, 8}, {3, 3, 8, 8}});
+  c.push_back({"custom_domain_output_typed_by_a_run", custom_domain_mlp, nullptr, {2, 4}, {2, 4}});
   return c;
 }
 

@@ -4,15 +4,17 @@
 //   repair_value_info: ONNX shape inference runs with the model's value_info and output types set aside;
 //     - a declared entry that contradicts the inferred one (element type, rank, or a dimension both give
 //       as a number) is replaced by the inferred one; one note each;
-//     - an agreeing entry gets what inference adds (a type, a shape, a dimension); a graph output
-//       without a type or shape gets the inferred one;
+//     - an agreeing entry gets what inference adds (a type, a shape, a number for a dim, a name for a
+//       dim it leaves unknown; its own dim names stay); a graph output without a type or shape gets
+//       the inferred one;
 //     - an entry inference cannot check (outputs of custom-domain ops, of nodes after an inference
 //       error) is kept and listed as unverified, as is a graph output still without a type or shape;
 //     - when the model imports an opset newer than ONNX 1.12 knows, its older schemas may mis-type the
 //       newer ops (ReduceMean-18 read as ReduceMean-13 reduces every axis): inference is not used and
 //       every entry is unverified.
 //   apply_observed_shapes: settles entries with what a run of the model produced (the executor on a
-//     sample): a contradicting entry is replaced, a missing type or shape filled in. Observed dims are
+//     sample): a contradicting entry is replaced, a missing type or shape filled in, and a node output
+//     with no entry gets one. Observed dims are
 //     written as numbers when every graph input has static dims; otherwise a dim the entry declares
 //     (a name, or the observed number) is kept and the others are written unknown, since they may
 //     follow the sample's size.
