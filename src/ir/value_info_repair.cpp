@@ -145,8 +145,8 @@ VI observed_entry(const VI& declared, const ObservedShape& seen, bool exact) {
   for (size_t i = 0; i < seen.shape.size(); ++i) {
     auto* dim = shape.add_dim();
     const auto* given = same_rank ? &d.shape().dim(static_cast<int>(i)) : nullptr;
-    if (exact || (given && given->has_dim_value() && given->dim_value() == seen.shape[i])) dim->set_dim_value(seen.shape[i]);
-    else if (given && !given->dim_param().empty()) dim->set_dim_param(given->dim_param());
+    if (given && !given->dim_param().empty()) dim->set_dim_param(given->dim_param());  // may vary with the data
+    else if (exact || (given && given->has_dim_value() && given->dim_value() == seen.shape[i])) dim->set_dim_value(seen.shape[i]);
   }
   return v;
 }

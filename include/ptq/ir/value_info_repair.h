@@ -14,10 +14,9 @@
 //       every entry is unverified.
 //   apply_observed_shapes: settles entries with what a run of the model produced (the executor on a
 //     sample): a contradicting entry is replaced, a missing type or shape filled in, and a node output
-//     with no entry gets one. Observed dims are
-//     written as numbers when every graph input has static dims; otherwise a dim the entry declares
-//     (a name, or the observed number) is kept and the others are written unknown, since they may
-//     follow the sample's size.
+//     with no entry gets one. A dim the entry names stays named (it may vary with the data); the others
+//     are written as the observed numbers when every graph input has static dims, otherwise unknown
+//     (they may follow the sample's size) unless the entry declares that same number.
 #pragma once
 
 #include <onnx/onnx_pb.h>

@@ -94,3 +94,11 @@ TEST(ValueInfoRepair, ObservedDimsOfSymbolicModelsAreWrittenUnknownUnlessDeclare
   EXPECT_EQ(dims(m, "h"), "1 [N,4]");  // the declared name and number agree with the run
   EXPECT_EQ(dims(m, "y"), "1 [?,?]");  // may follow the sample's size
 }
+
+TEST(ValueInfoRepair, DeclaredDimNamesStayThroughARunOfAStaticModel) {
+  onnx::ModelProto m = mlp(18, "2,3");
+  set_value_info(m, "h", onnx::TensorProto::FLOAT, {"rows", "4"});  // e.g. a data-dependent count
+  const std::vector<std::string> notes = apply_observed_shapes(m, {{"h", {DType::Float32, {2, 4}}}});
+  EXPECT_TRUE(notes.empty());
+  EXPECT_EQ(dims(m, "h"), "1 [rows,4]");
+}
