@@ -78,6 +78,8 @@ double max_abs(const Tensor& t) {
   return m;
 }
 
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
+
 class OrtShapes : public ::testing::TestWithParam<Case> {};
 
 TEST_P(OrtShapes, WrittenModelRunsInOnnxRuntimeCloseToFp32AndMatchesPtqExecutor) {
