@@ -6,6 +6,7 @@
 #include <chrono>
 #include <filesystem>
 
+#include "ptq/ir/value_info_repair.h"
 #include "ptq/rewrite/passes.h"
 #include "ptq/rewrite/target.h"
 #include "ptq/util/log.h"
@@ -76,6 +77,7 @@ Prepared prepare(const QuantizeJob& job) {
   load.map_external = true;
   p.loaded = onnx_io::load_model(job.model, load);
   p.model = std::move(p.loaded.proto);
+  rewrite::check_opset_upgrade(p.model, job.model);
   if (edits_initializers(job, p.model)) onnx_io::inline_mapped(p.loaded, p.model);
   rewrite::Float16Result widened = rewrite::float16_to_float32(p.model);
   if (widened.changed) {
@@ -94,9 +96,12 @@ Prepared prepare(const QuantizeJob& job) {
     p.folded_batch_norms = folded.changed;
     p.model = std::move(folded.model);
   }
+  p.value_info = repair_value_info(p.model);
+  for (const auto& note : p.value_info.notes) log::warn(job.model, ": ", note);
   GraphOptions graph_options{true, p.loaded.external_tensors};
   graph_options.mapped = &p.loaded.mapped;
   p.graph = build_graph(p.model, graph_options);
+  check_training_mode(job, p.graph);
   p.plan = rewrite::plan_quantization(p.graph, job.quant);
   return p;
 }
@@ -112,7 +117,10 @@ calib::CalibTable run_calibrate(const QuantizeJob& job) {
   Prepared p = prepare(job);
   calib::DataOptions dopt = job.data;
   dopt.max_samples = job.calib_samples;
-  auto data = calib::open_data(job.calib_dir, p.graph.inputs, dopt);
+  DataSplit split;
+  split.calib = calib::open_data(job.calib_dir, p.graph.inputs, dopt);
+  shape_stage(job, p, split, false);
+  const auto& data = split.calib;
   calib::CalibTable table = calib::calibrate(p.graph, rewrite::calib_targets(p.plan), *data, job.calib);
   table.model = job.model;
   if (!job.save_table.empty()) calib::save_table(table, job.save_table);
@@ -171,6 +179,7 @@ QuantizeResult run_quantize(const QuantizeJob& given) {
   r.folded_batch_norms = prep.folded_batch_norms;
   r.qat_weights = prep.qat_weights;
   const DataSplit data = split_data(job, prep.graph);
+  shape_stage(job, prep, data, true);
   if (job.smooth_quant_alpha >= 0.0f) smooth_stage(job, prep, data, r);
   r.weight_method.method = job.weight_method;
   if (job.weight_method == "awq") awq_stage(job, prep, data, r);

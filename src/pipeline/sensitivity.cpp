@@ -17,8 +17,9 @@ SensitivityReport run_sensitivity(const QuantizeJob& job) {
   if (job.weight_method != "rtn") PTQ_FAIL(UsageError, "--weight-method applies to the main command only, not to `quantize sensitivity`");
   if (job.calib_dir.empty() && job.load_table.empty())
     PTQ_FAIL(UsageError, "sensitivity needs calibration data (--calib DIR) or a table (--load-table FILE)");
-  const Prepared prep = prepare(job);
+  Prepared prep = prepare(job);
   const DataSplit data = split_data(job, prep.graph);
+  shape_stage(job, prep, data, false);
   if (!data.eval)
     PTQ_FAIL(UsageError, "sensitivity needs evaluation samples: --eval-data DIR, or a --calib set of 5 or more samples to hold some out");
   SensitivityReport r;

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "ptq/ir/value_info_repair.h"
 #include "ptq/pipeline/quantize.h"
 
 namespace ptq::pipeline {
@@ -22,8 +23,14 @@ struct Prepared {
   std::vector<std::string> float16_inputs, float16_outputs;  // of an fp16 model, widened to float32 inside  // QAT weight Q/DQ pairs folded into integer initializers
   Graph graph;
   rewrite::QuantPlan plan;
+  ValueInfoRepair value_info;  // what shape inference could not give or check is left to shape_stage
 };
+// Also repairs the model's value_info with shape inference (ir/value_info_repair.h; a warning per
+// contradicting entry replaced).
 Prepared prepare(const QuantizeJob& job);
+// training_mode.cpp: Dropout in training mode with a ratio not 0 is refused (UnsupportedError naming the
+// node); BatchNormalization in training mode is kept, with a warning.
+void check_training_mode(const QuantizeJob& job, const Graph& graph);
 // The weight observer of dynamic mode (which has no calibration method): --weight-range, else minmax.
 std::string dynamic_weight_range(const QuantizeJob& job);
 
@@ -39,6 +46,14 @@ struct DataSplit {
   bool held_out = false;  // eval holds samples calibration did not see
 };
 DataSplit split_data(const QuantizeJob& job, const Graph& graph);
+
+// shape_stage.cpp: prep.value_info.unverified and the untyped node outputs settled by a run of the
+// executor on the first sample (of
+// the calibration or evaluation set; for a graph output without a shape, else of --calib or --eval-data),
+// a warning per contradicting entry replaced; the graph and plan are built again. Without samples, a graph output left without a type or
+// shape is a ModelError when `written` and ONNX's checker will check the model (it requires both), else
+// the entries stay as declared.
+void shape_stage(const QuantizeJob& job, Prepared& prep, const DataSplit& data, bool written);
 
 // A weight transform's result: a copy of the model and graph with new weights (same names), changed =
 // false when it changed nothing, and what the report says about it.

@@ -7,11 +7,14 @@
 // Converters: attributes that became inputs (Slice 10, TopK 10, Clip 11, Pad 11, Dropout 12,
 // Squeeze/Unsqueeze/Split/ReduceSum 13, other Reduce* 18) become constant inputs; Split 18 without
 // a `split` input gets num_outputs; Softmax-family 13 is kept only where old and new semantics agree
-// (axis = last dimension); RoiAlign 16 and GridSample 20 get their old defaults/mode names spelled out.
+// (axis = last dimension); RoiAlign 16 and GridSample 20 get their old defaults/mode names spelled out;
+// BatchNormalization 9 drops spatial = 1; Dropout 10 drops a mask nobody reads (its type became bool);
+// Upsample 10 (nearest, linear) becomes the equivalent Resize-11.
 #include <algorithm>
 
 #include "ptq/ir/onnx_io.h"
 #include "ptq/util/error.h"
+#include "ptq/rewrite/quantizer.h"
 #include "rewrite_internal.h"
 
 namespace ptq::rewrite {
@@ -134,10 +137,60 @@ bool convert_softmax(onnx::NodeProto& n, UpgradeContext& ctx) {
   return true;
 }
 
-bool convert_batchnorm(onnx::NodeProto& n, UpgradeContext&) {
+// BatchNormalization-9 dropped `spatial` (always 1 from then on).
+bool convert_batchnorm_9(onnx::NodeProto& n, UpgradeContext&) {
   const onnx::AttributeProto* spatial = find_attr(n, "spatial");
   if (spatial && spatial->i() == 0) return false;
   erase_attr(n, "spatial");
+  return true;
+}
+
+// Dropout-10's mask is bool (the input's type before): an unread mask is dropped, a read one refused.
+bool convert_dropout_mask(onnx::NodeProto& n, UpgradeContext& ctx) {
+  if (n.output_size() < 2 || n.output(1).empty()) return true;
+  for (const auto& o : ctx.graph.output())
+    if (o.name() == n.output(1)) return false;
+  for (const auto& other : ctx.graph.node())
+    for (const auto& in : other.input())
+      if (in == n.output(1)) return false;
+  n.mutable_output()->RemoveLast();
+  return true;
+}
+
+void set_string_attr(onnx::NodeProto& n, const char* name, const std::string& value) {
+  erase_attr(n, name);
+  auto* a = n.add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::STRING);
+  a->set_s(value);
+}
+
+// Upsample-7 (scales attribute) and -9 (scales input) become Resize-11 sampling the same points:
+// output x reads input x / scale, nearest taking its floor (coordinate_transformation_mode asymmetric,
+// nearest_mode floor), linear interpolating there.
+bool convert_upsample(onnx::NodeProto& n, UpgradeContext& ctx) {
+  const onnx::AttributeProto* mode = find_attr(n, "mode");
+  const std::string m = mode ? mode->s() : "nearest";
+  if (m != "nearest" && m != "linear") return false;
+  std::string scales = n.input_size() > 1 ? n.input(1) : "";
+  if (const onnx::AttributeProto* a = find_attr(n, "scales")) {
+    std::vector<float> v(a->floats().begin(), a->floats().end());
+    scales = ctx.names.unique(base_name(n) + "_scales");
+    *ctx.graph.add_initializer() = onnx_io::tensor_to_proto(Tensor::from_vector(v, {static_cast<int64_t>(v.size())}), scales);
+    erase_attr(n, "scales");
+  }
+  if (scales.empty()) return false;
+  set_const_input(n, 1, Tensor(DType::Float32, {0}), "roi", ctx);
+  while (n.input_size() < 3) n.add_input("");
+  n.set_input(2, scales);
+  n.set_op_type("Resize");
+  set_string_attr(n, "coordinate_transformation_mode", "asymmetric");
+  if (m == "nearest") set_string_attr(n, "nearest_mode", "floor");
+  return true;
+}
+
+bool convert_batchnorm(onnx::NodeProto& n, UpgradeContext& ctx) {
+  if (!convert_batchnorm_9(n, ctx)) return false;  // a model raised from below 9 to 14 at once
   erase_attr(n, "is_test");
   return n.output_size() == 1;  // training outputs changed meaning in 14
 }
@@ -169,36 +222,38 @@ struct UpgradeRow {
 
 // clang-format off
 const UpgradeRow kUpgradeTable[] = {
-    {"Slice",              10, &convert_slice,      "starts/ends/axes became inputs"},
-    {"TopK",               10, &convert_topk,       "k became an input"},
-    {"Upsample",           10, nullptr,             "Upsample was deprecated (use Resize)"},
-    {"Resize",             11, nullptr,             "Resize-10 coordinate mapping differs from Resize-11"},
-    {"Clip",               11, &convert_clip,       "min/max became inputs"},
-    {"Pad",                11, &convert_pad,        "pads/value became inputs"},
-    {"Scatter",            11, nullptr,             "Scatter was deprecated (use ScatterElements)"},
-    {"Dropout",            12, &convert_dropout,    "ratio became an input"},
-    {"Squeeze",            13, &convert_axes,       "axes became an input"},
-    {"Unsqueeze",          13, &convert_axes,       "axes became an input"},
-    {"ReduceSum",          13, &convert_axes,       "axes became an input"},
-    {"Split",              13, &convert_split_13,   "split became an input"},
-    {"Softmax",            13, &convert_softmax,    "works along one axis instead of flattening"},
-    {"LogSoftmax",         13, &convert_softmax,    "works along one axis instead of flattening"},
-    {"Hardmax",            13, &convert_softmax,    "works along one axis instead of flattening"},
-    {"BatchNormalization", 14, &convert_batchnorm,  "training outputs and spatial changed"},
-    {"RoiAlign",           16, &convert_roialign,   "default coordinate_transformation_mode changed"},
-    {"Split",              18, &convert_split_18,   "needs split or num_outputs"},
-    {"ReduceMax",          18, &convert_axes,       "axes became an input"},
-    {"ReduceMin",          18, &convert_axes,       "axes became an input"},
-    {"ReduceMean",         18, &convert_axes,       "axes became an input"},
-    {"ReduceProd",         18, &convert_axes,       "axes became an input"},
-    {"ReduceL1",           18, &convert_axes,       "axes became an input"},
-    {"ReduceL2",           18, &convert_axes,       "axes became an input"},
-    {"ReduceLogSum",       18, &convert_axes,       "axes became an input"},
-    {"ReduceLogSumExp",    18, &convert_axes,       "axes became an input"},
-    {"ReduceSumSquare",    18, &convert_axes,       "axes became an input"},
-    {"DFT",                20, nullptr,             "axis became an input"},
-    {"GridSample",         20, &convert_gridsample, "mode names changed"},
-    {"GroupNormalization", 21, nullptr,             "scale/bias became per channel"},
+    {"BatchNormalization",   9, &convert_batchnorm_9,   "spatial was removed"},
+    {"Slice",               10, &convert_slice,         "starts/ends/axes became inputs"},
+    {"TopK",                10, &convert_topk,          "k became an input"},
+    {"Dropout",             10, &convert_dropout_mask,  "the mask output became bool"},
+    {"Upsample",            10, &convert_upsample,      "Upsample was replaced by Resize (modes nearest and linear convert)"},
+    {"Resize",              11, nullptr,                "Resize-10 coordinate mapping differs from Resize-11"},
+    {"Clip",                11, &convert_clip,          "min/max became inputs"},
+    {"Pad",                 11, &convert_pad,           "pads/value became inputs"},
+    {"Scatter",             11, nullptr,                "Scatter was deprecated (use ScatterElements)"},
+    {"Dropout",             12, &convert_dropout,       "ratio became an input"},
+    {"Squeeze",             13, &convert_axes,          "axes became an input"},
+    {"Unsqueeze",           13, &convert_axes,          "axes became an input"},
+    {"ReduceSum",           13, &convert_axes,          "axes became an input"},
+    {"Split",               13, &convert_split_13,      "split became an input"},
+    {"Softmax",             13, &convert_softmax,       "works along one axis instead of flattening"},
+    {"LogSoftmax",          13, &convert_softmax,       "works along one axis instead of flattening"},
+    {"Hardmax",             13, &convert_softmax,       "works along one axis instead of flattening"},
+    {"BatchNormalization",  14, &convert_batchnorm,     "training outputs and spatial changed"},
+    {"RoiAlign",            16, &convert_roialign,      "default coordinate_transformation_mode changed"},
+    {"Split",               18, &convert_split_18,      "needs split or num_outputs"},
+    {"ReduceMax",           18, &convert_axes,          "axes became an input"},
+    {"ReduceMin",           18, &convert_axes,          "axes became an input"},
+    {"ReduceMean",          18, &convert_axes,          "axes became an input"},
+    {"ReduceProd",          18, &convert_axes,          "axes became an input"},
+    {"ReduceL1",            18, &convert_axes,          "axes became an input"},
+    {"ReduceL2",            18, &convert_axes,          "axes became an input"},
+    {"ReduceLogSum",        18, &convert_axes,          "axes became an input"},
+    {"ReduceLogSumExp",     18, &convert_axes,          "axes became an input"},
+    {"ReduceSumSquare",     18, &convert_axes,          "axes became an input"},
+    {"DFT",                 20, nullptr,                "axis became an input"},
+    {"GridSample",          20, &convert_gridsample,    "mode names changed"},
+    {"GroupNormalization",  21, nullptr,                "scale/bias became per channel"},
 };
 // clang-format on
 
@@ -207,8 +262,9 @@ void upgrade_graph(onnx::GraphProto& graph, int64_t from, int64_t to, UpgradeCon
   UpgradeContext ctx{graph, ctx_top.names, top ? ctx_top.rank_of : unknown};
   for (auto& n : *graph.mutable_node()) {
     if (!n.domain().empty() && n.domain() != "ai.onnx") continue;
+    const std::string op_type = n.op_type();  // the rows of the model's op (a converter may replace it)
     for (const auto& row : kUpgradeTable) {
-      if (n.op_type() != row.op_type || row.changed_in <= from || row.changed_in > to) continue;
+      if (op_type != row.op_type || row.changed_in <= from || row.changed_in > to) continue;
       if (!row.convert || !row.convert(n, ctx))
         PTQ_FAIL(UnsupportedError, "cannot raise the opset from ", from, " to ", to, ": node '", n.name(), "' (",
                  n.op_type(), "): ", row.change, " in opset ", row.changed_in,
@@ -230,6 +286,18 @@ void upgrade_opset(onnx::ModelProto& model, int64_t from, int64_t to, const std:
   Names names(model.graph());
   UpgradeContext ctx{*model.mutable_graph(), names, rank_of};
   upgrade_graph(*model.mutable_graph(), from, to, ctx, true);
+}
+
+void check_opset_upgrade(const onnx::ModelProto& model, const std::string& file) {
+  const int64_t from = onnx_io::default_opset(model);
+  if (from >= 10) return;
+  onnx::ModelProto copy = model;
+  try {
+    upgrade_opset(copy, from, 11, [](const std::string&) { return -1; });
+  } catch (Error& e) {
+    e.append_context(file);
+    throw;
+  }
 }
 
 }  // namespace ptq::rewrite

@@ -10,7 +10,8 @@
 
 namespace ptq::cli {
 
-// Loads `path` into `loaded` (which must outlive the graph) and builds the graph over the mapping.
+// Loads `path` into `loaded` (which must outlive the graph), repairs its value_info with shape inference
+// (a warning per contradicting entry replaced) and builds the graph over the mapping.
 Graph load_graph(const std::filesystem::path& path, onnx_io::LoadedModel& loaded);
 
 }  // namespace ptq::cli

@@ -231,4 +231,9 @@ Tensor quantize_bias(const Tensor& bias, const QParams& params, const std::strin
 onnx::ModelProto rewrite_model(const onnx::ModelProto& model, const Graph& graph, const QuantPlan& plan,
                                const calib::CalibTable& table);
 
+// Opsets below 10 have no QuantizeLinear: rewrite_model raises them to 11 (opset_upgrade.cpp). This
+// tries that on a copy of `model`, before any work, and throws UnsupportedError naming `file` and the
+// node when it cannot be done (opset below 7, a node with no faithful conversion). Nothing for opset ≥ 10.
+void check_opset_upgrade(const onnx::ModelProto& model, const std::string& file);
+
 }  // namespace ptq::rewrite

@@ -121,16 +121,17 @@ old (float[1,2,4,4] x) => (float[1,3,2,4] y) {
 TEST(RewriteFormat, UpgradeRefusesOpsWhoseMeaningChanged) {
   onnx::ModelProto m = parse_text_model(R"(
 <ir_version: 4, opset_import: ["" : 9]>
-old (float[1,2,4,4] x) => (float[1,2,8,8] y) {
+old (float[1,2,4,4] x) => (float[1,2,4,4] y) {
   c = Conv (x, W)
-  y = Upsample <mode = "nearest"> (c, scales)
+  y = Scatter <axis = 1> (c, idx, upd)
 }
 )");
   add_initializer(m, "W", random_tensor({2, 2, 1, 1}, 26));
-  add_initializer(m, "scales", Tensor::from_vector<float>({1, 1, 2, 2}, {4}));
-  m.mutable_graph()->mutable_node(1)->set_name("up1");
+  add_initializer(m, "idx", Tensor::from_vector<int64_t>(std::vector<int64_t>(16, 0), {1, 1, 4, 4}));
+  add_initializer(m, "upd", random_tensor({1, 1, 4, 4}, 27));
+  m.mutable_graph()->mutable_node(1)->set_name("sc1");
   std::string err = error_of([&] { quantize(m); });
-  EXPECT_NE(err.find("cannot raise the opset from 9 to 11: node 'up1' (Upsample)"), std::string::npos) << err;
+  EXPECT_NE(err.find("cannot raise the opset from 9 to 11: node 'sc1' (Scatter)"), std::string::npos) << err;
 }
 
 TEST(RewriteDynamic, QdqFormatQuantizesOnlyWeights) {

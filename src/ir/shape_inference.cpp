@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: Apache-2.0
+// ONNX shape inference as ptq runs it (ONNX 1.12's, with three fixes around it): Conv kernel shapes
+// spelled out while it runs, ops newer than its schemas (kSameAsInputOps) typed as their input 0, and
+// models below IR 4 read as IR 4 (initializers typed without matching graph inputs).
+// Errors do not stop the caller: inference stops where it fails, with a debug note.
+#include "ptq/ir/shape_inference.h"
+
+#include <onnx/shape_inference/implementation.h>
+
+#include <algorithm>
+#include <map>
+#include <vector>
+
+#include "ptq/util/log.h"
+
+namespace ptq {
+namespace {
+
+// Ops newer than ONNX 1.12's shape inference whose output has the type and shape of input 0.
+const char* const kSameAsInputOps[] = {"Gelu"};
+
+// ONNX 1.12's shape inference for Conv/ConvTranspose without `kernel_shape` takes the kernel from the
+// weight's dims [2:] and indexes the input's spatial dims with it unchecked: a weight of higher rank than
+// the input crashes it (SIGSEGV; found by tests/fuzz/fuzz_model). Spelling the default out (kernel_shape
+// = the weight initializer's dims [2:], what the spec defines it to be) makes it check the sizes and
+// fail cleanly instead. In bodies too; returns the nodes given the attribute (as their last one), which
+// infer_shapes() removes again after inference so the Graph sees the model's own attributes.
+void spell_out_kernel_shapes(onnx::GraphProto& graph, std::vector<onnx::NodeProto*>& spelled) {
+  std::map<std::string, const onnx::TensorProto*> inits;
+  for (const auto& t : graph.initializer()) inits[t.name()] = &t;
+  for (auto& n : *graph.mutable_node()) {
+    for (auto& a : *n.mutable_attribute()) {
+      if (a.has_g()) spell_out_kernel_shapes(*a.mutable_g(), spelled);
+      for (auto& g : *a.mutable_graphs()) spell_out_kernel_shapes(g, spelled);
+    }
+    if (!n.domain().empty() || (n.op_type() != "Conv" && n.op_type() != "ConvTranspose") || n.input_size() < 2) continue;
+    auto w = inits.find(n.input(1));
+    if (w == inits.end() || w->second->dims_size() < 3) continue;
+    if (std::any_of(n.attribute().begin(), n.attribute().end(), [](const onnx::AttributeProto& a) { return a.name() == "kernel_shape"; }))
+      continue;
+    onnx::AttributeProto* k = n.add_attribute();
+    k->set_name("kernel_shape");
+    k->set_type(onnx::AttributeProto::INTS);
+    for (int i = 2; i < w->second->dims_size(); ++i) k->add_ints(w->second->dims(i));
+    spelled.push_back(&n);
+  }
+}
+
+// ONNX shape inference, then, while some output of a kSameAsInputOps node is still untyped but its input
+// is typed, that output's value_info is added (input 0's) and inference runs again, so the nodes after
+// it get their types too. Bounded by the number of such nodes.
+void infer_shapes_past_new_ops(onnx::ModelProto& model) {
+  for (int round = 0;; ++round) {
+    try {
+      onnx::shape_inference::InferShapes(model);
+    } catch (const std::exception& e) {
+      log::debug("ONNX shape inference stopped early: ", e.what());
+    }
+    std::map<std::string, const onnx::ValueInfoProto*> typed;
+    for (const auto& list : {&model.graph().input(), &model.graph().value_info(), &model.graph().output()})
+      for (const auto& vi : *list)
+        if (vi.type().tensor_type().elem_type() != 0) typed[vi.name()] = &vi;
+    std::vector<onnx::ValueInfoProto> added;
+    for (const auto& n : model.graph().node()) {
+      const bool same_as_input = std::any_of(std::begin(kSameAsInputOps), std::end(kSameAsInputOps),
+                                             [&](const char* op) { return n.op_type() == op && n.domain().empty(); });
+      if (!same_as_input || n.input_size() < 1 || n.output_size() < 1 || typed.count(n.output(0))) continue;
+      auto in = typed.find(n.input(0));
+      if (in == typed.end()) continue;
+      onnx::ValueInfoProto vi = *in->second;
+      vi.set_name(n.output(0));
+      added.push_back(vi);
+    }
+    if (added.empty() || round > model.graph().node_size()) return;
+    for (auto& vi : added) *model.mutable_graph()->add_value_info() = std::move(vi);
+  }
+}
+
+}  // namespace
+
+void infer_shapes(onnx::ModelProto& model) {
+  std::vector<onnx::NodeProto*> spelled;
+  spell_out_kernel_shapes(*model.mutable_graph(), spelled);
+  // Below IR 4 ONNX's inference types initializers only through graph inputs of the same name, which IR 3
+  // requires but exporters (and ONNX Runtime) do without: read as IR 4, where an initializer is a constant.
+  const int64_t ir_version = model.ir_version();
+  if (ir_version < 4) model.set_ir_version(4);
+  infer_shapes_past_new_ops(model);  // adds value_info, never nodes or attributes: the pointers stay valid
+  model.set_ir_version(ir_version);
+  for (onnx::NodeProto* n : spelled) n->mutable_attribute()->RemoveLast();
+}
+
+}  // namespace ptq
