@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "parallel.h"
+#include "ptq/util/log.h"
 
 #ifdef PTQ_WITH_DNNL
 #include <dlfcn.h>
@@ -237,14 +238,25 @@ bool DnnlConv::fits(const Shape& x, DType x_type, const Tensor& w, int64_t group
 
 Tensor DnnlConv::run(const Tensor& x_in, int64_t x_channels, const Tensor& w, const Tensor* b, bool blocked_out,
                      int threads) {
+  try {
+    return run_dnnl(x_in, x_channels, w, b, blocked_out, threads);
+  } catch (const dnnl::error& e) {  // a case oneDNN refuses: conv.cpp's kernels run it
+    log::debug("oneDNN declined a convolution: ", e.what());
+    return Tensor();
+  }
+}
+
+Tensor DnnlConv::run_dnnl(const Tensor& x_arg, int64_t x_channels, const Tensor& w, const Tensor* b, bool blocked_out,
+                          int threads) {
   State& st = *state_;
   // A 1-D convolution (NCL, plain only) runs as a 2-D one of height 1: its geometry's height slot is 1.
-  const bool one_d = x_in.rank() == 3;
+  const bool one_d = x_arg.rank() == 3;
   if (one_d && x_channels) PTQ_FAIL(Error, "a blocked input must be 4-D");
-  const int64_t N = x_in.dim(0), C = x_channels ? x_channels : x_in.dim(1);
-  const int64_t H = one_d ? 1 : x_in.dim(2), W = x_in.dim(one_d ? 2 : 3), M = w.dim(0);
+  const int64_t N = x_arg.dim(0), C = x_channels ? x_channels : x_arg.dim(1);
+  const int64_t H = one_d ? 1 : x_arg.dim(2), W = x_arg.dim(one_d ? 2 : 3), M = w.dim(0);
+  const Tensor x_in = one_d ? x_arg.reshaped({N, C, 1, W}) : x_arg;
   const Tensor w4 = one_d ? w.reshaped({M, w.dim(1), 1, w.dim(2)}) : w;
-  const WindowGeometry g = one_d ? resolve_window(st.attrs, x_in.shape(), {w.dim(2)})
+  const WindowGeometry g = one_d ? resolve_window(st.attrs, x_arg.shape(), {w.dim(2)})
                                  : resolve_window(st.attrs, Shape{N, C, H, W}, {w.dim(2), w.dim(3)});
   const int64_t OH = g.out[1], OW = g.out[2];
   set_omp_threads(threads);

@@ -54,6 +54,7 @@ class DnnlConv {
 
  private:
   explicit DnnlConv(std::unique_ptr<State> state);
+  Tensor run_dnnl(const Tensor& x, int64_t x_channels, const Tensor& w, const Tensor* b, bool blocked_out, int threads);
   std::unique_ptr<State> state_;
 };
 

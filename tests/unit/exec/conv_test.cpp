@@ -162,6 +162,9 @@ TEST(Conv, AutoPadSameAndValid) {
 
 TEST(Conv, OneAndThreeDimensional) {
   check_conv({{2, 4, 29}, {6, 2, 5}, 2, {3}, {2}, {4, 1}}, 12);
+  // 1-D with more channels than oneDNN reads as NCL (an LSTM front end's Conv1d): run blocked as 2-D.
+  check_conv({{2, 20, 37}, {24, 20, 5}, 1, {2}, {1}, {2, 1}}, 14);
+  check_conv({{1, 24, 40}, {24, 1, 3}, 24, {1}, {2}, {2, 2}}, 15);
   check_conv({{1, 3, 7, 9, 8}, {4, 3, 3, 2, 3}, 1, {2, 1, 2}, {1, 2, 1}, {1, 0, 1, 0, 1, 2}}, 13);
 }
 
