@@ -32,7 +32,8 @@ void add_normalised(std::vector<double>& w, const std::vector<double>& g2, const
 
 }  // namespace
 
-std::vector<double> reader_weights(const ReaderGain& gain, const std::vector<double>& centres, const std::vector<double>& counts) {
+std::vector<double> reader_weights(const ReaderGain& gain, const std::vector<double>& centres,
+                                   const std::vector<double>& counts) {
   const size_t n = centres.size();
   double total = 0.0;
   for (double c : counts) total += c;

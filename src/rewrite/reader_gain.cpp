@@ -26,20 +26,35 @@ struct Term {
   double power = 0.0;
 };
 
+// Readers whose gain depends on the op and the input slot only (slot -1: any).
+struct ReaderRow {
+  const char* op;
+  int slot;
+  double power;
+  bool exponential;
+};
+// clang-format off
+constexpr ReaderRow kReaders[] = {
+    {"Exp",        -1,  0.0, true},
+    {"Log",        -1, -1.0, false},
+    {"Sqrt",       -1, -0.5, false},
+    {"Reciprocal", -1, -2.0, false},
+    {"Div",         1, -2.0, false},  // the denominator of x/y: -x/y^2
+};
+// clang-format on
+
 // The gain of node n reading tensor `t` (in some input slot).
 Term reader_term(const Graph& g, const Node& n, const std::string& t) {
   Term term;
   if (!n.domain.empty()) return term;
-  const std::string& op = n.op_type;
-  if (op == "Exp") term.exponential = true;
-  else if (op == "Log") term.power = -1.0;
-  else if (op == "Sqrt") term.power = -0.5;
-  else if (op == "Reciprocal") term.power = -2.0;
-  else if (op == "Div" && n.input(1) == t) term.power = -2.0;  // 1/y: -1/y^2 (also x/x: the denominator dominates)
-  else if (op == "Mul" && n.input(0) == t && n.input(1) == t) term.power = 1.0;
-  else if (op == "Pow" && n.input(0) == t && n.has_input(1)) {
+  for (const auto& row : kReaders)
+    if (n.op_type == row.op && (row.slot < 0 || n.input(static_cast<size_t>(row.slot)) == t))
+      return Term{row.exponential, row.power};
+  if (n.op_type == "Mul" && n.input(0) == t && n.input(1) == t) term.power = 1.0;  // x·x
+  if (n.op_type == "Pow" && n.input(0) == t && n.has_input(1)) {                   // x^p, p a constant scalar
     const Tensor* p = g.weight(n.input(1));
-    if (p && p->numel() == 1 && dtype_is_float(p->dtype())) term.power = static_cast<double>(cast_tensor(*p, DType::Float32).data<float>()[0]) - 1.0;
+    if (p && p->numel() == 1 && dtype_is_float(p->dtype()))
+      term.power = static_cast<double>(cast_tensor(*p, DType::Float32).data<float>()[0]) - 1.0;
   }
   return term;
 }
@@ -49,7 +64,8 @@ Term reader_term(const Graph& g, const Node& n, const std::string& t) {
 void assign_reader_gains(const Graph& g, QuantPlan& plan) {
   using Kind = TensorPlan::Kind;
   auto root = [&](std::string r) {
-    for (auto it = plan.tensors.find(r); it != plan.tensors.end() && !it->second.params_from.empty(); it = plan.tensors.find(r))
+    for (auto it = plan.tensors.find(r); it != plan.tensors.end() && !it->second.params_from.empty();
+         it = plan.tensors.find(r))
       r = it->second.params_from;
     return r;
   };
@@ -68,8 +84,10 @@ void assign_reader_gains(const Graph& g, QuantPlan& plan) {
       }
       if (passes_on) continue;
       const Term term = reader_term(g, n, member);
-      if (term.exponential) target.gain.exponential = true;
-      else target.gain.add_power(term.power);
+      if (term.exponential)
+        target.gain.exponential = true;
+      else
+        target.gain.add_power(term.power);
     }
     if (g.is_graph_output(member)) target.gain.add_power(0.0);  // the model's user reads it as it is
   }

@@ -40,6 +40,7 @@ struct ReaderGain {
 
 // w(c_i) for bin centres `centres` with counts `counts` (see above); all 1 when !gain.weighted() or
 // the histogram is empty.
-std::vector<double> reader_weights(const ReaderGain& gain, const std::vector<double>& centres, const std::vector<double>& counts);
+std::vector<double> reader_weights(const ReaderGain& gain, const std::vector<double>& centres,
+                                   const std::vector<double>& counts);
 
 }  // namespace ptq::calib

@@ -25,8 +25,8 @@
 //   squared by a Pow, or read by an Exp, weighs each bin by that reader's squared derivative
 //   (measured: openWakeWord's STFT output, squared into a power spectrum, was clipped from 7.7e5 to
 //   3.4e5 by counting values; output cosine 0.861 against percentile's 0.881); a tensor read by a Log,
-//   Sqrt, Reciprocal or as a Div's denominator is not clipped below its percentile range. Ties go to the wider window (less clipping), e.g. a constant tensor.
-//   Range: the chosen window, inside what was observed.
+//   Sqrt, Reciprocal or as a Div's denominator is not clipped below its percentile range. Ties go to the wider window
+//   (less clipping), e.g. a constant tensor. Range: the chosen window, inside what was observed.
 // 16-bit types: 2048 bins cannot resolve a 65536-level grid, so int16/uint16 get [min, max].
 #include <algorithm>
 #include <cmath>
@@ -59,7 +59,10 @@ size_t pick_guarded(const std::vector<Candidate>& c) {
 class KlObserver final : public HistogramObserver {
  public:
   explicit KlObserver(const ObserverConfig& config)
-      : HistogramObserver(config.spec.symmetric ? HistogramKind::Absolute : HistogramKind::Spanning, true), spec_(config.spec), gain_(config.gain), percentile_(config.percentile) {}
+      : HistogramObserver(config.spec.symmetric ? HistogramKind::Absolute : HistogramKind::Spanning, true),
+        spec_(config.spec),
+        gain_(config.gain),
+        percentile_(config.percentile) {}
 
   Range compute_range() const override {
     if (empty()) return Range{};

@@ -33,7 +33,10 @@ size_t pick_least_error(const std::vector<Candidate>& c) {
 class MseObserver final : public HistogramObserver {
  public:
   explicit MseObserver(const ObserverConfig& config)
-      : HistogramObserver(config.spec.symmetric ? HistogramKind::Absolute : HistogramKind::Spanning), spec_(config.spec), gain_(config.gain), percentile_(config.percentile) {}
+      : HistogramObserver(config.spec.symmetric ? HistogramKind::Absolute : HistogramKind::Spanning),
+        spec_(config.spec),
+        gain_(config.gain),
+        percentile_(config.percentile) {}
 
   Range compute_range() const override {
     if (empty()) return Range{};

@@ -19,7 +19,7 @@ using namespace ptq::calib;
 namespace {
 
 const QuantSpec kUInt8{QType::UInt8, false, false};
-constexpr double kGuard = 2.0;      // kl.cpp's kMaxExcessError
+constexpr double kGuard = 2.0;       // kl.cpp's kMaxExcessError
 constexpr double kHistSlack = 0.03;  // 2048-bin histogram search vs brute force on raw values
 
 Range run(const char* method, const ObserverConfig& config, const std::vector<float>& v) {

@@ -42,14 +42,14 @@ g (float[2,4] x) => (float[4,2] p, float[2,4] l, float[2,4] d, float[2,4] e, flo
   add_initializer(m, "w", random_tensor({4, 4}, 1, 0.5f, 1.5f));
   add_initializer(m, "two", Tensor::from_vector<float>({2.0f}, {}));
   Quantized q = quantize(m);
-  ASSERT_EQ(q.plan.tensors.at("t").params_from, "a");  // the Transpose shares a's parameters
-  EXPECT_EQ(powers(q, "a"), std::vector<double>{1.0});      // Pow(., 2): 2x
-  EXPECT_EQ(powers(q, "b"), std::vector<double>{-1.0});     // Log: 1/x
-  EXPECT_EQ(powers(q, "c"), std::vector<double>{-2.0});     // a denominator: -1/x^2
-  EXPECT_EQ(powers(q, "y"), std::vector<double>{0.0});      // a numerator: linear
-  EXPECT_TRUE(q.plan.tensors.at("f").gain.exponential);     // Exp
+  ASSERT_EQ(q.plan.tensors.at("t").params_from, "a");    // the Transpose shares a's parameters
+  EXPECT_EQ(powers(q, "a"), std::vector<double>{1.0});   // Pow(., 2): 2x
+  EXPECT_EQ(powers(q, "b"), std::vector<double>{-1.0});  // Log: 1/x
+  EXPECT_EQ(powers(q, "c"), std::vector<double>{-2.0});  // a denominator: -1/x^2
+  EXPECT_EQ(powers(q, "y"), std::vector<double>{0.0});   // a numerator: linear
+  EXPECT_TRUE(q.plan.tensors.at("f").gain.exponential);  // Exp
   EXPECT_TRUE(powers(q, "f").empty());
-  EXPECT_EQ(powers(q, "k"), std::vector<double>{1.0});      // x·x
+  EXPECT_EQ(powers(q, "k"), std::vector<double>{1.0});          // x·x
   EXPECT_EQ(powers(q, "n"), (std::vector<double>{-0.5, 0.0}));  // Sqrt and an Add
   EXPECT_TRUE(q.plan.tensors.at("a").gain.weighted());
   EXPECT_FALSE(q.plan.tensors.at("a").gain.keeps_top());

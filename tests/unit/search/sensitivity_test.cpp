@@ -41,7 +41,8 @@ net (float[1,2,5,5] x) => (float[1,2,5,5] y) {
 
 std::vector<exec::TensorMap> samples(size_t n) {
   std::vector<exec::TensorMap> s;
-  for (size_t i = 0; i < n; ++i) s.push_back({{"x", test::random_tensor({1, 2, 5, 5}, 200 + static_cast<uint32_t>(i), -2.0f, 2.0f)}});
+  for (size_t i = 0; i < n; ++i)
+    s.push_back({{"x", test::random_tensor({1, 2, 5, 5}, 200 + static_cast<uint32_t>(i), -2.0f, 2.0f)}});
   return s;
 }
 
@@ -93,7 +94,8 @@ double own_noise(const Fixture& f, const QuantSim& sim, const std::string& tenso
   for (size_t i = 0; i < f.data.size(); ++i) {
     Trace t = sim.start(f.data.read(i).tensors);
     sim.advance(t, sim.all(false), static_cast<size_t>(node));
-    const Tensor raw = sim.input(t, static_cast<size_t>(node), k, sim.all(false)), fq = sim.input(t, static_cast<size_t>(node), k, sim.all(true));
+    const Tensor raw = sim.input(t, static_cast<size_t>(node), k, sim.all(false)),
+                 fq = sim.input(t, static_cast<size_t>(node), k, sim.all(true));
     for (int64_t j = 0; j < raw.numel(); ++j) {
       const double d = static_cast<double>(fq.data<float>()[j]) - raw.data<float>()[j];
       noise += d * d;
@@ -115,7 +117,8 @@ TEST(Sensitivity, SameFiguresWhateverTheThreads) {
       EXPECT_EQ(many.ranking(), one.ranking()) << "threads " << threads;
       for (size_t k = 0; k < one.layers.size(); ++k)
         for (size_t o = 0; o < one.layers[k].only.size(); ++o) {
-          EXPECT_EQ(many.layers[k].only[o].diff_sq, one.layers[k].only[o].diff_sq) << "layer " << k << " threads " << threads;
+          EXPECT_EQ(many.layers[k].only[o].diff_sq, one.layers[k].only[o].diff_sq)
+              << "layer " << k << " threads " << threads;
           EXPECT_EQ(many.layers[k].only[o].dot, one.layers[k].only[o].dot) << "layer " << k << " threads " << threads;
         }
     }
@@ -144,7 +147,8 @@ TEST(Sensitivity, ZeroMacLayersShareTheirBlocksError) {
   ASSERT_GT(run.diff_sq, 0.0);
   // Shares: each layer's quantizers' noise/signal over the block's (c, three, a for the Add; c, a, m
   // for the Mul; the block: c, three, a, m).
-  const double c = own_noise(f, sim, "c"), three = own_noise(f, sim, "three"), a = own_noise(f, sim, "a"), m = own_noise(f, sim, "m");
+  const double c = own_noise(f, sim, "c"), three = own_noise(f, sim, "three"), a = own_noise(f, sim, "a"),
+               m = own_noise(f, sim, "m");
   const double total = c + three + a + m;
   ASSERT_GT(total, 0.0);
   EXPECT_NEAR(shared.layers[add].only[0].diff_sq, run.diff_sq * (c + three + a) / total, kRel * run.diff_sq);
