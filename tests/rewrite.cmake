@@ -10,7 +10,8 @@ ptq_add_test(rewrite_test
   unit/rewrite/transformer_rules_test.cpp
   unit/rewrite/smooth_quant_test.cpp
   unit/rewrite/subgraph_test.cpp
-  unit/rewrite/target_test.cpp)
+  unit/rewrite/target_test.cpp
+  unit/rewrite/reader_gain_test.cpp)
 
 # ONNX Runtime interop: tools/ort/install.sh puts npm onnxruntime-node into tools/ort/node_modules
 # (idempotent, instant when present); the ctest fixture `ort_node` runs it before the interop tests.

@@ -33,6 +33,7 @@ void check_finite(const float* x, int64_t n, const CalibTarget& target) {
 TargetObserver::TargetObserver(CalibTarget target, ObserverFactory make, const ObserverConfig& config)
     : target_(std::move(target)), make_(make), config_(config) {
   config_.spec = target_.spec;
+  config_.gain = target_.gain;
   if (target_.axis < -1) PTQ_FAIL(UsageError, "tensor '", target_.tensor, "': bad per-channel axis ", target_.axis);
   const auto probe = make_(config_);
   passes_ = probe->passes();

@@ -33,17 +33,27 @@ bool smooth(std::vector<double>& d) {
 
 }  // namespace
 
-WindowSearch::WindowSearch(const std::vector<double>& counts, double lo, double width, bool absolute, const QuantSpec& spec)
+WindowSearch::WindowSearch(const std::vector<double>& counts, double lo, double width, bool absolute, const QuantSpec& spec,
+                           const ReaderGain& gain, double percentile)
     : counts_(counts), lo_(absolute ? 0.0 : lo), width_(width), absolute_(absolute), spec_(spec) {
   const size_t n = counts.size();
+  std::vector<double> centres(n);
+  for (size_t k = 0; k < n; ++k) centres[k] = centre(static_cast<int>(k));
+  weight_ = reader_weights(gain, centres, counts);
   n_.assign(n + 1, 0.0);
-  nc_.assign(n + 1, 0.0);
-  ncc_.assign(n + 1, 0.0);
+  nw_.assign(n + 1, 0.0);
+  nwc_.assign(n + 1, 0.0);
+  nwcc_.assign(n + 1, 0.0);
   for (size_t k = 0; k < n; ++k) {
-    const double c = centre(static_cast<int>(k)), v = counts[k];
+    const double c = centres[k], v = counts[k], vw = v * weight_[k];
     n_[k + 1] = n_[k] + v;
-    nc_[k + 1] = nc_[k] + v * c;
-    ncc_[k + 1] = ncc_[k] + v * c * c;
+    nw_[k + 1] = nw_[k] + vw;
+    nwc_[k + 1] = nwc_[k] + vw * c;
+    nwcc_[k + 1] = nwcc_[k] + vw * c * c;
+  }
+  if (gain.keeps_top()) {
+    const double keep = percentile / 100.0, share = absolute ? keep : 1.0 - (1.0 - keep) / 2.0;
+    while (least_top_ < bins() && n_[static_cast<size_t>(least_top_)] < share * n_.back()) ++least_top_;
   }
 }
 
@@ -72,14 +82,14 @@ double WindowSearch::squared_error(int a, int e) {
   grid(a, e);
   double err = 0.0;
   for (int k = a; k < e; ++k) {
-    const double n = counts_[static_cast<size_t>(k)];
+    const double n = counts_[static_cast<size_t>(k)] * weight_[static_cast<size_t>(k)];
     if (n == 0.0) continue;
     const double d = (code(k) - zero_point_) * scale_ - centre(k);
     err += n * d * d;
   }
   // Clipped bins all take the end codes (their centres lie beyond the grid's end levels).
   auto clipped = [&](size_t first, size_t last, double v) {
-    const double n = n_[last] - n_[first], nc = nc_[last] - nc_[first], ncc = ncc_[last] - ncc_[first];
+    const double n = nw_[last] - nw_[first], nc = nwc_[last] - nwc_[first], ncc = nwcc_[last] - nwcc_[first];
     return std::max(0.0, v * v * n - 2.0 * v * nc + ncc);
   };
   err += clipped(0, static_cast<size_t>(a), (qmin_ - zero_point_) * scale_);
@@ -142,7 +152,7 @@ int WindowSearch::sweep(Window w, bool upper, int min_width, double kl_guard, co
   // Positions narrowest first: e ascending (upper) or a descending (lower).
   int first, last;
   if (upper) {
-    first = std::max({static_cast<int>(std::ceil(zero_edge)), w.a + min_width, w.a + 1});
+    first = std::max({static_cast<int>(std::ceil(zero_edge)), w.a + min_width, w.a + 1, least_top_});
     last = bins();
   } else {
     first = std::min({static_cast<int>(std::floor(zero_edge)), w.e - min_width, w.e - 1});

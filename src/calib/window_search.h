@@ -5,8 +5,12 @@
 //   histogram (symmetric specs) a window is [0, e) and means [-e·w, e·w].
 //   The grid of a window is compute_qparams(range, spec); every bin centre c maps to the code
 //   QuantizeLinear gives it, clamp(round(c / scale) + zero point, qmin, qmax).
-//   squared_error: sum_k n_k (fq(c_k) - c_k)^2 over all bins (inside the window: rounding; outside:
-//     clipping to the window's edge), fq = dequantize(quantize(.)) on that grid.
+//   squared_error: sum_k n_k w_k (fq(c_k) - c_k)^2 over all bins (inside the window: rounding; outside:
+//     clipping to the window's edge), fq = dequantize(quantize(.)) on that grid; w_k: the readers'
+//     weight of bin k (reader_gain.h; 1 when every reader is linear).
+//   With readers whose gain is unbounded at 0 (ReaderGain::keeps_top), the upper edge stays at or above
+//   the bin where the cumulative count reaches the percentile's share (as the percentile observer
+//   computes it: p on a |x| histogram, 1 - (1 - p)/2 on a two-sided one).
 //   divergence: TensorRT's entropy criterion on that grid (see kl.cpp).
 //   A sweep moves one edge over the bin positions that keep 0 inside the window and the window at
 //   least `min_width` bins wide, the other edge fixed, coarse to fine: every kStride-th position (and
@@ -21,6 +25,7 @@
 #include <functional>
 #include <vector>
 
+#include "ptq/calib/reader_gain.h"
 #include "ptq/quant/qspec.h"
 
 namespace ptq::calib {
@@ -37,8 +42,10 @@ struct Candidate {
 
 class WindowSearch {
  public:
-  // counts over [lo, lo + counts.size()·width]; absolute: a |x| histogram (lo must be 0).
-  WindowSearch(const std::vector<double>& counts, double lo, double width, bool absolute, const QuantSpec& spec);
+  // counts over [lo, lo + counts.size()·width]; absolute: a |x| histogram (lo must be 0); gain: how the
+  // tensor's readers weigh its error; percentile (in %): the least top with gain.keeps_top().
+  WindowSearch(const std::vector<double>& counts, double lo, double width, bool absolute, const QuantSpec& spec,
+               const ReaderGain& gain = {}, double percentile = 100.0);
 
   int bins() const { return static_cast<int>(counts_.size()); }
   Range range(int a, int e) const;
@@ -68,8 +75,10 @@ class WindowSearch {
   double lo_, width_;
   bool absolute_;
   QuantSpec spec_;
-  // prefix sums of n, n·c, n·c^2 (clipping error in O(1))
-  std::vector<double> n_, nc_, ncc_;
+  std::vector<double> weight_;  // w_k
+  int least_top_ = 0;           // the upper edge stays at or above this bin position
+  // prefix sums of n (KL's mass) and of n·w, n·w·c, n·w·c^2 (clipping error in O(1))
+  std::vector<double> n_, nw_, nwc_, nwcc_;
   // current grid
   double scale_ = 1.0, zero_point_ = 0.0, qmin_ = 0.0, qmax_ = 0.0;
   std::vector<double> p_, q_;

@@ -38,6 +38,7 @@
 #include "patterns/patterns.h"
 #include "ptq/util/error.h"
 #include "ptq/util/log.h"
+#include "rewrite_internal.h"
 #include "rules/rules.h"
 
 namespace ptq::rewrite {
@@ -128,6 +129,7 @@ class Planner {
     for (size_t i = 0; i < g_.nodes.size(); ++i) apply(static_cast<int>(i));
     finish_patterns();
     if (!parent_) apply_wide();
+    assign_reader_gains(g_, plan_);
     plan_bodies();
     if (!parent_ && !qat_) check_not_empty();  // a QAT export is quantized already
     return std::move(plan_);

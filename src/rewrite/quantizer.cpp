@@ -194,6 +194,7 @@ std::vector<calib::CalibTarget> calib_targets(const QuantPlan& plan) {
       c.fixed = t.fixed;
       c.fixed_range = t.range;
       c.softmax = t.softmax;
+      c.gain = t.gain;
       targets.push_back(c);
     }
   });

@@ -55,6 +55,10 @@ void erase_if(List* list, Pred pred) {
 // value_info entries).
 void drop_unread_weights(onnx::GraphProto& gp, const Graph& g, const std::set<std::string>& candidates);
 
+// reader_gain.cpp: sets TensorPlan::gain of every calibrated activation of `plan`, a plan of `g`, from
+// the nodes that read it (or a tensor sharing its parameters).
+void assign_reader_gains(const Graph& g, QuantPlan& plan);
+
 // validate.cpp: structural checks of the rewritten model (always) and onnx::checker (where ONNX 1.12
 // knows the opset and IR version). Throws Error ("internal error") on failure: a ptq bug.
 void validate_quantized_model(const onnx::ModelProto& model);

@@ -57,6 +57,7 @@ class Search {
       so.except = false;
       so.threads = search_.threads;
       so.progress = search_.progress;
+      so.group_zero_mac = true;
       r.sensitivity = analyze_sensitivity(g, sim, r.layers, eval_, so);
       fallback_ = search_.fallback;
       if (!grow_and_bisect(r) && fallback_ == Fallback::Int16) {

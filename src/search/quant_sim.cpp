@@ -43,6 +43,7 @@ struct QuantSim::Impl {
   std::vector<std::vector<int>> dead_after;                   // per node: slots no later node reads
   std::unordered_map<std::string, int> group_of;
   size_t groups = 0;
+  std::vector<std::string> group_root;                        // per group: its root tensor (or weight)
   std::vector<std::vector<int>> affected;                     // per group: nodes whose view changes
   std::map<std::string, QParams> params;
   std::map<std::string, Tensor> precomputed;                  // fq of constants, weights, biases
@@ -71,7 +72,10 @@ struct QuantSim::Impl {
       if (t.kind == Kind::Bias) continue;
       const std::string r = t.kind == Kind::Activation ? root(name) : name;
       auto it = root_group.find(r);
-      if (it == root_group.end()) it = root_group.emplace(r, static_cast<int>(groups++)).first;
+      if (it == root_group.end()) {
+        it = root_group.emplace(r, static_cast<int>(groups++)).first;
+        group_root.push_back(r);
+      }
       group_of[name] = it->second;
     }
     affected.assign(groups, {});
@@ -318,6 +322,29 @@ exec::TensorMap QuantSim::rerun(const Trace& base, const GroupFlags& on, const s
     }
   }
   return m.collect(frame, now);
+}
+
+QuantSim::Noise QuantSim::group_noise(const Trace& trace, size_t group) const {
+  const Impl& m = *impl_;
+  PTQ_CHECK(group < m.groups);
+  const std::string& name = m.group_root[group];
+  auto p = m.params.find(name);
+  if (p == m.params.end()) return {};
+  const Tensor* x = nullptr;
+  if (auto s = m.slot.find(name); s != m.slot.end()) x = &trace.values[static_cast<size_t>(s->second)];
+  else x = m.g.weight(name);
+  if (!x || !x->defined() || x->dtype() != DType::Float32) return {};
+  auto pre = m.precomputed.find(name);
+  const Tensor fq = pre != m.precomputed.end() ? pre->second : fake_quantize(*x, p->second);
+  Noise n;
+  const float* a = x->data<float>();
+  const float* b = fq.data<float>();
+  for (int64_t i = 0; i < x->numel(); ++i) {
+    const double d = static_cast<double>(b[i]) - a[i];
+    n.noise += d * d;
+    n.signal += static_cast<double>(a[i]) * a[i];
+  }
+  return n;
 }
 
 const Shape* QuantSim::shape(const Trace& trace, const std::string& tensor) const {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "ptq/calib/data_reader.h"
+#include "ptq/calib/reader_gain.h"
 #include "ptq/ir/graph.h"
 #include "ptq/quant/qspec.h"
 
@@ -40,6 +41,7 @@ struct CalibTarget {
   Range fixed_range;
   SoftmaxRows softmax;     // a Softmax input: observed after clamping each row to its top kSoftmaxWindow
   int64_t block = 0;       // > 0: blocked along axis (weights; QParams::block): one observer per block
+  ReaderGain gain;         // how the tensor's readers amplify its error (kl, mse weigh it; reader_gain.h)
 };
 
 // What calibration decided for one tensor.

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "ptq/calib/reader_gain.h"
 #include "ptq/quant/qspec.h"
 
 namespace ptq::calib {
@@ -19,6 +20,7 @@ struct ObserverConfig {
   QuantSpec spec;                // the grid the range is for (symmetric or not, type, reduce_range)
   float percentile = 99.999f;    // "percentile": kept share of |x| (symmetric) or of x (two-sided), in %
   float moving_average = 0.0f;   // "minmax": 0 = running min/max, else the EMA constant c in (0, 1]
+  ReaderGain gain;               // how the tensor's readers weigh its error ("kl", "mse": reader_gain.h)
 };
 
 class Observer {

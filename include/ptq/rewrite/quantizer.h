@@ -150,6 +150,7 @@ struct TensorPlan {
   bool fixed = false;        // activation with a known range (not calibrated), e.g. Softmax output [0, 1]
   Range range;
   calib::SoftmaxRows softmax;  // activation a Softmax reads: calibrated on the top of each row
+  calib::ReaderGain gain;      // calibrated activation: how its readers amplify its error (reader_gain.cpp)
   // Name in the calibration table and the parameter map: the tensor's scoped name (graph.h) inside an
   // If/Loop/Scan body (for an outer-scope value, its scoped name where it is defined); "" = `tensor`.
   std::string key;

@@ -54,6 +54,14 @@ class QuantSim {
   // The graph outputs when the groups in `flip` take the other state than in `on` (the flags `base` was
   // run with): only the readers of the flipped quantizers, and the nodes below them, run again.
   exec::TensorMap rerun(const Trace& base, const GroupFlags& on, const std::vector<size_t>& flip) const;
+  // The rounding error of group `group`'s quantizer on its own, as its readers see it, from a trace (a
+  // float run: the activation's value there; weights and constants: their stored values): the sums
+  // noise = sum (fq(x) - x)^2 and signal = sum x^2 over the group's root tensor (0, 0 when the trace
+  // does not hold it).
+  struct Noise {
+    double noise = 0.0, signal = 0.0;
+  };
+  Noise group_noise(const Trace& trace, size_t group) const;
   // Shape of a tensor in a trace (nullptr when the trace does not hold it).
   const Shape* shape(const Trace& trace, const std::string& tensor) const;
 

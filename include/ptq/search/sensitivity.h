@@ -7,6 +7,15 @@
 // fully quantized run, each kept (QuantSim traces); each layer then re-runs only the nodes below its
 // quantizers from those traces. Layers are spread over the threads; each layer's figures are
 // accumulated in sample order by one task, so the thread count does not change them.
+// With group_zero_mac (the precision search's ranking; "only" figures alone), layers without MACs
+// (element-wise and data-movement nodes: most layers of a MobileNetV3- or YOLO-style network) are not
+// re-run one by one: each is attached to the compute node its first input comes from (through other
+// nodes without MACs), and the layers attached to one node are re-run together (all their quantizers
+// on). A block's error is shared among its layers in proportion to the rounding noise their
+// quantizers make on their own (QuantSim::group_noise, relative to the signal: sum of each quantizer's
+// noise/signal), the noise adding up as the ranking assumes: a layer gets the block's error scaled by
+// its share (its cosine as if its error pointed the block's way). Layers with MACs, and a block of one
+// layer, are measured exactly. PP-OCRv4 det: 292 layers in 112 runs per sample (ranking 18.8 s -> 3.7 s); YOLOX-nano: 359 in 227.
 #pragma once
 
 #include <map>
@@ -25,6 +34,7 @@ struct SensitivityOptions {
   bool except = true;    // also measure "every layer but this one" (doubles the work)
   int threads = 0;
   bool progress = true;
+  bool group_zero_mac = false;  // layers without MACs measured in blocks (see above; needs except = false)
 };
 
 struct LayerSensitivity {

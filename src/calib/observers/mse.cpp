@@ -7,7 +7,9 @@
 //   symmetric specs [-T, T]; asymmetric specs [lo, hi] with both edges free on a signed tensor
 //   (coordinate descent: a tensor like a SiLU output, [-0.28, 18], clips only its long side). The error
 //   of a candidate is sum_k n_k (fq(c_k) - c_k)^2 over bin centres c_k with counts n_k, fq being
-//   dequantize(quantize(.)) on the candidate's grid exactly as QuantizeLinear computes it.
+//   dequantize(quantize(.)) on the candidate's grid exactly as QuantizeLinear computes it, each bin
+//   weighted by how the tensor's readers amplify its error (reader_gain.h; 1 for linear readers); a
+//   tensor read by a Log, Sqrt, Reciprocal or Div denominator keeps at least its percentile range.
 //   The argmin's range is returned (inside what was observed); ties go to the wider window.
 #include <algorithm>
 #include <vector>
@@ -30,24 +32,29 @@ size_t pick_least_error(const std::vector<Candidate>& c) {
 
 class MseObserver final : public HistogramObserver {
  public:
-  explicit MseObserver(const QuantSpec& spec)
-      : HistogramObserver(spec.symmetric ? HistogramKind::Absolute : HistogramKind::Spanning), spec_(spec) {}
+  explicit MseObserver(const ObserverConfig& config)
+      : HistogramObserver(config.spec.symmetric ? HistogramKind::Absolute : HistogramKind::Spanning),
+        spec_(config.spec),
+        gain_(config.gain),
+        percentile_(config.percentile) {}
 
   Range compute_range() const override {
     if (empty()) return Range{};
     if (filled_bins() <= 1) return Range{observed_min(), observed_max()};  // constant
-    WindowSearch search(counts(), lo(), width(), spec_.symmetric, spec_);
+    WindowSearch search(counts(), lo(), width(), spec_.symmetric, spec_, gain_, percentile_);
     return window_range(search, search.descend(kMinWidth, 0.0, pick_least_error));
   }
 
  private:
   QuantSpec spec_;
+  ReaderGain gain_;
+  double percentile_;
 };
 
 }  // namespace
 
 std::unique_ptr<Observer> make_mse_observer(const ObserverConfig& config) {
-  return std::make_unique<MseObserver>(config.spec);
+  return std::make_unique<MseObserver>(config);
 }
 
 }  // namespace ptq::calib
