@@ -57,6 +57,9 @@ g (float[2,4] x) => (float[4,2] p, float[2,4] l, float[2,4] d, float[2,4] e, flo
   EXPECT_FALSE(q.plan.tensors.at("b").gain.weighted());
   EXPECT_FALSE(q.plan.tensors.at("y").gain.weighted() || q.plan.tensors.at("y").gain.keeps_top());
   // The calibration targets carry them to the observers.
-  for (const auto& target : rewrite::calib_targets(q.plan))
-    if (target.tensor == "a") EXPECT_EQ(target.gain.powers, std::vector<double>{1.0});
+  for (const auto& target : rewrite::calib_targets(q.plan)) {
+    if (target.tensor == "a") {
+      EXPECT_EQ(target.gain.powers, std::vector<double>{1.0});
+    }
+  }
 }
