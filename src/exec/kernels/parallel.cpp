@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
+// parallel_for runs on libgomp's threads when libgomp is in the process (oneDNN built in; see
+// run_gomp below), otherwise on its own pool:
 // A process-wide pool of worker threads behind parallel_for. A job is published by bumping a
 // job counter; workers spin briefly on it (kSpinRounds pause instructions, tens of microseconds, so
 // back-to-back kernels do not pay a futex wake-up each) and then sleep on a condition variable. Tasks
@@ -6,6 +8,8 @@
 // participating workers and sleeps until the last one signals. Short spins keep an oversubscribed
 // machine (more runnable threads than cores) from burning the time slices the workers need.
 #include "parallel.h"
+
+#include <dlfcn.h>
 
 #include <algorithm>
 #include <atomic>
@@ -143,6 +147,57 @@ class Pool {
   bool stop_ = false;
 };
 
+// When oneDNN is linked in, its convolutions run on OpenMP (libgomp) threads. Two pools on the same
+// cores fight: libgomp's workers spin after each convolution while this pool's wake for the element-wise
+// work between them (MobileNetV2 on 2 threads took 2x its 1-thread time). So when libgomp is in the
+// process, parallel_for runs its tasks on libgomp's team through GOMP_parallel (the entry point
+// `#pragma omp parallel` compiles to), and both kinds of work share one set of threads.
+using GompParallel = void (*)(void (*)(void*), void*, unsigned, unsigned);
+
+GompParallel gomp_parallel() {
+  static const GompParallel fn = reinterpret_cast<GompParallel>(dlsym(RTLD_DEFAULT, "GOMP_parallel"));
+  return fn;
+}
+
+struct GompJob {
+  const TaskFn* fn = nullptr;
+  int64_t n = 0;
+  std::atomic<int64_t> next{0};
+  std::mutex error_mutex;
+  std::exception_ptr error;
+};
+
+void gomp_body(void* data) {
+  auto* job = static_cast<GompJob*>(data);
+  const bool outer = t_in_task;
+  t_in_task = true;
+  for (int64_t i; (i = job->next.fetch_add(1, std::memory_order_relaxed)) < job->n;) {
+    try {
+      (*job->fn)(i);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(job->error_mutex);
+      if (!job->error) job->error = std::current_exception();
+      job->next.store(job->n, std::memory_order_relaxed);  // no new tasks
+    }
+  }
+  t_in_task = outer;
+}
+
+std::atomic<bool> g_gomp_busy{false};
+
+// False when another job is running (the caller then runs inline, as with Pool::run).
+bool run_gomp(GompParallel parallel, int threads, int64_t n, const TaskFn& fn) {
+  bool expected = false;
+  if (!g_gomp_busy.compare_exchange_strong(expected, true)) return false;
+  GompJob job;
+  job.fn = &fn;
+  job.n = n;
+  parallel(gomp_body, &job, static_cast<unsigned>(threads), 0);
+  g_gomp_busy.store(false);
+  if (job.error) std::rethrow_exception(job.error);
+  return true;
+}
+
 }  // namespace
 
 void parallel_for(int threads, int64_t n, const TaskFn& fn, int64_t work) {
@@ -152,6 +207,10 @@ void parallel_for(int threads, int64_t n, const TaskFn& fn, int64_t work) {
     return;
   }
   if (threads > n) threads = static_cast<int>(n);
+  if (GompParallel gomp = gomp_parallel()) {
+    if (!run_gomp(gomp, threads, n, fn)) run_inline(n, fn);
+    return;
+  }
   if (!Pool::instance().run(threads, n, fn)) run_inline(n, fn);
 }
 
