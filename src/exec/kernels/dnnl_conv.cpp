@@ -129,8 +129,7 @@ void apply_post_ops(const PostOps& post, Tensor& y, int64_t M, int threads) {
 struct Prepared {
   dnnl::convolution_forward::primitive_desc pd;
   dnnl::convolution_forward prim;
-  Tensor weight_source;  // the weight buffer `weights` was packed from (kept alive: identity by address)
-  memory weights;
+  memory weights;  // packed (Packed::weights, shared)
   bool plain_src = false;
   bool usable = false;  // oneDNN has an optimized (non-reference) kernel for this shape
 };
@@ -152,6 +151,17 @@ Tensor block(const Tensor& plain, int threads) {
   return out;
 }
 
+// A weight buffer packed into one of the primitives' layouts; shared by every input shape whose
+// primitive wants that layout (a recognizer fed many widths keeps one packed copy, not one per width).
+struct Packed {
+  Tensor source;  // the weight buffer it was packed from (kept alive: identity by address)
+  memory::desc desc;
+  memory weights;
+};
+
+// Primitives kept per convolution; beyond this many input shapes the cache starts over.
+constexpr size_t kMaxShapes = 32;
+
 struct DnnlConv::State {
   WindowAttrs attrs;
   int64_t group = 1;
@@ -159,6 +169,7 @@ struct DnnlConv::State {
   bool native_sigmoid = false;  // post is one Sigmoid or SiLU, run by oneDNN inside the primitive
   std::mutex mutex;
   std::map<std::tuple<int64_t, int64_t, int64_t, int, const void*>, std::shared_ptr<Prepared>> cache;
+  std::vector<Packed> packed;
 };
 
 DnnlConv::DnnlConv(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -169,7 +180,7 @@ namespace {
 // The primitive for one input shape: the source read blocked (or NCHW for a few channels, or when
 // oneDNN has no optimized kernel reading it blocked), weights packed. Not usable when only oneDNN's
 // reference kernel would run (e.g. 12 channels read blocked): conv.cpp's kernels run it then.
-std::shared_ptr<Prepared> prepare(const DnnlConv::State& st, const Shape& x, const WindowGeometry& g, const Tensor& w,
+std::shared_ptr<Prepared> prepare(DnnlConv::State& st, const Shape& x, const WindowGeometry& g, const Tensor& w,
                                   bool bias) {
   auto p = std::make_shared<Prepared>();
   const int64_t N = x[0], C = x[1], M = w.dim(0), G = st.group;
@@ -200,14 +211,17 @@ std::shared_ptr<Prepared> prepare(const DnnlConv::State& st, const Shape& x, con
     p->prim = dnnl::convolution_forward(p->pd);
     p->plain_src = plain_src;
     p->usable = true;
-    // Pack the weights once (ONNX's [M, C/G, kh, kw] is oihw, or goihw split by group).
-    const memory::desc plain_w(wts, memory::data_type::f32, G > 1 ? Tag::goihw : Tag::oihw);
-    memory user_w(plain_w, cpu_engine(), const_cast<void*>(w.raw()));
-    p->weights = memory(p->pd.weights_desc(), cpu_engine());
-    dnnl::stream s(cpu_engine());
-    dnnl::reorder(user_w, p->weights).execute(s, user_w, p->weights);
-    s.wait();
-    p->weight_source = w;
+    for (const Packed& k : st.packed)
+      if (k.source.raw() == w.raw() && k.desc == p->pd.weights_desc()) p->weights = k.weights;
+    if (!p->weights) {  // pack (ONNX's [M, C/G, kh, kw] is oihw, or goihw split by group)
+      const memory::desc plain_w(wts, memory::data_type::f32, G > 1 ? Tag::goihw : Tag::oihw);
+      memory user_w(plain_w, cpu_engine(), const_cast<void*>(w.raw()));
+      p->weights = memory(p->pd.weights_desc(), cpu_engine());
+      dnnl::stream s(cpu_engine());
+      dnnl::reorder(user_w, p->weights).execute(s, user_w, p->weights);
+      s.wait();
+      st.packed.push_back({w, p->pd.weights_desc(), p->weights});
+    }
     return p;
   }
   return p;
@@ -264,17 +278,20 @@ Tensor DnnlConv::run_dnnl(const Tensor& x_arg, int64_t x_channels, const Tensor&
   std::shared_ptr<Prepared> prep;
   {
     std::lock_guard<std::mutex> lock(st.mutex);
-    auto& slot = st.cache[{N, H, W, threads, w.raw()}];
-    if (!slot) {
-      // A new weight buffer at a cached shape replaces the entry packed from an older one.
-      for (auto it = st.cache.begin(); it != st.cache.end();)
-        it = std::get<4>(it->first) != w.raw() && std::get<0>(it->first) == N && std::get<1>(it->first) == H &&
-                     std::get<2>(it->first) == W && std::get<3>(it->first) == threads
-                 ? st.cache.erase(it)
-                 : std::next(it);
-      slot = prepare(st, Shape{N, C, H, W}, g, w4, b != nullptr);
+    const auto key = std::make_tuple(N, H, W, threads, w.raw());
+    auto it = st.cache.find(key);
+    if (it != st.cache.end()) {
+      prep = it->second;
+    } else {
+      // Weights in a new buffer (not a constant of the executor) or too many shapes: start over.
+      const bool new_weights = !st.packed.empty() && st.packed.front().source.raw() != w.raw();
+      if (new_weights || st.cache.size() >= kMaxShapes) {
+        st.cache.clear();
+        st.packed.clear();
+      }
+      prep = prepare(st, Shape{N, C, H, W}, g, w4, b != nullptr);
+      st.cache[key] = prep;
     }
-    prep = slot;
   }
   if (!prep->usable) return Tensor();
   const bool plain_src = prep->plain_src;

@@ -112,6 +112,30 @@ TEST(Layout, ConcatMaxSubMaxPoolOfBlockedTensors) {
   }
 }
 
+// One executor fed many input widths (a text recognizer's variable-width lines): more shapes than the
+// per-convolution primitive cache holds, so it starts over on the way; every width gives the bits of an
+// executor that sees that width only.
+TEST(Layout, ManyInputShapesThroughOneExecutor) {
+  OpCase c;
+  c.opsets = "\"\" : 13";
+  c.node = "a = Conv <pads = [1, 1, 1, 1]> (x, w1, b1)\n  y = Relu (a)";
+  c.inputs = {{"x", test::random_tensor({1, 8, 6, 5}, 31)}};
+  c.initializers = {{"w1", test::random_tensor({20, 8, 3, 3}, 32)}, {"b1", test::random_tensor({20}, 33)}};
+  c.outputs = {{"y", DType::Float32}};
+  std::string text = test::model_text(c);
+  const std::string fixed = "float[1,8,6,5] x";
+  text.replace(text.find(fixed), fixed.size(), "float[1,8,6,W] x");
+  onnx::ModelProto model = test::parse_text_model(text);
+  for (const auto& kv : c.initializers) test::add_initializer(model, kv.first, kv.second);
+  Graph g = build_graph(model, GraphOptions{false, {}});
+  exec::Executor shared(g, exec::ExecOptions{2, false, true, true});
+  for (int64_t width = 3; width < 45; ++width) {
+    exec::TensorMap in{{"x", test::random_tensor({1, 8, 6, width}, 40 + static_cast<uint32_t>(width))}};
+    exec::Executor alone(g, exec::ExecOptions{2, false, true, true});
+    test::expect_same_bits(shared.run(in).at("y"), alone.run(in).at("y"), "width " + std::to_string(width));
+  }
+}
+
 TEST(Layout, BlockAndUnblockRoundTrip) {
   Tensor x = test::random_tensor({2, 21, 3, 5}, 11);
   Tensor b = exec::block(x, 1);
