@@ -378,8 +378,8 @@ TEST(ShapesCli, TrainingBatchNormIsKeptWithAWarningNamingTheNode) {
                        "is normalized with its own mean and variance"),
             std::string::npos)
       << r.err;
-  for (const auto& o : nlohmann::json::parse(r.out)["evaluation"]["outputs"])
-    EXPECT_GE(o["cosine"].get<double>(), kMinCosine) << o["name"];
+  const nlohmann::json report = nlohmann::json::parse(r.out);  // kept alive: the loop iterates into it
+  for (const auto& o : report.at("evaluation").at("outputs")) EXPECT_GE(o.at("cosine").get<double>(), kMinCosine) << o.at("name");
   const onnx::ModelProto out = load(dir / "q.onnx");
   int kept = 0;
   for (const auto& n : out.graph().node()) kept += n.op_type() == "BatchNormalization" && n.output_size() == 3;
