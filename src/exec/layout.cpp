@@ -40,11 +40,6 @@ BlockedKernel blocked_binary(Op op) {
   };
 }
 
-LayoutKernels plain_only(const Node& node) {
-  const KernelEntry* e = find_kernel(node.domain, node.op_type);
-  return {e ? e->make(node) : Kernel(), BlockedKernel()};
-}
-
 // Concat along channels of blocked inputs whose channel counts, but the last one's, fill whole blocks:
 // the blocks follow each other per image.
 bool blocked_concat(int64_t axis, KernelIO& io, LayoutIO& layout) {
@@ -127,7 +122,7 @@ bool blocked_max_pool(const WindowAttrs& attrs, KernelIO& io, LayoutIO& layout) 
 
 template <class Op>
 LayoutKernels binary_row(const Node& node, const PostOps& post, Op op) {
-  LayoutKernels k = plain_only(node);
+  LayoutKernels k;  // plain empty: the node keeps the kernel table's
   if (post.empty()) k.blocked = blocked_binary(op);
   return k;
 }
@@ -150,7 +145,7 @@ const LayoutRow kRows[] = {
     {"Min", [](const Node& n, const PostOps& p) { return binary_row(n, p, [](float x, float y) { return std::min(x, y); }); }, first_two},
     {"Concat",
      [](const Node& n, const PostOps&) {
-       LayoutKernels k = plain_only(n);
+       LayoutKernels k;
        const int64_t axis = n.attr_int("axis", 1);
        k.blocked = [axis](KernelIO& io, LayoutIO& layout) { return blocked_concat(axis, io, layout); };
        return k;
@@ -158,7 +153,7 @@ const LayoutRow kRows[] = {
      [](size_t) { return true; }},
     {"MaxPool",
      [](const Node& n, const PostOps&) {
-       LayoutKernels k = plain_only(n);
+       LayoutKernels k;
        const WindowAttrs attrs = WindowAttrs::read(n);
        k.blocked = [attrs](KernelIO& io, LayoutIO& layout) { return blocked_max_pool(attrs, io, layout); };
        return k;

@@ -32,8 +32,9 @@ struct LayoutIO {
 
 using BlockedKernel = std::function<bool(KernelIO& io, LayoutIO& layout)>;
 
-// The blocked form of `node` (a group head with its post-ops, or a lone node with none) and the plain
-// kernel sharing its state (packed weights); blocked is empty when the op has no blocked form.
+// The blocked form of `node` (a group head with its post-ops, or a lone node with none) and, when it
+// has state to share (a convolution's packed weights), the plain kernel sharing it; plain is empty
+// when the node keeps its kernel-table kernel, blocked when the op has no blocked form.
 struct LayoutKernels {
   Kernel plain;
   BlockedKernel blocked;

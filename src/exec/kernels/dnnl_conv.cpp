@@ -91,6 +91,12 @@ dnnl::engine& cpu_engine() {
   return eng;
 }
 
+// One in-order CPU stream per thread, made once (not per call on the hot path).
+dnnl::stream& cpu_stream() {
+  thread_local dnnl::stream s(cpu_engine());
+  return s;
+}
+
 // oneDNN runs on OpenMP (Debian's build); the thread count is the calling thread's OpenMP setting.
 // Looked up at run time so that this file needs no OpenMP flags (clang's runtime is not libgomp).
 void set_omp_threads(int threads) {
@@ -105,7 +111,7 @@ void reorder_nchw(const Shape& nchw, const void* src, Tag src_tag, void* dst, Ta
   const memory::dims dims(nchw.begin(), nchw.end());
   memory a(memory::desc(dims, memory::data_type::f32, src_tag), cpu_engine(), const_cast<void*>(src));
   memory b(memory::desc(dims, memory::data_type::f32, dst_tag), cpu_engine(), dst);
-  dnnl::stream s(cpu_engine());
+  dnnl::stream& s = cpu_stream();
   dnnl::reorder(a, b).execute(s, a, b);
   s.wait();
 }
@@ -217,7 +223,7 @@ std::shared_ptr<Prepared> prepare(DnnlConv::State& st, const Shape& x, const Win
       const memory::desc plain_w(wts, memory::data_type::f32, G > 1 ? Tag::goihw : Tag::oihw);
       memory user_w(plain_w, cpu_engine(), const_cast<void*>(w.raw()));
       p->weights = memory(p->pd.weights_desc(), cpu_engine());
-      dnnl::stream s(cpu_engine());
+      dnnl::stream& s = cpu_stream();
       dnnl::reorder(user_w, p->weights).execute(s, user_w, p->weights);
       s.wait();
       st.packed.push_back({w, p->pd.weights_desc(), p->weights});
@@ -307,7 +313,7 @@ Tensor DnnlConv::run_dnnl(const Tensor& x_arg, int64_t x_channels, const Tensor&
     src = &x_blocked;
   }
   Tensor y(DType::Float32, blocked_shape({N, M, OH, OW}));
-  dnnl::stream stream(cpu_engine());
+  dnnl::stream& stream = cpu_stream();
   memory src_mem(prep->pd.src_desc(), cpu_engine(), const_cast<void*>(src->raw()));
   memory dst_mem(prep->pd.dst_desc(), cpu_engine(), y.raw());
   thread_local std::vector<float> scratch;
