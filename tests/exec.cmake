@@ -16,5 +16,6 @@ ptq_add_test(exec_compute_test
   unit/exec/quantize_test.cpp
   unit/exec/parallel_test.cpp
   unit/exec/fusion_test.cpp
-  unit/exec/layout_test.cpp)
+  unit/exec/layout_test.cpp
+  unit/exec/transpose_test.cpp)
 target_include_directories(exec_compute_test PRIVATE ${PROJECT_SOURCE_DIR}/src/exec/kernels)

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Throughput of ptq's executor vs ONNX Runtime, measured in the same run (benchmark, not a test).
 
-  /usr/bin/python3 tools/bench/speed.py models [--repeat 30] [--threads 1,2]
+  /usr/bin/python3 tools/bench/speed.py models [--repeat 30] [--threads 1,2] [--only yolox,mobilenetv2]
       whole models of the corpus (MobileNetV2-224, UltraFace-320 RFB, YOLOX-nano, PP-OCRv4 det 640x640)
   /usr/bin/python3 tools/bench/speed.py layers MODEL [--shape NAME=d0,d1,..] [--ops Conv,MaxPool] [--repeat 50]
       every node of the chosen op types cut out as its own model (weights included), timed in both
@@ -88,6 +88,8 @@ def cmd_models(args):
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for label, rel, override in MODELS:
+            if args.only and not any(o.lower() in label.lower() for o in args.only.split(',')):
+                continue
             path = os.path.join(CORPUS, 'models', rel)
             model = onnx.load(path, load_external_data=False)
             inputs = os.path.join(tmp, sanitize(label))
@@ -225,6 +227,7 @@ def main():
     m.add_argument('--repeat', type=int, default=30)
     m.add_argument('--threads', default='1,2')
     m.add_argument('--profile', action='store_true')
+    m.add_argument('--only', help='comma-separated substrings of model labels (default: all)')
     lay = sub.add_parser('layers')
     lay.add_argument('model')
     lay.add_argument('--shape')

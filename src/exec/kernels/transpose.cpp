@@ -5,11 +5,62 @@
 //   DepthToSpace CRD: [N, C/b², b, b, H, W] perm (0,1,4,2,5,3) -> [N, C/b², H·b, W·b]
 //   SpaceToDepth:     [N, C, H/b, b, W/b, b] perm (0,3,5,1,2,4) -> [N, C·b², H/b, W/b]
 // permute() drops size-1 dims and merges dims that stay adjacent, then copies whole rows when the
-// innermost dim is unchanged, else walks the output with a strided inner loop.
+// innermost dim is unchanged; when it changes (a [C, HW] -> [HW, C] head transpose, attention's
+// [B, H, S, D] -> [B, S, H, D] is a row copy) it copies in square tiles over the output's last dim and
+// the dim the input walks contiguously, so that reads and writes both use whole cache lines instead of
+// one element of a line (and page) per read.
 #include "common.h"
 #include "kernels.h"
 
 namespace ptq::exec {
+
+namespace {
+
+constexpr int64_t kTile = 16;
+
+// out (dense, shape dims) = in at offsets sum(idx[j] * stride[j]); the output's last dim has stride
+// s != 1 in the input, dim `a` < last has the smallest input stride. Tiles of kTile x kTile over
+// (a, last); the other dims by an odometer.
+template <typename U>
+void tiled_copy(const U* in, U* out, const Shape& dims, const std::vector<int64_t>& stride, size_t a) {
+  const size_t r = dims.size(), last = r - 1;
+  std::vector<int64_t> out_stride(r, 1);
+  for (size_t j = last; j-- > 0;) out_stride[j] = out_stride[j + 1] * dims[j + 1];
+  const int64_t na = dims[a], nb = dims[last], sa = stride[a], sb = stride[last], oa = out_stride[a];
+  std::vector<size_t> outer;
+  int64_t count = 1;
+  for (size_t j = 0; j < last; ++j)
+    if (j != a) {
+      outer.push_back(j);
+      count *= dims[j];
+    }
+  std::vector<int64_t> idx(outer.size(), 0);
+  int64_t in_base = 0, out_base = 0;
+  for (int64_t k = 0; k < count; ++k) {
+    for (int64_t i0 = 0; i0 < na; i0 += kTile) {
+      const int64_t i1 = std::min(na, i0 + kTile);
+      for (int64_t j0 = 0; j0 < nb; j0 += kTile) {
+        const int64_t j1 = std::min(nb, j0 + kTile);
+        for (int64_t i = i0; i < i1; ++i) {
+          const U* src = in + in_base + i * sa;
+          U* dst = out + out_base + i * oa;
+          for (int64_t j = j0; j < j1; ++j) dst[j] = src[j * sb];
+        }
+      }
+    }
+    for (size_t q = outer.size(); q-- > 0;) {  // odometer over the other dims
+      const size_t j = outer[q];
+      in_base += stride[j];
+      out_base += out_stride[j];
+      if (++idx[q] < dims[j]) break;
+      in_base -= stride[j] * dims[j];
+      out_base -= out_stride[j] * dims[j];
+      idx[q] = 0;
+    }
+  }
+}
+
+}  // namespace
 
 Tensor permute(const Tensor& x, const std::vector<int>& perm) {
   const size_t rank = perm.size();
@@ -45,9 +96,17 @@ Tensor permute(const Tensor& x, const std::vector<int>& perm) {
     dims.push_back(1);
     src.push_back(1);
   }
+  // The dim the input walks most densely among the output's outer dims: tiles pay off when it is
+  // denser than the output's last dim and both are long enough to fill a tile's rows.
+  const size_t last = dims.size() - 1;
+  size_t a = last;
+  for (size_t j = 0; j < last; ++j)
+    if (src[j] < src[last] && (a == last || src[j] < src[a])) a = j;
+  const bool tiled = a != last && dims[a] >= kTile / 2 && dims[last] >= kTile / 2;
   dispatch_bytes(x.dtype(), [&](auto tag) {
     using U = decltype(tag);
-    strided_copy<U>(raw_as<U>(x), 0, raw_as<U>(out), dims, src);
+    if (tiled) tiled_copy<U>(raw_as<U>(x), raw_as<U>(out), dims, src, a);
+    else strided_copy<U>(raw_as<U>(x), 0, raw_as<U>(out), dims, src);
   });
   return out;
 }
