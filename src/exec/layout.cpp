@@ -40,33 +40,63 @@ BlockedKernel blocked_binary(Op op) {
   };
 }
 
-// Concat along channels of blocked inputs whose channel counts, but the last one's, fill whole blocks:
-// the blocks follow each other per image.
+// Concat along channels with blocked inputs (layout.h). When the output may stay blocked and every
+// input but the last fills whole blocks, the blocks follow each other per image. Otherwise the output
+// is written NCHW in one pass, each blocked input unblocked straight into its channel range (a
+// detection head's 4 + 1 + 80 channels) and plain inputs copied.
 bool blocked_concat(int64_t axis, KernelIO& io, LayoutIO& layout) {
   if (io.inputs.empty() || (axis != 1 && axis != -3)) return false;
   int64_t channels = 0, blocks = 0;
+  bool whole_blocks = true;
+  const Tensor* first = io.has(0) ? io.inputs[0] : nullptr;
+  if (!first || first->rank() != (layout.in_channels[0] ? 5 : 4)) return false;
+  const int64_t N = first->dim(0), H = first->dim(2), W = first->dim(3), P = H * W;
   for (size_t k = 0; k < io.inputs.size(); ++k) {
+    if (!io.has(k) || io.in(k).dtype() != DType::Float32) return false;
+    const Tensor& t = io.in(k);
     const int64_t c = layout.in_channels[k];
-    if (!io.has(k) || c == 0 || io.in(k).rank() != 5 || io.in(k).dtype() != DType::Float32) return false;
-    const Shape& s = io.in(k).shape();
-    const Shape& s0 = io.in(0).shape();
-    if (s[0] != s0[0] || s[2] != s0[2] || s[3] != s0[3]) return false;
-    if (k + 1 < io.inputs.size() && c % kChannelBlock != 0) return false;
-    channels += c;
-    blocks += s[1];
+    if (t.rank() != (c ? 5 : 4) || t.dim(0) != N || t.dim(2) != H || t.dim(3) != W) return false;
+    whole_blocks = whole_blocks && c > 0 && (k + 1 == io.inputs.size() || c % kChannelBlock == 0);
+    channels += c ? c : t.dim(1);
+    blocks += c ? t.dim(1) : 0;
   }
-  const Shape& s0 = io.in(0).shape();
-  Tensor y(DType::Float32, {s0[0], blocks, s0[2], s0[3], kChannelBlock});
-  const int64_t per_block = s0[2] * s0[3] * kChannelBlock;
+  if (layout.want_blocked && whole_blocks) {
+    Tensor y(DType::Float32, {N, blocks, H, W, kChannelBlock});
+    const int64_t per_block = P * kChannelBlock;
+    float* out = y.data<float>();
+    for (int64_t n = 0; n < N; ++n)
+      for (size_t k = 0; k < io.inputs.size(); ++k) {
+        const int64_t count = io.in(k).dim(1) * per_block;
+        std::memcpy(out, io.in(k).data<float>() + n * count, static_cast<size_t>(count) * sizeof(float));
+        out += count;
+      }
+    io.outputs[0] = std::move(y);
+    layout.out_channels = channels;
+    return true;
+  }
+  Tensor y(DType::Float32, {N, channels, H, W});
   float* out = y.data<float>();
-  for (int64_t n = 0; n < s0[0]; ++n)
-    for (size_t k = 0; k < io.inputs.size(); ++k) {
-      const int64_t count = io.in(k).dim(1) * per_block;
-      std::memcpy(out, io.in(k).data<float>() + n * count, static_cast<size_t>(count) * sizeof(float));
-      out += count;
+  int64_t offset = 0;
+  for (size_t k = 0; k < io.inputs.size(); ++k) {
+    const Tensor& t = io.in(k);
+    const float* in = t.data<float>();
+    const int64_t c = layout.in_channels[k], tb = c ? t.dim(1) : 0;
+    if (c == 0) {
+      for (int64_t n = 0; n < N; ++n)
+        std::memcpy(out + (n * channels + offset) * P, in + n * t.dim(1) * P, static_cast<size_t>(t.dim(1) * P) * sizeof(float));
+    } else {
+      parallel_for(io.threads, N * tb, [&](int64_t task) {
+        const int64_t n = task / tb, b = task % tb, lanes = std::min(kChannelBlock, c - b * kChannelBlock);
+        const float* src = in + task * P * kChannelBlock;
+        float* dst = out + (n * channels + offset + b * kChannelBlock) * P;
+        for (int64_t p = 0; p < P; ++p)
+          for (int64_t l = 0; l < lanes; ++l) dst[l * P + p] = src[p * kChannelBlock + l];
+      }, N * tb * P * kChannelBlock);
     }
-  io.outputs[0] = layout.want_blocked ? std::move(y) : unblock(y, channels, io.threads);
-  layout.out_channels = layout.want_blocked ? channels : 0;
+    offset += c ? c : t.dim(1);
+  }
+  io.outputs[0] = std::move(y);
+  layout.out_channels = 0;
   return true;
 }
 
@@ -159,6 +189,7 @@ const LayoutRow kRows[] = {
        return k;
      },
      [](size_t i) { return i == 0; }},
+    {"Resize", make_resize_layout, [](size_t i) { return i == 0; }},
 };
 
 const LayoutRow* find_row(const Node& node) {

@@ -9,7 +9,7 @@
 // Kernels with a blocked form (make_layout_kernels, one row per op in layout.cpp): Conv heads (2-D,
 // through oneDNN, with their fused post-ops); Add, Sub, Mul, Max, Min of two blocked tensors of one shape
 // (elementwise over the padded buffer: f(0, 0) == 0 keeps the padding zero); Concat along channels when
-// every input but the last fills whole blocks; 2-D MaxPool. A blocked kernel may decline a call
+// every input but the last fills whole blocks; 2-D MaxPool; Resize of H and W (not tf_crop_and_resize). A blocked kernel may decline a call
 // (returns false), and the executor then runs the plain kernel on NCHW inputs; results are the same
 // bits either way.
 #pragma once

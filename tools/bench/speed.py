@@ -83,13 +83,17 @@ def time_ort(model_path, inputs, threads, repeat, tmp):
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
+def selected(args):
+    """MODELS whose label contains one of --only's comma-separated substrings (all without it)."""
+    only = [o.lower() for o in (args.only or '').split(',') if o]
+    return [m for m in MODELS if not only or any(o in m[0].lower() for o in only)]
+
+
 def cmd_models(args):
     threads = [int(t) for t in args.threads.split(',')]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for label, rel, override in MODELS:
-            if args.only and not any(o.lower() in label.lower() for o in args.only.split(',')):
-                continue
+        for label, rel, override in selected(args):
             path = os.path.join(CORPUS, 'models', rel)
             model = onnx.load(path, load_external_data=False)
             inputs = os.path.join(tmp, sanitize(label))
@@ -122,7 +126,7 @@ def cmd_determinism(args):
     threads = [int(t) for t in args.threads.split(',')]
     bad = 0
     with tempfile.TemporaryDirectory() as tmp:
-        for label, rel, override in MODELS:
+        for label, rel, override in selected(args):
             path = os.path.join(CORPUS, 'models', rel)
             inputs = os.path.join(tmp, sanitize(label))
             write_inputs(inputs, input_shapes(onnx.load(path, load_external_data=False), override))
@@ -236,6 +240,7 @@ def main():
     lay.add_argument('--threads', type=int, default=1)
     det = sub.add_parser('determinism')
     det.add_argument('--threads', default='1,2,3')
+    det.add_argument('--only', help='comma-separated substrings of model labels (default: all)')
     args = ap.parse_args()
     {'models': cmd_models, 'layers': cmd_layers, 'determinism': cmd_determinism}[args.cmd](args)
 

@@ -167,6 +167,8 @@ Kernel make_conv_fused(const Node& node, const PostOps& post);
 // The plain and blocked (layout.h) forms of a Conv head, sharing oneDNN's packed weights.
 struct LayoutKernels;
 LayoutKernels make_conv_layout(const Node& node, const PostOps& post);
+// resize.cpp: the blocked form of a Resize of the spatial axes (the plain one stays make_resize).
+LayoutKernels make_resize_layout(const Node& node, const PostOps& post);
 Kernel make_conv_transpose(const Node& node);
 Kernel make_conv_transpose_fused(const Node& node, const PostOps& post);
 Kernel make_gemm(const Node& node);

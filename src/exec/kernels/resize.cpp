@@ -30,7 +30,9 @@
 #include <cmath>
 
 #include "common.h"
+#include "dnnl_conv.h"
 #include "kernels.h"
+#include "../layout.h"
 
 namespace ptq::exec {
 namespace {
@@ -346,7 +348,48 @@ Kernel make_resize_like(const Node& node, size_t max_inputs) {
   };
 }
 
+// The blocked form (layout.h) of a Resize of H and W only: the 5-D [N, C/16, H, W, 16] tensor resized
+// along its axes 2 and 3 by the same taps, the others untouched, gives the plain kernel's values in
+// every lane (nearest: the same index tables; linear/cubic: the same weighted passes, W then H), and
+// zero padding lanes stay zero. Declined (the plain kernel runs on NCHW) for tf_crop_and_resize (its
+// extrapolation value would fill the padding) and when N or C would be resized or remapped.
+bool blocked_resize(const ResizeAttrs& attrs, KernelIO& io, LayoutIO& layout) {
+  const int64_t c = layout.in_channels[0];
+  for (size_t k = 1; k < layout.in_channels.size(); ++k)
+    if (layout.in_channels[k]) return false;
+  const Tensor& x = io.in(0);
+  if (c == 0 || x.rank() != 5 || x.dtype() != DType::Float32 || attrs.coord == Coord::TfCropAndResize) return false;
+  const std::vector<AxisPlan> plain = plan_axes(attrs, io, Shape{x.dim(0), c, x.dim(2), x.dim(3)});
+  for (size_t ax : {0, 1}) {  // N and C: skipped by the weighted passes, gathered 1:1 by nearest
+    if (plain[ax].out != plain[ax].in || plain[ax].scale != 1.0f) return false;
+    if (attrs.interp != Interp::Nearest) continue;
+    const AxisTaps t = axis_taps(attrs, plain[ax]);
+    for (int64_t i = 0; i < plain[ax].out; ++i)
+      if (t.index[static_cast<size_t>(i)] != i) return false;
+  }
+  for (size_t ax : {2, 3})
+    if (plain[ax].out <= 0) return false;
+  std::vector<AxisPlan> plan(5);
+  for (size_t ax : {0, 1, 4}) plan[ax].in = plan[ax].out = x.dim(static_cast<int>(ax));
+  plan[2] = plain[2];
+  plan[3] = plain[3];
+  const std::vector<bool> active{false, false, plan[2].out != plan[2].in || plan[2].scale != 1.0f,
+                                 plan[3].out != plan[3].in || plan[3].scale != 1.0f, false};
+  Tensor y = !active[2] && !active[3] ? x
+             : attrs.interp == Interp::Nearest ? resize_nearest(attrs, x, plan) : resize_weighted(attrs, x, plan, active);
+  io.outputs[0] = layout.want_blocked ? std::move(y) : unblock(y, c, io.threads);
+  layout.out_channels = layout.want_blocked ? c : 0;
+  return true;
+}
+
 }  // namespace
+
+LayoutKernels make_resize_layout(const Node& node, const PostOps&) {
+  LayoutKernels k;  // plain empty: the node keeps the kernel table's
+  const ResizeAttrs attrs = read_attrs(node);
+  k.blocked = [attrs](KernelIO& io, LayoutIO& layout) { return blocked_resize(attrs, io, layout); };
+  return k;
+}
 
 Kernel make_resize(const Node& node) { return make_resize_like(node, node.opset >= 11 ? 4 : 2); }
 Kernel make_upsample(const Node& node) { return make_resize_like(node, node.opset >= 9 ? 2 : 1); }

@@ -81,8 +81,8 @@ TEST(Layout, FetchedTensorsAreNchw) {
 }
 
 // Concat of blocked tensors: 16 + 24 channels stay blocked (whole blocks first); 24 + 16 cannot (the
-// first input's padding would land inside the result) and goes NCHW. Max and Sub of blocked tensors; a
-// blocked MaxPool (ceil mode, asymmetric pads) feeding a convolution.
+// first input's padding would land inside the result) and is written NCHW by the Concat itself. Max
+// and Sub of blocked tensors; a blocked MaxPool (ceil mode, asymmetric pads) feeding a convolution.
 TEST(Layout, ConcatMaxSubMaxPoolOfBlockedTensors) {
   OpCase c;
   c.opsets = "\"\" : 13";
@@ -104,12 +104,78 @@ TEST(Layout, ConcatMaxSubMaxPoolOfBlockedTensors) {
   c.outputs = {{"y", DType::Float32}, {"z", DType::Float32}, {"u", DType::Float32}};
   Graph g = test::op_graph(c);
   exec::TensorMap plain = run(g, c, exec::ExecOptions{1, false, false, false});
-  // Conversions: a and b for Concat(b, a) (its blocked form declines). Max and Sub read m and n blocked
-  // and write their graph outputs NCHW themselves.
+  // No conversions: Concat(b, a) unblocks a and b into its NCHW output; Max and Sub read m and n
+  // blocked and write their graph outputs NCHW themselves.
   for (int threads : {1, 2}) {
-    exec::TensorMap fused = run(g, c, exec::ExecOptions{threads, true, true, true}, {}, 2);
+    exec::TensorMap fused = run(g, c, exec::ExecOptions{threads, true, true, true}, {}, 0);
     for (const auto& o : c.outputs) test::expect_same_bits(fused.at(o.first), plain.at(o.first), o.first);
   }
+}
+
+// Resize of a blocked tensor (20 channels: padding lanes): nearest 2x, nearest along W only, linear to
+// given sizes, each read by a convolution; a tf_crop_and_resize declines (its extrapolation value would
+// fill the padding lanes) and converts its input (also read blocked by a convolution). A detection head's Concat of 4 + 1 + 19 blocked
+// channels and the plain input, written NCHW in one pass.
+TEST(Layout, ResizeAndHeadConcatOfBlockedTensors) {
+  OpCase c;
+  c.opsets = "\"\" : 13";
+  c.node =
+      "a = Conv <pads = [1, 1, 1, 1]> (x, w1, b1)\n"
+      "  r = Resize (a, , s2)\n"
+      "  u = Conv (r, w5)\n"
+      "  rw = Resize <mode = \"nearest\", coordinate_transformation_mode = \"asymmetric\"> (a, , sw)\n"
+      "  z = Conv (rw, w5)\n"
+      "  l = Resize <mode = \"linear\"> (a, , , sz)\n"
+      "  v = Conv (l, w5)\n"
+      "  h1 = Conv (x, w7)\n"
+      "  h2 = Conv (x, w8)\n"
+      "  h3 = Conv (x, w9)\n"
+      "  y = Concat <axis = 1> (h1, h2, h3, x)\n"
+      "  a2 = Conv (x, w6)\n"
+      "  t = Resize <mode = \"linear\", coordinate_transformation_mode = \"tf_crop_and_resize\", extrapolation_value = 3.0> (a2, roi, , sz)\n"
+      "  t2 = Conv (a2, w5)";
+  c.inputs = {{"x", test::random_tensor({1, 7, 9, 10}, 51, -2.0f, 2.0f)}};
+  c.initializers = {{"w1", test::random_tensor({20, 7, 3, 3}, 52)},
+                    {"b1", test::random_tensor({20}, 53)},
+                    {"w5", test::random_tensor({6, 20, 1, 1}, 54)},
+                    {"w6", test::random_tensor({20, 7, 1, 1}, 58)},
+                    {"w7", test::random_tensor({4, 7, 1, 1}, 55)},
+                    {"w8", test::random_tensor({1, 7, 1, 1}, 56)},
+                    {"w9", test::random_tensor({19, 7, 1, 1}, 57)},
+                    {"s2", test::tensor_of<float>({1, 1, 2, 2}, {4})},
+                    {"sw", test::tensor_of<float>({1, 1, 1, 2.5f}, {4})},
+                    {"sz", test::tensor_of<int64_t>({1, 20, 5, 13}, {4})},
+                    {"roi", test::tensor_of<float>({0, 0, -0.2f, 0.1f, 1, 1, 0.9f, 1.3f}, {8})}};
+  c.outputs = {{"u", DType::Float32}, {"z", DType::Float32}, {"v", DType::Float32}, {"y", DType::Float32}, {"t", DType::Float32},
+               {"t2", DType::Float32}};
+  Graph g = test::op_graph(c);
+  exec::TensorMap plain = run(g, c, exec::ExecOptions{1, false, false, false});
+  ASSERT_EQ(plain.at("y").shape(), (Shape{1, 31, 9, 10}));
+  // One conversion: a2 for the tf_crop_and_resize (a declining Resize of a would convert a too).
+  for (int threads : {1, 2, 3}) {
+    exec::TensorMap fused = run(g, c, exec::ExecOptions{threads, true, true, true}, {}, 1);
+    for (const auto& o : c.outputs)
+      test::expect_same_bits(fused.at(o.first), plain.at(o.first), o.first + " threads " + std::to_string(threads));
+  }
+}
+
+// Concat's blocked form sees every Concat: rank-3 inputs (a detector's reshaped heads) and plain 4-D
+// ones are left to, or copied exactly like, the plain kernel.
+TEST(Layout, ConcatOfPlainAndRank3Tensors) {
+  OpCase c;
+  c.opsets = "\"\" : 13";
+  c.node =
+      "a = Conv (x, w1)\n"
+      "  b = Reshape (a, s)\n"
+      "  y = Concat <axis = 1> (b, b)\n"
+      "  z = Concat <axis = 1> (x, x)";
+  c.inputs = {{"x", test::random_tensor({1, 7, 9, 10}, 61)}};
+  c.initializers = {{"w1", test::random_tensor({20, 7, 1, 1}, 62)}, {"s", test::tensor_of<int64_t>({1, 20, 90}, {3})}};
+  c.outputs = {{"y", DType::Float32}, {"z", DType::Float32}};
+  Graph g = test::op_graph(c);
+  exec::TensorMap plain = run(g, c, exec::ExecOptions{1, false, false, false});
+  exec::TensorMap fused = run(g, c, exec::ExecOptions{2, true, true, true}, {}, 0);
+  for (const auto& o : c.outputs) test::expect_same_bits(fused.at(o.first), plain.at(o.first), o.first);
 }
 
 // One executor fed many input widths (a text recognizer's variable-width lines): more shapes than the
