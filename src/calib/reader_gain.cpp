@@ -12,7 +12,7 @@ bool ReaderGain::weighted() const {
 }
 
 bool ReaderGain::keeps_top() const {
-  return std::any_of(powers.begin(), powers.end(), [](double k) { return k < 0.0; });
+  return ranked || std::any_of(powers.begin(), powers.end(), [](double k) { return k < 0.0; });
 }
 
 void ReaderGain::add_power(double k) {

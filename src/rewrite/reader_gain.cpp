@@ -11,8 +11,11 @@
 //   Log                                  k = -1
 //   Reciprocal; Div, input 1             k = -2
 //   Exp                                  exponential
-// Sigmoid, Tanh, Softmax and the like have bounded derivatives and count as linear (Softmax inputs have
-// their own rule, SoftmaxRows).
+//   Softmax, LogSoftmax, Hardmax,        ranked (the top is kept: logits)
+//   ArgMax, TopK (input 0)
+// Sigmoid, Tanh and the like have bounded derivatives and count as linear. A reader that moves data
+// without belonging to the group (a Reshape into a Softmax input, which has its own parameters,
+// SoftmaxRows) passes on the gains of its own readers.
 #include <cmath>
 #include <map>
 
@@ -23,6 +26,7 @@ namespace {
 
 struct Term {
   bool exponential = false;
+  bool ranked = false;
   double power = 0.0;
 };
 
@@ -32,16 +36,29 @@ struct ReaderRow {
   int slot;
   double power;
   bool exponential;
+  bool ranked;
 };
 // clang-format off
 constexpr ReaderRow kReaders[] = {
-    {"Exp",        -1,  0.0, true},
-    {"Log",        -1, -1.0, false},
-    {"Sqrt",       -1, -0.5, false},
-    {"Reciprocal", -1, -2.0, false},
-    {"Div",         1, -2.0, false},  // the denominator of x/y: -x/y^2
+    {"Exp",        -1,  0.0, true,  false},
+    {"Log",        -1, -1.0, false, false},
+    {"Sqrt",       -1, -0.5, false, false},
+    {"Reciprocal", -1, -2.0, false, false},
+    {"Div",         1, -2.0, false, false},  // the denominator of x/y: -x/y^2
+    {"Softmax",    -1,  0.0, false, true},
+    {"LogSoftmax", -1,  0.0, false, true},
+    {"Hardmax",    -1,  0.0, false, true},
+    {"ArgMax",     -1,  0.0, false, true},
+    {"TopK",        0,  0.0, false, true},
 };
 // clang-format on
+
+bool moves_data(const Node& n) {
+  static const char* const ops[] = {"Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "Identity"};
+  for (const char* op : ops)
+    if (n.domain.empty() && n.op_type == op) return true;
+  return false;
+}
 
 // The gain of node n reading tensor `t` (in some input slot).
 Term reader_term(const Graph& g, const Node& n, const std::string& t) {
@@ -49,7 +66,7 @@ Term reader_term(const Graph& g, const Node& n, const std::string& t) {
   if (!n.domain.empty()) return term;
   for (const auto& row : kReaders)
     if (n.op_type == row.op && (row.slot < 0 || n.input(static_cast<size_t>(row.slot)) == t))
-      return Term{row.exponential, row.power};
+      return Term{row.exponential, row.ranked, row.power};
   if (n.op_type == "Mul" && n.input(0) == t && n.input(1) == t) term.power = 1.0;  // x·x
   if (n.op_type == "Pow" && n.input(0) == t && n.has_input(1)) {                   // x^p, p a constant scalar
     const Tensor* p = g.weight(n.input(1));
@@ -57,6 +74,30 @@ Term reader_term(const Graph& g, const Node& n, const std::string& t) {
       term.power = static_cast<double>(cast_tensor(*p, DType::Float32).data<float>()[0]) - 1.0;
   }
   return term;
+}
+
+// Adds the gains of the readers of `tensor` (a member of a group, or what data movement made of one)
+// to `gain`; a reader writing a member of the group (`in_group`) passes the tensor on and is skipped, a
+// data-movement reader outside it passes on its own readers' gains.
+template <class InGroup>
+void add_reader_gains(const Graph& g, const std::string& tensor, const InGroup& in_group, calib::ReaderGain& gain, int depth) {
+  for (int c : g.consumers(tensor)) {
+    const Node& n = g.nodes[static_cast<size_t>(c)];
+    bool passes_on = false;
+    for (const auto& o : n.outputs) passes_on |= in_group(o);
+    if (passes_on) continue;
+    if (moves_data(n) && n.outputs.size() == 1 && depth < 8) {
+      add_reader_gains(g, n.outputs[0], in_group, gain, depth + 1);
+      if (g.is_graph_output(n.outputs[0])) gain.add_power(0.0);
+      continue;
+    }
+    const Term term = reader_term(g, n, tensor);
+    gain.ranked |= term.ranked;
+    if (term.exponential)
+      gain.exponential = true;
+    else
+      gain.add_power(term.power);
+  }
 }
 
 }  // namespace
@@ -75,20 +116,10 @@ void assign_reader_gains(const Graph& g, QuantPlan& plan) {
   for (const auto& [member, r] : root_of) {
     TensorPlan& target = plan.tensors.at(r);
     if (target.constant || target.fixed) continue;
-    for (int c : g.consumers(member)) {
-      const Node& n = g.nodes[static_cast<size_t>(c)];
-      bool passes_on = false;
-      for (const auto& o : n.outputs) {
-        auto it = root_of.find(o);
-        passes_on |= it != root_of.end() && it->second == r;
-      }
-      if (passes_on) continue;
-      const Term term = reader_term(g, n, member);
-      if (term.exponential)
-        target.gain.exponential = true;
-      else
-        target.gain.add_power(term.power);
-    }
+    add_reader_gains(g, member, [&](const std::string& o) {
+      auto it = root_of.find(o);
+      return it != root_of.end() && it->second == r;
+    }, target.gain, 0);
     if (g.is_graph_output(member)) target.gain.add_power(0.0);  // the model's user reads it as it is
   }
 }

@@ -21,6 +21,11 @@
 //     clipped from 1.4e10 to 4.0e9 and the output cosine fell from 0.861 to 0.845). So the count-based
 //     searches may not clip the top below the range the percentile method takes
 //     (ObserverConfig::percentile): the window's upper edge is at least that percentile.
+//   - Readers that rank the values (Softmax, LogSoftmax, Hardmax, ArgMax, TopK: a classifier's or a
+//     recognizer's logits): what they read is each row's largest values, one or a few per row, which
+//     a count-based search takes for outliers. Clipped, the top logits tie (the argmax becomes the
+//     first of them, the largest probabilities merge): measured on MobileNetV1-0.25, kl clipped its
+//     logits from 25.4 to 16.7 and lost 1.3 points of top-1. Same rule as above: the top is kept.
 #pragma once
 
 #include <vector>
@@ -30,9 +35,11 @@ namespace ptq::calib {
 struct ReaderGain {
   std::vector<double> powers;  // the distinct exponents k of power-law readers (0: linear readers)
   bool exponential = false;    // an Exp reads the tensor
+  bool ranked = false;         // a reader ranks the values (Softmax, ArgMax, TopK, ...)
   // True when some reader's gain grows with |x| (k > 0, exponential): the squared error is weighted.
   bool weighted() const;
-  // True when some reader's gain is unbounded at 0 (k < 0): the top is not clipped below the percentile.
+  // True when some reader's gain is unbounded at 0 (k < 0) or a reader ranks the values: the top is not
+  // clipped below the percentile.
   bool keeps_top() const;
   // Adds a power-law reader with exponent k (once per distinct k).
   void add_power(double k);

@@ -63,3 +63,30 @@ g (float[2,4] x) => (float[4,2] p, float[2,4] l, float[2,4] d, float[2,4] e, flo
     }
   }
 }
+
+// Logits: a Softmax or an ArgMax ranks its input, so the top is kept (keeps_top), also when the Softmax
+// reads them through a Reshape outside the group (the Softmax input has its own, row-top parameters).
+TEST(ReaderGain, RankingReadersKeepTheTopThroughDataMovement) {
+  onnx::ModelProto m = parse_text_model(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[2,4] x) => (float[8] s, int64[2,1] am, float[2,4] r) {
+  a = MatMul (x, w)
+  f = Reshape (a, shape)
+  s = Softmax (f)
+  b = MatMul (x, w)
+  am = ArgMax <axis = 1> (b)
+  c = MatMul (x, w)
+  r = Relu (c)
+}
+)");
+  add_initializer(m, "w", random_tensor({4, 4}, 1, 0.5f, 1.5f));
+  add_initializer(m, "shape", Tensor::from_vector<int64_t>({8}, {1}));
+  Quantized q = quantize(m);
+  const auto& f = q.plan.tensors.at("f");
+  const std::string f_root = f.params_from.empty() ? "f" : f.params_from;
+  EXPECT_TRUE(q.plan.tensors.at("a").gain.keeps_top());
+  EXPECT_TRUE(q.plan.tensors.at(f_root).gain.keeps_top());
+  EXPECT_TRUE(q.plan.tensors.at("b").gain.ranked);
+  EXPECT_FALSE(q.plan.tensors.at("a").gain.weighted());  // Softmax's derivative is bounded
+  EXPECT_FALSE(q.plan.tensors.at("r").gain.keeps_top());  // a graph output: read as it is
+}
