@@ -217,16 +217,38 @@ class Search {
     return order;
   }
 
-  // The shortest prefix of the ranking that meets the tolerance (growing 1, 2, 4, ..., then bisecting),
-  // then pruning; false when no prefix that leaves something quantized meets it. A prefix with no valid
-  // plan (every layer promoted to float: nothing left to quantize) caps the growth, and the prefixes
-  // below the cap are bisected for one that meets.
+  // The first prefix length to try, from the noise the ranking measured: each layer's "only" noise
+  // (10^(-SNR/10)) taken as adding up, scaled so that all of them give the noise of the all-8-bit
+  // attempt (NSR = 1/cos^2 - 1), the shortest prefix whose remaining noise is within the tolerance's.
+  // 1 when the tolerance has no cosine condition or the figures give no such prefix. Only where the
+  // growth starts: the bisection still decides on evaluated candidates.
+  size_t predicted_prefix(const SearchResult& r, const std::vector<size_t>& order) const {
+    const double c0 = r.attempts.front().worst_cosine, target = search_.tolerance.target_cosine;
+    if (!(target > 0.0) || !(c0 > 0.0) || c0 >= 1.0 || r.sensitivity.layers.size() != r.layers.size()) return 1;
+    const double aim = 1.0 - (1.0 - kRuntimeReserve) * (1.0 - target);
+    std::vector<double> nsr(order.size());
+    double total = 0.0;
+    for (size_t i = 0; i < order.size(); ++i) total += nsr[i] = std::pow(10.0, -r.sensitivity.layers[order[i]].only_snr_db() / 10.0);
+    if (!(total > 0.0) || !std::isfinite(total)) return 1;
+    const double scale = (1.0 / (c0 * c0) - 1.0) / total, budget = 1.0 / (aim * aim) - 1.0;
+    double remaining = total;
+    for (size_t k = 0; k < order.size(); ++k) {
+      if (scale * remaining <= budget) return std::max<size_t>(k, 1);
+      remaining -= nsr[k];
+    }
+    return 1;
+  }
+
+  // The shortest prefix of the ranking that meets the tolerance (growing from the predicted prefix by
+  // doubling, then bisecting), then pruning; false when no prefix that leaves something quantized meets
+  // it. A prefix with no valid plan (every layer promoted to float: nothing left to quantize) caps the
+  // growth, and the prefixes below the cap are bisected for one that meets.
   bool grow_and_bisect(SearchResult& r) {
     const std::vector<size_t> order = rank_by_value(r);
     auto prefix = [&](size_t k) { return std::vector<size_t>(order.begin(), order.begin() + static_cast<long>(k)); };
     size_t fail = 0, pass = 0;         // prefix lengths known to fail / pass (pass 0: none yet)
     size_t cap = order.size() + 1;     // prefix lengths from cap on have no valid plan
-    for (size_t k = 1;; k = std::min(2 * k, order.size())) {
+    for (size_t k = std::min(predicted_prefix(r, order), order.size());; k = std::min(2 * k, order.size())) {
       r.attempts.push_back(evaluate(prefix(k)));
       if (r.attempts.back().meets) {
         pass = k;
@@ -257,6 +279,7 @@ class Search {
       std::vector<size_t> fewer = kept;
       fewer.erase(std::find(fewer.begin(), fewer.end(), order[k]));
       if (fewer.empty()) break;
+      if (fewer == prefix(fail)) continue;  // the bisection's last failure: known
       ++tries;
       r.attempts.push_back(evaluate(fewer));
       if (r.attempts.back().meets) kept = fewer;

@@ -10,8 +10,9 @@
 // only that layer is quantized (layer costs add up, a cost hidden by a worse one upstream still shows)
 // over the MACs its promotion takes out of 8-bit kernels (its own and its neighbours' that read or write
 // its tensors; floored, so layers without MACs rank by noise among themselves); then
-// the ranked prefixes are tried, growing 1, 2, 4, ... until one meets the tolerance, and bisected down
-// to the shortest that does; then each promoted layer, least sensitive first, is returned to 8 bits
+// the ranked prefixes are tried, growing by doubling from a predicted length (the layers' noise taken as
+// adding up, scaled to the all-8-bit attempt's; 1 without a cosine condition) until one meets the
+// tolerance, and bisected down to the shortest that does; then each promoted layer, least sensitive first, is returned to 8 bits
 // when the tolerance still holds without it (at most `prune` tries). Every candidate is re-planned
 // (rewrite::plan_quantization with PrecisionOverrides) and run by a QuantSim on the evaluation samples;
 // a candidate meets a cosine tolerance C when it reaches 1 - 0.9 (1 - C) (a reserve for runtimes whose
