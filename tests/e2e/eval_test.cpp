@@ -54,3 +54,18 @@ TEST(EvalCli, ErrorsAndUsage) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("nodata: no such file or folder"), std::string::npos) << r.err;
 }
+
+// Per-tensor figures compare what the quantized model's readers see: a Relu the quantizer dropped (its
+// range is the grid's, Q clamps) leaves the Conv writing the Relu's name unclamped; the Q/DQ pair after
+// it gives the Relu's values. Every shared tensor of a healthy 8-bit model then agrees closely.
+TEST(EvalCli, TensorsAreComparedAsTheirReadersSeeThem) {
+  const test::ClassifierFiles f = test::write_classifier(8, 6, 5, 4, 8);
+  const auto q = f.dir / "net.int8.onnx";
+  auto made = test::run_quantize(f.model.string() + " --calib " + f.calib.string() + " -q -o " + q.string());
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  auto r = test::run_quantize("eval " + f.model.string() + " " + q.string() + " --data " + f.calib.string() + " --json -q");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  ASSERT_GE(j["tensors"].size(), 4u);
+  for (const auto& t : j["tensors"]) EXPECT_GT(t["cosine"].get<double>(), 0.99) << t.dump();
+}

@@ -13,6 +13,25 @@
 #include "ptq/report/format.h"
 
 namespace ptq::cli {
+namespace {
+
+// What the candidate's readers see of tensor `t`: the output of the DequantizeLinear after a
+// QuantizeLinear of `t` when there is such a pair (the quantized value, this tensor's own rounding
+// included; and where a quantizer dropped a Relu/Clip whose range its grid clamps, the producer now
+// writes `t` unclamped and only the Q/DQ pair gives the Relu's values), else `t` itself.
+std::string as_read(const Graph& g, const std::string& t) {
+  for (int q : g.consumers(t)) {
+    const Node& qn = g.nodes[static_cast<size_t>(q)];
+    if (qn.op_type != "QuantizeLinear" || qn.input(0) != t || qn.outputs.empty()) continue;
+    for (int d : g.consumers(qn.outputs[0])) {
+      const Node& dn = g.nodes[static_cast<size_t>(d)];
+      if (dn.op_type == "DequantizeLinear" && dn.input(0) == qn.outputs[0] && !dn.outputs.empty()) return dn.outputs[0];
+    }
+  }
+  return t;
+}
+
+}  // namespace
 
 void register_eval_command(CLI::App& app, Action& action) {
   struct Options {
@@ -49,10 +68,10 @@ void register_eval_command(CLI::App& app, Action& action) {
       report::EvalOptions eo;
       eo.threads = opts->threads;
       if (!opts->labels.empty()) eo.labels = report::read_labels(opts->labels);
-      // Every tensor the two models share is compared.
+      // Every tensor the two models share is compared, as the candidate's readers see it.
       for (const auto& node : ref.nodes)
         for (const auto& o : node.outputs)
-          if (!o.empty()) eo.tensors.push_back(report::TensorCompare{o, o, o, false, {}});
+          if (!o.empty()) eo.tensors.push_back(report::TensorCompare{o, o, as_read(cand, o), false, {}});
       report::EvalResult r = report::evaluate(ref, cand, *data, eo);
       // Where the error starts, as the main command reports it (no own-rounding figures here).
       const std::string hint = pipeline::precision_hint(ref, rewrite::QuantOptions{}, "", r);
