@@ -44,4 +44,11 @@ DataFlow analyze_data_flow(const Graph& g) {
   return f;
 }
 
+bool moves_data(const Node& node) {
+  static const char* const ops[] = {"Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "Identity"};
+  for (const char* op : ops)
+    if (node.domain.empty() && node.op_type == op) return true;
+  return false;
+}
+
 }  // namespace ptq

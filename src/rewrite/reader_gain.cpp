@@ -19,6 +19,7 @@
 #include <cmath>
 #include <map>
 
+#include "ptq/ir/data_flow.h"
 #include "rewrite_internal.h"
 
 namespace ptq::rewrite {
@@ -53,12 +54,6 @@ constexpr ReaderRow kReaders[] = {
 };
 // clang-format on
 
-bool moves_data(const Node& n) {
-  static const char* const ops[] = {"Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "Identity"};
-  for (const char* op : ops)
-    if (n.domain.empty() && n.op_type == op) return true;
-  return false;
-}
 
 // The gain of node n reading tensor `t` (in some input slot).
 Term reader_term(const Graph& g, const Node& n, const std::string& t) {

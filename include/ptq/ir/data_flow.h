@@ -24,4 +24,8 @@ struct DataFlow {
 
 DataFlow analyze_data_flow(const Graph& graph);
 
+// A node that passes its input's values on in another shape or order (Reshape, Transpose, Squeeze,
+// Unsqueeze, Flatten, Identity; default domain).
+bool moves_data(const Node& node);
+
 }  // namespace ptq

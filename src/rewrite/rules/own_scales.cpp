@@ -16,6 +16,7 @@
 //     maximum (calib::SoftmaxRows), which no mask value reaches.
 #include <cmath>
 
+#include "ptq/ir/data_flow.h"
 #include "rules.h"
 
 namespace ptq::rewrite {
@@ -29,20 +30,13 @@ bool non_finite_constant(const Tensor* t) {
   return false;
 }
 
-bool data_movement(const Node& n) {
-  static const char* const ops[] = {"Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "Identity"};
-  for (const char* op : ops)
-    if (n.domain.empty() && n.op_type == op) return true;
-  return false;
-}
-
 // Whether a Softmax reads `tensor`, directly or through data movement.
 bool feeds_softmax(const Graph& g, const std::string& tensor, int depth = 0) {
   if (depth > 4) return false;
   for (int r : g.consumers(tensor)) {
     const Node& n = g.nodes[static_cast<size_t>(r)];
     if (n.domain.empty() && n.op_type == "Softmax") return true;
-    if (data_movement(n) && n.input(0) == tensor && feeds_softmax(g, n.outputs[0], depth + 1)) return true;
+    if (moves_data(n) && n.input(0) == tensor && feeds_softmax(g, n.outputs[0], depth + 1)) return true;
   }
   return false;
 }
