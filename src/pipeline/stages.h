@@ -62,6 +62,7 @@ struct Reweighted {
   bool changed = false;
   onnx::ModelProto model;
   Graph graph;
+  std::map<std::string, QParams> params;  // weights whose quantization parameters changed too (table keys)
   Summary summary;
 };
 // adaround_stage.cpp: --adaround for a plan and its table: the rounded weights (and, with
