@@ -74,6 +74,7 @@ Attempt AttemptBuilder::build(const rewrite::QuantOptions& quant, const rewrite:
     at.adaround = rounded.summary;
     if (!rounded.params.empty()) {
       rescaled = transform::rescaled_table(table_in, rounded.params);
+      at.rescaled = rounded.params;
       used = &rescaled;
     }
   }

@@ -200,7 +200,8 @@ Tensor round_layer(const Graph& g, const Candidate& c, QParams& q, std::vector<C
                    std::vector<Columns> fp_inputs, std::vector<Columns> targets, const AdaRoundOptions& options,
                    AdaRoundLayer& report, std::vector<double>& shift) {
   AdaRoundOptions o = options;
-  if (q.axis < 0) o.scale_search = ScaleSearch::Off;  // one scale for all rows
+  if (q.axis < 0 || qtype_max(q.type) - qtype_min(q.type) + 1 > o.scale_search_levels)
+    o.scale_search = ScaleSearch::Off;  // one scale for all rows, or a fine grid
   const LinearLayer& l = c.layer;
   const Tensor& w = *g.weight(l.weight);
   const std::vector<float> rows = weight_rows(l, w), bias = bias_values(l, g);

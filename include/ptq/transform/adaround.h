@@ -20,7 +20,7 @@
 // samples') is not learned on: an output channel whose learned rounding reconstructs those held-out
 // columns worse than nearest rounding keeps nearest rounding (judged on the training columns, a layer
 // with fewer columns than weights per channel, e.g. a classifier on 256 images, always looked better).
-// Scale search (ScaleSearch::Learned, the default): per output channel, the multiples m·s of its scale
+// Scale search (ScaleSearch::Learned, the default, on grids of at most 16 levels): per output channel, the multiples m·s of its scale
 // s (m in 0.75 .. 1.25 by 0.05) are screened by the error of their nearest rounding on up to 1024
 // training columns; the best m ≠ 1 is learned too, and the channel keeps whichever of s and m·s
 // reconstructs the held-out columns better (twice the optimisation time). The new scales go into the
@@ -81,6 +81,9 @@ struct AdaRoundOptions {
   // 0: learn on all columns and choose on them too.
   float holdout = 0.2f;
   ScaleSearch scale_search = ScaleSearch::Learned;
+  // ... on weight grids of at most this many levels (4-bit: on 8-bit grids the step is small against
+  // the range and the search doubles the time for nothing measurable, see the README)
+  int64_t scale_search_levels = 16;
   ColumnOptions columns;           // per layer; its seed also orders the batches
   int threads = 0;                 // 0: all cores
   bool progress = false;           // progress bar on stderr

@@ -365,6 +365,7 @@ net (float[1,3,10,10] x) => (float[1,5] y) {
     o.columns.max_columns = 400;
     o.threads = threads;
     o.drop_probability = drop;
+    o.scale_search_levels = 256;  // the search on these int8 weights too
     return adaround(graph, plan, rewrite::resolve_params(graph, plan, table), test::MemoryReader(samples), o);
   }
 };
