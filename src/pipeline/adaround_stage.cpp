@@ -35,6 +35,7 @@ Rounded adaround_stage(const QuantizeJob& job, const Prepared& prep, const DataS
   log::debug("AdaRound: ", r.layers.size(), " layers in ", r.seconds, " s; reconstruction error ",
              out.summary.error_nearest, " (nearest) -> ", out.summary.error);
   out.model = rewrite::replace_weights(prep.model, r.weights).model;
+  out.params = r.params;
   out.graph = prep.graph;  // same nodes and shapes; the rounded weights replace the float ones
   for (auto& [name, value] : r.weights) out.graph.weights[name].value = std::move(value);
   out.changed = true;

@@ -60,7 +60,9 @@ const std::map<std::string, std::vector<double>>& AttemptBuilder::bias_means(con
   return means_;
 }
 
-Attempt AttemptBuilder::build(const rewrite::QuantOptions& quant, const rewrite::QuantPlan& plan, const calib::CalibTable& table) {
+Attempt AttemptBuilder::build(const rewrite::QuantOptions& quant, const rewrite::QuantPlan& plan, const calib::CalibTable& table_in) {
+  const calib::CalibTable* used = &table_in;  // AdaRound's scale search may change weight parameters
+  calib::CalibTable rescaled;
   Attempt at;
   at.quant = quant;
   at.plan = plan;
@@ -68,12 +70,18 @@ Attempt AttemptBuilder::build(const rewrite::QuantOptions& quant, const rewrite:
   const Graph* source_graph = &prep_.graph;
   Rounded rounded;
   if (job_.adaround > 0) {
-    rounded = adaround_stage(job_, prep_, data_, plan, table);
+    rounded = adaround_stage(job_, prep_, data_, plan, table_in);
     at.adaround = rounded.summary;
-    if (rounded.changed) {
-      source = &rounded.model;
-      source_graph = &rounded.graph;
+    if (!rounded.params.empty()) {
+      rescaled = transform::rescaled_table(table_in, rounded.params);
+      at.rescaled = rounded.params;
+      used = &rescaled;
     }
+  }
+  const calib::CalibTable& table = *used;
+  if (rounded.changed) {
+    source = &rounded.model;
+    source_graph = &rounded.graph;
   }
   Reweighted<WeightMethodSummary> reweighted;
   if (job_.weight_method == "gptq") {

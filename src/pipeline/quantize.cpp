@@ -217,6 +217,7 @@ QuantizeResult run_quantize(const QuantizeJob& given) {
   }
 
   Attempt chosen = builder.build(quant, plan, table);
+  if (!chosen.rescaled.empty()) table = transform::rescaled_table(table, chosen.rescaled);  // saved, exported
   if (r.precision.ran) r.precision.met = chosen.evaluated && tolerance_met(job, chosen.eval);
 
   if (!prep.float16_inputs.empty() || !prep.float16_outputs.empty())

@@ -62,6 +62,7 @@ struct Reweighted {
   bool changed = false;
   onnx::ModelProto model;
   Graph graph;
+  std::map<std::string, QParams> params;  // weights whose quantization parameters changed too (table keys)
   Summary summary;
 };
 // adaround_stage.cpp: --adaround for a plan and its table: the rounded weights (and, with
@@ -92,6 +93,7 @@ struct Attempt {
   onnx::ModelProto quantized;
   size_t corrected_biases = 0;
   AdaRoundSummary adaround;
+  std::map<std::string, QParams> rescaled;  // weight parameters AdaRound's scale search changed (table keys)
   WeightMethodSummary weight_method;  // GPTQ's (AWQ's runs before and is in the result)
   bool evaluated = false;
   report::EvalResult eval;

@@ -288,6 +288,13 @@ void QuantSim::update_weight(const std::string& name) {
   if (it != impl_->precomputed.end()) it->second = impl_->quantized_constant(name);
 }
 
+void QuantSim::update_weight(const std::string& name, const QParams& p) {
+  auto it = impl_->params.find(name);
+  PTQ_CHECK(it != impl_->params.end());
+  it->second = p;  // in place: the readers' uses point at it
+  update_weight(name);
+}
+
 exec::TensorMap QuantSim::outputs(const Trace& trace, const GroupFlags& on) const {
   return impl_->collect(Impl::Frame(*impl_, trace.values, nullptr, nullptr), on);
 }

@@ -124,37 +124,53 @@ std::vector<Eigen::Index> shuffled(Eigen::Index n, uint64_t seed) {
 struct LayerData {
   bool depthwise = false;
   std::vector<RowMatrix> x;                     // dense: per group; depthwise: per tap
+  std::vector<RowMatrix> xf;                    // the FP32 inputs alike (QDrop), else empty
   std::vector<Eigen::MatrixXf> t;               // dense: per group [rows, columns]; depthwise: one [groups, columns]
   std::vector<Eigen::VectorXd> mean_x, mean_y;  // per group: column means of the inputs and of the targets before f
   Eigen::Index columns = 0;
 };
 
-LayerData shuffle(const Candidate& c, std::vector<Columns> inputs, std::vector<Columns> targets, uint64_t seed) {
+// Inputs (per group [depth, columns]) shuffled into `x` (see LayerData), their memory released.
+void shuffle_inputs(const LinearLayer& l, bool depthwise, const std::vector<Eigen::Index>& order,
+                    std::vector<Columns>& inputs, std::vector<RowMatrix>& x) {
+  const Eigen::Index columns = static_cast<Eigen::Index>(order.size());
+  if (depthwise) x.assign(static_cast<size_t>(l.depth), RowMatrix(l.groups, columns));
+  for (size_t g = 0; g < inputs.size(); ++g) {
+    const Eigen::Map<const Eigen::MatrixXf> xg(inputs[g].data.data(), inputs[g].rows, columns);
+    if (depthwise) {
+      for (int64_t k = 0; k < l.depth; ++k)
+        x[static_cast<size_t>(k)].row(static_cast<Eigen::Index>(g)) = xg.row(k)(Eigen::all, order);
+    } else {
+      x.emplace_back(xg(Eigen::all, order));
+    }
+    std::vector<float>().swap(inputs[g].data);
+  }
+}
+
+LayerData shuffle(const Candidate& c, std::vector<Columns> inputs, std::vector<Columns> fp_inputs,
+                  std::vector<Columns> targets, uint64_t seed, float holdout) {
   const LinearLayer& l = c.layer;
   LayerData d;
   d.depthwise = l.rows == 1 && l.groups > 1;
   d.columns = inputs.empty() ? 0 : inputs[0].cols;
-  const std::vector<Eigen::Index> order = shuffled(d.columns, seed ^ static_cast<uint64_t>(l.node));
-  if (d.depthwise) {
-    d.x.assign(static_cast<size_t>(l.depth), RowMatrix(l.groups, d.columns));
-    d.t.assign(1, Eigen::MatrixXf(l.groups, d.columns));
-  }
+  // the training columns shuffled, the held-out ones (the last samples') after them in sample order
+  const Eigen::Index train = training_columns(d.columns, holdout);
+  std::vector<Eigen::Index> order = shuffled(train, seed ^ static_cast<uint64_t>(l.node));
+  for (Eigen::Index j = train; j < d.columns; ++j) order.push_back(j);
+  if (d.depthwise) d.t.assign(1, Eigen::MatrixXf(l.groups, d.columns));
   for (size_t g = 0; g < inputs.size(); ++g) {
     const Eigen::Map<const Eigen::MatrixXf> xg(inputs[g].data.data(), inputs[g].rows, d.columns);
     const Eigen::Map<const Eigen::MatrixXf> tg(targets[g].data.data(), targets[g].rows, d.columns);
     d.mean_x.push_back(xg.cast<double>().rowwise().mean());
     d.mean_y.push_back(tg.cast<double>().rowwise().mean());
-    if (d.depthwise) {
-      for (int64_t k = 0; k < l.depth; ++k)
-        d.x[static_cast<size_t>(k)].row(static_cast<Eigen::Index>(g)) = xg.row(k)(Eigen::all, order);
+    if (d.depthwise)
       d.t[0].row(static_cast<Eigen::Index>(g)) = tg.row(0)(Eigen::all, order);
-    } else {
-      d.x.emplace_back(xg(Eigen::all, order));
+    else
       d.t.emplace_back(tg(Eigen::all, order));
-    }
-    std::vector<float>().swap(inputs[g].data);
     std::vector<float>().swap(targets[g].data);
   }
+  shuffle_inputs(l, d.depthwise, order, inputs, d.x);
+  if (!fp_inputs.empty()) shuffle_inputs(l, d.depthwise, order, fp_inputs, d.xf);
   for (auto& t : d.t) apply(c.activation, t);
   return d;
 }
@@ -180,15 +196,36 @@ std::vector<Task> tasks_of(const LinearLayer& l, bool depthwise) {
 // Learns the layer's rounding from its inputs and targets (per group, columns in the same order):
 // returns the new weight, fills the report and, per output channel, the mean error left (W̃·E[X_q] +
 // b − E[Y], what an in-pass bias correction removes).
-Tensor round_layer(const Graph& g, const Candidate& c, const QParams& q, std::vector<Columns> inputs,
-                   std::vector<Columns> targets, const AdaRoundOptions& o, AdaRoundLayer& report,
-                   std::vector<double>& shift) {
+Tensor round_layer(const Graph& g, const Candidate& c, QParams& q, std::vector<Columns> inputs,
+                   std::vector<Columns> fp_inputs, std::vector<Columns> targets, const AdaRoundOptions& options,
+                   AdaRoundLayer& report, std::vector<double>& shift) {
+  AdaRoundOptions o = options;
+  if (q.axis < 0 || qtype_max(q.type) - qtype_min(q.type) + 1 > o.scale_search_levels)
+    o.scale_search = ScaleSearch::Off;  // one scale for all rows, or a fine grid
   const LinearLayer& l = c.layer;
   const Tensor& w = *g.weight(l.weight);
   const std::vector<float> rows = weight_rows(l, w), bias = bias_values(l, g);
-  const LayerData d = shuffle(c, std::move(inputs), std::move(targets), o.columns.seed);
+  const LayerData d = shuffle(c, std::move(inputs), std::move(fp_inputs), std::move(targets), o.columns.seed, o.holdout);
+  const bool fp = !d.xf.empty();
+  const uint64_t mix_seed = o.columns.seed ^ (static_cast<uint64_t>(l.node) * 0x9e3779b97f4a7c15ull);
   report.columns = static_cast<size_t>(d.columns);
   const std::vector<Task> tasks = tasks_of(l, d.depthwise);
+  // The mean output error of weights `rows_now` on X_q, per output channel: W·E[X_q] + b − E[Y].
+  const auto mean_shift = [&](const std::vector<float>& rows_now) {
+    std::vector<double> out(static_cast<size_t>(l.outputs()), 0.0);
+    for (int64_t row = 0; row < l.outputs(); ++row) {
+      const Eigen::VectorXd& mx = d.mean_x[static_cast<size_t>(row / l.rows)];
+      double acc = bias[static_cast<size_t>(row)] - d.mean_y[static_cast<size_t>(row / l.rows)](row % l.rows);
+      for (int64_t k = 0; k < l.depth; ++k)
+        acc += static_cast<double>(rows_now[static_cast<size_t>(row * l.depth + k)]) * mx(k);
+      out[static_cast<size_t>(row)] = acc;
+    }
+    return out;
+  };
+  // With bias correction the rounding is learned against the bias corrected for the FP32 weights (the
+  // mean shift the layers above leave), so that it does not spend itself on a shift the bias removes.
+  std::vector<double> pre(static_cast<size_t>(l.outputs()), 0.0);
+  if (o.correct_bias) pre = mean_shift(rows);
   std::vector<RoundingResult> results(tasks.size());
   run_tasks(o.threads, tasks.size(), [&](size_t k) {
     const Task& task = tasks[k];
@@ -201,14 +238,16 @@ Tensor round_layer(const Graph& g, const Candidate& c, const QParams& q, std::ve
       p.scale.push_back(q.scale[ch]);
       p.lo.push_back(static_cast<float>(qtype_min(q.type) - q.zero_point[ch]));
       p.hi.push_back(static_cast<float>(qtype_max(q.type) - q.zero_point[ch]));
-      p.bias.push_back(bias[static_cast<size_t>(i)]);
+      p.bias.push_back(static_cast<float>(bias[static_cast<size_t>(i)] - pre[static_cast<size_t>(i)]));
     }
     p.activation = c.activation;
     if (d.depthwise) {
-      results[k] = learn_rounding_depthwise(p, d.x, task.first, d.t[0].middleRows(task.first, task.count), o);
+      results[k] = learn_rounding_depthwise(p, d.x, task.first, d.t[0].middleRows(task.first, task.count), o,
+                                            fp ? &d.xf : nullptr, mix_seed);
     } else {
       const size_t group = static_cast<size_t>(task.first / l.rows);
-      results[k] = learn_rounding(p, d.x[group], d.t[group].middleRows(task.first % l.rows, task.count), o);
+      results[k] = learn_rounding(p, d.x[group], d.t[group].middleRows(task.first % l.rows, task.count), o,
+                                  fp ? &d.xf[group] : nullptr, mix_seed ^ (static_cast<uint64_t>(group) << 40));
     }
   });
   // The new weight: the learned integers as DequantizeLinear turns them into floats.
@@ -217,6 +256,11 @@ Tensor round_layer(const Graph& g, const Candidate& c, const QParams& q, std::ve
   for (size_t k = 0; k < tasks.size(); ++k) {
     const RoundingResult& r = results[k];
     std::copy(r.offsets.begin(), r.offsets.end(), codes.begin() + tasks[k].first * l.depth);
+    if (q.axis >= 0)
+      for (size_t i = 0; i < r.scale.size(); ++i) {
+        report.rescaled += q.scale[static_cast<size_t>(tasks[k].first) + i] != r.scale[i];
+        q.scale[static_cast<size_t>(tasks[k].first) + i] = r.scale[i];
+      }
     for (size_t i = 0; i < r.error.size(); ++i) {
       err_nearest += r.error_nearest[i];
       err += r.error[i];
@@ -231,16 +275,26 @@ Tensor round_layer(const Graph& g, const Candidate& c, const QParams& q, std::ve
   as_int32.type = QType::Int32;
   std::fill(as_int32.zero_point.begin(), as_int32.zero_point.end(), 0);
   Tensor rounded = dequantize_tensor(cast_tensor(weight_from_rows(l, codes, w.shape()), DType::Int32), as_int32);
-  const std::vector<float> learned = weight_rows(l, rounded);
-  shift.assign(static_cast<size_t>(l.outputs()), 0.0);
-  for (int64_t row = 0; row < l.outputs(); ++row) {
-    const Eigen::VectorXd& mx = d.mean_x[static_cast<size_t>(row / l.rows)];
-    double acc = bias[static_cast<size_t>(row)] - d.mean_y[static_cast<size_t>(row / l.rows)](row % l.rows);
-    for (int64_t k = 0; k < l.depth; ++k)
-      acc += static_cast<double>(learned[static_cast<size_t>(row * l.depth + k)]) * mx(k);
-    shift[static_cast<size_t>(row)] = acc;
-  }
+  shift = mean_shift(weight_rows(l, rounded));
   return rounded;
+}
+
+// The int32 parameters of the layer's planned bias for weight parameters `w` (scale s_x·s_w, as
+// rewrite::resolve_params makes them); nullopt when the plan does not quantize the bias.
+std::optional<QParams> bias_params_for(const rewrite::QuantPlan& plan, const std::map<std::string, QParams>& params,
+                                       const LinearLayer& l, const QParams& w) {
+  if (l.bias.empty()) return std::nullopt;
+  const auto b = plan.tensors.find(l.bias);
+  if (b == plan.tensors.end() || b->second.kind != Kind::Bias) return std::nullopt;
+  const auto old = params.find(b->second.table_key());
+  if (old == params.end()) return std::nullopt;
+  const auto x = params.find(plan.tensors.at(b->second.bias_input).table_key());
+  if (x == params.end()) return std::nullopt;
+  QParams p = old->second;
+  const double sx = x->second.scale[0];
+  for (size_t c = 0; c < p.scale.size(); ++c)
+    p.scale[c] = static_cast<float>(sx * static_cast<double>(w.scale[c % w.scale.size()]));
+  return p;
 }
 
 // In-pass bias correction: b ← b − shift (Gemm: C ← C − shift / beta); nullopt when the layer has no
@@ -256,6 +310,19 @@ std::optional<Tensor> corrected_bias(const Graph& g, const LinearLayer& l, const
 }
 
 }  // namespace
+
+calib::CalibTable rescaled_table(const calib::CalibTable& table, const std::map<std::string, QParams>& params) {
+  calib::CalibTable out = table;
+  for (const auto& [key, p] : params) {
+    auto e = out.tensors.find(key);
+    if (e == out.tensors.end()) PTQ_FAIL(Error, "AdaRound: the table has no entry for weight '", key, "'");
+    e->second.qparams = p;
+    for (size_t c = 0; c < e->second.range.size() && c < p.scale.size(); ++c)
+      e->second.range[c] = Range{p.scale[c] * static_cast<float>(qtype_min(p.type) - p.zero_point[c]),
+                                 p.scale[c] * static_cast<float>(qtype_max(p.type) - p.zero_point[c])};
+  }
+  return out;
+}
 
 double AdaRoundResult::mean_error_nearest() const { return mean_of(layers, &AdaRoundLayer::error_nearest); }
 double AdaRoundResult::mean_error() const { return mean_of(layers, &AdaRoundLayer::error); }
@@ -289,24 +356,47 @@ AdaRoundResult adaround(const Graph& graph, const rewrite::QuantPlan& plan,
   search::QuantSim sim(work, plan, params, options.threads);
   const search::GroupFlags on = sim.all(true);
   std::vector<search::Trace> traces(n);
-  for (size_t i = 0; i < n; ++i)
-    if (used[i]) traces[i] = sim.start(data.read(i).tensors);
+  // QDrop: the FP32 model advanced alongside, for the layers' FP32 inputs at the same positions.
+  const bool drop = options.drop_probability > 0.0f;
+  std::optional<search::QuantSim> fp_sim;
+  if (drop) fp_sim.emplace(ref, plan, params, options.threads);
+  const search::GroupFlags off = sim.all(false);
+  std::vector<search::Trace> fp_traces(drop ? n : 0);
+  for (size_t i = 0; i < n; ++i) {
+    if (!used[i]) continue;
+    const exec::TensorMap inputs = data.read(i).tensors;
+    traces[i] = sim.start(inputs);
+    if (drop) fp_traces[i] = fp_sim->start(inputs);
+  }
   Progress progress("AdaRound", layers.size(), options.progress, "layers");
   for (size_t k = 0; k < layers.size(); ++k) {
     const Candidate& c = layers[k];
     const auto layer_start = std::chrono::steady_clock::now();
+    const size_t node = static_cast<size_t>(c.layer.node);
     LayerColumns inputs(work, c.layer, ColumnKind::Inputs, n, options.columns);
+    LayerColumns fp_inputs(ref, c.layer, ColumnKind::Inputs, drop ? n : 0, options.columns);
     run_tasks(options.threads, n, [&](size_t i) {
       if (!used[i]) return;
-      sim.advance(traces[i], on, static_cast<size_t>(c.layer.node));
-      inputs.add(i, sim.input(traces[i], static_cast<size_t>(c.layer.node), 0, on));
+      sim.advance(traces[i], on, node);
+      inputs.add(i, sim.input(traces[i], node, 0, on));
+      if (!drop) return;
+      fp_sim->advance(fp_traces[i], off, node);
+      fp_inputs.add(i, fp_sim->input(fp_traces[i], node, 0, off));
     });
     AdaRoundLayer report{c.label, c.layer.op_type, c.layer.weight, c.layer.groups, c.layer.rows, c.layer.depth};
     std::vector<double> shift;
-    Tensor rounded =
-        round_layer(work, c, params.at(c.layer.weight), inputs.take(), std::move(targets.layers[k]), options, report, shift);
+    QParams q = params.at(c.layer.weight);
+    Tensor rounded = round_layer(work, c, q, inputs.take(), drop ? fp_inputs.take() : std::vector<Columns>{},
+                                 std::move(targets.layers[k]), options, report, shift);
     work.weights[c.layer.weight].value = rounded;
-    sim.update_weight(c.layer.weight);
+    if (report.rescaled > 0) {
+      sim.update_weight(c.layer.weight, q);
+      if (std::optional<QParams> b = bias_params_for(plan, params, c.layer, q))
+        sim.update_weight(plan.tensors.at(c.layer.bias).table_key(), *b);
+      r.params[c.layer.weight] = q;
+    } else {
+      sim.update_weight(c.layer.weight);
+    }
     if (std::optional<Tensor> b = options.correct_bias ? corrected_bias(work, c.layer, shift) : std::nullopt) {
       work.weights[c.layer.bias].value = *b;
       sim.update_weight(c.layer.bias);

@@ -5,12 +5,16 @@
 //   Z = W̃·Xb + b,  E = f(Z) − Tb,  G = (2/B)·E ⊙ f'(Z)
 //   ∂/∂W̃ = G·Xbᵀ (a GEMM on the im2col'd inputs),  ∂/∂V = ∂/∂W̃ ⊙ s ⊙ h'(V)
 //   after the warm-up, + λ·(−2β·|2h − 1|^(β−1)·sign(2h − 1))·h'(V)
-// then one Adam step on V. Depthwise groups (one output channel each) are learned side by side, the
+// then one Adam step on V. With drop_probability p > 0 (QDrop, Wei et al. 2022), each element of Xb
+// is replaced by its FP32 value with probability p, drawn anew every iteration (splitmix64 streams seeded
+// by the layer, the iteration and the input row, so the draw does not depend on how rows are split into
+// tasks); the final choice against nearest rounding is still made on X_q alone. Depthwise groups (one output channel each) are learned side by side, the
 // products per group done as rows of arrays instead of tiny GEMMs. Single-threaded: the caller runs
 // blocks in parallel.
 #include "rounding.h"
 
 #include <cmath>
+#include <limits>
 
 #include "ptq/util/error.h"
 
@@ -21,6 +25,9 @@ using Array = Eigen::ArrayXXf;
 constexpr float kAdamBeta1 = 0.9f, kAdamBeta2 = 0.999f, kAdamEps = 1e-8f;
 constexpr float kTinyA = 1e-30f;                                  // floor of |2h − 1| in the regulariser's power
 constexpr float kPaperRate = 1e-3f, kPaperIterations = 10000.0f;  // lr · iterations of the references
+// The scale search: multipliers of the table's scale, and how many training columns screen them.
+constexpr float kScaleGrid[] = {1.0f, 0.75f, 0.8f, 0.85f, 0.9f, 0.95f, 1.05f, 1.1f, 1.15f, 1.2f, 1.25f};
+constexpr Eigen::Index kScreenColumns = 1024;
 
 float sigmoid(float v) { return 1.0f / (1.0f + std::exp(-v)); }
 
@@ -52,6 +59,30 @@ Eigen::VectorXd row_errors(const Eigen::MatrixXf& w, const Eigen::VectorXf& bias
 }
 
 float beta_at(int t, const AdaRoundOptions& o);
+
+uint64_t splitmix(uint64_t& state) {
+  uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+// out = X_q with each element replaced by X_fp's with probability p, drawn in 8-bit steps (eight draws
+// per number of the stream); `row_key0 + r` names input row r's stream (e.g. the tap and the group).
+template <class Q, class F, class Out>
+void mix_rows(const Q& xq, const F& xf, float p, uint64_t seed, int it, Eigen::Index row_key0, Out& out) {
+  const uint32_t threshold = static_cast<uint32_t>(std::lround(static_cast<double>(p) * 256.0));
+  out.resize(xq.rows(), xq.cols());
+  for (Eigen::Index r = 0; r < xq.rows(); ++r) {
+    uint64_t state = seed ^ (static_cast<uint64_t>(it) * 0xd1b54a32d192ed03ull) ^
+                     (static_cast<uint64_t>(row_key0 + r) * 0x8cb92ba72f3d8dd7ull);
+    for (Eigen::Index j0 = 0; j0 < xq.cols(); j0 += 8) {
+      uint64_t bits = splitmix(state);
+      for (Eigen::Index j = j0; j < std::min<Eigen::Index>(j0 + 8, xq.cols()); ++j, bits >>= 8)
+        out(r, j) = static_cast<uint32_t>(bits & 0xffu) < threshold ? xf(r, j) : xq(r, j);
+    }
+  }
+}
 
 // The optimisation state of rows × depth weights (all rows independent): the grid, V and Adam's moments.
 class RoundingState {
@@ -121,19 +152,25 @@ class RoundingState {
 // The result from the final state and per-row errors of a candidate weight (err(w) → per row Σ e²):
 // per row the better of the learned and the nearest rounding.
 template <class RowErrors>
-RoundingResult finish(const RoundingState& st, const Eigen::Ref<const Eigen::MatrixXf>& t, RowErrors err) {
+RoundingResult finish(const RoundingProblem& p, const RoundingState& st, const Eigen::Ref<const Eigen::MatrixXf>& t,
+                      RowErrors err) {
   Array offsets = st.hard();
   const Eigen::VectorXd err_near = err(st.weights(st.nearest()));
   Eigen::VectorXd e = err(st.weights(offsets));
   RoundingResult r;
+  r.row_kept.assign(static_cast<size_t>(offsets.rows()), 0);
+  r.row_flipped.assign(static_cast<size_t>(offsets.rows()), 0);
   for (Eigen::Index i = 0; i < offsets.rows(); ++i) {
     if (e(i) > err_near(i)) {
       offsets.row(i) = st.nearest().row(i);
       e(i) = err_near(i);
       ++r.kept_nearest;
+      r.row_kept[static_cast<size_t>(i)] = 1;
     }
+    r.row_flipped[static_cast<size_t>(i)] = static_cast<size_t>((offsets.row(i) != st.nearest().row(i)).count());
   }
   r.flipped = static_cast<size_t>((offsets != st.nearest()).count());
+  r.scale = p.scale;
   const auto to_vector = [](const Array& a) {
     std::vector<float> out(static_cast<size_t>(a.size()));
     Eigen::Map<RowMatrix>(out.data(), a.rows(), a.cols()) = a.matrix();
@@ -158,6 +195,14 @@ float beta_at(int t, const AdaRoundOptions& o) {
 
 }  // namespace
 
+Eigen::Index training_columns(Eigen::Index columns, float holdout) {
+  if (holdout <= 0.0f || columns < 2) return columns;
+  const Eigen::Index held = std::clamp<Eigen::Index>(
+      static_cast<Eigen::Index>(std::lround(static_cast<double>(holdout) * static_cast<double>(columns))), 1,
+      columns - 1);
+  return columns - held;
+}
+
 float rectified_sigmoid(float v) { return std::clamp(sigmoid(v) * (kZeta - kGamma) + kGamma, 0.0f, 1.0f); }
 
 float rectified_sigmoid_grad(float v) {
@@ -170,17 +215,23 @@ float rectified_sigmoid_inverse(float h) {
   return std::log(s / (1.0f - s));
 }
 
-RoundingResult learn_rounding(const RoundingProblem& p, const Eigen::Ref<const RowMatrix>& x,
-                              const Eigen::Ref<const Eigen::MatrixXf>& t, const AdaRoundOptions& o) {
+namespace {
+
+RoundingResult learn_dense(const RoundingProblem& p, const Eigen::Ref<const RowMatrix>& x,
+                           const Eigen::Ref<const Eigen::MatrixXf>& t, const AdaRoundOptions& o, const RowMatrix* x_fp,
+                           uint64_t seed) {
   const Eigen::Index columns = x.cols();
   PTQ_CHECK(x.rows() == p.depth && t.rows() == p.rows && t.cols() == columns && columns > 0);
+  const bool drop = x_fp != nullptr && o.drop_probability > 0.0f;
+  PTQ_CHECK(!drop || (x_fp->rows() == x.rows() && x_fp->cols() == columns));
   const Eigen::Map<const Eigen::VectorXf> bias(p.bias.data(), p.rows);
   RoundingState st(p, o);
-  const Eigen::Index batch = std::min<Eigen::Index>(static_cast<Eigen::Index>(std::max<size_t>(o.batch, 1)), columns);
-  const Eigen::Index batches = columns / batch;
+  const Eigen::Index train = training_columns(columns, o.holdout), check = columns - train;
+  const Eigen::Index batch = std::min<Eigen::Index>(static_cast<Eigen::Index>(std::max<size_t>(o.batch, 1)), train);
+  const Eigen::Index batches = train / batch;
   Eigen::MatrixXf z(p.rows, batch), slope(p.rows, batch), dw(p.rows, p.depth);
-  for (int it = 0; it < o.iterations; ++it) {
-    const auto xb = x.middleCols((it % batches) * batch, batch);
+  RowMatrix mixed;  // the batch with QDrop: row-major as x's blocks, so p = 0 or 1 computes what X_q or X alone do
+  const auto iterate = [&](int it, const auto& xb) {
     z.noalias() = st.soft_weight() * xb;
     z.colwise() += bias;
     apply_activation(p.activation, z, slope);
@@ -188,14 +239,30 @@ RoundingResult learn_rounding(const RoundingProblem& p, const Eigen::Ref<const R
         ((z - t.middleCols((it % batches) * batch, batch)).array() * slope.array()).matrix();
     dw.noalias() = z * xb.transpose();
     st.step(it, dw);
+  };
+  for (int it = 0; it < o.iterations; ++it) {
+    const Eigen::Index c0 = (it % batches) * batch;
+    if (drop) {
+      mix_rows(x.middleCols(c0, batch), x_fp->middleCols(c0, batch), o.drop_probability, seed, it, 0, mixed);
+      iterate(it, mixed);
+    } else {
+      iterate(it, x.middleCols(c0, batch));
+    }
   }
-  return finish(st, t, [&](const Eigen::MatrixXf& w) { return row_errors(w, bias, p.activation, x, t); });
+  // the choice against nearest, and the errors reported, on the held-out columns (all without holdout)
+  const Eigen::Index c0 = check > 0 ? train : 0, n = check > 0 ? check : columns;
+  return finish(p, st, t.middleCols(c0, n), [&](const Eigen::MatrixXf& w) {
+    return row_errors(w, bias, p.activation, x.middleCols(c0, n), t.middleCols(c0, n));
+  });
 }
 
-RoundingResult learn_rounding_depthwise(const RoundingProblem& p, const std::vector<RowMatrix>& xk, Eigen::Index first,
-                                        const Eigen::Ref<const Eigen::MatrixXf>& t, const AdaRoundOptions& o) {
+RoundingResult learn_depthwise(const RoundingProblem& p, const std::vector<RowMatrix>& xk, Eigen::Index first,
+                               const Eigen::Ref<const Eigen::MatrixXf>& t, const AdaRoundOptions& o,
+                               const std::vector<RowMatrix>* fp_xk, uint64_t seed) {
   const Eigen::Index columns = t.cols();
   PTQ_CHECK(static_cast<Eigen::Index>(xk.size()) == p.depth && t.rows() == p.rows && columns > 0);
+  const bool drop = fp_xk != nullptr && o.drop_probability > 0.0f;
+  PTQ_CHECK(!drop || fp_xk->size() == xk.size());
   const Eigen::Map<const Eigen::VectorXf> bias(p.bias.data(), p.rows);
   // Z[g, :] = Σ_k W̃[g, k]·X_k[g, :] + b[g]: the products of one row per group, as rows of arrays.
   const auto product = [&](const Eigen::MatrixXf& w, Eigen::Index c0, Eigen::Index n, Eigen::MatrixXf& z) {
@@ -204,45 +271,159 @@ RoundingResult learn_rounding_depthwise(const RoundingProblem& p, const std::vec
       z.array() += xk[static_cast<size_t>(k)].block(first, c0, p.rows, n).array().colwise() * w.col(k).array();
   };
   RoundingState st(p, o);
-  const Eigen::Index batch = std::min<Eigen::Index>(static_cast<Eigen::Index>(std::max<size_t>(o.batch, 1)), columns);
-  const Eigen::Index batches = columns / batch;
+  const Eigen::Index train = training_columns(columns, o.holdout), check = columns - train;
+  const Eigen::Index batch = std::min<Eigen::Index>(static_cast<Eigen::Index>(std::max<size_t>(o.batch, 1)), train);
+  const Eigen::Index batches = train / batch;
   Eigen::MatrixXf z(p.rows, batch), slope(p.rows, batch), dw(p.rows, p.depth);
+  std::vector<RowMatrix> mixed(drop ? static_cast<size_t>(p.depth) : 0);
   for (int it = 0; it < o.iterations; ++it) {
     const Eigen::Index c0 = (it % batches) * batch;
-    product(st.soft_weight(), c0, batch, z);
+    if (drop) {
+      // taps × groups streams: tap k, group first + g is stream k · 2^32 + first + g
+      for (Eigen::Index k = 0; k < p.depth; ++k)
+        mix_rows(xk[static_cast<size_t>(k)].block(first, c0, p.rows, batch),
+                 (*fp_xk)[static_cast<size_t>(k)].block(first, c0, p.rows, batch), o.drop_probability, seed, it,
+                 (k << 32) + first, mixed[static_cast<size_t>(k)]);
+      const Eigen::MatrixXf& w = st.soft_weight();
+      z = bias.replicate(1, batch);
+      for (Eigen::Index k = 0; k < p.depth; ++k)
+        z.array() += mixed[static_cast<size_t>(k)].array().colwise() * w.col(k).array();
+    } else {
+      product(st.soft_weight(), c0, batch, z);
+    }
     apply_activation(p.activation, z, slope);
     z = (2.0f / static_cast<float>(batch)) * ((z - t.middleCols(c0, batch)).array() * slope.array()).matrix();
     for (Eigen::Index k = 0; k < p.depth; ++k)
-      dw.col(k) =
-          (z.array() * xk[static_cast<size_t>(k)].block(first, c0, p.rows, batch).array()).rowwise().sum().matrix();
+      if (drop)
+        dw.col(k) = (z.array() * mixed[static_cast<size_t>(k)].array()).rowwise().sum().matrix();
+      else
+        dw.col(k) =
+            (z.array() * xk[static_cast<size_t>(k)].block(first, c0, p.rows, batch).array()).rowwise().sum().matrix();
     st.step(it, dw);
   }
-  return finish(st, t, [&](const Eigen::MatrixXf& w) {
+  const Eigen::Index c0 = check > 0 ? train : 0, n = check > 0 ? check : columns;
+  return finish(p, st, t.middleCols(c0, n), [&](const Eigen::MatrixXf& w) {
     Eigen::MatrixXf zf, slope_f;
-    product(w, 0, columns, zf);
+    product(w, c0, n, zf);
     apply_activation(p.activation, zf, slope_f);
-    return Eigen::VectorXd((zf - t).array().square().cast<double>().rowwise().sum());
+    return Eigen::VectorXd((zf - t.middleCols(c0, n)).array().square().cast<double>().rowwise().sum());
   });
 }
 
+// Per row, the scale among s·m (m in kScaleGrid, `with_one`: m = 1 too) whose nearest rounding has the
+// lowest error err(W̃) (per row Σ e² on the screening columns); ties keep the earlier multiplier.
+template <class RowErrors>
+std::vector<float> screened_scales(const RoundingProblem& p, bool with_one, RowErrors err) {
+  const Eigen::Map<const RowMatrix> w(p.weight.data(), p.rows, p.depth);
+  std::vector<float> best(p.scale);
+  Eigen::VectorXd best_err = Eigen::VectorXd::Constant(p.rows, std::numeric_limits<double>::infinity());
+  for (float m : kScaleGrid) {
+    if (m == 1.0f && !with_one) continue;
+    Eigen::MatrixXf wq(p.rows, p.depth);
+    for (Eigen::Index i = 0; i < p.rows; ++i) {
+      const float si = p.scale[static_cast<size_t>(i)] * m;
+      for (Eigen::Index k = 0; k < p.depth; ++k)
+        wq(i, k) = si * std::clamp(std::nearbyint(w(i, k) / si), p.lo[static_cast<size_t>(i)], p.hi[static_cast<size_t>(i)]);
+    }
+    const Eigen::VectorXd e = err(wq);
+    for (Eigen::Index i = 0; i < p.rows; ++i)
+      if (e(i) < best_err(i)) best_err(i) = e(i), best[static_cast<size_t>(i)] = p.scale[static_cast<size_t>(i)] * m;
+  }
+  return best;
+}
+
+// Per row the better (lower held-out error) of two results learned on different scales.
+RoundingResult better_rows(RoundingResult a, const RoundingResult& b, int64_t depth) {
+  a.flipped = a.kept_nearest = 0;
+  for (size_t i = 0; i < a.error.size(); ++i) {
+    const bool take_b = b.error[i] < a.error[i];
+    const RoundingResult& from = take_b ? b : a;
+    if (take_b) {
+      std::copy_n(b.offsets.begin() + static_cast<int64_t>(i) * depth, depth, a.offsets.begin() + static_cast<int64_t>(i) * depth);
+      std::copy_n(b.soft.begin() + static_cast<int64_t>(i) * depth, depth, a.soft.begin() + static_cast<int64_t>(i) * depth);
+      a.error[i] = b.error[i];
+      a.scale[i] = b.scale[i];
+    }
+    a.flipped += from.row_flipped[i];
+    a.kept_nearest += from.row_kept[i];
+    a.row_flipped[i] = from.row_flipped[i];
+    a.row_kept[i] = from.row_kept[i];
+  }
+  return a;
+}
+
+// learn(problem) with the scale search of options.scale_search around it; screen(W̃) gives per row the
+// error of weights W̃ on the screening columns.
+template <class Learn, class Screen>
+RoundingResult with_scale_search(const RoundingProblem& p, const AdaRoundOptions& o, Learn learn, Screen screen) {
+  if (o.scale_search == ScaleSearch::Off) return learn(p);
+  RoundingProblem alt = p;
+  if (o.scale_search == ScaleSearch::Nearest) {
+    alt.scale = screened_scales(p, true, screen);
+    return learn(alt);
+  }
+  alt.scale = screened_scales(p, false, screen);
+  RoundingResult r = learn(p);
+  return better_rows(std::move(r), learn(alt), p.depth);
+}
+
+}  // namespace
+
+RoundingResult learn_rounding(const RoundingProblem& p, const Eigen::Ref<const RowMatrix>& x,
+                              const Eigen::Ref<const Eigen::MatrixXf>& t, const AdaRoundOptions& o,
+                              const RowMatrix* x_fp, uint64_t seed) {
+  const Eigen::Map<const Eigen::VectorXf> bias(p.bias.data(), p.rows);
+  const Eigen::Index n = std::min(training_columns(x.cols(), o.holdout), kScreenColumns);
+  return with_scale_search(
+      p, o, [&](const RoundingProblem& q) { return learn_dense(q, x, t, o, x_fp, seed); },
+      [&](const Eigen::MatrixXf& w) { return row_errors(w, bias, p.activation, x.leftCols(n), t.leftCols(n)); });
+}
+
+RoundingResult learn_rounding_depthwise(const RoundingProblem& p, const std::vector<RowMatrix>& xk, Eigen::Index first,
+                                        const Eigen::Ref<const Eigen::MatrixXf>& t, const AdaRoundOptions& o,
+                                        const std::vector<RowMatrix>* fp_xk, uint64_t seed) {
+  const Eigen::Map<const Eigen::VectorXf> bias(p.bias.data(), p.rows);
+  const Eigen::Index n = std::min(training_columns(t.cols(), o.holdout), kScreenColumns);
+  return with_scale_search(
+      p, o, [&](const RoundingProblem& q) { return learn_depthwise(q, xk, first, t, o, fp_xk, seed); },
+      [&](const Eigen::MatrixXf& w) {
+        Eigen::MatrixXf z = bias.replicate(1, n), slope;
+        for (Eigen::Index k = 0; k < p.depth; ++k)
+          z.array() += xk[static_cast<size_t>(k)].block(first, 0, p.rows, n).array().colwise() * w.col(k).array();
+        apply_activation(p.activation, z, slope);
+        return Eigen::VectorXd((z - t.leftCols(n)).array().square().cast<double>().rowwise().sum());
+      });
+}
+
 RoundingResult learn_rounding(const RoundingProblem& problem, const Columns& inputs, const Columns& targets,
-                              const AdaRoundOptions& options) {
-  const RowMatrix x = Eigen::Map<const Eigen::MatrixXf>(inputs.data.data(), inputs.rows, inputs.cols);
+                              const AdaRoundOptions& options, const Columns* fp_inputs) {
+  const auto row_major = [](const Columns& c) {
+    return RowMatrix(Eigen::Map<const Eigen::MatrixXf>(c.data.data(), c.rows, c.cols));
+  };
+  const RowMatrix x = row_major(inputs);
+  const RowMatrix xf = fp_inputs ? row_major(*fp_inputs) : RowMatrix();
   const Eigen::Map<const Eigen::MatrixXf> t(targets.data.data(), targets.rows, targets.cols);
-  return learn_rounding(problem, x, t, options);
+  return learn_rounding(problem, x, t, options, fp_inputs ? &xf : nullptr, options.columns.seed);
 }
 
 RoundingResult learn_rounding_depthwise(const RoundingProblem& problem, const std::vector<Columns>& inputs,
-                                        const Columns& targets, const AdaRoundOptions& options) {
+                                        const Columns& targets, const AdaRoundOptions& options,
+                                        const std::vector<Columns>* fp_inputs) {
   PTQ_CHECK(static_cast<int64_t>(inputs.size()) == problem.rows);
-  std::vector<RowMatrix> xk(static_cast<size_t>(problem.depth), RowMatrix(problem.rows, targets.cols));
-  for (int64_t g = 0; g < problem.rows; ++g)
-    for (int64_t k = 0; k < problem.depth; ++k)
-      xk[static_cast<size_t>(k)].row(g) =
-          Eigen::Map<const Eigen::MatrixXf>(inputs[static_cast<size_t>(g)].data.data(), problem.depth, targets.cols)
-              .row(k);
+  PTQ_CHECK(!fp_inputs || fp_inputs->size() == inputs.size());
+  const auto taps = [&](const std::vector<Columns>& in) {
+    std::vector<RowMatrix> xk(static_cast<size_t>(problem.depth), RowMatrix(problem.rows, targets.cols));
+    for (int64_t g = 0; g < problem.rows; ++g)
+      for (int64_t k = 0; k < problem.depth; ++k)
+        xk[static_cast<size_t>(k)].row(g) =
+            Eigen::Map<const Eigen::MatrixXf>(in[static_cast<size_t>(g)].data.data(), problem.depth, targets.cols)
+                .row(k);
+    return xk;
+  };
+  const std::vector<RowMatrix> xk = taps(inputs);
+  const std::vector<RowMatrix> xf = fp_inputs ? taps(*fp_inputs) : std::vector<RowMatrix>();
   const Eigen::Map<const Eigen::MatrixXf> t(targets.data.data(), targets.rows, targets.cols);
-  return learn_rounding_depthwise(problem, xk, 0, t, options);
+  return learn_rounding_depthwise(problem, xk, 0, t, options, fp_inputs ? &xf : nullptr, options.columns.seed);
 }
 
 }  // namespace ptq::transform

@@ -3,8 +3,10 @@
 // calibration/fmnist, labelled models/fmnist_test): the output is no further from FP32 than with nearest
 // rounding (W8A8, W4A8), the report's AdaRound line and JSON, the same bytes whatever --threads,
 // dynamic mode with --calib, --bias-correction alongside, and the usage errors.
+#include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "ptq/ir/onnx_io.h"
 #include "testutil.h"
 
 namespace fs = std::filesystem;
@@ -84,6 +86,32 @@ TEST(AdaRoundCli, DynamicModeAndBiasCorrection) {
   EXPECT_EQ(bc["adaround"]["layers"].size(), 7u);
   EXPECT_EQ(bc["adaround"]["biases_corrected"], 7);  // every layer has a bias of its own
   EXPECT_EQ(bc["nodes"]["biases_corrected"], 0);     // the separate pass finds nothing left to correct
+}
+
+TEST(AdaRoundCli, ScaleSearchScalesInTheModelAndTheSavedTable) {
+  // The scales AdaRound's scale search chose are the ones the written model dequantizes with, and the
+  // ones --table saves; some differ from the calibrated ones (without AdaRound).
+  const fs::path dir = test::fresh_dir();
+  const std::string args = q(kSource / "models/fmnist_cnn.onnx") + " --calib " + q(kSource / "calibration/fmnist") +
+                           " --calib-samples 60 --eval-samples 0 --weight-type int4 --weight-range mse -q";
+  ASSERT_EQ(test::run_quantize(args + " --adaround 100 --table " + q(dir / "a.json") + " -o " + q(dir / "a.onnx")).exit_code, 0);
+  ASSERT_EQ(test::run_quantize(args + " --table " + q(dir / "n.json") + " -o " + q(dir / "n.onnx")).exit_code, 0);
+  const nlohmann::json ta = nlohmann::json::parse(std::ifstream(dir / "a.json"));
+  const nlohmann::json tn = nlohmann::json::parse(std::ifstream(dir / "n.json"));
+  const onnx::ModelProto m = onnx_io::load_model(dir / "a.onnx").proto;
+  size_t weights = 0, moved = 0;
+  for (const auto& t : m.graph().initializer()) {
+    if (t.name().size() < 6 || t.name().substr(t.name().size() - 6) != "_scale") continue;
+    const std::string w = t.name().substr(0, t.name().size() - 6);
+    if (!ta["tensors"].contains(w) || ta["tensors"][w]["scale"].size() < 2) continue;  // per-channel weights
+    const std::vector<float> stored = onnx_io::tensor_from_proto(t).to_vector<float>();
+    const std::vector<float> saved = ta["tensors"][w]["scale"].get<std::vector<float>>();
+    EXPECT_EQ(stored, saved) << w;
+    moved += saved != tn["tensors"][w]["scale"].get<std::vector<float>>();
+    ++weights;
+  }
+  EXPECT_EQ(weights, 7u);  // 5 Conv + 2 Gemm
+  EXPECT_GT(moved, 0u);
 }
 
 TEST(AdaRoundCli, UsageErrors) {

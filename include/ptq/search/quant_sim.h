@@ -76,6 +76,8 @@ class QuantSim {
   // After the graph's value of weight `name` changed: its planned readers see fq(new value) from now on
   // (readers that read it float see the graph's value anyway). Not thread-safe with runs.
   void update_weight(const std::string& name);
+  // The same after the parameters of planned constant `name` (a weight or a bias) changed to `p`.
+  void update_weight(const std::string& name, const QParams& p);
 
  private:
   struct Impl;

@@ -115,6 +115,8 @@ TEST(LearnRounding, BeatsNearestOnATinyLayer) {
   AdaRoundOptions o;
   o.iterations = 1000;
   o.batch = 128;
+  o.holdout = 0.0f;  // learned and judged on all columns
+  o.scale_search = ScaleSearch::Off;
   const RoundingResult r = learn_rounding(toy.problem, toy.x, toy.t, o);
   const RoundingProblem& p = toy.problem;
   double nearest = 0.0, learned = 0.0;  // computed independently, in double
@@ -151,6 +153,127 @@ TEST(LearnRounding, BeatsNearestOnATinyLayer) {
   EXPECT_GE(static_cast<double>(saturated), kMinSaturated * static_cast<double>(r.soft.size()));
 }
 
+// The soft roundings of two results are the same bits.
+void expect_same_soft(const RoundingResult& a, const RoundingResult& b, const char* what) {
+  ASSERT_EQ(a.soft.size(), b.soft.size());
+  EXPECT_EQ(std::memcmp(a.soft.data(), b.soft.data(), a.soft.size() * sizeof(float)), 0) << what;
+}
+
+TEST(LearnRounding, HoldoutLearnsOnTheFirstColumnsAndJudgesOnTheRest) {
+  // 768 columns learned on, the last 256 held out: garbage targets there change nothing learned, the
+  // errors reported are those of the held-out columns (computed independently), and without holdout
+  // the first 768 columns alone teach the same.
+  const int64_t columns = 1024, held = 256;
+  Toy toy = toy_layer(4, 16, columns);
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal(0.0f, 3.0f);
+  for (int64_t c = columns - held; c < columns; ++c)
+    for (int64_t i = 0; i < toy.problem.rows; ++i) toy.t.data[static_cast<size_t>(c * toy.problem.rows + i)] += normal(rng);
+  AdaRoundOptions o;
+  o.iterations = 400;
+  o.batch = 128;
+  o.holdout = 0.25f;
+  o.scale_search = ScaleSearch::Off;  // the rows' choice of scale is made on the (garbage) held-out columns
+  const RoundingResult r = learn_rounding(toy.problem, toy.x, toy.t, o);
+  Toy first = toy;
+  first.x.cols = first.t.cols = columns - held;
+  first.x.data.resize(static_cast<size_t>(first.x.rows * first.x.cols));
+  first.t.data.resize(static_cast<size_t>(first.t.rows * first.t.cols));
+  AdaRoundOptions all = o;
+  all.holdout = 0.0f;
+  expect_same_soft(r, learn_rounding(first.problem, first.x, first.t, all), "learned on the first 768 columns");
+  const RoundingProblem& p = toy.problem;
+  for (int64_t i = 0; i < p.rows; ++i) {
+    double e = 0.0, energy = 0.0;
+    for (int64_t c = columns - held; c < columns; ++c) {
+      double y = p.bias[static_cast<size_t>(i)];
+      for (int64_t k = 0; k < p.depth; ++k)
+        y += static_cast<double>(r.offsets[static_cast<size_t>(i * p.depth + k)] * p.scale[static_cast<size_t>(i)]) *
+             toy.x.at(k, c);
+      e += (y - toy.t.at(i, c)) * (y - toy.t.at(i, c));
+      energy += static_cast<double>(toy.t.at(i, c)) * toy.t.at(i, c);
+    }
+    EXPECT_NEAR(r.error[static_cast<size_t>(i)], e, 1e-3 * e) << i;
+    EXPECT_NEAR(r.energy[static_cast<size_t>(i)], energy, 1e-4 * energy) << i;
+    EXPECT_LE(r.error[static_cast<size_t>(i)], r.error_nearest[static_cast<size_t>(i)]) << i;
+  }
+}
+
+TEST(LearnRounding, DropMixesFp32InputsIntoTheBatches) {
+  // X_q: the inputs with noise (as upstream quantization leaves them), X: the clean ones. Dropping with
+  // probability 1 learns what X alone teaches, probability 0 what X_q alone teaches (the same bits),
+  // and 0.5 neither.
+  const Toy toy = toy_layer(4, 12, 512);
+  Columns noisy = toy.x;
+  std::mt19937 rng(9);
+  std::normal_distribution<float> normal(0.0f, 0.3f);
+  for (float& v : noisy.data) v += normal(rng);
+  AdaRoundOptions o;
+  o.iterations = 300;
+  o.batch = 64;
+  o.scale_search = ScaleSearch::Off;  // the choice of scale is made on X_q: compare what is learned only
+  const RoundingResult on_q = learn_rounding(toy.problem, noisy, toy.t, o);
+  const RoundingResult on_fp = learn_rounding(toy.problem, toy.x, toy.t, o);
+  o.drop_probability = 1.0f;
+  expect_same_soft(learn_rounding(toy.problem, noisy, toy.t, o, &toy.x), on_fp, "p = 1");
+  o.drop_probability = 0.0f;
+  expect_same_soft(learn_rounding(toy.problem, noisy, toy.t, o, &toy.x), on_q, "p = 0");
+  o.drop_probability = 0.5f;
+  const RoundingResult half = learn_rounding(toy.problem, noisy, toy.t, o, &toy.x);
+  EXPECT_NE(std::memcmp(half.soft.data(), on_q.soft.data(), half.soft.size() * sizeof(float)), 0);
+  EXPECT_NE(std::memcmp(half.soft.data(), on_fp.soft.data(), half.soft.size() * sizeof(float)), 0);
+  // the same for depthwise groups (each row its own group, learned side by side)
+  std::vector<Columns> q_groups, fp_groups;
+  Columns targets{toy.problem.rows, toy.t.cols, toy.t.data};
+  for (int64_t g = 0; g < toy.problem.rows; ++g) q_groups.push_back(noisy), fp_groups.push_back(toy.x);
+  o.drop_probability = 0.0f;
+  const RoundingResult dw_fp = learn_rounding_depthwise(toy.problem, fp_groups, targets, o);
+  o.drop_probability = 1.0f;
+  expect_same_soft(learn_rounding_depthwise(toy.problem, q_groups, targets, o, &fp_groups), dw_fp, "depthwise p = 1");
+}
+
+TEST(LearnRounding, ScaleSearchLearnsOnTheBetterScalePerRow) {
+  // Rows 0-2 get a scale 1.25x too coarse (max|w|/7 · 1.25), rows 3-5 the usual one. Learned: per row
+  // the better held-out error of the given scale's learned rounding and another multiple's, so never
+  // worse than without the search, better on the coarse rows; Nearest: the multiple whose nearest
+  // rounding reconstructs best, which for the coarse rows is a finer one.
+  Toy toy = toy_layer(6, 24, 1024);
+  for (size_t i = 0; i < 3; ++i) toy.problem.scale[i] *= 1.25f;
+  AdaRoundOptions o;
+  o.iterations = 400;
+  o.batch = 128;
+  o.scale_search = ScaleSearch::Off;
+  const RoundingResult off = learn_rounding(toy.problem, toy.x, toy.t, o);
+  o.scale_search = ScaleSearch::Learned;
+  const RoundingResult learned = learn_rounding(toy.problem, toy.x, toy.t, o);
+  o.scale_search = ScaleSearch::Nearest;
+  const RoundingResult nearest = learn_rounding(toy.problem, toy.x, toy.t, o);
+  double coarse_off = 0.0, coarse_learned = 0.0;
+  for (size_t i = 0; i < 6; ++i) {
+    EXPECT_EQ(off.scale[i], toy.problem.scale[i]);
+    EXPECT_LE(learned.error[i], off.error[i]) << i;
+    const float m = learned.scale[i] / toy.problem.scale[i];
+    EXPECT_TRUE(m == 1.0f || (m >= 0.74f && m <= 1.26f)) << i << ": " << m;
+    if (learned.scale[i] == toy.problem.scale[i]) {
+      EXPECT_EQ(learned.error[i], off.error[i]) << i;
+    }
+    // every offset on the row's grid, floor or floor + 1 of W/s for the scale the row reports
+    for (int64_t k = 0; k < toy.problem.depth; ++k) {
+      const float ratio = toy.w(static_cast<int64_t>(i), k) / learned.scale[i];
+      const float q = learned.offsets[i * 24 + static_cast<size_t>(k)];
+      EXPECT_TRUE(q == std::clamp(std::floor(ratio), -8.0f, 7.0f) || q == std::clamp(std::floor(ratio) + 1.0f, -8.0f, 7.0f) ||
+                  q == std::clamp(std::nearbyint(ratio), -8.0f, 7.0f))
+          << i << "," << k;
+    }
+    if (i < 3) {
+      coarse_off += off.error[i];
+      coarse_learned += learned.error[i];
+      EXPECT_LT(nearest.scale[i], toy.problem.scale[i]) << i;
+    }
+  }
+  EXPECT_LT(coarse_learned, coarse_off);
+}
+
 TEST(LearnRounding, DepthwiseGroupsSideBySideAsOneByOne) {
   // Four one-channel groups, each its own inputs: learned side by side, and each alone by the dense path.
   const int64_t groups = 4, depth = 9, columns = 512;
@@ -171,6 +294,7 @@ TEST(LearnRounding, DepthwiseGroupsSideBySideAsOneByOne) {
     for (int64_t c = 0; c < columns; ++c) targets.data[static_cast<size_t>(c * groups + g)] = t.t.at(0, c);
   }
   AdaRoundOptions o;
+  o.scale_search = ScaleSearch::Off;  // screening sums in another order could pick another multiple
   o.iterations = 500;
   o.batch = 128;
   const RoundingResult side = learn_rounding_depthwise(all, inputs, targets, o);
@@ -234,12 +358,14 @@ net (float[1,3,10,10] x) => (float[1,5] y) {
     co.progress = false;
     table = calib::calibrate(graph, rewrite::calib_targets(plan), test::MemoryReader(samples), co);
   }
-  AdaRoundResult run(int threads) const {
+  AdaRoundResult run(int threads, float drop = 0.0f) const {
     AdaRoundOptions o;
     o.iterations = 300;
     o.batch = 64;
     o.columns.max_columns = 400;
     o.threads = threads;
+    o.drop_probability = drop;
+    o.scale_search_levels = 256;  // the search on these int8 weights too
     return adaround(graph, plan, rewrite::resolve_params(graph, plan, table), test::MemoryReader(samples), o);
   }
 };
@@ -269,13 +395,30 @@ TEST(AdaRound, SameWeightsWhateverTheThreadCount) {
   }
 }
 
+TEST(AdaRound, DropSameWeightsWhateverTheThreadCountAndNotThoseWithout) {
+  const Cnn cnn;
+  const AdaRoundResult a = cnn.run(1, 0.5f), b = cnn.run(3, 0.5f), plain = cnn.run(2);
+  ASSERT_EQ(a.weights.size(), b.weights.size());
+  size_t differ = 0;
+  for (const auto& [name, w] : a.weights) {
+    const Tensor& v = b.weights.at(name);
+    ASSERT_EQ(w.numel(), v.numel());
+    EXPECT_EQ(std::memcmp(w.raw(), v.raw(), w.nbytes()), 0) << name;
+    differ += std::memcmp(w.raw(), plain.weights.at(name).raw(), w.nbytes()) != 0;
+  }
+  EXPECT_GT(differ, 0u);  // the FP32 inputs did reach the optimisation
+  for (const auto& l : a.layers) EXPECT_LE(l.error, l.error_nearest) << l.label;
+}
+
 TEST(AdaRound, TheWrittenModelStoresTheLearnedIntegers) {
   const Cnn cnn;
   const AdaRoundResult r = cnn.run(2);
+  EXPECT_FALSE(r.params.empty());  // the scale search moved some channels: their new scales are written
+  const calib::CalibTable table = rescaled_table(cnn.table, r.params);
   const onnx::ModelProto rounded = rewrite::replace_weights(cnn.model, r.weights).model;
   const Graph g = build_graph(rounded);
-  const onnx::ModelProto q = rewrite::rewrite_model(rounded, g, cnn.plan, cnn.table);
-  const std::map<std::string, QParams> params = rewrite::resolve_params(cnn.graph, cnn.plan, cnn.table);
+  const onnx::ModelProto q = rewrite::rewrite_model(rounded, g, cnn.plan, table);
+  const std::map<std::string, QParams> params = rewrite::resolve_params(cnn.graph, cnn.plan, table);
   size_t differ_from_nearest = 0;
   for (const auto& [name, w] : r.weights) {
     const onnx::TensorProto* stored = nullptr;
