@@ -108,7 +108,8 @@ void assign_reader_gains(const Graph& g, QuantPlan& plan) {
   std::map<std::string, std::string> root_of;  // every member of an activation group
   for (const auto& [name, t] : plan.tensors)
     if (t.kind == Kind::Activation) root_of[name] = root(name);
-  for (const auto& [member, r] : root_of) {
+  for (const auto& [member, group_root] : root_of) {
+    const std::string& r = group_root;  // a named reference: lambdas may not capture structured bindings (C++17)
     TensorPlan& target = plan.tensors.at(r);
     if (target.constant || target.fixed) continue;
     add_reader_gains(g, member, [&](const std::string& o) {
