@@ -60,6 +60,7 @@ bool blocked_concat(int64_t axis, KernelIO& io, LayoutIO& layout) {
     channels += c ? c : t.dim(1);
     blocks += c ? t.dim(1) : 0;
   }
+  if (blocks == 0) return false;  // nothing blocked: the kernel table's Concat
   if (layout.want_blocked && whole_blocks) {
     Tensor y(DType::Float32, {N, blocks, H, W, kChannelBlock});
     const int64_t per_block = P * kChannelBlock;
