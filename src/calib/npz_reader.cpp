@@ -4,6 +4,8 @@
 // its sanitized form). Decompression by libzip; each file is opened when its sample is read.
 #include <zip.h>
 
+#include <algorithm>
+
 #include "ptq/ir/npy.h"
 #include "reader_util.h"
 
@@ -29,16 +31,25 @@ class ZipArchive {
 
   bool has(const std::string& entry) const { return zip_name_locate(zip_, entry.c_str(), 0) >= 0; }
 
+  // Reads in chunks, so a header that declares a huge size costs only what the entry really holds.
   std::string read(const std::string& entry) const {
     zip_stat_t st;
     if (zip_stat(zip_, entry.c_str(), 0, &st) != 0 || !(st.valid & ZIP_STAT_SIZE))
       PTQ_FAIL(DataError, path_.string(), ": cannot stat entry '", entry, "'");
     zip_file_t* f = zip_fopen(zip_, entry.c_str(), 0);
     if (!f) PTQ_FAIL(DataError, path_.string(), ": cannot open entry '", entry, "': ", zip_strerror(zip_));
-    std::string bytes(static_cast<size_t>(st.size), '\0');
-    zip_int64_t got = zip_fread(f, bytes.data(), st.size);
+    constexpr zip_uint64_t kChunk = zip_uint64_t{16} << 20;
+    std::string bytes;
+    zip_int64_t got = 0;
+    while (bytes.size() < st.size) {
+      const size_t at = bytes.size();
+      bytes.resize(at + static_cast<size_t>(std::min(kChunk, st.size - at)));
+      got = zip_fread(f, bytes.data() + at, bytes.size() - at);
+      if (got <= 0) break;
+      bytes.resize(at + static_cast<size_t>(got));
+    }
     zip_fclose(f);
-    if (got < 0 || static_cast<zip_uint64_t>(got) != st.size)
+    if (got < 0 || bytes.size() != st.size)
       PTQ_FAIL(DataError, path_.string(), ": entry '", entry, "' is truncated or corrupt");
     return bytes;
   }
