@@ -9,6 +9,7 @@ ptq_add_test(rewrite_test
   unit/rewrite/blocked_weights_test.cpp
   unit/rewrite/transformer_rules_test.cpp
   unit/rewrite/smooth_quant_test.cpp
+  unit/rewrite/channel_equalize_test.cpp
   unit/rewrite/subgraph_test.cpp
   unit/rewrite/target_test.cpp
   unit/rewrite/reader_gain_test.cpp)

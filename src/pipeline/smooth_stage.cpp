@@ -9,12 +9,8 @@
 namespace ptq::pipeline {
 
 void smooth_stage(const QuantizeJob& job, Prepared& prep, const DataSplit& data, QuantizeResult& result) {
-  if (job.quant.mode != rewrite::QuantMode::Static)
-    PTQ_FAIL(UsageError, "--smooth-quant applies to static mode (it moves activation outliers into the weights)");
-  if (!data.calib) PTQ_FAIL(UsageError, "--smooth-quant needs calibration data (--calib DIR): it measures max|x| per channel");
-  if (!job.load_table.empty())
-    PTQ_FAIL(UsageError, "--smooth-quant cannot use --load-table: the table's ranges are of the model before smoothing");
-  const auto absmax = calib::channel_absmax(prep.graph, rewrite::smooth_quant_inputs(prep.graph), *data.calib, job.calib);
+  const auto absmax = measure_channel_absmax(job, prep, data, rewrite::smooth_quant_inputs(prep.graph),
+                                             {"--smooth-quant", "it moves activation outliers into the weights", "smoothing"});
   rewrite::SmoothQuantResult sq = rewrite::smooth_quant(prep.model, prep.graph, absmax, job.smooth_quant_alpha);
   result.smoothed = sq.smoothed;
   result.smoothed_folded = sq.folded;
@@ -24,6 +20,15 @@ void smooth_stage(const QuantizeJob& job, Prepared& prep, const DataSplit& data,
   prep.model = std::move(sq.model);
   prep.graph = build_graph(prep.model, GraphOptions{true, prep.loaded.external_tensors});
   prep.plan = rewrite::plan_quantization(prep.graph, job.quant);
+}
+
+std::map<std::string, std::vector<double>> measure_channel_absmax(const QuantizeJob& job, const Prepared& prep, const DataSplit& data,
+                                                                  const std::map<std::string, int>& tensors, const ChannelPass& pass) {
+  if (job.quant.mode != rewrite::QuantMode::Static) PTQ_FAIL(UsageError, pass.option, " applies to static mode (", pass.purpose, ")");
+  if (!data.calib) PTQ_FAIL(UsageError, pass.option, " needs calibration data (--calib DIR): it measures max|x| per channel");
+  if (!job.load_table.empty())
+    PTQ_FAIL(UsageError, pass.option, " cannot use --load-table: the table's ranges are of the model before ", pass.noun);
+  return calib::channel_absmax(prep.graph, tensors, *data.calib, job.calib);
 }
 
 }  // namespace ptq::pipeline

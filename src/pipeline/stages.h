@@ -38,6 +38,24 @@ std::string dynamic_weight_range(const QuantizeJob& job);
 // calibration samples; replaces prep's model, graph and plan; fills result.smoothed*.
 struct DataSplit;
 void smooth_stage(const QuantizeJob& job, Prepared& prep, const DataSplit& data, QuantizeResult& result);
+// Also smooth_stage.cpp: max|x| per channel of `tensors` over the calibration samples, for a float pass
+// that rescales channels before calibration (SmoothQuant, channel equalization); a UsageError naming
+// the option outside static mode, without --calib or with --load-table.
+struct ChannelPass {
+  const char* option;   // "--smooth-quant"
+  const char* purpose;  // why static mode: "it moves activation outliers into the weights"
+  const char* noun;     // "smoothing": the table's ranges are of the model before it
+};
+std::map<std::string, std::vector<double>> measure_channel_absmax(const QuantizeJob& job, const Prepared& prep, const DataSplit& data,
+                                                                  const std::map<std::string, int>& tensors, const ChannelPass& pass);
+
+// equalize_stage.cpp: channel equalization (job.equalize) on the prepared model, measured on the
+// calibration samples; replaces prep's model, graph and plan and sets job.quant.kept_float; fills
+// result.equalized_*. kEqualizeMinGain: the noise gain (rewrite::equalize_channels) from which a tensor
+// is equalized — 30 dB, a per-tensor grid 1000x noisier than per-channel ones. On YOLOX-nano it selects
+// the stem's Conv output (gain 5884) and SiLU output (12996) and none of the next (196 and below).
+constexpr double kEqualizeMinGain = 1000.0;
+void equalize_stage(QuantizeJob& job, Prepared& prep, const DataSplit& data, QuantizeResult& result);
 
 // data_split.cpp: the calibration samples and the evaluation samples (held out from the end of the
 // calibration set, or --eval-data). Readers are null when not needed.

@@ -153,6 +153,9 @@ std::string format_summary(const QuantizeResult& r) {
   if (r.qat_weights) extra += ", " + std::to_string(r.qat_weights) + " QAT weights folded into integers";
   if (r.folded_batch_norms) extra += ", " + std::to_string(r.folded_batch_norms) + " BatchNormalization folded";
   if (r.corrected_biases) extra += ", " + std::to_string(r.corrected_biases) + " biases corrected";
+  if (r.equalized_outputs + r.equalized_inputs)
+    extra += ", channels equalized on " + std::to_string(r.equalized_outputs) + " Conv output(s) and " + std::to_string(r.equalized_inputs) +
+             " Conv input(s)";
   if (r.smoothed)
     extra += ", " + std::to_string(r.smoothed) + " MatMul/Gemm inputs smoothed (" + std::to_string(r.smoothed_folded) + " folded)";
   const std::string in_patterns = r.pattern_nodes ? " (" + std::to_string(r.pattern_nodes) + " inside patterns)" : "";
@@ -198,6 +201,7 @@ nlohmann::json summary_json(const QuantizeResult& r) {
   j["nodes"] = {{"quantized", r.quantized_nodes}, {"float", r.float_nodes}, {"folded", r.removed_nodes},
                 {"shape_arithmetic", r.shape_nodes}, {"in_patterns", r.pattern_nodes},
                 {"smoothed", r.smoothed}, {"smoothed_folded", r.smoothed_folded},
+                {"equalized_outputs", r.equalized_outputs}, {"equalized_inputs", r.equalized_inputs},
                 {"batch_norms_folded", r.folded_batch_norms}, {"qat_weights_folded", r.qat_weights}, {"biases_corrected", r.corrected_biases}};
   j["bytes"] = {{"fp32", r.fp32_bytes}, {"quantized", r.quantized_bytes}};
   j["seconds"] = r.total_seconds;

@@ -161,6 +161,7 @@ class Planner {
       if (std::string why = qat_reason(g_, n); !why.empty()) return why;
     }
     if (!parent_ && o_.precision.float_nodes.count(static_cast<int>(i))) return "kept float by the precision search";
+    if (!parent_ && !n.outputs.empty() && o_.kept_float.nodes_writing.count(n.outputs[0])) return "kept float between an equalized convolution and its readers";
     return "";
   }
 
@@ -285,7 +286,7 @@ class Planner {
   }
 
   bool add_activation(const std::string& name) {
-    if (name.empty() || (!parent_ && o_.precision.float_tensors.count(name))) return false;
+    if (name.empty() || (!parent_ && (o_.precision.float_tensors.count(name) || o_.kept_float.tensors.count(name)))) return false;
     auto it = plan_.tensors.find(name);
     if (it != plan_.tensors.end()) return it->second.kind == Kind::Activation;
     bool is_input = std::any_of(g_.inputs.begin(), g_.inputs.end(), [&](const ValueInfo& v) { return v.name == name; });

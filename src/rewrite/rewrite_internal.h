@@ -8,6 +8,8 @@
 #include <map>
 #include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "ptq/rewrite/quantizer.h"
 
@@ -54,6 +56,10 @@ void erase_if(List* list, Pred pred) {
 // pass) holds as weights and no node reads any more (initializers, graph inputs, Constant nodes,
 // value_info entries).
 void drop_unread_weights(onnx::GraphProto& gp, const Graph& g, const std::set<std::string>& candidates);
+
+// smooth_quant.cpp: inserts nodes into a topologically ordered node list, each (after, node) right
+// after the node at proto index `after` (-1: first), keeping the list topological.
+void insert_nodes_after(onnx::GraphProto& gp, const std::vector<std::pair<int, onnx::NodeProto>>& inserted);
 
 // reader_gain.cpp: sets TensorPlan::gain of every calibrated activation of `plan`, a plan of `g`, from
 // the nodes that read it (or a tensor sharing its parameters).

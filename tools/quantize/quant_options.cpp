@@ -75,6 +75,11 @@ void add_quant_options(CLI::App& cmd, QuantFlags& f) {
                  "SmoothQuant before calibration: s_j = max|X_j|^alpha / max|W_j|^(1-alpha) per input channel of each "
                  "MatMul/Gemm fed by activations, folded into the producer or an inserted Mul (alpha default 0.5; needs --calib)")
       ->expected(0, 1)->group(group);
+  cmd.add_flag("--equalize", f.equalize,
+               "Channel equalization before calibration, for Conv tensors whose channels' ranges one per-tensor grid cannot "
+               "hold: a Conv output's channels scaled into its weights and restored by a float Mul (the activations reading "
+               "it run float), a Conv input's channels moved into the Conv's weights (needs --calib)")
+      ->group(group);
 }
 
 rewrite::QuantOptions to_quant_options(const QuantFlags& f) {
@@ -141,6 +146,7 @@ pipeline::QuantizeJob finish_job(const pipeline::QuantizeJob& parsed, const Quan
   job.fold_batch_norm = !flags.no_fold_bn;
   job.bias_correction = flags.bias_correction;
   job.smooth_quant_alpha = flags.smooth_quant;
+  job.equalize = flags.equalize;
   job.weight_method = flags.weight_method;
   job.act_order = flags.act_order;
   if (const CLI::Option* sq = flags.smooth_quant_option; sq && sq->count() > 0 && (sq->results().empty() || sq->results()[0].empty()))

@@ -34,6 +34,7 @@ struct QuantFlags {
   bool bias_correction = false;
   float smooth_quant = -1.0f;  // --smooth-quant [alpha]: alpha; -1 when not given
   CLI::Option* smooth_quant_option = nullptr;  // given without a value: alpha 0.5
+  bool equalize = false;
   bool auto_float = false;
   int64_t opset = 0;
   int float_first = 0, float_last = 0;

@@ -64,6 +64,22 @@ SmoothQuantResult smooth_quant(const onnx::ModelProto& model, const Graph& graph
 // The readers SmoothQuant scales for activation X: MatMul/Gemm nodes reading X as A with a constant 2-D
 // float weight (Gemm: transA = 0).
 std::vector<int> smooth_quant_readers(const Graph& graph, const std::string& x);
+// Channel equalization (src/rewrite/passes/channel_equalize.cpp), run before calibration: per-channel
+// ranges where one per-tensor grid cannot hold a convolutional tensor's channels, the convolutions
+// staying integer. equalize_inputs() names the candidate tensors (channel axis 1, for
+// calib::channel_absmax): outputs of Convs read only by element-wise activations, and activations read
+// only by Convs. equalize_channels() equalizes those whose noise gain mean_c (max a / a_c)² (a: the
+// per-channel max|x|) is at least min_gain. Plan the result again with kept_float in the options.
+struct EqualizeResult {
+  onnx::ModelProto model;
+  KeptFloat kept_float;
+  size_t outputs = 0;  // Conv outputs written divided by s and restored by a Mul
+  size_t inputs = 0;   // Conv inputs divided by s (in the producing Conv, or through a Mul)
+};
+std::map<std::string, int> equalize_inputs(const Graph& graph);
+EqualizeResult equalize_channels(const onnx::ModelProto& model, const Graph& graph,
+                                 const std::map<std::string, std::vector<double>>& absmax, double min_gain);
+
 // SmoothQuant's rewrite with given scales (AWQ's): each X of `scales` (one s_j per channel of its last
 // axis) divided by s, its readers' weight rows multiplied by s.
 SmoothQuantResult scale_channels(const onnx::ModelProto& model, const Graph& graph,

@@ -56,6 +56,13 @@ struct PrecisionOverrides {
   bool empty() const { return wide_nodes.empty() && float_nodes.empty() && wide_tensors.empty() && float_tensors.empty(); }
 };
 
+// What channel equalization (passes.h: equalize_channels) keeps float: the element-wise activations
+// reading a restored tensor (named by their first output: nodes may be unnamed), and the restored
+// tensors themselves (no reader quantizes them; the restoring Mul quantizes only its input).
+struct KeptFloat {
+  std::set<std::string> nodes_writing, tensors;
+};
+
 struct QuantOptions {
   QuantMode mode = QuantMode::Static;
   QType activation_type = QType::UInt8;  // activation_types(): uint8 | int8 | uint16 | int16
@@ -100,6 +107,7 @@ struct QuantOptions {
   // Sigmoid outputs get the fixed range [0, 65535/65536] instead of [0, 1]: in uint16, scale exactly
   // 1/65536 with zero point 0, what ONNX Runtime's QNN provider takes (the qnn target).
   bool qnn_sigmoid_range = false;
+  KeptFloat kept_float;
   // Mixed precision (set by the precision search, search/precision_search.h): layers promoted above the
   // default types. Keys are node indices of the graph the plan is made for.
   PrecisionOverrides precision;

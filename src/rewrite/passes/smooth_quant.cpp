@@ -74,17 +74,7 @@ class Smoother {
 
   SmoothQuantResult finish() {
     onnx::GraphProto& gp = *model_.mutable_graph();
-    if (!inserted_.empty()) {  // keep the node list topological: each Mul right after X's producer
-      google::protobuf::RepeatedPtrField<onnx::NodeProto> nodes;
-      for (auto& [after, node] : inserted_)
-        if (after < 0) *nodes.Add() = node;
-      for (int i = 0; i < gp.node_size(); ++i) {
-        *nodes.Add() = gp.node(i);
-        for (auto& [after, node] : inserted_)
-          if (after == i) *nodes.Add() = node;
-      }
-      gp.mutable_node()->Swap(&nodes);
-    }
+    insert_nodes_after(gp, inserted_);  // each Mul right after X's producer
     drop_unread_weights(gp, g_, replaced_);
     result_.model = std::move(model_);
     return std::move(result_);
@@ -210,6 +200,19 @@ class Smoother {
 };
 
 }  // namespace
+
+void insert_nodes_after(onnx::GraphProto& gp, const std::vector<std::pair<int, onnx::NodeProto>>& inserted) {
+  if (inserted.empty()) return;
+  google::protobuf::RepeatedPtrField<onnx::NodeProto> nodes;
+  for (const auto& [after, node] : inserted)
+    if (after < 0) *nodes.Add() = node;
+  for (int i = 0; i < gp.node_size(); ++i) {
+    *nodes.Add() = gp.node(i);
+    for (const auto& [after, node] : inserted)
+      if (after == i) *nodes.Add() = node;
+  }
+  gp.mutable_node()->Swap(&nodes);
+}
 
 std::map<std::string, int> smooth_quant_inputs(const Graph& g) {
   std::map<std::string, int> out;
