@@ -87,7 +87,7 @@ void fit_bias_in_int32(const ScopeChain& g, const QuantPlan& plan, const TensorP
     }
   }
   if (enlarged)
-    log::warn("bias '", b.tensor, "' would overflow int32 with scale s_x·s_w: enlarged the scale of weight '",
+    log::warn_once("bias '", b.tensor, "' would overflow int32 with scale s_x·s_w: enlarged the scale of weight '",
               b.bias_weight, "' on ", enlarged, " channel(s), by up to ", worst, "x");
 }
 

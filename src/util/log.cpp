@@ -6,6 +6,8 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
+#include <set>
 
 namespace ptq {
 namespace {
@@ -44,6 +46,17 @@ void set_level(Level level) {
 Level level() { return current_level; }
 bool enabled(Level lv) { return static_cast<int>(lv) >= static_cast<int>(current_level); }
 void write(Level lv, const std::string& message) { logger().log(to_spdlog(lv), message); }
+
+bool write_once(Level lv, const std::string& message) {
+  static std::mutex mutex;
+  static std::set<std::string> written;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (!written.insert(message).second) return false;
+  }
+  write(lv, message);
+  return true;
+}
 }  // namespace log
 
 namespace detail {

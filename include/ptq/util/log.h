@@ -14,6 +14,9 @@ void set_level(Level level);
 Level level();
 bool enabled(Level level);
 void write(Level level, const std::string& message);
+// Writes the message unless this process has written the same one before (true when written): for
+// warnings that every attempt of a search would repeat word for word.
+bool write_once(Level level, const std::string& message);
 
 template <class... Args>
 void debug(Args&&... args) {
@@ -26,6 +29,10 @@ void info(Args&&... args) {
 template <class... Args>
 void warn(Args&&... args) {
   if (enabled(Level::Warn)) write(Level::Warn, str_cat(std::forward<Args>(args)...));
+}
+template <class... Args>
+void warn_once(Args&&... args) {
+  if (enabled(Level::Warn)) write_once(Level::Warn, str_cat(std::forward<Args>(args)...));
 }
 template <class... Args>
 void error(Args&&... args) {

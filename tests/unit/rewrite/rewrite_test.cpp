@@ -220,7 +220,13 @@ big (float[1,2,4,4] x) => (float[1,2,4,4] y) {
   Graph g = build_graph(m);
   rewrite::QuantPlan plan = rewrite::plan_quantization(g, {});
   calib::CalibTable table = make_table(g, plan, {{"x", {-1e-3f, 1e-3f}}});
+  testing::internal::CaptureStderr();
   onnx::ModelProto out = rewrite::rewrite_model(m, g, plan, table);
+  rewrite::rewrite_model(m, g, plan, table);  // a search's next attempt: the same warning is not repeated
+  const std::string err = testing::internal::GetCapturedStderr();
+  const std::string warning = "bias 'B' would overflow int32";
+  EXPECT_NE(err.find(warning), std::string::npos) << err;
+  EXPECT_EQ(err.find(warning), err.rfind(warning)) << err;
   const float sx = table.tensors.at("x").qparams.scale[0];
   const float sw0 = table.tensors.at("W").qparams.scale[0];
   ASSERT_GT(1e4 / (double(sx) * sw0), 2147483647.0);  // the premise: the plain bias would overflow
