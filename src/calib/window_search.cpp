@@ -33,6 +33,12 @@ bool smooth(std::vector<double>& d) {
 
 }  // namespace
 
+// A top bin holding at least this share of the counted values is a saturation (a Clip or Relu6 output
+// pinned at its bound, an image's white pixels), not a tail: a smooth tail's last of 2048 bins holds a
+// handful of values. MobileNetV1-0.25: kl clipped three Relu6 outputs to 5.93-5.96 and the input to
+// 0.992; every saturated value then moves by the same amount, a bias the readers accumulate.
+constexpr double kSaturatedShare = 1e-3;
+
 WindowSearch::WindowSearch(const std::vector<double>& counts, double lo, double width, bool absolute, const QuantSpec& spec,
                            const ReaderGain& gain, double percentile)
     : counts_(counts), lo_(absolute ? 0.0 : lo), width_(width), absolute_(absolute), spec_(spec) {
@@ -55,6 +61,13 @@ WindowSearch::WindowSearch(const std::vector<double>& counts, double lo, double 
     const double keep = percentile / 100.0, share = absolute ? keep : 1.0 - (1.0 - keep) / 2.0;
     while (least_top_ < bins() && n_[static_cast<size_t>(least_top_)] < share * n_.back()) ++least_top_;
   }
+  // Saturated ends (the bottom only on a two-sided histogram: a |x| histogram's first bin is about 0).
+  const double saturated = kSaturatedShare * n_.back();
+  int top = bins(), bottom = 0;  // one past the last occupied bin; the first occupied bin
+  while (top > 0 && counts_[static_cast<size_t>(top - 1)] == 0.0) --top;
+  while (bottom < bins() && counts_[static_cast<size_t>(bottom)] == 0.0) ++bottom;
+  if (top > 0 && counts_[static_cast<size_t>(top - 1)] >= saturated) least_top_ = std::max(least_top_, top);
+  if (!absolute_ && bottom < bins() && counts_[static_cast<size_t>(bottom)] >= saturated) greatest_bottom_ = bottom;
 }
 
 Range WindowSearch::range(int a, int e) const {
@@ -155,7 +168,7 @@ int WindowSearch::sweep(Window w, bool upper, int min_width, double kl_guard, co
     first = std::max({static_cast<int>(std::ceil(zero_edge)), w.a + min_width, w.a + 1, least_top_});
     last = bins();
   } else {
-    first = std::min({static_cast<int>(std::floor(zero_edge)), w.e - min_width, w.e - 1});
+    first = std::min({static_cast<int>(std::floor(zero_edge)), w.e - min_width, w.e - 1, greatest_bottom_});
     last = 0;
   }
   const int step = upper ? 1 : -1, count = (last - first) * step + 1;

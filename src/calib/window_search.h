@@ -11,6 +11,8 @@
 //   With readers whose gain is unbounded at 0 (ReaderGain::keeps_top), the upper edge stays at or above
 //   the bin where the cumulative count reaches the percentile's share (as the percentile observer
 //   computes it: p on a |x| histogram, 1 - (1 - p)/2 on a two-sided one).
+//   A saturated end — the last (two-sided histograms: or first) occupied bin holding at least 0.1 % of
+//   the counted values — is never clipped.
 //   divergence: TensorRT's entropy criterion on that grid (see kl.cpp).
 //   A sweep moves one edge over the bin positions that keep 0 inside the window and the window at
 //   least `min_width` bins wide, the other edge fixed, coarse to fine: every kStride-th position (and
@@ -77,6 +79,7 @@ class WindowSearch {
   QuantSpec spec_;
   std::vector<double> weight_;  // w_k
   int least_top_ = 0;           // the upper edge stays at or above this bin position
+  int greatest_bottom_ = 1 << 30;  // the lower edge stays at or below this bin position
   // prefix sums of n (KL's mass) and of n·w, n·w·c, n·w·c^2 (clipping error in O(1))
   std::vector<double> n_, nw_, nwc_, nwcc_;
   // current grid

@@ -322,6 +322,27 @@ TEST(SyntheticData, KlGuardKeepsAnEnergeticTail) {
   EXPECT_GT(kl.hi, 3.0f);
 }
 
+TEST(SyntheticData, SaturatedEndsAreKept) {
+  // 8-bit pixels normalized to [-1, 1] (p / 127.5 - 1, p ~ N(128, 64^2) rounded and clamped: 2.3 % of
+  // them saturated at each end). Counting values, kl and mse would clip the ends by a bin or more;
+  // they keep both, as percentile does. On the same values before the clamp (the control: a tail, not
+  // a saturation) they clip.
+  std::vector<float> raw = gaussian(200000, 21), pixels(raw.size());
+  for (size_t i = 0; i < raw.size(); ++i) {
+    raw[i] = (std::nearbyint(128.0f + 64.0f * raw[i])) / 127.5f - 1.0f;
+    pixels[i] = std::clamp(raw[i], -1.0f, 1.0f);
+  }
+  ObserverConfig cfg;
+  cfg.spec = kUInt8;
+  for (const char* method : {"kl", "mse"}) {
+    const Range r = run(find_observer(method).make_activation, cfg, {pixels});
+    EXPECT_EQ(r.lo, -1.0f) << method;
+    EXPECT_EQ(r.hi, 1.0f) << method;
+    const Range control = run(find_observer(method).make_activation, cfg, {raw});
+    EXPECT_LT(control.hi, *std::max_element(raw.begin(), raw.end())) << method;
+  }
+}
+
 TEST(SyntheticData, PercentileWithinOneBinOfExact) {
   for (const auto& v : {gaussian(100000, 3), laplacian(100000, 3)}) {
     for (float p : {99.0f, 99.9f, 99.999f}) {
