@@ -22,9 +22,11 @@ std::map<std::string, std::vector<double>> channel_absmax(const Graph& graph, co
     if (m.empty()) m.assign(static_cast<size_t>(channels), 0.0);
     if (static_cast<int64_t>(m.size()) != channels) return;  // a varying channel count: not a channel axis
     const float* p = value.data<float>();
-    for (int64_t i = 0; i < value.numel(); ++i) {
-      double& c = m[static_cast<size_t>((i / inner) % channels)];
-      c = std::fmax(c, std::fabs(static_cast<double>(p[i])));
+    for (int64_t run = 0; run < value.numel() / inner; ++run) {  // one channel's contiguous values per run
+      float top = 0.0f;
+      for (int64_t i = 0; i < inner; ++i) top = std::fmax(top, std::fabs(p[run * inner + i]));
+      double& c = m[static_cast<size_t>(run % channels)];
+      c = std::fmax(c, static_cast<double>(top));
     }
   };
   exec::Executor executor(graph, exec::ExecOptions{options.threads, false});
