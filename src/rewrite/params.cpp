@@ -8,7 +8,11 @@
 //       scale_c = float(s_x · s_w[c']),  zero point 0,  q_c = clip_int32(round_half_even(b_c / scale_c)).
 //     When |b_c| / (s_x · s_w[c']) would exceed 2^31 − 1, the weight scale s_w[c'] is enlarged to
 //     1.0001 · |b_c| / ((2^31 − 1) · s_x) (as ONNX Runtime's quantizer does) and a warning names the node:
-//     the weight loses a little precision on that channel instead of the bias being clipped.
+//     the weight loses a little precision on that channel instead of the bias being clipped. With 16-bit
+//     weights (int16 layers: s_x · s_w is ~2^-16 of the 8-bit one, and YOLOX's or PP-OCR's biases then
+//     needed weight scales 8x to 10^4x coarser) the bias takes the scale 1.0001 · |b_c| / (2^31 − 1)
+//     instead and the weight keeps its own: no runtime has a 16x16-bit integer convolution that would
+//     need s_x · s_w (ONNX Runtime computes such a layer in float from the DequantizeLinear outputs).
 //   with QuantOptions::unsigned_shared_int8: int8 activations read by several nodes become uint8, zero
 //     point + 128 (shared_int8.cpp);
 //   tensors of If/Loop/Scan bodies: the same, keyed by their scoped table keys; a value a body reads
@@ -16,6 +20,7 @@
 //     4-bit weights change nothing here: their scales are ~18x the int8 ones (absmax/7 vs absmax/127),
 //     which moves b_c / (s_x · s_w) further from the int32 bound, and the bias grid s_x · s_w stays far
 //     finer than the weight error it sits next to (one bias step = one input step times one weight step).
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -29,6 +34,8 @@ namespace {
 using Kind = TensorPlan::Kind;
 constexpr double kInt32Max = 2147483647.0;
 constexpr double kBiasScaleMargin = 1.0001;  // ONNX Runtime's multiplicative epsilon
+
+bool is_16_bit(QType t) { return t == QType::Int16 || t == QType::UInt16; }
 
 const char* kind_name(Kind k) {
   return k == Kind::Activation ? "activation" : k == Kind::Weight ? "weight" : "bias";
@@ -72,6 +79,7 @@ const std::string& key_of(const QuantPlan& plan, const std::string& tensor) { re
 void fit_bias_in_int32(const ScopeChain& g, const QuantPlan& plan, const TensorPlan& b, std::map<std::string, QParams>& params) {
   const double sx = params.at(key_of(plan, b.bias_input)).scale[0];
   QParams& w = params.at(key_of(plan, b.bias_weight));
+  if (is_16_bit(w.type)) return;  // bias_params widens the bias scale instead
   const Tensor& bias = *g.weight(b.tensor);
   const float* v = bias.data<float>();
   const size_t wc = w.scale.size();
@@ -102,6 +110,11 @@ QParams bias_params(const QuantPlan& plan, const TensorPlan& b, const std::map<s
     p.scale.push_back(static_cast<float>(sx * static_cast<double>(w.scale[c % w.scale.size()])));
     p.zero_point.push_back(0);
   }
+  if (is_16_bit(w.type))  // a scale of its own where s_x·s_w would overflow (see the header comment)
+    for (int64_t i = 0; i < bias.numel(); ++i) {
+      float& s = p.scale[static_cast<size_t>(i) % channels];
+      s = std::max(s, static_cast<float>(kBiasScaleMargin * std::fabs(static_cast<double>(bias.data<float>()[i])) / kInt32Max));
+    }
   return p;
 }
 

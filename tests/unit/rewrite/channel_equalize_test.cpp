@@ -19,7 +19,8 @@ namespace {
 
 constexpr float kRtol = 1e-4f, kAtol = 1e-5f;  // s and 1/s reorder float arithmetic
 constexpr double kMinGain = 100.0;                // the stem's channels (300x apart) are far above it
-constexpr double kSpreadAfter = 1.01;            // equalized: every channel reaches the top one's max|x|
+constexpr double kSpreadAfter = 1.01;            // equalized: every channel reaches the top one's max|x| ...
+constexpr double kScaleFloor = 1.0 / 32;         // ... or is amplified by the pass's largest factor, 32
 
 // x → Conv W1 → c1 → SiLU (Sigmoid sg, Mul) → y → depthwise Conv W2 → c2 → Conv W3 → c3 → Relu → out.
 // W1's output channels differ by up to 300x (a stem as YOLOX's), and so do c1, y and c2; W3 weighs them
@@ -132,7 +133,7 @@ TEST(ChannelEqualize, OutputsUnchangedOutputRestoredInputScaledConvPairFolded) {
   const auto after = calib::channel_absmax(eq, {{"c1_equalized", 1}, {"y_equalized", 1}, {"c2", 1}}, data, quiet());
   for (const auto& [name, was] : std::map<std::string, std::string>{{"c1_equalized", "c1"}, {"y_equalized", "y"}, {"c2", "c2"}}) {
     EXPECT_GT(spread(before.at(was)), 30.0) << was;
-    EXPECT_LT(spread(after.at(name)), kSpreadAfter) << name;
+    EXPECT_LT(spread(after.at(name)), kSpreadAfter * std::max(1.0, spread(before.at(was)) * kScaleFloor)) << name;
   }
 }
 

@@ -240,6 +240,32 @@ big (float[1,2,4,4] x) => (float[1,2,4,4] y) {
   EXPECT_NEAR(bs.data<float>()[0], sx * ws.data<float>()[0], 1e-12);
 }
 
+TEST(RewriteBias, SixteenBitLayersWidenTheBiasScaleNotTheWeights) {
+  // int16 weights and uint16 activations: s_x·s_w is ~2^-16 of the 8-bit one, so the 8-bit rule would
+  // make the weight scale 10^4x coarser; instead the bias gets the scale 1.0001·|b|/(2^31 - 1).
+  onnx::ModelProto m = parse_text_model(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+big (float[1,2,4,4] x) => (float[1,2,4,4] y) {
+  y = Conv (x, W, B)
+}
+)");
+  add_initializer(m, "W", Tensor::from_vector<float>({1e-3f, -1e-3f, 0.5f, 0.25f}, {2, 2, 1, 1}));
+  add_initializer(m, "B", Tensor::from_vector<float>({1e4f, 1e-4f}, {2}));
+  rewrite::QuantOptions o;
+  o.activation_type = QType::UInt16;
+  o.weight_type = QType::Int16;
+  Graph g = build_graph(m);
+  rewrite::QuantPlan plan = rewrite::plan_quantization(g, o);
+  calib::CalibTable table = make_table(g, plan, {{"x", {-1e-3f, 1e-3f}}});
+  onnx::ModelProto out = rewrite::rewrite_model(m, g, plan, table);
+  const float sx = table.tensors.at("x").qparams.scale[0];
+  const Tensor ws = initializer_value(out, "W_scale"), bs = initializer_value(out, "B_scale"), bq = initializer_value(out, "B_quantized");
+  EXPECT_EQ(ws.data<float>()[0], table.tensors.at("W").qparams.scale[0]);  // the weights keep their grid
+  EXPECT_NEAR(bs.data<float>()[0], 1.0001 * 1e4 / 2147483647.0, 1e-12);
+  EXPECT_NEAR(bq.data<int32_t>()[0] * double(bs.data<float>()[0]), 1e4, 1e4 * 1e-6);
+  EXPECT_FLOAT_EQ(bs.data<float>()[1], sx * ws.data<float>()[1]);  // a bias that fits keeps s_x·s_w
+}
+
 TEST(RewriteTable, MissingOrMismatchedEntriesAreReported) {
   onnx::ModelProto m = small_net(13);
   Graph g = build_graph(m);
