@@ -25,7 +25,8 @@
 //   squared by a Pow, or read by an Exp, weighs each bin by that reader's squared derivative
 //   (measured: openWakeWord's STFT output, squared into a power spectrum, was clipped from 7.7e5 to
 //   3.4e5 by counting values; output cosine 0.861 against percentile's 0.881); a tensor read by a Log,
-//   Sqrt, Reciprocal or as a Div's denominator is not clipped below its percentile range. Ties go to the wider window
+//   Sqrt, Reciprocal or as a Div's denominator is not clipped below its percentile range; nor is a
+//   saturated end (window_search.h: an end bin with >= 0.1 % of the values). Ties go to the wider window
 //   (less clipping), e.g. a constant tensor. Range: the chosen window, inside what was observed.
 // 16-bit types: 2048 bins cannot resolve a 65536-level grid, so int16/uint16 get [min, max].
 #include <algorithm>
