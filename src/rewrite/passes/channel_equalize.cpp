@@ -11,7 +11,7 @@
 // not be (PP-OCRv4 det with a 10^4 floor: held-out output cosine 0.97 even with 16-bit grids, values
 // amplified past the range clipped; YOLOX-nano's 8-bit cosine rose from 0.945 to 0.959 with 1/32):
 //   - T the output X of a Conv (constant weight, constant or no bias) read only by element-wise
-//     activations (kActivations; a Mul only of X, a constant, or another reader's output, as SiLU's
+//     activations (activation_ops(); a Mul only of X, a constant, or another reader's output, as SiLU's
 //     X · σ(X)): the Conv's output channels are divided by s (weight and bias rows / s_c), written to
 //     "<X>_equalized" (every channel spans the same range, so the convolution's output grid holds them
 //     all); a Mul "<X>_EqualizeRestore_Mul" by s ([C, 1, ..]) writes X again. X and its activation
