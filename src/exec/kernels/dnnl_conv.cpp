@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "parallel.h"
+#include "thread_policy.h"
 #include "ptq/util/log.h"
 
 #ifdef PTQ_WITH_DNNL
@@ -105,9 +106,10 @@ void set_omp_threads(int threads) {
   if (fn) fn(threads);
 }
 
-// Reorder between NCHW and nChw16c of the same logical shape (oneDNN caches the reorder primitives).
+// Reorder between NCHW and nChw16c of the same logical shape (oneDNN caches the reorder primitives);
+// small ones on one thread (thread_policy.h).
 void reorder_nchw(const Shape& nchw, const void* src, Tag src_tag, void* dst, Tag dst_tag, int threads) {
-  set_omp_threads(threads);
+  set_omp_threads(pick_threads(threads, JobKind::Tasks, shape_numel(nchw)));
   const memory::dims dims(nchw.begin(), nchw.end());
   memory a(memory::desc(dims, memory::data_type::f32, src_tag), cpu_engine(), const_cast<void*>(src));
   memory b(memory::desc(dims, memory::data_type::f32, dst_tag), cpu_engine(), dst);
@@ -279,6 +281,10 @@ Tensor DnnlConv::run_dnnl(const Tensor& x_arg, int64_t x_channels, const Tensor&
   const WindowGeometry g = one_d ? resolve_window(st.attrs, x_arg.shape(), {w.dim(2)})
                                  : resolve_window(st.attrs, Shape{N, C, H, W}, {w.dim(2), w.dim(3)});
   const int64_t OH = g.out[1], OW = g.out[2];
+  // Small convolutions run on fewer threads (thread_policy.h); the reorders and post-ops around one
+  // use at most as many (fewer when they are small themselves).
+  const int64_t work = convolution_work(N * M * OH * OW, w4.numel() / M, N * C * H * W, w4.numel());
+  threads = pick_threads(threads, JobKind::Convolution, work);
   set_omp_threads(threads);
 
   std::shared_ptr<Prepared> prep;
