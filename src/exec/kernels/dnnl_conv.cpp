@@ -118,18 +118,24 @@ void reorder_nchw(const Shape& nchw, const void* src, Tag src_tag, void* dst, Ta
   s.wait();
 }
 
-// Post-ops over a blocked output with M real channels, block by block; padding lanes are zeroed again
+// Pixels per post-op task: 64 KB of one channel block, so that the outputs of one or two blocks (a
+// network's first layers: 8 to 32 channels at 64x64 and up) still split.
+constexpr int64_t kPostOpPixels = 1024;
+
+// Post-ops over a blocked output with M real channels, in runs of up to kPostOpPixels pixels of one
+// block (whole vectors of 16 lanes: the same bits however the runs fall); padding lanes are zeroed again
 // after them (Sigmoid(0) is 0.5).
 void apply_post_ops(const PostOps& post, Tensor& y, int64_t M, int threads) {
   if (post.empty()) return;
-  const int64_t N = y.dim(0), Mb = y.dim(1), P = y.dim(2) * y.dim(3), block = P * kChannelBlock;
-  parallel_for(threads, N * Mb, [&](int64_t t) {
-    const int64_t m0 = (t % Mb) * kChannelBlock, lanes = std::min(kChannelBlock, M - m0);
+  const int64_t N = y.dim(0), Mb = y.dim(1), P = y.dim(2) * y.dim(3), runs = ceil_div(P, kPostOpPixels);
+  parallel_for(threads, N * Mb * runs, [&](int64_t t) {
+    const int64_t b = t / runs, p0 = (t % runs) * kPostOpPixels, pixels = std::min(kPostOpPixels, P - p0);
+    const int64_t m0 = (b % Mb) * kChannelBlock, lanes = std::min(kChannelBlock, M - m0);
     int64_t channel[kChannelBlock];
     for (int64_t l = 0; l < kChannelBlock; ++l) channel[l] = l < lanes ? m0 + l : -1;
-    float* v = y.data<float>() + t * block;
-    post.apply_blocked(v, block, channel);
-    for (int64_t p = 0; lanes < kChannelBlock && p < P; ++p)
+    float* v = y.data<float>() + (b * P + p0) * kChannelBlock;
+    post.apply_blocked(v, pixels * kChannelBlock, channel);
+    for (int64_t p = 0; lanes < kChannelBlock && p < pixels; ++p)
       std::fill(v + p * kChannelBlock + lanes, v + (p + 1) * kChannelBlock, 0.0f);
   }, N * M * P * 4);
 }

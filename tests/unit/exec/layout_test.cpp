@@ -202,6 +202,33 @@ TEST(Layout, ManyInputShapesThroughOneExecutor) {
   }
 }
 
+// Post-ops over blocked outputs of one channel block on maps of more than one post-op run (48x48 =
+// 2304 pixels: runs of 1024, 1024 and 256), a convolution large enough to be split (8 -> 8 channels,
+// 3x3, 48x48) and small ones that stay on one thread whatever the thread count (thread_policy.h): the
+// node-by-node bits for 1 to 3 threads.
+TEST(Layout, PostOpRunsAndThreadPicksGiveTheNodeByNodeBits) {
+  OpCase c;
+  c.opsets = "\"\" : 13";
+  c.node =
+      "a = Conv <pads = [1, 1, 1, 1]> (x, w1, b1)\n"
+      "  r = Clip (a, lo, hi)\n"
+      "  d = Conv <group = 8, pads = [1, 1, 1, 1], strides = [4, 4]> (r, w2, b2)\n"
+      "  e = LeakyRelu <alpha = 0.1> (d)\n"
+      "  y = Conv (e, w3)";
+  c.inputs = {{"x", test::random_tensor({1, 8, 48, 48}, 21, -2.0f, 2.0f)}};
+  c.initializers = {{"w1", test::random_tensor({8, 8, 3, 3}, 22)}, {"b1", test::random_tensor({8}, 23)},
+                    {"lo", Tensor::scalar(-0.5f)},                  {"hi", Tensor::scalar(0.75f)},
+                    {"w2", test::random_tensor({8, 1, 3, 3}, 24)}, {"b2", test::random_tensor({8}, 25)},
+                    {"w3", test::random_tensor({5, 8, 1, 1}, 26)}};
+  c.outputs = {{"y", DType::Float32}};
+  Graph g = test::op_graph(c);
+  exec::TensorMap plain = run(g, c, exec::ExecOptions{1, false, false, false});
+  for (int threads : {1, 2, 3}) {
+    exec::TensorMap fused = run(g, c, exec::ExecOptions{threads, false, true, true});
+    test::expect_same_bits(fused.at("y"), plain.at("y"), "threads " + std::to_string(threads));
+  }
+}
+
 TEST(Layout, BlockAndUnblockRoundTrip) {
   Tensor x = test::random_tensor({2, 21, 3, 5}, 11);
   Tensor b = exec::block(x, 1);
