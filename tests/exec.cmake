@@ -15,6 +15,7 @@ ptq_add_test(exec_compute_test
   unit/exec/rnn_test.cpp
   unit/exec/quantize_test.cpp
   unit/exec/parallel_test.cpp
+  unit/exec/thread_policy_test.cpp
   unit/exec/fusion_test.cpp
   unit/exec/layout_test.cpp
   unit/exec/transpose_test.cpp)

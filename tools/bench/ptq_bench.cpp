@@ -5,10 +5,11 @@
 // Inputs come from DIR/<input>.npy, else uniform random floats in [-1, 1) (seed 1) of the declared
 // shape, where --shape fixes dynamic dims (unknown dims default to 1). One untimed warm-up run, then
 // --repeat timed runs. Prints one JSON object on stdout: threads, repeats, first_run_ms, mean_ms,
-// min_ms and, with --profile, ms per run by op type. --output writes the graph outputs of the last run
-// as DIR/<sanitized name>.npy (for the determinism check in speed.py). The model's protobuf is released
-// once the graph is built, so peak RSS shows the executor's own footprint.
+// min_ms, median_ms and, with --profile, ms per run by op type. --output writes the graph outputs of
+// the last run as DIR/<sanitized name>.npy (for the determinism check in speed.py). The model's
+// protobuf is released once the graph is built, so peak RSS shows the executor's own footprint.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -107,6 +108,11 @@ int run(const std::string& model_path, const BenchOptions& o) {
   }
   out["mean_ms"] = times.empty() ? first : sum / static_cast<double>(times.size());
   out["min_ms"] = best;
+  if (!times.empty()) {  // robust to the other processes of a shared machine, unlike the mean
+    std::vector<double> sorted = times;
+    std::sort(sorted.begin(), sorted.end());
+    out["median_ms"] = sorted[sorted.size() / 2];
+  }
   if (profile) {
     const double runs = static_cast<double>(repeat + 1);
     for (const auto& kv : ex.profile()) out["profile_ms"][kv.first] = kv.second.seconds * 1000.0 / runs;

@@ -3,6 +3,7 @@
 #include "dnnl_conv.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -13,6 +14,7 @@
 #include <unordered_map>
 
 #include "parallel.h"
+#include "thread_policy.h"
 #include "ptq/util/log.h"
 
 #ifdef PTQ_WITH_DNNL
@@ -105,9 +107,10 @@ void set_omp_threads(int threads) {
   if (fn) fn(threads);
 }
 
-// Reorder between NCHW and nChw16c of the same logical shape (oneDNN caches the reorder primitives).
+// Reorder between NCHW and nChw16c of the same logical shape (oneDNN caches the reorder primitives);
+// small ones on one thread (thread_policy.h).
 void reorder_nchw(const Shape& nchw, const void* src, Tag src_tag, void* dst, Tag dst_tag, int threads) {
-  set_omp_threads(threads);
+  set_omp_threads(pick_threads(threads, JobKind::Tasks, shape_numel(nchw)));
   const memory::dims dims(nchw.begin(), nchw.end());
   memory a(memory::desc(dims, memory::data_type::f32, src_tag), cpu_engine(), const_cast<void*>(src));
   memory b(memory::desc(dims, memory::data_type::f32, dst_tag), cpu_engine(), dst);
@@ -116,19 +119,39 @@ void reorder_nchw(const Shape& nchw, const void* src, Tag src_tag, void* dst, Ta
   s.wait();
 }
 
-// Post-ops over a blocked output with M real channels, block by block; padding lanes are zeroed again
-// after them (Sigmoid(0) is 0.5).
+// Pixels per post-op task: 64 KB of one channel block, so that the outputs of one or two blocks (a
+// network's first layers: 8 to 32 channels at 64x64 and up) still split.
+constexpr int64_t kPostOpPixels = 1024;
+
+// True when the post-ops leave a padding lane (zero, channel -1) at +0.0 (Relu, Clip around 0, Mul):
+// the lanes the primitive wrote as zeros then need no refill.
+bool keeps_padding_zero(const PostOps& post) {
+  float v[kChannelBlock] = {};
+  int64_t channel[kChannelBlock];
+  std::fill(channel, channel + kChannelBlock, int64_t{-1});
+  post.apply_blocked(v, kChannelBlock, channel);
+  for (float x : v)
+    if (x != 0.0f || std::signbit(x)) return false;
+  return true;
+}
+
+// Post-ops over a blocked output with M real channels, in runs of up to kPostOpPixels pixels of one
+// block (whole vectors of 16 lanes: the same bits however the runs fall); padding lanes are zeroed again
+// after them unless the post-ops keep them zero (Sigmoid(0) is 0.5).
 void apply_post_ops(const PostOps& post, Tensor& y, int64_t M, int threads) {
   if (post.empty()) return;
-  const int64_t N = y.dim(0), Mb = y.dim(1), P = y.dim(2) * y.dim(3), block = P * kChannelBlock;
-  parallel_for(threads, N * Mb, [&](int64_t t) {
-    const int64_t m0 = (t % Mb) * kChannelBlock, lanes = std::min(kChannelBlock, M - m0);
+  const int64_t N = y.dim(0), Mb = y.dim(1), P = y.dim(2) * y.dim(3), runs = ceil_div(P, kPostOpPixels);
+  const bool refill = M % kChannelBlock != 0 && !keeps_padding_zero(post);
+  parallel_for(threads, N * Mb * runs, [&](int64_t t) {
+    const int64_t b = t / runs, p0 = (t % runs) * kPostOpPixels, pixels = std::min(kPostOpPixels, P - p0);
+    const int64_t m0 = (b % Mb) * kChannelBlock, lanes = std::min(kChannelBlock, M - m0);
     int64_t channel[kChannelBlock];
     for (int64_t l = 0; l < kChannelBlock; ++l) channel[l] = l < lanes ? m0 + l : -1;
-    float* v = y.data<float>() + t * block;
-    post.apply_blocked(v, block, channel);
-    for (int64_t p = 0; lanes < kChannelBlock && p < P; ++p)
-      std::fill(v + p * kChannelBlock + lanes, v + (p + 1) * kChannelBlock, 0.0f);
+    float* v = y.data<float>() + (b * P + p0) * kChannelBlock;
+    post.apply_blocked(v, pixels * kChannelBlock, channel);
+    if (!refill || lanes == kChannelBlock) return;
+    for (int64_t p = 0; p < pixels; ++p)  // a whole vector per pixel (a per-pixel fill of the tail was 7 us at 64x64)
+      for (int64_t l = 0; l < kChannelBlock; ++l) v[p * kChannelBlock + l] = l < lanes ? v[p * kChannelBlock + l] : 0.0f;
   }, N * M * P * 4);
 }
 
@@ -279,6 +302,10 @@ Tensor DnnlConv::run_dnnl(const Tensor& x_arg, int64_t x_channels, const Tensor&
   const WindowGeometry g = one_d ? resolve_window(st.attrs, x_arg.shape(), {w.dim(2)})
                                  : resolve_window(st.attrs, Shape{N, C, H, W}, {w.dim(2), w.dim(3)});
   const int64_t OH = g.out[1], OW = g.out[2];
+  // Small convolutions run on fewer threads (thread_policy.h); the reorders and post-ops around one
+  // use at most as many (fewer when they are small themselves).
+  const int64_t work = convolution_work(N * M * OH * OW, w4.numel() / M, N * C * H * W, w4.numel());
+  threads = pick_threads(threads, JobKind::Convolution, work);
   set_omp_threads(threads);
 
   std::shared_ptr<Prepared> prep;

@@ -9,6 +9,8 @@
 // machine (more runnable threads than cores) from burning the time slices the workers need.
 #include "parallel.h"
 
+#include "thread_policy.h"
+
 #include <dlfcn.h>
 
 #include <algorithm>
@@ -202,7 +204,8 @@ bool run_gomp(GompParallel parallel, int threads, int64_t n, const TaskFn& fn) {
 
 void parallel_for(int threads, int64_t n, const TaskFn& fn, int64_t work) {
   if (n <= 0) return;
-  if (threads <= 1 || n == 1 || t_in_task || (work >= 0 && work < kMinParallelWork)) {
+  threads = pick_threads(threads, JobKind::Tasks, work);
+  if (threads <= 1 || n == 1 || t_in_task) {
     run_inline(n, fn);
     return;
   }

@@ -18,9 +18,9 @@ namespace ptq::exec {
 
 using TaskFn = std::function<void(int64_t task)>;
 
-// `work` (optional): the job's size in elementary operations; below kMinParallelWork the tasks run
-// inline (a wake-up and a join would cost more than they save).
-constexpr int64_t kMinParallelWork = int64_t{1} << 16;
+// `work` (optional): the job's size in elementary operations; it caps the threads used
+// (thread_policy.h, JobKind::Tasks: small jobs run inline, a wake-up and a join would cost more than
+// they save).
 void parallel_for(int threads, int64_t n, const TaskFn& fn, int64_t work = -1);
 
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }

@@ -202,6 +202,72 @@ TEST(Layout, ManyInputShapesThroughOneExecutor) {
   }
 }
 
+// Post-ops over blocked outputs of one channel block on maps of more than one post-op run (48x48 =
+// 2304 pixels: runs of 1024, 1024 and 256), a convolution large enough to be split (8 -> 8 channels,
+// 3x3, 48x48) and small ones that stay on one thread whatever the thread count (thread_policy.h): the
+// node-by-node bits for 1 to 3 threads.
+TEST(Layout, PostOpRunsAndThreadPicksGiveTheNodeByNodeBits) {
+  OpCase c;
+  c.opsets = "\"\" : 13";
+  c.node =
+      "a = Conv <pads = [1, 1, 1, 1]> (x, w1, b1)\n"
+      "  r = Clip (a, lo, hi)\n"
+      "  d = Conv <group = 8, pads = [1, 1, 1, 1], strides = [4, 4]> (r, w2, b2)\n"
+      "  e = LeakyRelu <alpha = 0.1> (d)\n"
+      "  y = Conv (e, w3)";
+  c.inputs = {{"x", test::random_tensor({1, 8, 48, 48}, 21, -2.0f, 2.0f)}};
+  c.initializers = {{"w1", test::random_tensor({8, 8, 3, 3}, 22)}, {"b1", test::random_tensor({8}, 23)},
+                    {"lo", Tensor::scalar(-0.5f)},                  {"hi", Tensor::scalar(0.75f)},
+                    {"w2", test::random_tensor({8, 1, 3, 3}, 24)}, {"b2", test::random_tensor({8}, 25)},
+                    {"w3", test::random_tensor({5, 8, 1, 1}, 26)}};
+  c.outputs = {{"y", DType::Float32}};
+  Graph g = test::op_graph(c);
+  exec::TensorMap plain = run(g, c, exec::ExecOptions{1, false, false, false});
+  for (int threads : {1, 2, 3}) {
+    exec::TensorMap fused = run(g, c, exec::ExecOptions{threads, false, true, true});
+    test::expect_same_bits(fused.at("y"), plain.at("y"), "threads " + std::to_string(threads));
+  }
+}
+
+// Padding lanes of a blocked convolution output stay zero after post-ops: refilled after those that
+// move 0 (Clip to [0.25, 0.75], Add of a per-channel constant), left alone after those that keep it
+// (Relu); the real lanes hold the plain run's values (8 of 16 lanes real, 40x40 = two post-op runs).
+TEST(Layout, PaddingLanesStayZeroAfterPostOps) {
+  if (!exec::have_dnnl()) GTEST_SKIP() << "oneDNN not built in";
+  exec::PostOp clip;
+  clip.kind = exec::PostOp::Kind::Clip;
+  clip.lo = 0.25f;
+  clip.hi = 0.75f;
+  exec::PostOp add;
+  add.kind = exec::PostOp::Kind::Add;
+  add.per_channel = {1, 2, 3, 4, 5, 6, 7, 8};
+  exec::PostOp relu;
+  std::vector<exec::PostOps> cases(3);
+  cases[0].push(clip);
+  cases[1].push(add);
+  cases[2].push(relu);
+  const Tensor x = test::random_tensor({1, 3, 40, 40}, 31);
+  const Tensor w = test::random_tensor({8, 3, 3, 3}, 32);
+  exec::WindowAttrs attrs;
+  attrs.pads = {1, 1, 1, 1};
+  for (size_t k = 0; k < cases.size(); ++k) {
+    for (int threads : {1, 2}) {
+      auto conv = exec::DnnlConv::create(attrs, 1, cases[k]);
+      const Tensor blocked = conv->run(x, 0, w, nullptr, true, threads);
+      ASSERT_TRUE(blocked.defined());
+      ASSERT_EQ(blocked.shape(), (Shape{1, 1, 40, 40, 16}));
+      const Tensor plain = exec::DnnlConv::create(attrs, 1, cases[k])->run(x, 0, w, nullptr, false, threads);
+      const float* b = blocked.data<float>();
+      const float* q = plain.data<float>();
+      for (int64_t p = 0; p < 1600; ++p)
+        for (int64_t l = 0; l < 16; ++l) {
+          const float want = l < 8 ? q[l * 1600 + p] : 0.0f;
+          ASSERT_EQ(b[p * 16 + l], want) << "case " << k << " threads " << threads << " pixel " << p << " lane " << l;
+        }
+    }
+  }
+}
+
 TEST(Layout, BlockAndUnblockRoundTrip) {
   Tensor x = test::random_tensor({2, 21, 3, 5}, 11);
   Tensor b = exec::block(x, 1);
