@@ -208,7 +208,9 @@ integer (float[1,2,6,6] x, float[3,5] a) => (float[1,3,6,6] y, float[3,4] z) {
   EXPECT_EQ(opset_of(q.model, ""), 13);
 }
 
-TEST(RewriteBias, OverflowEnlargesTheWeightScale) {
+// A Conv whose channel-0 bias (1e4) overflows int32 at s_x·s_w with tiny weights and inputs; channel 1's
+// bias is b1.
+onnx::ModelProto big_bias_conv(float b1) {
   onnx::ModelProto m = parse_text_model(R"(
 <ir_version: 8, opset_import: ["" : 13]>
 big (float[1,2,4,4] x) => (float[1,2,4,4] y) {
@@ -216,7 +218,12 @@ big (float[1,2,4,4] x) => (float[1,2,4,4] y) {
 }
 )");
   add_initializer(m, "W", Tensor::from_vector<float>({1e-3f, -1e-3f, 0.5f, 0.25f}, {2, 2, 1, 1}));
-  add_initializer(m, "B", Tensor::from_vector<float>({1e4f, 1.0f}, {2}));
+  add_initializer(m, "B", Tensor::from_vector<float>({1e4f, b1}, {2}));
+  return m;
+}
+
+TEST(RewriteBias, OverflowEnlargesTheWeightScale) {
+  onnx::ModelProto m = big_bias_conv(1.0f);
   Graph g = build_graph(m);
   rewrite::QuantPlan plan = rewrite::plan_quantization(g, {});
   calib::CalibTable table = make_table(g, plan, {{"x", {-1e-3f, 1e-3f}}});
@@ -243,14 +250,7 @@ big (float[1,2,4,4] x) => (float[1,2,4,4] y) {
 TEST(RewriteBias, SixteenBitLayersWidenTheBiasScaleNotTheWeights) {
   // int16 weights and uint16 activations: s_x·s_w is ~2^-16 of the 8-bit one, so the 8-bit rule would
   // make the weight scale 10^4x coarser; instead the bias gets the scale 1.0001·|b|/(2^31 - 1).
-  onnx::ModelProto m = parse_text_model(R"(
-<ir_version: 8, opset_import: ["" : 13]>
-big (float[1,2,4,4] x) => (float[1,2,4,4] y) {
-  y = Conv (x, W, B)
-}
-)");
-  add_initializer(m, "W", Tensor::from_vector<float>({1e-3f, -1e-3f, 0.5f, 0.25f}, {2, 2, 1, 1}));
-  add_initializer(m, "B", Tensor::from_vector<float>({1e4f, 1e-4f}, {2}));
+  onnx::ModelProto m = big_bias_conv(1e-4f);
   rewrite::QuantOptions o;
   o.activation_type = QType::UInt16;
   o.weight_type = QType::Int16;
