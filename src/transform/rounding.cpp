@@ -256,6 +256,24 @@ RoundingResult learn_dense(const RoundingProblem& p, const Eigen::Ref<const RowM
   });
 }
 
+// Z = Σ_k X_k ⊙ W̃[:, k] + b over rows [row0, row0 + p.rows) and columns [c0, c0 + n) of each tap X_k:
+// depthwise groups' products, one row per group, as rows of arrays.
+void depthwise_product(const RoundingProblem& p, const std::vector<RowMatrix>& xk, Eigen::Index row0, Eigen::Index c0,
+                       Eigen::Index n, const Eigen::MatrixXf& w, Eigen::MatrixXf& z) {
+  z = Eigen::Map<const Eigen::VectorXf>(p.bias.data(), p.rows).replicate(1, n);
+  for (Eigen::Index k = 0; k < p.depth; ++k)
+    z.array() += xk[static_cast<size_t>(k)].block(row0, c0, p.rows, n).array().colwise() * w.col(k).array();
+}
+
+// Per row Σ e² of f(Z) (depthwise_product over columns [c0, c0 + n)) against targets t.
+Eigen::VectorXd depthwise_row_errors(const RoundingProblem& p, const std::vector<RowMatrix>& xk, Eigen::Index row0, Eigen::Index c0,
+                                     Eigen::Index n, const Eigen::MatrixXf& w, const Eigen::Ref<const Eigen::MatrixXf>& t) {
+  Eigen::MatrixXf z, slope;
+  depthwise_product(p, xk, row0, c0, n, w, z);
+  apply_activation(p.activation, z, slope);
+  return Eigen::VectorXd((z - t).array().square().cast<double>().rowwise().sum());
+}
+
 RoundingResult learn_depthwise(const RoundingProblem& p, const std::vector<RowMatrix>& xk, Eigen::Index first,
                                const Eigen::Ref<const Eigen::MatrixXf>& t, const AdaRoundOptions& o,
                                const std::vector<RowMatrix>* fp_xk, uint64_t seed) {
@@ -263,13 +281,6 @@ RoundingResult learn_depthwise(const RoundingProblem& p, const std::vector<RowMa
   PTQ_CHECK(static_cast<Eigen::Index>(xk.size()) == p.depth && t.rows() == p.rows && columns > 0);
   const bool drop = fp_xk != nullptr && o.drop_probability > 0.0f;
   PTQ_CHECK(!drop || fp_xk->size() == xk.size());
-  const Eigen::Map<const Eigen::VectorXf> bias(p.bias.data(), p.rows);
-  // Z[g, :] = Σ_k W̃[g, k]·X_k[g, :] + b[g]: the products of one row per group, as rows of arrays.
-  const auto product = [&](const Eigen::MatrixXf& w, Eigen::Index c0, Eigen::Index n, Eigen::MatrixXf& z) {
-    z = bias.replicate(1, n);
-    for (Eigen::Index k = 0; k < p.depth; ++k)
-      z.array() += xk[static_cast<size_t>(k)].block(first, c0, p.rows, n).array().colwise() * w.col(k).array();
-  };
   RoundingState st(p, o);
   const Eigen::Index train = training_columns(columns, o.holdout), check = columns - train;
   const Eigen::Index batch = std::min<Eigen::Index>(static_cast<Eigen::Index>(std::max<size_t>(o.batch, 1)), train);
@@ -278,36 +289,24 @@ RoundingResult learn_depthwise(const RoundingProblem& p, const std::vector<RowMa
   std::vector<RowMatrix> mixed(drop ? static_cast<size_t>(p.depth) : 0);
   for (int it = 0; it < o.iterations; ++it) {
     const Eigen::Index c0 = (it % batches) * batch;
-    if (drop) {
-      // taps × groups streams: tap k, group first + g is stream k · 2^32 + first + g
+    if (drop)  // taps × groups streams: tap k, group first + g is stream k · 2^32 + first + g
       for (Eigen::Index k = 0; k < p.depth; ++k)
         mix_rows(xk[static_cast<size_t>(k)].block(first, c0, p.rows, batch),
                  (*fp_xk)[static_cast<size_t>(k)].block(first, c0, p.rows, batch), o.drop_probability, seed, it,
                  (k << 32) + first, mixed[static_cast<size_t>(k)]);
-      const Eigen::MatrixXf& w = st.soft_weight();
-      z = bias.replicate(1, batch);
-      for (Eigen::Index k = 0; k < p.depth; ++k)
-        z.array() += mixed[static_cast<size_t>(k)].array().colwise() * w.col(k).array();
-    } else {
-      product(st.soft_weight(), c0, batch, z);
-    }
+    // the batch's inputs: the mixed copy (rows and columns from 0), else the taps' own block
+    const std::vector<RowMatrix>& xb = drop ? mixed : xk;
+    const Eigen::Index row0 = drop ? 0 : first, col0 = drop ? 0 : c0;
+    depthwise_product(p, xb, row0, col0, batch, st.soft_weight(), z);
     apply_activation(p.activation, z, slope);
     z = (2.0f / static_cast<float>(batch)) * ((z - t.middleCols(c0, batch)).array() * slope.array()).matrix();
     for (Eigen::Index k = 0; k < p.depth; ++k)
-      if (drop)
-        dw.col(k) = (z.array() * mixed[static_cast<size_t>(k)].array()).rowwise().sum().matrix();
-      else
-        dw.col(k) =
-            (z.array() * xk[static_cast<size_t>(k)].block(first, c0, p.rows, batch).array()).rowwise().sum().matrix();
+      dw.col(k) = (z.array() * xb[static_cast<size_t>(k)].block(row0, col0, p.rows, batch).array()).rowwise().sum().matrix();
     st.step(it, dw);
   }
   const Eigen::Index c0 = check > 0 ? train : 0, n = check > 0 ? check : columns;
-  return finish(p, st, t.middleCols(c0, n), [&](const Eigen::MatrixXf& w) {
-    Eigen::MatrixXf zf, slope_f;
-    product(w, c0, n, zf);
-    apply_activation(p.activation, zf, slope_f);
-    return Eigen::VectorXd((zf - t.middleCols(c0, n)).array().square().cast<double>().rowwise().sum());
-  });
+  return finish(p, st, t.middleCols(c0, n),
+                [&](const Eigen::MatrixXf& w) { return depthwise_row_errors(p, xk, first, c0, n, w, t.middleCols(c0, n)); });
 }
 
 // Per row, the scale among s·m (m in kScaleGrid, `with_one`: m = 1 too) whose nearest rounding has the
@@ -382,17 +381,10 @@ RoundingResult learn_rounding(const RoundingProblem& p, const Eigen::Ref<const R
 RoundingResult learn_rounding_depthwise(const RoundingProblem& p, const std::vector<RowMatrix>& xk, Eigen::Index first,
                                         const Eigen::Ref<const Eigen::MatrixXf>& t, const AdaRoundOptions& o,
                                         const std::vector<RowMatrix>* fp_xk, uint64_t seed) {
-  const Eigen::Map<const Eigen::VectorXf> bias(p.bias.data(), p.rows);
   const Eigen::Index n = std::min(training_columns(t.cols(), o.holdout), kScreenColumns);
   return with_scale_search(
       p, o, [&](const RoundingProblem& q) { return learn_depthwise(q, xk, first, t, o, fp_xk, seed); },
-      [&](const Eigen::MatrixXf& w) {
-        Eigen::MatrixXf z = bias.replicate(1, n), slope;
-        for (Eigen::Index k = 0; k < p.depth; ++k)
-          z.array() += xk[static_cast<size_t>(k)].block(first, 0, p.rows, n).array().colwise() * w.col(k).array();
-        apply_activation(p.activation, z, slope);
-        return Eigen::VectorXd((z - t.leftCols(n)).array().square().cast<double>().rowwise().sum());
-      });
+      [&](const Eigen::MatrixXf& w) { return depthwise_row_errors(p, xk, first, 0, n, w, t.leftCols(n)); });
 }
 
 RoundingResult learn_rounding(const RoundingProblem& problem, const Columns& inputs, const Columns& targets,
