@@ -50,9 +50,7 @@ void awq_stage(const QuantizeJob& job, Prepared& prep, const DataSplit& data, Qu
   result.weight_method.scaled = sq.smoothed;
   result.weight_method.folded = sq.folded;
   log::info("AWQ: ", sq.smoothed, " activations scaled, ", sq.folded, " folded into their producer, ", sq.inserted, " through a Mul");
-  prep.model = std::move(sq.model);
-  prep.graph = build_graph(prep.model, GraphOptions{true, prep.loaded.external_tensors});
-  prep.plan = rewrite::plan_quantization(prep.graph, job.quant);
+  replace_model(prep, std::move(sq.model), job);
 }
 
 }  // namespace ptq::pipeline

@@ -19,9 +19,7 @@ void equalize_stage(QuantizeJob& job, Prepared& prep, const DataSplit& data, Qua
             " Conv input(s) equalized");
   if (eq.outputs + eq.inputs == 0) return;
   job.quant.kept_float = eq.kept_float;
-  prep.model = std::move(eq.model);
-  prep.graph = build_graph(prep.model, GraphOptions{true, prep.loaded.external_tensors});
-  prep.plan = rewrite::plan_quantization(prep.graph, job.quant);
+  replace_model(prep, std::move(eq.model), job);
 }
 
 }  // namespace ptq::pipeline

@@ -106,6 +106,12 @@ Prepared prepare(const QuantizeJob& job) {
   return p;
 }
 
+void replace_model(Prepared& prep, onnx::ModelProto model, const QuantizeJob& job) {
+  prep.model = std::move(model);
+  prep.graph = build_graph(prep.model, GraphOptions{true, prep.loaded.external_tensors});
+  prep.plan = rewrite::plan_quantization(prep.graph, job.quant);
+}
+
 calib::CalibTable run_calibrate(const QuantizeJob& job) {
   rewrite::validate_options(job.quant);
   if (job.smooth_quant_alpha >= 0.0f)

@@ -17,9 +17,7 @@ void smooth_stage(const QuantizeJob& job, Prepared& prep, const DataSplit& data,
   log::info("SmoothQuant (alpha ", job.smooth_quant_alpha, "): ", sq.smoothed, " activations smoothed, ", sq.folded,
             " folded into their producer, ", sq.inserted, " through a Mul");
   if (sq.smoothed == 0) return;
-  prep.model = std::move(sq.model);
-  prep.graph = build_graph(prep.model, GraphOptions{true, prep.loaded.external_tensors});
-  prep.plan = rewrite::plan_quantization(prep.graph, job.quant);
+  replace_model(prep, std::move(sq.model), job);
 }
 
 std::map<std::string, std::vector<double>> measure_channel_absmax(const QuantizeJob& job, const Prepared& prep, const DataSplit& data,

@@ -28,6 +28,9 @@ struct Prepared {
 // Also repairs the model's value_info with shape inference (ir/value_info_repair.h; a warning per
 // contradicting entry replaced).
 Prepared prepare(const QuantizeJob& job);
+// After a float pass rewrote the model (SmoothQuant, AWQ, channel equalization): prep's model becomes
+// `model`, and its graph and plan are built again (plan with job.quant).
+void replace_model(Prepared& prep, onnx::ModelProto model, const QuantizeJob& job);
 // training_mode.cpp: Dropout in training mode with a ratio not 0 is refused (UnsupportedError naming the
 // node); BatchNormalization in training mode is kept, with a warning.
 void check_training_mode(const QuantizeJob& job, const Graph& graph);

@@ -35,8 +35,6 @@ using Kind = TensorPlan::Kind;
 constexpr double kInt32Max = 2147483647.0;
 constexpr double kBiasScaleMargin = 1.0001;  // ONNX Runtime's multiplicative epsilon
 
-bool is_16_bit(QType t) { return t == QType::Int16 || t == QType::UInt16; }
-
 const char* kind_name(Kind k) {
   return k == Kind::Activation ? "activation" : k == Kind::Weight ? "weight" : "bias";
 }
@@ -79,7 +77,7 @@ const std::string& key_of(const QuantPlan& plan, const std::string& tensor) { re
 void fit_bias_in_int32(const ScopeChain& g, const QuantPlan& plan, const TensorPlan& b, std::map<std::string, QParams>& params) {
   const double sx = params.at(key_of(plan, b.bias_input)).scale[0];
   QParams& w = params.at(key_of(plan, b.bias_weight));
-  if (is_16_bit(w.type)) return;  // bias_params widens the bias scale instead
+  if (qtype_bits(w.type) == 16) return;  // bias_params widens the bias scale instead
   const Tensor& bias = *g.weight(b.tensor);
   const float* v = bias.data<float>();
   const size_t wc = w.scale.size();
@@ -110,7 +108,7 @@ QParams bias_params(const QuantPlan& plan, const TensorPlan& b, const std::map<s
     p.scale.push_back(static_cast<float>(sx * static_cast<double>(w.scale[c % w.scale.size()])));
     p.zero_point.push_back(0);
   }
-  if (is_16_bit(w.type))  // a scale of its own where s_x·s_w would overflow (see the header comment)
+  if (qtype_bits(w.type) == 16)  // a scale of its own where s_x·s_w would overflow (see the header comment)
     for (int64_t i = 0; i < bias.numel(); ++i) {
       float& s = p.scale[static_cast<size_t>(i) % channels];
       s = std::max(s, static_cast<float>(kBiasScaleMargin * std::fabs(static_cast<double>(bias.data<float>()[i])) / kInt32Max));

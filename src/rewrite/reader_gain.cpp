@@ -54,7 +54,6 @@ constexpr ReaderRow kReaders[] = {
 };
 // clang-format on
 
-
 // The gain of node n reading tensor `t` (in some input slot).
 Term reader_term(const Graph& g, const Node& n, const std::string& t) {
   Term term;

@@ -57,7 +57,11 @@ void erase_if(List* list, Pred pred) {
 // value_info entries).
 void drop_unread_weights(onnx::GraphProto& gp, const Graph& g, const std::set<std::string>& candidates);
 
-// smooth_quant.cpp: inserts nodes into a topologically ordered node list, each (after, node) right
+// smooth_quant.cpp: a Mul node `name` writing out = in · scale, the scale (`values` of `shape`) added to
+// gp as initializer `scale`; the caller places the node (insert_nodes_after).
+onnx::NodeProto scale_mul(onnx::GraphProto& gp, const std::string& name, const std::string& in, const std::string& scale,
+                          const std::vector<float>& values, const Shape& shape, const std::string& out);
+// Also smooth_quant.cpp: inserts nodes into a topologically ordered node list, each (after, node) right
 // after the node at proto index `after` (-1: first), keeping the list topological.
 void insert_nodes_after(onnx::GraphProto& gp, const std::vector<std::pair<int, onnx::NodeProto>>& inserted);
 

@@ -210,15 +210,8 @@ class Equalizer {
                   const std::string& out) {
     std::vector<int64_t> shape(static_cast<size_t>(std::max<int64_t>(trailing, 1)), 1);
     shape[0] = static_cast<int64_t>(f.size());
-    const std::string scale = names_.unique(node_name + "_scale");
-    std::vector<float> values(f.begin(), f.end());
-    *model_.mutable_graph()->add_initializer() = onnx_io::tensor_to_proto(Tensor::from_vector<float>(values, shape), scale);
-    onnx::NodeProto mul;
-    mul.set_name(node_name);
-    mul.set_op_type("Mul");
-    mul.add_input(in);
-    mul.add_input(scale);
-    mul.add_output(out);
+    const onnx::NodeProto mul = scale_mul(*model_.mutable_graph(), node_name, in, names_.unique(node_name + "_scale"),
+                                          std::vector<float>(f.begin(), f.end()), shape, out);
     inserted_.emplace_back(after < 0 ? -1 : node_at(g_, after).proto_index, mul);
   }
 
@@ -247,10 +240,11 @@ EqualizeResult equalize_channels(const onnx::ModelProto& model, const Graph& g, 
                                  double min_gain) {
   Equalizer eq(model, g);
   for (const auto& [t, a] : absmax) {  // name order: deterministic
-    if (a.empty() || noise_gain(a) < min_gain) continue;
+    const double gain = a.empty() ? 0.0 : noise_gain(a);
+    if (gain < min_gain) continue;
     const std::vector<double> s = channel_scales(a);
     if (const int conv = equalizable_output(g, t); conv >= 0 && g.weight(node_at(g, conv).input(1))->dim(0) == static_cast<int64_t>(a.size())) {
-      log::debug("channel equalization: output '", t, "' (noise gain ", noise_gain(a), ")");
+      log::debug("channel equalization: output '", t, "' (noise gain ", gain, ")");
       eq.equalize_output(t, conv, s);
       continue;
     }
@@ -261,7 +255,7 @@ EqualizeResult equalize_channels(const onnx::ModelProto& model, const Graph& g, 
       fits = fits && w.dim(1) * node_at(g, r).attr_int("group", 1) == static_cast<int64_t>(a.size());
     }
     if (!fits) continue;
-    log::debug("channel equalization: input '", t, "' (noise gain ", noise_gain(a), ")");
+    log::debug("channel equalization: input '", t, "' (noise gain ", gain, ")");
     eq.equalize_input(t, readers, s);
   }
   return eq.finish();

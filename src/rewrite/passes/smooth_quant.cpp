@@ -178,14 +178,8 @@ class Smoother {
 
   void insert_mul(const std::string& x, const std::vector<double>& inv, const std::vector<Reader>& readers) {
     const std::string scale = names_.unique(x + "_smooth_scale"), out = names_.unique(x + "_smoothed");
-    std::vector<float> values(inv.begin(), inv.end());
-    *model_.mutable_graph()->add_initializer() = onnx_io::tensor_to_proto(Tensor::from_vector<float>(values, {static_cast<int64_t>(inv.size())}), scale);
-    onnx::NodeProto mul;
-    mul.set_name(names_.unique(x + "_SmoothQuant_Mul"));
-    mul.set_op_type("Mul");
-    mul.add_input(x);
-    mul.add_input(scale);
-    mul.add_output(out);
+    const onnx::NodeProto mul = scale_mul(*model_.mutable_graph(), names_.unique(x + "_SmoothQuant_Mul"), x, scale,
+                                          std::vector<float>(inv.begin(), inv.end()), {static_cast<int64_t>(inv.size())}, out);
     const int p = g_.producer(x);
     inserted_.emplace_back(p < 0 ? -1 : g_.nodes[static_cast<size_t>(p)].proto_index, mul);
     for (const Reader& r : readers) model_.mutable_graph()->mutable_node(g_.nodes[static_cast<size_t>(r.node)].proto_index)->set_input(0, out);
@@ -200,6 +194,18 @@ class Smoother {
 };
 
 }  // namespace
+
+onnx::NodeProto scale_mul(onnx::GraphProto& gp, const std::string& name, const std::string& in, const std::string& scale,
+                          const std::vector<float>& values, const Shape& shape, const std::string& out) {
+  *gp.add_initializer() = onnx_io::tensor_to_proto(Tensor::from_vector<float>(values, shape), scale);
+  onnx::NodeProto mul;
+  mul.set_name(name);
+  mul.set_op_type("Mul");
+  mul.add_input(in);
+  mul.add_input(scale);
+  mul.add_output(out);
+  return mul;
+}
 
 void insert_nodes_after(onnx::GraphProto& gp, const std::vector<std::pair<int, onnx::NodeProto>>& inserted) {
   if (inserted.empty()) return;
