@@ -50,20 +50,20 @@ bool blocked_concat(int64_t axis, KernelIO& io, LayoutIO& layout) {
   bool whole_blocks = true;
   const Tensor* first = io.has(0) ? io.inputs[0] : nullptr;
   if (!first || first->rank() != (layout.in_channels[0] ? 5 : 4)) return false;
-  const int64_t N = first->dim(0), H = first->dim(2), W = first->dim(3), P = H * W;
+  const int64_t N = first->dim(0), H = first->dim(2), W = first->dim(3), P = H * W, B = channel_block();
   for (size_t k = 0; k < io.inputs.size(); ++k) {
     if (!io.has(k) || io.in(k).dtype() != DType::Float32) return false;
     const Tensor& t = io.in(k);
     const int64_t c = layout.in_channels[k];
     if (t.rank() != (c ? 5 : 4) || t.dim(0) != N || t.dim(2) != H || t.dim(3) != W) return false;
-    whole_blocks = whole_blocks && c > 0 && (k + 1 == io.inputs.size() || c % kChannelBlock == 0);
+    whole_blocks = whole_blocks && c > 0 && (k + 1 == io.inputs.size() || c % B == 0);
     channels += c ? c : t.dim(1);
     blocks += c ? t.dim(1) : 0;
   }
   if (blocks == 0) return false;  // nothing blocked: the kernel table's Concat
   if (layout.want_blocked && whole_blocks) {
-    Tensor y(DType::Float32, {N, blocks, H, W, kChannelBlock});
-    const int64_t per_block = P * kChannelBlock;
+    Tensor y(DType::Float32, {N, blocks, H, W, B});
+    const int64_t per_block = P * B;
     float* out = y.data<float>();
     for (int64_t n = 0; n < N; ++n)
       for (size_t k = 0; k < io.inputs.size(); ++k) {
@@ -87,12 +87,12 @@ bool blocked_concat(int64_t axis, KernelIO& io, LayoutIO& layout) {
         std::memcpy(out + (n * channels + offset) * P, in + n * t.dim(1) * P, static_cast<size_t>(t.dim(1) * P) * sizeof(float));
     } else {
       parallel_for(io.threads, N * tb, [&](int64_t task) {
-        const int64_t n = task / tb, b = task % tb, lanes = std::min(kChannelBlock, c - b * kChannelBlock);
-        const float* src = in + task * P * kChannelBlock;
-        float* dst = out + (n * channels + offset + b * kChannelBlock) * P;
+        const int64_t n = task / tb, b = task % tb, lanes = std::min(B, c - b * B);
+        const float* src = in + task * P * B;
+        float* dst = out + (n * channels + offset + b * B) * P;
         for (int64_t p = 0; p < P; ++p)
-          for (int64_t l = 0; l < lanes; ++l) dst[l * P + p] = src[p * kChannelBlock + l];
-      }, N * tb * P * kChannelBlock);
+          for (int64_t l = 0; l < lanes; ++l) dst[l * P + p] = src[p * B + l];
+      }, N * tb * P * B);
     }
     offset += c ? c : t.dim(1);
   }
@@ -102,53 +102,59 @@ bool blocked_concat(int64_t axis, KernelIO& io, LayoutIO& layout) {
 }
 
 // Maximum over the taps t in [lo, hi) of a window starting at `start` along one axis (tap t at
-// base[(start + t) * step]), 16 lanes at once; the first tap taken as it is, no tap gives lowest() (as
-// the plain kernel).
-inline void lane_max(const float* base, int64_t start, int64_t lo, int64_t hi, int64_t step, float* out) {
+// base[(start + t) * step]), the B lanes of a block at once; the first tap taken as it is, no tap gives
+// lowest() (as the plain kernel).
+template <int64_t B>
+void lane_max(const float* base, int64_t start, int64_t lo, int64_t hi, int64_t step, float* out) {
   if (lo >= hi) {
-    std::fill(out, out + kChannelBlock, std::numeric_limits<float>::lowest());
+    std::fill(out, out + B, std::numeric_limits<float>::lowest());
     return;
   }
   const float* first = base + (start + lo) * step;
-  std::copy(first, first + kChannelBlock, out);
+  std::copy(first, first + B, out);
   for (int64_t t = lo + 1; t < hi; ++t) {
     const float* v = base + (start + t) * step;
-    for (int64_t l = 0; l < kChannelBlock; ++l) out[l] = v[l] > out[l] ? v[l] : out[l];
+    for (int64_t l = 0; l < B; ++l) out[l] = v[l] > out[l] ? v[l] : out[l];
   }
 }
 
-// 2-D MaxPool (no Indices output) over 16 channels at once, separable: the maximum along each row's
-// windows, then along the columns of those (exact: the order of comparisons does not change a maximum).
-bool blocked_max_pool(const WindowAttrs& attrs, KernelIO& io, LayoutIO& layout) {
+// 2-D MaxPool (no Indices output) over a block of B channels at once, separable: the maximum along each
+// row's windows, then along the columns of those (exact: the order of comparisons does not change a maximum).
+template <int64_t B>
+bool blocked_max_pool_lanes(const WindowAttrs& attrs, KernelIO& io, LayoutIO& layout) {
   const int64_t c = layout.in_channels[0];
-  if (c == 0 || io.outputs.size() != 1 || attrs.kernel_shape.size() != 2 || io.in(0).rank() != 5) return false;
+  if (c == 0 || io.outputs.size() != 1 || attrs.kernel_shape.size() != 2 || io.in(0).rank() != 5 || io.in(0).dim(4) != B) return false;
   const Tensor& x = io.in(0);
   const WindowGeometry g = resolve_window(attrs, Shape{x.dim(0), c, x.dim(2), x.dim(3)}, attrs.kernel_shape);
   if (g.d[1] != 1 || g.d[2] != 1) return false;
   const int64_t H = g.in[1], W = g.in[2], OH = g.out[1], OW = g.out[2], planes = x.dim(0) * x.dim(1);
-  Tensor y(DType::Float32, {x.dim(0), x.dim(1), OH, OW, kChannelBlock});
+  Tensor y(DType::Float32, {x.dim(0), x.dim(1), OH, OW, B});
   const float* xp = x.data<float>();
   float* yp = y.data<float>();
   parallel_for(io.threads, planes, [&](int64_t t) {
-    const float* in = xp + t * H * W * kChannelBlock;
-    float* out = yp + t * OH * OW * kChannelBlock;
-    thread_local std::vector<float> rows;  // [H][OW][16]: maxima along each row's windows
-    rows.resize(static_cast<size_t>(H * OW * kChannelBlock));
+    const float* in = xp + t * H * W * B;
+    float* out = yp + t * OH * OW * B;
+    thread_local std::vector<float> rows;  // [H][OW][B]: maxima along each row's windows
+    rows.resize(static_cast<size_t>(H * OW * B));
     for (int64_t h = 0; h < H; ++h)
       for (int64_t ow = 0; ow < OW; ++ow) {
         const int64_t w0 = ow * g.s[2] - g.pb[2];
-        lane_max(in + h * W * kChannelBlock, w0, std::max<int64_t>(0, -w0), std::min(g.k[2], W - w0), kChannelBlock,
-                 rows.data() + (h * OW + ow) * kChannelBlock);
+        lane_max<B>(in + h * W * B, w0, std::max<int64_t>(0, -w0), std::min(g.k[2], W - w0), B,
+                    rows.data() + (h * OW + ow) * B);
       }
     for (int64_t oh = 0; oh < OH; ++oh) {
       const int64_t h0 = oh * g.s[1] - g.pb[1], lo = std::max<int64_t>(0, -h0), hi = std::min(g.k[1], H - h0);
       for (int64_t ow = 0; ow < OW; ++ow)
-        lane_max(rows.data() + ow * kChannelBlock, h0, lo, hi, OW * kChannelBlock, out + (oh * OW + ow) * kChannelBlock);
+        lane_max<B>(rows.data() + ow * B, h0, lo, hi, OW * B, out + (oh * OW + ow) * B);
     }
   }, y.numel() * (g.k[1] + g.k[2]));
   io.outputs[0] = layout.want_blocked ? std::move(y) : unblock(y, c, io.threads);
   layout.out_channels = layout.want_blocked ? c : 0;
   return true;
+}
+
+bool blocked_max_pool(const WindowAttrs& attrs, KernelIO& io, LayoutIO& layout) {
+  return channel_block() == 8 ? blocked_max_pool_lanes<8>(attrs, io, layout) : blocked_max_pool_lanes<16>(attrs, io, layout);
 }
 
 template <class Op>

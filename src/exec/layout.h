@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// The channel-blocked layout between kernels (dnnl_conv.h: nChw16c, [N, ceil(C/16), H, W, 16], padding
-// zero). When the executor runs fused (nobody observes intermediates), a tensor made by a kernel that can
-// write it blocked and read by at least one kernel that can read it blocked stays blocked between them:
-// convolutions then chain without reordering to NCHW and back. Everything else sees NCHW: the executor
-// converts a blocked value before any other reader, and never blocks a graph output, a fetched tensor
-// or a tensor a subgraph reads. A blocked value lives in its slot as a float32 rank-5 tensor; the
-// executor keeps its real channel count beside it.
+// The channel-blocked layout between kernels (dnnl_conv.h: nChw16c or nChw8c, [N, ceil(C/B), H, W, B],
+// padding zero, B = channel_block()). When the executor runs fused (nobody observes intermediates), a
+// tensor made by a kernel that can write it blocked and read by at least one kernel that can read it
+// blocked stays blocked between them: convolutions then chain without reordering to NCHW and back.
+// Everything else sees NCHW: the executor converts a blocked value before any other reader, and never
+// blocks a graph output, a fetched tensor or a tensor a subgraph reads. A blocked value lives in its slot
+// as a float32 rank-5 tensor; the executor keeps its real channel count beside it.
 // Kernels with a blocked form (make_layout_kernels, one row per op in layout.cpp): Conv heads (2-D,
 // through oneDNN, with their fused post-ops); Add, Sub, Mul, Max, Min of two blocked tensors of one shape
 // (elementwise over the padded buffer: f(0, 0) == 0 keeps the padding zero); Concat along channels when

@@ -25,46 +25,74 @@
 
 namespace ptq::exec {
 
+namespace {
+
+// PTQ_CHANNEL_BLOCK=8|16, or 0 when unset (anything else is refused).
+int64_t forced_channel_block() {
+  const char* v = std::getenv("PTQ_CHANNEL_BLOCK");
+  if (!v || !*v) return 0;
+  const std::string s(v);
+  if (s != "8" && s != "16") PTQ_FAIL(UsageError, "PTQ_CHANNEL_BLOCK must be 8 or 16, not '", s, "'");
+  return std::stoi(s);
+}
+
+int64_t probe_channel_block();  // below: oneDNN's choice, 16 without it
+
+}  // namespace
+
+int64_t channel_block() {
+  static const int64_t b = [] {
+    const int64_t forced = forced_channel_block();
+    return forced ? forced : probe_channel_block();
+  }();
+  return b;
+}
+
 Shape blocked_shape(const Shape& nchw) {
-  return {nchw[0], ceil_div(nchw[1], kChannelBlock), nchw[2], nchw[3], kChannelBlock};
+  const int64_t B = channel_block();
+  return {nchw[0], ceil_div(nchw[1], B), nchw[2], nchw[3], B};
 }
 
 #ifndef PTQ_WITH_DNNL
+
+namespace {
+int64_t probe_channel_block() { return kMaxChannelBlock; }
+}  // namespace
 
 bool have_dnnl() { return false; }
 
 Tensor unblock(const Tensor& blocked, int64_t channels, int threads) {
   const Shape& s = blocked.shape();
-  const int64_t N = s[0], Cb = s[1], HW = s[2] * s[3];
+  const int64_t B = s[4], N = s[0], Cb = s[1], HW = s[2] * s[3];
   Tensor out(DType::Float32, {N, channels, s[2], s[3]});
   const float* src = blocked.data<float>();
   float* dst = out.data<float>();
   parallel_for(threads, N * Cb, [&](int64_t t) {
-    const int64_t n = t / Cb, cb = t % Cb, lanes = std::min(kChannelBlock, channels - cb * kChannelBlock);
-    const float* in = src + t * HW * kChannelBlock;
+    const int64_t n = t / Cb, cb = t % Cb, lanes = std::min(B, channels - cb * B);
+    const float* in = src + t * HW * B;
     for (int64_t l = 0; l < lanes; ++l) {
-      float* o = dst + (n * channels + cb * kChannelBlock + l) * HW;
-      for (int64_t p = 0; p < HW; ++p) o[p] = in[p * kChannelBlock + l];
+      float* o = dst + (n * channels + cb * B + l) * HW;
+      for (int64_t p = 0; p < HW; ++p) o[p] = in[p * B + l];
     }
-  }, N * Cb * HW * kChannelBlock);
+  }, N * Cb * HW * B);
   return out;
 }
 
 Tensor block(const Tensor& plain, int threads) {
   const Shape& s = plain.shape();
-  const int64_t N = s[0], C = s[1], HW = s[2] * s[3], Cb = ceil_div(C, kChannelBlock);
+  const int64_t B = channel_block(), N = s[0], C = s[1], HW = s[2] * s[3], Cb = ceil_div(C, B);
   Tensor out(DType::Float32, blocked_shape(s));
   const float* src = plain.data<float>();
   float* dst = out.data<float>();
   parallel_for(threads, N * Cb, [&](int64_t t) {
-    const int64_t n = t / Cb, cb = t % Cb, lanes = std::min(kChannelBlock, C - cb * kChannelBlock);
-    float* o = dst + t * HW * kChannelBlock;
-    if (lanes < kChannelBlock) std::memset(o, 0, static_cast<size_t>(HW * kChannelBlock) * sizeof(float));
+    const int64_t n = t / Cb, cb = t % Cb, lanes = std::min(B, C - cb * B);
+    float* o = dst + t * HW * B;
+    if (lanes < B) std::memset(o, 0, static_cast<size_t>(HW * B) * sizeof(float));
     for (int64_t l = 0; l < lanes; ++l) {
-      const float* in = src + (n * C + cb * kChannelBlock + l) * HW;
-      for (int64_t p = 0; p < HW; ++p) o[p * kChannelBlock + l] = in[p];
+      const float* in = src + (n * C + cb * B + l) * HW;
+      for (int64_t p = 0; p < HW; ++p) o[p * B + l] = in[p];
     }
-  }, N * Cb * HW * kChannelBlock);
+  }, N * Cb * HW * B);
   return out;
 }
 
@@ -107,7 +135,36 @@ void set_omp_threads(int threads) {
   if (fn) fn(threads);
 }
 
-// Reorder between NCHW and nChw16c of the same logical shape (oneDNN caches the reorder primitives);
+// The widest block whose 1x1 and depthwise 3x3 convolutions (a network's common layers) have optimized
+// kernels on this CPU: 16 lanes with AVX-512, 8 with AVX2 only; 16 when neither has (the reference
+// kernels then decline every call and conv.cpp's own run).
+int64_t probe_channel_block() {
+  for (const int64_t B : {int64_t{16}, int64_t{8}}) {
+    const Tag tag = B == 16 ? Tag::nChw16c : Tag::nChw8c;
+    bool fast = true;
+    for (const int64_t G : {int64_t{1}, int64_t{32}}) {
+      const memory::dims io{1, 32, 8, 8}, pad = G > 1 ? memory::dims{1, 1} : memory::dims{0, 0};
+      const memory::dims wts = G > 1 ? memory::dims{G, 1, 1, 3, 3} : memory::dims{32, 32, 1, 1};
+      try {
+        const dnnl::convolution_forward::desc d(
+            dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, memory::desc(io, memory::data_type::f32, tag),
+            memory::desc(wts, memory::data_type::f32, Tag::any), memory::desc(), memory::desc(io, memory::data_type::f32, tag),
+            {1, 1}, {0, 0}, pad, pad);
+        const dnnl::convolution_forward::primitive_desc pd(d, cpu_engine());
+        fast = fast && std::string(pd.impl_info_str()).rfind("ref", 0) != 0;
+      } catch (const dnnl::error&) {
+        fast = false;
+      }
+    }
+    if (fast) return B;
+  }
+  return kMaxChannelBlock;
+}
+
+// The blocked layout's tag (dnnl_conv.h: channel_block()).
+Tag blocked_tag() { return channel_block() == 8 ? Tag::nChw8c : Tag::nChw16c; }
+
+// Reorder between NCHW and the blocked layout of the same logical shape (oneDNN caches the reorder primitives);
 // small ones on one thread (thread_policy.h).
 void reorder_nchw(const Shape& nchw, const void* src, Tag src_tag, void* dst, Tag dst_tag, int threads) {
   set_omp_threads(pick_threads(threads, JobKind::Tasks, shape_numel(nchw)));
@@ -126,10 +183,10 @@ constexpr int64_t kPostOpPixels = 1024;
 // True when the post-ops leave a padding lane (zero, channel -1) at +0.0 (Relu, Clip around 0, Mul):
 // the lanes the primitive wrote as zeros then need no refill.
 bool keeps_padding_zero(const PostOps& post) {
-  float v[kChannelBlock] = {};
-  int64_t channel[kChannelBlock];
-  std::fill(channel, channel + kChannelBlock, int64_t{-1});
-  post.apply_blocked(v, kChannelBlock, channel);
+  float v[kMaxChannelBlock] = {};
+  int64_t channel[kMaxChannelBlock];
+  std::fill(channel, channel + kMaxChannelBlock, int64_t{-1});
+  post.apply_blocked(v, channel_block(), channel);
   for (float x : v)
     if (x != 0.0f || std::signbit(x)) return false;
   return true;
@@ -140,18 +197,18 @@ bool keeps_padding_zero(const PostOps& post) {
 // after them unless the post-ops keep them zero (Sigmoid(0) is 0.5).
 void apply_post_ops(const PostOps& post, Tensor& y, int64_t M, int threads) {
   if (post.empty()) return;
-  const int64_t N = y.dim(0), Mb = y.dim(1), P = y.dim(2) * y.dim(3), runs = ceil_div(P, kPostOpPixels);
-  const bool refill = M % kChannelBlock != 0 && !keeps_padding_zero(post);
+  const int64_t B = y.dim(4), N = y.dim(0), Mb = y.dim(1), P = y.dim(2) * y.dim(3), runs = ceil_div(P, kPostOpPixels);
+  const bool refill = M % B != 0 && !keeps_padding_zero(post);
   parallel_for(threads, N * Mb * runs, [&](int64_t t) {
     const int64_t b = t / runs, p0 = (t % runs) * kPostOpPixels, pixels = std::min(kPostOpPixels, P - p0);
-    const int64_t m0 = (b % Mb) * kChannelBlock, lanes = std::min(kChannelBlock, M - m0);
-    int64_t channel[kChannelBlock];
-    for (int64_t l = 0; l < kChannelBlock; ++l) channel[l] = l < lanes ? m0 + l : -1;
-    float* v = y.data<float>() + (b * P + p0) * kChannelBlock;
-    post.apply_blocked(v, pixels * kChannelBlock, channel);
-    if (!refill || lanes == kChannelBlock) return;
+    const int64_t m0 = (b % Mb) * B, lanes = std::min(B, M - m0);
+    int64_t channel[kMaxChannelBlock];
+    for (int64_t l = 0; l < B; ++l) channel[l] = l < lanes ? m0 + l : -1;
+    float* v = y.data<float>() + (b * P + p0) * B;
+    post.apply_blocked(v, pixels * B, channel);
+    if (!refill || lanes == B) return;
     for (int64_t p = 0; p < pixels; ++p)  // a whole vector per pixel (a per-pixel fill of the tail was 7 us at 64x64)
-      for (int64_t l = 0; l < kChannelBlock; ++l) v[p * kChannelBlock + l] = l < lanes ? v[p * kChannelBlock + l] : 0.0f;
+      for (int64_t l = 0; l < B; ++l) v[p * B + l] = l < lanes ? v[p * B + l] : 0.0f;
   }, N * M * P * 4);
 }
 
@@ -170,13 +227,13 @@ bool have_dnnl() { return true; }
 Tensor unblock(const Tensor& blocked, int64_t channels, int threads) {
   const Shape& s = blocked.shape();
   Tensor out(DType::Float32, {s[0], channels, s[2], s[3]});
-  reorder_nchw(out.shape(), blocked.raw(), Tag::nChw16c, out.raw(), Tag::nchw, threads);
+  reorder_nchw(out.shape(), blocked.raw(), blocked_tag(), out.raw(), Tag::nchw, threads);
   return out;
 }
 
 Tensor block(const Tensor& plain, int threads) {
   Tensor out(DType::Float32, blocked_shape(plain.shape()));
-  reorder_nchw(plain.shape(), plain.raw(), Tag::nchw, out.raw(), Tag::nChw16c, threads);
+  reorder_nchw(plain.shape(), plain.raw(), Tag::nchw, out.raw(), blocked_tag(), threads);
   return out;
 }
 
@@ -226,8 +283,8 @@ std::shared_ptr<Prepared> prepare(DnnlConv::State& st, const Shape& x, const Win
   const memory::dims strides{g.s[1], g.s[2]}, dil{g.d[1] - 1, g.d[2] - 1}, pl{g.pb[1], g.pb[2]}, pr{g.pe[1], g.pe[2]};
   for (const bool plain_src : {C <= kPlainInputChannels, true}) {
     try {
-      const memory::desc sd(src, memory::data_type::f32, plain_src ? Tag::nchw : Tag::nChw16c);
-      const memory::desc dd(dst, memory::data_type::f32, Tag::nChw16c);
+      const memory::desc sd(src, memory::data_type::f32, plain_src ? Tag::nchw : blocked_tag());
+      const memory::desc dd(dst, memory::data_type::f32, blocked_tag());
       const memory::desc wd(wts, memory::data_type::f32, Tag::any);
       const memory::desc bd({M}, memory::data_type::f32, Tag::x);
       dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, sd, wd,

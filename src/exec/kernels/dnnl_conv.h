@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// 1-D and 2-D float32 convolution through oneDNN (Debian's libdnnl), in the channel-blocked layout its AVX-512 /
-// AVX2 kernels want: nChw16c, a tensor [N, ceil(C/16), H, W, 16] whose channels beyond C are zero.
+// 1-D and 2-D float32 convolution through oneDNN (Debian's libdnnl), in the channel-blocked layout its kernels
+// want on this CPU: nChw16c (AVX-512) or nChw8c (AVX2), a tensor [N, ceil(C/B), H, W, B] whose channels
+// beyond C are zero, B = channel_block().
 // - Weights are reordered into the primitive's packed layout once per weight buffer (the executor's
 //   weights live as long as it does) and shared by every thread.
 // - One primitive per input shape, created on first use and cached; oneDNN's scratchpad is per call.
@@ -25,7 +26,12 @@
 
 namespace ptq::exec {
 
-constexpr int64_t kChannelBlock = 16;
+// Lanes of the blocked layout: 16 where oneDNN has optimized kernels reading nChw16c (AVX-512), 8 where
+// it has them only for nChw8c (AVX2; nChw16c would run its reference kernel, ~10x slower). Probed once
+// per process; PTQ_CHANNEL_BLOCK=8|16 forces one (tests run both layouts on any machine). Results are the
+// same bits for any thread count with either; between the two, oneDNN's kernels may sum in another order.
+int64_t channel_block();
+constexpr int64_t kMaxChannelBlock = 16;  // stack arrays of one block's lanes
 
 // The blocked shape of an NCHW shape, and back.
 Shape blocked_shape(const Shape& nchw);

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "dnnl_conv.h"  // channel_block()
 #include "vec_math.h"
 
 namespace ptq::exec {
@@ -27,7 +28,7 @@ void lane_values(const std::vector<float>& per_channel, float c, const int64_t* 
 }  // namespace
 
 // n values in groups of W lanes; lane l of every group belongs to channel[l]. W = 1: one plane of one
-// channel; W = 16: a block of the channel-blocked layout. The arithmetic per element is the same.
+// channel; W = 8 or 16: a block of the channel-blocked layout. The arithmetic per element is the same.
 template <int W>
 void PostOps::apply_lanes(float* v, int64_t n, const int64_t* channel) const {
   using K = PostOp::Kind;
@@ -93,6 +94,11 @@ void PostOps::apply_lanes(float* v, int64_t n, const int64_t* channel) const {
 
 void PostOps::apply(float* v, int64_t n, int64_t channel) const { apply_lanes<1>(v, n, &channel); }
 
-void PostOps::apply_blocked(float* v, int64_t n, const int64_t* channel) const { apply_lanes<16>(v, n, channel); }
+void PostOps::apply_blocked(float* v, int64_t n, const int64_t* channel) const {
+  if (channel_block() == 8)
+    apply_lanes<8>(v, n, channel);
+  else
+    apply_lanes<16>(v, n, channel);
+}
 
 }  // namespace ptq::exec

@@ -44,8 +44,8 @@ class PostOps {
   int64_t channels() const;
   // Applies every op to n values of channel `channel`.
   void apply(float* v, int64_t n, int64_t channel) const;
-  // The same over n values (a multiple of 16) of the channel-blocked layout: lane l of every 16 belongs
-  // to channel[l] (< 0: a padding lane; the caller zeroes those again).
+  // The same over n values (a multiple of B = channel_block()) of the channel-blocked layout: lane l of
+  // every B belongs to channel[l] (< 0: a padding lane; the caller zeroes those again).
   void apply_blocked(float* v, int64_t n, const int64_t* channel) const;
 
  private:

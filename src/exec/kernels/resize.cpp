@@ -348,7 +348,7 @@ Kernel make_resize_like(const Node& node, size_t max_inputs) {
   };
 }
 
-// The blocked form (layout.h) of a Resize of H and W only: the 5-D [N, C/16, H, W, 16] tensor resized
+// The blocked form (layout.h) of a Resize of H and W only: the 5-D [N, C/B, H, W, B] tensor resized
 // along its axes 2 and 3 by the same taps, the others untouched, gives the plain kernel's values in
 // every lane (nearest: the same index tables; linear/cubic: the same weighted passes, W then H), and
 // zero padding lanes stay zero. Declined (the plain kernel runs on NCHW) for tf_crop_and_resize (its

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The blocked layout between kernels (src/exec/layout.h): a fused run that keeps convolution outputs in
-// nChw16c gives the same bits as the node-by-node NCHW run and as any thread count; graph outputs,
+// the channel-blocked layout (nChw16c or nChw8c, exec::channel_block()) gives the same bits as the node-by-node NCHW run and as any thread count; graph outputs,
 // fetched tensors and plain readers get NCHW (conversions counted in the profile as "Reorder").
 #include "dnnl_conv.h"
 #include "op_runner.h"
@@ -10,7 +10,7 @@ using test::OpCase;
 
 namespace {
 
-// Channel counts off the 16-lane block (5, 24, 20) so that padding lanes exist; a residual Add and a
+// Channel counts off the 8- and 16-lane blocks (5, 24 with 16 lanes, 20) so that padding lanes exist; a residual Add and a
 // Mul of two blocked tensors; a depthwise and a strided convolution; MaxPool reads a blocked tensor
 // (one conversion); `e` is a graph output and also read by a convolution (never blocked).
 OpCase residual_case() {
@@ -80,8 +80,9 @@ TEST(Layout, FetchedTensorsAreNchw) {
   test::expect_same_bits(fused_d.at("y"), plain.at("y"), "y with d fetched");
 }
 
-// Concat of blocked tensors: 16 + 24 channels stay blocked (whole blocks first); 24 + 16 cannot (the
-// first input's padding would land inside the result) and is written NCHW by the Concat itself. Max
+// Concat of blocked tensors: 16 + 24 channels stay blocked (whole blocks first); with 16-lane blocks
+// 24 + 16 cannot (the first input's padding would land inside the result) and is written NCHW by the
+// Concat itself. Max
 // and Sub of blocked tensors; a blocked MaxPool (ceil mode, asymmetric pads) feeding a convolution.
 TEST(Layout, ConcatMaxSubMaxPoolOfBlockedTensors) {
   OpCase c;
@@ -231,23 +232,25 @@ TEST(Layout, PostOpRunsAndThreadPicksGiveTheNodeByNodeBits) {
 
 // Padding lanes of a blocked convolution output stay zero after post-ops: refilled after those that
 // move 0 (Clip to [0.25, 0.75], Add of a per-channel constant), left alone after those that keep it
-// (Relu); the real lanes hold the plain run's values (8 of 16 lanes real, 40x40 = two post-op runs).
+// (Relu); the real lanes hold the plain run's values (5 real channels in a block of 8 or 16 lanes,
+// 40x40 = two post-op runs).
 TEST(Layout, PaddingLanesStayZeroAfterPostOps) {
   if (!exec::have_dnnl()) GTEST_SKIP() << "oneDNN not built in";
+  const int64_t B = exec::channel_block(), M = 5;
   exec::PostOp clip;
   clip.kind = exec::PostOp::Kind::Clip;
   clip.lo = 0.25f;
   clip.hi = 0.75f;
   exec::PostOp add;
   add.kind = exec::PostOp::Kind::Add;
-  add.per_channel = {1, 2, 3, 4, 5, 6, 7, 8};
+  add.per_channel = {1, 2, 3, 4, 5};
   exec::PostOp relu;
   std::vector<exec::PostOps> cases(3);
   cases[0].push(clip);
   cases[1].push(add);
   cases[2].push(relu);
   const Tensor x = test::random_tensor({1, 3, 40, 40}, 31);
-  const Tensor w = test::random_tensor({8, 3, 3, 3}, 32);
+  const Tensor w = test::random_tensor({M, 3, 3, 3}, 32);
   exec::WindowAttrs attrs;
   attrs.pads = {1, 1, 1, 1};
   for (size_t k = 0; k < cases.size(); ++k) {
@@ -255,30 +258,31 @@ TEST(Layout, PaddingLanesStayZeroAfterPostOps) {
       auto conv = exec::DnnlConv::create(attrs, 1, cases[k]);
       const Tensor blocked = conv->run(x, 0, w, nullptr, true, threads);
       ASSERT_TRUE(blocked.defined());
-      ASSERT_EQ(blocked.shape(), (Shape{1, 1, 40, 40, 16}));
+      ASSERT_EQ(blocked.shape(), (Shape{1, 1, 40, 40, B}));
       const Tensor plain = exec::DnnlConv::create(attrs, 1, cases[k])->run(x, 0, w, nullptr, false, threads);
       const float* b = blocked.data<float>();
       const float* q = plain.data<float>();
       for (int64_t p = 0; p < 1600; ++p)
-        for (int64_t l = 0; l < 16; ++l) {
-          const float want = l < 8 ? q[l * 1600 + p] : 0.0f;
-          ASSERT_EQ(b[p * 16 + l], want) << "case " << k << " threads " << threads << " pixel " << p << " lane " << l;
+        for (int64_t l = 0; l < B; ++l) {
+          const float want = l < M ? q[l * 1600 + p] : 0.0f;
+          ASSERT_EQ(b[p * B + l], want) << "case " << k << " threads " << threads << " pixel " << p << " lane " << l;
         }
     }
   }
 }
 
 TEST(Layout, BlockAndUnblockRoundTrip) {
+  const int64_t B = exec::channel_block(), Cb = (21 + B - 1) / B;
   Tensor x = test::random_tensor({2, 21, 3, 5}, 11);
   Tensor b = exec::block(x, 1);
-  ASSERT_EQ(b.shape(), (Shape{2, 2, 3, 5, 16}));
+  ASSERT_EQ(b.shape(), (Shape{2, Cb, 3, 5, B}));
   const float* pb = b.data<float>();
   const float* px = x.data<float>();
-  // Element (n, c, h, w) sits at [n][c / 16][h][w][c % 16]; lanes past channel 20 are zero.
+  // Element (n, c, h, w) sits at [n][c / B][h][w][c % B]; lanes past channel 20 are zero.
   for (int64_t n = 0; n < 2; ++n)
-    for (int64_t c = 0; c < 32; ++c)
+    for (int64_t c = 0; c < Cb * B; ++c)
       for (int64_t p = 0; p < 15; ++p) {
-        const float got = pb[((n * 2 + c / 16) * 15 + p) * 16 + c % 16];
+        const float got = pb[((n * Cb + c / B) * 15 + p) * B + c % B];
         ASSERT_EQ(got, c < 21 ? px[(n * 21 + c) * 15 + p] : 0.0f) << n << " " << c << " " << p;
       }
   test::expect_same_bits(exec::unblock(b, 21, 2), x, "round trip");
