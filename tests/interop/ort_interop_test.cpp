@@ -149,6 +149,8 @@ std::vector<Case> dynamic_cases() {
           c.options.weight_type = w;
           c.options.per_channel = pc;
           c.min_cosine = format == rewrite::DynamicFormat::Integer ? kCosInteger : wide(w) ? kCosDynamic16 : kCosDynamic8;
+          // MatMulInteger/ConvInteger saturate on such CPUs (ort_util.h): the weights one bit narrower.
+          c.options.reduce_range = format == rewrite::DynamicFormat::Integer && ort_u8s8_saturates();
           cases.push_back(c);
         }
   for (Net net : {Net::Conv, Net::Mlp, Net::Embedding})

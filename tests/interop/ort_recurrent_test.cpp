@@ -55,6 +55,7 @@ std::vector<Mode> modes() {
   Mode st{"static", {}}, dq{"dynamic", {}}, in{"integer", {}};
   dq.options.mode = in.options.mode = rewrite::QuantMode::Dynamic;
   in.options.dynamic_format = rewrite::DynamicFormat::Integer;
+  in.options.reduce_range = ort_u8s8_saturates();  // ConvInteger, DynamicQuantizeLSTM saturate there (ort_util.h)
   return {st, dq, in};
 }
 

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
+#include <sstream>
 
 #include "ptq/ir/npy.h"
 #include "ptq/quant/scale.h"
@@ -24,6 +26,7 @@ OrtRun ort_run(const onnx::ModelProto& model, const exec::TensorMap& inputs, con
   std::string cmd = "node " + std::string(PTQ_ORT_DIR) + "/run_model.js " + model_path.string() + " --inputs " +
                     (dir / "in").string() + " --outputs " + out_dir.string() + " --level " + options.level;
   if (!options.optimized.empty()) cmd += " --optimized " + options.optimized.string();
+  if (options.x64_precision) cmd += " --x64-precision";
   RunResult r = run_command(cmd);
   OrtRun run;
   if (r.exit_code != 0) {
@@ -34,6 +37,27 @@ OrtRun ort_run(const onnx::ModelProto& model, const exec::TensorMap& inputs, con
     run.outputs[o.name()] = read_npy(out_dir / (sanitize_file_name(o.name()) + ".npy"));
   run.ok = true;
   return run;
+}
+
+bool ort_u8s8_saturates() {
+#if defined(__x86_64__) || defined(__i386__)
+  static const bool saturates = [] {
+    std::ifstream in("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind("flags", 0) != 0) continue;
+      std::istringstream words(line);
+      std::string w;
+      while (words >> w)
+        if (w == "avx512_vnni" || w == "avx_vnni") return false;
+      return true;
+    }
+    return true;  // no flags line: assume the worst
+  }();
+  return saturates;
+#else
+  return false;
+#endif
 }
 
 namespace {

@@ -22,7 +22,19 @@ struct OrtRun {
 struct OrtOptions {
   std::string level = "all";           // graph optimization level: disabled | basic | extended | all
   std::filesystem::path optimized;     // when set: ONNX Runtime saves the optimized graph here
+  // session.x64quantprecision (run_model.js --x64-precision): where ort_u8s8_saturates(), the Q/DQ
+  // groups' u8 x s8 kernels run as u8 x u8 (exact). Off for models it fails to load (a QAT export
+  // whose weights ONNX Runtime 1.30 cannot re-add: "Attempt to replace the existing tensor").
+  bool x64_precision = true;
 };
+
+// True on an x86 CPU without VNNI (AVX2 only, or AVX-512 before Cascade Lake): there ONNX Runtime's
+// u8 x s8 integer kernels sum products in pairs into 16 bits (VPMADDUBSW), which saturates once
+// weights leave [-64, 63]: its fused outputs then drift from the Q/DQ graph's arithmetic. Tests run
+// ONNX Runtime with x64_precision, and quantize the integer format (MatMulInteger, ConvInteger,
+// DynamicQuantizeLSTM: kernels that option does not reach) with reduce_range, as ONNX Runtime's
+// documentation advises for such CPUs.
+bool ort_u8s8_saturates();
 
 // Saves `model` under `dir` and runs it in ONNX Runtime on `inputs`.
 OrtRun ort_run(const onnx::ModelProto& model, const exec::TensorMap& inputs, const std::filesystem::path& dir,

@@ -4,14 +4,14 @@
 // as .npy: ptq's independent oracle in the interop tests.
 //
 //   node tools/ort/run_model.js MODEL --inputs DIR --outputs DIR
-//        [--level disabled|basic|extended|all] [--optimized FILE] [--threads N] [--repeat N]
+//        [--level disabled|basic|extended|all] [--optimized FILE] [--threads N] [--repeat N] [--x64-precision]
 //
 // Inputs: DIR/<name>.npy for every model input; outputs: DIR/<name>.npy for every model output, where
 // <name> is the tensor name with every character outside [A-Za-z0-9._-] replaced by '_' (as ptq's
 // sanitize_file_name). --optimized FILE saves the graph ONNX Runtime runs after its optimizations
 // (session option optimizedModelFilePath), e.g. to check which Q/DQ groups became integer kernels.
 // --repeat N runs the model N more times after the first run and reports their mean wall time in ms
-// ("ms" in the JSON line; benchmarks). Prints one JSON line describing the outputs on stdout; errors go to stderr with exit code 1.
+// ("ms" in the JSON line; benchmarks). --x64-precision: session.x64quantprecision (see main()). Prints one JSON line describing the outputs on stdout; errors go to stderr with exit code 1.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -99,6 +99,7 @@ function parseArgs(argv) {
     else if (a === '--optimized') args.optimized = value();
     else if (a === '--threads') args.threads = Number(value());
     else if (a === '--repeat') args.repeat = Number(value());
+    else if (a === '--x64-precision') args.x64Precision = true;
     else if (a.startsWith('--')) fail(`unknown option ${a}`);
     else if (args.model === undefined) args.model = a;
     else fail(`unexpected argument ${a}`);
@@ -117,6 +118,11 @@ async function main() {
     executionProviders: ['cpu'],
     logSeverityLevel: 3,
   };
+  // --x64-precision: x86 CPUs without VNNI (AVX2, AVX-512 before Cascade Lake) sum u8 x s8 products in
+  // pairs into 16 bits (VPMADDUBSW), which saturates; session.x64quantprecision makes ONNX Runtime run the
+  // Q/DQ groups whose int8 weights leave [-64, 63] as u8 x u8 there (exact; a no-op on VNNI CPUs and
+  // other architectures). README: Deployment targets.
+  if (args.x64Precision) options.extra = { session: { x64quantprecision: '1' } };
   if (args.optimized) options.optimizedModelFilePath = path.resolve(args.optimized);
   let session;
   try {
