@@ -3,6 +3,11 @@
 // (../shared/docs/research/deployment-formats.md has the references):
 //   ort-cpu   ONNX Runtime CPU: any 8/16-bit type; int8 activations read by several nodes are written
 //             as uint8 (shared_int8.cpp) so ONNX Runtime's int8→uint8 conversion reaches every node
+//   ort-cpu-novnni  ONNX Runtime CPU on x86 without VNNI (AVX2 only; AVX-512 before Cascade Lake): as
+//             ort-cpu, but no int8 weights. Its u8 x s8 kernels add products in pairs into 16 bits
+//             (VPMADDUBSW) there and saturate once a weight leaves [-64, 63]; uint8 weights (symmetric,
+//             zero point 128, the same values) run as u8 x u8, exact, with ONNX Runtime's default options
+//             (MLAS QgemmU8U8; README: Deployment targets)
 //   tensorrt  explicit quantization (onnx-tensorrt QuantDequantLinearHelper, ModelOpt trt_guided_options):
 //             int8 symmetric everywhere (zero point 0), float bias (TensorRT fuses it; it rejects an int32
 //             bias DQ), per-channel only on Conv (axis 0) / ConvTranspose (axis 1) weights, ONNX-domain
@@ -28,6 +33,7 @@ namespace {
 using Q = QType;
 const std::vector<QType> kAnyActivation = {Q::UInt8, Q::Int8, Q::UInt16, Q::Int16};
 const std::vector<QType> kAnyWeight = {Q::Int8, Q::UInt8, Q::Int16, Q::Int4, Q::UInt4};
+const std::vector<QType> kUnsaturatedWeight = {Q::UInt8, Q::Int16, Q::Int4, Q::UInt4};  // 16/4-bit: dequantized to float
 
 // clang-format off
 const std::vector<Target> kTargets = {
@@ -35,6 +41,8 @@ const std::vector<Target> kTargets = {
   //   act        weight     symAct per-ch  dedic. unsign opset  act types                  weight types          zeroA  zeroW  fBias  per-channel ops                    sameSg 1-rd-s8 onnxDom qdqOnly fixed
   {"ort-cpu",  "ONNX Runtime CPU (default): any type; int8 activations stay integer end to end",
      Q::UInt8, Q::Int8,  false, true,  false, true,  0,  kAnyActivation,           kAnyWeight,           false, false, false, {},                                 false, true,  false, false, false},
+  {"ort-cpu-novnni", "ONNX Runtime CPU on x86 without VNNI (AVX2): uint8 weights, which its default kernels do not saturate",
+     Q::UInt8, Q::UInt8, false, true,  false, true,  0,  kAnyActivation,           kUnsaturatedWeight,   false, false, false, {},                                 false, true,  false, false, false},
   {"tensorrt", "TensorRT explicit quantization: int8 symmetric, zero point 0, float bias, per-channel Conv/ConvTranspose",
      Q::Int8,  Q::Int8,  true,  true,  true,  false, 13, {Q::Int8},                 {Q::Int8},            true,  true,  true,  {{"Conv", 0}, {"ConvTranspose", 1}}, false, false, true, true, false},
   {"qnn",      "ONNX Runtime QNN (HTP): uint8/uint16 activations, symmetric int8 weights, MatMul per-tensor",
