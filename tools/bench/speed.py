@@ -10,7 +10,8 @@
       the corpus models' outputs with each thread count (fused and unfused) must be bit-identical
 
 ptq runs through build/tools/bench/ptq_bench (PTQ_BENCH overrides), ONNX Runtime through the corpus'
-tools/ort_run.js (ORT_RUN overrides; ORT_NODE_DIR as for ort_run.js), both on the same random inputs
+tools/ort_run.js (ORT_RUN overrides; ORT_NODE_DIR as for ort_run.js; the module through
+tools/ort/x64_precision unless PTQ_ORT_DEFAULT_OPTIONS=1, see README: Deployment targets), both on the same random inputs
 (uniform [-1, 1), seed 0). Prints a table of mean ms per run and the ratio ptq throughput / ORT throughput
 (= ORT ms / ptq ms; 1.0 means as fast as ONNX Runtime)."""
 import argparse, json, os, subprocess, sys, tempfile
@@ -25,6 +26,10 @@ if not os.path.isdir(CORPUS):
 PTQ_BENCH = os.environ.get('PTQ_BENCH', os.path.join(ROOT, 'build', 'tools', 'bench', 'ptq_bench'))
 ORT_RUN = os.environ.get('ORT_RUN', os.path.join(CORPUS, 'tools', 'ort_run.js'))
 os.environ.setdefault('ORT_NODE_DIR', os.path.join(ROOT, 'tools', 'ort'))
+# ONNX Runtime with session.x64quantprecision (tools/ort/x64_precision, as tools/bench/accuracy.py): the
+# Q/DQ row then times its exact kernels on x86 CPUs without VNNI (a no-op elsewhere and for float models).
+if os.environ.get('PTQ_ORT_DEFAULT_OPTIONS', '0') in ('', '0'):
+    os.environ.setdefault('ORT_NODE_PATH', os.path.join(ROOT, 'tools', 'ort', 'x64_precision'))
 MODELS = [  # (label, path under corpus/models, input shape override)
     ('MobileNetV2-224', 'imagenet/mobilenet_v2_1.0_224_fp32.onnx', None),
     ('UltraFace-320', 'detection/ultraface_version-RFB-320.onnx', None),
