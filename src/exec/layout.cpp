@@ -123,7 +123,8 @@ void lane_max(const float* base, int64_t start, int64_t lo, int64_t hi, int64_t 
 template <int64_t B>
 bool blocked_max_pool_lanes(const WindowAttrs& attrs, KernelIO& io, LayoutIO& layout) {
   const int64_t c = layout.in_channels[0];
-  if (c == 0 || io.outputs.size() != 1 || attrs.kernel_shape.size() != 2 || io.in(0).rank() != 5 || io.in(0).dim(4) != B) return false;
+  if (c == 0 || io.outputs.size() != 1 || attrs.kernel_shape.size() != 2) return false;
+  if (io.in(0).rank() != 5 || io.in(0).dim(4) != B) return false;
   const Tensor& x = io.in(0);
   const WindowGeometry g = resolve_window(attrs, Shape{x.dim(0), c, x.dim(2), x.dim(3)}, attrs.kernel_shape);
   if (g.d[1] != 1 || g.d[2] != 1) return false;
@@ -154,7 +155,8 @@ bool blocked_max_pool_lanes(const WindowAttrs& attrs, KernelIO& io, LayoutIO& la
 }
 
 bool blocked_max_pool(const WindowAttrs& attrs, KernelIO& io, LayoutIO& layout) {
-  return channel_block() == 8 ? blocked_max_pool_lanes<8>(attrs, io, layout) : blocked_max_pool_lanes<16>(attrs, io, layout);
+  if (channel_block() == 8) return blocked_max_pool_lanes<8>(attrs, io, layout);
+  return blocked_max_pool_lanes<16>(attrs, io, layout);
 }
 
 template <class Op>

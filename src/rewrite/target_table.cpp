@@ -33,7 +33,8 @@ namespace {
 using Q = QType;
 const std::vector<QType> kAnyActivation = {Q::UInt8, Q::Int8, Q::UInt16, Q::Int16};
 const std::vector<QType> kAnyWeight = {Q::Int8, Q::UInt8, Q::Int16, Q::Int4, Q::UInt4};
-const std::vector<QType> kUnsaturatedWeight = {Q::UInt8, Q::Int16, Q::Int4, Q::UInt4};  // 16/4-bit: dequantized to float
+// ort-cpu-novnni: no int8 weights (16- and 4-bit ones are dequantized to float by ONNX Runtime's CPU provider).
+const std::vector<QType> kUnsaturatedWeight = {Q::UInt8, Q::Int16, Q::Int4, Q::UInt4};
 
 // clang-format off
 const std::vector<Target> kTargets = {
@@ -41,7 +42,7 @@ const std::vector<Target> kTargets = {
   //   act        weight     symAct per-ch  dedic. unsign opset  act types                  weight types          zeroA  zeroW  fBias  per-channel ops                    sameSg 1-rd-s8 onnxDom qdqOnly fixed
   {"ort-cpu",  "ONNX Runtime CPU (default): any type; int8 activations stay integer end to end",
      Q::UInt8, Q::Int8,  false, true,  false, true,  0,  kAnyActivation,           kAnyWeight,           false, false, false, {},                                 false, true,  false, false, false},
-  {"ort-cpu-novnni", "ONNX Runtime CPU on x86 without VNNI (AVX2): uint8 weights, which its default kernels do not saturate",
+  {"ort-cpu-novnni", "ONNX Runtime CPU on x86 without VNNI (AVX2): uint8 weights, which its kernels do not saturate",
      Q::UInt8, Q::UInt8, false, true,  false, true,  0,  kAnyActivation,           kUnsaturatedWeight,   false, false, false, {},                                 false, true,  false, false, false},
   {"tensorrt", "TensorRT explicit quantization: int8 symmetric, zero point 0, float bias, per-channel Conv/ConvTranspose",
      Q::Int8,  Q::Int8,  true,  true,  true,  false, 13, {Q::Int8},                 {Q::Int8},            true,  true,  true,  {{"Conv", 0}, {"ConvTranspose", 1}}, false, false, true, true, false},

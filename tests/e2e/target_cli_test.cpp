@@ -65,7 +65,8 @@ TEST(TargetCli, FlagsBreakingATargetRuleAreUsageErrors) {
   EXPECT_EQ(r.exit_code, 2) << r.err;
   r = test::run_quantize(cnn() + " --target tpu -o " + q(out));
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("expected one of: ort-cpu, ort-cpu-novnni, tensorrt, qnn, xnnpack, nnapi, openvino"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("expected one of: ort-cpu, ort-cpu-novnni, tensorrt, qnn, xnnpack, nnapi, openvino"), std::string::npos)
+      << r.err;
 }
 
 TEST(TargetCli, ExplicitFlagsOverrideTheTargetsDefaults) {

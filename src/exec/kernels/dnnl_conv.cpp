@@ -147,9 +147,9 @@ int64_t probe_channel_block() {
       const memory::dims wts = G > 1 ? memory::dims{G, 1, 1, 3, 3} : memory::dims{32, 32, 1, 1};
       try {
         const dnnl::convolution_forward::desc d(
-            dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, memory::desc(io, memory::data_type::f32, tag),
-            memory::desc(wts, memory::data_type::f32, Tag::any), memory::desc(), memory::desc(io, memory::data_type::f32, tag),
-            {1, 1}, {0, 0}, pad, pad);
+            dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+            memory::desc(io, memory::data_type::f32, tag), memory::desc(wts, memory::data_type::f32, Tag::any),
+            memory::desc(), memory::desc(io, memory::data_type::f32, tag), {1, 1}, {0, 0}, pad, pad);
         const dnnl::convolution_forward::primitive_desc pd(d, cpu_engine());
         fast = fast && std::string(pd.impl_info_str()).rfind("ref", 0) != 0;
       } catch (const dnnl::error&) {
@@ -164,8 +164,8 @@ int64_t probe_channel_block() {
 // The blocked layout's tag (dnnl_conv.h: channel_block()).
 Tag blocked_tag() { return channel_block() == 8 ? Tag::nChw8c : Tag::nChw16c; }
 
-// Reorder between NCHW and the blocked layout of the same logical shape (oneDNN caches the reorder primitives);
-// small ones on one thread (thread_policy.h).
+// Reorder between NCHW and the blocked layout of the same logical shape (oneDNN caches the reorder
+// primitives); small ones on one thread (thread_policy.h).
 void reorder_nchw(const Shape& nchw, const void* src, Tag src_tag, void* dst, Tag dst_tag, int threads) {
   set_omp_threads(pick_threads(threads, JobKind::Tasks, shape_numel(nchw)));
   const memory::dims dims(nchw.begin(), nchw.end());

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The blocked layout between kernels (src/exec/layout.h): a fused run that keeps convolution outputs in
-// the channel-blocked layout (nChw16c or nChw8c, exec::channel_block()) gives the same bits as the node-by-node NCHW run and as any thread count; graph outputs,
-// fetched tensors and plain readers get NCHW (conversions counted in the profile as "Reorder").
+// the channel-blocked layout (nChw16c or nChw8c, exec::channel_block()) gives the same bits as the
+// node-by-node NCHW run and as any thread count; graph outputs, fetched tensors and plain readers get
+// NCHW (conversions counted in the profile as "Reorder").
 #include "dnnl_conv.h"
 #include "op_runner.h"
 
@@ -10,9 +11,9 @@ using test::OpCase;
 
 namespace {
 
-// Channel counts off the 8- and 16-lane blocks (5, 24 with 16 lanes, 20) so that padding lanes exist; a residual Add and a
-// Mul of two blocked tensors; a depthwise and a strided convolution; MaxPool reads a blocked tensor
-// (one conversion); `e` is a graph output and also read by a convolution (never blocked).
+// Channel counts off the 8- and 16-lane blocks (5, 24 with 16 lanes, 20): padding lanes exist; a
+// residual Add and a Mul of two blocked tensors; a depthwise and a strided convolution; MaxPool reads a
+// blocked tensor (one conversion); `e` is a graph output and also read by a convolution (never blocked).
 OpCase residual_case() {
   OpCase c;
   c.opsets = "\"\" : 13";

@@ -195,7 +195,8 @@ net (float[2,3] x) => (int32[2,4] y) {
   add_initializer(m, "W", values<uint8_t>(DType::UInt8, {3, 4}, {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}));
   for (const auto& t : rewrite::target_table()) {
     const bool ort_cpu = std::string(t.name).rfind("ort-cpu", 0) == 0;  // ort-cpu, ort-cpu-novnni
-    const std::set<std::string> want = ort_cpu ? std::set<std::string>{} : std::set<std::string>{"dql/qdq-only", "mmi/qdq-only"};
+    const std::set<std::string> want =
+        ort_cpu ? std::set<std::string>{} : std::set<std::string>{"dql/qdq-only", "mmi/qdq-only"};
     EXPECT_EQ(broken(m, t.name), want) << t.name;
   }
 }
