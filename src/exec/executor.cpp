@@ -451,6 +451,7 @@ TensorMap Executor::run(const TensorMap& inputs, const RunOptions& options) cons
     }
     for (int d : dead) values[static_cast<size_t>(d)] = Tensor();
   };
+  LayoutIO layout;
   auto run_at = [&](size_t i) {
     const Node& node = graph_.nodes[i];
     if (p.folded[i]) {  // outputs computed at construction: already in `values`
@@ -480,7 +481,9 @@ TensorMap Executor::run(const TensorMap& inputs, const RunOptions& options) cons
     try {
       bool done = false;
       if (blocked && *blocked) {
-        LayoutIO layout;
+        layout.in_channels.clear();  // one LayoutIO for the run: its vector grew per node (3 allocations)
+        layout.want_blocked = false;
+        layout.out_channels = 0;
         for (int s : p.input_slots[i]) layout.in_channels.push_back(s >= 0 ? channels[static_cast<size_t>(s)] : 0);
         layout.want_blocked = out_slot >= 0 && p.may_block[static_cast<size_t>(out_slot)] && !fetch_slots.count(out_slot);
         done = (*blocked)(io, layout);

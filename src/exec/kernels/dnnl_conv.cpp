@@ -215,6 +215,7 @@ void apply_post_ops(const PostOps& post, Tensor& y, int64_t M, int threads) {
 struct Prepared {
   dnnl::convolution_forward::primitive_desc pd;
   dnnl::convolution_forward prim;
+  memory::desc src, dst, scratchpad, bias;  // pd's, queried once (each query allocates)
   memory weights;  // packed (Packed::weights, shared)
   bool plain_src = false;
   bool usable = false;  // oneDNN has an optimized (non-reference) kernel for this shape
@@ -295,6 +296,10 @@ std::shared_ptr<Prepared> prepare(DnnlConv::State& st, const Shape& x, const Win
     }
     if (std::string(p->pd.impl_info_str()).rfind("ref", 0) == 0) continue;
     p->prim = dnnl::convolution_forward(p->pd);
+    p->src = p->pd.src_desc();
+    p->dst = p->pd.dst_desc();
+    p->scratchpad = p->pd.scratchpad_desc();
+    p->bias = p->pd.bias_desc();
     p->plain_src = plain_src;
     p->usable = true;
     for (const Packed& k : st.packed)
@@ -398,19 +403,24 @@ Tensor DnnlConv::run_dnnl(const Tensor& x_arg, int64_t x_channels, const Tensor&
   }
   Tensor y(DType::Float32, blocked_shape({N, M, OH, OW}));
   dnnl::stream& stream = cpu_stream();
-  memory src_mem(prep->pd.src_desc(), cpu_engine(), const_cast<void*>(src->raw()));
-  memory dst_mem(prep->pd.dst_desc(), cpu_engine(), y.raw());
   thread_local std::vector<float> scratch;
-  const size_t scratch_bytes = prep->pd.scratchpad_desc().get_size();
+  const size_t scratch_bytes = prep->scratchpad.get_size();
   if (scratch.size() * sizeof(float) < scratch_bytes) scratch.resize(scratch_bytes / sizeof(float) + 16);
-  memory scratch_mem(prep->pd.scratchpad_desc(), cpu_engine(), scratch.data());
-  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src_mem}, {DNNL_ARG_WEIGHTS, prep->weights}, {DNNL_ARG_DST, dst_mem},
-                                       {DNNL_ARG_SCRATCHPAD, scratch_mem}};
-  memory bias_mem;
-  if (b) {
-    bias_mem = memory(prep->pd.bias_desc(), cpu_engine(), const_cast<void*>(b->raw()));
-    args[DNNL_ARG_BIAS] = bias_mem;
-  }
+  // The argument maps are kept per thread (with and without a bias), their entries reassigned and
+  // emptied after the call: building a map per call was 5 allocations of a convolution's ~40.
+  thread_local std::unordered_map<int, memory> with_bias, without_bias;
+  std::unordered_map<int, memory>& args = b ? with_bias : without_bias;
+  args[DNNL_ARG_SRC] = memory(prep->src, cpu_engine(), const_cast<void*>(src->raw()));
+  args[DNNL_ARG_WEIGHTS] = prep->weights;
+  args[DNNL_ARG_DST] = memory(prep->dst, cpu_engine(), y.raw());
+  args[DNNL_ARG_SCRATCHPAD] = memory(prep->scratchpad, cpu_engine(), scratch.data());
+  if (b) args[DNNL_ARG_BIAS] = memory(prep->bias, cpu_engine(), const_cast<void*>(b->raw()));
+  struct Release {  // no reference to this call's buffers or weights kept, thrown or not
+    std::unordered_map<int, memory>& args;
+    ~Release() {
+      for (auto& kv : args) kv.second = memory();
+    }
+  } release{args};
   prep->prim.execute(stream, args);
   stream.wait();
 
