@@ -15,6 +15,7 @@
 
 #include "ort_util.h"
 #include "ptq/exec/executor.h"
+#include "ptq/rewrite/target.h"
 #include "testutil.h"
 
 using namespace ptq;
@@ -52,11 +53,15 @@ struct Mode {
 };
 
 std::vector<Mode> modes() {
-  Mode st{"static", {}}, dq{"dynamic", {}}, in{"integer", {}};
+  Mode st{"static", {}}, dq{"dynamic", {}}, in{"integer", {}}, nv{"integer_novnni", {}};
   dq.options.mode = in.options.mode = rewrite::QuantMode::Dynamic;
   in.options.dynamic_format = rewrite::DynamicFormat::Integer;
   in.options.reduce_range = ort_u8s8_saturates();  // ConvInteger, DynamicQuantizeLSTM saturate there (ort_util.h)
-  return {st, dq, in};
+  // --target ort-cpu-novnni: the integer format with uint8 weights (u8 x u8 kernels: exact on any CPU).
+  nv.options = in.options;
+  nv.options.reduce_range = false;
+  rewrite::apply_target(rewrite::find_target("ort-cpu-novnni"), {}, nv.options);
+  return {st, dq, in, nv};
 }
 
 // A bundled model, its graph and its quantized form for a mode.
@@ -162,10 +167,11 @@ TEST_P(OrtVad, BranchesRunInOnnxRuntimeCloseToFp32AndMatchPtq) {
     if (!r.fp32.ok || !r.fused.ok || !r.plain.ok) return;
     const double to_fp32 = max_abs_diff(r.fused.outputs.at("output"), r.fp32.outputs.at("output"));
     const double to_ptq = max_abs_diff(r.plain.outputs.at("output"), r.ptq.at("output"));
-    std::printf("[interop] vad %-8s %5lld Hz: max |p - p_fp32| %.4f, ptq executor vs ONNX Runtime %.2e\n", m.name.c_str(),
+    std::printf("[interop] vad %-14s %5lld Hz: max |p - p_fp32| %.4f, ptq executor vs ONNX Runtime %.2e\n", m.name.c_str(),
                 static_cast<long long>(rate), to_fp32, to_ptq);
-    EXPECT_LE(to_fp32, m.name == "static" ? kVadStaticProbTol : m.name == "integer" ? kVadIntegerProbTol : kVadProbTol) << tag;
-    const double tol = m.name == "static" ? kVadStaticExecutorTol : m.name == "integer" ? kIntegerExecutorTol : kFloatExecutorTol;
+    const bool integer = m.options.mode == rewrite::QuantMode::Dynamic && m.options.dynamic_format == rewrite::DynamicFormat::Integer;
+    EXPECT_LE(to_fp32, m.name == "static" ? kVadStaticProbTol : integer ? kVadIntegerProbTol : kVadProbTol) << tag;
+    const double tol = m.name == "static" ? kVadStaticExecutorTol : integer ? kIntegerExecutorTol : kFloatExecutorTol;
     EXPECT_LE(to_ptq, tol) << tag;
     if (m.name == "static") {  // the Conv and Gemm Q/DQ groups inside both branches became integer kernels
       onnx::ModelProto opt;
@@ -197,7 +203,7 @@ TEST_P(OrtGru, RunsInOnnxRuntimeCloseToFp32AndMatchesPtq) {
   }
   const double cos = cosine(ref, got);
   const double rel = max_abs_diff(r.plain.outputs.at("logits"), r.ptq.at("logits")) / max_abs(r.plain.outputs.at("logits"));
-  std::printf("[interop] gru %-8s cosine %.6f, top-1 agreement %d/200, ptq executor vs ONNX Runtime %.2e rel\n", m.name.c_str(), cos,
+  std::printf("[interop] gru %-14s cosine %.6f, top-1 agreement %d/200, ptq executor vs ONNX Runtime %.2e rel\n", m.name.c_str(), cos,
               agree, rel);
   EXPECT_GE(cos, kGruCosine);
   EXPECT_GE(agree / 200.0, kGruAgreement);
