@@ -19,31 +19,55 @@ namespace {
 // Ops newer than ONNX 1.12's shape inference whose output has the type and shape of input 0.
 const char* const kSameAsInputOps[] = {"Gelu"};
 
+// Declared dims of a graph's tensors: initializers, and the typed graph inputs, outputs and value_info
+// (-1: a dim without a value). A weight may be any of them (fuzz: a Conv reading a graph output).
+std::map<std::string, std::vector<int64_t>> declared_dims(const onnx::GraphProto& graph) {
+  std::map<std::string, std::vector<int64_t>> dims;
+  for (const auto* list : {&graph.input(), &graph.output(), &graph.value_info()})
+    for (const auto& vi : *list) {
+      if (!vi.type().tensor_type().has_shape()) continue;
+      std::vector<int64_t>& d = dims[vi.name()];
+      d.clear();
+      for (const auto& dim : vi.type().tensor_type().shape().dim()) d.push_back(dim.has_dim_value() ? dim.dim_value() : -1);
+    }
+  for (const auto& t : graph.initializer()) dims[t.name()] = std::vector<int64_t>(t.dims().begin(), t.dims().end());
+  return dims;
+}
+
 // ONNX 1.12's shape inference for Conv/ConvTranspose without `kernel_shape` takes the kernel from the
 // weight's dims [2:] and indexes the input's spatial dims with it unchecked: a weight of higher rank than
-// the input crashes it (SIGSEGV; found by tests/fuzz/fuzz_model). Spelling the default out (kernel_shape
-// = the weight initializer's dims [2:], what the spec defines it to be) makes it check the sizes and
-// fail cleanly instead. In bodies too; returns the nodes given the attribute (as their last one), which
-// infer_shapes() removes again after inference so the Graph sees the model's own attributes.
-void spell_out_kernel_shapes(onnx::GraphProto& graph, std::vector<onnx::NodeProto*>& spelled) {
-  std::map<std::string, const onnx::TensorProto*> inits;
-  for (const auto& t : graph.initializer()) inits[t.name()] = &t;
+// the input crashes it (SIGSEGV; found twice by tests/fuzz/fuzz_model, the weight an initializer and a
+// graph output). Spelling the default out (kernel_shape = the weight's declared dims [2:], what the spec
+// defines it to be) makes it check the sizes and fail cleanly instead. In bodies too; returns the nodes
+// given the attribute (as their last one), which infer_shapes() removes again after inference so the
+// Graph sees the model's own attributes. False when a weight's kernel dims are not all known and its
+// rank differs from its input's declared rank: ONNX's inference would crash on it, so it must not run.
+bool spell_out_kernel_shapes(onnx::GraphProto& graph, std::vector<onnx::NodeProto*>& spelled) {
+  const std::map<std::string, std::vector<int64_t>> dims = declared_dims(graph);
+  bool safe = true;
   for (auto& n : *graph.mutable_node()) {
     for (auto& a : *n.mutable_attribute()) {
-      if (a.has_g()) spell_out_kernel_shapes(*a.mutable_g(), spelled);
-      for (auto& g : *a.mutable_graphs()) spell_out_kernel_shapes(g, spelled);
+      if (a.has_g()) safe = spell_out_kernel_shapes(*a.mutable_g(), spelled) && safe;
+      for (auto& g : *a.mutable_graphs()) safe = spell_out_kernel_shapes(g, spelled) && safe;
     }
     if (!n.domain().empty() || (n.op_type() != "Conv" && n.op_type() != "ConvTranspose") || n.input_size() < 2) continue;
-    auto w = inits.find(n.input(1));
-    if (w == inits.end() || w->second->dims_size() < 3) continue;
+    auto w = dims.find(n.input(1));
+    if (w == dims.end() || w->second.size() < 3) continue;
     if (std::any_of(n.attribute().begin(), n.attribute().end(), [](const onnx::AttributeProto& a) { return a.name() == "kernel_shape"; }))
       continue;
+    const std::vector<int64_t> kernel(w->second.begin() + 2, w->second.end());
+    if (std::any_of(kernel.begin(), kernel.end(), [](int64_t d) { return d < 0; })) {
+      auto x = dims.find(n.input(0));
+      safe = safe && (x == dims.end() || x->second.size() == w->second.size());
+      continue;
+    }
     onnx::AttributeProto* k = n.add_attribute();
     k->set_name("kernel_shape");
     k->set_type(onnx::AttributeProto::INTS);
-    for (int i = 2; i < w->second->dims_size(); ++i) k->add_ints(w->second->dims(i));
+    for (int64_t d : kernel) k->add_ints(d);
     spelled.push_back(&n);
   }
+  return safe;
 }
 
 // ONNX shape inference, then, while some output of a kSameAsInputOps node is still untyped but its input
@@ -80,12 +104,13 @@ void infer_shapes_past_new_ops(onnx::ModelProto& model) {
 
 void infer_shapes(onnx::ModelProto& model) {
   std::vector<onnx::NodeProto*> spelled;
-  spell_out_kernel_shapes(*model.mutable_graph(), spelled);
+  const bool safe = spell_out_kernel_shapes(*model.mutable_graph(), spelled);
+  if (!safe) log::debug("ONNX shape inference skipped: a Conv weight's rank differs from its input's");
   // Below IR 4 ONNX's inference types initializers only through graph inputs of the same name, which IR 3
   // requires but exporters (and ONNX Runtime) do without: read as IR 4, where an initializer is a constant.
   const int64_t ir_version = model.ir_version();
   if (ir_version < 4) model.set_ir_version(4);
-  infer_shapes_past_new_ops(model);  // adds value_info, never nodes or attributes: the pointers stay valid
+  if (safe) infer_shapes_past_new_ops(model);  // adds value_info, never nodes or attributes: the pointers stay valid
   model.set_ir_version(ir_version);
   for (onnx::NodeProto* n : spelled) n->mutable_attribute()->RemoveLast();
 }

@@ -115,3 +115,25 @@ bad (float[N,1] x) => (float[N,2,4,4] y) {
   EXPECT_FALSE(g.nodes[0].has_attr("kernel_shape"));
   EXPECT_EQ(m.graph().node(0).attribute_size(), 1);
 }
+
+// Found by fuzzing again (tests/fuzz/corpus/model/regress-conv-weight-graph-output.onnx): the weight of
+// higher rank is no initializer but a tensor typed only by the graph's declarations (here a graph output;
+// with known kernel dims: spelled out from them), or with unknown kernel dims (then ONNX's inference is
+// skipped). Either way the model is refused cleanly afterwards (nothing produces w).
+TEST(Graph, ConvWeightTypedOnlyByDeclarationsDoesNotCrashShapeInference) {
+  for (const char* w_type : {"float[N,2,4,4]", "float[N,2,K,K]"}) {
+    onnx::ModelProto m = test::parse_text_model(std::string(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+bad (float[N,1] x) => ()") + w_type + R"( w, float[N,2,4,4] c) {
+  c = Conv <pads = [1, 1, 1, 1]> (x, w, b)
+}
+)");
+    test::add_initializer(m, "b", test::random_tensor({2}, 1));
+    try {
+      build_graph(m);
+      ADD_FAILURE() << w_type << ": built a graph whose Conv reads an unproduced tensor";
+    } catch (const ModelError& e) {
+      EXPECT_NE(std::string(e.what()).find("input 'w' is not produced"), std::string::npos) << e.what();
+    }
+  }
+}
