@@ -28,8 +28,9 @@ namespace ptq::exec {
 
 // Lanes of the blocked layout: 16 where oneDNN has optimized kernels reading nChw16c (AVX-512), 8 where
 // it has them only for nChw8c (AVX2; nChw16c would run its reference kernel, ~10x slower). Probed once
-// per process; PTQ_CHANNEL_BLOCK=8|16 forces one (tests run both layouts on any machine). Results are the
-// same bits for any thread count with either; between the two, oneDNN's kernels may sum in another order.
+// per process; PTQ_CHANNEL_BLOCK=8|16 forces one (ctest Layout.EightLaneBlocks reruns the layout tests
+// with 8 on any machine). Results are the same bits for any thread count with either; between the two,
+// oneDNN's kernels may sum in another order.
 int64_t channel_block();
 constexpr int64_t kMaxChannelBlock = 16;  // stack arrays of one block's lanes
 
