@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // calibrate(): weights are observed straight from the graph's weights; activations by streaming every
-// sample through the executor with a tap (the executor knows nothing about quantization). Methods
-// whose observers need two passes (histograms: range, then counts) read the data twice. Weights use
+// sample through the executor with a tap (the executor knows nothing about quantization), once:
+// histograms grow their range as they go (pow2_histogram.h). Weights use
 // the method's weight observer, or options.weight_range's (calibrate_weights: weights only). Each target's
 // ranges become QParams through compute_qparams (target_observer.cpp); a method with a refine step
 // (eq) then improves the table.
@@ -35,14 +35,6 @@ void check_targets(const Graph& graph, const std::vector<CalibTarget>& targets) 
       PTQ_FAIL(ModelError, "calibration target '", t.tensor, "' is marked as a weight, but the model has no initializer or Constant of that name");
     if (!t.is_weight && !has_scoped_tensor(graph, t.tensor))
       PTQ_FAIL(ModelError, "calibration target '", t.tensor, "' is not a tensor of the model");
-  }
-}
-
-// Observes a constant tensor (a weight) through every pass of its observer.
-void observe_constant(TargetObserver& obs, const Tensor& value) {
-  for (int pass = 0; pass < obs.passes(); ++pass) {
-    obs.begin_pass(pass);
-    obs.observe(value);
   }
 }
 
@@ -101,14 +93,13 @@ size_t stream_samples(const exec::Executor& executor, int workers, const DataRea
   return used;
 }
 
-// Streams the samples through the executor, `passes` times, feeding the activation observers;
+// Streams the samples through the executor once, feeding the activation observers;
 // returns the number of samples used (skipped bad samples excluded). Observers whose results do not
 // depend on the order of the samples (all but moving-average minmax) see several samples at once,
 // one per thread, each target behind its own lock; counts and extremes do not depend on the order,
 // so the table is the same for any thread count.
 size_t observe_activations(const Graph& graph, const exec::Executor& executor, const DataReader& data,
-                           const CalibOptions& options, std::unordered_map<std::string, TargetObserver*>& streamed,
-                           int passes) {
+                           const CalibOptions& options, std::unordered_map<std::string, TargetObserver*>& streamed) {
   const bool any_order = std::all_of(streamed.begin(), streamed.end(), [](const auto& kv) { return kv.second->order_independent(); });
   const int workers = any_order ? static_cast<int>(std::min<size_t>(resolve_threads(options.threads), data.size())) : 1;
   std::unique_ptr<exec::Executor> serial;  // one sample per thread: each run single-threaded
@@ -126,13 +117,7 @@ size_t observe_activations(const Graph& graph, const exec::Executor& executor, c
     std::lock_guard<std::mutex> lock(it->second.lock);
     it->second.observer->observe(value);
   };
-  size_t used = 0;
-  for (int pass = 0; pass < passes; ++pass) {
-    for (auto& kv : streamed) kv.second->begin_pass(pass);
-    std::string label = "calibrating";
-    if (passes > 1) label += " (pass " + std::to_string(pass + 1) + "/" + std::to_string(passes) + ")";
-    used = stream_samples(serial ? *serial : executor, workers, data, options, label, tap);
-  }
+  const size_t used = stream_samples(serial ? *serial : executor, workers, data, options, "calibrating", tap);
   if (used == 0) PTQ_FAIL(DataError, data.describe(), ": every sample was skipped as bad; nothing to calibrate with");
   return used;
 }
@@ -163,7 +148,6 @@ CalibTable calibrate(const Graph& graph, const std::vector<CalibTarget>& targets
 
   std::vector<std::unique_ptr<TargetObserver>> observers;
   std::unordered_map<std::string, TargetObserver*> streamed;
-  int passes = 0;
   std::vector<TensorCalib> fixed;
   for (const auto& t : targets) {
     if (t.fixed) {
@@ -173,18 +157,16 @@ CalibTable calibrate(const Graph& graph, const std::vector<CalibTarget>& targets
     }
     const Tensor* constant = find_scoped_weight(graph, t.tensor);
     observers.push_back(std::make_unique<TargetObserver>(t, t.is_weight ? make_weight : entry.make_activation, config));
-    if (constant) {
-      observe_constant(*observers.back(), *constant);
-    } else {
+    if (constant)
+      observers.back()->observe(*constant);
+    else
       streamed[t.tensor] = observers.back().get();
-      passes = std::max(passes, observers.back()->passes());
-    }
   }
   exec::Executor executor(graph, exec::ExecOptions{options.threads, false});
   size_t used = 0;
   if (!streamed.empty()) {
     if (data.size() == 0) PTQ_FAIL(DataError, data.describe(), ": no samples to calibrate with");
-    used = observe_activations(graph, executor, data, options, streamed, passes);
+    used = observe_activations(graph, executor, data, options, streamed);
     check_all_seen(streamed, data);
   }
   CalibTable table;
@@ -214,7 +196,7 @@ CalibTable calibrate_weights(const Graph& graph, const std::vector<CalibTarget>&
     const Tensor* w = find_scoped_weight(graph, t.tensor);
     if (!t.is_weight || !w) PTQ_FAIL(Error, "calibrate_weights: target '", t.tensor, "' is not a weight");
     TargetObserver obs(t, entry.make, ObserverConfig{});
-    observe_constant(obs, *w);
+    obs.observe(*w);
     table.tensors[t.tensor] = obs.finish(weight_range);
   }
   return table;

@@ -36,15 +36,8 @@ TargetObserver::TargetObserver(CalibTarget target, ObserverFactory make, const O
   config_.gain = target_.gain;
   if (target_.axis < -1) PTQ_FAIL(UsageError, "tensor '", target_.tensor, "': bad per-channel axis ", target_.axis);
   const auto probe = make_(config_);
-  passes_ = probe->passes();
   order_independent_ = probe->order_independent();
-  extremes_only_ = passes_ == 1 && probe->extremes_only();
-}
-
-void TargetObserver::begin_pass(int pass) {
-  pass_ = pass;
-  if (pass < passes_)
-    for (auto& obs : channels_) obs->begin_pass(pass);
+  extremes_only_ = probe->extremes_only();
 }
 
 void TargetObserver::create_channels(const Tensor& value) {
@@ -63,22 +56,18 @@ void TargetObserver::create_channels(const Tensor& value) {
                ", earlier samples had ", channels_.size());
     return;
   }
-  for (int64_t c = 0; c < channels; ++c) {
-    channels_.push_back(make_(config_));
-    for (int p = 0; p <= pass_; ++p) channels_.back()->begin_pass(p);
-  }
+  for (int64_t c = 0; c < channels; ++c) channels_.push_back(make_(config_));
   min_.assign(static_cast<size_t>(channels), 0.0f);
   max_.assign(static_cast<size_t>(channels), 0.0f);
 }
 
 void TargetObserver::observe(const Tensor& value) {
-  if (pass_ >= passes_) return;
   Tensor t = as_float(value, target_.tensor);
   if (target_.softmax.on && target_.axis < 0) t = top_of_softmax_rows(t, target_.softmax);
   const float* x = t.data<float>();
   create_channels(t);
   if (target_.block > 0) {
-    if (pass_ == 0) check_finite(x, t.numel(), target_);
+    check_finite(x, t.numel(), target_);
     return observe_blocks(t);
   }
   const size_t channels = channels_.size();
@@ -86,7 +75,7 @@ void TargetObserver::observe(const Tensor& value) {
   for (int d = target_.axis + 1; target_.axis >= 0 && d < t.rank(); ++d) inner *= t.shape()[static_cast<size_t>(d)];
   if (t.numel() > 0) {
     const int64_t per_channel = t.numel() / static_cast<int64_t>(channels), outer = per_channel / std::max<int64_t>(inner, 1);
-    if (channels > 1 && inner == 1 && pass_ == 0 && extremes_only_) {
+    if (channels > 1 && inner == 1 && extremes_only_) {
       observe_columns(t, outer);
     } else if (channels == 1 || outer == 1) {  // each channel is one run of x
       for (size_t c = 0; c < channels; ++c) observe_run(c, x + static_cast<int64_t>(c) * per_channel, static_cast<size_t>(per_channel), t);
@@ -129,10 +118,9 @@ void TargetObserver::observe_gathered(const Tensor& t, int64_t outer, int64_t in
   }
 }
 
-// Channel c's values (of tensor t) to its observer; pass 0 also takes their extremes for the table.
+// Channel c's values (of tensor t) to its observer, with their extremes (also kept for the table).
 void TargetObserver::observe_run(size_t c, const float* run, size_t n, const Tensor& t) {
   if (n == 0) return;
-  if (pass_ != 0) return channels_[c]->observe(run, n);
   float lo, hi;  // one read for the extremes and the finiteness check
   if (!scan_extremes(run, n, lo, hi)) check_finite(t.data<float>(), t.numel(), target_);  // throws, naming the flat index
   add_extremes(c, n, lo, hi, run);
@@ -180,12 +168,10 @@ void TargetObserver::observe_blocks(const Tensor& t) {
         scratch_.clear();
         for (int64_t a = b * block; a < std::min(dim, (b + 1) * block); ++a) scratch_.push_back(x[(o * dim + a) * inner + j]);
         const size_t c = static_cast<size_t>((o * blocks + b) * inner + j);
-        if (pass_ == 0) {
-          auto mm = std::minmax_element(scratch_.begin(), scratch_.end());
-          min_[c] = seen_ ? std::min(min_[c], *mm.first) : *mm.first;
-          max_[c] = seen_ ? std::max(max_[c], *mm.second) : *mm.second;
-        }
-        channels_[c]->observe(scratch_.data(), scratch_.size());
+        auto mm = std::minmax_element(scratch_.begin(), scratch_.end());
+        min_[c] = seen_ ? std::min(min_[c], *mm.first) : *mm.first;
+        max_[c] = seen_ ? std::max(max_[c], *mm.second) : *mm.second;
+        channels_[c]->observe_with_extremes(scratch_.data(), scratch_.size(), *mm.first, *mm.second);
       }
   if (t.numel() > 0) seen_ = true;
 }

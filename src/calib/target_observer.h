@@ -19,12 +19,9 @@ class TargetObserver {
  public:
   TargetObserver(CalibTarget target, ObserverFactory make, const ObserverConfig& config);
   const CalibTarget& target() const { return target_; }
-  // Passes the observer needs (1 or 2).
-  int passes() const { return passes_; }
   // Whether the observer's result is independent of the order of the samples (Observer::order_independent).
   bool order_independent() const { return order_independent_; }
-  void begin_pass(int pass);
-  // Observes one tensor of one sample; a pass the observer does not need is ignored.
+  // Observes one tensor of one sample.
   void observe(const Tensor& value);
   bool seen() const { return seen_; }
   TensorCalib finish(const std::string& method) const;
@@ -40,10 +37,8 @@ class TargetObserver {
   CalibTarget target_;
   ObserverFactory make_;
   ObserverConfig config_;
-  int passes_ = 1;
   bool order_independent_ = true;
   bool extremes_only_ = false;  // the observer needs only each call's min and max (Observer::extremes_only)
-  int pass_ = 0;
   bool seen_ = false;
   std::vector<std::unique_ptr<Observer>> channels_;
   std::vector<float> min_, max_;

@@ -26,17 +26,12 @@ struct ObserverConfig {
 class Observer {
  public:
   virtual ~Observer() = default;
-  // Passes over the data the observer needs: 1, or 2 for histograms (pass 0 finds the range,
-  // pass 1 bins into a histogram over it, so memory does not grow with the sample count).
-  virtual int passes() const { return 1; }
-  // Called once before the observe() calls of each pass (0, then 1, ...).
-  virtual void begin_pass(int pass) { (void)pass; }
-  // Accumulates n finite values: one tensor of one sample (or one channel of it). Chunks of one
-  // tensor may arrive as several calls; for every method but moving-average minmax the result
-  // equals one call on the concatenation.
+  // Accumulates n finite values: one tensor of one sample (or one channel of it), in one pass over
+  // the samples (memory must not grow with their number). Chunks of one tensor may arrive as several
+  // calls; for every method but moving-average minmax the result equals one call on the concatenation.
   virtual void observe(const float* x, size_t n) = 0;
   // observe(x, n) for values whose min and max the caller has already found (TargetObserver does,
-  // for the table): an observer that needs only those in this pass does not read x again.
+  // for the table): an observer that needs only those does not read x again.
   virtual void observe_with_extremes(const float* x, size_t n, float min, float max) {
     (void)min, (void)max;
     observe(x, n);

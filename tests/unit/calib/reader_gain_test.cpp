@@ -24,10 +24,7 @@ constexpr double kHistSlack = 0.03;  // 2048-bin histogram search vs brute force
 
 Range run(const char* method, const ObserverConfig& config, const std::vector<float>& v) {
   auto obs = find_observer(method).make_activation(config);
-  for (int pass = 0; pass < obs->passes(); ++pass) {
-    obs->begin_pass(pass);
-    obs->observe(v.data(), v.size());
-  }
+  obs->observe(v.data(), v.size());
   return obs->compute_range();
 }
 

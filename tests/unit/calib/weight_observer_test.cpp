@@ -40,7 +40,6 @@ Range observe(const std::string& name, const std::vector<float>& v, const QuantS
   ObserverConfig cfg;
   cfg.spec = spec;
   auto obs = find_weight_observer(name).make(cfg);
-  obs->begin_pass(0);
   obs->observe(v.data(), v.size());
   return obs->compute_range();
 }
