@@ -21,6 +21,7 @@ void HistogramObserver::observe_with_extremes(const float* x, size_t n, float mi
   min_ = seen_ ? std::min(min_, min) : min;
   max_ = seen_ ? std::max(max_, max) : max;
   seen_ = true;
+  view_.ready = false;
   double lo = min, hi = max;
   if (kind_ == HistogramKind::Absolute) {
     lo = 0.0;
@@ -29,7 +30,26 @@ void HistogramObserver::observe_with_extremes(const float* x, size_t n, float mi
     lo = std::min(lo, 0.0);
     hi = std::max(hi, 0.0);
   }
-  histogram_.add(x, n, lo, hi, kind_ == HistogramKind::Absolute, skip_zeros_);
+  fine_.add(x, n, lo, hi, kind_ == HistogramKind::Absolute, skip_zeros_);
+}
+
+const HistogramObserver::View& HistogramObserver::view() const {
+  if (view_.ready) return view_;
+  double hi;
+  if (kind_ == HistogramKind::Absolute) {
+    view_.lo = 0.0;
+    hi = observed_absmax();
+  } else if (kind_ == HistogramKind::Spanning) {
+    view_.lo = std::min(min_, 0.0f);
+    hi = std::max(max_, 0.0f);
+  } else {
+    view_.lo = min_;
+    hi = max_;
+  }
+  view_.width = (hi - view_.lo) / kHistogramBins;
+  view_.counts = fine_.empty() ? std::vector<double>(kHistogramBins, 0.0) : fine_.resample(view_.lo, hi, kHistogramBins);
+  view_.ready = true;
+  return view_;
 }
 
 float HistogramObserver::observed_absmax() const { return std::max(std::fabs(min_), std::fabs(max_)); }

@@ -31,7 +31,7 @@ const std::vector<ObserverEntry>& observer_table() {
   static const std::vector<ObserverEntry> table = {
       // name          help                                                                  activations                weights                     refine
       {"minmax",     "running min/max (optional moving average)",                            &make_minmax_observer,     &make_minmax_observer,      nullptr},
-      {"kl",         "TensorRT entropy: KL threshold on a histogram, on the levels of the grid used", &make_kl_observer,         &make_minmax_observer,      nullptr},
+      {"kl",         "TensorRT entropy: KL threshold on a 2048-bin histogram, on the levels of the grid used", &make_kl_observer,         &make_minmax_observer,      nullptr},
       {"percentile", "keep p% of |x| (two-sided when asymmetric), default 99.999",           &make_percentile_observer, &make_minmax_observer,      nullptr},
       {"mse",        "threshold minimizing the squared quantization error (histogram)",      &make_mse_observer,        &make_minmax_observer,      nullptr},
       {"admm",       "least-squares scale fit (MNN 'ADMM'); weights per channel",            &make_admm_observer,       &make_admm_weight_observer, nullptr},

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace ptq::calib {
 namespace {
@@ -16,6 +17,8 @@ double bins_needed(double lo, double hi, int e) {
 }
 
 int64_t half_floor(int64_t k) { return k >= 0 ? k / 2 : -((1 - k) / 2); }
+
+constexpr float kInf = std::numeric_limits<float>::infinity();
 
 }  // namespace
 
@@ -31,14 +34,34 @@ void Pow2Histogram::start(double lo, double hi) {
   while (bins_needed(lo, hi, e - 1) <= capacity_) --e;
   exponent_ = e;
   first_ = bin_of(lo, e);
-  counts_.assign(static_cast<size_t>(bin_of(hi, e) - first_ + 1), 0.0);
+  counts_.clear(), least_.clear(), greatest_.clear();
+  resize_back(static_cast<size_t>(bin_of(hi, e) - first_ + 1));
+}
+
+void Pow2Histogram::resize_front(size_t n) {
+  counts_.insert(counts_.begin(), n, 0.0);
+  least_.insert(least_.begin(), n, kInf);
+  greatest_.insert(greatest_.begin(), n, -kInf);
+}
+
+void Pow2Histogram::resize_back(size_t size) {
+  counts_.resize(size, 0.0);
+  least_.resize(size, kInf);
+  greatest_.resize(size, -kInf);
 }
 
 void Pow2Histogram::merge_pairs() {
   const int64_t to_first = half_floor(first_), to_last = half_floor(first_ + static_cast<int64_t>(counts_.size()) - 1);
-  std::vector<double> merged(static_cast<size_t>(to_last - to_first + 1), 0.0);
-  for (size_t i = 0; i < counts_.size(); ++i) merged[static_cast<size_t>(half_floor(first_ + static_cast<int64_t>(i)) - to_first)] += counts_[i];
-  counts_.swap(merged);
+  const size_t size = static_cast<size_t>(to_last - to_first + 1);
+  std::vector<double> counts(size, 0.0);
+  std::vector<float> least(size, kInf), greatest(size, -kInf);
+  for (size_t i = 0; i < counts_.size(); ++i) {
+    const auto j = static_cast<size_t>(half_floor(first_ + static_cast<int64_t>(i)) - to_first);
+    counts[j] += counts_[i];
+    least[j] = std::min(least[j], least_[i]);
+    greatest[j] = std::max(greatest[j], greatest_[i]);
+  }
+  counts_.swap(counts), least_.swap(least), greatest_.swap(greatest);
   first_ = to_first;
   ++exponent_;
 }
@@ -51,10 +74,34 @@ void Pow2Histogram::cover(double lo, double hi) {
   while (bins_needed(lo, hi, exponent_) > capacity_) merge_pairs();
   const int64_t a = bin_of(lo, exponent_), b = bin_of(hi, exponent_);
   if (a < first_) {
-    counts_.insert(counts_.begin(), static_cast<size_t>(first_ - a), 0.0);
+    resize_front(static_cast<size_t>(first_ - a));
     first_ = a;
   }
-  if (b >= first_ + static_cast<int64_t>(counts_.size())) counts_.resize(static_cast<size_t>(b - first_ + 1), 0.0);
+  if (b >= first_ + static_cast<int64_t>(counts_.size())) resize_back(static_cast<size_t>(b - first_ + 1));
+}
+
+std::vector<double> Pow2Histogram::resample(double lo, double hi, int bins) const {
+  std::vector<double> out(static_cast<size_t>(bins), 0.0);
+  const double width = (hi - lo) / bins, inv = width > 0.0 ? 1.0 / width : 0.0, last = bins - 1.0;
+  auto bin_at = [&](double v) { return static_cast<int>(std::min(std::max((v - lo) * inv, 0.0), last)); };
+  for (size_t k = 0; k < counts_.size(); ++k) {
+    const double n = counts_[k];
+    if (n == 0.0) continue;
+    const double a = std::max(static_cast<double>(least_[k]), lo), b = std::min(static_cast<double>(greatest_[k]), hi);
+    const int ja = bin_at(a), jb = bin_at(b);
+    if (ja == jb) {  // one value, or all inside one bin
+      out[static_cast<size_t>(ja)] += n;
+      continue;
+    }
+    out[static_cast<size_t>(ja)] += 1.0;  // the least and the greatest value are known
+    out[static_cast<size_t>(jb)] += 1.0;
+    const double rest = n - 2.0;
+    for (int j = ja; j <= jb && rest > 0.0; ++j) {
+      const double part = std::min(b, lo + (j + 1) * width) - std::max(a, lo + j * width);
+      if (part > 0.0) out[static_cast<size_t>(j)] += rest * part / (b - a);
+    }
+  }
+  return out;
 }
 
 void Pow2Histogram::add(const float* x, size_t n, double lo, double hi, bool absolute, bool skip_zeros) {
@@ -62,18 +109,25 @@ void Pow2Histogram::add(const float* x, size_t n, double lo, double hi, bool abs
   if (!seen_) {
     seen_ = true;
     point_value_ = lo;
-    counts_.assign(1, 0.0);
+    resize_back(1);
   }
   if (point_ && (lo != hi || lo != point_value_)) {  // a second value: bins from here on
     const double held = counts_[0];
     point_ = false;
     start(std::min(lo, point_value_), std::max(hi, point_value_));
-    counts_[static_cast<size_t>(bin_of(point_value_, exponent_) - first_)] += held;
+    if (held > 0.0) {
+      const auto k = static_cast<size_t>(bin_of(point_value_, exponent_) - first_);
+      counts_[k] += held;
+      least_[k] = std::min(least_[k], static_cast<float>(point_value_));
+      greatest_[k] = std::max(greatest_[k], static_cast<float>(point_value_));
+    }
   } else if (!point_) {
     cover(lo, hi);
   }
   if (point_) {  // every value is point_value_
-    if (!(skip_zeros && point_value_ == 0.0)) counts_[0] += static_cast<double>(n);
+    if (skip_zeros && point_value_ == 0.0) return;
+    counts_[0] += static_cast<double>(n);
+    least_[0] = greatest_[0] = static_cast<float>(point_value_);
     return;
   }
   // Bins of a chunk first (a loop the compiler vectorises), then the counts. v·2^-e is exact and so is
@@ -88,6 +142,7 @@ void Pow2Histogram::add(const float* x, size_t n, double lo, double hi, bool abs
   scratch.resize(std::min(n, kChunk));
   int32_t* bins = scratch.data();
   double* counts = counts_.data();
+  float *least = least_.data(), *greatest = greatest_.data();
   for (size_t i0 = 0; i0 < n; i0 += kChunk) {
     const size_t m = std::min(kChunk, n - i0);
     const float* xs = x + i0;
@@ -96,8 +151,14 @@ void Pow2Histogram::add(const float* x, size_t n, double lo, double hi, bool abs
       const double b = std::min(std::max(v * inv - base, 0.0), last);
       bins[i] = skip_zeros && v == 0.0 ? skip : static_cast<int32_t>(b);
     }
-    for (size_t i = 0; i < m; ++i)
-      if (bins[i] != skip) counts[bins[i]] += 1.0;
+    for (size_t i = 0; i < m; ++i) {
+      const int32_t b = bins[i];
+      if (b == skip) continue;
+      const float v = absolute ? std::fabs(xs[i]) : xs[i];
+      counts[b] += 1.0;
+      least[b] = std::min(least[b], v);
+      greatest[b] = std::max(greatest[b], v);
+    }
   }
 }
 

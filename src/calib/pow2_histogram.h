@@ -12,6 +12,14 @@
 //   per doubling, up to one).
 //   While every value seen is the same (a span of one point), they are counted in one bin of width 0
 //   at that value.
+//   Each bin also keeps the least and the greatest value counted in it (merged with the counts).
+//   resample(): the counts over `bins` equal bins of a range [lo, hi] that holds every value (the
+//   last bin closed on the right). A bin whose values are all one value (a spike: 8-bit pixels, a
+//   clamp's bound) goes where that value goes, exactly; in any other its least and its greatest
+//   value go where they go and the rest of its count is spread evenly between them (so a bin of
+//   one or two values, as in a sparse tail, is exact too). With capacity = k·bins the bins are at least k/2 times finer
+//   than the resampled ones, so that assumption splits only the fine bins that straddle an edge of a
+//   resampled bin.
 #pragma once
 
 #include <cstddef>
@@ -32,11 +40,17 @@ class Pow2Histogram {
   double lo() const;     // start of counts()[0]
   double width() const;  // 0 while every value is the same
   const std::vector<double>& counts() const { return counts_; }
+  // Per bin: the least and the greatest value counted (+inf / -inf in an empty bin).
+  const std::vector<float>& least() const { return least_; }
+  const std::vector<float>& greatest() const { return greatest_; }
+  std::vector<double> resample(double lo, double hi, int bins) const;
 
  private:
   void start(double lo, double hi);  // the first span wider than a point
   void cover(double lo, double hi);
   void merge_pairs();
+  void resize_front(size_t n);  // n empty bins before the first
+  void resize_back(size_t size);
 
   int capacity_;
   bool seen_ = false;
@@ -45,6 +59,7 @@ class Pow2Histogram {
   int exponent_ = 0;    // w = 2^exponent_
   int64_t first_ = 0;   // bin index of counts_[0]
   std::vector<double> counts_;
+  std::vector<float> least_, greatest_;
 };
 
 }  // namespace ptq::calib

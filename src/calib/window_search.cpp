@@ -34,7 +34,7 @@ bool smooth(std::vector<double>& d) {
 }  // namespace
 
 // A top bin holding at least this share of the counted values is a saturation (a Clip or Relu6 output
-// pinned at its bound, an image's white pixels), not a tail: a smooth tail's last of 2049..4096 bins holds a
+// pinned at its bound, an image's white pixels), not a tail: a smooth tail's last of 2048 bins holds a
 // handful of values. MobileNetV1-0.25: kl clipped three Relu6 outputs to 5.93-5.96 and the input to
 // 0.992; every saturated value then moves by the same amount, a bias the readers accumulate.
 constexpr double kSaturatedShare = 1e-3;

@@ -12,9 +12,8 @@
 //     can be worse than plain min/max; ptq therefore also iterates from the min/max scale and keeps
 //     the fixed point with the lower error, so admm never does worse than minmax on what it fits.
 //   Weights (make_admm_weight_observer): per channel on the raw values (n_j = 1; they are kept, as
-//     they are in memory anyway). Activations (make_admm_observer): one pass, on the bin
-//     centres of a histogram of x (histogram.h: 2049..4096 bins) weighted by their counts, so memory
-//     stays flat.
+//     they are in memory anyway). Activations (make_admm_observer): one pass, on the 2048 bin
+//     centres of a histogram of x (histogram.h) weighted by their counts, so memory stays flat.
 //   Range handed to compute_qparams: [a·L, a·H], which gives back scale a and zero point z.
 #include <algorithm>
 #include <cmath>
@@ -86,7 +85,7 @@ class AdmmHistogramObserver final : public HistogramObserver {
   Range compute_range() const override {
     if (empty()) return Range{};
     std::vector<Point> points;
-    for (int b = 0; b < bins(); ++b)
+    for (int b = 0; b < kHistogramBins; ++b)
       if (counts()[static_cast<size_t>(b)] > 0.0) points.push_back({centre(b), counts()[static_cast<size_t>(b)]});
     return fit_range(points, observed_min(), observed_max(), spec_);
   }

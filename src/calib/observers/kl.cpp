@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // kl: entropy calibration as TensorRT describes it (GTC 2017, "8-bit Inference with TensorRT"), searched
 // on the grid the tensor is actually quantized to, with a guard on the expected squared error.
-//   One pass into a histogram (histogram.h; 2049..4096 bins over the range, TensorRT uses 2048):
+//   One pass into a kHistogramBins = 2048-bin histogram (histogram.h):
 //     symmetric specs: |x| over [0, absmax]; asymmetric specs: x over [min(min, 0), max(max, 0)].
 //   Exact zeros are not counted (as ncnn): every candidate represents them exactly, and in a post-ReLU
 //   tensor they would swamp the first level and bias the search.
@@ -28,7 +28,7 @@
 //   Sqrt, Reciprocal or as a Div's denominator is not clipped below its percentile range; nor is a
 //   saturated end (window_search.h: an end bin with >= 0.1 % of the values). Ties go to the wider window
 //   (less clipping), e.g. a constant tensor. Range: the chosen window, inside what was observed.
-// 16-bit types: 4096 bins cannot resolve a 65536-level grid, so int16/uint16 get [min, max].
+// 16-bit types: 2048 bins cannot resolve a 65536-level grid, so int16/uint16 get [min, max].
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -69,7 +69,7 @@ class KlObserver final : public HistogramObserver {
     if (empty()) return Range{};
     if (filled_bins() <= 1) return Range{observed_min(), observed_max()};  // all zeros, or constant
     WindowSearch search(counts(), lo(), width(), spec_.symmetric, spec_, gain_, percentile_);
-    if (search.levels() >= search.bins()) return Range{observed_min(), observed_max()};  // 16-bit
+    if (search.levels() >= kHistogramBins) return Range{observed_min(), observed_max()};  // 16-bit
     return window_range(search, search.descend(static_cast<int>(search.levels()), kMaxExcessError, pick_guarded));
   }
 

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // mse: the clipping range minimising the expected squared quantization error, from a histogram (the
 // approach of NVIDIA pytorch-quantization's _compute_amax_mse, on ptq's actual grid).
-//   One pass into a histogram (histogram.h; more than 2048 bins over the range): symmetric specs |x|
+//   One pass into a kHistogramBins = 2048-bin histogram (histogram.h): symmetric specs |x|
 //   over [0, absmax]; asymmetric specs x over [min(min, 0), max(max, 0)].
-//   Candidates are clipping windows of bins (window_search.h) at least 1/kMinWidthShare of the bins wide:
+//   Candidates are clipping windows of bins (window_search.h) at least kMinWidth = 2048/16 bins wide:
 //   symmetric specs [-T, T]; asymmetric specs [lo, hi] with both edges free on a signed tensor
 //   (coordinate descent: a tensor like a SiLU output, [-0.28, 18], clips only its long side). The error
 //   of a candidate is sum_k n_k (fq(c_k) - c_k)^2 over bin centres c_k with counts n_k, fq being
@@ -21,7 +21,7 @@
 namespace ptq::calib {
 namespace {
 
-constexpr int kMinWidthShare = 16;  // the narrowest window: 1/16 of the histogram
+constexpr int kMinWidth = kHistogramBins / 16;
 
 size_t pick_least_error(const std::vector<Candidate>& c) {
   size_t best = 0;
@@ -42,7 +42,7 @@ class MseObserver final : public HistogramObserver {
     if (empty()) return Range{};
     if (filled_bins() <= 1) return Range{observed_min(), observed_max()};  // constant
     WindowSearch search(counts(), lo(), width(), spec_.symmetric, spec_, gain_, percentile_);
-    return window_range(search, search.descend(search.bins() / kMinWidthShare, 0.0, pick_least_error));
+    return window_range(search, search.descend(kMinWidth, 0.0, pick_least_error));
   }
 
  private:

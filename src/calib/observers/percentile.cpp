@@ -1,13 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // percentile: clip the tails, keeping p % of the values (p = ObserverConfig::percentile, default
-// 99.999 as ONNX Runtime). One pass into a histogram (histogram.h; more than 2048 bins over the range):
+// 99.999 as ONNX Runtime). One pass into a kHistogramBins = 2048-bin histogram (histogram.h):
 //   symmetric specs: histogram of |x| over [0, absmax]; T = upper edge of the first bin where the
 //     cumulative count reaches p/100 · total; range [max(min, -T), min(max, T)].
 //   asymmetric specs: histogram of x over [min, max], (100 - p)/200 of the values cut on each side:
 //     lo = lower edge of the first bin whose cumulative count exceeds the tail share,
 //     hi = upper edge of the first bin whose cumulative count reaches total - tail share.
-// The result is within one bin width (at most range/2048) of the exact quantile, inside [min, max];
-// p = 100 gives [min, max].
+// The result is within one bin width (range/2048) of the exact quantile; p = 100 gives [min, max].
 #include <algorithm>
 
 #include "../histogram.h"
@@ -25,13 +24,13 @@ class PercentileObserver final : public HistogramObserver {
 
   Range compute_range() const override {
     if (empty()) return Range{};
-    const std::vector<double>& n = counts();
+    const std::vector<double>& bins = counts();
     double total = 0.0;
-    for (double v : n) total += v;
+    for (double v : bins) total += v;
     if (symmetric_) return clip_range(lo() + (first_reaching(keep_ * total) + 1) * width());
     const double tail = (1.0 - keep_) / 2.0 * total;
     int low = 0;
-    for (double cum = n[0]; cum <= tail && low + 1 < bins();) cum += n[static_cast<size_t>(++low)];
+    for (double cum = bins[0]; cum <= tail && low + 1 < kHistogramBins;) cum += bins[static_cast<size_t>(++low)];
     int high = first_reaching(total - tail);
     Range r{static_cast<float>(lo() + low * width()), static_cast<float>(lo() + (high + 1) * width())};
     r.lo = std::max(r.lo, observed_min());
@@ -42,13 +41,13 @@ class PercentileObserver final : public HistogramObserver {
  private:
   // First bin where the cumulative count reaches `target`.
   int first_reaching(double target) const {
-    const std::vector<double>& n = counts();
+    const std::vector<double>& bins = counts();
     double cum = 0.0;
-    for (int b = 0; b < bins(); ++b) {
-      cum += n[static_cast<size_t>(b)];
+    for (int b = 0; b < kHistogramBins; ++b) {
+      cum += bins[static_cast<size_t>(b)];
       if (cum >= target) return b;
     }
-    return bins() - 1;
+    return kHistogramBins - 1;
   }
 
   bool symmetric_;

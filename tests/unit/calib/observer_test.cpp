@@ -18,7 +18,7 @@ using ptq::test::raw_mse;
 
 namespace {
 
-constexpr int kBins = 4096;              // the most bins a histogram observer keeps (histogram.h)
+constexpr int kBins = 2048;              // the histogram size every histogram observer documents
 constexpr double kMseSlack = 0.02;       // histogram-based MSE vs brute force on raw values: 2% more error at most
 constexpr double kAdmmSlack = 1e-9;      // ADMM loss vs brute-force optimum (relative)
 
@@ -142,8 +142,7 @@ TEST(MinMax, HandComputed) {
 }
 
 TEST(Percentile, HandComputed) {
-  // absmax 2048 -> bins of width 1 over |x| (the least power of two giving at most 4096 bins: 0.5 needs
-  // 4097); 99 of 100 values lie in bin 0, so p = 99 cuts at its upper edge 1.
+  // absmax 2048 -> bins of width 1 over |x|; 99 of 100 values lie in bin 0, so p = 99 cuts at its upper edge 1.
   std::vector<float> v(99, 0.5f);
   v.push_back(2048.0f);
   ObserverConfig cfg;
@@ -152,8 +151,7 @@ TEST(Percentile, HandComputed) {
   Range r = run(find_observer("percentile").make_activation, cfg, {v});
   EXPECT_EQ(r.lo, 0.5f);  // [max(min, -T), min(max, T)] with min 0.5
   EXPECT_EQ(r.hi, 1.0f);
-  // Two-sided: values -1024 (1), 0.25 (98), 1024 (1) over [-1024, 1024] in bins of width 1 (0.5 needs
-  // 4097); p = 98
+  // Two-sided: values -1024 (1), 0.25 (98), 1023.75 (1) over [-1024, 1024] in bins of width 1; p = 98
   // cuts 1 value on each side: lo = lower edge of bin 1024 (0.0), hi = its upper edge 1.0.
   std::vector<float> w(98, 0.25f);
   w.push_back(-1024.0f);
@@ -194,29 +192,17 @@ struct BruteKl {
   double kl;         // its divergence
   double least_error;
   int first;                         // e of kls[0]
-  std::vector<double> kls, errors;   // per e = first, first + 1, ..., bins
-  double width;                      // of a bin
-  int bins;
+  std::vector<double> kls, errors;   // per e = first, first + 1, ..., kBins
 };
 constexpr double kKlGuard = 2.0;
 
-// The histogram layout histogram.h documents for values in [0, amax]: bins [k·w, (k + 1)·w) from 0,
-// w the least power of two with at most kBins of them.
-double pow2_bin_width(double amax) {
-  auto needed = [&](double w) { return std::floor(amax / w) + 1.0; };
-  double w = 1.0;
-  while (needed(w) > kBins) w *= 2.0;
-  while (needed(w / 2.0) <= kBins) w /= 2.0;
-  return w;
-}
-
 BruteKl brute_kl(const std::vector<float>& v, const QuantSpec& spec) {
-  const double amax = absmax(v), width = pow2_bin_width(amax);
-  const int bins = static_cast<int>(std::floor(amax / width)) + 1;
-  std::vector<double> hist(static_cast<size_t>(bins), 0.0);
+  const double amax = absmax(v), width = amax / kBins;
+  std::vector<double> hist(kBins, 0.0);
   for (float x : v) {
     if (x == 0.0f) continue;
-    hist[static_cast<size_t>(std::floor(std::fabs(static_cast<double>(x)) / width))] += 1.0;
+    int b = static_cast<int>(std::floor(std::fabs(static_cast<double>(x)) / width));
+    hist[static_cast<size_t>(std::min(b, kBins - 1))] += 1.0;
   }
   auto smoothed = [](std::vector<double> d) {
     double zeros = 0;
@@ -229,17 +215,17 @@ BruteKl brute_kl(const std::vector<float>& v, const QuantSpec& spec) {
   };
   const int levels = static_cast<int>(spec.symmetric ? (spec.qmax() - spec.qmin()) / 2 + 1 : spec.qmax() - spec.qmin() + 1);
   std::vector<double> kls, errors;
-  for (int e = levels; e <= bins; ++e) {
+  for (int e = levels; e <= kBins; ++e) {
     const double t = e * width;
     QParams p = compute_qparams(spec.symmetric ? Range{static_cast<float>(-t), static_cast<float>(t)} : Range{0.0f, static_cast<float>(t)}, spec);
     auto code = [&](int k) { return quantize_value(static_cast<float>((k + 0.5) * width), p.scale[0], p.zero_point[0], spec.qmin(), spec.qmax()); };
     double err = 0;
-    for (int k = 0; k < bins; ++k) {
+    for (int k = 0; k < kBins; ++k) {
       double c = (k + 0.5) * width, d = (code(k) - p.zero_point[0]) * static_cast<double>(p.scale[0]) - c;
       err += hist[static_cast<size_t>(k)] * d * d;
     }
     std::vector<double> pd(hist.begin(), hist.begin() + e), q(static_cast<size_t>(e), 0.0);
-    for (int k = e; k < bins; ++k) pd[static_cast<size_t>(e - 1)] += hist[static_cast<size_t>(k)];
+    for (int k = e; k < kBins; ++k) pd[static_cast<size_t>(e - 1)] += hist[static_cast<size_t>(k)];
     for (int k = 0; k < e;) {  // one level: the bins sharing a code
       int j = k;
       double sum = 0, nonzero = 0;
@@ -254,7 +240,7 @@ BruteKl brute_kl(const std::vector<float>& v, const QuantSpec& spec) {
     kls.push_back(kl);
     errors.push_back(err);
   }
-  BruteKl r{0, std::numeric_limits<double>::infinity(), *std::min_element(errors.begin(), errors.end()), levels, kls, errors, width, bins};
+  BruteKl r{0, std::numeric_limits<double>::infinity(), *std::min_element(errors.begin(), errors.end()), levels, kls, errors};
   for (size_t i = 0; i < kls.size(); ++i)
     if (errors[i] <= kKlGuard * r.least_error && kls[i] <= r.kl) r.kl = kls[i], r.threshold = (levels + static_cast<double>(i)) * width;
   return r;
@@ -288,9 +274,7 @@ TEST(SyntheticData, KlMatchesBruteForce) {
         const BruteKl b = brute_kl(v, spec);
         const float lo = *std::min_element(v.begin(), v.end());
         const double t = std::max(r.hi, -r.lo);  // the threshold: one side is clipped at it, or it is absmax
-        // A window to the histogram's end means absmax itself (the observed end).
-        const long e = t == absmax(v) ? b.bins : std::lround(t / b.width);
-        const size_t chosen = static_cast<size_t>(e - b.first);
+        const size_t chosen = static_cast<size_t>(std::lround(t / (absmax(v) / kBins))) - static_cast<size_t>(b.first);
         ASSERT_LT(chosen, b.kls.size());
         EXPECT_LE(b.errors[chosen], kKlGuard * b.least_error * (1 + 1e-9)) << "sym " << spec.symmetric << " seed " << seed;
         EXPECT_LE(b.kls[chosen], b.kl * (1 + kKlSlack)) << "sym " << spec.symmetric << " seed " << seed;
@@ -363,7 +347,7 @@ TEST(SyntheticData, PercentileWithinOneBinOfExact) {
       cfg.spec = kInt8Sym;
       cfg.percentile = p;
       Range r = run(find_observer("percentile").make_activation, cfg, {v});
-      double exact = exact_abs_percentile(v, p), bin = absmax(v) / (kBins / 2);  // more than kBins / 2 bins
+      double exact = exact_abs_percentile(v, p), bin = absmax(v) / kBins;
       EXPECT_GE(r.hi, exact - 1e-6) << p;
       EXPECT_LE(r.hi, exact + bin + 1e-6) << p;
     }

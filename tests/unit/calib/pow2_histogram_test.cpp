@@ -158,3 +158,56 @@ TEST(Pow2Histogram, ExtremeMagnitudes) {
   add_all(h, far, 256, false, false);
   expect_equal(h, direct(far, 1.0e6, 1.0e6 + 6.1875, 4096, false, false), "far from 0");
 }
+
+namespace {
+
+// The 2048-bin histogram of v over [lo, hi] a second pass would count (the last bin closed on the right).
+std::vector<double> two_pass(const std::vector<float>& v, double lo, double hi, int bins) {
+  std::vector<double> h(static_cast<size_t>(bins), 0.0);
+  const double inv = 1.0 / ((hi - lo) / bins);
+  for (float x : v) h[static_cast<size_t>(std::min(std::max((x - lo) * inv, 0.0), bins - 1.0))] += 1.0;
+  return h;
+}
+
+Pow2Histogram observed(const std::vector<float>& v, int capacity) {
+  Pow2Histogram h(capacity);
+  add_all(h, v, 1000, false, false);
+  return h;
+}
+
+}  // namespace
+
+TEST(Pow2Histogram, ResampledSpikesAndSparseTailsAreExact) {
+  // 8-bit pixels normalized (p / 127.5 - 1): every fine bin holds one value, so the resampled
+  // histogram is the two-pass one bin for bin; so are sparse values (at most two per fine bin, as in a
+  // tail).
+  constexpr int kBins = 2048;
+  std::mt19937 rng(4);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  std::uniform_real_distribution<float> u(-300.0f, 1000.0f);
+  std::vector<float> pixels(50000), sparse(400);
+  for (auto& x : pixels) x = std::nearbyint(std::clamp(128.0f + 50.0f * g(rng), 0.0f, 255.0f)) / 127.5f - 1.0f;
+  for (auto& x : sparse) x = u(rng);
+  for (const auto& v : {pixels, sparse}) {
+    const double lo = *std::min_element(v.begin(), v.end()), hi = *std::max_element(v.begin(), v.end());
+    EXPECT_EQ(observed(v, 8 * kBins).resample(lo, hi, kBins), two_pass(v, lo, hi, kBins));
+  }
+}
+
+TEST(Pow2Histogram, ResampledSmoothDataIsCloseToTheTwoPassHistogram) {
+  // Gaussian values, fine bins 4..8 per resampled bin: only fine bins straddling an edge are split
+  // (evenly between their least and greatest value). Total variation against the two-pass histogram
+  // below kSmoothTv of the mass; the total is kept to rounding.
+  constexpr int kBins = 2048;
+  constexpr double kSmoothTv = 0.01;
+  std::mt19937 rng(6);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  std::vector<float> v(400000);
+  for (auto& x : v) x = g(rng);
+  const double lo = *std::min_element(v.begin(), v.end()), hi = *std::max_element(v.begin(), v.end());
+  const std::vector<double> r = observed(v, 8 * kBins).resample(lo, hi, kBins), t = two_pass(v, lo, hi, kBins);
+  double tv = 0.0, total = 0.0;
+  for (size_t j = 0; j < r.size(); ++j) tv += std::fabs(r[j] - t[j]), total += r[j];
+  EXPECT_NEAR(total, static_cast<double>(v.size()), 1e-6 * static_cast<double>(v.size()));
+  EXPECT_LT(tv / 2.0 / static_cast<double>(v.size()), kSmoothTv);
+}
