@@ -7,7 +7,8 @@
 //   for the search, those counts resampled to kHistogramBins equal bins over [min, max] (Signed),
 //   [min(min, 0), max(max, 0)] (Spanning: the range of a grid, which always holds 0) or [0, absmax]
 //   (Absolute, |x|), the last bin closed on the right: the histogram a second pass over exactly that
-//   range would count, up to the fine bins (4..8 per bin) split at each bin edge.
+//   range would count, except where a fine bin (4..8 per bin) holding three or more distinct values
+//   straddles a bin edge (its count is then split evenly between its least and greatest value).
 // A degenerate range (lo == hi: a constant tensor) has width 0 and everything in bin 0.
 #pragma once
 

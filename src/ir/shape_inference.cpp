@@ -19,8 +19,28 @@ namespace {
 // Ops newer than ONNX 1.12's shape inference whose output has the type and shape of input 0.
 const char* const kSameAsInputOps[] = {"Gelu"};
 
+// Ops whose output 0 has the dims of input 0 whatever their attributes: a weight reaches a Conv through
+// them (a QDQ model's DequantizeLinear, an exporter's Identity or Cast).
+const char* const kSameDimsOps[] = {"DequantizeLinear", "QuantizeLinear", "Identity", "Cast"};
+
+// Dims of a Constant node's value, when it has one of the tensor-valued attributes.
+bool constant_dims(const onnx::NodeProto& n, std::vector<int64_t>& dims) {
+  for (const auto& a : n.attribute()) {
+    if (a.name() == "value" && a.has_t()) {
+      dims.assign(a.t().dims().begin(), a.t().dims().end());
+      return true;
+    }
+    if (a.name() == "value_float" || a.name() == "value_int") return dims.clear(), true;
+    if (a.name() == "value_floats") return dims.assign(1, a.floats_size()), true;
+    if (a.name() == "value_ints") return dims.assign(1, a.ints_size()), true;
+  }
+  return false;
+}
+
 // Declared dims of a graph's tensors: initializers, and the typed graph inputs, outputs and value_info
-// (-1: a dim without a value). A weight may be any of them (fuzz: a Conv reading a graph output).
+// (-1: a dim without a value); then, in node order, the outputs of Constant nodes and of kSameDimsOps
+// whose input is known. A weight may be any of them (fuzz: a Conv reading a graph output, a Constant or
+// a DequantizeLinear of higher rank than its input).
 std::map<std::string, std::vector<int64_t>> declared_dims(const onnx::GraphProto& graph) {
   std::map<std::string, std::vector<int64_t>> dims;
   for (const auto* list : {&graph.input(), &graph.output(), &graph.value_info()})
@@ -31,6 +51,16 @@ std::map<std::string, std::vector<int64_t>> declared_dims(const onnx::GraphProto
       for (const auto& dim : vi.type().tensor_type().shape().dim()) d.push_back(dim.has_dim_value() ? dim.dim_value() : -1);
     }
   for (const auto& t : graph.initializer()) dims[t.name()] = std::vector<int64_t>(t.dims().begin(), t.dims().end());
+  for (const auto& n : graph.node()) {
+    if (n.output_size() < 1 || !n.domain().empty() || dims.count(n.output(0))) continue;
+    std::vector<int64_t> d;
+    if (n.op_type() == "Constant" && constant_dims(n, d)) {
+      dims[n.output(0)] = d;
+    } else if (n.input_size() >= 1 && std::any_of(std::begin(kSameDimsOps), std::end(kSameDimsOps), [&](const char* op) { return n.op_type() == op; })) {
+      auto in = dims.find(n.input(0));
+      if (in != dims.end()) dims[n.output(0)] = in->second;
+    }
+  }
   return dims;
 }
 
@@ -40,8 +70,9 @@ std::map<std::string, std::vector<int64_t>> declared_dims(const onnx::GraphProto
 // graph output). Spelling the default out (kernel_shape = the weight's declared dims [2:], what the spec
 // defines it to be) makes it check the sizes and fail cleanly instead. In bodies too; returns the nodes
 // given the attribute (as their last one), which infer_shapes() removes again after inference so the
-// Graph sees the model's own attributes. False when a weight's kernel dims are not all known and its
-// rank differs from its input's declared rank: ONNX's inference would crash on it, so it must not run.
+// Graph sees the model's own attributes. False when a weight's dims are not known at all (another op
+// computes it), or its kernel dims are not all known and its rank differs from its input's declared
+// rank: ONNX's inference could crash on it, so it must not run.
 bool spell_out_kernel_shapes(onnx::GraphProto& graph, std::vector<onnx::NodeProto*>& spelled) {
   const std::map<std::string, std::vector<int64_t>> dims = declared_dims(graph);
   bool safe = true;
@@ -51,10 +82,14 @@ bool spell_out_kernel_shapes(onnx::GraphProto& graph, std::vector<onnx::NodeProt
       for (auto& g : *a.mutable_graphs()) safe = spell_out_kernel_shapes(g, spelled) && safe;
     }
     if (!n.domain().empty() || (n.op_type() != "Conv" && n.op_type() != "ConvTranspose") || n.input_size() < 2) continue;
-    auto w = dims.find(n.input(1));
-    if (w == dims.end() || w->second.size() < 3) continue;
     if (std::any_of(n.attribute().begin(), n.attribute().end(), [](const onnx::AttributeProto& a) { return a.name() == "kernel_shape"; }))
       continue;
+    auto w = dims.find(n.input(1));
+    if (w == dims.end()) {
+      safe = false;
+      continue;
+    }
+    if (w->second.size() < 3) continue;
     const std::vector<int64_t> kernel(w->second.begin() + 2, w->second.end());
     if (std::any_of(kernel.begin(), kernel.end(), [](int64_t d) { return d < 0; })) {
       auto x = dims.find(n.input(0));
