@@ -40,9 +40,11 @@ bool constant_dims(const onnx::NodeProto& n, std::vector<int64_t>& dims) {
 // Declared dims of a graph's tensors: initializers, and the typed graph inputs, outputs and value_info
 // (-1: a dim without a value); then, in node order, the outputs of Constant nodes and of kSameDimsOps
 // whose input is known. A weight may be any of them (fuzz: a Conv reading a graph output, a Constant or
-// a DequantizeLinear of higher rank than its input).
-std::map<std::string, std::vector<int64_t>> declared_dims(const onnx::GraphProto& graph) {
-  std::map<std::string, std::vector<int64_t>> dims;
+// a DequantizeLinear of higher rank than its input). A body starts from its enclosing graphs' dims
+// (`outer`): it may read their tensors.
+std::map<std::string, std::vector<int64_t>> declared_dims(const onnx::GraphProto& graph,
+                                                          const std::map<std::string, std::vector<int64_t>>& outer) {
+  std::map<std::string, std::vector<int64_t>> dims = outer;
   for (const auto* list : {&graph.input(), &graph.output(), &graph.value_info()})
     for (const auto& vi : *list) {
       if (!vi.type().tensor_type().has_shape()) continue;
@@ -73,13 +75,14 @@ std::map<std::string, std::vector<int64_t>> declared_dims(const onnx::GraphProto
 // Graph sees the model's own attributes. False when a weight's dims are not known at all (another op
 // computes it), or its kernel dims are not all known and its rank differs from its input's declared
 // rank: ONNX's inference could crash on it, so it must not run.
-bool spell_out_kernel_shapes(onnx::GraphProto& graph, std::vector<onnx::NodeProto*>& spelled) {
-  const std::map<std::string, std::vector<int64_t>> dims = declared_dims(graph);
+bool spell_out_kernel_shapes(onnx::GraphProto& graph, std::vector<onnx::NodeProto*>& spelled,
+                             const std::map<std::string, std::vector<int64_t>>& outer = {}) {
+  const std::map<std::string, std::vector<int64_t>> dims = declared_dims(graph, outer);
   bool safe = true;
   for (auto& n : *graph.mutable_node()) {
     for (auto& a : *n.mutable_attribute()) {
-      if (a.has_g()) safe = spell_out_kernel_shapes(*a.mutable_g(), spelled) && safe;
-      for (auto& g : *a.mutable_graphs()) safe = spell_out_kernel_shapes(g, spelled) && safe;
+      if (a.has_g()) safe = spell_out_kernel_shapes(*a.mutable_g(), spelled, dims) && safe;
+      for (auto& g : *a.mutable_graphs()) safe = spell_out_kernel_shapes(g, spelled, dims) && safe;
     }
     if (!n.domain().empty() || (n.op_type() != "Conv" && n.op_type() != "ConvTranspose") || n.input_size() < 2) continue;
     if (std::any_of(n.attribute().begin(), n.attribute().end(), [](const onnx::AttributeProto& a) { return a.name() == "kernel_shape"; }))
