@@ -47,7 +47,8 @@ const HistogramObserver::View& HistogramObserver::view() const {
     hi = max_;
   }
   view_.width = (hi - view_.lo) / kHistogramBins;
-  view_.counts = fine_.empty() ? std::vector<double>(kHistogramBins, 0.0) : fine_.resample(view_.lo, hi, kHistogramBins);
+  view_.counts =
+      fine_.empty() ? std::vector<double>(kHistogramBins, 0.0) : fine_.resample(view_.lo, hi, kHistogramBins);
   view_.ready = true;
   return view_;
 }

@@ -17,9 +17,9 @@
 //   last bin closed on the right). A bin whose values are all one value (a spike: 8-bit pixels, a
 //   clamp's bound) goes where that value goes, exactly; in any other its least and its greatest
 //   value go where they go and the rest of its count is spread evenly between them (so a bin of
-//   one or two values, as in a sparse tail, is exact too). With capacity = k·bins the bins are at least k/2 times finer
-//   than the resampled ones, so that assumption splits only the fine bins that straddle an edge of a
-//   resampled bin.
+//   one or two values, as in a sparse tail, is exact too). With capacity = k·bins the bins are at
+//   least k/2 times finer than the resampled ones, so that assumption splits only the fine bins that
+//   straddle an edge of a resampled bin.
 #pragma once
 
 #include <cstddef>
@@ -40,9 +40,6 @@ class Pow2Histogram {
   double lo() const;     // start of counts()[0]
   double width() const;  // 0 while every value is the same
   const std::vector<double>& counts() const { return counts_; }
-  // Per bin: the least and the greatest value counted (+inf / -inf in an empty bin).
-  const std::vector<float>& least() const { return least_; }
-  const std::vector<float>& greatest() const { return greatest_; }
   std::vector<double> resample(double lo, double hi, int bins) const;
 
  private:
@@ -59,7 +56,7 @@ class Pow2Histogram {
   int exponent_ = 0;    // w = 2^exponent_
   int64_t first_ = 0;   // bin index of counts_[0]
   std::vector<double> counts_;
-  std::vector<float> least_, greatest_;
+  std::vector<float> least_, greatest_;  // per bin: the least and greatest value counted (+inf / -inf: none)
 };
 
 }  // namespace ptq::calib

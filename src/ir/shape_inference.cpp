@@ -58,7 +58,8 @@ std::map<std::string, std::vector<int64_t>> declared_dims(const onnx::GraphProto
     std::vector<int64_t> d;
     if (n.op_type() == "Constant" && constant_dims(n, d)) {
       dims[n.output(0)] = d;
-    } else if (n.input_size() >= 1 && std::any_of(std::begin(kSameDimsOps), std::end(kSameDimsOps), [&](const char* op) { return n.op_type() == op; })) {
+    } else if (n.input_size() >= 1 && std::any_of(std::begin(kSameDimsOps), std::end(kSameDimsOps),
+                                                  [&](const char* op) { return n.op_type() == op; })) {
       auto in = dims.find(n.input(0));
       if (in != dims.end()) dims[n.output(0)] = in->second;
     }

@@ -144,7 +144,9 @@ bad (float[N,1] x) => ()") + w_type + R"( w, float[N,2,4,4] c) {
 // ONNX's inference is skipped). The graph is built, or refused with an error; no SIGSEGV.
 TEST(Graph, ConvWeightComputedInTheGraphDoesNotCrashShapeInference) {
   const std::vector<std::pair<const char*, const char*>> cases = {
-      {"constant", "w = Constant <value = float[2,1,3,3,3] {1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1}> ()"},
+      {"constant",  // 54 ones
+       "w = Constant <value = float[2,1,3,3,3] {1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,"
+       "1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1}> ()"},
       {"dequantize", "w = DequantizeLinear (wq, s)"},
       {"identity", "wf = DequantizeLinear (wq, s)\n  w = Identity (wf)"},
       {"reshape", "wf = DequantizeLinear (wq, s)\n  w = Reshape (wf, shape)"}};
