@@ -6,9 +6,22 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 #include <vector>
 
 namespace ptq::calib {
+namespace {
+
+// The range a histogram of `kind` covers for values in [min, max] (histogram.h): for one call's
+// values while counting, for all of them when resampling.
+std::pair<double, double> covered(HistogramKind kind, float min, float max) {
+  const double lo = min, hi = max;
+  if (kind == HistogramKind::Absolute) return {0.0, std::max(std::fabs(lo), std::fabs(hi))};
+  if (kind == HistogramKind::Spanning) return {std::min(lo, 0.0), std::max(hi, 0.0)};
+  return {lo, hi};
+}
+
+}  // namespace
 
 void HistogramObserver::observe(const float* x, size_t n) {
   if (n == 0) return;
@@ -22,33 +35,16 @@ void HistogramObserver::observe_with_extremes(const float* x, size_t n, float mi
   max_ = seen_ ? std::max(max_, max) : max;
   seen_ = true;
   view_.ready = false;
-  double lo = min, hi = max;
-  if (kind_ == HistogramKind::Absolute) {
-    lo = 0.0;
-    hi = std::max(std::fabs(static_cast<double>(min)), std::fabs(static_cast<double>(max)));
-  } else if (kind_ == HistogramKind::Spanning) {
-    lo = std::min(lo, 0.0);
-    hi = std::max(hi, 0.0);
-  }
+  const auto [lo, hi] = covered(kind_, min, max);
   fine_.add(x, n, lo, hi, kind_ == HistogramKind::Absolute, skip_zeros_);
 }
 
 const HistogramObserver::View& HistogramObserver::view() const {
   if (view_.ready) return view_;
-  double hi;
-  if (kind_ == HistogramKind::Absolute) {
-    view_.lo = 0.0;
-    hi = observed_absmax();
-  } else if (kind_ == HistogramKind::Spanning) {
-    view_.lo = std::min(min_, 0.0f);
-    hi = std::max(max_, 0.0f);
-  } else {
-    view_.lo = min_;
-    hi = max_;
-  }
-  view_.width = (hi - view_.lo) / kHistogramBins;
-  view_.counts =
-      fine_.empty() ? std::vector<double>(kHistogramBins, 0.0) : fine_.resample(view_.lo, hi, kHistogramBins);
+  const auto [lo, hi] = covered(kind_, min_, max_);
+  view_.lo = lo;
+  view_.width = (hi - lo) / kHistogramBins;
+  view_.counts = empty() ? std::vector<double>(kHistogramBins, 0.0) : fine_.resample(lo, hi, kHistogramBins);
   view_.ready = true;
   return view_;
 }
