@@ -481,8 +481,7 @@ TensorMap Executor::run(const TensorMap& inputs, const RunOptions& options) cons
     try {
       bool done = false;
       if (blocked && *blocked) {
-        layout.in_channels.clear();  // one LayoutIO for the run: its vector grew per node (3 allocations)
-        layout.want_blocked = false;
+        layout.in_channels.clear();  // one LayoutIO for the run (nodes run in turn): its vector grew per node
         layout.out_channels = 0;
         for (int s : p.input_slots[i]) layout.in_channels.push_back(s >= 0 ? channels[static_cast<size_t>(s)] : 0);
         layout.want_blocked = out_slot >= 0 && p.may_block[static_cast<size_t>(out_slot)] && !fetch_slots.count(out_slot);
