@@ -21,6 +21,9 @@ std::string spec_text(const rewrite::QuantOptions& q) {
   if (q.block_size > 0)
     s += " (MatMul/Gemm/Gather: blocks of " + std::to_string(q.block_size) + ", " +
          (q.int4_format == rewrite::Int4Format::MatMulNBits ? "MatMulNBits" : "DequantizeLinear") + ")";
+  if (const rewrite::EdgeLayers e = rewrite::int8_edges(q); e.any())
+    s += " (" + qtype_name(rewrite::edge_weight_spec(q).type) + ": the first " + std::to_string(e.first) + " and last " +
+         std::to_string(e.last) + " compute layers)";
   if (q.reduce_range) s += ", reduce-range";
   return s;
 }
@@ -194,6 +197,9 @@ nlohmann::json summary_json(const QuantizeResult& r) {
   j["symmetric_activations"] = r.quant.symmetric_activations;
   j["weight_type"] = qtype_name(r.quant.weight_type);
   j["per_channel"] = r.quant.per_channel;
+  const rewrite::EdgeLayers edges = rewrite::int8_edges(r.quant);
+  j["int8_first"] = edges.first;
+  j["int8_last"] = edges.last;
   j["block_size"] = r.quant.block_size;
   j["int4_format"] = rewrite::int4_format_name(r.quant.int4_format);
   j["weight_method"] = r.weight_method.method;

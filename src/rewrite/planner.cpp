@@ -128,6 +128,7 @@ class Planner {
     decide_all();
     for (size_t i = 0; i < g_.nodes.size(); ++i) apply(static_cast<int>(i));
     finish_patterns();
+    if (!parent_) apply_edge_weights();
     if (!parent_) apply_wide();
     assign_reader_gains(g_, plan_);
     plan_bodies();
@@ -376,6 +377,7 @@ class Planner {
   void plan_bodies();
   bool add_bias(int i, const InputDecision& in);
   bool add_output(int i, const OutputDecision& out);
+  void apply_edge_weights();
   void apply_wide();
   bool try_fold(int i);
   void check_not_empty() const;
@@ -523,6 +525,20 @@ bool Planner::try_fold(int i) {
   np.removed = true;
   np.reason = "folded into the producer's quantization range";
   return true;
+}
+
+// 4-bit weights: those read by the first / last compute layers (int8_edges) get 8 bits. Before the
+// precision overrides, which may widen them further.
+void Planner::apply_edge_weights() {
+  const EdgeLayers edges = int8_edges(o_);
+  if (!edges.any()) return;
+  const LayerDepths depth = layer_depths(g_);
+  const auto edge = [&](int i) {
+    const size_t k = static_cast<size_t>(i);
+    return (edges.first > 0 && depth.from_inputs[k] <= edges.first) || (edges.last > 0 && depth.to_outputs[k] <= edges.last);
+  };
+  for (auto& [name, t] : plan_.tensors)
+    if (t.kind == Kind::Weight && std::any_of(t.readers.begin(), t.readers.end(), edge)) t.spec = edge_weight_spec(o_);
 }
 
 // Precision overrides, wide: the listed tensors and the weights of the listed nodes, with every tensor

@@ -48,6 +48,13 @@ void add_quant_options(CLI::App& cmd, QuantFlags& f) {
       ->check(whole_number())->group(group);
   cmd.add_option("--float-last", f.float_last, "Leave the last N compute layers (and everything after them) float")
       ->check(whole_number())->group(group);
+  cmd.add_option("--int8-first", f.int8_first,
+                 "With --weight-type int4|uint4: the first N compute layers keep 8-bit weights (int8; uint8 with uint4); "
+                 "default 1, 0 = every layer 4-bit")
+      ->check(whole_number())->group(group);
+  cmd.add_option("--int8-last", f.int8_last,
+                 "With --weight-type int4|uint4: the last N compute layers (classifier, heads) keep 8-bit weights; default 1")
+      ->check(whole_number())->group(group);
   cmd.add_flag("--auto-float", f.auto_float, "Shorthand for --target-cosine 0.99 --fallback float (main command)")->group(group);
   cmd.add_option("--opset", f.opset, "13: at least opset 13 (ONNX-domain per-channel Q/DQ); 21: upgrade the model to opset 21 (ONNX-domain 16-bit Q/DQ); default: keep (or the target's)")->group(group);
   cmd.add_option("--dynamic-format", f.dynamic_format, "Dynamic mode: qdq (DQ on weights) or integer (DynamicQuantizeLinear + MatMulInteger/ConvInteger)")
@@ -95,6 +102,8 @@ rewrite::QuantOptions to_quant_options(const QuantFlags& f) {
   o.opset = f.opset;
   o.float_first = f.float_first;
   o.float_last = f.float_last;
+  o.int8_first = f.int8_first;
+  o.int8_last = f.int8_last;
   o.dynamic_format = rewrite::dynamic_format_from_name(f.dynamic_format);
   o.int4_format = rewrite::int4_format_from_name(f.int4_format);
   o.block_size = f.block_size;

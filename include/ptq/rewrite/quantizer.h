@@ -81,6 +81,14 @@ struct QuantOptions {
   // ranges differ by 250x, which a per-tensor 8-bit activation cannot hold).
   int float_first = 0;
   int float_last = 0;
+  // With 4-bit weights (int4/uint4, per channel or per tensor), the weights of the first / last N compute
+  // layers (counted as float_first/float_last count) are 8-bit: int8 (uint8 with uint4 weights, zero
+  // point 128). -1: the default, 1 each (int8_edges()): the stem and the classifier or heads are small and
+  // the most sensitive layers, what the 4-bit literature (AdaRound, BRECQ, QDrop: "first and last layer
+  // in 8 bits") and NNCF's int4 weight compression (int8 backup precision) keep. 0: every layer 4-bit.
+  // Not with block_size (the weight-only LLM path; its blocks are all 4-bit).
+  int int8_first = -1;
+  int int8_last = -1;
   // 0: keep the model's default opset (raised to 11 below 10, where ONNX Runtime cannot fuse Q/DQ);
   // 13: at least opset 13 (per-channel Q/DQ in the ONNX domain, what TensorRT reads);
   // 21: upgrade to opset 21 so 16-bit Q/DQ use the ONNX domain (otherwise com.microsoft below 21).
@@ -123,6 +131,16 @@ struct LayerDepths {
   std::vector<int> from_inputs, to_outputs;
 };
 LayerDepths layer_depths(const Graph& graph);
+
+// How many first / last compute layers keep 8-bit weights under `options` (QuantOptions::int8_first /
+// int8_last with the default resolved; {0, 0} unless the weights are 4-bit).
+struct EdgeLayers {
+  int first = 0, last = 0;
+  bool any() const { return first > 0 || last > 0; }
+};
+EdgeLayers int8_edges(const QuantOptions& options);
+// The spec of those layers' weights: weight_spec with int8 (int4) or uint8 (uint4).
+QuantSpec edge_weight_spec(const QuantOptions& options);
 
 // The types QuantOptions accepts (validate_options and the CLI's --activation-type/--weight-type
 // choices read these lists), and their names.

@@ -11,6 +11,7 @@
 
 using namespace ptq;
 using namespace ptq::test;
+using rewrite::EdgeLayers;
 using rewrite::QuantOptions;
 
 namespace {
@@ -41,11 +42,26 @@ net (float[1,2,6,6] x) => (float[1,5] y) {
   return m;
 }
 
+// Every layer 4-bit (int8_first/int8_last 0): what the tests of the packing and the codes need.
 QuantOptions four_bit(QType type, bool dynamic = false) {
   QuantOptions o;
   o.weight_type = type;
+  o.int8_first = o.int8_last = 0;
   if (dynamic) o.mode = rewrite::QuantMode::Dynamic;
   return o;
+}
+
+// The stored type of weight `w` and the largest |code − zero point| of its channels.
+std::pair<int, int32_t> stored(const onnx::ModelProto& m, const std::string& w) {
+  const onnx::TensorProto* p = find_initializer(m, w + "_quantized");
+  if (!p) return {-1, 0};
+  Tensor codes = initializer_value(m, w + "_quantized"), zp = initializer_value(m, w + "_zero_point");
+  const auto at = [](const Tensor& t, int64_t i) {
+    return t.dtype() == DType::Int8 || t.dtype() == DType::Int4 ? int32_t{t.data<int8_t>()[i]} : int32_t{t.data<uint8_t>()[i]};
+  };
+  int32_t most = 0;
+  for (int64_t i = 0; i < codes.numel(); ++i) most = std::max(most, std::abs(at(codes, i) - at(zp, 0)));
+  return {p->data_type(), most};
 }
 
 const onnx::NodeProto* dq_of(const onnx::ModelProto& m, const std::string& weight) {
@@ -146,4 +162,51 @@ TEST(FourBitWeights, ImpossibleCombinationsAreUsageErrors) {
   err = error_of([&] { rewrite::validate_options(act); });
   EXPECT_NE(err.find("activation type int4 is not supported; expected one of: uint8, int8, uint16, int16"), std::string::npos) << err;
   EXPECT_NO_THROW(rewrite::validate_options(four_bit(QType::UInt4, true)));
+}
+
+// The default: the first and the last compute layer (Conv W, MatMul M) keep 8-bit weights, the middle one
+// (Gemm G) is 4-bit; symmetric codes reach ±127 on the 8-bit ones; int8_first 2 takes G too; static and
+// dynamic alike.
+TEST(FourBitWeights, EdgeLayersKeepEightBitWeightsByDefault) {
+  using P = onnx::TensorProto;
+  for (bool dynamic : {false, true})
+    for (QType type : {QType::Int4, QType::UInt4}) {
+      const std::string what = qtype_name(type) + (dynamic ? " dynamic" : " static");
+      QuantOptions o;
+      o.weight_type = type;
+      if (dynamic) o.mode = rewrite::QuantMode::Dynamic;
+      const EdgeLayers e = rewrite::int8_edges(o);
+      EXPECT_EQ(e.first, 1) << what;
+      EXPECT_EQ(e.last, 1) << what;
+      const int eight = type == QType::Int4 ? P::INT8 : P::UINT8, four = static_cast<int>(qtype_dtype(type));
+      Quantized q = quantize(net(), o);
+      EXPECT_EQ(stored(q.model, "W"), std::make_pair(eight, int32_t{127})) << what;
+      EXPECT_EQ(stored(q.model, "G"), std::make_pair(four, int32_t{7})) << what;
+      EXPECT_EQ(stored(q.model, "M"), std::make_pair(eight, int32_t{127})) << what;
+      EXPECT_EQ(onnx_io::default_opset(q.model), 21) << what;
+      o.int8_first = 2;
+      o.int8_last = 0;
+      Quantized q2 = quantize(net(), o);
+      EXPECT_EQ(stored(q2.model, "G").first, eight) << what;
+      EXPECT_EQ(stored(q2.model, "M").first, four) << what;
+    }
+  QuantOptions eight;  // 8-bit weights: nothing to keep
+  EXPECT_FALSE(rewrite::int8_edges(eight).any());
+  QuantOptions blocked = four_bit(QType::Int4, true);
+  blocked.int8_first = blocked.int8_last = -1;
+  blocked.block_size = 32;
+  EXPECT_FALSE(rewrite::int8_edges(blocked).any());
+}
+
+TEST(FourBitWeights, EdgeLayerOptionsNeedUnblockedFourBitWeights) {
+  QuantOptions eight;
+  eight.int8_last = 1;
+  std::string err = error_of([&] { rewrite::validate_options(eight); });
+  EXPECT_NE(err.find("--int8-first/--int8-last keep the edge layers of a 4-bit model in 8 bits; the weights here are int8"), std::string::npos) << err;
+  QuantOptions blocked = four_bit(QType::Int4, true);
+  blocked.block_size = 32;
+  blocked.int8_first = 1;
+  err = error_of([&] { rewrite::validate_options(blocked); });
+  EXPECT_NE(err.find("--int8-first/--int8-last do not apply to --block-size"), std::string::npos) << err;
+  EXPECT_THROW(rewrite::validate_options(blocked), UsageError);
 }
