@@ -39,8 +39,7 @@ std::vector<std::pair<std::string, std::string>> summary_rows(const QuantizeResu
   char text[160];
   std::vector<std::pair<std::string, std::string>> rows = {{"model", r.model}, {"output", r.output}};
   rows.emplace_back("mode", rewrite::quant_mode_name(r.quant.mode) + ", activations " + qtype_name(r.quant.activation_type) +
-                                (r.quant.symmetric_activations ? " symmetric" : " asymmetric") + ", weights " +
-                                qtype_name(r.quant.weight_type) + (r.quant.per_channel ? " per-channel" : " per-tensor"));
+                                (r.quant.symmetric_activations ? " symmetric" : " asymmetric") + ", weights " + weights_text(r.quant));
   rows.emplace_back("calibration", r.method + (r.calib_samples ? ", " + std::to_string(r.calib_samples) + " samples from " + r.calib_source : ""));
   rows.emplace_back("nodes", std::to_string(r.quantized_nodes) + " quantized, " + std::to_string(r.float_nodes) + " float, " +
                                  std::to_string(r.removed_nodes) + " folded into their producer");

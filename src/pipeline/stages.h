@@ -100,6 +100,9 @@ Reweighted<WeightMethodSummary> gptq_stage(const QuantizeJob& job, const Prepare
 // searched on the calibration samples and folded in; replaces prep's model, graph and plan; fills
 // result.weight_method.
 void awq_stage(const QuantizeJob& job, Prepared& prep, const DataSplit& data, QuantizeResult& result);
+// summary.cpp: the weights' type, symmetry and granularity, and the edge layers kept in 8 bits.
+std::string weights_text(const rewrite::QuantOptions& q);
+
 // The summary of a weight method's result (gptq_stage.cpp).
 WeightMethodSummary weight_method_summary(const std::string& method, const transform::WeightMethodResult& r);
 // Checks --weight-method against the other options (UsageError).

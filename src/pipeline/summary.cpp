@@ -7,8 +7,18 @@
 #include "ptq/pipeline/quantize.h"
 #include "ptq/report/format.h"
 #include "ptq/search/layers.h"
+#include "stages.h"
 
 namespace ptq::pipeline {
+
+std::string weights_text(const rewrite::QuantOptions& q) {
+  std::string s = qtype_name(q.weight_type) + " symmetric " + (q.per_channel ? "per-channel" : "per-tensor");
+  if (const rewrite::EdgeLayers e = rewrite::int8_edges(q); e.any())
+    s += " (" + qtype_name(rewrite::edge_weight_spec(q).type) + ": the first " + std::to_string(e.first) + " and last " +
+         std::to_string(e.last) + " compute layers)";
+  return s;
+}
+
 namespace {
 
 std::string spec_text(const rewrite::QuantOptions& q) {
@@ -17,13 +27,10 @@ std::string spec_text(const rewrite::QuantOptions& q) {
     s += ", activations " + qtype_name(q.activation_type) + (q.symmetric_activations ? " symmetric" : " asymmetric");
   else
     s += " (" + rewrite::dynamic_format_name(q.dynamic_format) + ")";
-  s += ", weights " + qtype_name(q.weight_type) + " symmetric " + (q.per_channel ? "per-channel" : "per-tensor");
+  s += ", weights " + weights_text(q);
   if (q.block_size > 0)
     s += " (MatMul/Gemm/Gather: blocks of " + std::to_string(q.block_size) + ", " +
          (q.int4_format == rewrite::Int4Format::MatMulNBits ? "MatMulNBits" : "DequantizeLinear") + ")";
-  if (const rewrite::EdgeLayers e = rewrite::int8_edges(q); e.any())
-    s += " (" + qtype_name(rewrite::edge_weight_spec(q).type) + ": the first " + std::to_string(e.first) + " and last " +
-         std::to_string(e.last) + " compute layers)";
   if (q.reduce_range) s += ", reduce-range";
   return s;
 }
