@@ -120,7 +120,16 @@ std::vector<Case> static_cases() {
       c.options.activation_type = act;
       c.options.weight_type = w;
       c.options.per_channel = pc;
+      c.options.int8_first = c.options.int8_last = 0;  // every layer 4-bit
       c.min_cosine = pc ? kCos4Bit : kCos4BitPerTensor;
+      cases.push_back(c);
+    }
+  // The default 4-bit model: the first and last layers' weights int8 (uint8 with uint4), between them
+  // 4-bit (conv_net: W1 and G 8-bit, W2 and W3 4-bit).
+  for (QType w : {QType::Int4, QType::UInt4}) {
+      Case c("conv_static_w" + short_name(w) + "_int8_edges", Net::Conv);
+      c.options.weight_type = w;
+      c.min_cosine = kCos4Bit;
       cases.push_back(c);
     }
   for (QType act : {QType::UInt16, QType::Int16}) {
@@ -159,6 +168,7 @@ std::vector<Case> dynamic_cases() {
       c.options.mode = rewrite::QuantMode::Dynamic;
       c.options.weight_type = w;
       c.options.per_channel = pc;
+      c.options.int8_first = c.options.int8_last = 0;  // every layer 4-bit
       c.min_cosine = pc ? kCosDynamic4 : kCosDynamic4PerTensor;
       cases.push_back(c);
     }
