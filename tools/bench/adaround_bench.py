@@ -5,7 +5,7 @@ nearest rounding and of ptq's model with --adaround, plus the wall time of the q
 AdaRound time reported by ptq:
 
   W8A8 MobileNetV1-0.25 (int8 per-channel weights, uint8 activations)
-  W4A8 MobileNetV2-1.0  (--weight-type int4, when this build has it)
+  W4A8 MobileNetV2-1.0  (--weight-type int4, when this build has it; mnv2_w4_all: every layer 4-bit)
 
     /usr/bin/python3 tools/bench/corpus_sets.py        # once: builds ~/.cache/ptq-bench
     /usr/bin/python3 tools/bench/adaround_bench.py [--models mnv1_025,mnv2_w4] [--samples 256] [--iterations N]
@@ -30,7 +30,9 @@ from accuracy import M, QUANTIZE, SETS, metrics, ort_eval  # noqa: E402
 MODELS = {
     'mnv1_025': dict(model=M('imagenet/mobilenet_v1_0.25_128_fp32.onnx'), size=128, what='W8A8 MobileNetV1-0.25', args=[]),
     'mnv2_w4': dict(model=M('imagenet/mobilenet_v2_1.0_224_fp32.onnx'), size=224, what='W4A8 MobileNetV2',
-                    args=['--weight-type', 'int4']),
+                    args=['--weight-type', 'int4']),  # the first and last layer int8 (quantize's default)
+    'mnv2_w4_all': dict(model=M('imagenet/mobilenet_v2_1.0_224_fp32.onnx'), size=224, what='W4A8 MobileNetV2, every layer 4-bit',
+                        args=['--weight-type', 'int4', '--int8-first', '0', '--int8-last', '0']),
     'mnv2': dict(model=M('imagenet/mobilenet_v2_1.0_224_fp32.onnx'), size=224, what='W8A8 MobileNetV2', args=[]),
 }
 
