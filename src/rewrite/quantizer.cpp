@@ -141,7 +141,7 @@ EdgeLayers int8_edges(const QuantOptions& o) {
 
 QuantSpec edge_weight_spec(const QuantOptions& o) {
   QuantSpec s = weight_spec(o);
-  s.type = o.weight_type == QType::UInt4 ? QType::UInt8 : QType::Int8;
+  s.type = o.weight_type == QType::UInt4 || o.unsigned_edges ? QType::UInt8 : QType::Int8;
   return s;
 }
 

@@ -92,7 +92,8 @@ void apply_target(const Target& t, const GivenFlags& given, QuantOptions& o) {
   if (!given.weight_type) o.weight_type = t.weight_type;
   else if (!allows(t.weight_types, o.weight_type))
     refuse(t, "--weight-type " + qtype_name(o.weight_type), "it takes " + names_of(t.weight_types) + " weights");
-  // 4-bit models keep their edge layers' weights in 8 bits (int8_edges): not where the target refuses that type
+  // 4-bit models keep their edge layers' weights in 8 bits (int8_edges): uint8 where the target takes no int8
+  o.unsigned_edges = !allows(t.weight_types, QType::Int8) && allows(t.weight_types, QType::UInt8);
   if (const QType edge = edge_weight_spec(o).type; int8_edges(o).any() && !allows(t.weight_types, edge)) {
     if (o.int8_first > 0 || o.int8_last > 0)
       refuse(t, "--int8-first/--int8-last", "it takes " + names_of(t.weight_types) + " weights, not " + qtype_name(edge));

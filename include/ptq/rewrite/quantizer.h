@@ -89,6 +89,9 @@ struct QuantOptions {
   // Not with block_size (the weight-only LLM path; its blocks are all 4-bit).
   int int8_first = -1;
   int int8_last = -1;
+  // The edge layers' weights are uint8 (zero point 128) even with int4 weights: set by targets that take
+  // no int8 weights (ort-cpu-novnni).
+  bool unsigned_edges = false;
   // 0: keep the model's default opset (raised to 11 below 10, where ONNX Runtime cannot fuse Q/DQ);
   // 13: at least opset 13 (per-channel Q/DQ in the ONNX domain, what TensorRT reads);
   // 21: upgrade to opset 21 so 16-bit Q/DQ use the ONNX domain (otherwise com.microsoft below 21).
@@ -139,7 +142,7 @@ struct EdgeLayers {
   bool any() const { return first > 0 || last > 0; }
 };
 EdgeLayers int8_edges(const QuantOptions& options);
-// The spec of those layers' weights: weight_spec with int8 (int4) or uint8 (uint4).
+// The spec of those layers' weights: weight_spec with int8 (int4) or uint8 (uint4, or unsigned_edges).
 QuantSpec edge_weight_spec(const QuantOptions& options);
 
 // The types QuantOptions accepts (validate_options and the CLI's --activation-type/--weight-type
