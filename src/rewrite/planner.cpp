@@ -33,6 +33,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <optional>
 #include <set>
 
 #include "patterns/patterns.h"
@@ -392,14 +393,24 @@ class Planner {
     return r;
   }
 
+  // Whether node i is among the first `first` / last `last` compute layers (layer_depths; 0: none): what
+  // --float-first/--float-last and --int8-first/--int8-last count alike.
+  enum class Edge { None, First, Last };
+  Edge edge_of(size_t i, int first, int last) {
+    if (!depths_) depths_ = layer_depths(g_);
+    if (first > 0 && depths_->from_inputs[i] <= first) return Edge::First;
+    if (last > 0 && depths_->to_outputs[i] <= last) return Edge::Last;
+    return Edge::None;
+  }
+
   // edge_float_[i]: why node i stays float as part of the first/last compute layers ("" if not).
   void mark_edge_layers() {
     edge_float_.assign(g_.nodes.size(), "");
     if (o_.float_first <= 0 && o_.float_last <= 0) return;
-    const LayerDepths depth = layer_depths(g_);
     for (size_t i = 0; i < g_.nodes.size(); ++i) {
-      if (o_.float_first > 0 && depth.from_inputs[i] <= o_.float_first) edge_float_[i] = "--float-first " + std::to_string(o_.float_first);
-      else if (o_.float_last > 0 && depth.to_outputs[i] <= o_.float_last) edge_float_[i] = "--float-last " + std::to_string(o_.float_last);
+      const Edge e = edge_of(i, o_.float_first, o_.float_last);
+      if (e == Edge::First) edge_float_[i] = "--float-first " + std::to_string(o_.float_first);
+      if (e == Edge::Last) edge_float_[i] = "--float-last " + std::to_string(o_.float_last);
     }
   }
 
@@ -413,6 +424,7 @@ class Planner {
   std::vector<std::string> pattern_gate_;  // per pattern: why it stays float ("" when it may be quantized)
   std::vector<int> pattern_of_;  // per node: index into patterns_, -1 when not a member
   std::vector<std::string> edge_float_;
+  std::optional<LayerDepths> depths_;  // computed on first use (edge_of)
   bool qat_ = false;  // the graph has Q/DQ nodes of its own
   QuantPlan plan_;
   std::vector<RuleDecision> decisions_;
@@ -532,11 +544,7 @@ bool Planner::try_fold(int i) {
 void Planner::apply_edge_weights() {
   const EdgeLayers edges = int8_edges(o_);
   if (!edges.any()) return;
-  const LayerDepths depth = layer_depths(g_);
-  const auto edge = [&](int i) {
-    const size_t k = static_cast<size_t>(i);
-    return (edges.first > 0 && depth.from_inputs[k] <= edges.first) || (edges.last > 0 && depth.to_outputs[k] <= edges.last);
-  };
+  const auto edge = [&](int i) { return edge_of(static_cast<size_t>(i), edges.first, edges.last) != Edge::None; };
   for (auto& [name, t] : plan_.tensors)
     if (t.kind == Kind::Weight && std::any_of(t.readers.begin(), t.readers.end(), edge)) t.spec = edge_weight_spec(o_);
 }

@@ -83,9 +83,10 @@ struct QuantOptions {
   int float_last = 0;
   // With 4-bit weights (int4/uint4, per channel or per tensor), the weights of the first / last N compute
   // layers (counted as float_first/float_last count) are 8-bit: int8 (uint8 with uint4 weights, zero
-  // point 128). -1: the default, 1 each (int8_edges()): the stem and the classifier or heads are small and
-  // the most sensitive layers, what the 4-bit literature (AdaRound, BRECQ, QDrop: "first and last layer
-  // in 8 bits") and NNCF's int4 weight compression (int8 backup precision) keep. 0: every layer 4-bit.
+  // point 128). -1: the default, 1 each (int8_edges()): the stem reads the raw input and the classifier or
+  // heads write the outputs, with nothing after them to average their error out; the 4-bit literature
+  // (AdaRound, BRECQ, QDrop: "first and last layer in 8 bits") and NNCF's int4 weight compression (int8
+  // backup precision) keep them in 8 bits. 0: every layer 4-bit.
   // Not with block_size (the weight-only LLM path; its blocks are all 4-bit).
   int int8_first = -1;
   int int8_last = -1;
