@@ -13,9 +13,13 @@ namespace ptq::pipeline {
 
 std::string weights_text(const rewrite::QuantOptions& q) {
   std::string s = qtype_name(q.weight_type) + " symmetric " + (q.per_channel ? "per-channel" : "per-tensor");
-  if (const rewrite::EdgeLayers e = rewrite::int8_edges(q); e.any())
-    s += " (" + qtype_name(rewrite::edge_weight_spec(q).type) + ": the first " + std::to_string(e.first) + " and last " +
-         std::to_string(e.last) + " compute layers)";
+  const rewrite::EdgeLayers e = rewrite::int8_edges(q);
+  if (!e.any()) return s;
+  const std::string first = "first " + std::to_string(e.first), last = "last " + std::to_string(e.last);
+  const bool one = (e.first == 0 && e.last == 1) || (e.first == 1 && e.last == 0);
+  s += " (" + qtype_name(rewrite::edge_weight_spec(q).type) + ": the " +
+       (e.first > 0 && e.last > 0 ? first + " and " + last : e.first > 0 ? first : last) +
+       (one ? " compute layer)" : " compute layers)");
   return s;
 }
 

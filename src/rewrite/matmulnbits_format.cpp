@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
-// --int4-format matmulnbits: each DequantizeLinear of a 4-bit blocked 2-D weight B [K, N] (axis 0,
-// block_size B) read only by a MatMul as its input 1 becomes part of one ONNX Runtime com.microsoft
-// MatMulNBits(A, B_packed, scales[, zero_points]) with attributes K, N, bits = 4, block_size:
-//   B_packed uint8 [N, k_blocks, B/2]: column n of the weight, block b, element k of the block at byte k/2,
-//            the low nibble first (even k); u = q + 8 for int4 (q − z = u − (z + 8)), u = q for uint4;
-//            the tail of the last block (K % B ≠ 0) is padded with the block's zero point (value 0)
+// --int4-format matmulnbits: each DequantizeLinear of a 4- or 8-bit blocked 2-D weight B [K, N] (axis
+// 0, block_size B; 8-bit: the edge layers a 4-bit model keeps, QuantOptions::int8_last) read only by a
+// MatMul as its input 1 becomes part of one ONNX Runtime com.microsoft MatMulNBits(A, B_packed,
+// scales[, zero_points]) with attributes K, N, bits (4 or 8), block_size. With o = 2^(bits−1):
+//   B_packed uint8 [N, k_blocks, B·bits/8]: column n of the weight, block b, element k of the block at
+//            bits k·bits of the block's bytes (4 bits: byte k/2, the low nibble first); u = q + o for
+//            int4/int8 (q − z = u − (z + o)), u = q for uint4/uint8; the tail of the last block (K % B ≠
+//            0) is padded with the block's zero point (value 0)
 //   scales   float [N · k_blocks], scales[n · k_blocks + b] = the DQ's scale[b, n]
-//   zero_points uint8 [N · ceil(k_blocks / 2)], block b of column n at byte n·ceil(k_blocks/2) + b/2 (low
-//            nibble first): z + 8 (int4) or z (uint4); omitted when every one is 8, MatMulNBits' default.
+//   zero_points uint8 [N · ceil(k_blocks·bits/8)], block b of column n at bits b·bits of column n's bytes:
+//            z + o (signed) or z (unsigned); omitted when every one is o, MatMulNBits' default.
 // The DQ and its initializers are removed when nothing else reads them.
 #include "matmulnbits.h"
 
@@ -34,17 +36,34 @@ void set_int(onnx::NodeProto& n, const std::string& name, int64_t v) {
 
 }  // namespace
 
+int matmulnbits_bits(DType type) {
+  switch (type) {
+    case DType::Int4:
+    case DType::UInt4: return 4;
+    case DType::Int8:
+    case DType::UInt8: return 8;
+    default: return 0;
+  }
+}
+
 PackedNBits pack_matmulnbits(const Tensor& q, const Tensor& scale, const Tensor& zero_point, int64_t block) {
-  PTQ_CHECK(q.rank() == 2 && (q.dtype() == DType::Int4 || q.dtype() == DType::UInt4));
-  const int64_t k_dim = q.dim(0), n_dim = q.dim(1), blocks = (k_dim + block - 1) / block, half = block / 2;
-  const int offset = q.dtype() == DType::Int4 ? 8 : 0;
+  const int bits = matmulnbits_bits(q.dtype());
+  PTQ_CHECK(q.rank() == 2 && bits > 0 && block * bits % 8 == 0);
+  const int64_t k_dim = q.dim(0), n_dim = q.dim(1), blocks = (k_dim + block - 1) / block, blob = block * bits / 8;
+  const bool is_signed = q.dtype() == DType::Int4 || q.dtype() == DType::Int8;
+  const int offset = is_signed ? 1 << (bits - 1) : 0;
   auto code = [&](const Tensor& t, int64_t i) {
-    return t.dtype() == DType::Int4 ? static_cast<int>(t.data<int8_t>()[i]) : static_cast<int>(t.data<uint8_t>()[i]);
+    return is_signed ? static_cast<int>(t.data<int8_t>()[i]) : static_cast<int>(t.data<uint8_t>()[i]);
+  };
+  // value u as element `index` of a run of `bits`-bit fields starting at `base` (low bits first)
+  auto put = [bits](uint8_t* base, int64_t index, int u) {
+    base[index * bits / 8] |= static_cast<uint8_t>(u << (index * bits % 8));
   };
   PackedNBits p;
-  p.weight = Tensor::zeros(DType::UInt8, {n_dim, blocks, half});
+  p.bits = bits;
+  p.weight = Tensor::zeros(DType::UInt8, {n_dim, blocks, blob});
   p.scales = Tensor(DType::Float32, {n_dim * blocks});
-  const int64_t zp_bytes = (blocks + 1) / 2;
+  const int64_t zp_bytes = (blocks * bits + 7) / 8;
   p.zero_points = Tensor::zeros(DType::UInt8, {n_dim * zp_bytes});
   uint8_t* w = p.weight.data<uint8_t>();
   uint8_t* z = p.zero_points.data<uint8_t>();
@@ -54,12 +73,11 @@ PackedNBits pack_matmulnbits(const Tensor& q, const Tensor& scale, const Tensor&
       const int64_t s = b * n_dim + n;  // the DQ's [blocks, N] entry
       p.scales.data<float>()[n * blocks + b] = scale.data<float>()[s];
       const int zu = code(zero_point, s) + offset;
-      p.default_zero_points &= zu == 8;
-      z[n * zp_bytes + b / 2] |= static_cast<uint8_t>(zu << (b % 2 ? 4 : 0));
+      p.default_zero_points &= zu == 1 << (bits - 1);
+      put(z + n * zp_bytes, b, zu);
       for (int64_t k = 0; k < block; ++k) {
         const int64_t row = b * block + k;
-        const int u = row < k_dim ? code(q, row * n_dim + n) + offset : zu;
-        w[(n * blocks + b) * half + k / 2] |= static_cast<uint8_t>(u << (k % 2 ? 4 : 0));
+        put(w + (n * blocks + b) * blob, k, row < k_dim ? code(q, row * n_dim + n) + offset : zu);
       }
     }
   return p;
@@ -92,7 +110,7 @@ size_t to_matmulnbits(onnx::ModelProto& model) {
     auto zi = d.input_size() > 2 ? inits.find(d.input(2)) : inits.end();
     if (wi == inits.end() || si == inits.end() || (d.input_size() > 2 && zi == inits.end())) continue;
     const Tensor q = onnx_io::tensor_from_proto(g.initializer(wi->second));
-    if (q.rank() != 2 || (q.dtype() != DType::Int4 && q.dtype() != DType::UInt4)) continue;
+    if (q.rank() != 2 || matmulnbits_bits(q.dtype()) == 0) continue;
     const Tensor scale = onnx_io::tensor_from_proto(g.initializer(si->second));
     const Tensor zero_point = zi != inits.end() ? onnx_io::tensor_from_proto(g.initializer(zi->second)) : Tensor::zeros(q.dtype(), scale.shape());
     const PackedNBits p = pack_matmulnbits(q, scale, zero_point, block->i());
@@ -112,7 +130,7 @@ size_t to_matmulnbits(onnx::ModelProto& model) {
     nb.add_output(mm.output(0));
     set_int(nb, "K", q.dim(0));
     set_int(nb, "N", q.dim(1));
-    set_int(nb, "bits", 4);
+    set_int(nb, "bits", p.bits);
     set_int(nb, "block_size", block->i());
     mm = nb;
     dropped_nodes.insert(dq->second);

@@ -107,8 +107,11 @@ void Emitter::emit_quantized_constants() {
     std::vector<std::string> inputs = {add_initializer(q, name + "_quantized")};
     if (t.kind == Kind::Bias) {
       inputs.push_back(add_initializer(scale_tensor(p), name + "_scale"));  // zero point 0: omitted (the default)
-    } else if (p.blocked() && (p.type == QType::Int4 || p.type == QType::Int8) && std::all_of(p.zero_point.begin(), p.zero_point.end(), [](int32_t z) { return z == 0; })) {
-      inputs.push_back(add_initializer(scale_tensor(p), name + "_scale"));  // zero point 0: omitted (a block's worth of bytes)
+    } else if (p.blocked() && p.type == QType::Int4 && std::all_of(p.zero_point.begin(), p.zero_point.end(), [](int32_t z) { return z == 0; })) {
+      // zero point 0: omitted (half a byte per block). Not for int8: ONNX Runtime 1.30 with
+      // session.x64quantprecision rewrites int8 DequantizeLinear to uint8 and gives a blocked one without
+      // zero point a zero point of the wrong rank, which it then refuses to run.
+      inputs.push_back(add_initializer(scale_tensor(p), name + "_scale"));
     } else {
       const auto& [scale, zero_point] = param_names(name);
       inputs.insert(inputs.end(), {scale, zero_point});

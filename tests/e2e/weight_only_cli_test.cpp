@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // Weight-only 4-bit quantization with --block-size and --weight-method end to end on the bundled character
 // LM (models/lm_tiny.onnx, calibration/lm_tiny): the report line and JSON of GPTQ and AWQ (every
-// constant-weight MatMul, errors no worse than rounding to nearest), the written model's format, the same
+// constant-weight MatMul, errors no worse than rounding to nearest), the written model's format (the
+// output head in 8-bit blocks, the default), the same
 // bytes whatever --threads, and the usage errors (exit 2, one line).
 #include <algorithm>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "ptq/ir/onnx_io.h"
@@ -48,12 +50,21 @@ TEST(WeightOnlyCli, GptqReportsEveryLayerAndIsDeterministic) {
   for (const auto& n : m.graph().node())
     for (const auto& a : n.attribute()) blocked += n.op_type() == "DequantizeLinear" && a.name() == "block_size" && a.i() == 32;
   EXPECT_EQ(blocked, static_cast<int>(kLmLayers) + 3);  // and the token (Gather), position and mask (Slice) tables
+  // the output head (the last MatMul, [64, 96]) in 8-bit blocks, every other weight 4-bit
+  EXPECT_EQ(j["int8_first"], 0);
+  EXPECT_EQ(j["int8_last"], 1);
+  std::map<int, int> types;  // initializer data type -> count, over the blocked weights
+  for (const auto& t : m.graph().initializer())
+    if (t.name().size() > 10 && t.name().rfind("_quantized") == t.name().size() - 10) ++types[t.data_type()];
+  EXPECT_EQ(types[onnx::TensorProto::INT8], 1);
+  EXPECT_EQ(types[22], static_cast<int>(kLmLayers) + 3 - 1);  // INT4 (ONNX 1.16; libonnx-dev 1.12 lacks the name)
   r = test::run_quantize(lm() + kInt4 + " --weight-method gptq" + calib_arg() + " --threads 1 -q -o " + q(dir / "b.onnx"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(file_bytes(dir / "a.onnx"), file_bytes(dir / "b.onnx")) << "bytes depend on --threads";
   r = test::run_quantize(lm() + kInt4 + " --weight-method gptq" + calib_arg() + " -o " + q(dir / "c.onnx"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("weight method: gptq, 9 layers"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("weights int4 symmetric per-channel (int8: the last 1 compute layer)"), std::string::npos) << r.err;
 }
 
 TEST(WeightOnlyCli, AwqScalesFoldIntoTheModel) {

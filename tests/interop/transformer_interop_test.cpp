@@ -157,8 +157,9 @@ mlp (float[N,6,16] x) => (float[N,6,8] y) {
 // Weight-only int4 (blocks of 32) of the LM: RTN, GPTQ and AWQ models run in ONNX Runtime, their held-out
 // perplexity against FP32's (GPTQ and AWQ better than RTN); ONNX Runtime (without its fusions) and ptq's
 // executor compute the same logits on the GPTQ model; ONNX Runtime fuses its DequantizeLinear → MatMul
-// pairs into MatMulNBits; the --int4-format matmulnbits model loads and gives the logits of the
-// DequantizeLinear one.
+// pairs into MatMulNBits (the output head's 8-bit blocks too, bits 8; run with session.x64quantprecision,
+// which needs their zero points written); the --int4-format matmulnbits model (8 MatMulNBits of 4 bits,
+// the head's of 8) loads and gives the logits of the DequantizeLinear one.
 TEST(TransformerInterop, LmInt4WeightOnlyRtnGptqAwqAndMatMulNBits) {
   const auto dir = fresh_dir();
   const exec::TensorMap inputs{{"ids", read_npy(source("models/lm_tiny_test/ids.npy"))}};
@@ -199,6 +200,10 @@ TEST(TransformerInterop, LmInt4WeightOnlyRtnGptqAwqAndMatMulNBits) {
   std::filesystem::create_directories(nb_dir);
   const onnx::ModelProto nb = quantized("models/lm_tiny.onnx", int4 + " --weight-method gptq --int4-format matmulnbits", nb_dir);
   EXPECT_EQ(count_ops(nb, "MatMulNBits"), 9);
+  int eight = 0;
+  for (const auto& n : nb.graph().node())
+    for (const auto& a : n.attribute()) eight += n.op_type() == "MatMulNBits" && a.name() == "bits" && a.i() == 8;
+  EXPECT_EQ(eight, 1) << "the output head";
   OrtRun got = ort_run(nb, inputs, nb_dir / "q");
   ASSERT_TRUE(got.ok) << got.error;
   EXPECT_LE(max_relative_diff(got.outputs.at("logits"), want), kSameLogitsTol);  // the same model, another form

@@ -50,10 +50,11 @@ void add_quant_options(CLI::App& cmd, QuantFlags& f) {
       ->check(whole_number())->group(group);
   cmd.add_option("--int8-first", f.int8_first,
                  "With --weight-type int4|uint4: the first N compute layers keep 8-bit weights (int8; uint8 with uint4); "
-                 "default 1, 0 = every layer 4-bit")
+                 "default 1 (0 with --block-size), 0 = every layer 4-bit")
       ->check(whole_number())->group(group);
   cmd.add_option("--int8-last", f.int8_last,
-                 "With --weight-type int4|uint4: the last N compute layers (classifier, heads) keep 8-bit weights; default 1")
+                 "With --weight-type int4|uint4: the last N compute layers (classifier, heads, a language model's output "
+                 "head) keep 8-bit weights; default 1")
       ->check(whole_number())->group(group);
   cmd.add_flag("--auto-float", f.auto_float, "Shorthand for --target-cosine 0.99 --fallback float (main command)")->group(group);
   cmd.add_option("--opset", f.opset, "13: at least opset 13 (ONNX-domain per-channel Q/DQ); 21: upgrade the model to opset 21 (ONNX-domain 16-bit Q/DQ); default: keep (or the target's)")->group(group);

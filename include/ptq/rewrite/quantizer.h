@@ -87,7 +87,10 @@ struct QuantOptions {
   // heads write the outputs, with nothing after them to average their error out; the 4-bit literature
   // (AdaRound, BRECQ, QDrop: "first and last layer in 8 bits") and NNCF's int4 weight compression (int8
   // backup precision) keep them in 8 bits. 0: every layer 4-bit.
-  // Not with block_size (the weight-only LLM path; its blocks are all 4-bit).
+  // With block_size (the weight-only LLM path) the edge layers' blocks are 8-bit (same block size), and
+  // the default is the last layer only (int8_first 0): the output head, which NNCF (int8 backup
+  // precision) and llama.cpp (Q4_K_M: the output weight in 6 bits) keep wider too; the first compute
+  // layer of a language model is an ordinary projection after the embedding.
   int int8_first = -1;
   int int8_last = -1;
   // The edge layers' weights are uint8 (zero point 128) even with int4 weights: set by targets that take

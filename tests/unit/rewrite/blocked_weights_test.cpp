@@ -37,12 +37,30 @@ net (int64[4] ids) => (float[4,5] y) {
   return m;
 }
 
+// Every layer in `type` (the last one too: see LastLayerKeepsEightBitBlocksByDefault for the default).
 QuantOptions blocked(QType type, int64_t block) {
   QuantOptions o;
   o.mode = rewrite::QuantMode::Dynamic;
   o.weight_type = type;
   o.block_size = block;
+  o.int8_last = 0;
   return o;
+}
+
+// ids → Gather(E [30, 40]) → MatMul(M [40, 24]) → MatMul(H [24, 20]) → y: a language model's output head.
+onnx::ModelProto head_net() {
+  onnx::ModelProto m = parse_text_model(R"(
+<ir_version: 8, opset_import: ["" : 17]>
+net (int64[4] ids) => (float[4,20] y) {
+  e = Gather (E, ids)
+  h = MatMul (e, M)
+  y = MatMul (h, H)
+}
+)");
+  add_initializer(m, "E", random_tensor({30, 40}, 51));
+  add_initializer(m, "M", random_tensor({40, 24}, 52));
+  add_initializer(m, "H", random_tensor({24, 20}, 54));
+  return m;
 }
 
 exec::TensorMap ids() {
@@ -135,6 +153,99 @@ TEST(MatMulNBits, PackingMatchesAHandComputedExample) {
   EXPECT_EQ(u.zero_points.data<uint8_t>()[1], 0x42);
   EXPECT_EQ(u.weight.data<uint8_t>()[0], 0x20);                       // q[0,0] = 0, q[1,0] = 2
   EXPECT_EQ(u.weight.data<uint8_t>()[8 + 2], 0x33);                   // column 0, block 1: padding z = 3
+}
+
+// 4-bit blocks keep the last compute layer (the output head) in 8-bit blocks by default: int8, blocks of the
+// same size, scales absmax / 127, its zero point written (int8 zeros of the scale's shape: ONNX Runtime
+// with session.x64quantprecision cannot run a blocked int8 DequantizeLinear without one); --int8-last 0
+// makes it 4-bit, --int8-first 1 adds the first MatMul and the embedding table before it (what lies before
+// the first compute layer counts with it, as for --float-first).
+TEST(BlockedWeights, LastLayerKeepsEightBitBlocksByDefault) {
+  QuantOptions o = blocked(QType::Int4, 16);
+  o.int8_last = -1;  // the default
+  EXPECT_EQ(rewrite::int8_edges(o).first, 0);
+  EXPECT_EQ(rewrite::int8_edges(o).last, 1);
+  Quantized q = quantize(head_net(), o);
+  EXPECT_EQ(initializer_value(q.model, "H_quantized").dtype(), DType::Int8);
+  EXPECT_EQ(initializer_value(q.model, "M_quantized").dtype(), DType::Int4);
+  EXPECT_EQ(initializer_value(q.model, "E_quantized").dtype(), DType::Int4);
+  const onnx::NodeProto* dq = find_node(q.model, "H_DequantizeLinear");
+  ASSERT_NE(dq, nullptr);
+  EXPECT_EQ(attr_int(*dq, "block_size", 0), 16);
+  ASSERT_EQ(dq->input_size(), 3);
+  const Tensor zp = initializer_value(q.model, dq->input(2));
+  EXPECT_EQ(zp.dtype(), DType::Int8);
+  EXPECT_EQ(zp.shape(), (Shape{2, 20}));
+  for (int64_t i = 0; i < zp.numel(); ++i) EXPECT_EQ(zp.data<int8_t>()[i], 0) << i;
+  const Tensor h = random_tensor({24, 20}, 54), s = initializer_value(q.model, "H_scale");
+  for (int64_t b = 0; b < 2; ++b)  // K = 24: rows 0..15 and 16..23
+    for (int64_t n = 0; n < 20; ++n) {
+      float top = 0.0f;
+      for (int64_t k = b * 16; k < std::min<int64_t>(24, (b + 1) * 16); ++k) top = std::max(top, std::fabs(h.data<float>()[k * 20 + n]));
+      EXPECT_NEAR(s.data<float>()[b * 20 + n], top / 127.0f, 1e-6f * top) << "block " << b << " column " << n;
+    }
+  o.int8_last = 0;
+  EXPECT_EQ(initializer_value(quantize(head_net(), o).model, "H_quantized").dtype(), DType::Int4);
+  o.int8_last = -1;
+  o.int8_first = 1;
+  EXPECT_NO_THROW(rewrite::validate_options(o));
+  Quantized both = quantize(head_net(), o);
+  EXPECT_EQ(initializer_value(both.model, "M_quantized").dtype(), DType::Int8);
+  EXPECT_EQ(initializer_value(both.model, "E_quantized").dtype(), DType::Int8) << "the embedding before it too";
+  o.weight_type = QType::UInt4;  // uint4: the head is uint8 with zero point 128
+  o.int8_first = -1;
+  Quantized u = quantize(head_net(), o);
+  EXPECT_EQ(initializer_value(u.model, "H_quantized").dtype(), DType::UInt8);
+  const Tensor uz = initializer_value(u.model, "H_zero_point");
+  for (int64_t i = 0; i < uz.numel(); ++i) EXPECT_EQ(uz.data<uint8_t>()[i], 128) << i;
+}
+
+TEST(MatMulNBits, EightBitPackingMatchesAHandComputedExample) {
+  // int8 q [K = 20, N = 2], blocks of 16: one byte per element, u = q + 128; the last block's tail padded
+  // with its zero point (128); zero points one byte per block, all 128 (the default: may be omitted).
+  Tensor q(DType::Int8, {20, 2}), scale(DType::Float32, {2, 2}), zp = Tensor::zeros(DType::Int8, {2, 2});
+  for (int64_t k = 0; k < 20; ++k) {
+    q.data<int8_t>()[k * 2] = static_cast<int8_t>(k * 13 - 128);
+    q.data<int8_t>()[k * 2 + 1] = static_cast<int8_t>(127 - k);
+  }
+  for (int64_t i = 0; i < 4; ++i) scale.data<float>()[i] = 0.25f * static_cast<float>(i + 1);
+  rewrite::PackedNBits p = rewrite::pack_matmulnbits(q, scale, zp, 16);
+  EXPECT_EQ(p.bits, 8);
+  EXPECT_EQ(p.weight.shape(), (Shape{2, 2, 16}));
+  const uint8_t* w = p.weight.data<uint8_t>();
+  for (int64_t k = 0; k < 32; ++k) {
+    const int64_t b = k / 16, j = k % 16;
+    EXPECT_EQ(w[(0 * 2 + b) * 16 + j], k < 20 ? static_cast<uint8_t>(k * 13) : 128) << "n 0, k " << k;
+    EXPECT_EQ(w[(1 * 2 + b) * 16 + j], k < 20 ? static_cast<uint8_t>(255 - k) : 128) << "n 1, k " << k;
+  }
+  EXPECT_TRUE(p.default_zero_points);
+  ASSERT_EQ(p.zero_points.numel(), 4);
+  // uint8 with zero points [block, n] = {{1, 2}, {3, 4}}: u = q, zero points [n · k_blocks + b].
+  Tensor uq(DType::UInt8, {20, 2}), uz(DType::UInt8, {2, 2});
+  for (int64_t i = 0; i < 40; ++i) uq.data<uint8_t>()[i] = static_cast<uint8_t>(i * 5);
+  for (int64_t i = 0; i < 4; ++i) uz.data<uint8_t>()[i] = static_cast<uint8_t>(i + 1);
+  rewrite::PackedNBits u = rewrite::pack_matmulnbits(uq, scale, uz, 16);
+  EXPECT_FALSE(u.default_zero_points);
+  const std::vector<uint8_t> zps = {1, 3, 2, 4};
+  for (size_t i = 0; i < zps.size(); ++i) EXPECT_EQ(u.zero_points.data<uint8_t>()[i], zps[i]) << i;
+  EXPECT_EQ(u.weight.data<uint8_t>()[1], 10);             // q[1, 0]
+  EXPECT_EQ(u.weight.data<uint8_t>()[16 + 4], 3);         // column 0, block 1, k = 20: padding z = 3
+}
+
+// With --int4-format matmulnbits the 8-bit head becomes a MatMulNBits with bits 8 beside the 4-bit ones,
+// and the model computes what the DequantizeLinear form computes.
+TEST(MatMulNBits, EightBitHeadComputesWhatTheDequantizeLinearModelComputes) {
+  QuantOptions o = blocked(QType::Int4, 16);
+  o.int8_last = -1;
+  Quantized dq = quantize(head_net(), o);
+  o.int4_format = rewrite::Int4Format::MatMulNBits;
+  Quantized nb = quantize(head_net(), o);
+  std::map<int64_t, int> by_bits;
+  for (const auto& n : nb.model.graph().node())
+    if (n.op_type() == "MatMulNBits") ++by_bits[attr_int(n, "bits", 0)];
+  EXPECT_EQ(by_bits, (std::map<int64_t, int>{{4, 1}, {8, 1}}));
+  Graph a = build_graph(dq.model), b = build_graph(nb.model);
+  EXPECT_LE(max_relative_diff(exec::Executor(b).run(ids()).at("y"), exec::Executor(a).run(ids()).at("y")), kSameWeightsTol);
 }
 
 TEST(MatMulNBits, ModelComputesWhatTheDequantizeLinearModelComputes) {
