@@ -17,9 +17,12 @@ std::string weights_text(const rewrite::QuantOptions& q) {
   if (!e.any()) return s;
   const std::string first = "first " + std::to_string(e.first), last = "last " + std::to_string(e.last);
   const bool one = (e.first == 0 && e.last == 1) || (e.first == 1 && e.last == 0);
-  s += " (" + qtype_name(rewrite::edge_weight_spec(q).type) + ": the " +
-       (e.first > 0 && e.last > 0 ? first + " and " + last : e.first > 0 ? first : last) +
-       (one ? " compute layer)" : " compute layers)");
+  std::vector<std::string> parts;
+  if (e.first > 0 || e.last > 0)
+    parts.push_back("the " + (e.first > 0 && e.last > 0 ? first + " and " + last : e.first > 0 ? first : last) +
+                    (one ? " compute layer" : " compute layers"));
+  if (e.embeddings) parts.push_back("embedding tables");
+  s += " (" + qtype_name(rewrite::edge_weight_spec(q).type) + ": " + parts[0] + (parts.size() > 1 ? ", " + parts[1] : "") + ")";
   return s;
 }
 
@@ -211,6 +214,7 @@ nlohmann::json summary_json(const QuantizeResult& r) {
   const rewrite::EdgeLayers edges = rewrite::int8_edges(r.quant);
   j["int8_first"] = edges.first;
   j["int8_last"] = edges.last;
+  j["int8_embeddings"] = edges.embeddings;
   j["block_size"] = r.quant.block_size;
   j["int4_format"] = rewrite::int4_format_name(r.quant.int4_format);
   j["weight_method"] = r.weight_method.method;

@@ -544,7 +544,10 @@ bool Planner::try_fold(int i) {
 void Planner::apply_edge_weights() {
   const EdgeLayers edges = int8_edges(o_);
   if (!edges.any()) return;
-  const auto edge = [&](int i) { return edge_of(static_cast<size_t>(i), edges.first, edges.last) != Edge::None; };
+  const auto edge = [&](int i) {
+    return edge_of(static_cast<size_t>(i), edges.first, edges.last) != Edge::None ||
+           (edges.embeddings && g_.nodes[static_cast<size_t>(i)].op_type == "Gather");
+  };
   for (auto& [name, t] : plan_.tensors)
     if (t.kind == Kind::Weight && std::any_of(t.readers.begin(), t.readers.end(), edge)) t.spec = edge_weight_spec(o_);
 }

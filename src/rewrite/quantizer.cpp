@@ -111,6 +111,8 @@ void validate_options(const QuantOptions& o) {
   if ((o.int8_first > 0 || o.int8_last > 0) && qtype_bits(o.weight_type) != 4)
     PTQ_FAIL(UsageError, "--int8-first/--int8-last keep the edge layers of a 4-bit model in 8 bits; the weights here are ",
              qtype_name(o.weight_type), " (add --weight-type int4|uint4, or drop them)");
+  if (o.int8_embeddings > 0 && (qtype_bits(o.weight_type) != 4 || o.block_size == 0))
+    PTQ_FAIL(UsageError, "--int8-embeddings applies to 4-bit blocks (--weight-type int4|uint4 --block-size B); drop it");
   if (o.reduce_range && qtype_bits(o.weight_type) == 4)
     PTQ_FAIL(UsageError, "--reduce-range does not apply to ", qtype_name(o.weight_type),
              " weights (4-bit products cannot overflow; halving 16 levels would ruin them); drop --reduce-range");
@@ -133,8 +135,9 @@ QuantSpec weight_spec(const QuantOptions& o) {
 
 EdgeLayers int8_edges(const QuantOptions& o) {
   if (qtype_bits(o.weight_type) != 4) return {};
-  const int first = o.block_size > 0 ? 0 : 1;  // the weight-only LLM path: the output head alone
-  return {o.int8_first < 0 ? first : o.int8_first, o.int8_last < 0 ? 1 : o.int8_last};
+  const int first = o.block_size > 0 ? 0 : 1;  // the weight-only LLM path: the output head (and embeddings)
+  return {o.int8_first < 0 ? first : o.int8_first, o.int8_last < 0 ? 1 : o.int8_last,
+          o.block_size > 0 && o.int8_embeddings != 0};
 }
 
 QuantSpec edge_weight_spec(const QuantOptions& o) {

@@ -95,9 +95,9 @@ void apply_target(const Target& t, const GivenFlags& given, QuantOptions& o) {
   // 4-bit models keep their edge layers' weights in 8 bits (int8_edges): uint8 where the target takes no int8
   o.unsigned_edges = !allows(t.weight_types, QType::Int8) && allows(t.weight_types, QType::UInt8);
   if (const QType edge = edge_weight_spec(o).type; int8_edges(o).any() && !allows(t.weight_types, edge)) {
-    if (o.int8_first > 0 || o.int8_last > 0)
-      refuse(t, "--int8-first/--int8-last", "it takes " + names_of(t.weight_types) + " weights, not " + qtype_name(edge));
-    o.int8_first = o.int8_last = 0;
+    if (o.int8_first > 0 || o.int8_last > 0 || o.int8_embeddings > 0)
+      refuse(t, "--int8-first/--int8-last/--int8-embeddings", "it takes " + names_of(t.weight_types) + " weights, not " + qtype_name(edge));
+    o.int8_first = o.int8_last = o.int8_embeddings = 0;
   }
   if (!given.symmetric_activations) o.symmetric_activations = t.symmetric_activations;
   if (!given.per_tensor) o.per_channel = t.per_channel;

@@ -50,21 +50,22 @@ TEST(WeightOnlyCli, GptqReportsEveryLayerAndIsDeterministic) {
   for (const auto& n : m.graph().node())
     for (const auto& a : n.attribute()) blocked += n.op_type() == "DequantizeLinear" && a.name() == "block_size" && a.i() == 32;
   EXPECT_EQ(blocked, static_cast<int>(kLmLayers) + 3);  // and the token (Gather), position and mask (Slice) tables
-  // the output head (the last MatMul, [64, 96]) in 8-bit blocks, every other weight 4-bit
+  // the output head (the last MatMul, [64, 96]) and the token embedding in 8-bit blocks, the rest 4-bit
   EXPECT_EQ(j["int8_first"], 0);
   EXPECT_EQ(j["int8_last"], 1);
+  EXPECT_EQ(j["int8_embeddings"], true);
   std::map<int, int> types;  // initializer data type -> count, over the blocked weights
   for (const auto& t : m.graph().initializer())
     if (t.name().size() > 10 && t.name().rfind("_quantized") == t.name().size() - 10) ++types[t.data_type()];
-  EXPECT_EQ(types[onnx::TensorProto::INT8], 1);
-  EXPECT_EQ(types[22], static_cast<int>(kLmLayers) + 3 - 1);  // INT4 (ONNX 1.16; libonnx-dev 1.12 lacks the name)
+  EXPECT_EQ(types[onnx::TensorProto::INT8], 2);
+  EXPECT_EQ(types[22], static_cast<int>(kLmLayers) + 3 - 2);  // INT4 (ONNX 1.16; libonnx-dev 1.12 lacks the name)
   r = test::run_quantize(lm() + kInt4 + " --weight-method gptq" + calib_arg() + " --threads 1 -q -o " + q(dir / "b.onnx"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(file_bytes(dir / "a.onnx"), file_bytes(dir / "b.onnx")) << "bytes depend on --threads";
   r = test::run_quantize(lm() + kInt4 + " --weight-method gptq" + calib_arg() + " -o " + q(dir / "c.onnx"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("weight method: gptq, 9 layers"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("weights int4 symmetric per-channel (int8: the last 1 compute layer)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("weights int4 symmetric per-channel (int8: the last 1 compute layer, embedding tables)"), std::string::npos) << r.err;
 }
 
 TEST(WeightOnlyCli, AwqScalesFoldIntoTheModel) {
@@ -93,6 +94,7 @@ TEST(WeightOnlyCli, UsageErrors) {
            Case{" --mode dynamic --weight-type int4 --block-size 24", "error: --block-size 24 is not supported; expected one of: 16, 32, 64, 128"},
            Case{" --weight-type int4 --block-size 32" + calib_arg(), "error: --block-size applies to weight-only quantization; add --mode dynamic"},
            Case{" --mode dynamic --block-size 32 --int4-format matmulnbits", "error: --int4-format matmulnbits needs weight-only 4-bit blocks"},
+           Case{" --mode dynamic --weight-type int4 --int8-embeddings on", "error: --int8-embeddings applies to 4-bit blocks (--weight-type int4|uint4 --block-size B); drop it"},
            Case{" --weight-type int4 --int4-format matmulnbits" + calib_arg(), "error: --int4-format matmulnbits needs weight-only 4-bit blocks"},
            Case{" --weight-type int4 --weight-method awq" + calib_arg(), "error: --weight-method awq applies to weight-only quantization; add --mode dynamic"},
            Case{kInt4 + " --act-order" + calib_arg(), "error: --act-order applies to --weight-method gptq"},

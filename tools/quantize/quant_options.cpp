@@ -56,6 +56,9 @@ void add_quant_options(CLI::App& cmd, QuantFlags& f) {
                  "With --weight-type int4|uint4: the last N compute layers (classifier, heads, a language model's output "
                  "head) keep 8-bit weights; default 1")
       ->check(whole_number())->group(group);
+  cmd.add_option("--int8-embeddings", f.int8_embeddings,
+                 "With --weight-type int4|uint4 --block-size: embedding tables (read by Gather) in 8-bit blocks; default on")
+      ->check(CLI::IsMember({"on", "off"}))->group(group);
   cmd.add_flag("--auto-float", f.auto_float, "Shorthand for --target-cosine 0.99 --fallback float (main command)")->group(group);
   cmd.add_option("--opset", f.opset, "13: at least opset 13 (ONNX-domain per-channel Q/DQ); 21: upgrade the model to opset 21 (ONNX-domain 16-bit Q/DQ); default: keep (or the target's)")->group(group);
   cmd.add_option("--dynamic-format", f.dynamic_format, "Dynamic mode: qdq (DQ on weights) or integer (DynamicQuantizeLinear + MatMulInteger/ConvInteger)")
@@ -105,6 +108,7 @@ rewrite::QuantOptions to_quant_options(const QuantFlags& f) {
   o.float_last = f.float_last;
   o.int8_first = f.int8_first;
   o.int8_last = f.int8_last;
+  o.int8_embeddings = f.int8_embeddings.empty() ? -1 : f.int8_embeddings == "on" ? 1 : 0;
   o.dynamic_format = rewrite::dynamic_format_from_name(f.dynamic_format);
   o.int4_format = rewrite::int4_format_from_name(f.int4_format);
   o.block_size = f.block_size;

@@ -39,6 +39,7 @@ struct QuantFlags {
   int64_t opset = 0;
   int float_first = 0, float_last = 0;
   int int8_first = -1, int8_last = -1;  // -1: the library's default
+  std::string int8_embeddings;          // "on" / "off"; "": the library's default
   std::vector<std::string> exclude;
   std::vector<std::string> op_types;
   std::vector<std::string> export_tables;  // --export-table FORMAT:FILE (add_export_option)

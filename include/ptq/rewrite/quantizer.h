@@ -93,6 +93,11 @@ struct QuantOptions {
   // layer of a language model is an ordinary projection after the embedding.
   int int8_first = -1;
   int int8_last = -1;
+  // With 4-bit weights in blocks: constant tables a Gather reads (token embeddings) in 8-bit blocks too
+  // (edge_weight_spec, the same block size). -1: the default, on; 0 off; 1 on. NNCF keeps embeddings in
+  // int8 and ModelOpt leaves them float: a 4-bit embedding puts its error into every token's input (the
+  // bench LM: perplexity 1.0048x → 1.0010x of FP32, README Transformer results).
+  int int8_embeddings = -1;
   // The edge layers' weights are uint8 (zero point 128) even with int4 weights: set by targets that take
   // no int8 weights (ort-cpu-novnni).
   bool unsigned_edges = false;
@@ -143,7 +148,8 @@ LayerDepths layer_depths(const Graph& graph);
 // int8_last with the default resolved; {0, 0} unless the weights are 4-bit).
 struct EdgeLayers {
   int first = 0, last = 0;
-  bool any() const { return first > 0 || last > 0; }
+  bool embeddings = false;  // QuantOptions::int8_embeddings resolved
+  bool any() const { return first > 0 || last > 0 || embeddings; }
 };
 EdgeLayers int8_edges(const QuantOptions& options);
 // The spec of those layers' weights: weight_spec with int8 (int4) or uint8 (uint4, or unsigned_edges).

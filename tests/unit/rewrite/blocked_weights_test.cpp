@@ -37,13 +37,15 @@ net (int64[4] ids) => (float[4,5] y) {
   return m;
 }
 
-// Every layer in `type` (the last one too: see LastLayerKeepsEightBitBlocksByDefault for the default).
+// Every layer and table in `type` (the last layer and the embedding too: see
+// LastLayerAndEmbeddingKeepEightBitBlocksByDefault for the default).
 QuantOptions blocked(QType type, int64_t block) {
   QuantOptions o;
   o.mode = rewrite::QuantMode::Dynamic;
   o.weight_type = type;
   o.block_size = block;
   o.int8_last = 0;
+  o.int8_embeddings = 0;
   return o;
 }
 
@@ -155,20 +157,22 @@ TEST(MatMulNBits, PackingMatchesAHandComputedExample) {
   EXPECT_EQ(u.weight.data<uint8_t>()[8 + 2], 0x33);                   // column 0, block 1: padding z = 3
 }
 
-// 4-bit blocks keep the last compute layer (the output head) in 8-bit blocks by default: int8, blocks of the
-// same size, scales absmax / 127, its zero point written (int8 zeros of the scale's shape: ONNX Runtime
-// with session.x64quantprecision cannot run a blocked int8 DequantizeLinear without one); --int8-last 0
-// makes it 4-bit, --int8-first 1 adds the first MatMul and the embedding table before it (what lies before
-// the first compute layer counts with it, as for --float-first).
-TEST(BlockedWeights, LastLayerKeepsEightBitBlocksByDefault) {
+// 4-bit blocks keep the last compute layer (the output head) and the embedding table (read by Gather) in
+// 8-bit blocks by default: int8, blocks of the same size, scales absmax / 127, the zero point written
+// (int8 zeros of the scale's shape: ONNX Runtime with session.x64quantprecision cannot run a blocked int8
+// DequantizeLinear without one); --int8-last 0 / --int8-embeddings off make them 4-bit, --int8-first 1
+// adds the first MatMul.
+TEST(BlockedWeights, LastLayerAndEmbeddingKeepEightBitBlocksByDefault) {
   QuantOptions o = blocked(QType::Int4, 16);
-  o.int8_last = -1;  // the default
+  o.int8_last = o.int8_embeddings = -1;  // the defaults
   EXPECT_EQ(rewrite::int8_edges(o).first, 0);
   EXPECT_EQ(rewrite::int8_edges(o).last, 1);
+  EXPECT_TRUE(rewrite::int8_edges(o).embeddings);
   Quantized q = quantize(head_net(), o);
   EXPECT_EQ(initializer_value(q.model, "H_quantized").dtype(), DType::Int8);
   EXPECT_EQ(initializer_value(q.model, "M_quantized").dtype(), DType::Int4);
-  EXPECT_EQ(initializer_value(q.model, "E_quantized").dtype(), DType::Int4);
+  EXPECT_EQ(initializer_value(q.model, "E_quantized").dtype(), DType::Int8);
+  EXPECT_EQ(initializer_value(q.model, "E_scale").shape(), (Shape{30, 3})) << "blocks along the rows";
   const onnx::NodeProto* dq = find_node(q.model, "H_DequantizeLinear");
   ASSERT_NE(dq, nullptr);
   EXPECT_EQ(attr_int(*dq, "block_size", 0), 16);
@@ -185,19 +189,28 @@ TEST(BlockedWeights, LastLayerKeepsEightBitBlocksByDefault) {
       EXPECT_NEAR(s.data<float>()[b * 20 + n], top / 127.0f, 1e-6f * top) << "block " << b << " column " << n;
     }
   o.int8_last = 0;
-  EXPECT_EQ(initializer_value(quantize(head_net(), o).model, "H_quantized").dtype(), DType::Int4);
+  o.int8_embeddings = 0;
+  Quantized off = quantize(head_net(), o);
+  EXPECT_EQ(initializer_value(off.model, "H_quantized").dtype(), DType::Int4);
+  EXPECT_EQ(initializer_value(off.model, "E_quantized").dtype(), DType::Int4);
   o.int8_last = -1;
-  o.int8_first = 1;
+  o.int8_first = 1;  // the first MatMul, and what lies before it (the embedding, also without int8_embeddings)
   EXPECT_NO_THROW(rewrite::validate_options(o));
   Quantized both = quantize(head_net(), o);
   EXPECT_EQ(initializer_value(both.model, "M_quantized").dtype(), DType::Int8);
-  EXPECT_EQ(initializer_value(both.model, "E_quantized").dtype(), DType::Int8) << "the embedding before it too";
+  EXPECT_EQ(initializer_value(both.model, "E_quantized").dtype(), DType::Int8);
+  QuantOptions unblocked = o;  // --int8-embeddings on needs 4-bit blocks
+  unblocked.block_size = 0;
+  unblocked.int8_first = -1;
+  unblocked.int8_embeddings = 1;
+  EXPECT_THROW(rewrite::validate_options(unblocked), UsageError);
   o.weight_type = QType::UInt4;  // uint4: the head is uint8 with zero point 128
-  o.int8_first = -1;
+  o.int8_first = o.int8_embeddings = -1;
   Quantized u = quantize(head_net(), o);
   EXPECT_EQ(initializer_value(u.model, "H_quantized").dtype(), DType::UInt8);
   const Tensor uz = initializer_value(u.model, "H_zero_point");
   for (int64_t i = 0; i < uz.numel(); ++i) EXPECT_EQ(uz.data<uint8_t>()[i], 128) << i;
+  EXPECT_EQ(initializer_value(u.model, "E_quantized").dtype(), DType::UInt8);
 }
 
 TEST(MatMulNBits, EightBitPackingMatchesAHandComputedExample) {

@@ -197,6 +197,8 @@ TEST(FourBitWeights, EdgeLayersKeepEightBitWeightsByDefault) {
   blocked.block_size = 32;
   EXPECT_EQ(rewrite::int8_edges(blocked).first, 0);
   EXPECT_EQ(rewrite::int8_edges(blocked).last, 1);
+  EXPECT_TRUE(rewrite::int8_edges(blocked).embeddings);
+  EXPECT_FALSE(rewrite::int8_edges(four_bit(QType::Int4, true)).embeddings) << "without blocks";
 }
 
 TEST(FourBitWeights, EdgeLayerOptionsNeedFourBitWeights) {
