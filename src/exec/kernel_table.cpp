@@ -189,6 +189,7 @@ const std::vector<KernelEntry>& kernel_table() {
       {"com.microsoft", "DequantizeLinear", &make_dequantize_linear},
       {"com.microsoft", "DynamicQuantizeLSTM", &make_dynamic_quantize_lstm},
       {"com.microsoft", "MatMulNBits", &make_matmul_nbits},
+      {"com.microsoft", "GatherBlockQuantized", &make_gather_block_quantized},
       {"", "DynamicQuantizeLinear", &make_dynamic_quantize_linear},
       {"", "MatMulInteger", &make_matmul_integer},
       {"", "ConvInteger", &make_conv_integer},

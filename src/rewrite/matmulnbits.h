@@ -25,7 +25,8 @@ int matmulnbits_bits(DType type);
 PackedNBits pack_matmulnbits(const Tensor& q, const Tensor& scale, const Tensor& zero_point, int64_t block);
 
 // Replaces every DequantizeLinear (4- or 8-bit, 2-D, axis 0, block_size) → MatMul pair of the main graph
-// by one MatMulNBits; returns how many. The caller adds the com.microsoft opset import.
+// by one MatMulNBits, and every DequantizeLinear (4- or 8-bit, 2-D, axis 1) → Gather (axis 0) pair by one
+// GatherBlockQuantized; returns how many. The caller adds the com.microsoft opset import.
 size_t to_matmulnbits(onnx::ModelProto& model);
 
 }  // namespace ptq::rewrite

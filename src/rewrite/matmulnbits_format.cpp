@@ -10,10 +10,18 @@
 //   scales   float [N · k_blocks], scales[n · k_blocks + b] = the DQ's scale[b, n]
 //   zero_points uint8 [N · ceil(k_blocks·bits/8)], block b of column n at bits b·bits of column n's bytes:
 //            z + o (signed) or z (unsigned); omitted when every one is o, MatMulNBits' default.
+// Likewise each such DequantizeLinear of a table [V, D] blocked along axis 1 that only a Gather (axis 0)
+// reads as its data — an embedding — becomes one com.microsoft GatherBlockQuantized(data, indices, scales[,
+// zero_points]) with gather_axis 0, quantize_axis 1, block_size, bits: data uint8 [V, D·bits/8] packed as
+// above along each row (u = q + o / q), scales [V, k_blocks] as the DQ's, zero points uint8 [V,
+// ceil(k_blocks·bits/8)] packed alike, omitted when all are o. ONNX Runtime does not fuse DequantizeLinear
+// → Gather: it would dequantize the whole table on every run (a 32000 x 1024 one: ~90 ms), where
+// GatherBlockQuantized dequantizes the gathered rows only.
 // The DQ and its initializers are removed when nothing else reads them.
 #include "matmulnbits.h"
 
 #include <map>
+#include <optional>
 
 #include "ptq/ir/onnx_io.h"
 #include "rewrite_internal.h"
@@ -36,6 +44,25 @@ void set_int(onnx::NodeProto& n, const std::string& name, int64_t v) {
 
 }  // namespace
 
+// Codes of a 4- or 8-bit tensor as the unsigned fields MatMulNBits and GatherBlockQuantized store:
+// u = q + 2^(bits−1) for signed types, q for unsigned ones, `bits` bits each, low bits first.
+struct NBitCodes {
+  int bits = 0, offset = 0;
+  bool is_signed = false;
+  explicit NBitCodes(DType type)
+      : bits(matmulnbits_bits(type)), is_signed(type == DType::Int4 || type == DType::Int8) {
+    offset = is_signed ? 1 << (bits - 1) : 0;
+  }
+  int u(const Tensor& t, int64_t i) const {
+    return (is_signed ? static_cast<int>(t.data<int8_t>()[i]) : static_cast<int>(t.data<uint8_t>()[i])) + offset;
+  }
+  // u as element `index` of the fields starting at `base`
+  void put(uint8_t* base, int64_t index, int u) const {
+    base[index * bits / 8] |= static_cast<uint8_t>(u << (index * bits % 8));
+  }
+  bool default_zero_point(int zu) const { return zu == 1 << (bits - 1); }
+};
+
 int matmulnbits_bits(DType type) {
   switch (type) {
     case DType::Int4:
@@ -47,18 +74,10 @@ int matmulnbits_bits(DType type) {
 }
 
 PackedNBits pack_matmulnbits(const Tensor& q, const Tensor& scale, const Tensor& zero_point, int64_t block) {
-  const int bits = matmulnbits_bits(q.dtype());
+  const NBitCodes c(q.dtype());
+  const int bits = c.bits;
   PTQ_CHECK(q.rank() == 2 && bits > 0 && block * bits % 8 == 0);
   const int64_t k_dim = q.dim(0), n_dim = q.dim(1), blocks = (k_dim + block - 1) / block, blob = block * bits / 8;
-  const bool is_signed = q.dtype() == DType::Int4 || q.dtype() == DType::Int8;
-  const int offset = is_signed ? 1 << (bits - 1) : 0;
-  auto code = [&](const Tensor& t, int64_t i) {
-    return is_signed ? static_cast<int>(t.data<int8_t>()[i]) : static_cast<int>(t.data<uint8_t>()[i]);
-  };
-  // value u as element `index` of a run of `bits`-bit fields starting at `base` (low bits first)
-  auto put = [bits](uint8_t* base, int64_t index, int u) {
-    base[index * bits / 8] |= static_cast<uint8_t>(u << (index * bits % 8));
-  };
   PackedNBits p;
   p.bits = bits;
   p.weight = Tensor::zeros(DType::UInt8, {n_dim, blocks, blob});
@@ -72,15 +91,71 @@ PackedNBits pack_matmulnbits(const Tensor& q, const Tensor& scale, const Tensor&
     for (int64_t b = 0; b < blocks; ++b) {
       const int64_t s = b * n_dim + n;  // the DQ's [blocks, N] entry
       p.scales.data<float>()[n * blocks + b] = scale.data<float>()[s];
-      const int zu = code(zero_point, s) + offset;
-      p.default_zero_points &= zu == 1 << (bits - 1);
-      put(z + n * zp_bytes, b, zu);
+      const int zu = c.u(zero_point, s);
+      p.default_zero_points &= c.default_zero_point(zu);
+      c.put(z + n * zp_bytes, b, zu);
       for (int64_t k = 0; k < block; ++k) {
         const int64_t row = b * block + k;
-        put(w + (n * blocks + b) * blob, k, row < k_dim ? code(q, row * n_dim + n) + offset : zu);
+        c.put(w + (n * blocks + b) * blob, k, row < k_dim ? c.u(q, row * n_dim + n) : zu);
       }
     }
   return p;
+}
+
+namespace {
+
+// The GatherBlockQuantized inputs of a table q [V, D] (4- or 8-bit codes) blocked along axis 1 with the
+// DQ's scale and zero point [V, k_blocks].
+struct PackedTable {
+  int bits = 4;
+  Tensor data, zero_points;  // uint8 [V, D·bits/8], [V, ceil(k_blocks·bits/8)]
+  bool default_zero_points = true;
+};
+
+PackedTable pack_table(const Tensor& q, const Tensor& zero_point, int64_t block) {
+  const NBitCodes c(q.dtype());
+  const int bits = c.bits;
+  PTQ_CHECK(q.rank() == 2 && bits > 0 && q.dim(1) * bits % 8 == 0);
+  const int64_t rows = q.dim(0), cols = q.dim(1), blocks = (cols + block - 1) / block;
+  PackedTable p;
+  p.bits = bits;
+  const int64_t row_bytes = cols * bits / 8, zp_bytes = (blocks * bits + 7) / 8;
+  p.data = Tensor::zeros(DType::UInt8, {rows, row_bytes});
+  p.zero_points = Tensor::zeros(DType::UInt8, {rows, zp_bytes});
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t k = 0; k < cols; ++k) c.put(p.data.data<uint8_t>() + r * row_bytes, k, c.u(q, r * cols + k));
+    for (int64_t b = 0; b < blocks; ++b) {
+      const int zu = c.u(zero_point, r * blocks + b);
+      p.default_zero_points &= c.default_zero_point(zu);
+      c.put(p.zero_points.data<uint8_t>() + r * zp_bytes, b, zu);
+    }
+  }
+  return p;
+}
+
+}  // namespace
+
+// A blocked DequantizeLinear along `axis` of a constant 2-D 4- or 8-bit weight: its codes, scale and zero
+// point (zeros when omitted); nullopt for any other DQ.
+struct BlockedDQ {
+  Tensor q, scale, zero_point;
+  int64_t block = 0;
+};
+std::optional<BlockedDQ> blocked_dq(const onnx::GraphProto& g, const onnx::NodeProto& d, const std::map<std::string, int>& inits,
+                                    int64_t axis) {
+  const auto* block = attr(d, "block_size");
+  const auto* a = attr(d, "axis");
+  if (!block || block->i() <= 0 || (a ? a->i() : 1) != axis || d.input_size() < 2) return std::nullopt;
+  auto wi = inits.find(d.input(0)), si = inits.find(d.input(1));
+  auto zi = d.input_size() > 2 ? inits.find(d.input(2)) : inits.end();
+  if (wi == inits.end() || si == inits.end() || (d.input_size() > 2 && zi == inits.end())) return std::nullopt;
+  BlockedDQ b;
+  b.q = onnx_io::tensor_from_proto(g.initializer(wi->second));
+  if (b.q.rank() != 2 || matmulnbits_bits(b.q.dtype()) == 0) return std::nullopt;
+  b.scale = onnx_io::tensor_from_proto(g.initializer(si->second));
+  b.zero_point = zi != inits.end() ? onnx_io::tensor_from_proto(g.initializer(zi->second)) : Tensor::zeros(b.q.dtype(), b.scale.shape());
+  b.block = block->i();
+  return b;
 }
 
 size_t to_matmulnbits(onnx::ModelProto& model) {
@@ -98,22 +173,48 @@ size_t to_matmulnbits(onnx::ModelProto& model) {
   std::set<std::string> candidates;
   size_t converted = 0;
   for (int i = 0; i < g.node_size(); ++i) {
+    onnx::NodeProto& ga = *g.mutable_node(i);
+    if (ga.op_type() != "Gather" || !ga.domain().empty() || ga.input_size() != 2) continue;
+    const auto* gather_axis = attr(ga, "axis");
+    auto dq = dq_of.find(ga.input(0));
+    if ((gather_axis && gather_axis->i() != 0) || dq == dq_of.end() || readers[ga.input(0)] != 1) continue;
+    const onnx::NodeProto& d = g.node(dq->second);
+    const std::optional<BlockedDQ> b = blocked_dq(g, d, inits, 1);  // a table [V, D], blocks along its rows
+    if (!b || b->q.dim(1) * matmulnbits_bits(b->q.dtype()) % 8 != 0) continue;
+    const PackedTable p = pack_table(b->q, b->zero_point, b->block);
+    const std::string base = d.input(0);
+    std::vector<std::string> inputs = {names.unique(base + "_gbq"), ga.input(1), names.unique(base + "_gbq_scale")};
+    *g.add_initializer() = onnx_io::tensor_to_proto(p.data, inputs[0]);
+    *g.add_initializer() = onnx_io::tensor_to_proto(b->scale, inputs[2]);
+    if (!p.default_zero_points) {
+      inputs.push_back(names.unique(base + "_gbq_zero_point"));
+      *g.add_initializer() = onnx_io::tensor_to_proto(p.zero_points, inputs.back());
+    }
+    onnx::NodeProto gbq;
+    gbq.set_op_type("GatherBlockQuantized");
+    gbq.set_domain("com.microsoft");
+    gbq.set_name(names.unique(ga.name().empty() ? base + "_GatherBlockQuantized" : ga.name() + "_GatherBlockQuantized"));
+    for (const auto& in : inputs) gbq.add_input(in);
+    gbq.add_output(ga.output(0));
+    set_int(gbq, "gather_axis", 0);
+    set_int(gbq, "quantize_axis", 1);
+    set_int(gbq, "block_size", b->block);
+    set_int(gbq, "bits", p.bits);
+    ga = gbq;
+    dropped_nodes.insert(dq->second);
+    for (const auto& in : d.input()) candidates.insert(in);
+    ++converted;
+  }
+  for (int i = 0; i < g.node_size(); ++i) {
     onnx::NodeProto& mm = *g.mutable_node(i);
     if (mm.op_type() != "MatMul" || !mm.domain().empty() || mm.input_size() != 2) continue;
     auto dq = dq_of.find(mm.input(1));
     if (dq == dq_of.end() || readers[mm.input(1)] != 1) continue;
     const onnx::NodeProto& d = g.node(dq->second);
-    const auto* block = attr(d, "block_size");
-    const auto* axis = attr(d, "axis");
-    if (!block || block->i() <= 0 || (axis && axis->i() != 0) || d.input_size() < 2) continue;
-    auto wi = inits.find(d.input(0)), si = inits.find(d.input(1));
-    auto zi = d.input_size() > 2 ? inits.find(d.input(2)) : inits.end();
-    if (wi == inits.end() || si == inits.end() || (d.input_size() > 2 && zi == inits.end())) continue;
-    const Tensor q = onnx_io::tensor_from_proto(g.initializer(wi->second));
-    if (q.rank() != 2 || matmulnbits_bits(q.dtype()) == 0) continue;
-    const Tensor scale = onnx_io::tensor_from_proto(g.initializer(si->second));
-    const Tensor zero_point = zi != inits.end() ? onnx_io::tensor_from_proto(g.initializer(zi->second)) : Tensor::zeros(q.dtype(), scale.shape());
-    const PackedNBits p = pack_matmulnbits(q, scale, zero_point, block->i());
+    const std::optional<BlockedDQ> b = blocked_dq(g, d, inits, 0);  // B [K, N], blocks along K
+    if (!b) continue;
+    const Tensor& q = b->q;
+    const PackedNBits p = pack_matmulnbits(q, b->scale, b->zero_point, b->block);
     const std::string base = d.input(0);
     std::vector<std::string> inputs = {mm.input(0), names.unique(base + "_nbits"), names.unique(base + "_nbits_scale")};
     *g.add_initializer() = onnx_io::tensor_to_proto(p.weight, inputs[1]);
@@ -131,7 +232,7 @@ size_t to_matmulnbits(onnx::ModelProto& model) {
     set_int(nb, "K", q.dim(0));
     set_int(nb, "N", q.dim(1));
     set_int(nb, "bits", p.bits);
-    set_int(nb, "block_size", block->i());
+    set_int(nb, "block_size", b->block);
     mm = nb;
     dropped_nodes.insert(dq->second);
     for (const auto& in : d.input()) candidates.insert(in);

@@ -211,7 +211,8 @@ TEST(TransformerInterop, LmInt4WeightOnlyRtnGptqAwqAndMatMulNBits) {
 
 // A Gather embedding table blocked along its rows' axis (and the MatMul after it along K): ONNX Runtime
 // loads the opset-21 blocked DequantizeLinear → Gather and computes what ptq's executor computes, with
-// the table in 4-bit blocks and in 8-bit ones (the default).
+// the table in 4-bit blocks and in 8-bit ones (the default); with --int4-format matmulnbits the table is a
+// GatherBlockQuantized, which ONNX Runtime runs to the same outputs.
 TEST(TransformerInterop, BlockedGatherEmbeddingRunsInOnnxRuntime) {
   for (int eight : {0, 1}) {
     const auto dir = fresh_dir() / std::to_string(eight);
@@ -234,7 +235,19 @@ TEST(TransformerInterop, BlockedGatherEmbeddingRunsInOnnxRuntime) {
     ASSERT_TRUE(got.ok && fp.ok && all.ok) << got.error << fp.error << all.error;
     EXPECT_LE(max_relative_diff(exec::Executor(build_graph(q)).run(in).at("y"), got.outputs.at("y")), kSameLogitsTol);
     EXPECT_GT(max_relative_diff(got.outputs.at("y"), fp.outputs.at("y")), 10 * kSameLogitsTol) << "the table was quantized";
-    for (const auto& t : q.graph().initializer())
-      if (t.name() == "E_quantized") EXPECT_EQ(t.data_type(), eight ? onnx::TensorProto::INT8 : 22) << "int8 or int4";
+    for (const auto& t : q.graph().initializer()) {
+      if (t.name() == "E_quantized") {
+        EXPECT_EQ(t.data_type(), eight ? onnx::TensorProto::INT8 : 22) << "int8 or int4";
+      }
+    }
+    // --int4-format matmulnbits: the table as GatherBlockQuantized (bits 4 or 8), which ONNX Runtime runs
+    // (gathering rows, where DQ → Gather dequantizes the whole table each run) to the same outputs
+    o.int4_format = rewrite::Int4Format::MatMulNBits;
+    const onnx::ModelProto nb = rewrite::rewrite_model(m, g, rewrite::plan_quantization(g, o), rewrite::weight_table(g, plan));
+    EXPECT_EQ(count_ops(nb, "GatherBlockQuantized"), 1);
+    OrtRun gbq = ort_run(nb, in, dir / "gbq");
+    ASSERT_TRUE(gbq.ok) << gbq.error;
+    EXPECT_LE(max_relative_diff(gbq.outputs.at("y"), got.outputs.at("y")), kSameLogitsTol);  // float A both
+    EXPECT_LE(max_relative_diff(exec::Executor(build_graph(nb)).run(in).at("y"), gbq.outputs.at("y")), kSameLogitsTol);
   }
 }

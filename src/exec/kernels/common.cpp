@@ -24,6 +24,16 @@ std::vector<int64_t> read_ints(const Tensor& t, const char* what) {
   return out;
 }
 
+std::vector<int64_t> read_indices(const Tensor& ind, int64_t d, int axis) {
+  std::vector<int64_t> idx = read_ints(ind.reshaped({ind.numel()}), "indices");
+  for (int64_t& j : idx) {
+    const int64_t k = j < 0 ? j + d : j;
+    if (k < 0 || k >= d) PTQ_FAIL(DataError, "index ", j, " is out of range for axis ", axis, " of size ", d);
+    j = k;
+  }
+  return idx;
+}
+
 double read_scalar(const Tensor& t, const char* what) {
   if (t.numel() != 1) PTQ_FAIL(ModelError, what, " must hold one value, got shape ", shape_str(t.shape()));
   return cast_tensor(t, DType::Float64).data<double>()[0];

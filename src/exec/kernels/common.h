@@ -56,6 +56,9 @@ int normalize_axis(int64_t axis, int64_t rank, const char* what = "axis");
 
 // Values of a 0-D or 1-D int32/int64 tensor; throws ModelError naming `what` for other dtypes.
 std::vector<int64_t> read_ints(const Tensor& t, const char* what);
+// Gather-style indices (any shape, int32/int64) as offsets in [0, d): negative ones count from the end;
+// out-of-range ones throw DataError naming `axis`.
+std::vector<int64_t> read_indices(const Tensor& ind, int64_t d, int axis);
 // First element of a numeric tensor as double (scalars such as Clip bounds, Range limits).
 double read_scalar(const Tensor& t, const char* what);
 

@@ -202,6 +202,7 @@ Kernel make_dynamic_quantize_linear(const Node& node);
 // integer_gemm.cpp
 Kernel make_matmul_integer(const Node& node);
 Kernel make_matmul_nbits(const Node& node);  // com.microsoft MatMulNBits (matmul_nbits.cpp)
+Kernel make_gather_block_quantized(const Node& node);  // com.microsoft GatherBlockQuantized (gather_block_quantized.cpp)
 Kernel make_conv_integer(const Node& node);
 
 }  // namespace ptq::exec

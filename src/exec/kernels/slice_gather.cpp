@@ -38,17 +38,6 @@ SliceArgs slice_args(const KernelIO& io, const SliceArgs& attrs, bool from_input
   return a;
 }
 
-// Indices as offsets in [0, d): negative ones count from the end; out-of-range ones throw DataError.
-std::vector<int64_t> read_indices(const Tensor& ind, int64_t d, int axis) {
-  std::vector<int64_t> idx = read_ints(ind.reshaped({ind.numel()}), "indices");
-  for (int64_t& j : idx) {
-    const int64_t k = j < 0 ? j + d : j;
-    if (k < 0 || k >= d) PTQ_FAIL(DataError, "index ", j, " is out of range for axis ", axis, " of size ", d);
-    j = k;
-  }
-  return idx;
-}
-
 }  // namespace
 
 Kernel make_slice(const Node& node) {

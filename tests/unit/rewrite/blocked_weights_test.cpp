@@ -246,10 +246,11 @@ TEST(MatMulNBits, EightBitPackingMatchesAHandComputedExample) {
 }
 
 // With --int4-format matmulnbits the 8-bit head becomes a MatMulNBits with bits 8 beside the 4-bit ones,
-// and the model computes what the DequantizeLinear form computes.
+// the 8-bit embedding a GatherBlockQuantized with bits 8, and the model computes what the
+// DequantizeLinear form computes.
 TEST(MatMulNBits, EightBitHeadComputesWhatTheDequantizeLinearModelComputes) {
   QuantOptions o = blocked(QType::Int4, 16);
-  o.int8_last = -1;
+  o.int8_last = o.int8_embeddings = -1;
   Quantized dq = quantize(head_net(), o);
   o.int4_format = rewrite::Int4Format::MatMulNBits;
   Quantized nb = quantize(head_net(), o);
@@ -257,6 +258,13 @@ TEST(MatMulNBits, EightBitHeadComputesWhatTheDequantizeLinearModelComputes) {
   for (const auto& n : nb.model.graph().node())
     if (n.op_type() == "MatMulNBits") ++by_bits[attr_int(n, "bits", 0)];
   EXPECT_EQ(by_bits, (std::map<int64_t, int>{{4, 1}, {8, 1}}));
+  const onnx::NodeProto* gbq = nullptr;  // the 8-bit embedding: GatherBlockQuantized, one byte a code
+  for (const auto& n : nb.model.graph().node())
+    if (n.op_type() == "GatherBlockQuantized") gbq = &n;
+  ASSERT_NE(gbq, nullptr);
+  EXPECT_EQ(attr_int(*gbq, "bits", 0), 8);
+  EXPECT_EQ(initializer_value(nb.model, gbq->input(0)).shape(), (Shape{30, 40}));
+  EXPECT_EQ(initializer_value(nb.model, gbq->input(2)).shape(), (Shape{30, 3}));
   Graph a = build_graph(dq.model), b = build_graph(nb.model);
   EXPECT_LE(max_relative_diff(exec::Executor(b).run(ids()).at("y"), exec::Executor(a).run(ids()).at("y")), kSameWeightsTol);
 }
@@ -269,8 +277,11 @@ TEST(MatMulNBits, ModelComputesWhatTheDequantizeLinearModelComputes) {
   auto counts = op_counts(nb.model);
   EXPECT_EQ(counts["com.microsoft:MatMulNBits"], 1);
   EXPECT_EQ(counts.count("MatMul"), 0u);
-  EXPECT_EQ(counts["DequantizeLinear"], 2);  // E (Gather) and G (Gemm) keep theirs
+  EXPECT_EQ(counts["com.microsoft:GatherBlockQuantized"], 1);  // E's DQ → Gather
+  EXPECT_EQ(counts.count("Gather"), 0u);
+  EXPECT_EQ(counts["DequantizeLinear"], 1);  // G (Gemm) keeps its
   EXPECT_EQ(find_initializer(nb.model, "M_quantized"), nullptr) << "the DQ's initializers are dropped";
+  EXPECT_EQ(find_initializer(nb.model, "E_quantized"), nullptr);
   Graph a = build_graph(dq.model), b = build_graph(nb.model);
   EXPECT_LE(max_relative_diff(exec::Executor(b).run(ids()).at("y"), exec::Executor(a).run(ids()).at("y")), kSameWeightsTol);
 }
