@@ -21,6 +21,7 @@
 #include "ptq/ir/onnx_io.h"
 #include "ptq/quant/scale.h"
 #include "ptq/util/error.h"
+#include "ptq/util/log.h"
 
 namespace ptq::rewrite {
 
@@ -262,6 +263,31 @@ void Emitter::remove_unused() {
   erase_if(g.mutable_value_info(), [&](const onnx::ValueInfoProto& v) { return plan_.renamed.count(v.name()) != 0; });
 }
 
+namespace {
+
+// Blocked tables a Gather reads, written as DequantizeLinear → Gather: ONNX Runtime does not fuse the pair and
+// dequantizes the whole table on every run; one info line names the largest and the way out.
+void note_blocked_tables(const Graph& graph, const QuantPlan& plan) {
+  std::string largest;
+  int64_t elements = 0;
+  size_t count = 0;
+  for (const auto& [name, t] : plan.tensors) {
+    if (t.kind != TensorPlan::Kind::Weight || t.block == 0 || !graph.weight(name)) continue;
+    const bool gathered = std::any_of(t.readers.begin(), t.readers.end(), [&](int r) {
+      return r >= 0 && static_cast<size_t>(r) < graph.nodes.size() && graph.nodes[static_cast<size_t>(r)].op_type == "Gather";
+    });
+    if (!gathered) continue;
+    ++count;
+    if (graph.weight(name)->numel() > elements) largest = name, elements = graph.weight(name)->numel();
+  }
+  if (count == 0) return;
+  log::info(count, count == 1 ? " blocked table" : " blocked tables", " read by Gather (largest '", largest, "', ", elements,
+            " values): ONNX Runtime dequantizes a whole table on every run (it does not fuse DequantizeLinear -> Gather); "
+            "--int4-format matmulnbits writes GatherBlockQuantized, which dequantizes the gathered rows only");
+}
+
+}  // namespace
+
 onnx::ModelProto rewrite_model(const onnx::ModelProto& model, const Graph& graph, const QuantPlan& plan,
                                const calib::CalibTable& table) {
   PTQ_CHECK(plan.nodes.size() == graph.nodes.size());
@@ -280,6 +306,7 @@ onnx::ModelProto rewrite_model(const onnx::ModelProto& model, const Graph& graph
   Emitter emitter(source.graph(), top, plan, params, format, names);
   emitter.run(*out.mutable_graph());
   const bool nbits = plan.options.int4_format == Int4Format::MatMulNBits && to_matmulnbits(out) > 0;
+  if (plan.options.int4_format != Int4Format::MatMulNBits) note_blocked_tables(graph, plan);
   apply_format(out, format, (emitter.uses_qdq() && !format.domain.empty()) || emitter.uses_ms_domain() || nbits);
   validate_quantized_model(out);
   return out;

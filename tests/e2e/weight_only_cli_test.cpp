@@ -66,6 +66,12 @@ TEST(WeightOnlyCli, GptqReportsEveryLayerAndIsDeterministic) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("weight method: gptq, 9 layers"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("weights int4 symmetric per-channel (int8: the last 1 compute layer, embedding tables)"), std::string::npos) << r.err;
+  // the DequantizeLinear form of the embedding: one line on what ONNX Runtime does with it, and the way out
+  EXPECT_NE(r.err.find("info: 1 blocked table read by Gather (largest 'tok.weight', 6144 values): ONNX Runtime dequantizes"),
+            std::string::npos) << r.err;
+  r = test::run_quantize(lm() + kInt4 + " --int4-format matmulnbits -o " + q(dir / "d.onnx"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.find("blocked table read by Gather"), std::string::npos) << r.err;
 }
 
 TEST(WeightOnlyCli, AwqScalesFoldIntoTheModel) {
