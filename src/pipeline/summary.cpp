@@ -15,15 +15,12 @@ std::string weights_text(const rewrite::QuantOptions& q) {
   std::string s = qtype_name(q.weight_type) + " symmetric " + (q.per_channel ? "per-channel" : "per-tensor");
   const rewrite::EdgeLayers e = rewrite::int8_edges(q);
   if (!e.any()) return s;
-  const std::string first = "first " + std::to_string(e.first), last = "last " + std::to_string(e.last);
-  const bool one = (e.first == 0 && e.last == 1) || (e.first == 1 && e.last == 0);
-  std::vector<std::string> parts;
-  if (e.first > 0 || e.last > 0)
-    parts.push_back("the " + (e.first > 0 && e.last > 0 ? first + " and " + last : e.first > 0 ? first : last) +
-                    (one ? " compute layer" : " compute layers"));
-  if (e.embeddings) parts.push_back("embedding tables");
-  s += " (" + qtype_name(rewrite::edge_weight_spec(q).type) + ": " + parts[0] + (parts.size() > 1 ? ", " + parts[1] : "") + ")";
-  return s;
+  std::string layers;  // "the first F and last L compute layers", either end alone, or ""
+  if (e.first > 0) layers = "first " + std::to_string(e.first);
+  if (e.last > 0) layers += (layers.empty() ? "last " : " and last ") + std::to_string(e.last);
+  if (!layers.empty()) layers = "the " + layers + (e.first + e.last == 1 ? " compute layer" : " compute layers");
+  const std::string tables = e.embeddings ? (layers.empty() ? "" : ", ") + std::string("embedding tables") : "";
+  return s + " (" + qtype_name(rewrite::edge_weight_spec(q).type) + ": " + layers + tables + ")";
 }
 
 namespace {

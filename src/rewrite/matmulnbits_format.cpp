@@ -172,6 +172,35 @@ size_t to_matmulnbits(onnx::ModelProto& model) {
   std::set<int> dropped_nodes;
   std::set<std::string> candidates;
   size_t converted = 0;
+  // `node` becomes com.microsoft `op` on the packed tensors, added as initializers named after the DQ's
+  // weight and `tag`: inputs (packed, node's input 1) or (node's input 0, packed), the scales, and the
+  // zero points unless they are the default; the DQ is dropped.
+  const auto replace = [&](onnx::NodeProto& node, int dq, const std::string& op, const std::string& tag, bool packed_first,
+                           const Tensor& packed, const Tensor& scales, const Tensor* zero_points,
+                           const std::vector<std::pair<const char*, int64_t>>& attrs) {
+    const onnx::NodeProto& d = g.node(dq);
+    const std::string base = d.input(0), data = names.unique(base + "_" + tag);
+    std::vector<std::string> inputs = packed_first ? std::vector<std::string>{data, node.input(1)}
+                                                   : std::vector<std::string>{node.input(0), data};
+    inputs.push_back(names.unique(base + "_" + tag + "_scale"));
+    *g.add_initializer() = onnx_io::tensor_to_proto(packed, data);
+    *g.add_initializer() = onnx_io::tensor_to_proto(scales, inputs.back());
+    if (zero_points) {
+      inputs.push_back(names.unique(base + "_" + tag + "_zero_point"));
+      *g.add_initializer() = onnx_io::tensor_to_proto(*zero_points, inputs.back());
+    }
+    onnx::NodeProto n;
+    n.set_op_type(op);
+    n.set_domain("com.microsoft");
+    n.set_name(names.unique((node.name().empty() ? base : node.name()) + "_" + op));
+    for (const auto& in : inputs) n.add_input(in);
+    n.add_output(node.output(0));
+    for (const auto& [name, value] : attrs) set_int(n, name, value);
+    node = n;
+    dropped_nodes.insert(dq);
+    for (const auto& in : d.input()) candidates.insert(in);
+    ++converted;
+  };
   for (int i = 0; i < g.node_size(); ++i) {
     onnx::NodeProto& ga = *g.mutable_node(i);
     if (ga.op_type() != "Gather" || !ga.domain().empty() || ga.input_size() != 2) continue;
@@ -182,28 +211,8 @@ size_t to_matmulnbits(onnx::ModelProto& model) {
     const std::optional<BlockedDQ> b = blocked_dq(g, d, inits, 1);  // a table [V, D], blocks along its rows
     if (!b || b->q.dim(1) * matmulnbits_bits(b->q.dtype()) % 8 != 0) continue;
     const PackedTable p = pack_table(b->q, b->zero_point, b->block);
-    const std::string base = d.input(0);
-    std::vector<std::string> inputs = {names.unique(base + "_gbq"), ga.input(1), names.unique(base + "_gbq_scale")};
-    *g.add_initializer() = onnx_io::tensor_to_proto(p.data, inputs[0]);
-    *g.add_initializer() = onnx_io::tensor_to_proto(b->scale, inputs[2]);
-    if (!p.default_zero_points) {
-      inputs.push_back(names.unique(base + "_gbq_zero_point"));
-      *g.add_initializer() = onnx_io::tensor_to_proto(p.zero_points, inputs.back());
-    }
-    onnx::NodeProto gbq;
-    gbq.set_op_type("GatherBlockQuantized");
-    gbq.set_domain("com.microsoft");
-    gbq.set_name(names.unique(ga.name().empty() ? base + "_GatherBlockQuantized" : ga.name() + "_GatherBlockQuantized"));
-    for (const auto& in : inputs) gbq.add_input(in);
-    gbq.add_output(ga.output(0));
-    set_int(gbq, "gather_axis", 0);
-    set_int(gbq, "quantize_axis", 1);
-    set_int(gbq, "block_size", b->block);
-    set_int(gbq, "bits", p.bits);
-    ga = gbq;
-    dropped_nodes.insert(dq->second);
-    for (const auto& in : d.input()) candidates.insert(in);
-    ++converted;
+    replace(ga, dq->second, "GatherBlockQuantized", "gbq", true, p.data, b->scale, p.default_zero_points ? nullptr : &p.zero_points,
+            {{"gather_axis", 0}, {"quantize_axis", 1}, {"block_size", b->block}, {"bits", p.bits}});
   }
   for (int i = 0; i < g.node_size(); ++i) {
     onnx::NodeProto& mm = *g.mutable_node(i);
@@ -213,30 +222,9 @@ size_t to_matmulnbits(onnx::ModelProto& model) {
     const onnx::NodeProto& d = g.node(dq->second);
     const std::optional<BlockedDQ> b = blocked_dq(g, d, inits, 0);  // B [K, N], blocks along K
     if (!b) continue;
-    const Tensor& q = b->q;
-    const PackedNBits p = pack_matmulnbits(q, b->scale, b->zero_point, b->block);
-    const std::string base = d.input(0);
-    std::vector<std::string> inputs = {mm.input(0), names.unique(base + "_nbits"), names.unique(base + "_nbits_scale")};
-    *g.add_initializer() = onnx_io::tensor_to_proto(p.weight, inputs[1]);
-    *g.add_initializer() = onnx_io::tensor_to_proto(p.scales, inputs[2]);
-    if (!p.default_zero_points) {
-      inputs.push_back(names.unique(base + "_nbits_zero_point"));
-      *g.add_initializer() = onnx_io::tensor_to_proto(p.zero_points, inputs.back());
-    }
-    onnx::NodeProto nb;
-    nb.set_op_type("MatMulNBits");
-    nb.set_domain("com.microsoft");
-    nb.set_name(names.unique(mm.name().empty() ? base + "_MatMulNBits" : mm.name() + "_MatMulNBits"));
-    for (const auto& in : inputs) nb.add_input(in);
-    nb.add_output(mm.output(0));
-    set_int(nb, "K", q.dim(0));
-    set_int(nb, "N", q.dim(1));
-    set_int(nb, "bits", p.bits);
-    set_int(nb, "block_size", b->block);
-    mm = nb;
-    dropped_nodes.insert(dq->second);
-    for (const auto& in : d.input()) candidates.insert(in);
-    ++converted;
+    const PackedNBits p = pack_matmulnbits(b->q, b->scale, b->zero_point, b->block);
+    replace(mm, dq->second, "MatMulNBits", "nbits", false, p.weight, p.scales, p.default_zero_points ? nullptr : &p.zero_points,
+            {{"K", b->q.dim(0)}, {"N", b->q.dim(1)}, {"bits", p.bits}, {"block_size", b->block}});
   }
   if (!converted) return 0;
   for (auto it = dropped_nodes.rbegin(); it != dropped_nodes.rend(); ++it) g.mutable_node()->DeleteSubrange(*it, 1);

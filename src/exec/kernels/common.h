@@ -59,6 +59,11 @@ std::vector<int64_t> read_ints(const Tensor& t, const char* what);
 // Gather-style indices (any shape, int32/int64) as offsets in [0, d): negative ones count from the end;
 // out-of-range ones throw DataError naming `axis`.
 std::vector<int64_t> read_indices(const Tensor& ind, int64_t d, int axis);
+// Element `index` of a run of `bits`-bit unsigned fields starting at `base`, low bits first: the packing
+// of ONNX Runtime's MatMulNBits and GatherBlockQuantized (4 bits: byte index/2, the low nibble first).
+inline int packed_field(const uint8_t* base, int64_t index, int64_t bits) {
+  return (base[index * bits / 8] >> (index * bits % 8)) & ((1 << bits) - 1);
+}
 // First element of a numeric tensor as double (scalars such as Clip bounds, Range limits).
 double read_scalar(const Tensor& t, const char* what);
 

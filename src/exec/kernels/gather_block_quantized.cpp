@@ -32,17 +32,13 @@ Kernel make_gather_block_quantized(const Node& node) {
     out.push_back(cols);
     io.outputs[0] = Tensor(DType::Float32, out);
     float* y = io.outputs[0].data<float>();
-    const int mask = (1 << bits) - 1;
-    const auto get = [bits, mask](const uint8_t* base, int64_t index) {
-      return (base[index * bits / 8] >> (index * bits % 8)) & mask;
-    };
     for (size_t i = 0; i < idx.size(); ++i) {
       const int64_t r = idx[i];
       const uint8_t* row = data.data<uint8_t>() + r * data.dim(1);
       for (int64_t c = 0; c < cols; ++c) {
         const int64_t b = c / block;
-        const int z = zp ? get(zp->data<uint8_t>() + r * zp_bytes, b) : 1 << (bits - 1);
-        y[static_cast<int64_t>(i) * cols + c] = static_cast<float>(get(row, c) - z) * scales.data<float>()[r * blocks + b];
+        const int z = zp ? packed_field(zp->data<uint8_t>() + r * zp_bytes, b, bits) : 1 << (bits - 1);
+        y[static_cast<int64_t>(i) * cols + c] = static_cast<float>(packed_field(row, c, bits) - z) * scales.data<float>()[r * blocks + b];
       }
     }
   };

@@ -5,6 +5,7 @@
 // uint8 [N · ceil(k_blocks·bits/8)] packed the same way (default 2^(bits−1)): B[k, n] = (u − z) · scale.
 // Optional bias (input 5) of N values. B is unpacked to float, then one GEMM; g_idx (input 4) and float
 // zero points are not supported.
+#include "common.h"
 #include "kernels.h"
 #include "sgemm.h"
 
@@ -23,11 +24,6 @@ Kernel make_matmul_nbits(const Node& node) {
     const Tensor* zp = io.has(3) ? io.inputs[3] : nullptr;
     if (io.has(4)) PTQ_FAIL(UnsupportedError, "g_idx is not supported");
     const int64_t blocks = (K + block - 1) / block, zp_bytes = (blocks * bits + 7) / 8, blob = block * bits / 8;
-    const int mask = (1 << bits) - 1;
-    // element `index` of a run of `bits`-bit fields starting at `base` (low bits first)
-    const auto get = [bits, mask](const uint8_t* base, int64_t index) {
-      return (base[index * bits / 8] >> (index * bits % 8)) & mask;
-    };
     if (a.dtype() != DType::Float32 || a.rank() < 1 || a.shape().back() != K)
       PTQ_FAIL(ModelError, "A of shape ", shape_str(a.shape()), " does not have K = ", K, " float columns");
     if (b.dtype() != DType::UInt8 || b.numel() != N * blocks * blob) PTQ_FAIL(ModelError, "B is not uint8 [N, k_blocks, block·bits/8]");
@@ -38,8 +34,8 @@ Kernel make_matmul_nbits(const Node& node) {
     for (int64_t n = 0; n < N; ++n)
       for (int64_t k = 0; k < K; ++k) {
         const int64_t blk = k / block, j = k % block;
-        const int u = get(pb + (n * blocks + blk) * blob, j);
-        const int z = zp ? get(zp->data<uint8_t>() + n * zp_bytes, blk) : 1 << (bits - 1);
+        const int u = packed_field(pb + (n * blocks + blk) * blob, j, bits);
+        const int z = zp ? packed_field(zp->data<uint8_t>() + n * zp_bytes, blk, bits) : 1 << (bits - 1);
         w[static_cast<size_t>(k * N + n)] = static_cast<float>(u - z) * scales.data<float>()[n * blocks + blk];
       }
     Shape out = a.shape();
