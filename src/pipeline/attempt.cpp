@@ -60,6 +60,19 @@ const std::map<std::string, std::vector<double>>& AttemptBuilder::bias_means(con
   return means_;
 }
 
+const transform::AdaRoundResult& AttemptBuilder::rounding(const rewrite::QuantPlan& plan, const calib::CalibTable& table,
+                                                          bool float_inputs) {
+  if (!rounding_) rounding_ = learn_rounding_stage(job_, prep_, data_, plan, table, float_inputs);
+  return *rounding_;
+}
+
+void AttemptBuilder::apply_rounding(const rewrite::QuantPlan& plan, Graph& graph, calib::CalibTable& table) const {
+  if (!rounding_) return;
+  const transform::AdaRoundResult kept = transform::kept_rounding(*rounding_, plan);
+  for (const auto& [name, value] : kept.weights) graph.weights[name].value = value;
+  if (!kept.params.empty()) table = transform::rescaled_table(table, kept.params);
+}
+
 Attempt AttemptBuilder::build(const rewrite::QuantOptions& quant, const rewrite::QuantPlan& plan, const calib::CalibTable& table_in) {
   const calib::CalibTable* used = &table_in;  // AdaRound's scale search may change weight parameters
   calib::CalibTable rescaled;
@@ -70,7 +83,7 @@ Attempt AttemptBuilder::build(const rewrite::QuantOptions& quant, const rewrite:
   const Graph* source_graph = &prep_.graph;
   Rounded rounded;
   if (job_.adaround > 0) {
-    rounded = adaround_stage(job_, prep_, data_, plan, table_in);
+    rounded = rounded_model(prep_, transform::kept_rounding(rounding(plan, table_in), plan));
     at.adaround = rounded.summary;
     if (!rounded.params.empty()) {
       rescaled = transform::rescaled_table(table_in, rounded.params);

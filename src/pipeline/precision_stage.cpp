@@ -25,6 +25,10 @@ rewrite::QuantOptions search_stage(const QuantizeJob& job, const Prepared& prep,
   so.progress = job.calib.progress;
   if (!job.labels.empty()) so.labels = report::read_labels(job.labels);
   if (job.bias_correction) so.bias_means = &builder.bias_means(prep.plan, table);
+  if (job.adaround > 0) {  // learned once on every layer in 8 bits; each candidate keeps what it leaves there
+    builder.rounding(prep.plan, table, true);
+    so.reweight = [&builder](const rewrite::QuantPlan& plan, Graph& g, calib::CalibTable& t) { builder.apply_rounding(plan, g, t); };
+  }
   if (data.calib && job.load_table.empty() && job.quant.mode == rewrite::QuantMode::Static)
     so.calibrate = [&](const std::vector<calib::CalibTarget>& targets) {
       return calib::calibrate(prep.graph, targets, *data.calib, job.calib);

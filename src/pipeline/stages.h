@@ -6,6 +6,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -87,10 +88,13 @@ struct Reweighted {
   Summary summary;
 };
 // adaround_stage.cpp: --adaround for a plan and its table: the rounded weights (and, with
-// --bias-correction, the biases corrected in AdaRound's pass).
+// --bias-correction, the biases corrected in AdaRound's pass); rounded_model: a copy of the prepared
+// model and graph with a result's weights (all of them, or transform::kept_rounding's part).
 using Rounded = Reweighted<AdaRoundSummary>;
-Rounded adaround_stage(const QuantizeJob& job, const Prepared& prep, const DataSplit& data, const rewrite::QuantPlan& plan,
-                       const calib::CalibTable& table);
+transform::AdaRoundResult learn_rounding_stage(const QuantizeJob& job, const Prepared& prep, const DataSplit& data,
+                                               const rewrite::QuantPlan& plan, const calib::CalibTable& table,
+                                               bool float_inputs);
+Rounded rounded_model(const Prepared& prep, const transform::AdaRoundResult& r);
 
 // gptq_stage.cpp: --weight-method gptq for a plan and its table: GPTQ's weights (on the grid of the
 // table's parameters, so the table still applies).
@@ -130,12 +134,22 @@ class AttemptBuilder {
   Attempt build(const rewrite::QuantOptions& quant, const rewrite::QuantPlan& plan, const calib::CalibTable& table);
   // Bias correction's channel means for the inputs of plan's layers (measured once, then reused).
   const std::map<std::string, std::vector<double>>& bias_means(const rewrite::QuantPlan& plan, const calib::CalibTable& table);
+  // --adaround: the rounding learned on `plan` and `table` the first time (a precision search's base
+  // plan, every layer 8-bit, on FP32 inputs: AdaRoundOptions::float_inputs; else the plan built, on the
+  // quantized model's inputs), then reused: build() keeps the part of it its plan still quantizes in 8
+  // bits (transform::kept_rounding), so the written model has the weights the search evaluated.
+  const transform::AdaRoundResult& rounding(const rewrite::QuantPlan& plan, const calib::CalibTable& table,
+                                            bool float_inputs = false);
+  // What `plan` keeps of the rounding (the rescaled weight parameters written into `table`) applied to
+  // `graph`, a copy of the prepared graph: what a search candidate runs with.
+  void apply_rounding(const rewrite::QuantPlan& plan, Graph& graph, calib::CalibTable& table) const;
 
  private:
   const QuantizeJob& job_;
   const Prepared& prep_;
   const DataSplit& data_;
   std::map<std::string, std::vector<double>> means_;  // bias correction's channel means, measured once per tensor
+  std::optional<transform::AdaRoundResult> rounding_;
 };
 
 // precision_stage.cpp: runs the precision search for job.tolerance and returns the options of the

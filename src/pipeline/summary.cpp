@@ -103,6 +103,7 @@ std::string format_adaround(const AdaRoundSummary& a) {
   char line[512];
   std::string extra;
   if (a.biases_corrected) extra += ", " + std::to_string(a.biases_corrected) + " biases corrected";
+  if (a.float_inputs) extra += ", learned on FP32 inputs for the precision search";
   if (!a.skipped.empty()) extra += ", " + std::to_string(a.skipped.size()) + " Conv/Gemm/MatMul left as they are (-v: why)";
   std::snprintf(line, sizeof line,
                 "  AdaRound: %zu layers, %d iterations each, %zu samples, %.1f s; reconstruction error (mean relative) "
@@ -137,7 +138,7 @@ nlohmann::json weight_method_json(const WeightMethodSummary& w) {
 nlohmann::json adaround_json(const AdaRoundSummary& a) {
   nlohmann::json j = {{"iterations", a.iterations}, {"samples", a.samples}, {"seconds", a.seconds},
                       {"error_nearest", a.error_nearest}, {"error", a.error}, {"skipped", a.skipped},
-                      {"biases_corrected", a.biases_corrected}};
+                      {"biases_corrected", a.biases_corrected}, {"inputs", a.float_inputs ? "float" : "quantized"}};
   j["layers"] = nlohmann::json::array();
   for (const auto& l : a.layers)
     j["layers"].push_back({{"name", l.label}, {"op_type", l.op_type}, {"weight", l.weight}, {"groups", l.groups},

@@ -48,17 +48,17 @@ class Search {
     r.macs = count_all_macs();
     r.attempts.push_back(evaluate({}));
     if (!r.attempts.back().meets && !r.layers.empty()) {
-      Graph corrected;
-      const rewrite::QuantPlan plan = with_corrections(base_plan_, table_, corrected);
-      const Graph& g = search_.bias_means ? corrected : graph_;
-      QuantSim sim(g, plan, rewrite::resolve_params(g, plan, table_), 1);
+      Graph storage;
+      calib::CalibTable table = table_;
+      const auto [g, plan] = candidate(base_plan_, table, storage);
+      QuantSim sim(*g, plan, rewrite::resolve_params(*g, plan, table), 1);
       SensitivityOptions so;
       so.samples = search_.sensitivity_samples;
       so.except = false;
       so.threads = search_.threads;
       so.progress = search_.progress;
       so.group_zero_mac = true;
-      r.sensitivity = analyze_sensitivity(g, sim, r.layers, eval_, so);
+      r.sensitivity = analyze_sensitivity(*g, sim, r.layers, eval_, so);
       fallback_ = search_.fallback;
       if (!grow_and_bisect(r) && fallback_ == Fallback::Int16) {
         log::info("precision search: 16 bits do not reach the tolerance; trying float");
@@ -74,12 +74,18 @@ class Search {
   }
 
  private:
-  // With bias correction: `storage` becomes the graph with the plan's corrected biases and the result is
-  // the plan made again on it (a layer may have gained a bias); else the plan as it is.
-  rewrite::QuantPlan with_corrections(const rewrite::QuantPlan& plan, const calib::CalibTable& table, Graph& storage) const {
-    if (!search_.bias_means) return plan;
-    storage = rewrite::correct_graph_biases(graph_, plan, table, *search_.bias_means);
-    return rewrite::plan_quantization(storage, plan.options);
+  // The graph and plan a candidate runs: the float model with the learned weights `plan` keeps
+  // (search_.reweight; `table` gets their parameters), then, with bias correction, its biases corrected
+  // for the plan's weight quantization and the plan made again on it (a layer may have gained a bias).
+  // `storage` holds the graph when it is not graph_.
+  std::pair<const Graph*, rewrite::QuantPlan> candidate(const rewrite::QuantPlan& plan, calib::CalibTable& table,
+                                                        Graph& storage) const {
+    if (!search_.reweight && !search_.bias_means) return {&graph_, plan};
+    storage = graph_;
+    if (search_.reweight) search_.reweight(plan, storage, table);
+    if (!search_.bias_means) return {&storage, plan};
+    storage = rewrite::correct_graph_biases(storage, plan, table, *search_.bias_means);
+    return {&storage, rewrite::plan_quantization(storage, plan.options)};
   }
 
   // FP32 outputs of every evaluation sample, once.
@@ -162,11 +168,10 @@ class Search {
       log::info("precision search: calibrating ", missing.size(), " more tensor(s) this plan quantizes");
       for (auto& [name, entry] : search_.calibrate(missing).tensors) table_.tensors.emplace(name, std::move(entry));
     }
-    const calib::CalibTable table = rewrite::retype_table(table_, plan);
-    Graph corrected;
-    const rewrite::QuantPlan final_plan = with_corrections(plan, table, corrected);
-    const Graph& g = search_.bias_means ? corrected : graph_;
-    QuantSim sim(g, final_plan, rewrite::resolve_params(g, final_plan, table), 1);
+    calib::CalibTable table = rewrite::retype_table(table_, plan);
+    Graph storage;
+    const auto [g, final_plan] = candidate(plan, table, storage);
+    QuantSim sim(*g, final_plan, rewrite::resolve_params(*g, final_plan, table), 1);
     const GroupFlags on = sim.all(true);
     report::OutputScorer scorer(names_);
     for_each_chunk([&](size_t, const calib::Sample& s) { return sim.run_outputs(s.tensors, on); },

@@ -324,6 +324,26 @@ calib::CalibTable rescaled_table(const calib::CalibTable& table, const std::map<
   return out;
 }
 
+AdaRoundResult kept_rounding(const AdaRoundResult& r, const rewrite::QuantPlan& plan) {
+  AdaRoundResult out;
+  out.skipped = r.skipped;
+  out.samples = r.samples;
+  out.iterations = r.iterations;
+  out.seconds = r.seconds;
+  out.float_inputs = r.float_inputs;
+  for (const AdaRoundLayer& l : r.layers) {
+    const auto t = plan.tensors.find(l.weight);
+    if (t == plan.tensors.end() || t->second.kind != Kind::Weight || t->second.readers.empty() ||
+        qtype_max(t->second.spec.type) - qtype_min(t->second.spec.type) > 255)
+      continue;
+    out.weights[l.weight] = r.weights.at(l.weight);
+    if (l.bias_corrected) out.weights[l.bias] = r.weights.at(l.bias);
+    if (const auto p = r.params.find(l.weight); p != r.params.end()) out.params.insert(*p);
+    out.layers.push_back(l);
+  }
+  return out;
+}
+
 double AdaRoundResult::mean_error_nearest() const { return mean_of(layers, &AdaRoundLayer::error_nearest); }
 double AdaRoundResult::mean_error() const { return mean_of(layers, &AdaRoundLayer::error); }
 
@@ -333,6 +353,7 @@ AdaRoundResult adaround(const Graph& graph, const rewrite::QuantPlan& plan,
   const auto start = std::chrono::steady_clock::now();
   AdaRoundResult r;
   r.iterations = options.iterations;
+  r.float_inputs = options.float_inputs;
   const Graph& ref = reference ? *reference : graph;
   const std::vector<Candidate> layers = candidates(graph, plan, params, options.through_activation, r.skipped);
   for (const auto& s : r.skipped) log::debug("AdaRound skips ", s);
@@ -351,10 +372,12 @@ AdaRoundResult adaround(const Graph& graph, const rewrite::QuantPlan& plan,
   const std::vector<char>& used = targets.used;
   r.samples = targets.samples;
 
-  // Pass 2: layer by layer through the quantized model.
+  // Pass 2: layer by layer through the quantized model (the FP32 one with float_inputs).
   Graph work = graph;  // shares the weights' buffers: rounded weights are assigned, never written in place
-  search::QuantSim sim(work, plan, params, options.threads);
-  const search::GroupFlags on = sim.all(true);
+  // With float_inputs the simulator runs the FP32 model (no quantizer on, the layers above keep their
+  // float weights): each layer's input is X itself.
+  search::QuantSim sim(options.float_inputs ? ref : work, plan, params, options.threads);
+  const search::GroupFlags on = sim.all(!options.float_inputs);
   std::vector<search::Trace> traces(n);
   // QDrop: the FP32 model advanced alongside, for the layers' FP32 inputs at the same positions.
   const bool drop = options.drop_probability > 0.0f;
@@ -402,6 +425,7 @@ AdaRoundResult adaround(const Graph& graph, const rewrite::QuantPlan& plan,
       sim.update_weight(c.layer.bias);
       r.weights[c.layer.bias] = std::move(*b);
       report.bias_corrected = true;
+      report.bias = c.layer.bias;
     }
     r.weights[c.layer.weight] = std::move(rounded);
     log::debug("AdaRound ", c.label, ": reconstruction error ", report.error_nearest, " -> ", report.error, " (",

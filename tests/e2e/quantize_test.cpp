@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <set>
 
 #include "ptq/exec/executor.h"
 #include "ptq/ir/npy.h"
@@ -248,6 +249,41 @@ TEST(QuantizeCli, TargetCosinePromotesTheStem) {
   for (size_t k = 1; k < sj["layers"].size(); ++k)
     EXPECT_LE(sj["layers"][k - 1]["only"]["snr_db"].get<double>(), sj["layers"][k]["only"]["snr_db"].get<double>());
   EXPECT_NE(s.err.find("rank layer"), std::string::npos) << s.err;
+}
+
+// With --adaround the search learns the rounding once, on FP32 inputs (so that it holds whichever layers
+// above are promoted), and evaluates every candidate with it; the written model is the chosen candidate:
+// its 8-bit layers carry that rounding (the promoted ones their float weights), and its evaluation gives
+// the cosine the search measured for it (the simulator and the executor agree to float noise).
+TEST(QuantizeCli, TargetCosineWithAdaRoundWritesWhatTheSearchEvaluated) {
+  constexpr double kSimulatorVsExecutor = 1e-5;
+  fs::path dir = test::fresh_dir();
+  write_stem(dir, {100.0f, 0.1f}, {0.01f, 10.0f});
+  auto r = test::run_quantize(q(dir / "stem.onnx") + " --calib " + q(dir / "calib") +
+                              " --json --target-cosine 0.99 --adaround 50 -o " + q(dir / "a.onnx"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  const auto& p = j["precision"];
+  ASSERT_TRUE(p["met"].get<bool>()) << r.out;
+  const size_t promoted = p["layers"].size();
+  ASSERT_GE(promoted, 1u);
+  ASSERT_LT(promoted, 8u);
+  EXPECT_EQ(j["adaround"]["inputs"], "float");
+  // The 8 Conv: rounded and kept, left alone (c3..c8 share one weight), or promoted with their float weights.
+  const auto& a = j["adaround"];
+  EXPECT_EQ(a["layers"].size() + a["skipped"].size() + promoted, 8u) << r.err;
+  std::set<std::string> promoted_names;
+  for (const auto& l : p["layers"]) promoted_names.insert(l["name"].get<std::string>());
+  for (const auto& l : a["layers"]) {
+    std::string name = l["name"];
+    name.erase(std::remove(name.begin(), name.end(), '\''), name.end());  // "Conv writing 'c2'"
+    EXPECT_FALSE(promoted_names.count(name)) << name;
+  }
+  EXPECT_NE(r.err.find("learned on FP32 inputs for the precision search"), std::string::npos) << r.err;
+  double chosen = -1.0;
+  for (const auto& a : p["attempts"])
+    if (a["meets"].get<bool>() && a["promoted"] == promoted) chosen = a["cosine"].get<double>();
+  EXPECT_NEAR(j["evaluation"]["outputs"][0]["cosine"].get<double>(), chosen, kSimulatorVsExecutor) << r.out;
 }
 
 // A tolerance no plan reaches (every layer of the random CNN adds error; promoting all five leaves

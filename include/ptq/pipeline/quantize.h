@@ -99,6 +99,7 @@ struct AdaRoundSummary {
   double seconds = 0.0;
   double error_nearest = 0.0, error = 0.0;  // mean over the layers of the relative reconstruction errors
   size_t biases_corrected = 0;               // in AdaRound's pass (with --bias-correction)
+  bool float_inputs = false;  // learned on the FP32 model's inputs (with a precision search), not the quantized one's
 };
 
 // What --weight-method gptq|awq did.

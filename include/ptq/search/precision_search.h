@@ -48,6 +48,11 @@ struct SearchOptions {
   // corrected for its own weight quantization, with these per-channel means of the layers' inputs
   // (calib::channel_means of bias_correction_inputs). nullptr: no bias correction.
   const std::map<std::string, std::vector<double>>* bias_means = nullptr;
+  // Learned weights (AdaRound's rounding): gives a candidate's copy of the float graph the weights its
+  // plan keeps, and the table their parameters (the layers it promotes keep their float weights); the
+  // ranking runs with those of the plan without promotions. nullptr: every candidate runs the float
+  // weights, rounded to nearest by its quantizers.
+  std::function<void(const rewrite::QuantPlan&, Graph&, calib::CalibTable&)> reweight;
   // Calibrates tensors a candidate quantizes that the table lacks (a float layer can make a neighbour
   // quantize a tensor it used to fold away); nullptr: such candidates are skipped.
   std::function<calib::CalibTable(const std::vector<calib::CalibTarget>&)> calibrate;

@@ -12,7 +12,8 @@
 // batches of columns of the collected data:
 //   (1/B)·Σ_columns ‖f(W̃·X_q + b) − f(W·X + b)‖²  +  λ·Σ (1 − |2h(V) − 1|^β)
 //   X_q: the layer's input in the quantized model with the layers before it already AdaRounded (every
-//        quantizer on), X: its input in the FP32 model, at the same positions (layer_inputs.h);
+//        quantizer on; X itself with float_inputs), X: its input in the FP32 model, at the same positions
+//        (layer_inputs.h);
 //   f: the Relu or Clip that alone reads the layer's output (through_activation), else the identity;
 //   λ = 0.01; the regulariser is off for the first 20 % of the iterations, then β decays linearly from
 //   20 to 2 (BRECQ's LinearTempDecay).
@@ -73,6 +74,12 @@ struct AdaRoundOptions {
   float warmup = 0.2f;             // share of the iterations without regulariser
   bool through_activation = true;  // f = the Relu/Clip reading the layer's output
   bool correct_bias = false;       // in-pass bias correction (see above)
+  // X_q := X: each layer learns on its FP32 inputs (symmetric reconstruction, the paper's ablation),
+  // so its rounding does not count on the errors of the layers above, which a precision search may
+  // take out of 8 bits afterwards (the asymmetric rounding then over-corrects: YOLOX-nano needed 213
+  // promoted layers instead of 52 to reach --target-cosine 0.99). With correct_bias, the shift removed is
+  // the layer's own.
+  bool float_inputs = false;
   // QDrop (Wei et al. 2022): the probability that an element of a batch's X_q is replaced by its FP32
   // value X (0: off; QDrop uses 0.5). Needs the FP32 inputs too: a second trace per sample in pass 2.
   float drop_probability = 0.0f;
@@ -137,6 +144,7 @@ struct AdaRoundLayer {
   size_t kept_nearest = 0, flipped = 0;
   size_t rescaled = 0;  // output channels whose scale the scale search changed
   bool bias_corrected = false;
+  std::string bias;  // the bias corrected in the pass (when bias_corrected)
 };
 
 struct AdaRoundResult {
@@ -147,6 +155,7 @@ struct AdaRoundResult {
   size_t samples = 0;
   int iterations = 0;
   double seconds = 0.0;
+  bool float_inputs = false;  // learned with AdaRoundOptions::float_inputs
   double mean_error_nearest() const;  // over the layers
   double mean_error() const;
 };
@@ -158,6 +167,11 @@ struct AdaRoundResult {
 AdaRoundResult adaround(const Graph& graph, const rewrite::QuantPlan& plan,
                         const std::map<std::string, QParams>& params, const calib::DataReader& data,
                         const AdaRoundOptions& options, const Graph* reference = nullptr);
+
+// The part of `r` that `plan` still uses: the layers whose weight it quantizes to at most 8 bits, with
+// their weights, corrected biases and changed parameters (a precision search may have promoted others to
+// 16 bits or float: they keep their float weights). `r` learned on a plan that quantized them all.
+AdaRoundResult kept_rounding(const AdaRoundResult& r, const rewrite::QuantPlan& plan);
 
 // `table` with the weight parameters AdaRound's scale search changed (AdaRoundResult::params, by table
 // key): what the rewrite must use so that it stores the learned integers. Each such entry's range

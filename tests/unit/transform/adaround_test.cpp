@@ -358,17 +358,35 @@ net (float[1,3,10,10] x) => (float[1,5] y) {
     co.progress = false;
     table = calib::calibrate(graph, rewrite::calib_targets(plan), test::MemoryReader(samples), co);
   }
-  AdaRoundResult run(int threads, float drop = 0.0f) const {
+  AdaRoundResult run(int threads, float drop = 0.0f) const { return run_on(plan, table, threads, drop, false); }
+  AdaRoundResult run_on(const rewrite::QuantPlan& p, const calib::CalibTable& t, int threads, float drop,
+                        bool float_inputs) const {
     AdaRoundOptions o;
     o.iterations = 300;
     o.batch = 64;
     o.columns.max_columns = 400;
     o.threads = threads;
     o.drop_probability = drop;
+    o.float_inputs = float_inputs;
     o.scale_search_levels = 256;  // the search on these int8 weights too
-    return adaround(graph, plan, rewrite::resolve_params(graph, plan, table), test::MemoryReader(samples), o);
+    return adaround(graph, p, rewrite::resolve_params(graph, p, t), test::MemoryReader(samples), o);
+  }
+  // The plan with node `node` (graph order) promoted as a precision search promotes it, and a table
+  // calibrated for that plan.
+  std::pair<rewrite::QuantPlan, calib::CalibTable> promoted(int node, bool wide) const {
+    rewrite::QuantOptions o;
+    (wide ? o.precision.wide_nodes : o.precision.float_nodes).insert(node);
+    rewrite::QuantPlan p = rewrite::plan_quantization(graph, o);
+    calib::CalibOptions co;
+    co.method = "minmax";
+    co.progress = false;
+    return {p, calib::calibrate(graph, rewrite::calib_targets(p), test::MemoryReader(samples), co)};
   }
 };
+
+bool same_bits(const Tensor& a, const Tensor& b) {
+  return a.numel() == b.numel() && std::memcmp(a.raw(), b.raw(), a.nbytes()) == 0;
+}
 
 TEST(AdaRound, RoundsEveryLayerAndLowersTheError) {
   const Cnn cnn;
@@ -448,6 +466,58 @@ TEST(AdaRound, TheWrittenModelStoresTheLearnedIntegers) {
     }
   }
   EXPECT_GT(differ_from_nearest, 0u);  // the test would pass trivially with nearest rounding otherwise
+}
+
+// With float_inputs each layer learns on its FP32 inputs: the rounding of the layers below the first
+// Conv is the same bit for bit whether that Conv is quantized or float (what a precision search needs:
+// it promotes layers after the rounding was learned). Learned on the quantized model's inputs, the
+// rounding follows the first Conv's quantization error, and some later weight differs.
+TEST(AdaRound, FloatInputsRoundingDoesNotDependOnTheLayersAbove) {
+  const Cnn cnn;
+  const auto [plan, table] = cnn.promoted(0, false);
+  const AdaRoundResult all = cnn.run_on(cnn.plan, cnn.table, 2, 0.0f, true);
+  const AdaRoundResult below = cnn.run_on(plan, table, 2, 0.0f, true);
+  EXPECT_TRUE(all.float_inputs);
+  ASSERT_EQ(all.layers.size(), 4u);
+  ASSERT_EQ(below.layers.size(), 3u);  // the float Conv is not rounded
+  EXPECT_FALSE(below.weights.count("w1"));
+  for (const char* w : {"w2", "w3", "wf"}) EXPECT_TRUE(same_bits(all.weights.at(w), below.weights.at(w))) << w;
+  const AdaRoundResult all_q = cnn.run_on(cnn.plan, cnn.table, 2, 0.0f, false);
+  const AdaRoundResult below_q = cnn.run_on(plan, table, 2, 0.0f, false);
+  size_t differ = 0;
+  for (const char* w : {"w2", "w3", "wf"}) differ += !same_bits(all_q.weights.at(w), below_q.weights.at(w));
+  EXPECT_GT(differ, 0u);
+  for (const auto& l : all.layers) EXPECT_LE(l.error, l.error_nearest) << l.label;
+}
+
+// kept_rounding: what a plan still quantizes in 8 bits keeps its learned weight, corrected bias and
+// rescaled parameters; a layer promoted to 16 bits or float keeps its float weight and bias.
+TEST(AdaRound, KeptRoundingDropsTheLayersAPlanPromotes) {
+  const Cnn cnn;
+  AdaRoundOptions o;
+  o.iterations = 100;
+  o.batch = 64;
+  o.columns.max_columns = 400;
+  o.correct_bias = true;
+  o.scale_search_levels = 256;
+  const AdaRoundResult r =
+      adaround(cnn.graph, cnn.plan, rewrite::resolve_params(cnn.graph, cnn.plan, cnn.table), test::MemoryReader(cnn.samples), o);
+  ASSERT_EQ(r.layers.size(), 4u);
+  ASSERT_EQ(r.layers[0].bias, "b1");
+  const AdaRoundResult same = kept_rounding(r, cnn.plan);
+  EXPECT_EQ(same.layers.size(), 4u);
+  EXPECT_EQ(same.weights.size(), r.weights.size());
+  EXPECT_EQ(same.params.size(), r.params.size());
+  for (const bool wide : {true, false}) {
+    const AdaRoundResult kept = kept_rounding(r, cnn.promoted(0, wide).first);
+    ASSERT_EQ(kept.layers.size(), 3u) << wide;
+    EXPECT_EQ(kept.layers[0].weight, "w2");
+    EXPECT_FALSE(kept.weights.count("w1") || kept.weights.count("b1") || kept.params.count("w1")) << wide;
+    for (const char* name : {"w2", "b2", "w3", "b3", "wf", "bf"})
+      EXPECT_TRUE(same_bits(kept.weights.at(name), r.weights.at(name))) << name;
+    for (const auto& [name, p] : r.params)
+      if (name != "w1") EXPECT_TRUE(kept.params.count(name)) << name;
+  }
 }
 
 }  // namespace
