@@ -52,6 +52,7 @@ std::string attempt_text(const search::SearchAttempt& a) {
   std::snprintf(text, sizeof text, "%zu %s: cosine %.4f", a.promoted.size(), a.promoted.empty() ? "promoted" : search::fallback_name(a.fallback).c_str(),
                 a.worst_cosine);
   std::string s = text;
+  if (a.dithered_cosine >= 0.0) std::snprintf(text, sizeof text, " (dithered inputs %.4f)", a.dithered_cosine), s += text;
   if (a.has_accuracy) std::snprintf(text, sizeof text, ", top-1 %.2f %%", 100.0 * a.accuracy), s += text;
   if (!a.note.empty()) s += " (" + a.note + ")";
   return s + (a.meets ? " meets" : "");
@@ -89,6 +90,7 @@ nlohmann::json precision_json(const PrecisionSummary& p) {
   j["attempts"] = nlohmann::json::array();
   for (const auto& a : p.attempts) {
     nlohmann::json x = {{"promoted", a.promoted.size()}, {"fallback", search::fallback_name(a.fallback)}, {"cosine", a.worst_cosine}, {"meets", a.meets}};
+    if (a.dithered_cosine >= 0.0) x["cosine_dithered"] = a.dithered_cosine;
     if (a.has_accuracy) x["top1"] = a.accuracy;
     if (!a.note.empty()) x["note"] = a.note;
     j["attempts"].push_back(x);

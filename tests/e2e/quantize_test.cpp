@@ -194,6 +194,12 @@ TEST(QuantizeCli, TargetCosinePromotesTheStem) {
     EXPECT_GE(p["int8_mac_share"].get<double>(), 0.5) << r.out;
     EXPECT_LT(p["int8_mac_share"].get<double>(), 1.0);
     EXPECT_FALSE(p["attempts"][0]["meets"].get<bool>());  // every layer 8-bit first
+    EXPECT_FALSE(p["attempts"][0].contains("cosine_dithered"));  // judged on dithered samples only when it met
+    for (const auto& a : p["attempts"])
+      if (a["meets"].get<bool>()) {
+        ASSERT_TRUE(a.contains("cosine_dithered")) << a.dump();
+        EXPECT_LE(a["cosine"].get<double>(), a["cosine_dithered"].get<double>());  // the lower of the two
+      }
     EXPECT_NE(r.err.find("precision: --target-cosine 0.99 met"), std::string::npos) << r.err;
   }
   // Same bytes whatever the thread count.

@@ -16,7 +16,8 @@
 // when the tolerance still holds without it (at most `prune` tries). Every candidate is re-planned
 // (rewrite::plan_quantization with PrecisionOverrides) and run by a QuantSim on the evaluation samples;
 // a candidate meets a cosine tolerance C when it reaches 1 - 0.9 (1 - C) (a reserve for runtimes whose
-// integer kernels round differently).
+// integer kernels round differently), on the samples and on dithered copies of them (dither.h: a
+// second draw of where values fall against rounding ties, as another runtime sees it).
 // Deterministic: ranking ties go by layer order, every step depends on figures only.
 #pragma once
 
@@ -42,6 +43,7 @@ struct SearchOptions {
   std::vector<int64_t> labels;      // labels of the evaluation samples' classifier rows (max_drop)
   size_t sensitivity_samples = 4;   // samples of the ranking
   size_t prune = 4;                 // tries to return promoted layers to 8 bits
+  bool dither = true;               // a candidate must also meet the tolerance on dithered samples (dither.h)
   int threads = 0;
   bool progress = true;
   // Bias correction (rewrite/passes.h) as the written model will have it: every candidate's biases
@@ -62,10 +64,12 @@ struct SearchOptions {
 struct SearchAttempt {
   std::vector<size_t> promoted;  // layer indices
   Fallback fallback = Fallback::Int16;  // what the promoted layers became
-  double worst_cosine = 1.0;     // over the outputs
+  double worst_cosine = 1.0;     // over the outputs (and both realizations, when dithered)
   bool has_accuracy = false;
-  double accuracy = 0.0, accuracy_reference = 0.0;  // top-1, fractions
+  double accuracy = 0.0, accuracy_reference = 0.0;  // top-1, fractions (the lower realization's)
   bool meets = false;
+  // The same on dithered samples (dither.h), run when the nominal figures meet the tolerance; < 0: not run.
+  double dithered_cosine = -1.0;
   std::string note;              // "" or why it could not be evaluated
 };
 

@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: Apache-2.0
+// dithered (see dither.h).
+#include "ptq/search/dither.h"
+
+#include <cmath>
+
+namespace ptq::search {
+namespace {
+
+uint64_t splitmix64(uint64_t& state) {
+  uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+}  // namespace
+
+exec::TensorMap dithered(const exec::TensorMap& inputs, uint64_t seed) {
+  exec::TensorMap out;
+  uint64_t position = 0;
+  const double half_width = std::sqrt(3.0);
+  for (const auto& [name, t] : inputs) {
+    ++position;
+    if (t.dtype() != DType::Float32) {
+      out.emplace(name, t);
+      continue;
+    }
+    Tensor d = t.clone();
+    uint64_t state = seed ^ (position * 0xd1b54a32d192ed03ull);
+    float* x = d.data<float>();
+    for (int64_t i = 0; i < d.numel(); ++i) {
+      const double u = (static_cast<double>(splitmix64(state) >> 11) * 0x1.0p-53 * 2.0 - 1.0) * half_width;
+      x[i] = static_cast<float>(static_cast<double>(x[i]) * (1.0 + kDitherRelative * u));
+    }
+    out.emplace(name, std::move(d));
+  }
+  return out;
+}
+
+}  // namespace ptq::search
