@@ -60,9 +60,12 @@ const std::map<std::string, std::vector<double>>& AttemptBuilder::bias_means(con
   return means_;
 }
 
-const transform::AdaRoundResult& AttemptBuilder::rounding(const rewrite::QuantPlan& plan, const calib::CalibTable& table,
-                                                          bool float_inputs) {
-  if (!rounding_) rounding_ = learn_rounding_stage(job_, prep_, data_, plan, table, float_inputs);
+void AttemptBuilder::learn_rounding(const rewrite::QuantPlan& plan, const calib::CalibTable& table, bool float_inputs) {
+  rounding_ = learn_rounding_stage(job_, prep_, data_, plan, table, float_inputs);
+}
+
+const transform::AdaRoundResult& AttemptBuilder::rounding(const rewrite::QuantPlan& plan, const calib::CalibTable& table) {
+  if (!rounding_) learn_rounding(plan, table, false);
   return *rounding_;
 }
 

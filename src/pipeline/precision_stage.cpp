@@ -12,6 +12,36 @@ bool tolerance_met(const QuantizeJob& job, const report::EvalResult& eval) {
   return search::meets(job.tolerance, eval.worst_output_cosine(), eval.has_accuracy, eval.accuracy_candidate, eval.accuracy_reference);
 }
 
+namespace {
+
+// The search with --adaround (README: Mixed precision). First what --adaround alone writes: every layer
+// 8-bit, the rounding learned on the quantized model's inputs, which also corrects the error of the
+// layers above; when that meets the tolerance, nothing needs promoting. Else the rounding is learned
+// again on FP32 inputs, which stays right whichever layers above are promoted, and the search runs
+// with it (each candidate keeping the rounding of the layers it leaves in 8 bits); the first attempt
+// is listed with a note.
+search::SearchResult rounded_search(const QuantizeJob& job, const Prepared& prep, const DataSplit& data,
+                                    const calib::CalibTable& table, AttemptBuilder& builder, search::SearchOptions so) {
+  so.reweight = [&builder](const rewrite::QuantPlan& plan, Graph& g, calib::CalibTable& t) { builder.apply_rounding(plan, g, t); };
+  builder.learn_rounding(prep.plan, table, false);
+  so.base_only = true;
+  search::SearchResult plain = search::search_precision(prep.graph, job.quant, table, *data.eval, so);
+  if (plain.met) return plain;
+  log::info("precision search: every layer 8-bit with AdaRound misses the tolerance; learning the rounding again on FP32 "
+            "inputs for the search");
+  builder.learn_rounding(prep.plan, table, true);
+  so.base_only = false;
+  search::SearchResult r = search::search_precision(prep.graph, job.quant, table, *data.eval, so);
+  search::SearchAttempt first = plain.attempts.front();
+  first.note = "AdaRound on the quantized model's inputs, as --adaround alone";
+  r.attempts.insert(r.attempts.begin(), first);
+  r.seconds += plain.seconds;
+  ++r.chosen;
+  return r;
+}
+
+}  // namespace
+
 rewrite::QuantOptions search_stage(const QuantizeJob& job, const Prepared& prep, const DataSplit& data,
                                    calib::CalibTable& table, AttemptBuilder& builder, PrecisionSummary& summary) {
   if (!data.eval)
@@ -25,16 +55,13 @@ rewrite::QuantOptions search_stage(const QuantizeJob& job, const Prepared& prep,
   so.progress = job.calib.progress;
   if (!job.labels.empty()) so.labels = report::read_labels(job.labels);
   if (job.bias_correction) so.bias_means = &builder.bias_means(prep.plan, table);
-  if (job.adaround > 0) {  // learned once on every layer in 8 bits; each candidate keeps what it leaves there
-    builder.rounding(prep.plan, table, true);
-    so.reweight = [&builder](const rewrite::QuantPlan& plan, Graph& g, calib::CalibTable& t) { builder.apply_rounding(plan, g, t); };
-  }
   if (data.calib && job.load_table.empty() && job.quant.mode == rewrite::QuantMode::Static)
     so.calibrate = [&](const std::vector<calib::CalibTarget>& targets) {
       return calib::calibrate(prep.graph, targets, *data.calib, job.calib);
     };
   warn_body_quantizers(prep.plan, "the precision search");
-  search::SearchResult r = search::search_precision(prep.graph, job.quant, table, *data.eval, so);
+  search::SearchResult r = job.adaround > 0 ? rounded_search(job, prep, data, table, builder, so)
+                                            : search::search_precision(prep.graph, job.quant, table, *data.eval, so);
   table = r.table;
   summary.ran = true;
   summary.tolerance = job.tolerance;

@@ -134,12 +134,13 @@ class AttemptBuilder {
   Attempt build(const rewrite::QuantOptions& quant, const rewrite::QuantPlan& plan, const calib::CalibTable& table);
   // Bias correction's channel means for the inputs of plan's layers (measured once, then reused).
   const std::map<std::string, std::vector<double>>& bias_means(const rewrite::QuantPlan& plan, const calib::CalibTable& table);
-  // --adaround: the rounding learned on `plan` and `table` the first time (a precision search's base
-  // plan, every layer 8-bit, on FP32 inputs: AdaRoundOptions::float_inputs; else the plan built, on the
-  // quantized model's inputs), then reused: build() keeps the part of it its plan still quantizes in 8
-  // bits (transform::kept_rounding), so the written model has the weights the search evaluated.
-  const transform::AdaRoundResult& rounding(const rewrite::QuantPlan& plan, const calib::CalibTable& table,
-                                            bool float_inputs = false);
+  // --adaround: the rounding, learned on `plan` and `table` (on FP32 inputs with float_inputs:
+  // AdaRoundOptions::float_inputs), replacing any learned before. A precision search learns it on its
+  // base plan (every layer 8-bit); build() keeps the part of it its plan still quantizes in 8 bits
+  // (transform::kept_rounding), so the written model has the weights the search evaluated.
+  void learn_rounding(const rewrite::QuantPlan& plan, const calib::CalibTable& table, bool float_inputs);
+  // The rounding learned, or else learned now on the quantized model's inputs.
+  const transform::AdaRoundResult& rounding(const rewrite::QuantPlan& plan, const calib::CalibTable& table);
   // What `plan` keeps of the rounding (the rescaled weight parameters written into `table`) applied to
   // `graph`, a copy of the prepared graph: what a search candidate runs with.
   void apply_rounding(const rewrite::QuantPlan& plan, Graph& graph, calib::CalibTable& table) const;

@@ -49,7 +49,7 @@ class Search {
     compute_references();
     r.macs = count_all_macs();
     r.attempts.push_back(evaluate({}));
-    if (!r.attempts.back().meets && !r.layers.empty()) {
+    if (!r.attempts.back().meets && !r.layers.empty() && !search_.base_only) {
       Graph storage;
       calib::CalibTable table = table_;
       const auto [g, plan] = candidate(base_plan_, table, storage);

@@ -257,8 +257,9 @@ TEST(QuantizeCli, TargetCosinePromotesTheStem) {
   EXPECT_NE(s.err.find("rank layer"), std::string::npos) << s.err;
 }
 
-// With --adaround the search learns the rounding once, on FP32 inputs (so that it holds whichever layers
-// above are promoted), and evaluates every candidate with it; the written model is the chosen candidate:
+// With --adaround the search first tries what --adaround alone writes; when that misses the tolerance
+// it learns the rounding again, on FP32 inputs (so that it holds whichever layers above are promoted),
+// and evaluates every candidate with it; the written model is the chosen candidate:
 // its 8-bit layers carry that rounding (the promoted ones their float weights), and its evaluation gives
 // the cosine the search measured for it (the simulator and the executor agree to float noise).
 TEST(QuantizeCli, TargetCosineWithAdaRoundWritesWhatTheSearchEvaluated) {
@@ -290,6 +291,21 @@ TEST(QuantizeCli, TargetCosineWithAdaRoundWritesWhatTheSearchEvaluated) {
   for (const auto& a : p["attempts"])
     if (a["meets"].get<bool>() && a["promoted"] == promoted) chosen = a["cosine"].get<double>();
   EXPECT_NEAR(j["evaluation"]["outputs"][0]["cosine"].get<double>(), chosen, kSimulatorVsExecutor) << r.out;
+  // The first attempt: what --adaround alone writes (rounding on the quantized model's inputs), noted.
+  EXPECT_EQ(p["attempts"][0]["promoted"], 0);
+  EXPECT_NE(p["attempts"][0].value("note", "").find("as --adaround alone"), std::string::npos) << p["attempts"][0].dump();
+
+  // A tolerance that model meets: it is written as it is, byte for byte what --adaround alone writes.
+  const std::string common = q(dir / "stem.onnx") + " --calib " + q(dir / "calib") + " --adaround 50 -q";
+  auto plain = test::run_quantize(common + " -o " + q(dir / "plain.onnx"));
+  auto loose = test::run_quantize(common + " --json --target-cosine 0.6 -o " + q(dir / "loose.onnx"));
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  ASSERT_EQ(loose.exit_code, 0) << loose.err;
+  const auto lj = nlohmann::json::parse(loose.out);
+  EXPECT_EQ(lj["precision"]["attempts"].size(), 1u);
+  EXPECT_TRUE(lj["precision"]["met"].get<bool>());
+  EXPECT_EQ(lj["adaround"]["inputs"], "quantized");
+  EXPECT_EQ(test::read_bytes(dir / "loose.onnx"), test::read_bytes(dir / "plain.onnx"));
 }
 
 // A tolerance no plan reaches (every layer of the random CNN adds error; promoting all five leaves

@@ -43,6 +43,7 @@ struct SearchOptions {
   std::vector<int64_t> labels;      // labels of the evaluation samples' classifier rows (max_drop)
   size_t sensitivity_samples = 4;   // samples of the ranking
   size_t prune = 4;                 // tries to return promoted layers to 8 bits
+  bool base_only = false;           // evaluate the plan without promotions only (no ranking, no candidates)
   bool dither = true;               // a candidate must also meet the tolerance on dithered samples (dither.h)
   int threads = 0;
   bool progress = true;
