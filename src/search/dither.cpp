@@ -4,18 +4,9 @@
 
 #include <cmath>
 
+#include "ptq/util/splitmix.h"
+
 namespace ptq::search {
-namespace {
-
-uint64_t splitmix64(uint64_t& state) {
-  uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
-}  // namespace
-
 exec::TensorMap dithered(const exec::TensorMap& inputs, uint64_t seed) {
   exec::TensorMap out;
   uint64_t position = 0;

@@ -21,6 +21,7 @@
 #include "ptq/util/log.h"
 #include "ptq/util/parallel.h"
 #include "ptq/util/progress.h"
+#include "ptq/util/splitmix.h"
 #include "rounding.h"
 
 namespace ptq::transform {
@@ -108,13 +109,8 @@ void apply(const OutputActivation& a, Eigen::MatrixXf& y) {
 std::vector<Eigen::Index> shuffled(Eigen::Index n, uint64_t seed) {
   std::vector<Eigen::Index> order(static_cast<size_t>(n));
   std::iota(order.begin(), order.end(), Eigen::Index{0});
-  for (Eigen::Index i = n - 1; i > 0; --i) {
-    uint64_t z = (seed += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    std::swap(order[static_cast<size_t>(i)],
-              order[static_cast<size_t>((z ^ (z >> 31)) % static_cast<uint64_t>(i + 1))]);
-  }
+  for (Eigen::Index i = n - 1; i > 0; --i)
+    std::swap(order[static_cast<size_t>(i)], order[static_cast<size_t>(splitmix64(seed) % static_cast<uint64_t>(i + 1))]);
   return order;
 }
 

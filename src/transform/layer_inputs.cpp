@@ -8,19 +8,9 @@
 #include <numeric>
 
 #include "ptq/util/error.h"
+#include "ptq/util/splitmix.h"
 
 namespace ptq::transform {
-namespace {
-
-// splitmix64: a small generator whose output is fixed by its seed on every platform.
-uint64_t next_random(uint64_t& state) {
-  uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
-}  // namespace
 
 std::vector<int64_t> sampled_positions(int64_t positions, int64_t quota, uint64_t seed, int node, size_t sample) {
   std::vector<int64_t> all(static_cast<size_t>(std::max<int64_t>(positions, 0)));
@@ -29,7 +19,7 @@ std::vector<int64_t> sampled_positions(int64_t positions, int64_t quota, uint64_
   uint64_t state = seed ^ (static_cast<uint64_t>(node) * 0xd1b54a32d192ed03ull) ^
                    (static_cast<uint64_t>(sample) * 0x8cb92ba72f3d8dd7ull);
   for (int64_t i = 0; i < quota; ++i) {  // partial Fisher-Yates: the first `quota` entries
-    const int64_t j = i + static_cast<int64_t>(next_random(state) % static_cast<uint64_t>(positions - i));
+    const int64_t j = i + static_cast<int64_t>(splitmix64(state) % static_cast<uint64_t>(positions - i));
     std::swap(all[static_cast<size_t>(i)], all[static_cast<size_t>(j)]);
   }
   all.resize(static_cast<size_t>(quota));

@@ -17,6 +17,7 @@
 #include <limits>
 
 #include "ptq/util/error.h"
+#include "ptq/util/splitmix.h"
 
 namespace ptq::transform {
 namespace {
@@ -60,13 +61,6 @@ Eigen::VectorXd row_errors(const Eigen::MatrixXf& w, const Eigen::VectorXf& bias
 
 float beta_at(int t, const AdaRoundOptions& o);
 
-uint64_t splitmix(uint64_t& state) {
-  uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
 // out = X_q with each element replaced by X_fp's with probability p, drawn in 8-bit steps (eight draws
 // per number of the stream); `row_key0 + r` names input row r's stream (e.g. the tap and the group).
 template <class Q, class F, class Out>
@@ -77,7 +71,7 @@ void mix_rows(const Q& xq, const F& xf, float p, uint64_t seed, int it, Eigen::I
     uint64_t state = seed ^ (static_cast<uint64_t>(it) * 0xd1b54a32d192ed03ull) ^
                      (static_cast<uint64_t>(row_key0 + r) * 0x8cb92ba72f3d8dd7ull);
     for (Eigen::Index j0 = 0; j0 < xq.cols(); j0 += 8) {
-      uint64_t bits = splitmix(state);
+      uint64_t bits = splitmix64(state);
       for (Eigen::Index j = j0; j < std::min<Eigen::Index>(j0 + 8, xq.cols()); ++j, bits >>= 8)
         out(r, j) = static_cast<uint32_t>(bits & 0xffu) < threshold ? xf(r, j) : xq(r, j);
     }
