@@ -18,7 +18,8 @@ ptq_add_test(exec_compute_test
   unit/exec/thread_policy_test.cpp
   unit/exec/fusion_test.cpp
   unit/exec/layout_test.cpp
-  unit/exec/transpose_test.cpp)
+  unit/exec/transpose_test.cpp
+  unit/exec/copy_test.cpp)
 target_include_directories(exec_compute_test PRIVATE ${PROJECT_SOURCE_DIR}/src/exec/kernels)
 # The 8-lane blocked layout (dnnl_conv.h: AVX2's nChw8c) on any machine: the layout and oneDNN tests again
 # with it forced (on an AVX2-only machine it is the default and this repeats them).

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <limits>
 
+#include "kernels/common.h"
 #include "kernels/dnnl_conv.h"
 #include "kernels/kernels.h"
 #include "kernels/parallel.h"
@@ -65,12 +66,14 @@ bool blocked_concat(int64_t axis, KernelIO& io, LayoutIO& layout) {
     Tensor y(DType::Float32, {N, blocks, H, W, B});
     const int64_t per_block = P * B;
     float* out = y.data<float>();
+    CopyPieces copies;
     for (int64_t n = 0; n < N; ++n)
       for (size_t k = 0; k < io.inputs.size(); ++k) {
         const int64_t count = io.in(k).dim(1) * per_block;
-        std::memcpy(out, io.in(k).data<float>() + n * count, static_cast<size_t>(count) * sizeof(float));
+        copies.add(io.in(k).data<float>() + n * count, out, count * static_cast<int64_t>(sizeof(float)), sizeof(float));
         out += count;
       }
+    copies.run(io.threads);
     io.outputs[0] = std::move(y);
     layout.out_channels = channels;
     return true;
@@ -83,8 +86,11 @@ bool blocked_concat(int64_t axis, KernelIO& io, LayoutIO& layout) {
     const float* in = t.data<float>();
     const int64_t c = layout.in_channels[k], tb = c ? t.dim(1) : 0;
     if (c == 0) {
+      CopyPieces copies;
       for (int64_t n = 0; n < N; ++n)
-        std::memcpy(out + (n * channels + offset) * P, in + n * t.dim(1) * P, static_cast<size_t>(t.dim(1) * P) * sizeof(float));
+        copies.add(in + n * t.dim(1) * P, out + (n * channels + offset) * P, t.dim(1) * P * static_cast<int64_t>(sizeof(float)),
+                   sizeof(float));
+      copies.run(io.threads);
     } else {
       parallel_for(io.threads, N * tb, [&](int64_t task) {
         const int64_t n = task / tb, b = task % tb, lanes = std::min(B, c - b * B);

@@ -45,4 +45,18 @@ std::vector<int64_t> strides_of(const Shape& shape) {
   return s;
 }
 
+void CopyPieces::add(const void* src, void* dst, int64_t bytes, size_t elem) {
+  const int64_t most = kCopyTaskElements * static_cast<int64_t>(elem);
+  for (int64_t b = 0; b < bytes; b += most)
+    pieces_.push_back({static_cast<const char*>(src) + b, static_cast<char*>(dst) + b, std::min(most, bytes - b)});
+  bytes_ += bytes;
+}
+
+void CopyPieces::run(int threads) const {
+  parallel_for(threads, static_cast<int64_t>(pieces_.size()), [&](int64_t i) {
+    const Piece& p = pieces_[static_cast<size_t>(i)];
+    std::memcpy(p.dst, p.src, static_cast<size_t>(p.bytes));
+  }, bytes_ / 4);
+}
+
 }  // namespace ptq::exec

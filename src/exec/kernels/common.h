@@ -4,11 +4,13 @@
 // tensors (shapes, axes, pads) that ONNX passes as int32 or int64 inputs.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "ptq/exec/kernel.h"
+#include "parallel.h"
 
 namespace ptq::exec {
 
@@ -70,11 +72,31 @@ double read_scalar(const Tensor& t, const char* what);
 // C-order strides (in elements) of a shape.
 std::vector<int64_t> strides_of(const Shape& shape);
 
+// Elements one task of a copy moves (strided_copy, Concat): tasks split by shape only.
+constexpr int64_t kCopyTaskElements = 16384;
+
+// Contiguous copies run as parallel_for tasks (Concat): each added copy is cut into pieces of at most
+// kCopyTaskElements elements of `elem` bytes.
+class CopyPieces {
+ public:
+  void add(const void* src, void* dst, int64_t bytes, size_t elem);
+  void run(int threads) const;
+
+ private:
+  struct Piece {
+    const char* src;
+    char* dst;
+    int64_t bytes;
+  };
+  std::vector<Piece> pieces_;
+  int64_t bytes_ = 0;
+};
+
 // Copies a strided view into a contiguous buffer: out[i0..ik] = in[base + sum_j i_j * stride[j]]
-// for i_j < dims[j], in C order (strides may be negative or zero). Whole rows are copied with
-// memcpy when the innermost stride is 1.
+// for i_j < dims[j], in C order (strides may be negative or zero), in tasks of whole rows of about
+// kCopyTaskElements elements on up to `threads` threads (parallel.h: small copies run inline).
 template <class U>
-void strided_copy(const U* in, int64_t base, U* out, const Shape& dims, const std::vector<int64_t>& stride) {
+void strided_copy(const U* in, int64_t base, U* out, const Shape& dims, const std::vector<int64_t>& stride, int threads = 1) {
   const size_t r = dims.size();
   if (r == 0) {
     out[0] = in[base];
@@ -84,22 +106,33 @@ void strided_copy(const U* in, int64_t base, U* out, const Shape& dims, const st
   int64_t rows = 1;
   for (size_t j = 0; j + 1 < r; ++j) rows *= dims[j];
   if (rows == 0 || n == 0) return;
-  std::vector<int64_t> idx(r, 0);
-  for (int64_t row = 0; row < rows; ++row) {
-    const U* src = in + base;
-    if (s == 1) {
-      for (int64_t i = 0; i < n; ++i) out[i] = src[i];
-    } else {
-      for (int64_t i = 0; i < n; ++i) out[i] = src[i * s];
+  const int64_t rows_per_task = std::max<int64_t>(1, kCopyTaskElements / n);
+  parallel_for(threads, ceil_div(rows, rows_per_task), [&](int64_t task) {
+    const int64_t first = task * rows_per_task, last = std::min(rows, first + rows_per_task);
+    std::vector<int64_t> idx(r, 0);  // the outer index of row `first` (the last outer dim fastest)
+    int64_t at = base;
+    for (int64_t j = static_cast<int64_t>(r) - 2, rest = first; j >= 0; --j) {
+      idx[static_cast<size_t>(j)] = rest % dims[static_cast<size_t>(j)];
+      rest /= dims[static_cast<size_t>(j)];
+      at += idx[static_cast<size_t>(j)] * stride[static_cast<size_t>(j)];
     }
-    out += n;
-    for (size_t j = r - 1; j-- > 0;) {  // odometer over the outer dims
-      base += stride[j];
-      if (++idx[j] < dims[j]) break;
-      base -= stride[j] * dims[j];
-      idx[j] = 0;
+    U* dst = out + first * n;
+    for (int64_t row = first; row < last; ++row) {
+      const U* src = in + at;
+      if (s == 1) {
+        for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
+      } else {
+        for (int64_t i = 0; i < n; ++i) dst[i] = src[i * s];
+      }
+      dst += n;
+      for (size_t j = r - 1; j-- > 0;) {  // odometer over the outer dims
+        at += stride[j];
+        if (++idx[j] < dims[j]) break;
+        at -= stride[j] * dims[j];
+        idx[j] = 0;
+      }
     }
-  }
+  }, rows * n);
 }
 
 // Transposed copy: out.shape[j] = x.shape[perm[j]] (transpose.cpp).

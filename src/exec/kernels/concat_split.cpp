@@ -50,15 +50,17 @@ Kernel make_concat(const Node& node) {
     const size_t elem = dtype_size(first.dtype());
     const AxisView ov = view_of(out_shape, axis, elem);
     const int64_t out_row = out_shape[static_cast<size_t>(axis)] * ov.inner;
+    CopyPieces copies;  // one per (input, outer index) row
     int64_t offset = 0;
     for (size_t k = 0; k < io.num_inputs(); ++k) {
       const Tensor& t = io.in(k);
       const int64_t row = t.dim(axis) * ov.inner;
       const char* src = static_cast<const char*>(t.raw());
       char* dst = static_cast<char*>(out.raw()) + offset;
-      for (int64_t o = 0; o < ov.outer && row > 0; ++o) std::memcpy(dst + o * out_row, src + o * row, static_cast<size_t>(row));
+      for (int64_t o = 0; o < ov.outer && row > 0; ++o) copies.add(src + o * row, dst + o * out_row, row, elem);
       offset += row;
     }
+    copies.run(io.threads);
     io.outputs[0] = out;
   };
 }

@@ -78,7 +78,7 @@ Kernel make_slice(const Node& node) {
     if (out.numel() > 0)
       dispatch_bytes(x.dtype(), [&](auto tag) {
         using U = decltype(tag);
-        strided_copy<U>(raw_as<U>(x), base, raw_as<U>(out), out_shape, stride);
+        strided_copy<U>(raw_as<U>(x), base, raw_as<U>(out), out_shape, stride, io.threads);
       });
     io.outputs[0] = out;
   };
