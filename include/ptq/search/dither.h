@@ -8,7 +8,7 @@
 // 0.9953 between two runs of ptq's executor whose inputs differ by a relative 1e-5 (1e-6: 0.9985,
 // 1e-7: no change). The cosine with FP32 measured on a few samples is then one draw among equally valid
 // ones, and a search that keeps the fewest layers whose draw meets the tolerance picks a lucky draw:
-// its searched model gave 0.9912 on ptq's nominal run and 0.9892–0.9895 with dithered inputs and in
+// its searched model gave 0.9912 on ptq's nominal run and 0.9889–0.9895 with dithered inputs and in
 // ONNX Runtime. The search therefore also judges each candidate that meets the tolerance on dithered
 // copies of the samples, as a runtime that rounds differently would see it.
 //
