@@ -7,13 +7,13 @@
 #include "ptq/util/splitmix.h"
 
 namespace ptq::search {
-exec::TensorMap dithered(const exec::TensorMap& inputs, uint64_t seed) {
+exec::TensorMap dithered(const exec::TensorMap& inputs, uint64_t seed, const std::set<std::string>& names) {
   exec::TensorMap out;
   uint64_t position = 0;
   const double half_width = std::sqrt(3.0);
   for (const auto& [name, t] : inputs) {
     ++position;
-    if (t.dtype() != DType::Float32) {
+    if (t.dtype() != DType::Float32 || !names.count(name)) {
       out.emplace(name, t);
       continue;
     }

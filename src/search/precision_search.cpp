@@ -40,6 +40,10 @@ class Search {
       : graph_(graph), options_(options), table_(table), eval_(eval), search_(search),
         base_plan_(rewrite::plan_quantization(graph, options)) {
     for (const auto& o : graph.outputs) names_.push_back(o.name);
+    for (const auto& i : graph.inputs)
+      if (const auto t = base_plan_.tensors.find(i.name);
+          t != base_plan_.tensors.end() && t->second.kind == rewrite::TensorPlan::Kind::Activation)
+        quantized_inputs_.insert(i.name);
   }
 
   SearchResult run() {
@@ -182,7 +186,7 @@ class Search {
       report::OutputScorer scorer(names_);
       for_each_chunk(
           [&](size_t i, const calib::Sample& s) {
-            return sim.run_outputs(dither ? dithered(s.tensors, kDitherSeed + i) : s.tensors, on);
+            return sim.run_outputs(dither ? dithered(s.tensors, kDitherSeed + i, quantized_inputs_) : s.tensors, on);
           },
           [&](size_t k, const calib::Sample&, exec::TensorMap&& out) { scorer.add(refs_.at(k), out, ids_.at(k)); });
       report::EvalResult er;
@@ -341,6 +345,7 @@ class Search {
   const SearchOptions& search_;
   rewrite::QuantPlan base_plan_;
   std::vector<std::string> names_;
+  std::set<std::string> quantized_inputs_;  // the graph inputs the plan quantizes: what the dither moves
   std::vector<Layer>* layers_ = nullptr;
   Fallback fallback_ = Fallback::Int16;  // of the attempts being made
   std::vector<exec::TensorMap> refs_;

@@ -12,13 +12,16 @@
 // ONNX Runtime. The search therefore also judges each candidate that meets the tolerance on dithered
 // copies of the samples, as a runtime that rounds differently would see it.
 //
-// dithered(): every float32 input element x becomes x·(1 + kDitherRelative·u), u uniform in [−√3, √3)
-// (unit variance), from a generator seeded with `seed` and the input's position in the map: the same
-// bits for the same sample whatever the thread count. Other inputs (integers: token ids, masks) are
-// left as they are.
+// dithered(): every element x of the float32 inputs named in `names` becomes x·(1 + kDitherRelative·u),
+// u uniform in [−√3, √3) (unit variance), from a generator seeded with `seed` and the input's position
+// in the map: the same bits for the same sample whatever the thread count. The search names the inputs
+// its plan quantizes: others (integers: token ids; a float mask a model compares with Equal) are left
+// as they are.
 #pragma once
 
 #include <cstdint>
+#include <set>
+#include <string>
 
 #include "ptq/exec/executor.h"
 
@@ -26,6 +29,6 @@ namespace ptq::search {
 
 constexpr double kDitherRelative = 1e-5;
 
-exec::TensorMap dithered(const exec::TensorMap& inputs, uint64_t seed);
+exec::TensorMap dithered(const exec::TensorMap& inputs, uint64_t seed, const std::set<std::string>& names);
 
 }  // namespace ptq::search

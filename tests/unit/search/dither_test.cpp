@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// search::dithered: float inputs moved by at most √3·kDitherRelative relative (unit variance of the
-// factor's deviation, measured), integer inputs untouched, the same bits for the same seed.
+// search::dithered: the named float inputs moved by at most √3·kDitherRelative relative (unit variance
+// of the factor's deviation, measured), integer and unnamed inputs untouched, the same bits for the same
+// seed.
 #include "ptq/search/dither.h"
 
 #include <gtest/gtest.h>
@@ -15,13 +16,16 @@ using namespace ptq::search;
 
 namespace {
 
-TEST(Dither, SmallUnitVarianceRelativeChangeOfFloatInputsOnly) {
+TEST(Dither, SmallUnitVarianceRelativeChangeOfTheNamedFloatInputsOnly) {
   constexpr int64_t kN = 100000;
   const Tensor x = test::random_tensor({kN}, 7, 0.5f, 2.0f);
   const Tensor ids = Tensor::from_vector<int64_t>({3, 1, 4, 1, 5}, {5});
-  const exec::TensorMap in{{"x", x}, {"ids", ids}};
-  const exec::TensorMap a = dithered(in, 11), b = dithered(in, 11), c = dithered(in, 12);
+  const Tensor mask = test::random_tensor({64}, 8, 0.0f, 1.0f);
+  const exec::TensorMap in{{"x", x}, {"ids", ids}, {"mask", mask}};
+  const std::set<std::string> names{"x", "ids"};  // not "mask": a float input the plan does not quantize
+  const exec::TensorMap a = dithered(in, 11, names), b = dithered(in, 11, names), c = dithered(in, 12, names);
   EXPECT_EQ(std::memcmp(a.at("ids").raw(), ids.raw(), ids.nbytes()), 0);
+  EXPECT_EQ(std::memcmp(a.at("mask").raw(), mask.raw(), mask.nbytes()), 0);
   EXPECT_EQ(std::memcmp(a.at("x").raw(), b.at("x").raw(), x.nbytes()), 0);  // same seed, same bits
   EXPECT_NE(std::memcmp(a.at("x").raw(), c.at("x").raw(), x.nbytes()), 0);
   EXPECT_NE(std::memcmp(a.at("x").raw(), x.raw(), x.nbytes()), 0);           // the input is not changed in place
