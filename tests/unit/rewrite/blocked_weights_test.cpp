@@ -21,9 +21,18 @@ namespace {
 constexpr double kSameWeightsTol = 1e-5;  // relative to the output's largest magnitude (summation order)
 
 // ids → Gather(E [30, 40]) → MatMul(M [40, 24]) → Gemm(transB, G [5, 24]) → y. K = 40 with blocks of 16:
-// 3 blocks, the last one of 8; G's K = 24: 2 blocks, the last one of 8.
-onnx::ModelProto net() {
-  onnx::ModelProto m = parse_text_model(R"(
+// 3 blocks, the last one of 8; G's K = 24: 2 blocks, the last one of 8. head_net(): the last layer a
+// MatMul(H [24, 20]) instead, a language model's output head.
+onnx::ModelProto net(bool matmul_head = false) {
+  onnx::ModelProto m = parse_text_model(matmul_head ? R"(
+<ir_version: 8, opset_import: ["" : 17]>
+net (int64[4] ids) => (float[4,20] y) {
+  e = Gather (E, ids)
+  h = MatMul (e, M)
+  y = MatMul (h, H)
+}
+)"
+                                                    : R"(
 <ir_version: 8, opset_import: ["" : 17]>
 net (int64[4] ids) => (float[4,5] y) {
   e = Gather (E, ids)
@@ -33,9 +42,13 @@ net (int64[4] ids) => (float[4,5] y) {
 )");
   add_initializer(m, "E", random_tensor({30, 40}, 51));
   add_initializer(m, "M", random_tensor({40, 24}, 52));
-  add_initializer(m, "G", random_tensor({5, 24}, 53));
+  if (matmul_head)
+    add_initializer(m, "H", random_tensor({24, 20}, 54));
+  else
+    add_initializer(m, "G", random_tensor({5, 24}, 53));
   return m;
 }
+onnx::ModelProto head_net() { return net(true); }
 
 // Every layer and table in `type` (the last layer and the embedding too: see
 // LastLayerAndEmbeddingKeepEightBitBlocksByDefault for the default).
@@ -47,22 +60,6 @@ QuantOptions blocked(QType type, int64_t block) {
   o.int8_last = 0;
   o.int8_embeddings = 0;
   return o;
-}
-
-// ids → Gather(E [30, 40]) → MatMul(M [40, 24]) → MatMul(H [24, 20]) → y: a language model's output head.
-onnx::ModelProto head_net() {
-  onnx::ModelProto m = parse_text_model(R"(
-<ir_version: 8, opset_import: ["" : 17]>
-net (int64[4] ids) => (float[4,20] y) {
-  e = Gather (E, ids)
-  h = MatMul (e, M)
-  y = MatMul (h, H)
-}
-)");
-  add_initializer(m, "E", random_tensor({30, 40}, 51));
-  add_initializer(m, "M", random_tensor({40, 24}, 52));
-  add_initializer(m, "H", random_tensor({24, 20}, 54));
-  return m;
 }
 
 exec::TensorMap ids() {
