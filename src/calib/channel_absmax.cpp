@@ -32,7 +32,7 @@ std::map<std::string, std::vector<double>> channel_absmax(const Graph& graph, co
   exec::Executor executor(graph, exec::ExecOptions{options.threads, false});
   exec::RunOptions run;
   run.tap = &tap;
-  Progress progress("smooth quant", data.size(), options.progress);
+  Progress progress("channel ranges", data.size(), options.progress);
   for (size_t i = 0; i < data.size(); ++i) {
     Sample sample = data.read(i);
     progress.update(i + 1);

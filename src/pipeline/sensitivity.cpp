@@ -11,10 +11,13 @@
 
 namespace ptq::pipeline {
 
-SensitivityReport run_sensitivity(const QuantizeJob& job) {
+SensitivityReport run_sensitivity(const QuantizeJob& given) {
+  QuantizeJob job = given;  // --equalize sets what its pass keeps float
   rewrite::validate_options(job.quant);
   if (job.smooth_quant_alpha >= 0.0f) PTQ_FAIL(UsageError, "--smooth-quant applies to the main command only, not to `quantize sensitivity`");
   if (job.weight_method != "rtn") PTQ_FAIL(UsageError, "--weight-method applies to the main command only, not to `quantize sensitivity`");
+  if (job.bias_correction)
+    PTQ_FAIL(UsageError, "--bias-correction applies to the main command only: `quantize sensitivity` ranks nearest-rounded weights");
   if (job.calib_dir.empty() && job.load_table.empty())
     PTQ_FAIL(UsageError, "sensitivity needs calibration data (--calib DIR) or a table (--load-table FILE)");
   Prepared prep = prepare(job);
@@ -23,6 +26,12 @@ SensitivityReport run_sensitivity(const QuantizeJob& job) {
   if (!data.eval)
     PTQ_FAIL(UsageError, "sensitivity needs evaluation samples: --eval-data DIR, or a --calib set of 5 or more samples to hold some out");
   SensitivityReport r;
+  if (job.equalize) {  // the layers of the equalized model, as the main command quantizes it
+    QuantizeResult eq;
+    equalize_stage(job, prep, data, eq);
+    r.equalized_outputs = eq.equalized_outputs;
+    r.equalized_inputs = eq.equalized_inputs;
+  }
   r.model = job.model;
   calib::CalibTable table;
   if (!job.load_table.empty()) {
@@ -54,6 +63,8 @@ std::string format_sensitivity(const SensitivityReport& r, size_t max_rows) {
   std::snprintf(line, sizeof line, "sensitivity of %s: %zu layers, %s, %zu samples of %s, %.1f s\n", r.model.c_str(), r.layers.size(),
                 r.method.c_str(), r.result.samples, r.eval_source.c_str(), r.result.seconds);
   os << line;
+  if (r.equalized_outputs + r.equalized_inputs > 0)
+    os << "channels equalized on " << r.equalized_outputs << " Conv output(s) and " << r.equalized_inputs << " Conv input(s)\n";
   std::snprintf(line, sizeof line, "every layer quantized: output cosine %.6f, SNR %.2f dB\n", search::worst_cosine(r.result.quantized),
                 search::worst_snr_db(r.result.quantized));
   os << line;
@@ -82,6 +93,8 @@ nlohmann::json sensitivity_json(const SensitivityReport& r) {
   j["source"] = r.eval_source;
   j["seconds"] = r.result.seconds;
   j["outputs"] = r.result.outputs;
+  j["equalized_outputs"] = r.equalized_outputs;
+  j["equalized_inputs"] = r.equalized_inputs;
   j["quantized"] = {{"cosine", report::json_number(search::worst_cosine(r.result.quantized))},
                     {"snr_db", report::json_number(search::worst_snr_db(r.result.quantized))}};
   j["layers"] = nlohmann::json::array();

@@ -255,6 +255,26 @@ TEST(QuantizeCli, TargetCosinePromotesTheStem) {
   for (size_t k = 1; k < sj["layers"].size(); ++k)
     EXPECT_LE(sj["layers"][k - 1]["only"]["snr_db"].get<double>(), sj["layers"][k]["only"]["snr_db"].get<double>());
   EXPECT_NE(s.err.find("rank layer"), std::string::npos) << s.err;
+  EXPECT_EQ(sj["equalized_inputs"], 0);
+
+  // --equalize ranks the equalized model, as the main command quantizes it: c1's channels (1000x apart)
+  // move into w1 and w2, so c1 and c2 no longer cost what they did. Main-command-only flags are refused.
+  auto e = test::run_quantize("sensitivity " + q(dir / "stem.onnx") + " --calib " + q(dir / "calib") + " --equalize --json");
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  auto ej = nlohmann::json::parse(e.out);
+  EXPECT_GE(ej["equalized_inputs"].get<int>(), 1);
+  EXPECT_GT(ej["quantized"]["cosine"].get<double>(), sj["quantized"]["cosine"].get<double>() + 0.05) << e.out;
+  EXPECT_GT(ej["layers"][0]["only"]["cosine"].get<double>(), 0.99) << e.out;
+  EXPECT_NE(e.err.find("channels equalized on 0 Conv output(s) and "), std::string::npos) << e.err;
+  for (const char* flag : {"--bias-correction", "--auto-float"}) {
+    auto refused = test::run_quantize("sensitivity " + q(dir / "stem.onnx") + " --calib " + q(dir / "calib") + " " + flag);
+    EXPECT_EQ(refused.exit_code, 2) << flag;
+    EXPECT_NE(refused.err.find(std::string(flag) + " applies to the main command only"), std::string::npos) << refused.err;
+  }
+  auto cal = test::run_quantize("calibrate " + q(dir / "stem.onnx") + " --calib " + q(dir / "calib") + " --auto-float --table " +
+                                q(dir / "t.json"));
+  EXPECT_EQ(cal.exit_code, 2) << cal.err;
+  EXPECT_FALSE(fs::exists(dir / "t.json"));
 }
 
 // With --adaround the search first tries what --adaround alone writes; when that misses the tolerance

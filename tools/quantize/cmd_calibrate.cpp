@@ -27,6 +27,7 @@ void register_calibrate_command(CLI::App& app, Action& action) {
   add_data_options(*cmd, o->job.data);
   cmd->callback([o, &app, &action] {
     action = [o, &app] {
+      refuse_main_only_flags(o->flags, "calibrate");
       pipeline::QuantizeJob job = finish_job(o->job, o->flags, app.get_option("--quiet")->as<bool>());
       pipeline::run_calibrate(job);
       return 0;

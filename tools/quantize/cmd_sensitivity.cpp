@@ -33,6 +33,7 @@ void register_sensitivity_command(CLI::App& app, Action& action) {
   add_data_options(*cmd, o->job.data);
   cmd->callback([o, &app, &action] {
     action = [o, &app] {
+      refuse_main_only_flags(o->flags, "sensitivity");
       const bool quiet = app.get_option("--quiet")->as<bool>();
       pipeline::QuantizeJob job = finish_job(o->job, o->flags, quiet);
       pipeline::SensitivityReport r = pipeline::run_sensitivity(job);

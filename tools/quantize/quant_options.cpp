@@ -153,6 +153,10 @@ void add_export_option(CLI::App& cmd, QuantFlags& flags) {
       ->group("Output");
 }
 
+void refuse_main_only_flags(const QuantFlags& flags, const std::string& command) {
+  if (flags.auto_float) throw UsageError("--auto-float applies to the main command only, not to `quantize " + command + "`");
+}
+
 pipeline::QuantizeJob finish_job(const pipeline::QuantizeJob& parsed, const QuantFlags& flags, bool quiet) {
   pipeline::QuantizeJob job = parsed;
   job.quant = to_quant_options(flags);

@@ -2,7 +2,7 @@
 // `quantize sensitivity MODEL --calib DIR [--eval-data DIR]`: the main command's plan and calibration,
 // then search::analyze_sensitivity on the evaluation samples (held out from --calib, or --eval-data):
 // per layer, the output error with only that layer quantized and with every layer but that one,
-// with MACs, worst first.
+// with MACs, worst first. With --equalize, of the equalized model (its restoring Muls are layers too).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -17,6 +17,7 @@ namespace ptq::pipeline {
 struct SensitivityReport {
   std::string model, method, eval_source;
   size_t calib_samples = 0;
+  size_t equalized_outputs = 0, equalized_inputs = 0;  // --equalize (rewrite::EqualizeResult)
   std::vector<search::Layer> layers;
   search::SensitivityResult result;
 };

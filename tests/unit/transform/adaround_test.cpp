@@ -515,8 +515,11 @@ TEST(AdaRound, KeptRoundingDropsTheLayersAPlanPromotes) {
     EXPECT_FALSE(kept.weights.count("w1") || kept.weights.count("b1") || kept.params.count("w1")) << wide;
     for (const char* name : {"w2", "b2", "w3", "b3", "wf", "bf"})
       EXPECT_TRUE(same_bits(kept.weights.at(name), r.weights.at(name))) << name;
-    for (const auto& [name, p] : r.params)
-      if (name != "w1") EXPECT_TRUE(kept.params.count(name)) << name;
+    for (const auto& [name, p] : r.params) {
+      if (name != "w1") {
+        EXPECT_TRUE(kept.params.count(name)) << name;
+      }
+    }
   }
 }
 
