@@ -258,7 +258,8 @@ TEST(QuantizeCli, TargetCosinePromotesTheStem) {
   EXPECT_EQ(sj["equalized_inputs"], 0);
 
   // --equalize ranks the equalized model, as the main command quantizes it: c1's channels (1000x apart)
-  // move into w1 and w2, so c1 and c2 no longer cost what they did. Main-command-only flags are refused.
+  // move into w1 and w2, so c1 and c2 no longer cost what they did. Main-command-only options are refused
+  // (those of the shared option groups, and the main command's own that the parser lets follow a subcommand).
   auto e = test::run_quantize("sensitivity " + q(dir / "stem.onnx") + " --calib " + q(dir / "calib") + " --equalize --json");
   ASSERT_EQ(e.exit_code, 0) << e.err;
   auto ej = nlohmann::json::parse(e.out);
@@ -266,8 +267,9 @@ TEST(QuantizeCli, TargetCosinePromotesTheStem) {
   EXPECT_GT(ej["quantized"]["cosine"].get<double>(), sj["quantized"]["cosine"].get<double>() + 0.05) << e.out;
   EXPECT_GT(ej["layers"][0]["only"]["cosine"].get<double>(), 0.99) << e.out;
   EXPECT_NE(e.err.find("channels equalized on 0 Conv output(s) and "), std::string::npos) << e.err;
-  for (const char* flag : {"--bias-correction", "--auto-float"}) {
-    auto refused = test::run_quantize("sensitivity " + q(dir / "stem.onnx") + " --calib " + q(dir / "calib") + " " + flag);
+  for (const char* flag : {"--bias-correction", "--auto-float", "--adaround", "--target-cosine"}) {
+    auto refused = test::run_quantize("sensitivity " + q(dir / "stem.onnx") + " --calib " + q(dir / "calib") + " " + flag +
+                                      (std::string(flag) == "--target-cosine" ? " 0.99" : ""));
     EXPECT_EQ(refused.exit_code, 2) << flag;
     EXPECT_NE(refused.err.find(std::string(flag) + " applies to the main command only"), std::string::npos) << refused.err;
   }

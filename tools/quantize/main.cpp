@@ -3,6 +3,7 @@
 // Exit codes: 0 ok, 1 error (bad model, data, I/O), 2 usage, 3 a --target-cosine/--max-drop tolerance not
 // met (the best model found is written) or, for `check`, a target rule broken.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 
@@ -73,6 +74,8 @@ int main(int argc, char** argv) {
   app.fallthrough();
   app.require_subcommand(0, 1);
 
+  const std::vector<CLI::Option*> global = app.get_options();  // --help, --version, -v, -q
+
   ptq::cli::Action action;
   ptq::cli::register_quantize_command(app, action);
   ptq::cli::register_inspect_command(app, action);
@@ -88,6 +91,15 @@ int main(int argc, char** argv) {
     int code = app.exit(e);
     return code == 0 ? 0 : 2;
   }
+  // fallthrough lets -v/-q follow a subcommand, and with them every main-command option, which the
+  // subcommand would then ignore (`quantize sensitivity m.onnx --adaround`): refused instead.
+  if (!app.get_subcommands().empty())
+    for (const CLI::Option* opt : app.get_options())
+      if (opt->count() > 0 && std::find(global.begin(), global.end(), opt) == global.end()) {
+        std::fprintf(stderr, "error: %s applies to the main command only, not to `quantize %s`\n", opt->get_name().c_str(),
+                     app.get_subcommands().front()->get_name().c_str());
+        return 2;
+      }
   if (verbose) ptq::log::set_level(ptq::log::Level::Debug);
   if (quiet) ptq::log::set_level(ptq::log::Level::Warn);
   try {
