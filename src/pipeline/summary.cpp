@@ -12,7 +12,7 @@
 namespace ptq::pipeline {
 
 std::string weights_text(const rewrite::QuantOptions& q) {
-  std::string s = qtype_name(q.weight_type) + " symmetric " + (q.per_channel ? "per-channel" : "per-tensor");
+  std::string s = qtype_name(q.weight_type) + (q.asymmetric_weights ? " asymmetric " : " symmetric ") + (q.per_channel ? "per-channel" : "per-tensor");
   const rewrite::EdgeLayers e = rewrite::int8_edges(q);
   if (!e.any()) return s;
   std::string layers;  // "the first F and last L compute layers", either end alone, or ""
@@ -211,6 +211,7 @@ nlohmann::json summary_json(const QuantizeResult& r) {
   j["symmetric_activations"] = r.quant.symmetric_activations;
   j["weight_type"] = qtype_name(r.quant.weight_type);
   j["per_channel"] = r.quant.per_channel;
+  j["asymmetric_weights"] = r.quant.asymmetric_weights;
   const rewrite::EdgeLayers edges = rewrite::int8_edges(r.quant);
   j["int8_first"] = edges.first;
   j["int8_last"] = edges.last;

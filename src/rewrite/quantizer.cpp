@@ -113,6 +113,11 @@ void validate_options(const QuantOptions& o) {
              qtype_name(o.weight_type), " (add --weight-type int4|uint4, or drop them)");
   if (o.int8_embeddings > 0 && (qtype_bits(o.weight_type) != 4 || o.block_size == 0))
     PTQ_FAIL(UsageError, "--int8-embeddings applies to 4-bit blocks (--weight-type int4|uint4 --block-size B); drop it");
+  if (o.asymmetric_weights && (qtype_bits(o.weight_type) != 4 || o.block_size != 0))
+    PTQ_FAIL(UsageError, "--asymmetric-weights applies to per-channel 4-bit weights (--weight-type int4|uint4, no --block-size); "
+             "the weights here are ", qtype_name(o.weight_type), o.block_size != 0 ? " blocks" : "");
+  if (o.asymmetric_weights && !o.per_channel)
+    PTQ_FAIL(UsageError, "--asymmetric-weights needs per-channel weights; drop --per-tensor");
   if (o.reduce_range && qtype_bits(o.weight_type) == 4)
     PTQ_FAIL(UsageError, "--reduce-range does not apply to ", qtype_name(o.weight_type),
              " weights (4-bit products cannot overflow; halving 16 levels would ruin them); drop --reduce-range");
@@ -128,7 +133,7 @@ QuantSpec activation_spec(const QuantOptions& o) {
 QuantSpec weight_spec(const QuantOptions& o) {
   QuantSpec s;
   s.type = o.weight_type;
-  s.symmetric = true;
+  s.symmetric = !o.asymmetric_weights;
   s.reduce_range = o.reduce_range;
   return s;
 }
@@ -143,6 +148,7 @@ EdgeLayers int8_edges(const QuantOptions& o) {
 QuantSpec edge_weight_spec(const QuantOptions& o) {
   QuantSpec s = weight_spec(o);
   s.type = o.weight_type == QType::UInt4 || o.unsigned_edges ? QType::UInt8 : QType::Int8;
+  s.symmetric = true;  // integer kernels take weight zero point 0 (128 unsigned)
   return s;
 }
 
@@ -156,6 +162,7 @@ QuantSpec wide_activation_spec(const QuantOptions& o) {
 QuantSpec wide_weight_spec(const QuantOptions& o) {
   QuantSpec s = weight_spec(o);
   s.type = QType::Int16;
+  s.symmetric = true;
   s.reduce_range = false;
   return s;
 }

@@ -124,6 +124,18 @@ std::vector<Case> static_cases() {
       c.min_cosine = pc ? kCos4Bit : kCos4BitPerTensor;
       cases.push_back(c);
     }
+  // ... on per-channel asymmetric grids (--asymmetric-weights: a zero point per output channel), every
+  // layer 4-bit and with the symmetric 8-bit edges.
+  for (Net net : {Net::Conv, Net::Mlp})
+    for (QType w : {QType::Int4, QType::UInt4})
+      for (bool edges : {false, true}) {
+        Case c(std::string(net_name(net)) + "_static_w" + short_name(w) + "_asym" + (edges ? "_int8_edges" : ""), net);
+        c.options.weight_type = w;
+        c.options.asymmetric_weights = true;
+        if (!edges) c.options.int8_first = c.options.int8_last = 0;
+        c.min_cosine = kCos4Bit;
+        cases.push_back(c);
+      }
   // The default 4-bit model: the first and last layers' weights int8 (uint8 with uint4), between them
   // 4-bit (conv_net: W1 and G 8-bit, W2 and W3 4-bit).
   for (QType w : {QType::Int4, QType::UInt4}) {

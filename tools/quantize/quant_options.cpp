@@ -39,6 +39,9 @@ void add_quant_options(CLI::App& cmd, QuantFlags& f) {
   cmd.add_option("--weight-type", f.weight_type, "Weight type (default: the target's, int8; int4/uint4: opset-21 DequantizeLinear, the model is upgraded to opset 21)")
       ->check(CLI::IsMember(rewrite::type_names(rewrite::weight_types())))->group(group);
   cmd.add_flag("--per-tensor", f.per_tensor, "One weight scale per tensor (default: per output channel)")->group(group);
+  cmd.add_flag("--asymmetric-weights", f.asymmetric_weights,
+               "4-bit weights: a zero point per output channel, the 16 levels spanning [min, max] (default: symmetric)")
+      ->group(group);
   cmd.add_flag("--symmetric-activations", f.symmetric_activations, "Symmetric activation ranges (TensorRT style; keeps Relu/Clip)")->group(group);
   cmd.add_flag("--reduce-range", f.reduce_range, "Weights one bit narrower (for CPUs without VNNI)")->group(group);
   cmd.add_option("--exclude", f.exclude, "Node names (globs allowed) to leave in float")->delimiter(',')->group(group);
@@ -99,6 +102,7 @@ rewrite::QuantOptions to_quant_options(const QuantFlags& f) {
   if (!f.activation_type.empty()) o.activation_type = qtype_from_name(f.activation_type);
   if (!f.weight_type.empty()) o.weight_type = qtype_from_name(f.weight_type);
   o.per_channel = !f.per_tensor;
+  o.asymmetric_weights = f.asymmetric_weights;
   o.symmetric_activations = f.symmetric_activations;
   o.reduce_range = f.reduce_range;
   o.exclude = f.exclude;

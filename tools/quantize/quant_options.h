@@ -36,6 +36,7 @@ struct QuantFlags {
   CLI::Option* smooth_quant_option = nullptr;  // given without a value: alpha 0.5
   bool equalize = false;
   bool auto_float = false;
+  bool asymmetric_weights = false;
   int64_t opset = 0;
   int float_first = 0, float_last = 0;
   int int8_first = -1, int8_last = -1;  // -1: the library's default
