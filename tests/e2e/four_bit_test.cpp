@@ -99,7 +99,7 @@ TEST(FourBitCli, MinMaxWeightsAndDynamicUint4) {
   EXPECT_FALSE(j.contains("weight_range"));
   EXPECT_LE(top1_drop(j), kMaxDropW4MinMax);
   // Output cosine 0.979 (below 0.99): the hint points at the rounding, then at what is still missing.
-  EXPECT_NE(j.value("hint", "").find("with 4-bit weights, which lose most to rounding: try --adaround --bias-correction"),
+  EXPECT_NE(j.value("hint", "").find("with 4-bit weights, which lose most to rounding: try --adaround --bias-correction --asymmetric-weights"),
             std::string::npos) << j.value("hint", "");
   j = nlohmann::json::parse(test::run_quantize(bundled() + " --weight-type int4 --bias-correction" + kAllFourBit + " -q --json -o " + q(dir / "bc.onnx")).out);
   EXPECT_NE(j.value("hint", "").find("try --adaround"), std::string::npos) << j.value("hint", "");
