@@ -273,10 +273,13 @@ TEST(QuantizeCli, TargetCosinePromotesTheStem) {
     EXPECT_EQ(refused.exit_code, 2) << flag;
     EXPECT_NE(refused.err.find(std::string(flag) + " applies to the main command only"), std::string::npos) << refused.err;
   }
-  auto cal = test::run_quantize("calibrate " + q(dir / "stem.onnx") + " --calib " + q(dir / "calib") + " --auto-float --table " +
-                                q(dir / "t.json"));
-  EXPECT_EQ(cal.exit_code, 2) << cal.err;
-  EXPECT_FALSE(fs::exists(dir / "t.json"));
+  for (const char* flag : {"--auto-float", "--bias-correction"}) {  // calibrate writes a table: neither changes it
+    auto cal = test::run_quantize("calibrate " + q(dir / "stem.onnx") + " --calib " + q(dir / "calib") + " " + flag + " --table " +
+                                  q(dir / "t.json"));
+    EXPECT_EQ(cal.exit_code, 2) << cal.err;
+    EXPECT_EQ(cal.err, "error: " + std::string(flag) + " applies to the main command only, not to `quantize calibrate`\n");
+    EXPECT_FALSE(fs::exists(dir / "t.json"));
+  }
 }
 
 // With --adaround the search first tries what --adaround alone writes; when that misses the tolerance

@@ -40,7 +40,8 @@ void add_quant_options(CLI::App& cmd, QuantFlags& f) {
       ->check(CLI::IsMember(rewrite::type_names(rewrite::weight_types())))->group(group);
   cmd.add_flag("--per-tensor", f.per_tensor, "One weight scale per tensor (default: per output channel)")->group(group);
   cmd.add_flag("--asymmetric-weights", f.asymmetric_weights,
-               "4-bit weights: a zero point per output channel, the 16 levels spanning [min, max] (default: symmetric)")
+               "4-bit weights: a zero point per output channel (per block with --block-size), the 16 levels spanning [min, max] "
+               "(default: symmetric)")
       ->group(group);
   cmd.add_flag("--symmetric-activations", f.symmetric_activations, "Symmetric activation ranges (TensorRT style; keeps Relu/Clip)")->group(group);
   cmd.add_flag("--reduce-range", f.reduce_range, "Weights one bit narrower (for CPUs without VNNI)")->group(group);
@@ -158,7 +159,8 @@ void add_export_option(CLI::App& cmd, QuantFlags& flags) {
 }
 
 void refuse_main_only_flags(const QuantFlags& flags, const std::string& command) {
-  if (flags.auto_float) throw UsageError("--auto-float applies to the main command only, not to `quantize " + command + "`");
+  for (const auto& [given, flag] : {std::pair{flags.auto_float, "--auto-float"}, std::pair{flags.bias_correction, "--bias-correction"}})
+    if (given) throw UsageError(std::string(flag) + " applies to the main command only, not to `quantize " + command + "`");
 }
 
 pipeline::QuantizeJob finish_job(const pipeline::QuantizeJob& parsed, const QuantFlags& flags, bool quiet) {

@@ -54,7 +54,8 @@ void add_export_option(CLI::App& cmd, QuantFlags& flags);
 
 // The job to run once the command line is parsed: `parsed` with the quantization flags applied and
 // progress shown unless `quiet`.
-// UsageError when a main-command-only flag (--auto-float) was given to `quantize <command>`.
+// UsageError when a main-command-only flag of the shared group (--auto-float, --bias-correction) was given
+// to `quantize <command>`.
 void refuse_main_only_flags(const QuantFlags& flags, const std::string& command);
 pipeline::QuantizeJob finish_job(const pipeline::QuantizeJob& parsed, const QuantFlags& flags, bool quiet);
 
