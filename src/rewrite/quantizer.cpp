@@ -113,9 +113,9 @@ void validate_options(const QuantOptions& o) {
              qtype_name(o.weight_type), " (add --weight-type int4|uint4, or drop them)");
   if (o.int8_embeddings > 0 && (qtype_bits(o.weight_type) != 4 || o.block_size == 0))
     PTQ_FAIL(UsageError, "--int8-embeddings applies to 4-bit blocks (--weight-type int4|uint4 --block-size B); drop it");
-  if (o.asymmetric_weights && (qtype_bits(o.weight_type) != 4 || o.block_size != 0))
-    PTQ_FAIL(UsageError, "--asymmetric-weights applies to per-channel 4-bit weights (--weight-type int4|uint4, no --block-size); "
-             "the weights here are ", qtype_name(o.weight_type), o.block_size != 0 ? " blocks" : "");
+  if (o.asymmetric_weights && qtype_bits(o.weight_type) != 4)
+    PTQ_FAIL(UsageError, "--asymmetric-weights applies to 4-bit weights (--weight-type int4|uint4, per channel or in --block-size "
+             "blocks); the weights here are ", qtype_name(o.weight_type));
   if (o.asymmetric_weights && !o.per_channel)
     PTQ_FAIL(UsageError, "--asymmetric-weights needs per-channel weights; drop --per-tensor");
   if (o.reduce_range && qtype_bits(o.weight_type) == 4)

@@ -229,9 +229,9 @@ TEST(FourBitCli, AsymmetricWeightsGiveEachChannelItsZeroPoint) {
   const std::string model = q(kSource / "models/fmnist_cnn.onnx") + " -o " + q(dir / "x.onnx");
   r = test::run_quantize(model + " --mode dynamic --asymmetric-weights");
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_EQ(r.err, "error: --asymmetric-weights applies to per-channel 4-bit weights (--weight-type int4|uint4, no --block-size); "
-                   "the weights here are int8\n");
-  r = test::run_quantize(model + " --mode dynamic --weight-type int4 --block-size 32 --asymmetric-weights");
+  EXPECT_EQ(r.err, "error: --asymmetric-weights applies to 4-bit weights (--weight-type int4|uint4, per channel or in --block-size "
+                   "blocks); the weights here are int8\n");
+  r = test::run_quantize(model + " --mode dynamic --weight-type uint8 --block-size 32 --asymmetric-weights");
   EXPECT_EQ(r.exit_code, 2);
   r = test::run_quantize(model + " --mode dynamic --weight-type int4 --per-tensor --asymmetric-weights");
   EXPECT_EQ(r.exit_code, 2);

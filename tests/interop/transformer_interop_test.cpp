@@ -35,6 +35,8 @@ constexpr double kGeluCosine = 0.999;      // a 2-layer MLP with an opset-20 Gel
 constexpr double kLmInt4RtnRatio = 1.15;
 constexpr double kLmInt4GptqRatio = 1.05;
 constexpr double kLmInt4AwqRatio = 1.10;
+// --asymmetric-weights, RTN blocks of 32 (README, Transformer results; measured 1.008, symmetric 1.026).
+constexpr double kLmInt4RtnAsymRatio = 1.02;
 constexpr double kSameLogitsTol = 1e-4;    // max |Δ logit| / max |logit|: same weights, other kernels
 // ONNX Runtime's DQ → MatMul fusion makes MatMulNBits with accuracy_level 4 (session option
 // session.qdq_matmulnbits_accuracy_level): A is quantized to int8 inside the kernel (measured 0.024).
@@ -207,6 +209,98 @@ TEST(TransformerInterop, LmInt4WeightOnlyRtnGptqAwqAndMatMulNBits) {
   ASSERT_TRUE(got.ok) << got.error;
   EXPECT_LE(max_relative_diff(got.outputs.at("logits"), want), kSameLogitsTol);  // the same model, another form
   EXPECT_LE(max_relative_diff(exec::Executor(build_graph(nb)).run(inputs).at("logits"), got.outputs.at("logits")), kSameLogitsTol);
+}
+
+// --asymmetric-weights with 4-bit blocks (the default grid of ONNX Runtime's MatMul4BitsQuantizer and of
+// AWQ): each block's 16 levels span [min(w, 0), max(w, 0)] with its own zero point, checked on the stored
+// codes of every 4-bit block; ONNX Runtime runs the DequantizeLinear model at a lower perplexity than the
+// symmetric blocks give, computes ptq's executor's logits unfused, and fuses the pairs into MatMulNBits
+// that carry the zero points; the --int4-format matmulnbits model with the token table in 4-bit blocks
+// too (GatherBlockQuantized with zero points) gives the executor's logits in ONNX Runtime.
+TEST(TransformerInterop, LmInt4AsymmetricBlocksCarryZeroPointsIntoMatMulNBits) {
+  const auto dir = fresh_dir();
+  const exec::TensorMap inputs{{"ids", read_npy(source("models/lm_tiny_test/ids.npy"))}};
+  const Tensor targets = read_npy(source("models/lm_tiny_test/targets.npy"));
+  const onnx::ModelProto fp = onnx_io::load_model(source("models/lm_tiny.onnx").string()).proto;
+  OrtRun base = ort_run(fp, inputs, dir / "fp32");
+  ASSERT_TRUE(base.ok) << base.error;
+  const std::string int4 = "--mode dynamic --weight-type int4 --block-size 32 --asymmetric-weights";
+  const onnx::ModelProto q = quantized("models/lm_tiny.onnx", int4, dir);
+  std::map<std::string, const onnx::TensorProto*> init, fp_init;
+  for (const auto& t : q.graph().initializer()) init[t.name()] = &t;
+  for (const auto& t : fp.graph().initializer()) fp_init[t.name()] = &t;
+  const auto code = [](const onnx::TensorProto& t, int64_t i) {  // int4 element i, low nibble first
+    const int v = (static_cast<uint8_t>(t.raw_data()[static_cast<size_t>(i / 2)]) >> (4 * (i % 2))) & 0xf;
+    return v >= 8 ? v - 16 : v;
+  };
+  int blocked = 0, nonzero = 0;
+  for (const auto& n : q.graph().node()) {
+    if (n.op_type() != "DequantizeLinear" || !init.count(n.input(0)) || init.at(n.input(0))->data_type() != static_cast<int>(DType::Int4))
+      continue;
+    ASSERT_EQ(n.input_size(), 3) << n.name() << ": a zero point per block";
+    const std::string name = n.input(0).substr(0, n.input(0).size() - std::string("_quantized").size());
+    ASSERT_TRUE(fp_init.count(name)) << name;
+    const Tensor w = onnx_io::tensor_from_proto(*fp_init.at(name));
+    const Tensor scale = onnx_io::tensor_from_proto(*init.at(n.input(1)));
+    int64_t axis = 0, block = 0;
+    for (const auto& a : n.attribute()) (a.name() == "axis" ? axis : a.name() == "block_size" ? block : block) = a.i();
+    ASSERT_EQ(block, 32) << name;
+    // element (o, a, j): o over the dimensions before the axis, a along it, j after; its block's entry
+    const int64_t dim = w.dim(static_cast<int>(axis)), blocks = (dim + block - 1) / block;
+    int64_t inner = 1;
+    for (int64_t d = axis + 1; d < w.rank(); ++d) inner *= w.dim(static_cast<int>(d));
+    const int64_t outer = w.numel() / (dim * inner);
+    ASSERT_EQ(scale.numel(), outer * blocks * inner) << name;
+    const auto entry = [&](int64_t i) { return (i / (dim * inner) * blocks + i / inner % dim / block) * inner + i % inner; };
+    std::vector<float> lo(static_cast<size_t>(scale.numel()), 0.0f), hi(lo);
+    for (int64_t i = 0; i < w.numel(); ++i) {
+      const size_t e = static_cast<size_t>(entry(i));
+      lo[e] = std::min(lo[e], w.data<float>()[i]), hi[e] = std::max(hi[e], w.data<float>()[i]);
+    }
+    for (int64_t i = 0; i < w.numel(); ++i) {
+      const int64_t e = entry(i);
+      const float s = scale.data<float>()[e], v = w.data<float>()[i], range = hi[static_cast<size_t>(e)] - lo[static_cast<size_t>(e)];
+      if (range > 0.0f) {  // (an all-zero block: any scale)
+        ASSERT_NEAR(s, range / 15.0f, 1e-6f * s) << name << " block " << e;
+      }
+      const int z = code(*init.at(n.input(2)), e);
+      nonzero += z != 0;
+      // rounded to nearest, nothing clipped: within half a step of its level
+      ASSERT_LE(std::fabs(static_cast<float>(code(*init.at(n.input(0)), i) - z) * s - v), 0.5f * s * (1 + 1e-5f)) << name << " element " << i;
+    }
+    ++blocked;
+  }
+  EXPECT_EQ(blocked, 10) << "8 MatMul weights, the position and mask tables (the head and token table: 8-bit, symmetric)";
+  EXPECT_GT(nonzero, 0);
+  OrtRun got = ort_run(q, inputs, dir / "q");
+  ASSERT_TRUE(got.ok) << got.error;
+  const double ratio = perplexity(got.outputs.at("logits"), targets) / perplexity(base.outputs.at("logits"), targets);
+  EXPECT_LE(ratio, kLmInt4RtnAsymRatio);
+  const Tensor want = exec::Executor(build_graph(q)).run(inputs).at("logits");
+  OrtOptions basic;
+  basic.level = "basic";
+  OrtRun unfused = ort_run(q, inputs, dir / "basic", basic);
+  ASSERT_TRUE(unfused.ok) << unfused.error;
+  EXPECT_LE(max_relative_diff(unfused.outputs.at("logits"), want), kSameLogitsTol);
+  EXPECT_LE(max_relative_diff(got.outputs.at("logits"), want), kOrtAccuracyLevel4Tol);
+  OrtOptions o;
+  o.optimized = dir / "optimized.onnx";
+  ASSERT_TRUE(ort_run(q, inputs, dir / "fused", o).ok);
+  EXPECT_EQ(count_ops(onnx_io::load_model(o.optimized.string()).proto, "MatMulNBits"), 9) << "ONNX Runtime fuses DQ -> MatMul";
+  const auto with_zero_points = [](const onnx::ModelProto& m, const std::string& op) {
+    int n = 0;
+    for (const auto& node : m.graph().node()) n += node.op_type() == op && node.input_size() > 3 && !node.input(3).empty();
+    return n;
+  };
+  const auto nb_dir = dir / "nbits";
+  std::filesystem::create_directories(nb_dir);
+  const onnx::ModelProto nb = quantized("models/lm_tiny.onnx", int4 + " --int4-format matmulnbits --int8-embeddings off", nb_dir);
+  EXPECT_EQ(with_zero_points(nb, "MatMulNBits"), 8);  // (the 8-bit head's default ones are omitted)
+  EXPECT_EQ(count_ops(nb, "GatherBlockQuantized"), 1);
+  EXPECT_EQ(with_zero_points(nb, "GatherBlockQuantized"), 1);
+  OrtRun nb_run = ort_run(nb, inputs, nb_dir / "q");
+  ASSERT_TRUE(nb_run.ok) << nb_run.error;
+  EXPECT_LE(max_relative_diff(exec::Executor(build_graph(nb)).run(inputs).at("logits"), nb_run.outputs.at("logits")), kSameLogitsTol);
 }
 
 // A Gather embedding table blocked along its rows' axis (and the MatMul after it along K): ONNX Runtime

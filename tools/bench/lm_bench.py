@@ -3,7 +3,8 @@
 """Language-model benchmark: quantizes the causal character LM of tools/train_lm.py in each variant of
 VARIANTS and measures, in ONNX Runtime (the independent oracle), the perplexity and bits per character
 on held-out text, the ratio to FP32, the file size and the latency (1 thread, one sequence): FP32, int8
-dynamic and static (± SmoothQuant), weight-only int4 blocks (RTN, GPTQ, AWQ; blocks of 32 and 128).
+dynamic and static (± SmoothQuant), weight-only int4 blocks (RTN, GPTQ, AWQ; blocks of 32 and 128; symmetric
+and, `_asym`, with --asymmetric-weights).
 
     /usr/bin/python3 tools/train_lm.py --preset bench       # once (else the bundled models/lm_tiny.onnx)
     /usr/bin/python3 tools/bench/lm_bench.py [--model M.onnx --calib DIR --test DIR] [--variants a,b] [--json F]
@@ -39,6 +40,8 @@ for _block in ('32', '128'):
     VARIANTS['int4_rtn_b' + _block] = INT4 + ['--block-size', _block]
     VARIANTS['int4_gptq_b' + _block] = INT4 + ['--block-size', _block, '--weight-method', 'gptq', '--calib', '{calib}']
     VARIANTS['int4_awq_b' + _block] = INT4 + ['--block-size', _block, '--weight-method', 'awq', '--calib', '{calib}']
+for _v in ('int4_rtn_b32', 'int4_gptq_b32', 'int4_awq_b32', 'int4_rtn_b128', 'int4_gptq_b128', 'int4_awq_b128'):
+    VARIANTS[_v + '_asym'] = VARIANTS[_v] + ['--asymmetric-weights']
 VARIANTS['int4_gptq_b32_act'] = VARIANTS['int4_gptq_b32'] + ['--act-order']
 VARIANTS['int4_gptq_b32_nbits'] = VARIANTS['int4_gptq_b32'] + ['--int4-format', 'matmulnbits']
 

@@ -67,8 +67,9 @@ struct QuantOptions {
   QuantMode mode = QuantMode::Static;
   QType activation_type = QType::UInt8;  // activation_types(): uint8 | int8 | uint16 | int16
   QType weight_type = QType::Int8;       // weight_types(): int8 | uint8 | int16 | int4 | uint4
-  // 4-bit weights on per-channel asymmetric grids (each channel's own zero point over the type's 16
-  // levels) instead of symmetric ones; 8-bit edge layers and 16-bit promotions stay symmetric.
+  // 4-bit weights on asymmetric grids (each channel's, or with block_size each block's, own zero point
+  // over the type's 16 levels) instead of symmetric ones; 8-bit edge layers and 16-bit promotions stay
+  // symmetric.
   bool asymmetric_weights = false;
   bool per_channel = true;               // weights of Conv/ConvTranspose/Gemm/MatMul
   // Non-empty: per-channel weights only for these (op type, weight axis) pairs, others per-tensor (targets).
