@@ -135,7 +135,7 @@ Attempt AttemptBuilder::build(const rewrite::QuantOptions& quant, const rewrite:
   at.evaluated = true;
   // A method to suggest instead only when this run calibrated (not a loaded table, not dynamic).
   const bool calibrated = job_.load_table.empty() && quant.mode == rewrite::QuantMode::Static;
-  at.hint = rounding_hint(quant, job_.adaround > 0, job_.bias_correction, at.eval);
+  at.hint = rounding_hint(quant, job_.adaround > 0, job_.bias_correction, job_.weight_method, at.eval);
   if (at.hint.empty()) at.hint = precision_hint(prep_.graph, quant, calibrated ? job_.calib.method : "", at.eval);
   return at;
 }

@@ -89,6 +89,28 @@ TEST(WeightOnlyCli, AwqScalesFoldIntoTheModel) {
   EXPECT_EQ(file_bytes(dir / "a.onnx"), file_bytes(dir / "b.onnx")) << "bytes depend on --threads";
 }
 
+// A weight-only 4-bit run whose output loses more than the hint threshold (every block 4-bit, blocks of
+// 128: measured cosine 0.9897) is pointed at what applies to blocks, GPTQ and asymmetric grids, not at
+// AdaRound (no blocked layer to round) or bias correction; following the hint brings the output past
+// the threshold (measured 0.9971) and the hint goes.
+TEST(WeightOnlyCli, HintNamesGptqAndAsymmetricBlocks) {
+  constexpr double kHintCosine = 0.99;  // pipeline/quantize.h
+  const fs::path dir = test::fresh_dir();
+  const std::string run = lm() + " --mode dynamic --weight-type int4 --block-size 128 --int8-last 0 --int8-embeddings off --eval-data " +
+                          q(kSource / "calibration/lm_tiny") + " -q --json -o " + q(dir / "a.onnx");
+  auto r = test::run_quantize(run);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_LT(j["evaluation"]["outputs"][0]["cosine"].get<double>(), kHintCosine);
+  EXPECT_NE(j.value("hint", "").find("which lose most to rounding: try --weight-method gptq --asymmetric-weights"), std::string::npos)
+      << j.value("hint", "");
+  r = test::run_quantize(run + " --weight-method gptq --asymmetric-weights" + calib_arg());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  j = nlohmann::json::parse(r.out);
+  EXPECT_GT(j["evaluation"]["outputs"][0]["cosine"].get<double>(), kHintCosine);
+  EXPECT_EQ(j.value("hint", ""), "");
+}
+
 TEST(WeightOnlyCli, UsageErrors) {
   const fs::path dir = test::fresh_dir();
   const std::string out = " -o " + q(dir / "x.onnx");

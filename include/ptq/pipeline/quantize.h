@@ -173,10 +173,13 @@ constexpr double kHintOwnSnrDb = 22.0;  // below: the tensor's own range is the 
 std::string precision_hint(const Graph& graph, const rewrite::QuantOptions& quant, const std::string& method,
                            const report::EvalResult& eval);
 
-// With 4-bit weights (quant.weight_type) an output below kHintCosine is mostly the
-// weights' rounding: suggests --adaround and/or --bias-correction when the run used neither
-// (`rounded`: AdaRound ran; `corrected`: bias correction ran). "" otherwise.
-std::string rounding_hint(const rewrite::QuantOptions& quant, bool rounded, bool corrected, const report::EvalResult& eval);
+// With 4-bit weights (quant.weight_type) an output below kHintCosine is mostly the weights' rounding:
+// suggests what of the rounding options the run did not use. Per-channel weights: --adaround
+// (`rounded`: AdaRound ran), --bias-correction (`corrected`) and --asymmetric-weights; weight-only blocks
+// (quant.block_size), where AdaRound has no layer and bias correction no effect to count on:
+// --weight-method gptq (`weight_method`: the one used) and --asymmetric-weights. "" otherwise.
+std::string rounding_hint(const rewrite::QuantOptions& quant, bool rounded, bool corrected, const std::string& weight_method,
+                          const report::EvalResult& eval);
 
 // Why `eval` misses the tolerance, one line naming the data (`source`) and the output or accuracy at
 // fault ("--target-cosine not met on DIR: output 'y' has cosine 0.951234 < 0.99"); "" when it meets
