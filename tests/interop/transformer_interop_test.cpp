@@ -74,6 +74,24 @@ double perplexity(const Tensor& logits, const Tensor& targets) {
   return std::exp(nll / static_cast<double>(n));
 }
 
+// The bundled LM's held-out inputs and next characters, its FP32 model and ONNX Runtime's FP32 perplexity.
+struct LmReference {
+  exec::TensorMap inputs;
+  Tensor targets;
+  onnx::ModelProto fp32;
+  double perplexity = 0.0;
+};
+
+LmReference lm_reference(const std::filesystem::path& dir) {
+  LmReference r{{{"ids", read_npy(source("models/lm_tiny_test/ids.npy"))}},
+                read_npy(source("models/lm_tiny_test/targets.npy")),
+                onnx_io::load_model(source("models/lm_tiny.onnx").string()).proto};
+  OrtRun base = ort_run(r.fp32, r.inputs, dir / "fp32");
+  EXPECT_TRUE(base.ok) << base.error;
+  if (base.ok) r.perplexity = perplexity(base.outputs.at("logits"), r.targets);
+  return r;
+}
+
 int count_ops(const onnx::ModelProto& m, const std::string& op) {
   int n = 0;
   for (const auto& node : m.graph().node()) n += node.op_type() == op;
@@ -107,12 +125,11 @@ TEST(TransformerInterop, VitStaticInt8KeepsItsLogitsAndRunsIntegerMatMuls) {
 
 TEST(TransformerInterop, LmPerplexityInt8DynamicStaticAndSmoothQuant) {
   const auto dir = fresh_dir();
-  const exec::TensorMap inputs{{"ids", read_npy(source("models/lm_tiny_test/ids.npy"))}};
-  const Tensor targets = read_npy(source("models/lm_tiny_test/targets.npy"));
-  const onnx::ModelProto fp32 = onnx_io::load_model(source("models/lm_tiny.onnx").string()).proto;
-  OrtRun base = ort_run(fp32, inputs, dir / "fp32");
-  ASSERT_TRUE(base.ok) << base.error;
-  const double ppl = perplexity(base.outputs.at("logits"), targets);
+  const LmReference lm = lm_reference(dir);
+  ASSERT_GT(lm.perplexity, 0.0);
+  const exec::TensorMap& inputs = lm.inputs;
+  const Tensor& targets = lm.targets;
+  const double ppl = lm.perplexity;
   const std::string calib = "--calib " + source("calibration/lm_tiny").string();
   struct Variant {
     const char* name;
@@ -164,11 +181,11 @@ mlp (float[N,6,16] x) => (float[N,6,8] y) {
 // the head's of 8) loads and gives the logits of the DequantizeLinear one.
 TEST(TransformerInterop, LmInt4WeightOnlyRtnGptqAwqAndMatMulNBits) {
   const auto dir = fresh_dir();
-  const exec::TensorMap inputs{{"ids", read_npy(source("models/lm_tiny_test/ids.npy"))}};
-  const Tensor targets = read_npy(source("models/lm_tiny_test/targets.npy"));
-  OrtRun base = ort_run(onnx_io::load_model(source("models/lm_tiny.onnx").string()).proto, inputs, dir / "fp32");
-  ASSERT_TRUE(base.ok) << base.error;
-  const double ppl = perplexity(base.outputs.at("logits"), targets);
+  const LmReference lm = lm_reference(dir);
+  ASSERT_GT(lm.perplexity, 0.0);
+  const exec::TensorMap& inputs = lm.inputs;
+  const Tensor& targets = lm.targets;
+  const double ppl = lm.perplexity;
   const std::string int4 = "--mode dynamic --weight-type int4 --block-size 32 --calib " + source("calibration/lm_tiny").string();
   std::map<std::string, double> ratio;
   std::map<std::string, onnx::ModelProto> models;
@@ -219,11 +236,10 @@ TEST(TransformerInterop, LmInt4WeightOnlyRtnGptqAwqAndMatMulNBits) {
 // too (GatherBlockQuantized with zero points) gives the executor's logits in ONNX Runtime.
 TEST(TransformerInterop, LmInt4AsymmetricBlocksCarryZeroPointsIntoMatMulNBits) {
   const auto dir = fresh_dir();
-  const exec::TensorMap inputs{{"ids", read_npy(source("models/lm_tiny_test/ids.npy"))}};
-  const Tensor targets = read_npy(source("models/lm_tiny_test/targets.npy"));
-  const onnx::ModelProto fp = onnx_io::load_model(source("models/lm_tiny.onnx").string()).proto;
-  OrtRun base = ort_run(fp, inputs, dir / "fp32");
-  ASSERT_TRUE(base.ok) << base.error;
+  const LmReference lm = lm_reference(dir);
+  ASSERT_GT(lm.perplexity, 0.0);
+  const exec::TensorMap& inputs = lm.inputs;
+  const onnx::ModelProto& fp = lm.fp32;
   const std::string int4 = "--mode dynamic --weight-type int4 --block-size 32 --asymmetric-weights";
   const onnx::ModelProto q = quantized("models/lm_tiny.onnx", int4, dir);
   std::map<std::string, const onnx::TensorProto*> init, fp_init;
@@ -274,7 +290,7 @@ TEST(TransformerInterop, LmInt4AsymmetricBlocksCarryZeroPointsIntoMatMulNBits) {
   EXPECT_GT(nonzero, 0);
   OrtRun got = ort_run(q, inputs, dir / "q");
   ASSERT_TRUE(got.ok) << got.error;
-  const double ratio = perplexity(got.outputs.at("logits"), targets) / perplexity(base.outputs.at("logits"), targets);
+  const double ratio = perplexity(got.outputs.at("logits"), lm.targets) / lm.perplexity;
   EXPECT_LE(ratio, kLmInt4RtnAsymRatio);
   const Tensor want = exec::Executor(build_graph(q)).run(inputs).at("logits");
   OrtOptions basic;
