@@ -6,6 +6,7 @@ AdaRound time reported by ptq:
 
   W8A8 MobileNetV1-0.25 (int8 per-channel weights, uint8 activations)
   W4A8 MobileNetV2-1.0  (--weight-type int4, when this build has it; mnv2_w4_all: every layer 4-bit)
+  W4A8 MobileNetV1-0.75-192 (mnv1_075_w4: a second 4-bit model)
 
     /usr/bin/python3 tools/bench/corpus_sets.py        # once: builds ~/.cache/ptq-bench
     /usr/bin/python3 tools/bench/adaround_bench.py [--models mnv1_025,mnv2_w4] [--samples 256] [--iterations N]
@@ -34,6 +35,9 @@ MODELS = {
     'mnv2_w4_all': dict(model=M('imagenet/mobilenet_v2_1.0_224_fp32.onnx'), size=224, what='W4A8 MobileNetV2, every layer 4-bit',
                         args=['--weight-type', 'int4', '--int8-first', '0', '--int8-last', '0']),
     'mnv2': dict(model=M('imagenet/mobilenet_v2_1.0_224_fp32.onnx'), size=224, what='W8A8 MobileNetV2', args=[]),
+    # a second 4-bit model (depthwise, no residuals): the first and last layer int8
+    'mnv1_075_w4': dict(model=M('imagenet/mobilenet_v1_0.75_192_fp32.onnx'), size=192, what='W4A8 MobileNetV1-0.75',
+                        args=['--weight-type', 'int4']),
 }
 
 
