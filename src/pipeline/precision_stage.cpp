@@ -23,6 +23,8 @@ namespace {
 search::SearchResult rounded_search(const QuantizeJob& job, const Prepared& prep, const DataSplit& data,
                                     const calib::CalibTable& table, AttemptBuilder& builder, search::SearchOptions so) {
   so.reweight = [&builder](const rewrite::QuantPlan& plan, Graph& g, calib::CalibTable& t) { builder.apply_rounding(plan, g, t); };
+  search::References references;  // the FP32 outputs: computed by the first search, reused by the second
+  so.references = &references;
   builder.learn_rounding(prep.plan, table, false);
   so.base_only = true;
   search::SearchResult plain = search::search_precision(prep.graph, job.quant, table, *data.eval, so);

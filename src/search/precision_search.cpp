@@ -95,14 +95,16 @@ class Search {
     return {&storage, rewrite::plan_quantization(storage, plan.options)};
   }
 
-  // FP32 outputs of every evaluation sample, once.
+  // FP32 outputs of every evaluation sample, once (or from search_.references, filled by an earlier search).
   void compute_references() {
+    refs_ = search_.references ? search_.references : &own_refs_;
+    if (!refs_->outputs.empty()) return;
     QuantSim sim(graph_, base_plan_, rewrite::resolve_params(graph_, base_plan_, table_), 1);
     const GroupFlags off = sim.all(false);
     for_each_chunk([&](size_t, const calib::Sample& s) { return sim.run_outputs(s.tensors, off); },
                    [&](size_t, const calib::Sample& s, exec::TensorMap&& out) {
-                     ids_.push_back(s.id);
-                     refs_.push_back(std::move(out));
+                     refs_->ids.push_back(s.id);
+                     refs_->outputs.push_back(std::move(out));
                    });
   }
 
@@ -188,7 +190,7 @@ class Search {
           [&](size_t i, const calib::Sample& s) {
             return sim.run_outputs(dither ? dithered(s.tensors, kDitherSeed + i, quantized_inputs_) : s.tensors, on);
           },
-          [&](size_t k, const calib::Sample&, exec::TensorMap&& out) { scorer.add(refs_.at(k), out, ids_.at(k)); });
+          [&](size_t k, const calib::Sample&, exec::TensorMap&& out) { scorer.add(refs_->outputs.at(k), out, refs_->ids.at(k)); });
       report::EvalResult er;
       scorer.finish(search_.labels, eval_.describe(), er);
       return er;
@@ -348,8 +350,8 @@ class Search {
   std::set<std::string> quantized_inputs_;  // the graph inputs the plan quantizes: what the dither moves
   std::vector<Layer>* layers_ = nullptr;
   Fallback fallback_ = Fallback::Int16;  // of the attempts being made
-  std::vector<exec::TensorMap> refs_;
-  std::vector<std::string> ids_;
+  References own_refs_;
+  References* refs_ = &own_refs_;  // own_refs_ or search_.references
 };
 
 }  // namespace

@@ -37,6 +37,12 @@ struct Tolerance {
   bool active() const { return target_cosine > 0.0 || max_drop >= 0.0; }
 };
 
+// The FP32 outputs of the evaluation samples (and their ids), which a search computes once.
+struct References {
+  std::vector<exec::TensorMap> outputs;
+  std::vector<std::string> ids;
+};
+
 struct SearchOptions {
   Tolerance tolerance;
   Fallback fallback = Fallback::Int16;
@@ -59,6 +65,9 @@ struct SearchOptions {
   // Calibrates tensors a candidate quantizes that the table lacks (a float layer can make a neighbour
   // quantize a tensor it used to fold away); nullptr: such candidates are skipped.
   std::function<calib::CalibTable(const std::vector<calib::CalibTarget>&)> calibrate;
+  // Shared by searches on the same model and evaluation samples (--adaround's base-only search, then
+  // the full one): filled by the first, read by the others. nullptr: each search computes its own.
+  References* references = nullptr;
 };
 
 // One candidate the search evaluated.

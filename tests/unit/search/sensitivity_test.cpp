@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // analyze_sensitivity: the same figures whatever the thread count; with group_zero_mac, layers with
 // MACs measured exactly and a block of layers without MACs sharing the error of one run with all their
-// quantizers on, in proportion to their quantizers' own noise, both computed here by brute force.
+// quantizers on, in proportion to their quantizers' own noise, both computed here by brute force. And
+// search_precision's FP32 references, shared between searches (--adaround's two): computed once, read after.
 #include "ptq/search/sensitivity.h"
 
 #include <gtest/gtest.h>
@@ -11,6 +12,8 @@
 #include <set>
 
 #include "ptq/calib/calibrator.h"
+#include "ptq/exec/executor.h"
+#include "ptq/search/precision_search.h"
 #include "testutil.h"
 
 using namespace ptq;
@@ -154,4 +157,37 @@ TEST(Sensitivity, ZeroMacLayersShareTheirBlocksError) {
   EXPECT_NEAR(shared.layers[add].only[0].diff_sq, run.diff_sq * (c + three + a) / total, kRel * run.diff_sq);
   EXPECT_NEAR(shared.layers[mul].only[0].diff_sq, run.diff_sq * (c + a + m) / total, kRel * run.diff_sq);
   EXPECT_NEAR(shared.layers[add].only[0].ref_sq, run.ref_sq, kRel * run.ref_sq);
+}
+
+// A search given shared references fills them with the float model's outputs of every evaluation
+// sample; a later search reads them instead of running the float model again: with the references
+// negated, its cosine is the first one's negated.
+TEST(PrecisionSearch, FillsSharedReferencesOnceAndReadsThem) {
+  constexpr double kSameSums = 1e-5;  // the simulator with every quantizer off vs the executor
+  Fixture f;
+  SearchOptions so;
+  so.tolerance.target_cosine = 0.5;
+  so.base_only = true;  // the plan without promotions only
+  so.dither = false;
+  so.threads = 1;
+  so.progress = false;
+  References refs;
+  so.references = &refs;
+  const SearchResult first = search_precision(f.graph, {}, f.table, f.data, so);
+  ASSERT_EQ(refs.outputs.size(), f.data.size());
+  ASSERT_EQ(refs.ids.size(), f.data.size());
+  for (size_t i = 0; i < f.data.size(); ++i) {
+    const Tensor want = exec::Executor(f.graph).run(f.data.read(i).tensors).at("y");
+    const Tensor& got = refs.outputs[i].at("y");
+    ASSERT_EQ(got.numel(), want.numel());
+    for (int64_t j = 0; j < want.numel(); ++j)
+      EXPECT_NEAR(got.data<float>()[j], want.data<float>()[j], kSameSums * (1.0 + std::fabs(want.data<float>()[j])));
+  }
+  ASSERT_GT(first.attempts.at(0).worst_cosine, 0.5);
+  for (auto& outputs : refs.outputs)
+    for (auto& [name, t] : outputs)
+      for (int64_t j = 0; j < t.numel(); ++j) t.data<float>()[j] = -t.data<float>()[j];
+  const SearchResult second = search_precision(f.graph, {}, f.table, f.data, so);
+  EXPECT_NEAR(second.attempts.at(0).worst_cosine, -first.attempts.at(0).worst_cosine, 1e-9);
+  EXPECT_EQ(refs.outputs.size(), f.data.size());
 }
