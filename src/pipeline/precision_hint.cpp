@@ -75,11 +75,10 @@ std::string rounding_hint(const rewrite::QuantOptions& quant, bool rounded, bool
   // W4A8 MobileNetV2 86.2 %, FP32 89.7); in weight-only blocks, of GPTQ and asymmetric grids (both: the
   // tiny LM at blocks of 128, every block 4-bit, output cosine 0.9897 -> 0.9971).
   const bool blocks = quant.block_size > 0;
-  const bool asymmetric_unused = !quant.asymmetric_weights && (quant.per_channel || blocks);
   std::string options;
   for (const auto& [unused, flag] : {std::pair{!blocks && !rounded, "--adaround"}, std::pair{!blocks && !corrected, "--bias-correction"},
                                      std::pair{blocks && weight_method != "gptq", "--weight-method gptq"},
-                                     std::pair{asymmetric_unused, "--asymmetric-weights"}})
+                                     std::pair{!quant.asymmetric_weights && quant.per_channel, "--asymmetric-weights"}})
     if (unused) options += (options.empty() ? "" : " ") + std::string(flag);
   const double worst = eval.worst_output_cosine();
   if (options.empty() || eval.outputs.empty() || !(worst < kHintCosine)) return "";
