@@ -11,6 +11,7 @@
 #include "kernels/dnnl_conv.h"
 #include "kernels/post_ops.h"
 #include "layout.h"
+#include "ptq/ir/buffer_pool.h"
 #include "ptq/ir/onnx_io.h"
 #include "ptq/util/log.h"
 
@@ -100,6 +101,8 @@ bool foldable(const Node& node);
 }  // namespace
 
 struct Executor::Plan {
+  // Run-time tensors come from here (buffer_pool.h): after the first run of a shape, none from the heap.
+  std::shared_ptr<BufferPool> pool = BufferPool::create();
   std::unordered_map<std::string, int> slot_of;   // tensor name -> value slot
   std::vector<std::string> slot_name;
   std::vector<Tensor> initial;                    // weights pre-filled, the rest empty
@@ -383,6 +386,7 @@ Executor::~Executor() = default;
 
 TensorMap Executor::run(const TensorMap& inputs, const RunOptions& options) const {
   const Plan& p = *plan_;
+  BufferPoolScope pooled(p.pool.get());
   std::vector<Tensor> values = p.initial;
   for (const auto& kv : inputs) {
     auto it = p.slot_of.find(kv.first);
@@ -529,6 +533,7 @@ TensorMap Executor::run(const TensorMap& inputs, const RunOptions& options) cons
     if (!t) PTQ_FAIL(ModelError, "graph output '", o.name, "' was not computed");
     result[o.name] = *t;
   }
+  p.pool->trim();  // what this run did not take (shapes that stopped occurring) goes back to the heap
   return result;
 }
 

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "ptq/ir/tensor.h"
 
+#include "ptq/ir/buffer_pool.h"
+
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -103,7 +105,9 @@ std::string shape_str(const Shape& shape) {
 
 namespace {
 constexpr size_t kAlignment = 64;
+// From the thread's buffer pool when an executor installed one (buffer_pool.h), else the heap.
 std::shared_ptr<void> allocate(size_t bytes) {
+  if (BufferPool* pool = current_buffer_pool()) return pool->allocate(bytes);
   size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
   if (rounded == 0) rounded = kAlignment;
   void* p = std::aligned_alloc(kAlignment, rounded);

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "ptq/ir/shape.h"
 #include "ptq/util/error.h"
 
 namespace ptq {
@@ -36,7 +37,6 @@ enum class DType : int {
   Int4 = 22,   // unpacked: one int8_t per element
 };
 
-using Shape = std::vector<int64_t>;
 
 // Bytes per element in memory (1 for the unpacked 4-bit types); 0 for Undefined and String.
 size_t dtype_size(DType dtype);

@@ -9,9 +9,11 @@
 #include <string>
 #include <limits>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <tuple>
 #include <unordered_map>
+#include <vector>
 
 #include "parallel.h"
 #include "thread_policy.h"
@@ -164,16 +166,63 @@ int64_t probe_channel_block() {
 // The blocked layout's tag (dnnl_conv.h: channel_block()).
 Tag blocked_tag() { return channel_block() == 8 ? Tag::nChw8c : Tag::nChw16c; }
 
-// Reorder between NCHW and the blocked layout of the same logical shape (oneDNN caches the reorder
-// primitives); small ones on one thread (thread_policy.h).
+// A primitive's arguments, made once and rebound to each call's buffers: the memory objects and the
+// C argument array over them (the C++ execute() builds both per call: most of a convolution's ~40
+// allocations).
+struct BoundArgs {
+  std::vector<std::pair<int, memory>> memories;
+  std::vector<dnnl_exec_arg_t> c_args;
+
+  void add(int arg, memory m) {
+    memories.emplace_back(arg, std::move(m));
+    c_args.clear();
+    for (auto& kv : memories) c_args.push_back({kv.first, kv.second.get()});
+  }
+  bool has(int arg) const {
+    for (const auto& kv : memories)
+      if (kv.first == arg) return true;
+    return false;
+  }
+  void bind(int arg, const void* data) {
+    for (auto& kv : memories)
+      if (kv.first == arg) kv.second.set_data_handle(const_cast<void*>(data));
+  }
+  void execute(const dnnl::primitive& prim, dnnl::stream& s) const {
+    dnnl::error::wrap_c_api(dnnl_primitive_execute(prim.get(), s.get(), static_cast<int>(c_args.size()), c_args.data()),
+                            "could not execute a primitive");
+    s.wait();
+  }
+};
+
+// Reorder between NCHW and the blocked layout of the same logical shape; small ones on one thread
+// (thread_policy.h). The primitive and its memory objects are made once per shape and direction and
+// kept per thread (rebound to this call's buffers), so that a steady-state run allocates nothing here.
 void reorder_nchw(const Shape& nchw, const void* src, Tag src_tag, void* dst, Tag dst_tag, int threads) {
   set_omp_threads(pick_threads(threads, JobKind::Tasks, shape_numel(nchw)));
-  const memory::dims dims(nchw.begin(), nchw.end());
-  memory a(memory::desc(dims, memory::data_type::f32, src_tag), cpu_engine(), const_cast<void*>(src));
-  memory b(memory::desc(dims, memory::data_type::f32, dst_tag), cpu_engine(), dst);
-  dnnl::stream& s = cpu_stream();
-  dnnl::reorder(a, b).execute(s, a, b);
-  s.wait();
+  struct Cached {
+    Shape dims;
+    Tag from, to;
+    dnnl::reorder prim;
+    BoundArgs args;
+  };
+  constexpr size_t kMaxCached = 64;  // shapes x directions per thread; beyond, it starts over
+  thread_local std::vector<std::unique_ptr<Cached>> cache;
+  Cached* c = nullptr;
+  for (auto& e : cache)
+    if (e->dims == nchw && e->from == src_tag && e->to == dst_tag) c = e.get();
+  if (!c) {
+    if (cache.size() >= kMaxCached) cache.clear();
+    const memory::dims dims(nchw.begin(), nchw.end());
+    memory a(memory::desc(dims, memory::data_type::f32, src_tag), cpu_engine(), const_cast<void*>(src));
+    memory b(memory::desc(dims, memory::data_type::f32, dst_tag), cpu_engine(), dst);
+    cache.push_back(std::make_unique<Cached>(Cached{nchw, src_tag, dst_tag, dnnl::reorder(a, b), {}}));
+    c = cache.back().get();
+    c->args.add(DNNL_ARG_FROM, a);
+    c->args.add(DNNL_ARG_TO, b);
+  }
+  c->args.bind(DNNL_ARG_FROM, src);
+  c->args.bind(DNNL_ARG_TO, dst);
+  c->args.execute(c->prim, cpu_stream());
 }
 
 // Pixels per post-op task: 64 KB of one channel block, so that the outputs of one or two blocks (a
@@ -219,6 +268,8 @@ struct Prepared {
   memory weights;  // packed (Packed::weights, shared)
   bool plain_src = false;
   bool usable = false;  // oneDNN has an optimized (non-reference) kernel for this shape
+  std::mutex idle_mutex;
+  std::vector<std::unique_ptr<BoundArgs>> idle;  // argument sets not in use (one per concurrent call)
 };
 
 }  // namespace
@@ -406,23 +457,37 @@ Tensor DnnlConv::run_dnnl(const Tensor& x_arg, int64_t x_channels, const Tensor&
   thread_local std::vector<float> scratch;
   const size_t scratch_bytes = prep->scratchpad.get_size();
   if (scratch.size() * sizeof(float) < scratch_bytes) scratch.resize(scratch_bytes / sizeof(float) + 16);
-  // The argument maps are kept per thread (with and without a bias), their entries reassigned and
-  // emptied after the call: building a map per call was 5 allocations of a convolution's ~40.
-  thread_local std::unordered_map<int, memory> with_bias, without_bias;
-  std::unordered_map<int, memory>& args = b ? with_bias : without_bias;
-  args[DNNL_ARG_SRC] = memory(prep->src, cpu_engine(), const_cast<void*>(src->raw()));
-  args[DNNL_ARG_WEIGHTS] = prep->weights;
-  args[DNNL_ARG_DST] = memory(prep->dst, cpu_engine(), y.raw());
-  args[DNNL_ARG_SCRATCHPAD] = memory(prep->scratchpad, cpu_engine(), scratch.data());
-  if (b) args[DNNL_ARG_BIAS] = memory(prep->bias, cpu_engine(), const_cast<void*>(b->raw()));
-  struct Release {  // no reference to this call's buffers or weights kept, thrown or not
-    std::unordered_map<int, memory>& args;
-    ~Release() {
-      for (auto& kv : args) kv.second = memory();
+  // An argument set of this primitive not in use by another call (made on first use), bound to this
+  // call's buffers.
+  std::unique_ptr<BoundArgs> set;
+  {
+    std::lock_guard<std::mutex> lock(prep->idle_mutex);
+    if (!prep->idle.empty()) {
+      set = std::move(prep->idle.back());
+      prep->idle.pop_back();
     }
-  } release{args};
-  prep->prim.execute(stream, args);
-  stream.wait();
+  }
+  if (!set) {
+    set = std::make_unique<BoundArgs>();
+    set->add(DNNL_ARG_SRC, memory(prep->src, cpu_engine(), const_cast<void*>(src->raw())));
+    set->add(DNNL_ARG_WEIGHTS, prep->weights);
+    set->add(DNNL_ARG_DST, memory(prep->dst, cpu_engine(), y.raw()));
+    set->add(DNNL_ARG_SCRATCHPAD, memory(prep->scratchpad, cpu_engine(), scratch.data()));
+  }
+  if (b && !set->has(DNNL_ARG_BIAS)) set->add(DNNL_ARG_BIAS, memory(prep->bias, cpu_engine(), const_cast<void*>(b->raw())));
+  set->bind(DNNL_ARG_SRC, src->raw());
+  set->bind(DNNL_ARG_DST, y.raw());
+  set->bind(DNNL_ARG_SCRATCHPAD, scratch.data());
+  if (b) set->bind(DNNL_ARG_BIAS, b->raw());
+  struct GiveBack {  // to the idle list, thrown or not
+    Prepared& prep;
+    std::unique_ptr<BoundArgs>& set;
+    ~GiveBack() {
+      std::lock_guard<std::mutex> lock(prep.idle_mutex);
+      prep.idle.push_back(std::move(set));
+    }
+  } give_back{*prep, set};
+  set->execute(prep->prim, stream);
 
   if (!st.native_sigmoid) apply_post_ops(st.post, y, M, threads);
   if (one_d) return unblock(y, M, threads).reshaped({N, M, OW});

@@ -11,12 +11,28 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <functional>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace ptq::exec {
 
-using TaskFn = std::function<void(int64_t task)>;
+// A non-owning reference to a callable `void(int64_t task)`: what parallel_for runs. Unlike a
+// std::function it never allocates (a lambda capturing a kernel's locals by reference is larger than
+// std::function's inline buffer, so every parallel_for call allocated). Bound to a temporary lambda
+// for the duration of the call only: never store one.
+class TaskFn {
+ public:
+  template <class F, class = std::enable_if_t<!std::is_same_v<std::decay_t<F>, TaskFn>>>
+  TaskFn(F&& f)  // NOLINT: implicit, as std::function's
+      : object_(const_cast<void*>(static_cast<const void*>(&f))),
+        call_([](void* o, int64_t task) { (*static_cast<std::remove_reference_t<F>*>(o))(task); }) {}
+  void operator()(int64_t task) const { call_(object_, task); }
+
+ private:
+  void* object_;
+  void (*call_)(void*, int64_t);
+};
 
 // `work` (optional): the job's size in elementary operations; it caps the threads used
 // (thread_policy.h, JobKind::Tasks: small jobs run inline, a wake-up and a join would cost more than

@@ -52,7 +52,7 @@ int64_t explicit_out(int64_t in, int64_t k_eff, int64_t s, int64_t pb, int64_t p
 
 }  // namespace
 
-WindowGeometry resolve_window(const WindowAttrs& attrs, const Shape& x_shape, const std::vector<int64_t>& kernel) {
+WindowGeometry resolve_window(const WindowAttrs& attrs, const Shape& x_shape, const Shape& kernel) {
   WindowGeometry g;
   const size_t nd = kernel.size();
   if (nd < 1 || nd > static_cast<size_t>(kMaxSpatial))

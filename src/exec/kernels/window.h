@@ -57,7 +57,7 @@ struct WindowGeometry {
 
 // Resolves `attrs` for input spatial dims `in` (x.shape()[2:]) and kernel dims `kernel`.
 // Throws ModelError when the ranks disagree or the output would be empty.
-WindowGeometry resolve_window(const WindowAttrs& attrs, const Shape& x_shape, const std::vector<int64_t>& kernel);
+WindowGeometry resolve_window(const WindowAttrs& attrs, const Shape& x_shape, const Shape& kernel);
 
 // Lowest o with o * s + off >= 0, and one past the highest o with o * s + off < limit, clamped to
 // [0, count]: the outputs whose tap lands inside the input.
