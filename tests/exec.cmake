@@ -26,3 +26,7 @@ target_include_directories(exec_compute_test PRIVATE ${PROJECT_SOURCE_DIR}/src/e
 add_test(NAME Layout.EightLaneBlocks
          COMMAND exec_compute_test --gtest_filter=Layout.*:Conv.*)
 set_tests_properties(Layout.EightLaneBlocks PROPERTIES ENVIRONMENT PTQ_CHANNEL_BLOCK=8 LABELS unit TIMEOUT 600)
+# The executor's steady-state allocations: this binary replaces the global operator new to count them.
+ptq_add_test(memory_plan_test
+  unit/exec/memory_plan_test.cpp)
+target_include_directories(memory_plan_test PRIVATE ${PROJECT_SOURCE_DIR}/src/exec/kernels)

@@ -100,6 +100,15 @@ namespace {
 bool foldable(const Node& node);
 }  // namespace
 
+// A run's working memory: the value slots, their layouts and the argument lists of the node running.
+// Kept between runs (one per concurrent run), so that a steady-state run allocates none of it.
+struct Frame {
+  std::vector<Tensor> values;
+  std::vector<int64_t> channels;
+  KernelIO io;
+  LayoutIO layout;
+};
+
 struct Executor::Plan {
   // Run-time tensors come from here (buffer_pool.h): after the first run of a shape, none from the heap.
   std::shared_ptr<BufferPool> pool = BufferPool::create();
@@ -136,6 +145,32 @@ struct Executor::Plan {
   std::vector<std::vector<int>> release_after;
   mutable std::mutex profile_mutex;
   mutable std::map<std::string, OpProfile> profile;
+  mutable std::mutex frame_mutex;
+  mutable std::vector<std::unique_ptr<Frame>> idle_frames;
+
+  // A frame not in use by another run, returned to the idle list when the handle goes.
+  struct FrameHandle {
+    const Plan& plan;
+    std::unique_ptr<Frame> frame;
+    ~FrameHandle() {
+      frame->values.clear();  // keeps the capacity, lets the tensors go
+      frame->io.inputs.clear();
+      frame->io.outputs.clear();
+      std::lock_guard<std::mutex> lock(plan.frame_mutex);
+      plan.idle_frames.push_back(std::move(frame));
+    }
+  };
+  FrameHandle take_frame() const {
+    std::unique_ptr<Frame> f;
+    {
+      std::lock_guard<std::mutex> lock(frame_mutex);
+      if (!idle_frames.empty()) {
+        f = std::move(idle_frames.back());
+        idle_frames.pop_back();
+      }
+    }
+    return {*this, f ? std::move(f) : std::make_unique<Frame>()};
+  }
 
   int slot(const std::string& name) {
     auto it = slot_of.find(name);
@@ -387,7 +422,9 @@ Executor::~Executor() = default;
 TensorMap Executor::run(const TensorMap& inputs, const RunOptions& options) const {
   const Plan& p = *plan_;
   BufferPoolScope pooled(p.pool.get());
-  std::vector<Tensor> values = p.initial;
+  const Plan::FrameHandle frame = p.take_frame();
+  std::vector<Tensor>& values = frame.frame->values;
+  values.assign(p.initial.begin(), p.initial.end());
   for (const auto& kv : inputs) {
     auto it = p.slot_of.find(kv.first);
     bool is_input = false;
@@ -420,13 +457,14 @@ TensorMap Executor::run(const TensorMap& inputs, const RunOptions& options) cons
   bool fused = options_.fuse && !(options.tap && *options.tap);
   for (const auto& f : options.fetch) fused = fused && !p.hidden.count(f);
   FrameScope scope(p.slot_of, values, options.outer);
-  KernelIO io;
+  KernelIO& io = frame.frame->io;
   io.scope = &scope;
   io.tap = options.tap;
   io.threads = threads_;
   const bool tapping = options.tap && *options.tap;
   // Blocked layout (layout.h): per slot, the real channel count of a value held blocked (0: NCHW).
-  std::vector<int64_t> channels(fused ? values.size() : 0, 0);
+  std::vector<int64_t>& channels = frame.frame->channels;
+  channels.assign(fused ? values.size() : 0, 0);
   auto to_plain = [&](int s) {  // profiled as "Reorder" (a conversion a plain reader forced)
     if (s < 0 || channels[static_cast<size_t>(s)] == 0) return;
     const auto start = std::chrono::steady_clock::now();
@@ -455,7 +493,7 @@ TensorMap Executor::run(const TensorMap& inputs, const RunOptions& options) cons
     }
     for (int d : dead) values[static_cast<size_t>(d)] = Tensor();
   };
-  LayoutIO layout;
+  LayoutIO& layout = frame.frame->layout;
   auto run_at = [&](size_t i) {
     const Node& node = graph_.nodes[i];
     if (p.folded[i]) {  // outputs computed at construction: already in `values`
@@ -553,6 +591,8 @@ std::vector<Tensor> Executor::run_node(size_t index, const std::vector<const Ten
   }
   return std::move(io.outputs);
 }
+
+BufferPool::Stats Executor::buffer_stats() const { return plan_->pool->stats(); }
 
 std::map<std::string, OpProfile> Executor::profile() const {
   std::lock_guard<std::mutex> lock(plan_->profile_mutex);

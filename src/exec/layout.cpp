@@ -66,7 +66,8 @@ bool blocked_concat(int64_t axis, KernelIO& io, LayoutIO& layout) {
     Tensor y(DType::Float32, {N, blocks, H, W, B});
     const int64_t per_block = P * B;
     float* out = y.data<float>();
-    CopyPieces copies;
+    thread_local CopyPieces copies;  // keeps its capacity between calls
+    copies.clear();
     for (int64_t n = 0; n < N; ++n)
       for (size_t k = 0; k < io.inputs.size(); ++k) {
         const int64_t count = io.in(k).dim(1) * per_block;
@@ -86,7 +87,8 @@ bool blocked_concat(int64_t axis, KernelIO& io, LayoutIO& layout) {
     const float* in = t.data<float>();
     const int64_t c = layout.in_channels[k], tb = c ? t.dim(1) : 0;
     if (c == 0) {
-      CopyPieces copies;
+      thread_local CopyPieces copies;  // keeps its capacity between calls
+      copies.clear();
       for (int64_t n = 0; n < N; ++n)
         copies.add(in + n * t.dim(1) * P, out + (n * channels + offset) * P, t.dim(1) * P * static_cast<int64_t>(sizeof(float)),
                    sizeof(float));

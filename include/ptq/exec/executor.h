@@ -4,6 +4,9 @@
 // after its last reader. run() checks inputs against the model (name, dtype, rank, static dims),
 // executes nodes in topological order and can hand every node output to a tap. The executor knows
 // nothing about quantization.
+// Memory: a run's tensors come from the executor's buffer pool and its working lists from a frame kept
+// between runs, so a run that repeats the previous one's shapes allocates nothing of its own (oneDNN's
+// execute still allocates its argument context, about 5 blocks per convolution).
 #pragma once
 
 #include <map>
@@ -12,6 +15,7 @@
 #include <vector>
 
 #include "ptq/exec/kernel.h"
+#include "ptq/ir/buffer_pool.h"
 #include "ptq/ir/graph.h"
 
 namespace ptq::exec {
@@ -66,6 +70,10 @@ class Executor {
   int threads() const { return threads_; }
   // Per op type, when options.profile is set.
   std::map<std::string, OpProfile> profile() const;
+  // The run-time tensor buffers (ptq/ir/buffer_pool.h): how many came from the heap, how many were
+  // reused, how many bytes are pooled between runs. A run that repeats the previous one's shapes takes
+  // none from the heap.
+  BufferPool::Stats buffer_stats() const;
 
  private:
   struct Plan;

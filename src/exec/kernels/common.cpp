@@ -9,9 +9,9 @@ int normalize_axis(int64_t axis, int64_t rank, const char* what) {
   return static_cast<int>(axis < 0 ? axis + rank : axis);
 }
 
-std::vector<int64_t> read_ints(const Tensor& t, const char* what) {
+Shape read_ints(const Tensor& t, const char* what) {
   if (t.rank() > 1) PTQ_FAIL(ModelError, what, " must be a scalar or 1-D tensor, got shape ", shape_str(t.shape()));
-  std::vector<int64_t> out(static_cast<size_t>(t.numel()));
+  Shape out(static_cast<size_t>(t.numel()));
   if (t.dtype() == DType::Int64) {
     const int64_t* p = t.data<int64_t>();
     out.assign(p, p + t.numel());
@@ -25,7 +25,7 @@ std::vector<int64_t> read_ints(const Tensor& t, const char* what) {
 }
 
 std::vector<int64_t> read_indices(const Tensor& ind, int64_t d, int axis) {
-  std::vector<int64_t> idx = read_ints(ind.reshaped({ind.numel()}), "indices");
+  std::vector<int64_t> idx(read_ints(ind.reshaped({ind.numel()}), "indices"));
   for (int64_t& j : idx) {
     const int64_t k = j < 0 ? j + d : j;
     if (k < 0 || k >= d) PTQ_FAIL(DataError, "index ", j, " is out of range for axis ", axis, " of size ", d);
@@ -39,8 +39,8 @@ double read_scalar(const Tensor& t, const char* what) {
   return cast_tensor(t, DType::Float64).data<double>()[0];
 }
 
-std::vector<int64_t> strides_of(const Shape& shape) {
-  std::vector<int64_t> s(shape.size(), 1);
+Shape strides_of(const Shape& shape) {
+  Shape s(shape.size(), 1);
   for (size_t i = shape.size(); i-- > 1;) s[i - 1] = s[i] * shape[i];
   return s;
 }

@@ -57,7 +57,7 @@ const U* raw_as(const Tensor& t) {
 int normalize_axis(int64_t axis, int64_t rank, const char* what = "axis");
 
 // Values of a 0-D or 1-D int32/int64 tensor; throws ModelError naming `what` for other dtypes.
-std::vector<int64_t> read_ints(const Tensor& t, const char* what);
+Shape read_ints(const Tensor& t, const char* what);
 // Gather-style indices (any shape, int32/int64) as offsets in [0, d): negative ones count from the end;
 // out-of-range ones throw DataError naming `axis`.
 std::vector<int64_t> read_indices(const Tensor& ind, int64_t d, int axis);
@@ -70,7 +70,7 @@ inline int packed_field(const uint8_t* base, int64_t index, int64_t bits) {
 double read_scalar(const Tensor& t, const char* what);
 
 // C-order strides (in elements) of a shape.
-std::vector<int64_t> strides_of(const Shape& shape);
+Shape strides_of(const Shape& shape);
 
 // Elements one task of a copy moves (strided_copy, Concat): tasks split by shape only.
 constexpr int64_t kCopyTaskElements = 16384;
@@ -81,6 +81,10 @@ class CopyPieces {
  public:
   void add(const void* src, void* dst, int64_t bytes, size_t elem);
   void run(int threads) const;
+  void clear() {
+    pieces_.clear();
+    bytes_ = 0;
+  }
 
  private:
   struct Piece {
@@ -96,7 +100,7 @@ class CopyPieces {
 // for i_j < dims[j], in C order (strides may be negative or zero), in tasks of whole rows of about
 // kCopyTaskElements elements on up to `threads` threads (parallel.h: small copies run inline).
 template <class U>
-void strided_copy(const U* in, int64_t base, U* out, const Shape& dims, const std::vector<int64_t>& stride, int threads = 1) {
+void strided_copy(const U* in, int64_t base, U* out, const Shape& dims, const Shape& stride, int threads = 1) {
   const size_t r = dims.size();
   if (r == 0) {
     out[0] = in[base];
@@ -109,7 +113,7 @@ void strided_copy(const U* in, int64_t base, U* out, const Shape& dims, const st
   const int64_t rows_per_task = std::max<int64_t>(1, kCopyTaskElements / n);
   parallel_for(threads, ceil_div(rows, rows_per_task), [&](int64_t task) {
     const int64_t first = task * rows_per_task, last = std::min(rows, first + rows_per_task);
-    std::vector<int64_t> idx(r, 0);  // the outer index of row `first` (the last outer dim fastest)
+    Shape idx(r, 0);  // the outer index of row `first` (the last outer dim fastest)
     int64_t at = base;
     for (int64_t j = static_cast<int64_t>(r) - 2, rest = first; j >= 0; --j) {
       idx[static_cast<size_t>(j)] = rest % dims[static_cast<size_t>(j)];

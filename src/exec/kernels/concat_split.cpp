@@ -50,7 +50,8 @@ Kernel make_concat(const Node& node) {
     const size_t elem = dtype_size(first.dtype());
     const AxisView ov = view_of(out_shape, axis, elem);
     const int64_t out_row = out_shape[static_cast<size_t>(axis)] * ov.inner;
-    CopyPieces copies;  // one per (input, outer index) row
+    thread_local CopyPieces copies;  // one per (input, outer index) row; keeps its capacity between calls
+    copies.clear();
     int64_t offset = 0;
     for (size_t k = 0; k < io.num_inputs(); ++k) {
       const Tensor& t = io.in(k);

@@ -37,7 +37,7 @@ Kernel make_cumsum(const Node& node) {
   const bool exclusive = node.attr_int("exclusive", 0) != 0, reverse = node.attr_int("reverse", 0) != 0;
   return [exclusive, reverse](KernelIO& io) {
     const Tensor& x = io.in(0);
-    const std::vector<int64_t> ax = read_ints(io.in(1), "axis");
+    const Shape ax = read_ints(io.in(1), "axis");
     if (ax.size() != 1) PTQ_FAIL(ModelError, "axis must hold one value");
     const int axis = normalize_axis(ax[0], x.rank());
     int64_t outer = 1, inner = 1;

@@ -10,7 +10,7 @@
 namespace ptq::exec {
 namespace {
 
-Tensor strided_view_copy(const Tensor& x, const Shape& dims, const std::vector<int64_t>& stride, const Shape& out_shape) {
+Tensor strided_view_copy(const Tensor& x, const Shape& dims, const Shape& stride, const Shape& out_shape) {
   Tensor out(x.dtype(), out_shape);
   if (out.numel() == 0) return out;
   dispatch_bytes(x.dtype(), [&](auto tag) {
@@ -26,11 +26,11 @@ Kernel make_expand(const Node& node) {
   expect_inputs(node, 2, 2);
   return [](KernelIO& io) {
     const Tensor& x = io.in(0);
-    const std::vector<int64_t> req = read_ints(io.in(1), "shape");
+    const Shape req = read_ints(io.in(1), "shape");
     const Shape out_shape = broadcast_shapes(x.shape(), Shape(req.begin(), req.end()));
     const size_t r = out_shape.size(), lead = r - x.shape().size();
-    const std::vector<int64_t> xs = strides_of(x.shape());
-    std::vector<int64_t> stride(r, 0);
+    const Shape xs = strides_of(x.shape());
+    Shape stride(r, 0);
     for (size_t i = lead; i < r; ++i) stride[i] = x.shape()[i - lead] == 1 ? 0 : xs[i - lead];
     io.outputs[0] = strided_view_copy(x, out_shape, stride, out_shape);
   };
@@ -41,12 +41,12 @@ Kernel make_tile(const Node& node) {
   expect_inputs(node, 2, 2);
   return [](KernelIO& io) {
     const Tensor& x = io.in(0);
-    const std::vector<int64_t> reps = read_ints(io.in(1), "repeats");
+    const Shape reps = read_ints(io.in(1), "repeats");
     if (reps.size() != static_cast<size_t>(x.rank()))
       PTQ_FAIL(ModelError, "repeats has ", reps.size(), " values for rank ", x.rank());
-    const std::vector<int64_t> xs = strides_of(x.shape());
+    const Shape xs = strides_of(x.shape());
     Shape dims, out_shape;
-    std::vector<int64_t> stride;
+    Shape stride;
     for (size_t i = 0; i < reps.size(); ++i) {
       if (reps[i] < 0) PTQ_FAIL(ModelError, "negative repeat ", reps[i]);
       dims.insert(dims.end(), {reps[i], x.shape()[i]});

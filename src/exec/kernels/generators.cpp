@@ -20,7 +20,7 @@ Kernel make_constant_of_shape(const Node& node) {
     value = *v;
   }
   return [value](KernelIO& io) {
-    const std::vector<int64_t> dims = read_ints(io.in(0), "shape");
+    const Shape dims = read_ints(io.in(0), "shape");
     for (int64_t d : dims)
       if (d < 0) PTQ_FAIL(ModelError, "negative dimension ", d, " in shape");
     Tensor out(value.dtype(), Shape(dims.begin(), dims.end()));

@@ -23,7 +23,7 @@ Kernel make_non_zero(const Node& node) {
     const int64_t rank = x.rank(), n = static_cast<int64_t>(hits.size());
     Tensor out(DType::Int64, {rank, n});
     int64_t* o = out.data<int64_t>();
-    const std::vector<int64_t> st = strides_of(x.shape());
+    const Shape st = strides_of(x.shape());
     for (int64_t j = 0; j < n; ++j)
       for (int64_t d = 0; d < rank; ++d) o[d * n + j] = hits[static_cast<size_t>(j)] / st[static_cast<size_t>(d)] % x.dim(static_cast<int>(d));
     io.outputs[0] = out;

@@ -40,7 +40,7 @@ template <class U>
 void pad_copy(const U* in, U* out, const Shape& in_shape, const Shape& out_shape,
               const std::vector<std::vector<int64_t>>& table, U value) {
   const size_t r = out_shape.size();
-  const std::vector<int64_t> xs = strides_of(in_shape);
+  const Shape xs = strides_of(in_shape);
   const int64_t n = out_shape[r - 1];
   const std::vector<int64_t>& last = table[r - 1];
   int64_t rows = 1;
@@ -92,7 +92,7 @@ Tensor pad_tensor(const Tensor& x, const std::vector<int64_t>& pads, const Tenso
 std::vector<int64_t> pads_from_inputs(const KernelIO& io, int64_t rank) {
   std::vector<int64_t> pads = read_ints(io.in(1), "pads");
   if (!io.has(3)) return pads;
-  const std::vector<int64_t> axes = read_ints(io.in(3), "axes");
+  const Shape axes = read_ints(io.in(3), "axes");
   if (pads.size() != 2 * axes.size()) PTQ_FAIL(ModelError, "pads has ", pads.size(), " values for ", axes.size(), " axes");
   std::vector<int64_t> full(static_cast<size_t>(2 * rank), 0);
   for (size_t k = 0; k < axes.size(); ++k) {

@@ -103,10 +103,10 @@ Kernel make_reduce(const Node& node, int64_t axes_input_opset) {
   expect_inputs(node, 1, from_input ? 2 : 1);
   const bool keepdims = node.attr_int("keepdims", 1) != 0;
   const bool noop_empty = node.attr_int("noop_with_empty_axes", 0) != 0;
-  const std::vector<int64_t> attr_axes = node.attr_ints("axes");
+  const Shape attr_axes = node.attr_ints("axes");
   return [=](KernelIO& io) {
     const Tensor& x = io.in(0);
-    const std::vector<int64_t> axes = from_input ? (io.has(1) ? read_ints(io.in(1), "axes") : std::vector<int64_t>{}) : attr_axes;
+    const Shape axes = from_input ? (io.has(1) ? read_ints(io.in(1), "axes") : Shape{}) : Shape(attr_axes);
     if (axes.empty() && noop_empty) {
       io.outputs[0] = x;
       return;

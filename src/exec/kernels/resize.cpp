@@ -138,7 +138,7 @@ std::vector<AxisPlan> plan_axes(const ResizeAttrs& a, const KernelIO& io, const 
   const Tensor* scales_t = input(a.scales_input);
   if (sizes && scales_t) PTQ_FAIL(ModelError, "only one of scales and sizes may be given");
   if (sizes) {
-    const std::vector<int64_t> s = read_ints(*sizes, "sizes");
+    const Shape s = read_ints(*sizes, "sizes");
     if (s.size() != axes.size()) PTQ_FAIL(ModelError, "sizes has ", s.size(), " values for ", axes.size(), " axes");
     float common = a.policy == AspectPolicy::NotLarger ? INFINITY : 0.0f;
     for (size_t k = 0; k < axes.size(); ++k) {
@@ -220,6 +220,9 @@ void cubic_coeffs(float r, float A, float c[4]) {
 AxisTaps axis_taps(const ResizeAttrs& a, const AxisPlan& p) {
   AxisTaps t;
   t.k = a.interp == Interp::Nearest ? 1 : (a.interp == Interp::Linear ? 2 : 4);
+  t.index.reserve(static_cast<size_t>(p.out * t.k));
+  t.weight.reserve(static_cast<size_t>(p.out * t.k));
+  t.outside.reserve(static_cast<size_t>(p.out));
   for (int64_t x = 0; x < p.out; ++x) {
     bool outside = false;
     const float v = original_coord(a, p, x, outside);
@@ -299,7 +302,7 @@ Tensor resize_nearest(const ResizeAttrs& a, const Tensor& x, const std::vector<A
   for (const auto& p : plan) out_shape.push_back(p.out);
   Tensor out(x.dtype(), out_shape);
   if (out.numel() == 0) return out;
-  const std::vector<int64_t> xs = strides_of(x.shape());
+  const Shape xs = strides_of(x.shape());
   std::vector<std::vector<int64_t>> offset(r);
   for (size_t d = 0; d < r; ++d)
     for (int64_t i : axis_taps(a, plan[d]).index) offset[d].push_back(i * xs[d]);

@@ -58,7 +58,7 @@ int64_t checked_index(int64_t j, int64_t d) {
 std::vector<int64_t> slice_offsets(const Shape& shape, const int64_t* idx, int64_t count, int64_t k) {
   if (k > static_cast<int64_t>(shape.size()))
     PTQ_FAIL(ModelError, "indices address ", k, " dims of a tensor of shape ", shape_str(shape));
-  const std::vector<int64_t> st = strides_of(shape);
+  const Shape st = strides_of(shape);
   std::vector<int64_t> offsets(static_cast<size_t>(count), 0);
   for (int64_t j = 0; j < count; ++j)
     for (int64_t t = 0; t < k; ++t)
@@ -85,8 +85,8 @@ Kernel make_scatter_elements(const Node& node) {
       PTQ_FAIL(ModelError, "indices ", shape_str(ind.shape()), " and updates ", shape_str(upd.shape()),
                " must have one shape of the data's rank ", data.rank());
     const int axis = normalize_axis(axis_attr, data.rank());
-    const std::vector<int64_t> idx = read_ints(ind.reshaped({ind.numel()}), "indices");
-    const std::vector<int64_t> ds = strides_of(data.shape());
+    const Shape idx = read_ints(ind.reshaped({ind.numel()}), "indices");
+    const Shape ds = strides_of(data.shape());
     Tensor out = data.clone();
     dispatch_reduction(data.dtype(), red, [&](auto tag) {
       using T = decltype(tag);
@@ -116,7 +116,7 @@ Kernel make_scatter_nd(const Node& node) {
     const Tensor& ind = io.in(1);
     const Tensor& upd = io.in(2);
     if (ind.rank() < 1) PTQ_FAIL(ModelError, "indices must have rank >= 1");
-    const std::vector<int64_t> idx = read_ints(ind.reshaped({ind.numel()}), "indices");
+    const Shape idx = read_ints(ind.reshaped({ind.numel()}), "indices");
     const std::vector<int64_t> offsets = slice_offsets(data.shape(), idx.data(), tuple_count(ind), ind.dim(-1));
     const int64_t slice = shape_numel(Shape(data.shape().begin() + ind.dim(-1), data.shape().end()));  // k checked above
     if (upd.numel() != static_cast<int64_t>(offsets.size()) * slice)
@@ -152,7 +152,7 @@ Kernel make_gather_nd(const Node& node) {
     const int64_t data_step = shape_numel(per_batch_data), ind_step = shape_numel(per_batch_ind);
     const int64_t slice = shape_numel(Shape(per_batch_data.begin() + k, per_batch_data.end()));
     const size_t bytes = static_cast<size_t>(slice) * dtype_size(data.dtype());
-    const std::vector<int64_t> idx = read_ints(ind.reshaped({ind.numel()}), "indices");
+    const Shape idx = read_ints(ind.reshaped({ind.numel()}), "indices");
     const int64_t tuples = k > 0 ? ind_step / k : shape_numel(Shape(per_batch_ind.begin(), per_batch_ind.end() - 1));
     Tensor out(data.dtype(), out_shape);
     const char* src = static_cast<const char*>(data.raw());

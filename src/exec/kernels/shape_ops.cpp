@@ -16,9 +16,9 @@ namespace ptq::exec {
 namespace {
 
 // Axes of Squeeze/Unsqueeze: the attribute before opset 13, input 1 from 13 (empty when absent).
-std::vector<int64_t> axes_of(const KernelIO& io, const std::vector<int64_t>& attr_axes, bool from_input) {
+Shape axes_of(const KernelIO& io, const Shape& attr_axes, bool from_input) {
   if (!from_input) return attr_axes;
-  return io.has(1) ? read_ints(io.in(1), "axes") : std::vector<int64_t>{};
+  return io.has(1) ? read_ints(io.in(1), "axes") : Shape{};
 }
 
 }  // namespace
@@ -36,7 +36,7 @@ Kernel make_reshape(const Node& node) {
   bool allow_zero = node.attr_int("allowzero", 0) != 0;
   return [allow_zero](KernelIO& io) {
     const Tensor& x = io.in(0);
-    const std::vector<int64_t> req = read_ints(io.in(1), "shape");
+    const Shape req = read_ints(io.in(1), "shape");
     Shape out(req.size());
     int infer = -1;
     int64_t known = 1;

@@ -17,7 +17,7 @@ namespace ptq::exec {
 namespace {
 
 struct SliceArgs {
-  std::vector<int64_t> starts, ends, axes, steps;
+  Shape starts, ends, axes, steps;
 };
 
 SliceArgs slice_args(const KernelIO& io, const SliceArgs& attrs, bool from_inputs, int64_t rank) {
@@ -25,8 +25,8 @@ SliceArgs slice_args(const KernelIO& io, const SliceArgs& attrs, bool from_input
   if (from_inputs) {
     a.starts = read_ints(io.in(1), "starts");
     a.ends = read_ints(io.in(2), "ends");
-    a.axes = io.has(3) ? read_ints(io.in(3), "axes") : std::vector<int64_t>{};
-    a.steps = io.has(4) ? read_ints(io.in(4), "steps") : std::vector<int64_t>{};
+    a.axes = io.has(3) ? read_ints(io.in(3), "axes") : Shape{};
+    a.steps = io.has(4) ? read_ints(io.in(4), "steps") : Shape{};
   }
   if (a.ends.size() != a.starts.size()) PTQ_FAIL(ModelError, "starts and ends have different lengths");
   if (a.axes.empty())
@@ -52,9 +52,9 @@ Kernel make_slice(const Node& node) {
   return [attrs, from_inputs](KernelIO& io) {
     const Tensor& x = io.in(0);
     const SliceArgs a = slice_args(io, attrs, from_inputs, x.rank());
-    const std::vector<int64_t> in_stride = strides_of(x.shape());
+    const Shape in_stride = strides_of(x.shape());
     Shape out_shape = x.shape();
-    std::vector<int64_t> stride = in_stride;
+    Shape stride = in_stride;
     int64_t base = 0;
     for (size_t k = 0; k < a.axes.size(); ++k) {
       const size_t ax = static_cast<size_t>(a.axes[k]);
@@ -121,14 +121,14 @@ Kernel make_gather_elements(const Node& node) {
     if (ind.rank() != x.rank()) PTQ_FAIL(ModelError, "indices rank ", ind.rank(), " differs from data rank ", x.rank());
     const int64_t d = x.dim(axis);
     const std::vector<int64_t> idx = read_indices(ind, d, axis);
-    const std::vector<int64_t> xs = strides_of(x.shape());
+    const Shape xs = strides_of(x.shape());
     const size_t r = static_cast<size_t>(x.rank()), ax = static_cast<size_t>(axis);
     Tensor out(x.dtype(), ind.shape());
     dispatch_bytes(x.dtype(), [&](auto tag) {
       using U = decltype(tag);
       const U* src = raw_as<U>(x);
       U* dst = raw_as<U>(out);
-      std::vector<int64_t> pos(r, 0);
+      Shape pos(r, 0);
       int64_t base = 0;  // offset of pos with pos[axis] = 0
       for (size_t i = 0; i < idx.size(); ++i) {
         dst[i] = src[base + idx[i] * xs[ax]];

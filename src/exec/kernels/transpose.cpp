@@ -22,9 +22,9 @@ constexpr int64_t kTile = 16;
 // s != 1 in the input, dim `a` < last has the smallest input stride. Tiles of kTile x kTile over
 // (a, last); the other dims by an odometer.
 template <typename U>
-void tiled_copy(const U* in, U* out, const Shape& dims, const std::vector<int64_t>& stride, size_t a) {
+void tiled_copy(const U* in, U* out, const Shape& dims, const Shape& stride, size_t a) {
   const size_t r = dims.size(), last = r - 1;
-  std::vector<int64_t> out_stride(r, 1);
+  Shape out_stride(r, 1);
   for (size_t j = last; j-- > 0;) out_stride[j] = out_stride[j + 1] * dims[j + 1];
   const int64_t na = dims[a], nb = dims[last], sa = stride[a], sb = stride[last], oa = out_stride[a];
   std::vector<size_t> outer;
@@ -34,7 +34,7 @@ void tiled_copy(const U* in, U* out, const Shape& dims, const std::vector<int64_
       outer.push_back(j);
       count *= dims[j];
     }
-  std::vector<int64_t> idx(outer.size(), 0);
+  Shape idx(outer.size(), 0);
   int64_t in_base = 0, out_base = 0;
   for (int64_t k = 0; k < count; ++k) {
     for (int64_t i0 = 0; i0 < na; i0 += kTile) {
@@ -75,9 +75,9 @@ Tensor permute(const Tensor& x, const std::vector<int>& perm) {
   for (size_t j = 0; j < rank; ++j) out_shape[j] = x.shape()[static_cast<size_t>(perm[j])];
   Tensor out(x.dtype(), out_shape);
   if (x.numel() == 0) return out;
-  const std::vector<int64_t> in_stride = strides_of(x.shape());
+  const Shape in_stride = strides_of(x.shape());
   Shape dims;
-  std::vector<int64_t> src;
+  Shape src;
   int prev = -2;
   for (size_t j = 0; j < rank; ++j) {
     const int p = perm[j];
