@@ -17,16 +17,20 @@ Shape broadcast_shapes(const Shape& a, const Shape& b) {
   return out;
 }
 
-BroadcastPlan plan_broadcast(const std::vector<const Shape*>& shapes) {
+BroadcastPlan plan_broadcast(std::initializer_list<const Shape*> shapes) {
   BroadcastPlan plan;
+  const size_t n_ops = shapes.size();
+  if (n_ops > kMaxOperands) PTQ_FAIL(Error, "broadcast of ", n_ops, " operands (at most ", kMaxOperands, ")");
   Shape out;
   for (const Shape* s : shapes) out = broadcast_shapes(out, *s);
   plan.out_shape = out;
-  const size_t rank = out.size(), n_ops = shapes.size();
+  const size_t rank = out.size();
   // Per operand, per output dim: stride in elements (0 where broadcast).
-  std::vector<std::vector<int64_t>> strides(n_ops, std::vector<int64_t>(rank, 0));
-  for (size_t k = 0; k < n_ops; ++k) {
-    const Shape& s = *shapes[k];
+  Shape strides[kMaxOperands];
+  size_t k = 0;
+  for (const Shape* shape : shapes) {
+    const Shape& s = *shape;
+    strides[k].assign(rank, 0);
     int64_t stride = 1;
     for (size_t i = rank; i-- > 0;) {
       size_t j = i + s.size();
@@ -35,61 +39,43 @@ BroadcastPlan plan_broadcast(const std::vector<const Shape*>& shapes) {
       strides[k][i] = d == 1 ? 0 : stride;
       stride *= d;
     }
+    ++k;
   }
   // Merge dims from the innermost outwards while each operand is either contiguous or broadcast in
-  // both of the merged dims.
-  std::vector<int64_t> dims(out.begin(), out.end());
-  std::vector<std::vector<int64_t>> st = strides;
-  std::vector<int64_t> mdims;
-  std::vector<std::vector<int64_t>> mst(n_ops);
+  // both of the merged dims. mdims/mst are innermost-first.
+  Shape mdims;
+  Shape mst[kMaxOperands];
   for (size_t i = rank; i-- > 0;) {
-    if (dims[i] == 1) continue;
+    if (out[i] == 1) continue;
     if (!mdims.empty()) {
       bool ok = true;
-      for (size_t k = 0; k < n_ops && ok; ++k) {
-        int64_t inner_stride = mst[k].back();
+      for (size_t o = 0; o < n_ops && ok; ++o) {
+        int64_t inner_stride = mst[o].back();
         int64_t inner_dim = mdims.back();
-        bool both_zero = st[k][i] == 0 && inner_stride == 0;
-        bool contiguous = inner_stride != 0 && st[k][i] == inner_stride * inner_dim;
+        bool both_zero = strides[o][i] == 0 && inner_stride == 0;
+        bool contiguous = inner_stride != 0 && strides[o][i] == inner_stride * inner_dim;
         ok = both_zero || contiguous;
       }
       if (ok) {
-        mdims.back() *= dims[i];
+        mdims.back() *= out[i];
         continue;
       }
     }
-    mdims.push_back(dims[i]);
-    for (size_t k = 0; k < n_ops; ++k) mst[k].push_back(st[k][i]);
+    mdims.push_back(out[i]);
+    for (size_t o = 0; o < n_ops; ++o) mst[o].push_back(strides[o][i]);
   }
-  // mdims is innermost-first now.
-  plan.inner_stride.assign(n_ops, 0);
-  plan.row_offset.assign(n_ops, {});
+  const int64_t total = shape_numel(out);
   if (mdims.empty()) {  // every dim is 1 (or rank 0)
-    plan.inner = shape_numel(out) == 0 ? 0 : 1;
+    plan.inner = total == 0 ? 0 : 1;
     plan.rows = plan.inner;
-    for (size_t k = 0; k < n_ops; ++k) plan.row_offset[k].assign(static_cast<size_t>(plan.rows), 0);
-    if (shape_numel(out) == 0) plan.rows = 0;
     return plan;
   }
   plan.inner = mdims[0];
-  int64_t total = shape_numel(out);
   plan.rows = plan.inner == 0 ? 0 : total / plan.inner;
-  for (size_t k = 0; k < n_ops; ++k) {
-    plan.inner_stride[k] = mst[k][0] == 0 ? 0 : 1;
-    auto& offs = plan.row_offset[k];
-    offs.resize(static_cast<size_t>(plan.rows));
-    std::vector<int64_t> idx(mdims.size(), 0);
-    int64_t off = 0;
-    for (int64_t r = 0; r < plan.rows; ++r) {
-      offs[static_cast<size_t>(r)] = off;
-      for (size_t d = 1; d < mdims.size(); ++d) {  // odometer over outer dims
-        ++idx[d];
-        off += mst[k][d];
-        if (idx[d] < mdims[d]) break;
-        off -= mst[k][d] * mdims[d];
-        idx[d] = 0;
-      }
-    }
+  plan.outer.assign(mdims.begin() + 1, mdims.end());
+  for (size_t o = 0; o < n_ops; ++o) {
+    plan.inner_stride[o] = mst[o][0] == 0 ? 0 : 1;
+    plan.outer_stride[o].assign(mst[o].begin() + 1, mst[o].end());
   }
   return plan;
 }

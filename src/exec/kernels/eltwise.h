@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <initializer_list>
 #include <vector>
 
 #include "common.h"
@@ -19,17 +20,30 @@ namespace ptq::exec {
 // Multidirectional (numpy) broadcast of two shapes; throws Error when incompatible.
 Shape broadcast_shapes(const Shape& a, const Shape& b);
 
-// Iteration plan of an elementwise op over broadcast operands: the output is walked as
-// outer x inner, where each operand advances by its inner stride (0 or 1) inside a row and by an
-// offset table across rows. Adjacent dims are merged when every operand allows it.
+// Iteration plan of an elementwise op over up to kMaxOperands broadcast operands: the output is walked
+// as outer x inner, where each operand advances by its inner stride (0 or 1) inside a row and by its
+// strides over the merged outer dims across rows. Adjacent dims are merged when every operand allows
+// it. Allocates nothing (inline Shapes) unless the merged shape has more than 6 dims.
+constexpr size_t kMaxOperands = 3;
 struct BroadcastPlan {
   Shape out_shape;
-  int64_t inner = 1;                          // elements per row
+  int64_t inner = 1;  // elements per row
   int64_t rows = 1;
-  std::vector<std::vector<int64_t>> row_offset;  // per operand, per row: offset of the row start
-  std::vector<int64_t> inner_stride;          // per operand: 0 (broadcast) or 1
+  Shape outer;                           // merged outer dims, the fastest first
+  Shape outer_stride[kMaxOperands];      // per operand: its stride along each of them
+  int64_t inner_stride[kMaxOperands] = {};  // per operand: 0 (broadcast) or 1
+
+  // Offset of row r's first element in operand k.
+  int64_t row_offset(size_t k, int64_t r) const {
+    int64_t off = 0;
+    for (size_t d = 0; d < outer.size() && r > 0; ++d) {
+      off += (r % outer[d]) * outer_stride[k][d];
+      r /= outer[d];
+    }
+    return off;
+  }
 };
-BroadcastPlan plan_broadcast(const std::vector<const Shape*>& shapes);
+BroadcastPlan plan_broadcast(std::initializer_list<const Shape*> shapes);
 
 // Elements per parallel task. Tasks are cut from the shape only (parallel.h's determinism contract).
 constexpr int64_t kEltwiseChunk = int64_t{1} << 16;
@@ -60,8 +74,8 @@ void binary_kernel(const Tensor& a, const Tensor& b, Tensor& out, F f, int threa
   const int64_t sa = plan.inner_stride[0], sb = plan.inner_stride[1], n = plan.inner;
   // Elements [i0, i1) of row r.
   auto span = [&](int64_t r, int64_t i0, int64_t i1) {
-    const T* ra = pa + plan.row_offset[0][static_cast<size_t>(r)];
-    const T* rb = pb + plan.row_offset[1][static_cast<size_t>(r)];
+    const T* ra = pa + plan.row_offset(0, r);
+    const T* rb = pb + plan.row_offset(1, r);
     R* ro = po + r * n;
     if (sa == 1 && sb == 1) {
       for (int64_t i = i0; i < i1; ++i) ro[i] = f(ra[i], rb[i]);
@@ -98,9 +112,9 @@ void select_kernel(const Tensor& cond, const Tensor& a, const Tensor& b, Tensor&
   T* po = raw_as<T>(out);
   const int64_t sc = plan.inner_stride[0], sa = plan.inner_stride[1], sb = plan.inner_stride[2], n = plan.inner;
   for (int64_t r = 0; r < plan.rows; ++r) {
-    const uint8_t* rc = pc + plan.row_offset[0][static_cast<size_t>(r)];
-    const T* ra = pa + plan.row_offset[1][static_cast<size_t>(r)];
-    const T* rb = pb + plan.row_offset[2][static_cast<size_t>(r)];
+    const uint8_t* rc = pc + plan.row_offset(0, r);
+    const T* ra = pa + plan.row_offset(1, r);
+    const T* rb = pb + plan.row_offset(2, r);
     T* ro = po + r * n;
     for (int64_t i = 0; i < n; ++i) ro[i] = rc[i * sc] ? ra[i * sa] : rb[i * sb];
   }

@@ -37,7 +37,7 @@ struct LogSumExpR : LogSumR { template <class A> static A step(A a, A x) { retur
 template <class T, class R>
 void reduce_block(const T* x, T* y, int64_t outer, int64_t n, int64_t inner) {
   using A = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
-  std::vector<A> acc(static_cast<size_t>(inner));
+  A* acc = thread_scratch<A, 7>(static_cast<size_t>(inner));  // parallel.h: kept between calls
   for (int64_t o = 0; o < outer; ++o, x += n * inner, y += inner) {
     if (inner == 1) {
       A a = R::template init<A>();
@@ -45,7 +45,7 @@ void reduce_block(const T* x, T* y, int64_t outer, int64_t n, int64_t inner) {
       y[0] = static_cast<T>(R::finish(a, n));
       continue;
     }
-    std::fill(acc.begin(), acc.end(), R::template init<A>());
+    std::fill(acc, acc + inner, R::template init<A>());
     for (int64_t r = 0; r < n; ++r) {
       const T* row = x + r * inner;
       for (int64_t i = 0; i < inner; ++i) acc[static_cast<size_t>(i)] = R::step(acc[static_cast<size_t>(i)], static_cast<A>(row[i]));
@@ -55,7 +55,7 @@ void reduce_block(const T* x, T* y, int64_t outer, int64_t n, int64_t inner) {
 }
 
 template <class R>
-Tensor reduce(const Tensor& x, const std::vector<bool>& reduced, bool keepdims) {
+Tensor reduce(const Tensor& x, const Shape& reduced, bool keepdims) {  // reduced: 1 per reduced axis
   const size_t rank = reduced.size();
   Shape out_shape;
   for (size_t i = 0; i < rank; ++i)
@@ -111,8 +111,8 @@ Kernel make_reduce(const Node& node, int64_t axes_input_opset) {
       io.outputs[0] = x;
       return;
     }
-    std::vector<bool> reduced(static_cast<size_t>(x.rank()), axes.empty());
-    for (int64_t a : axes) reduced[static_cast<size_t>(normalize_axis(a, x.rank(), "axes value"))] = true;
+    Shape reduced(static_cast<size_t>(x.rank()), axes.empty() ? 1 : 0);
+    for (int64_t a : axes) reduced[static_cast<size_t>(normalize_axis(a, x.rank(), "axes value"))] = 1;
     io.outputs[0] = reduce<R>(x, reduced, keepdims);
   };
 }

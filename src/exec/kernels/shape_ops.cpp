@@ -7,7 +7,6 @@
 //   Squeeze/Unsqueeze: axes attribute before opset 13, optional/required input from 13
 //   Shape (start/end from opset 15, clamped like Python slices), Size
 #include <algorithm>
-#include <set>
 
 #include "common.h"
 #include "kernels.h"
@@ -88,17 +87,17 @@ Kernel make_squeeze(const Node& node) {
   const std::vector<int64_t> attr_axes = node.attr_ints("axes");
   return [attr_axes, from_input](KernelIO& io) {
     const Tensor& x = io.in(0);
-    const std::vector<int64_t> axes = axes_of(io, attr_axes, from_input);
-    std::set<int> drop;
+    const Shape axes = axes_of(io, attr_axes, from_input);
+    Shape drop(static_cast<size_t>(x.rank()), 0);  // 1 per squeezed dim
     for (int64_t a : axes) {
       int k = normalize_axis(a, x.rank(), "axes value");
       if (x.shape()[static_cast<size_t>(k)] != 1)
         PTQ_FAIL(ModelError, "cannot squeeze dim ", k, " of size ", x.shape()[static_cast<size_t>(k)], " (shape ", shape_str(x.shape()), ")");
-      drop.insert(k);
+      drop[static_cast<size_t>(k)] = 1;
     }
     Shape out;
     for (int i = 0; i < x.rank(); ++i) {
-      bool squeezed = axes.empty() ? x.shape()[static_cast<size_t>(i)] == 1 : drop.count(i) != 0;
+      bool squeezed = axes.empty() ? x.shape()[static_cast<size_t>(i)] == 1 : drop[static_cast<size_t>(i)] != 0;
       if (!squeezed) out.push_back(x.shape()[static_cast<size_t>(i)]);
     }
     io.outputs[0] = x.reshaped(out);
@@ -111,13 +110,13 @@ Kernel make_unsqueeze(const Node& node) {
   const std::vector<int64_t> attr_axes = node.attr_ints("axes");
   return [attr_axes, from_input](KernelIO& io) {
     const Tensor& x = io.in(0);
-    const std::vector<int64_t> axes = axes_of(io, attr_axes, from_input);
+    const Shape axes = axes_of(io, attr_axes, from_input);
     const int64_t out_rank = x.rank() + static_cast<int64_t>(axes.size());
-    std::vector<bool> inserted(static_cast<size_t>(out_rank), false);
+    Shape inserted(static_cast<size_t>(out_rank), 0);
     for (int64_t a : axes) {
       int k = normalize_axis(a, out_rank, "axes value");
       if (inserted[static_cast<size_t>(k)]) PTQ_FAIL(ModelError, "axes value ", a, " is repeated");
-      inserted[static_cast<size_t>(k)] = true;
+      inserted[static_cast<size_t>(k)] = 1;
     }
     Shape out;
     size_t next = 0;

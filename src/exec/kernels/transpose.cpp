@@ -65,11 +65,11 @@ void tiled_copy(const U* in, U* out, const Shape& dims, const Shape& stride, siz
 Tensor permute(const Tensor& x, const std::vector<int>& perm) {
   const size_t rank = perm.size();
   if (rank != static_cast<size_t>(x.rank())) PTQ_FAIL(ModelError, "perm has ", rank, " entries for rank ", x.rank());
-  std::vector<bool> seen(rank, false);
+  Shape seen(rank, 0);
   for (int p : perm) {
     if (p < 0 || static_cast<size_t>(p) >= rank || seen[static_cast<size_t>(p)])
       PTQ_FAIL(ModelError, "perm is not a permutation of 0..", rank - 1);
-    seen[static_cast<size_t>(p)] = true;
+    seen[static_cast<size_t>(p)] = 1;
   }
   Shape out_shape(rank);
   for (size_t j = 0; j < rank; ++j) out_shape[j] = x.shape()[static_cast<size_t>(perm[j])];
@@ -116,7 +116,8 @@ Kernel make_transpose(const Node& node) {
   const std::vector<int64_t> attr_perm = node.attr_ints("perm");
   return [attr_perm](KernelIO& io) {
     const Tensor& x = io.in(0);
-    std::vector<int> perm(static_cast<size_t>(x.rank()));
+    thread_local std::vector<int> perm;  // keeps its capacity between calls
+    perm.resize(static_cast<size_t>(x.rank()));
     if (attr_perm.empty()) {
       for (size_t i = 0; i < perm.size(); ++i) perm[i] = static_cast<int>(perm.size() - 1 - i);
     } else {
