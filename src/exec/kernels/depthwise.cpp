@@ -108,10 +108,10 @@ void depthwise_plane(const float* x, const float* w, float bias, float* y, const
     for (; oh < OH; ++oh) rows_block<1>(xp, w, g, bias, oh, y);
   }
 #endif
-  std::vector<const float*> rows(static_cast<size_t>(KH));
+  const float** rows = thread_scratch<const float*>(static_cast<size_t>(KH));  // called per channel: no allocation
   for (; oh < OH; ++oh) {
-    for (int64_t kh = 0; kh < KH; ++kh) rows[static_cast<size_t>(kh)] = xp.data + (oh * g.s[1] + kh * g.d[1]) * xp.width;
-    for (int64_t ow = 0; ow < OW; ++ow) y[oh * OW + ow] = taps1(rows.data(), w, g, ow, bias);
+    for (int64_t kh = 0; kh < KH; ++kh) rows[kh] = xp.data + (oh * g.s[1] + kh * g.d[1]) * xp.width;
+    for (int64_t ow = 0; ow < OW; ++ow) y[oh * OW + ow] = taps1(rows, w, g, ow, bias);
   }
   for (oh = 0; oh < OH; ++oh) post.apply(y + oh * OW, OW, channel);
 }
