@@ -3,6 +3,7 @@
 // calibration just made, and what the report says about it.
 #include <algorithm>
 
+#include "ptq/rewrite/target.h"
 #include "ptq/util/log.h"
 #include "stages.h"
 
@@ -82,13 +83,13 @@ rewrite::QuantOptions search_stage(const QuantizeJob& job, const Prepared& prep,
   summary.macs = search::mac_share(prep.graph, rewrite::plan_quantization(prep.graph, quant), r.macs);
   log::info("precision search: ", r.attempts.size(), " attempts in ", r.seconds, " s; ", promoted.size(), " layer(s) ",
             search::fallback_name(r.best().fallback), r.met ? "" : " (the tolerance was not reached; keeping the best found)");
-  // 16-bit layers are for runtimes with 16-bit kernels (NPUs: QNN HTP); ONNX Runtime's CPU provider has none.
-  const bool ort_cpu = job.target.empty() || job.target.rfind("ort-cpu", 0) == 0;
-  if (ort_cpu && r.best().fallback == search::Fallback::Int16 && !promoted.empty())
-    log::info("ONNX Runtime's CPU provider has no 16-bit kernels: it runs the ", promoted.size(),
-              " int16 layer(s) in float between 16-bit QuantizeLinear/DequantizeLinear, slower than float layers "
-              "(YOLOX-nano at --target-cosine 0.99: 1.57x FP32's latency, 1.15x with --fallback float); for that "
-              "runtime use --fallback float");
+  // 16-bit layers are for runtimes with 16-bit kernels (NPUs: QNN HTP); the target table says which.
+  const rewrite::Target& target = rewrite::find_target(job.target.empty() ? "ort-cpu" : job.target);
+  if (!target.int16_kernels && r.best().fallback == search::Fallback::Int16 && !promoted.empty())
+    log::info("--target ", target.name, job.target.empty() ? " (the default)" : "", " has no 16-bit kernels: it runs the ",
+              promoted.size(), " int16 layer(s) in float between 16-bit QuantizeLinear/DequantizeLinear, slower than float "
+              "layers (YOLOX-nano at --target-cosine 0.99 in ONNX Runtime: 1.57x FP32's latency, 1.15x with --fallback "
+              "float); for that runtime use --fallback float");
   return quant;
 }
 

@@ -39,21 +39,21 @@ const std::vector<QType> kUnsaturatedWeight = {Q::UInt8, Q::Int16, Q::Int4, Q::U
 // clang-format off
 const std::vector<Target> kTargets = {
   // name        help
-  //   act        weight     symAct per-ch  dedic. unsign opset  act types                  weight types          zeroA  zeroW  fBias  per-channel ops                    sameSg 1-rd-s8 onnxDom qdqOnly fixed
+  //   act        weight     symAct per-ch  dedic. unsign opset  act types                  weight types          zeroA  zeroW  fBias  per-channel ops                    sameSg 1-rd-s8 onnxDom qdqOnly fixed i16k
   {"ort-cpu",  "ONNX Runtime CPU (default): any type; int8 activations stay integer end to end",
-     Q::UInt8, Q::Int8,  false, true,  false, true,  0,  kAnyActivation,           kAnyWeight,           false, false, false, {},                                 false, true,  false, false, false},
+     Q::UInt8, Q::Int8,  false, true,  false, true,  0,  kAnyActivation,           kAnyWeight,           false, false, false, {},                                 false, true,  false, false, false, false},
   {"ort-cpu-novnni", "ONNX Runtime CPU on x86 without VNNI (AVX2): uint8 weights, which its kernels do not saturate",
-     Q::UInt8, Q::UInt8, false, true,  false, true,  0,  kAnyActivation,           kUnsaturatedWeight,   false, false, false, {},                                 false, true,  false, false, false},
+     Q::UInt8, Q::UInt8, false, true,  false, true,  0,  kAnyActivation,           kUnsaturatedWeight,   false, false, false, {},                                 false, true,  false, false, false, false},
   {"tensorrt", "TensorRT explicit quantization: int8 symmetric, zero point 0, float bias, per-channel Conv/ConvTranspose",
-     Q::Int8,  Q::Int8,  true,  true,  true,  false, 13, {Q::Int8},                 {Q::Int8},            true,  true,  true,  {{"Conv", 0}, {"ConvTranspose", 1}}, false, false, true, true, false},
+     Q::Int8,  Q::Int8,  true,  true,  true,  false, 13, {Q::Int8},                 {Q::Int8},            true,  true,  true,  {{"Conv", 0}, {"ConvTranspose", 1}}, false, false, true, true, false, false},
   {"qnn",      "ONNX Runtime QNN (HTP): uint8/uint16 activations, symmetric int8 weights, MatMul per-tensor",
-     Q::UInt8, Q::Int8,  false, true,  false, false, 0,  {Q::UInt8, Q::UInt16},     {Q::Int8, Q::UInt8},  false, true,  false, {{"Conv", 0}, {"ConvTranspose", 1}}, false, false, false, true, true},
+     Q::UInt8, Q::Int8,  false, true,  false, false, 0,  {Q::UInt8, Q::UInt16},     {Q::Int8, Q::UInt8},  false, true,  false, {{"Conv", 0}, {"ConvTranspose", 1}}, false, false, false, true, true, true},
   {"xnnpack",  "ONNX Runtime XNNPACK: all int8, per-channel int8 weights on axis 0 with zero point 0",
-     Q::Int8,  Q::Int8,  false, true,  false, false, 0,  {Q::Int8},                 {Q::Int8},            false, true,  false, {{"Conv", 0}, {"Gemm", 0}},         true,  false, false, true, false},
+     Q::Int8,  Q::Int8,  false, true,  false, false, 0,  {Q::Int8},                 {Q::Int8},            false, true,  false, {{"Conv", 0}, {"Gemm", 0}},         true,  false, false, true, false, false},
   {"nnapi",    "ONNX Runtime NNAPI: uint8 activations, int8 Conv/Gemm/MatMul weights with zero point 0, per-channel Conv only",
-     Q::UInt8, Q::Int8,  false, true,  false, false, 0,  {Q::UInt8},                {Q::Int8, Q::UInt8},  false, true,  false, {{"Conv", 0}},                      false, false, false, true, false},
+     Q::UInt8, Q::Int8,  false, true,  false, false, 0,  {Q::UInt8},                {Q::Int8, Q::UInt8},  false, true,  false, {{"Conv", 0}},                      false, false, false, true, false, false},
   {"openvino", "OpenVINO (FakeQuantize from any Q/DQ): every type, per-channel weights, ONNX-domain Q/DQ",
-     Q::UInt8, Q::Int8,  false, true,  false, false, 13, kAnyActivation,           kAnyWeight,           false, false, false, {},                                 false, false, true, true, false},
+     Q::UInt8, Q::Int8,  false, true,  false, false, 13, kAnyActivation,           kAnyWeight,           false, false, false, {},                                 false, false, true, true, false, false},
 };
 // clang-format on
 

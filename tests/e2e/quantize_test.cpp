@@ -202,8 +202,13 @@ TEST(QuantizeCli, TargetCosinePromotesTheStem) {
       }
     EXPECT_NE(r.err.find("precision: --target-cosine 0.99 met"), std::string::npos) << r.err;
     // ONNX Runtime's CPU provider (the default target) runs 16-bit layers in float between Q/DQ: said once
-    const bool says = r.err.find("ONNX Runtime's CPU provider has no 16-bit kernels: it runs the ") != std::string::npos;
+    const bool says = r.err.find("--target ort-cpu (the default) has no 16-bit kernels: it runs the ") != std::string::npos;
     EXPECT_EQ(says, std::string(fallback) == "int16") << r.err;
+  }
+  {  // so does OpenVINO's CPU plugin (the target table's column, not the name)
+    auto r = test::run_quantize(common + " --target-cosine 0.99 --target openvino -o " + q(dir / "openvino.onnx"));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find("--target openvino has no 16-bit kernels"), std::string::npos) << r.err;
   }
   // Same bytes whatever the thread count.
   auto a = test::run_quantize(common + " --target-cosine 0.99 --threads 1 -o " + q(dir / "t1.onnx"));

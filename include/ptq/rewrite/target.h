@@ -63,6 +63,10 @@ struct Target {
   bool onnx_domain;
   bool qdq_only;  // no integer-operator form (ConvInteger, MatMulInteger, MatMulNBits, QLinear*, ...)
   bool fixed_outputs;  // 16-bit Sigmoid/Tanh outputs with QNN's fixed parameters (QuantOptions::qnn_sigmoid_range)
+  // Informational: the runtime has integer kernels for 16-bit layers. Where it has none (ONNX Runtime's
+  // CPU provider, OpenVINO's CPU plugin), a layer the precision search promotes to int16 runs in float
+  // between its 16-bit QuantizeLinear/DequantizeLinear, slower than a float layer (pipeline says so).
+  bool int16_kernels;
 };
 
 const std::vector<Target>& target_table();
