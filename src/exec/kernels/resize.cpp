@@ -28,6 +28,10 @@
 // index table per axis in a single pass (any dtype); linear and cubic apply one weighted pass per
 // resized axis (float/double), innermost axis first.
 #include <cmath>
+#include <memory>
+#include <mutex>
+#include <utility>
+#include <vector>
 
 #include "common.h"
 #include "dnnl_conv.h"
@@ -110,24 +114,32 @@ ResizeAttrs read_attrs(const Node& node) {
 struct AxisPlan {
   int64_t in = 1, out = 1;
   float scale = 1.0f, roi_start = 0.0f, roi_end = 1.0f;
+  bool operator==(const AxisPlan& o) const {
+    return in == o.in && out == o.out && scale == o.scale && roi_start == o.roi_start && roi_end == o.roi_end;
+  }
 };
 
-std::vector<float> read_floats(const Tensor& t) {
+// `t` as floats, into `out` (a caller's buffer kept between calls).
+const std::vector<float>& read_floats(const Tensor& t, std::vector<float>& out) {
   Tensor f = cast_tensor(t, DType::Float32);
-  return std::vector<float>(f.data<float>(), f.data<float>() + f.numel());
+  out.assign(f.data<float>(), f.data<float>() + f.numel());
+  return out;
 }
 
-std::vector<AxisPlan> plan_axes(const ResizeAttrs& a, const KernelIO& io, const Shape& in_shape) {
+// The plan of every axis of an input of shape `in_shape`, into `plan` (a caller's buffer kept between
+// calls, so that a steady-state run allocates nothing here).
+void plan_axes(const ResizeAttrs& a, const KernelIO& io, const Shape& in_shape, std::vector<AxisPlan>& plan) {
   const int64_t rank = static_cast<int64_t>(in_shape.size());
-  std::vector<int> axes;
+  Shape axes;
   for (int64_t ax : a.axes) axes.push_back(normalize_axis(ax, rank, "axes value"));
   if (axes.empty())
     for (int i = 0; i < rank; ++i) axes.push_back(i);
-  std::vector<AxisPlan> plan(static_cast<size_t>(rank));
+  plan.assign(static_cast<size_t>(rank), AxisPlan{});
   for (size_t i = 0; i < plan.size(); ++i) plan[i].in = plan[i].out = in_shape[i];
   auto input = [&](int k) -> const Tensor* { return k >= 0 && io.has(static_cast<size_t>(k)) && io.in(static_cast<size_t>(k)).numel() > 0 ? &io.in(static_cast<size_t>(k)) : nullptr; };
   if (const Tensor* roi = input(a.roi_input); roi && a.coord == Coord::TfCropAndResize) {
-    const std::vector<float> r = read_floats(*roi);
+    std::vector<float> r;
+    read_floats(*roi, r);
     if (r.size() != 2 * axes.size()) PTQ_FAIL(ModelError, "roi has ", r.size(), " values for ", axes.size(), " axes");
     for (size_t k = 0; k < axes.size(); ++k) {
       plan[static_cast<size_t>(axes[k])].roi_start = r[k];
@@ -150,9 +162,10 @@ std::vector<AxisPlan> plan_axes(const ResizeAttrs& a, const KernelIO& io, const 
       p.out = a.policy == AspectPolicy::Stretch ? s[k] : static_cast<int64_t>(std::round(common * static_cast<float>(p.in)));
       p.scale = a.policy == AspectPolicy::Stretch ? static_cast<float>(p.out) / static_cast<float>(p.in) : common;
     }
-    return plan;
+    return;
   }
-  const std::vector<float> scales = scales_t ? read_floats(*scales_t) : a.attr_scales;
+  thread_local std::vector<float> read;
+  const std::vector<float>& scales = scales_t ? read_floats(*scales_t, read) : a.attr_scales;
   if (scales.size() != axes.size()) PTQ_FAIL(ModelError, "scales has ", scales.size(), " values for ", axes.size(), " axes (give scales or sizes)");
   for (size_t k = 0; k < axes.size(); ++k) {
     AxisPlan& p = plan[static_cast<size_t>(axes[k])];
@@ -161,7 +174,6 @@ std::vector<AxisPlan> plan_axes(const ResizeAttrs& a, const KernelIO& io, const 
     const double roi = a.coord == Coord::TfCropAndResize ? static_cast<double>(p.roi_end) - p.roi_start : 1.0;
     p.out = static_cast<int64_t>(std::floor(static_cast<double>(p.in) * roi * static_cast<double>(scales[k])));
   }
-  return plan;
 }
 
 // Input coordinate of output index x; `outside` is set for tf_crop_and_resize outside the input.
@@ -254,6 +266,25 @@ AxisTaps axis_taps(const ResizeAttrs& a, const AxisPlan& p) {
   return t;
 }
 
+// The taps of each axis plan a Resize node has met, made once: a steady-state run builds no tables.
+// Shared by the copies of the node's kernel (plain and blocked) and their threads.
+class TapMemo {
+ public:
+  std::shared_ptr<const AxisTaps> get(const ResizeAttrs& a, const AxisPlan& p) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const auto& e : entries_)
+      if (e.first == p) return e.second;
+    if (entries_.size() >= kMaxEntries) entries_.clear();  // many input sizes: start over
+    entries_.emplace_back(p, std::make_shared<const AxisTaps>(axis_taps(a, p)));
+    return entries_.back().second;
+  }
+
+ private:
+  static constexpr size_t kMaxEntries = 32;
+  std::mutex mutex_;
+  std::vector<std::pair<AxisPlan, std::shared_ptr<const AxisTaps>>> entries_;
+};
+
 // One weighted pass along an axis viewed as [outer, in, inner] -> [outer, out, inner].
 template <class T>
 void weighted_pass(const T* src, T* dst, int64_t outer, int64_t in, int64_t out, int64_t inner, const AxisTaps& t, T extrapolation) {
@@ -276,11 +307,12 @@ void weighted_pass(const T* src, T* dst, int64_t outer, int64_t in, int64_t out,
   }
 }
 
-Tensor resize_weighted(const ResizeAttrs& a, const Tensor& x, const std::vector<AxisPlan>& plan, const std::vector<bool>& active) {
+Tensor resize_weighted(const ResizeAttrs& a, const Tensor& x, const std::vector<AxisPlan>& plan, const Shape& active, TapMemo& memo) {
   Tensor cur = x;
   for (size_t ax = plan.size(); ax-- > 0;) {
     if (!active[ax]) continue;
-    const AxisTaps taps = axis_taps(a, plan[ax]);
+    const std::shared_ptr<const AxisTaps> shared = memo.get(a, plan[ax]);
+    const AxisTaps& taps = *shared;
     Shape shape = cur.shape();
     shape[ax] = plan[ax].out;
     int64_t outer = 1, inner = 1;
@@ -296,23 +328,26 @@ Tensor resize_weighted(const ResizeAttrs& a, const Tensor& x, const std::vector<
 }
 
 // Nearest: out[i0..ik] = in[sum_j index_j[i_j] · stride_j], rows through the innermost table.
-Tensor resize_nearest(const ResizeAttrs& a, const Tensor& x, const std::vector<AxisPlan>& plan) {
+Tensor resize_nearest(const ResizeAttrs& a, const Tensor& x, const std::vector<AxisPlan>& plan, TapMemo& memo) {
   const size_t r = plan.size();
   Shape out_shape;
   for (const auto& p : plan) out_shape.push_back(p.out);
   Tensor out(x.dtype(), out_shape);
   if (out.numel() == 0) return out;
   const Shape xs = strides_of(x.shape());
-  std::vector<std::vector<int64_t>> offset(r);
-  for (size_t d = 0; d < r; ++d)
-    for (int64_t i : axis_taps(a, plan[d]).index) offset[d].push_back(i * xs[d]);
+  thread_local std::vector<std::vector<int64_t>> offset;  // per axis; kept between calls
+  if (offset.size() < r) offset.resize(r);
+  for (size_t d = 0; d < r; ++d) {
+    offset[d].clear();
+    for (int64_t i : memo.get(a, plan[d])->index) offset[d].push_back(i * xs[d]);
+  }
   dispatch_bytes(x.dtype(), [&](auto tag) {
     using U = decltype(tag);
     const U* in = raw_as<U>(x);
     U* dst = raw_as<U>(out);
     const int64_t n = out_shape[r - 1];
     const int64_t* last = offset[r - 1].data();
-    std::vector<int64_t> idx(r, 0);
+    Shape idx(r, 0);
     for (int64_t row = 0; row < out.numel() / n; ++row, dst += n) {
       int64_t base = 0;
       for (size_t j = 0; j + 1 < r; ++j) base += offset[j][static_cast<size_t>(idx[j])];
@@ -329,11 +364,13 @@ Tensor resize_nearest(const ResizeAttrs& a, const Tensor& x, const std::vector<A
 Kernel make_resize_like(const Node& node, size_t max_inputs) {
   expect_inputs(node, node.op_type == "Upsample" && node.opset < 9 ? 1 : 2, max_inputs);
   const ResizeAttrs attrs = read_attrs(node);
-  return [attrs](KernelIO& io) {
+  auto memo = std::make_shared<TapMemo>();
+  return [attrs, memo](KernelIO& io) {
     const Tensor& x = io.in(0);
     if (x.rank() == 0) PTQ_FAIL(ModelError, "cannot resize a scalar");
-    const std::vector<AxisPlan> plan = plan_axes(attrs, io, x.shape());
-    std::vector<bool> active(plan.size());
+    thread_local std::vector<AxisPlan> plan;
+    plan_axes(attrs, io, x.shape(), plan);
+    Shape active(plan.size(), 0);
     bool any = false;
     for (size_t i = 0; i < plan.size(); ++i) {
       const AxisPlan& p = plan[i];
@@ -346,8 +383,8 @@ Kernel make_resize_like(const Node& node, size_t max_inputs) {
       return;
     }
     const bool extrapolates = attrs.coord == Coord::TfCropAndResize;
-    io.outputs[0] = attrs.interp == Interp::Nearest && !extrapolates ? resize_nearest(attrs, x, plan)
-                                                                     : resize_weighted(attrs, x, plan, active);
+    io.outputs[0] = attrs.interp == Interp::Nearest && !extrapolates ? resize_nearest(attrs, x, plan, *memo)
+                                                                     : resize_weighted(attrs, x, plan, active, *memo);
   };
 }
 
@@ -356,30 +393,31 @@ Kernel make_resize_like(const Node& node, size_t max_inputs) {
 // every lane (nearest: the same index tables; linear/cubic: the same weighted passes, W then H), and
 // zero padding lanes stay zero. Declined (the plain kernel runs on NCHW) for tf_crop_and_resize (its
 // extrapolation value would fill the padding) and when N or C would be resized or remapped.
-bool blocked_resize(const ResizeAttrs& attrs, KernelIO& io, LayoutIO& layout) {
+bool blocked_resize(const ResizeAttrs& attrs, TapMemo& memo, KernelIO& io, LayoutIO& layout) {
   const int64_t c = layout.in_channels[0];
   for (size_t k = 1; k < layout.in_channels.size(); ++k)
     if (layout.in_channels[k]) return false;
   const Tensor& x = io.in(0);
   if (c == 0 || x.rank() != 5 || x.dtype() != DType::Float32 || attrs.coord == Coord::TfCropAndResize) return false;
-  const std::vector<AxisPlan> plain = plan_axes(attrs, io, Shape{x.dim(0), c, x.dim(2), x.dim(3)});
+  thread_local std::vector<AxisPlan> plain;  // kept between calls
+  plan_axes(attrs, io, Shape{x.dim(0), c, x.dim(2), x.dim(3)}, plain);
   for (size_t ax : {0, 1}) {  // N and C: skipped by the weighted passes, gathered 1:1 by nearest
     if (plain[ax].out != plain[ax].in || plain[ax].scale != 1.0f) return false;
     if (attrs.interp != Interp::Nearest) continue;
-    const AxisTaps t = axis_taps(attrs, plain[ax]);
+    const std::shared_ptr<const AxisTaps> t = memo.get(attrs, plain[ax]);
     for (int64_t i = 0; i < plain[ax].out; ++i)
-      if (t.index[static_cast<size_t>(i)] != i) return false;
+      if (t->index[static_cast<size_t>(i)] != i) return false;
   }
   for (size_t ax : {2, 3})
     if (plain[ax].out <= 0) return false;
-  std::vector<AxisPlan> plan(5);
+  thread_local std::vector<AxisPlan> plan;  // kept between calls
+  plan.assign(5, AxisPlan{});
   for (size_t ax : {0, 1, 4}) plan[ax].in = plan[ax].out = x.dim(static_cast<int>(ax));
   plan[2] = plain[2];
   plan[3] = plain[3];
-  const std::vector<bool> active{false, false, plan[2].out != plan[2].in || plan[2].scale != 1.0f,
-                                 plan[3].out != plan[3].in || plan[3].scale != 1.0f, false};
+  const Shape active{0, 0, plan[2].out != plan[2].in || plan[2].scale != 1.0f, plan[3].out != plan[3].in || plan[3].scale != 1.0f, 0};
   Tensor y = !active[2] && !active[3] ? x
-             : attrs.interp == Interp::Nearest ? resize_nearest(attrs, x, plan) : resize_weighted(attrs, x, plan, active);
+             : attrs.interp == Interp::Nearest ? resize_nearest(attrs, x, plan, memo) : resize_weighted(attrs, x, plan, active, memo);
   io.outputs[0] = layout.want_blocked ? std::move(y) : unblock(y, c, io.threads);
   layout.out_channels = layout.want_blocked ? c : 0;
   return true;
@@ -390,7 +428,8 @@ bool blocked_resize(const ResizeAttrs& attrs, KernelIO& io, LayoutIO& layout) {
 LayoutKernels make_resize_layout(const Node& node, const PostOps&) {
   LayoutKernels k;  // plain empty: the node keeps the kernel table's
   const ResizeAttrs attrs = read_attrs(node);
-  k.blocked = [attrs](KernelIO& io, LayoutIO& layout) { return blocked_resize(attrs, io, layout); };
+  auto memo = std::make_shared<TapMemo>();
+  k.blocked = [attrs, memo](KernelIO& io, LayoutIO& layout) { return blocked_resize(attrs, *memo, io, layout); };
   return k;
 }
 

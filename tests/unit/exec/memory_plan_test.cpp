@@ -57,7 +57,8 @@ OpCase dense_case() {
   return c;
 }
 
-// Convolutions (oneDNN's when built in), a residual Add, a blocked Concat and a pooling.
+// Convolutions (oneDNN's when built in), a residual Add, a blocked Concat, a linear and a nearest
+// Resize, and a pooling.
 OpCase conv_case() {
   OpCase c;
   c.node =
@@ -66,10 +67,14 @@ OpCase conv_case() {
       "  d = Conv <group = 16, pads = [1, 1, 1, 1]> (r, w2, b2)\n"
       "  e = Add (d, r)\n"
       "  k = Concat <axis = 1> (e, r)\n"
-      "  y = GlobalAveragePool (k)";
+      "  u = Resize <mode = \"linear\"> (k, roi, scales)\n"
+      "  v = Resize <mode = \"nearest\"> (u, roi, scales)\n"
+      "  y = GlobalAveragePool (v)";
   c.inputs = {{"x", test::random_tensor({1, 3, 20, 20}, 4, -2.0f, 2.0f)}};
   c.initializers = {{"w1", test::random_tensor({16, 3, 3, 3}, 5)}, {"b1", test::random_tensor({16}, 6)},
-                    {"w2", test::random_tensor({16, 1, 3, 3}, 7)}, {"b2", test::random_tensor({16}, 8)}};
+                    {"w2", test::random_tensor({16, 1, 3, 3}, 7)}, {"b2", test::random_tensor({16}, 8)},
+                    {"roi", Tensor::from_vector<float>({}, {0})},
+                    {"scales", Tensor::from_vector<float>({1.0f, 1.0f, 2.0f, 1.5f}, {4})}};
   c.outputs = {{"y", DType::Float32}};
   return c;
 }
