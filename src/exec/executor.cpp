@@ -9,6 +9,7 @@
 
 #include "fusion.h"
 #include "kernels/dnnl_conv.h"
+#include "kernels/idle_list.h"
 #include "kernels/post_ops.h"
 #include "layout.h"
 #include "ptq/ir/buffer_pool.h"
@@ -107,6 +108,11 @@ struct Frame {
   std::vector<int64_t> channels;
   KernelIO io;
   LayoutIO layout;
+  void release() {  // keeps the capacities, lets the tensors go
+    values.clear();
+    io.inputs.clear();
+    io.outputs.clear();
+  }
 };
 
 struct Executor::Plan {
@@ -145,32 +151,7 @@ struct Executor::Plan {
   std::vector<std::vector<int>> release_after;
   mutable std::mutex profile_mutex;
   mutable std::map<std::string, OpProfile> profile;
-  mutable std::mutex frame_mutex;
-  mutable std::vector<std::unique_ptr<Frame>> idle_frames;
-
-  // A frame not in use by another run, returned to the idle list when the handle goes.
-  struct FrameHandle {
-    const Plan& plan;
-    std::unique_ptr<Frame> frame;
-    ~FrameHandle() {
-      frame->values.clear();  // keeps the capacity, lets the tensors go
-      frame->io.inputs.clear();
-      frame->io.outputs.clear();
-      std::lock_guard<std::mutex> lock(plan.frame_mutex);
-      plan.idle_frames.push_back(std::move(frame));
-    }
-  };
-  FrameHandle take_frame() const {
-    std::unique_ptr<Frame> f;
-    {
-      std::lock_guard<std::mutex> lock(frame_mutex);
-      if (!idle_frames.empty()) {
-        f = std::move(idle_frames.back());
-        idle_frames.pop_back();
-      }
-    }
-    return {*this, f ? std::move(f) : std::make_unique<Frame>()};
-  }
+  mutable IdleList<Frame> frames;  // one per concurrent run
 
   int slot(const std::string& name) {
     auto it = slot_of.find(name);
@@ -422,8 +403,8 @@ Executor::~Executor() = default;
 TensorMap Executor::run(const TensorMap& inputs, const RunOptions& options) const {
   const Plan& p = *plan_;
   BufferPoolScope pooled(p.pool.get());
-  const Plan::FrameHandle frame = p.take_frame();
-  std::vector<Tensor>& values = frame.frame->values;
+  const IdleList<Frame>::Lease frame = p.frames.take();
+  std::vector<Tensor>& values = frame->values;
   values.assign(p.initial.begin(), p.initial.end());
   for (const auto& kv : inputs) {
     auto it = p.slot_of.find(kv.first);
@@ -457,13 +438,13 @@ TensorMap Executor::run(const TensorMap& inputs, const RunOptions& options) cons
   bool fused = options_.fuse && !(options.tap && *options.tap);
   for (const auto& f : options.fetch) fused = fused && !p.hidden.count(f);
   FrameScope scope(p.slot_of, values, options.outer);
-  KernelIO& io = frame.frame->io;
+  KernelIO& io = frame->io;
   io.scope = &scope;
   io.tap = options.tap;
   io.threads = threads_;
   const bool tapping = options.tap && *options.tap;
   // Blocked layout (layout.h): per slot, the real channel count of a value held blocked (0: NCHW).
-  std::vector<int64_t>& channels = frame.frame->channels;
+  std::vector<int64_t>& channels = frame->channels;
   channels.assign(fused ? values.size() : 0, 0);
   auto to_plain = [&](int s) {  // profiled as "Reorder" (a conversion a plain reader forced)
     if (s < 0 || channels[static_cast<size_t>(s)] == 0) return;
@@ -493,7 +474,7 @@ TensorMap Executor::run(const TensorMap& inputs, const RunOptions& options) cons
     }
     for (int d : dead) values[static_cast<size_t>(d)] = Tensor();
   };
-  LayoutIO& layout = frame.frame->layout;
+  LayoutIO& layout = frame->layout;
   auto run_at = [&](size_t i) {
     const Node& node = graph_.nodes[i];
     if (p.folded[i]) {  // outputs computed at construction: already in `values`

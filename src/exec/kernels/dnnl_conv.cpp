@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "idle_list.h"
 #include "parallel.h"
 #include "thread_policy.h"
 #include "ptq/util/log.h"
@@ -187,6 +188,7 @@ struct BoundArgs {
     for (auto& kv : memories)
       if (kv.first == arg) kv.second.set_data_handle(const_cast<void*>(data));
   }
+  void release() {}  // IdleList: the handles are rebound before the next use
   void execute(const dnnl::primitive& prim, dnnl::stream& s) const {
     dnnl::error::wrap_c_api(dnnl_primitive_execute(prim.get(), s.get(), static_cast<int>(c_args.size()), c_args.data()),
                             "could not execute a primitive");
@@ -268,8 +270,7 @@ struct Prepared {
   memory weights;  // packed (Packed::weights, shared)
   bool plain_src = false;
   bool usable = false;  // oneDNN has an optimized (non-reference) kernel for this shape
-  std::mutex idle_mutex;
-  std::vector<std::unique_ptr<BoundArgs>> idle;  // argument sets not in use (one per concurrent call)
+  IdleList<BoundArgs> args;  // argument sets (one per concurrent call)
 };
 
 }  // namespace
@@ -457,18 +458,10 @@ Tensor DnnlConv::run_dnnl(const Tensor& x_arg, int64_t x_channels, const Tensor&
   thread_local std::vector<float> scratch;
   const size_t scratch_bytes = prep->scratchpad.get_size();
   if (scratch.size() * sizeof(float) < scratch_bytes) scratch.resize(scratch_bytes / sizeof(float) + 16);
-  // An argument set of this primitive not in use by another call (made on first use), bound to this
-  // call's buffers.
-  std::unique_ptr<BoundArgs> set;
-  {
-    std::lock_guard<std::mutex> lock(prep->idle_mutex);
-    if (!prep->idle.empty()) {
-      set = std::move(prep->idle.back());
-      prep->idle.pop_back();
-    }
-  }
-  if (!set) {
-    set = std::make_unique<BoundArgs>();
+  // An argument set of this primitive not in use by another call (its memory objects made on first
+  // use), bound to this call's buffers; back to the idle list when the call ends, thrown or not.
+  const IdleList<BoundArgs>::Lease set = prep->args.take();
+  if (set->memories.empty()) {
     set->add(DNNL_ARG_SRC, memory(prep->src, cpu_engine(), const_cast<void*>(src->raw())));
     set->add(DNNL_ARG_WEIGHTS, prep->weights);
     set->add(DNNL_ARG_DST, memory(prep->dst, cpu_engine(), y.raw()));
@@ -479,14 +472,6 @@ Tensor DnnlConv::run_dnnl(const Tensor& x_arg, int64_t x_channels, const Tensor&
   set->bind(DNNL_ARG_DST, y.raw());
   set->bind(DNNL_ARG_SCRATCHPAD, scratch.data());
   if (b) set->bind(DNNL_ARG_BIAS, b->raw());
-  struct GiveBack {  // to the idle list, thrown or not
-    Prepared& prep;
-    std::unique_ptr<BoundArgs>& set;
-    ~GiveBack() {
-      std::lock_guard<std::mutex> lock(prep.idle_mutex);
-      prep.idle.push_back(std::move(set));
-    }
-  } give_back{*prep, set};
   set->execute(prep->prim, stream);
 
   if (!st.native_sigmoid) apply_post_ops(st.post, y, M, threads);
