@@ -84,7 +84,7 @@ rewrite::QuantOptions search_stage(const QuantizeJob& job, const Prepared& prep,
   log::info("precision search: ", r.attempts.size(), " attempts in ", r.seconds, " s; ", promoted.size(), " layer(s) ",
             search::fallback_name(r.best().fallback), r.met ? "" : " (the tolerance was not reached; keeping the best found)");
   // 16-bit layers are for runtimes with 16-bit kernels (NPUs: QNN HTP); the target table says which.
-  const rewrite::Target& target = rewrite::find_target(job.target.empty() ? "ort-cpu" : job.target);
+  const rewrite::Target& target = rewrite::effective_target(job.target);
   if (!target.int16_kernels && r.best().fallback == search::Fallback::Int16 && !promoted.empty())
     log::info("--target ", target.name, job.target.empty() ? " (the default)" : "", " has no 16-bit kernels: it runs the ",
               promoted.size(), " int16 layer(s) in float between 16-bit QuantizeLinear/DequantizeLinear, slower than float "

@@ -85,6 +85,8 @@ const Target& find_target(const std::string& name) {
   PTQ_FAIL(UsageError, "unknown target '", name, "'; expected one of: ", target_names());
 }
 
+const Target& effective_target(const std::string& name) { return find_target(name.empty() ? "ort-cpu" : name); }
+
 void apply_target(const Target& t, const GivenFlags& given, QuantOptions& o) {
   if (!given.activation_type) o.activation_type = t.activation_type;
   else if (o.mode == QuantMode::Static && !allows(t.activation_types, o.activation_type))

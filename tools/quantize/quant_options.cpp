@@ -126,7 +126,7 @@ rewrite::QuantOptions to_quant_options(const QuantFlags& f) {
   given.per_tensor = f.per_tensor;
   given.symmetric_activations = f.symmetric_activations;
   given.opset = f.opset != 0;
-  rewrite::apply_target(rewrite::find_target(f.target.empty() ? "ort-cpu" : f.target), given, o);
+  rewrite::apply_target(rewrite::effective_target(f.target), given, o);
   return o;
 }
 

@@ -71,6 +71,8 @@ struct Target {
 
 const std::vector<Target>& target_table();
 const Target& find_target(const std::string& name);  // UsageError listing the names
+// The target a run is quantized for: `name`, or ort-cpu (whose defaults ptq uses) when it is empty.
+const Target& effective_target(const std::string& name);
 std::string target_names();                          // "ort-cpu, tensorrt, ..."
 
 // Which quantization flags the user gave explicitly. They override a target's defaults, or are refused
