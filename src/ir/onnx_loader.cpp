@@ -16,6 +16,7 @@
 #include <sstream>
 #include <unordered_set>
 
+#include "file_mapping.h"
 #include "ptq/ir/onnx_io.h"
 #include "ptq/util/log.h"
 
@@ -65,27 +66,6 @@ ExternalRef parse_external_ref(const onnx::TensorProto& t) {
 // Live file mappings [start, start + length), so that release_pages only ever touches mapped memory.
 std::mutex mappings_mutex;
 std::map<uintptr_t, size_t> mappings;
-
-// A whole file mapped private (writes stay in this process) and readable; nullptr for an empty file.
-std::shared_ptr<void> map_file(const fs::path& file, size_t size) {
-  if (size == 0) return nullptr;
-  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) PTQ_FAIL(IoError, "cannot open external data file ", file.string());
-  void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
-  ::close(fd);
-  if (p == MAP_FAILED) PTQ_FAIL(IoError, "cannot map external data file ", file.string());
-  {
-    std::lock_guard<std::mutex> lock(mappings_mutex);
-    mappings[reinterpret_cast<uintptr_t>(p)] = size;
-  }
-  return std::shared_ptr<void>(p, [size](void* q) {
-    {
-      std::lock_guard<std::mutex> lock(mappings_mutex);
-      mappings.erase(reinterpret_cast<uintptr_t>(q));
-    }
-    ::munmap(q, size);
-  });
-}
 
 // The external data files mapped so far, by path.
 using FileMaps = std::map<fs::path, std::shared_ptr<void>>;
@@ -175,6 +155,27 @@ void check_unique_names(const onnx::GraphProto& graph, std::unordered_set<std::s
 }
 
 }  // namespace
+
+std::shared_ptr<void> map_file(const fs::path& file, size_t size) {
+  if (size == 0) return nullptr;
+  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) PTQ_FAIL(IoError, "cannot open external data file ", file.string());
+  void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  if (p == MAP_FAILED) PTQ_FAIL(IoError, "cannot map external data file ", file.string());
+  {
+    std::lock_guard<std::mutex> lock(mappings_mutex);
+    mappings[reinterpret_cast<uintptr_t>(p)] = size;
+  }
+  return std::shared_ptr<void>(p, [size](void* q) {
+    {
+      std::lock_guard<std::mutex> lock(mappings_mutex);
+      mappings.erase(reinterpret_cast<uintptr_t>(q));
+    }
+    ::munmap(q, size);
+  });
+}
+
 
 void validate_model(const onnx::ModelProto& model) {
   if (model.ir_version() <= 0)

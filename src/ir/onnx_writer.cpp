@@ -1,15 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 // Saving models. The file is written to a temp file in the destination folder and renamed, so a reader
 // never sees half a model. Models whose serialized size would exceed protobuf's 2 GB limit (or on
-// request) keep their large tensors in "<model file name>.data": offsets aligned to 4096 bytes,
-// external_data = {location, offset, length}, as ONNX's Python helpers and ONNX Runtime expect.
-#include <unistd.h>
-
-#include <cstdio>
-#include <fstream>
+// request) keep their large tensors in "<model file name>.data" (DataFileWriter: offsets aligned to
+// 4096 bytes, external_data = {location, offset, length}, as ONNX's Python helpers and ONNX Runtime expect).
 #include <functional>
 #include <memory>
 
+#include "output_files.h"
+#include "ptq/ir/data_file_writer.h"
 #include "ptq/ir/onnx_io.h"
 #include "ptq/util/log.h"
 
@@ -17,72 +15,6 @@ namespace fs = std::filesystem;
 
 namespace ptq::onnx_io {
 namespace {
-
-constexpr size_t kExternalAlignment = 4096;
-
-bool same_file(const fs::path& a, const fs::path& b) {
-  std::error_code ec;
-  if (fs::exists(a, ec) && fs::exists(b, ec)) return fs::equivalent(a, b, ec);
-  return fs::weakly_canonical(a, ec) == fs::weakly_canonical(b, ec);
-}
-
-void refuse_protected(const fs::path& path, const SaveOptions& options) {
-  for (const auto& p : options.protected_paths)
-    if (same_file(path, p))
-      PTQ_FAIL(IoError, "refusing to write ", path.string(), ": it is the input model or one of its data files");
-}
-
-fs::path temp_path_for(const fs::path& path) {
-  return path.parent_path() / ("." + path.filename().string() + ".tmp" + std::to_string(::getpid()));
-}
-
-// A temp file next to `target`, written through stream(); finish() checks that every write
-// succeeded. Whatever has not been renamed over the target by the end is removed.
-class TempFile {
- public:
-  explicit TempFile(const fs::path& target)
-      : target_(target), tmp_(temp_path_for(target)), out_(tmp_, std::ios::binary | std::ios::trunc) {
-    if (!out_) PTQ_FAIL(IoError, "cannot write ", target.string(), ": cannot create a file in ", tmp_.parent_path().string());
-  }
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-  ~TempFile() {
-    out_.close();
-    std::error_code ec;
-    fs::remove(tmp_, ec);
-  }
-  std::ofstream& stream() { return out_; }
-  const fs::path& path() const { return tmp_; }
-  void finish() {
-    out_.flush();
-    if (!out_) PTQ_FAIL(IoError, "cannot write ", target_.string(), ": write failed (disk full?)");
-    out_.close();
-  }
-
- private:
-  fs::path target_, tmp_;
-  std::ofstream out_;
-};
-
-// The data file being written: tensors appended at 4096-byte aligned offsets.
-class DataFile {
- public:
-  explicit DataFile(TempFile& file) : file_(file) {}
-  // Appends n bytes; returns their offset.
-  size_t append(const char* data, size_t n) {
-    size_t offset = (size_ + kExternalAlignment - 1) / kExternalAlignment * kExternalAlignment;
-    static const char zeros[kExternalAlignment] = {};
-    file_.stream().write(zeros, static_cast<std::streamsize>(offset - size_));
-    file_.stream().write(data, static_cast<std::streamsize>(n));
-    size_ = offset + n;
-    return offset;
-  }
-  size_t size() const { return size_; }
-
- private:
-  TempFile& file_;
-  size_t size_ = 0;
-};
 
 // The view of a tensor that save_model must write from a mapping, or nullptr.
 const Tensor* mapped_value(const onnx::TensorProto& t, const SaveOptions& options) {
@@ -98,9 +30,10 @@ void set_inline(onnx::TensorProto& t, const Tensor& value) {
 }
 
 // Moves large tensors' bytes out of the model into the data file, tensor by tensor (mapped ones
-// straight from their mapping).
-void externalize(onnx::ModelProto& model, const std::string& location, size_t threshold, const SaveOptions& options,
-                 DataFile& file) {
+// straight from their mapping). Tensors already in external data and not mapped (those the data file
+// holds already, written while the model was made) stay as they are.
+void externalize(onnx::ModelProto& model, const SaveOptions& options, DataFileWriter& file) {
+  const size_t threshold = file.threshold();
   for_each_tensor(*model.mutable_graph(), [&](onnx::TensorProto& t) {
     const Tensor* mapped = mapped_value(t, options);
     if (mapped && mapped->nbytes() < threshold) {
@@ -119,26 +52,13 @@ void externalize(onnx::ModelProto& model, const std::string& location, size_t th
       t.set_raw_data(raw.raw_data());
     }
     if (!mapped && t.raw_data().size() < threshold) return;
-    size_t offset = 0, length = 0;
     if (mapped) {
-      length = mapped->nbytes();
-      offset = file.append(static_cast<const char*>(mapped->raw()), length);
+      file.append(static_cast<const char*>(mapped->raw()), mapped->nbytes(), t);
       release_pages(*mapped);
     } else {
-      length = t.raw_data().size();
-      offset = file.append(t.raw_data().data(), length);
-      t.clear_raw_data();
+      std::string bytes = std::move(*t.mutable_raw_data());
+      file.append(bytes.data(), bytes.size(), t);
     }
-    t.set_data_location(onnx::TensorProto::EXTERNAL);
-    t.clear_external_data();
-    auto add = [&](const char* key, const std::string& value) {
-      auto* kv = t.add_external_data();
-      kv->set_key(key);
-      kv->set_value(value);
-    };
-    add("location", location);
-    add("offset", std::to_string(offset));
-    add("length", std::to_string(length));
   });
 }
 
@@ -149,15 +69,6 @@ size_t mapped_bytes(onnx::ModelProto& model, const SaveOptions& options) {
     if (const Tensor* v = mapped_value(t, options)) n += v->nbytes();
   });
   return n;
-}
-
-void commit_temp(const fs::path& tmp, const fs::path& path) {
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    PTQ_FAIL(IoError, "cannot write ", path.string(), ": rename failed: ", ec.message());
-  }
 }
 
 
@@ -180,21 +91,17 @@ void write_file_atomic(const fs::path& path, const std::string& bytes) {
 
 void save_model(onnx::ModelProto model, const fs::path& path, const SaveOptions& options) {
   check_destination(path);
-  refuse_protected(path, options);
-  bool external = options.external_data == ExternalData::Always ||
+  refuse_protected(path, options.protected_paths);
+  bool external = options.data_file != nullptr || options.external_data == ExternalData::Always ||
                   (options.external_data == ExternalData::Auto &&
                    model.ByteSizeLong() + mapped_bytes(model, options) > kProtobufLimit);
-  fs::path data_path;
-  std::unique_ptr<TempFile> data_file;
+  std::unique_ptr<DataFileWriter> own_data;
+  DataFileWriter* data = options.data_file;
+  if (data) PTQ_CHECK(data->location() == path.filename().string() + ".data");  // opened for this path
   if (external) {
-    std::string location = path.filename().string() + ".data";
-    data_path = path.parent_path() / location;
-    refuse_protected(data_path, options);
-    data_file = std::make_unique<TempFile>(data_path);
-    DataFile data(*data_file);
-    externalize(model, location, options.external_threshold_bytes, options, data);
-    data_file->finish();
-    log::debug("saving ", data.size(), " bytes of tensor data to ", data_path.string());
+    if (!data) data = (own_data = std::make_unique<DataFileWriter>(path, options.external_threshold_bytes, options.protected_paths)).get();
+    externalize(model, options, *data);
+    log::debug("saving ", data->size(), " bytes of tensor data to ", data->path().string());
   } else {
     for_each_tensor(*model.mutable_graph(), [&](onnx::TensorProto& t) {
       if (const Tensor* v = mapped_value(t, options)) set_inline(t, *v);
@@ -206,7 +113,7 @@ void save_model(onnx::ModelProto model, const fs::path& path, const SaveOptions&
   if (!model.SerializeToOstream(&model_file.stream()))
     PTQ_FAIL(IoError, "cannot write ", path.string(), ": serialization failed");
   model_file.finish();
-  if (data_file) commit_temp(data_file->path(), data_path);
+  if (data) data->commit();
   commit_temp(model_file.path(), path);
 }
 

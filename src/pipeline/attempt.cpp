@@ -2,6 +2,7 @@
 // AttemptBuilder (see stages.h).
 #include <iterator>
 
+#include "ptq/ir/data_file_writer.h"
 #include "ptq/rewrite/passes.h"
 #include "stages.h"
 
@@ -76,7 +77,8 @@ void AttemptBuilder::apply_rounding(const rewrite::QuantPlan& plan, Graph& graph
   if (!kept.params.empty()) table = transform::rescaled_table(table, kept.params);
 }
 
-Attempt AttemptBuilder::build(const rewrite::QuantOptions& quant, const rewrite::QuantPlan& plan, const calib::CalibTable& table_in) {
+Attempt AttemptBuilder::build(const rewrite::QuantOptions& quant, const rewrite::QuantPlan& plan, const calib::CalibTable& table_in,
+                              onnx_io::DataFileWriter* data_file) {
   const calib::CalibTable* used = &table_in;  // AdaRound's scale search may change weight parameters
   calib::CalibTable rescaled;
   Attempt at;
@@ -120,10 +122,13 @@ Attempt AttemptBuilder::build(const rewrite::QuantOptions& quant, const rewrite:
       source_graph = &corrected_graph;
     }
   }
-  at.quantized = rewrite::rewrite_model(*source, *source_graph, at.plan, table);
+  at.quantized = rewrite::rewrite_model(*source, *source_graph, at.plan, table, data_file);
   if (!data_.eval) return at;
+  // The float initializers the rewrite left in external data, and the weights it wrote to the data file.
+  std::map<std::string, Tensor> external = prep_.loaded.mapped;
+  if (data_file) external.insert(data_file->tensors().begin(), data_file->tensors().end());
   GraphOptions qoptions{false, {}};
-  qoptions.mapped = &prep_.loaded.mapped;  // float initializers the rewrite left in external data
+  qoptions.mapped = &external;
   Graph qgraph = build_graph(at.quantized, qoptions);
   report::EvalOptions eo;
   eo.threads = job_.calib.threads;

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <filesystem>
 
+#include "ptq/ir/data_file_writer.h"
 #include "ptq/ir/value_info_repair.h"
 #include "ptq/rewrite/passes.h"
 #include "ptq/rewrite/target.h"
@@ -63,6 +64,19 @@ bool edits_initializers(const QuantizeJob& job, const onnx::ModelProto& model) {
          folds_batch_norm(job, model) || rewrite::has_qdq(model) ||
          std::any_of(model.graph().initializer().begin(), model.graph().initializer().end(),
                      [](const onnx::TensorProto& t) { return t.data_type() == onnx::TensorProto::FLOAT16; });
+}
+
+// How the output is saved: a model that came with external data keeps its weights in external data;
+// never over the input model or its data files.
+onnx_io::SaveOptions save_options(const QuantizeJob& job, const Prepared& prep) {
+  onnx_io::SaveOptions save;
+  save.external_data = job.external_data;
+  if (save.external_data == onnx_io::ExternalData::Auto && !prep.loaded.external_tensors.empty())
+    save.external_data = onnx_io::ExternalData::Always;
+  save.protected_paths = prep.loaded.external_files;
+  save.protected_paths.push_back(job.model);
+  save.mapped = &prep.loaded.mapped;
+  return save;
 }
 
 }  // namespace
@@ -225,21 +239,20 @@ QuantizeResult run_quantize(const QuantizeJob& given) {
     table = rewrite::retype_table(table, plan);
   }
 
-  Attempt chosen = builder.build(quant, plan, table);
+  // With external data the written weights go to the output's data file as they are made (one in memory
+  // at a time); the file is removed unless save_model commits it.
+  onnx_io::SaveOptions save = save_options(job, prep);
+  std::unique_ptr<onnx_io::DataFileWriter> data_file;
+  if (save.external_data == onnx_io::ExternalData::Always)
+    data_file = std::make_unique<onnx_io::DataFileWriter>(job.output, save.external_threshold_bytes, save.protected_paths);
+  save.data_file = data_file.get();
+  Attempt chosen = builder.build(quant, plan, table, data_file.get());
   if (!chosen.rescaled.empty()) table = transform::rescaled_table(table, chosen.rescaled);  // saved, exported
   if (r.precision.ran) r.precision.met = chosen.evaluated && tolerance_met(job, chosen.eval);
 
   if (!prep.float16_inputs.empty() || !prep.float16_outputs.empty())
     rewrite::restore_float16_io(chosen.quantized, prep.float16_inputs, prep.float16_outputs);
   if (!job.target.empty()) check_written_target(chosen.quantized, job);  // what is written, fp16 I/O included
-  onnx_io::SaveOptions save;
-  save.external_data = job.external_data;
-  // A model that came with external data keeps its weights in external data.
-  if (save.external_data == onnx_io::ExternalData::Auto && !prep.loaded.external_tensors.empty())
-    save.external_data = onnx_io::ExternalData::Always;
-  save.protected_paths = prep.loaded.external_files;
-  save.protected_paths.push_back(job.model);
-  save.mapped = &prep.loaded.mapped;
   onnx_io::save_model(std::move(chosen.quantized), job.output, save);
   if (!job.save_table.empty()) calib::save_table(table, job.save_table);
   log::info("wrote ", job.output);

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "ptq/ir/data_file_writer.h"
 #include "ptq/ir/value_info_repair.h"
 #include "ptq/pipeline/quantize.h"
 
@@ -131,7 +132,10 @@ struct Attempt {
 class AttemptBuilder {
  public:
   AttemptBuilder(const QuantizeJob& job, const Prepared& prep, const DataSplit& data);
-  Attempt build(const rewrite::QuantOptions& quant, const rewrite::QuantPlan& plan, const calib::CalibTable& table);
+  // The quantized model of `plan`, evaluated when there is evaluation data. With `data_file` its large
+  // weights are written there as they are made (rewrite_model) and evaluated from it.
+  Attempt build(const rewrite::QuantOptions& quant, const rewrite::QuantPlan& plan, const calib::CalibTable& table,
+                onnx_io::DataFileWriter* data_file = nullptr);
   // Bias correction's channel means for the inputs of plan's layers (measured once, then reused).
   const std::map<std::string, std::vector<double>>& bias_means(const rewrite::QuantPlan& plan, const calib::CalibTable& table);
   // --adaround: the rounding, learned on `plan` and `table` (on FP32 inputs with float_inputs:

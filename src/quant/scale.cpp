@@ -94,12 +94,40 @@ void for_each_run(int64_t n, const AxisLayout& l, Fn fn) {
     for (int64_t c = 0; c < l.channels && i < n; ++c, i += l.inner) fn(static_cast<size_t>(c), i, std::min(n, i + l.inner));
 }
 
+// quantize_value in float: up to 16 bits every code and zero point is exact in float, so this gives the
+// same codes (x / scale is a float division in both; a sum beyond 2^24 saturates either way) and
+// vectorizes. NaN goes through int32 as quantize_value's goes through int64.
+template <class Q>
+inline Q quantize_float(float x, float scale, float zero_point, float lo, float hi) {
+  float v = std::nearbyint(x / scale) + zero_point;
+  v = v < lo ? lo : (v > hi ? hi : v);
+  return static_cast<Q>(static_cast<int32_t>(v));
+}
+
 template <class Q>
 void quantize_into(const float* x, Q* q, int64_t n, const QParams& p, const AxisLayout& l) {
   const double lo = static_cast<double>(qtype_min(p.type)), hi = static_cast<double>(qtype_max(p.type));
-  for_each_run(n, l, [&](size_t c, int64_t first, int64_t last) {
-    for (int64_t i = first; i < last; ++i) q[i] = static_cast<Q>(quantize_value(x[i], p.scale[c], p.zero_point[c], lo, hi));
-  });
+  if constexpr (sizeof(Q) > 2) {
+    for_each_run(n, l, [&](size_t c, int64_t first, int64_t last) {
+      for (int64_t i = first; i < last; ++i) q[i] = static_cast<Q>(quantize_value(x[i], p.scale[c], p.zero_point[c], lo, hi));
+    });
+  } else {
+    const float flo = static_cast<float>(lo), fhi = static_cast<float>(hi);
+    if (l.block == 0 && l.inner == 1 && l.channels > 1) {
+      // Channels along the last axis (MatMul/Gemm weights [K, N]): row by row against the channel vectors.
+      const std::vector<float> zero(p.zero_point.begin(), p.zero_point.end());
+      const float* scale = p.scale.data();
+      for (int64_t r = 0; r < n; r += l.channels) {
+        const int64_t m = std::min(l.channels, n - r);
+        for (int64_t j = 0; j < m; ++j) q[r + j] = quantize_float<Q>(x[r + j], scale[j], zero[static_cast<size_t>(j)], flo, fhi);
+      }
+      return;
+    }
+    for_each_run(n, l, [&](size_t c, int64_t first, int64_t last) {
+      const float s = p.scale[c], z = static_cast<float>(p.zero_point[c]);
+      for (int64_t i = first; i < last; ++i) q[i] = quantize_float<Q>(x[i], s, z, flo, fhi);
+    });
+  }
 }
 
 template <class Q>

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "ptq/ir/data_file_writer.h"
 #include "rewrite_internal.h"
 
 namespace ptq::rewrite {
@@ -22,9 +23,11 @@ namespace ptq::rewrite {
 class Emitter {
  public:
   // `source` is the graph's GraphProto (the model's graph after any opset upgrade, or a body),
-  // `chain` its scope (chain.graph == the Graph built from `source`).
+  // `chain` its scope (chain.graph == the Graph built from `source`). `data_file` (the model's graph
+  // only, or nullptr): where its large quantized weights go as they are made (store_weight).
   Emitter(const onnx::GraphProto& source, const ScopeChain& chain, const QuantPlan& plan,
-          const std::map<std::string, QParams>& params, const QdqFormat& format, Names& names);
+          const std::map<std::string, QParams>& params, const QdqFormat& format, Names& names,
+          onnx_io::DataFileWriter* data_file = nullptr);
   // Writes the quantized graph into `out` (a copy of `source` whose nodes are replaced).
   void run(onnx::GraphProto& out);
   bool uses_qdq() const { return uses_qdq_; }
@@ -48,6 +51,10 @@ class Emitter {
   const std::pair<std::string, std::string>& param_names(const std::string& root);
   const QParams& params_of(const std::string& tensor) const;
   std::string add_initializer(const Tensor& value, const std::string& base);
+  // A quantized weight or bias: an initializer too, but written to the data file at once when there is
+  // one and the value is large (its memory is then the caller's to release). Parameters (scales, zero
+  // points) stay add_initializer's: the target check and the formats read them from the proto.
+  std::string store_weight(const Tensor& value, const std::string& base);
   onnx::NodeProto& add_node(const std::string& op, const std::string& name, std::vector<std::string> inputs,
                             std::vector<std::string> outputs, const std::string& domain);
   void remove_unused();
@@ -71,6 +78,7 @@ class Emitter {
   const std::map<std::string, QParams>& params_;
   const QdqFormat& format_;
   Names& names_;
+  onnx_io::DataFileWriter* data_file_;
   onnx::GraphProto* out_ = nullptr;
   bool uses_qdq_ = false;
   bool uses_ms_domain_ = false;

@@ -43,7 +43,7 @@ void Emitter::integer_weight(const std::string& w, IntegerForm form, int rank, s
       scales = scales.reshaped(shape);
     }
     if (!chain_.defines(w)) replaced_outer_.insert(w);
-    std::vector<std::string> names = {add_initializer(quantize_tensor(weight(w), p), w + "_quantized"),
+    std::vector<std::string> names = {store_weight(quantize_tensor(weight(w), p), w + "_quantized"),
                                       add_initializer(scales, w + "_scale"),
                                       add_initializer(zero_point_tensor(zp), w + "_zero_point")};
     it = integer_weights_.emplace(w, names).first;

@@ -63,7 +63,7 @@ void Emitter::emit_integer_lstm(int index) {
       zero_point = zero_point.reshaped({directions, static_cast<int64_t>(p.scale.size())});
     }
     if (!chain_.defines(w)) replaced_outer_.insert(w);
-    inputs[k] = add_initializer(swap_last_two(quantize_tensor(value, p)), w + "_quantized");
+    inputs[k] = store_weight(swap_last_two(quantize_tensor(value, p)), w + "_quantized");
     params.push_back(add_initializer(scale, w + "_scale"));
     params.push_back(add_initializer(zero_point, w + "_zero_point"));
   }

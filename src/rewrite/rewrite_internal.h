@@ -70,8 +70,9 @@ void insert_nodes_after(onnx::GraphProto& gp, const std::vector<std::pair<int, o
 void assign_reader_gains(const Graph& g, QuantPlan& plan);
 
 // validate.cpp: structural checks of the rewritten model (always) and onnx::checker (where ONNX 1.12
-// knows the opset and IR version). Throws Error ("internal error") on failure: a ptq bug.
-void validate_quantized_model(const onnx::ModelProto& model);
+// knows the opset and IR version; external tensors are hidden from it while it runs, then put back).
+// Throws Error ("internal error") on failure: a ptq bug.
+void validate_quantized_model(onnx::ModelProto& model);
 
 // shared_int8.cpp: QuantOptions::unsigned_shared_int8 applied to the resolved parameters.
 void unsign_shared_int8(const Graph& g, const QuantPlan& plan, std::map<std::string, QParams>& params);

@@ -18,6 +18,7 @@
 
 #include <algorithm>
 
+#include "ptq/ir/data_file_writer.h"
 #include "ptq/ir/onnx_io.h"
 #include "ptq/quant/scale.h"
 #include "ptq/util/error.h"
@@ -28,8 +29,10 @@ namespace ptq::rewrite {
 using Kind = TensorPlan::Kind;
 
 Emitter::Emitter(const onnx::GraphProto& source, const ScopeChain& chain, const QuantPlan& plan,
-                 const std::map<std::string, QParams>& params, const QdqFormat& format, Names& names)
-    : source_(source), chain_(chain), g_(*chain.graph), plan_(plan), params_(params), format_(format), names_(names) {}
+                 const std::map<std::string, QParams>& params, const QdqFormat& format, Names& names,
+                 onnx_io::DataFileWriter* data_file)
+    : source_(source), chain_(chain), g_(*chain.graph), plan_(plan), params_(params), format_(format), names_(names),
+      data_file_(data_file) {}
 
 void Emitter::run(onnx::GraphProto& out) {
   out_ = &out;
@@ -71,6 +74,14 @@ std::string Emitter::add_initializer(const Tensor& value, const std::string& bas
   return name;
 }
 
+std::string Emitter::store_weight(const Tensor& value, const std::string& base) {
+  if (!data_file_) return add_initializer(value, base);
+  std::string name = names_.unique(base);
+  onnx::TensorProto* t = out_->add_initializer();
+  if (!data_file_->write(value, name, *t)) *t = onnx_io::tensor_to_proto(value, name);
+  return name;
+}
+
 onnx::NodeProto& Emitter::add_node(const std::string& op, const std::string& name, std::vector<std::string> inputs,
                                    std::vector<std::string> outputs, const std::string& domain) {
   onnx::NodeProto& n = *out_->add_node();
@@ -105,7 +116,7 @@ void Emitter::emit_quantized_constants() {
     if (!chain_.defines(name)) replaced_outer_.insert(name);
     Tensor q = t.kind == Kind::Bias ? quantize_bias(value, p, name) : quantize_tensor(value, p);
     onnx_io::release_pages(value);  // a view of mapped external data: read back if needed again
-    std::vector<std::string> inputs = {add_initializer(q, name + "_quantized")};
+    std::vector<std::string> inputs = {store_weight(q, name + "_quantized")};
     if (t.kind == Kind::Bias) {
       inputs.push_back(add_initializer(scale_tensor(p), name + "_scale"));  // zero point 0: omitted (the default)
     } else if (p.blocked() && p.type == QType::Int4 && std::all_of(p.zero_point.begin(), p.zero_point.end(), [](int32_t z) { return z == 0; })) {
@@ -289,7 +300,7 @@ void note_blocked_tables(const Graph& graph, const QuantPlan& plan) {
 }  // namespace
 
 onnx::ModelProto rewrite_model(const onnx::ModelProto& model, const Graph& graph, const QuantPlan& plan,
-                               const calib::CalibTable& table) {
+                               const calib::CalibTable& table, onnx_io::DataFileWriter* data_file) {
   PTQ_CHECK(plan.nodes.size() == graph.nodes.size());
   QdqFormat format = choose_format(model, plan);
   std::map<std::string, QParams> params = resolve_params(graph, plan, table);
@@ -303,7 +314,9 @@ onnx::ModelProto rewrite_model(const onnx::ModelProto& model, const Graph& graph
   onnx::ModelProto out = source;
   Names names(source.graph());
   const ScopeChain top{&graph, nullptr, ""};
-  Emitter emitter(source.graph(), top, plan, params, format, names);
+  // MatMulNBits packing (to_matmulnbits) reads the blocked weights and scales back from the proto.
+  if (plan.options.int4_format == Int4Format::MatMulNBits) data_file = nullptr;
+  Emitter emitter(source.graph(), top, plan, params, format, names, data_file);
   emitter.run(*out.mutable_graph());
   const bool nbits = plan.options.int4_format == Int4Format::MatMulNBits && to_matmulnbits(out) > 0;
   if (plan.options.int4_format != Int4Format::MatMulNBits) note_blocked_tables(graph, plan);

@@ -9,12 +9,14 @@
 //     (ONNX < 21: int8/uint8, DequantizeLinear also int32; ONNX ≥ 21 and com.microsoft: + int16/uint16;
 //     ONNX ≥ 21 only: + int4/uint4),
 //     zero point and scale of equal shapes, per-channel scale length = the quantized tensor's axis size.
-// Then onnx::checker::check_model when ONNX 1.12 knows the IR version and every opset.
+// Then onnx::checker::check_model when ONNX 1.12 knows the IR version and every opset (external
+// tensors shown to it as empty: it would look for their files in the current folder).
 #include <onnx/checker.h>
 #include <onnx/defs/schema.h>
 
 #include <map>
 #include <set>
+#include <vector>
 
 #include "ptq/ir/onnx_io.h"
 #include "ptq/util/error.h"
@@ -125,11 +127,49 @@ bool checker_knows(const onnx::ModelProto& model) {
   return true;
 }
 
+// ONNX 1.12's checker looks for the files of external tensors relative to the current folder (a model
+// in memory has no folder), so a model whose weights stay in external data would fail wherever ptq runs
+// from another folder. While it lives, this shows each external tensor to the checker as an empty inline
+// one (dims {0}, no data); the destructor puts back dims, location and references.
+class ExternalTensorsHidden {
+ public:
+  explicit ExternalTensorsHidden(onnx::ModelProto& model) {
+    onnx_io::for_each_tensor(*model.mutable_graph(), [&](onnx::TensorProto& t) {
+      if (t.data_location() != onnx::TensorProto::EXTERNAL) return;
+      Hidden h{&t, {t.dims().begin(), t.dims().end()}, {}};
+      h.references.Swap(t.mutable_external_data());
+      t.clear_dims();
+      t.add_dims(0);
+      t.set_data_location(onnx::TensorProto::DEFAULT);
+      hidden_.push_back(std::move(h));
+    });
+  }
+  ~ExternalTensorsHidden() {
+    for (auto& h : hidden_) {
+      h.tensor->clear_dims();
+      for (int64_t d : h.dims) h.tensor->add_dims(d);
+      h.tensor->mutable_external_data()->Swap(&h.references);
+      h.tensor->set_data_location(onnx::TensorProto::EXTERNAL);
+    }
+  }
+  ExternalTensorsHidden(const ExternalTensorsHidden&) = delete;
+  ExternalTensorsHidden& operator=(const ExternalTensorsHidden&) = delete;
+
+ private:
+  struct Hidden {
+    onnx::TensorProto* tensor;
+    std::vector<int64_t> dims;
+    google::protobuf::RepeatedPtrField<onnx::StringStringEntryProto> references;
+  };
+  std::vector<Hidden> hidden_;
+};
+
 }  // namespace
 
-void validate_quantized_model(const onnx::ModelProto& model) {
+void validate_quantized_model(onnx::ModelProto& model) {
   check_structure(model);
   if (!checker_knows(model)) return;
+  ExternalTensorsHidden hidden(model);
   try {
     onnx::checker::check_model(model);
   } catch (const std::exception& e) {

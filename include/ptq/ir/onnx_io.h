@@ -15,6 +15,8 @@
 
 namespace ptq::onnx_io {
 
+class DataFileWriter;
+
 // Highest IR version this build knows how to read (ONNX 1.18 writes IR 11).
 constexpr int64_t kMaxIrVersion = 11;
 
@@ -68,6 +70,9 @@ struct SaveOptions {
   // Data of the initializers still in external data (LoadedModel::mapped): written from these views
   // (to the output's data file, or inline when the output has none).
   const std::map<std::string, Tensor>* mapped = nullptr;
+  // The output's data file, opened before the model was made (DataFileWriter: the tensors already in
+  // it stay there; the other large ones are appended): external data whatever external_data says.
+  DataFileWriter* data_file = nullptr;
 };
 
 // Serialized-size limit of protobuf (2 GiB - 1).

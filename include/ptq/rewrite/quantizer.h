@@ -29,6 +29,10 @@
 #include "ptq/quant/qspec.h"
 #include "ptq/rewrite/qdq_rules.h"
 
+namespace ptq::onnx_io {
+class DataFileWriter;
+}
+
 namespace ptq::rewrite {
 
 enum class QuantMode { Static, Dynamic };
@@ -272,8 +276,12 @@ Tensor quantize_bias(const Tensor& bias, const QParams& params, const std::strin
 // Writes the quantized model. `graph` must be build_graph(model); `table` must hold every target of
 // calib_targets(plan) (else DataError naming the tensor). The result passes onnx::checker where ONNX
 // 1.12 knows its opset (≤ 17) and ptq's structural validation always.
+// With `data_file` (the output's, see DataFileWriter), the graph's large quantized weights and biases
+// are written to it as they are made, one at a time, and the result refers to them there (external
+// data): pass data_file.tensors() as GraphOptions::mapped to run it, and data_file to save_model.
+// Not with --int4-format matmulnbits (its packing reads the weights back from the proto).
 onnx::ModelProto rewrite_model(const onnx::ModelProto& model, const Graph& graph, const QuantPlan& plan,
-                               const calib::CalibTable& table);
+                               const calib::CalibTable& table, onnx_io::DataFileWriter* data_file = nullptr);
 
 // Opsets below 10 have no QuantizeLinear: rewrite_model raises them to 11 (opset_upgrade.cpp). This
 // tries that on a copy of `model`, before any work, and throws UnsupportedError naming `file` and the

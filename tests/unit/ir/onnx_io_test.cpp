@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <google/protobuf/util/message_differencer.h>
 
+#include "ptq/ir/data_file_writer.h"
 #include "ptq/ir/graph.h"
 #include "ptq/ir/onnx_io.h"
 #include "testutil.h"
@@ -342,4 +343,72 @@ TEST(OnnxIo, DefaultOpsetAndOtherDomainsKept) {
   auto loaded = onnx_io::load_model(dir / "d.onnx");
   ASSERT_EQ(loaded.proto.opset_import_size(), 2);
   EXPECT_EQ(loaded.proto.opset_import(1).domain(), "com.microsoft");
+}
+
+// DataFileWriter: tensors written while a model is made (large ones in a type stored as in memory; small
+// and 4-bit ones left to the caller), read back as views before the commit, then save_model appends the
+// rest to the same file and commits both; a writer that goes without commit leaves nothing behind.
+TEST(OnnxIo, DataFileWriterWritesWhileTheModelIsMade) {
+  const fs::path dir = test::fresh_dir();
+  onnx::ModelProto m = small_model();
+  const Tensor big = test::random_tensor({32, 64}, 31);  // 8 KiB
+  Tensor codes(DType::Int8, {64, 33});                   // 2112 bytes, an odd length
+  for (int64_t i = 0; i < codes.numel(); ++i) codes.data<int8_t>()[i] = static_cast<int8_t>(i % 251 - 125);
+  const Tensor small = test::random_tensor({4, 4}, 32);
+  Tensor nibbles(DType::Int4, {64, 64});
+  for (int64_t i = 0; i < nibbles.numel(); ++i) nibbles.data<int8_t>()[i] = static_cast<int8_t>(i % 16 - 8);
+  {
+    onnx_io::DataFileWriter data(dir / "q.onnx", 1024, {});
+    EXPECT_EQ(data.location(), "q.onnx.data");
+    auto* g = m.mutable_graph();
+    ASSERT_TRUE(data.write(big, "big", *g->add_initializer()));
+    ASSERT_TRUE(data.write(codes, "codes", *g->add_initializer()));
+    EXPECT_FALSE(data.write(small, "small", *g->add_initializer()));
+    EXPECT_FALSE(data.write(nibbles, "nibbles", *g->add_initializer()));
+    g->mutable_initializer()->RemoveLast();
+    g->mutable_initializer()->RemoveLast();
+    test::add_initializer(m, "small", small);        // inline: below the threshold
+    test::add_initializer(m, "nibbles", nibbles);    // inline until save_model packs and appends it
+    const onnx::TensorProto& t = m.graph().initializer(3);  // w, b, big, codes
+    ASSERT_EQ(t.name(), "codes");
+    EXPECT_EQ(t.data_location(), onnx::TensorProto::EXTERNAL);
+    EXPECT_EQ(t.data_type(), onnx::TensorProto::INT8);
+    EXPECT_EQ(t.external_data(1).value(), "8192");  // after big's 8192 bytes, 4096-aligned
+    const auto& views = data.tensors();
+    ASSERT_EQ(views.size(), 2u);
+    EXPECT_EQ(views.at("big").to_vector<float>(), big.to_vector<float>());
+    EXPECT_EQ(views.at("codes").to_vector<int8_t>(), codes.to_vector<int8_t>());
+    EXPECT_EQ(views.at("codes").shape(), codes.shape());
+    // Nothing visible at the final path until the save commits it; the temp file is in the output folder.
+    EXPECT_FALSE(fs::exists(dir / "q.onnx.data"));
+    onnx_io::SaveOptions save;
+    save.data_file = &data;
+    onnx_io::save_model(m, dir / "q.onnx", save);
+  }
+  const onnx::ModelProto back = onnx_io::load_model(dir / "q.onnx").proto;
+  std::map<std::string, Tensor> values;
+  for (const auto& t : back.graph().initializer()) values[t.name()] = onnx_io::tensor_from_proto(t);
+  EXPECT_EQ(values.at("big").to_vector<float>(), big.to_vector<float>());
+  EXPECT_EQ(values.at("codes").to_vector<int8_t>(), codes.to_vector<int8_t>());
+  EXPECT_EQ(values.at("small").to_vector<float>(), small.to_vector<float>());
+  EXPECT_EQ(values.at("nibbles").to_vector<int8_t>(), nibbles.to_vector<int8_t>());
+  onnx::ModelProto raw;
+  ASSERT_TRUE(raw.ParseFromString(test::read_bytes(dir / "q.onnx")));
+  int external = 0;
+  for (const auto& t : raw.graph().initializer()) external += t.data_location() == onnx::TensorProto::EXTERNAL;
+  EXPECT_EQ(external, 3);  // big, codes, and the 2 KiB of packed nibbles; not small
+  EXPECT_EQ(fs::file_size(dir / "q.onnx.data"), 8192u + 4096u + 2048u);
+
+  // Without a commit (an error before the save): no data file, no temp file.
+  const fs::path other = dir / "other";
+  fs::create_directories(other);
+  {
+    onnx_io::DataFileWriter data(other / "x.onnx", 1024, {});
+    onnx::TensorProto t;
+    ASSERT_TRUE(data.write(big, "big", t));
+  }
+  EXPECT_TRUE(fs::is_empty(other));
+  // Never over the input's data: refused before anything is made.
+  EXPECT_THROW(onnx_io::DataFileWriter(dir / "q.onnx", 1024, {dir / "q.onnx.data"}), IoError);
+  EXPECT_THROW(onnx_io::DataFileWriter(dir / "missing" / "x.onnx", 1024, {}), IoError);
 }

@@ -187,3 +187,55 @@ TEST(Scale, RoundTripErrorIsBoundedByHalfAStep) {
       ASSERT_LE(std::fabs(y.data<float>()[i] - x.data<float>()[i]), 0.5f * p.scale[0] * 1.0001f) << qtype_name(t);
   }
 }
+
+// quantize_tensor's vectorized float paths (≤ 16 bits) against quantize_value (double) element by
+// element: per tensor, per channel on the first and on the last axis (MatMul weights), blocked; values
+// on exact halves of a step, far beyond the range, and random.
+TEST(Scale, QuantizeTensorMatchesQuantizeValueInEveryLayout) {
+  const Shape shape{6, 5, 7};
+  Tensor x = test::random_tensor(shape, 11, -40.0f, 40.0f);
+  float* px = x.data<float>();
+  for (int64_t i = 0; i < x.numel(); i += 5) px[i] = (static_cast<float>(i % 9) - 4.0f) * 0.25f + 0.125f;  // halves of 0.25
+  px[1] = 1e30f;
+  px[2] = -1e30f;
+  struct Layout {
+    const char* what;
+    int axis;
+    int64_t block;
+  };
+  for (const Layout& lay : {Layout{"per tensor", -1, 0}, Layout{"axis 0", 0, 0}, Layout{"last axis", 2, 0},
+                            Layout{"middle axis", 1, 0}, Layout{"blocked", 1, 2}}) {
+    for (QType t : {QType::Int8, QType::UInt8, QType::Int16, QType::UInt16, QType::Int4, QType::UInt4}) {
+      QParams p;
+      p.type = t;
+      int64_t channels = 1;
+      if (lay.axis >= 0) {
+        p.axis = lay.axis;
+        channels = shape[static_cast<size_t>(lay.axis)];
+      }
+      if (lay.block > 0) {
+        p.block = lay.block;
+        p.scale_shape = Shape{6, 3, 7};  // 5 along the axis in blocks of 2
+        channels = shape_numel(p.scale_shape);
+      }
+      for (int64_t c = 0; c < channels; ++c) {
+        p.scale.push_back(0.25f * static_cast<float>(1 + c % 4));
+        p.zero_point.push_back(qtype_min(t) < 0 ? static_cast<int32_t>(c % 3) - 1 : static_cast<int32_t>((qtype_max(t) / 2) + c % 3));
+      }
+      Tensor q = quantize_tensor(x, p);
+      for (int64_t i = 0; i < x.numel(); ++i) {
+        const size_t c = param_index(shape, p, i);
+        const int64_t want = quantize_value(px[i], p.scale[c], p.zero_point[c], t);
+        int64_t got = 0;
+        switch (q.dtype()) {
+          case DType::Int8: case DType::Int4: got = q.data<int8_t>()[i]; break;
+          case DType::UInt8: case DType::UInt4: got = q.data<uint8_t>()[i]; break;
+          case DType::Int16: got = q.data<int16_t>()[i]; break;
+          case DType::UInt16: got = q.data<uint16_t>()[i]; break;
+          default: FAIL() << "type";
+        }
+        ASSERT_EQ(got, want) << lay.what << " " << qtype_name(t) << " element " << i << " x=" << px[i];
+      }
+    }
+  }
+}
