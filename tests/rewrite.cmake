@@ -34,7 +34,8 @@ else()
     interop/ort_target_test.cpp
     interop/qat_interop_test.cpp
     interop/fp16_interop_test.cpp
-    interop/ort_shapes_test.cpp)
+    interop/ort_shapes_test.cpp
+    interop/ort_external_data_test.cpp)
   target_compile_definitions(ort_interop_test PRIVATE PTQ_ORT_DIR="${PTQ_ORT_DIR}")
   target_link_libraries(ort_interop_test PRIVATE ptq_testutil GTest::gtest_main ptq_warnings)
   add_dependencies(ort_interop_test quantize)  # qat_interop_test runs the CLI

@@ -87,6 +87,30 @@ RunResult run_command(const std::string& command) {
 
 RunResult run_quantize(const std::string& args) { return run_command(std::string(QUANTIZE_BIN) + " " + args); }
 
+fs::path write_mlp(const fs::path& dir, const std::string& file, bool external) {
+  onnx::ModelProto m = parse_text_model(R"(
+<ir_version: 8, opset_import: ["" : 13]>
+mlp (float[1,64] x) => (float[1,32] y) {
+  h0 = MatMul(x, w0)
+  r0 = Relu(h0)
+  h1 = MatMul(r0, w1)
+  r1 = Relu(h1)
+  y = MatMul(r1, w2)
+}
+)");
+  add_initializer(m, "w0", random_tensor({64, 128}, 21, -0.3f, 0.3f));
+  add_initializer(m, "w1", random_tensor({128, 64}, 22, -0.2f, 0.2f));
+  add_initializer(m, "w2", random_tensor({64, 32}, 23, -0.2f, 0.25f));
+  onnx_io::SaveOptions save;
+  save.external_data = external ? onnx_io::ExternalData::Always : onnx_io::ExternalData::Never;
+  onnx_io::save_model(m, dir / file, save);
+  for (int s = 0; s < 6; ++s) {
+    fs::create_directories(dir / "calib" / std::to_string(s));
+    write_npy(dir / "calib" / std::to_string(s) / "x.npy", random_tensor({1, 64}, 200 + static_cast<uint32_t>(s)));
+  }
+  return dir / file;
+}
+
 ClassifierFiles write_classifier(int64_t size, int64_t c1, int64_t c2, int64_t classes, int samples,
                                  const std::vector<std::string>& node_names) {
   ClassifierFiles f;

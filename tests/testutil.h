@@ -61,6 +61,11 @@ struct ClassifierFiles {
 ClassifierFiles write_classifier(int64_t size, int64_t c1, int64_t c2, int64_t classes, int samples,
                                  const std::vector<std::string>& node_names = {});
 
+// dir/file: x [1, 64] → MatMul w0 [64, 128] → Relu → MatMul w1 [128, 64] → Relu → MatMul w2 [64, 32] → y,
+// weights random_tensor (seeds 21..23; 32, 32 and 8 KiB) in "<file>.data" when `external`, inline
+// otherwise; dir/calib/0 … 5: x.npy samples (seeds 200 + i). Returns the model's path.
+std::filesystem::path write_mlp(const std::filesystem::path& dir, const std::string& file, bool external);
+
 // dir: a model y = x * w over rows of 3 ([N,3] in and out; w of 3 values), for comparisons.
 void write_scaled_model(const std::filesystem::path& path, const std::vector<float>& w);
 

@@ -7,7 +7,6 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
-#include "ptq/ir/npy.h"
 #include "ptq/ir/onnx_io.h"
 #include "testutil.h"
 
@@ -17,32 +16,6 @@ using namespace ptq;
 namespace {
 
 std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
-
-// x [1, 64] → MatMul w0 [64, 128] → Relu → MatMul w1 [128, 64] → Relu → MatMul w2 [64, 32] → y, the
-// weights (32, 32 and 8 KiB) in external data when `external`; calibration samples in dir/calib.
-fs::path write_mlp(const fs::path& dir, const std::string& file, bool external) {
-  onnx::ModelProto m = test::parse_text_model(R"(
-<ir_version: 8, opset_import: ["" : 13]>
-mlp (float[1,64] x) => (float[1,32] y) {
-  h0 = MatMul(x, w0)
-  r0 = Relu(h0)
-  h1 = MatMul(r0, w1)
-  r1 = Relu(h1)
-  y = MatMul(r1, w2)
-}
-)");
-  test::add_initializer(m, "w0", test::random_tensor({64, 128}, 21, -0.3f, 0.3f));
-  test::add_initializer(m, "w1", test::random_tensor({128, 64}, 22, -0.2f, 0.2f));
-  test::add_initializer(m, "w2", test::random_tensor({64, 32}, 23, -0.2f, 0.25f));
-  onnx_io::SaveOptions save;
-  save.external_data = external ? onnx_io::ExternalData::Always : onnx_io::ExternalData::Never;
-  onnx_io::save_model(m, dir / file, save);
-  for (int s = 0; s < 6; ++s) {
-    fs::create_directories(dir / "calib" / std::to_string(s));
-    write_npy(dir / "calib" / std::to_string(s) / "x.npy", test::random_tensor({1, 64}, 200 + s));
-  }
-  return dir / file;
-}
 
 const onnx::TensorProto& initializer(const onnx::ModelProto& m, const std::string& name) {
   for (const auto& t : m.graph().initializer())
@@ -65,7 +38,7 @@ std::vector<std::string> files_in(const fs::path& dir) {
 // as it was; the rewrite validated with the weights in a file of another folder than the current one.
 TEST(ExternalDataCli, QuantizedWeightsGoToTheDataFile) {
   const fs::path dir = test::fresh_dir();
-  const fs::path model = write_mlp(dir, "mlp.onnx", true);
+  const fs::path model = test::write_mlp(dir, "mlp.onnx", true);
   fs::create_directories(dir / "out");
   auto r = test::run_quantize(q(model) + " --mode dynamic --float-first 1 -q -o " + q(dir / "out/q.onnx"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -112,8 +85,8 @@ TEST(ExternalDataCli, QuantizedWeightsGoToTheDataFile) {
 // file before the save) has the weights and the report of the same model quantized in memory.
 TEST(ExternalDataCli, TheEvaluatedModelIsTheWrittenOne) {
   const fs::path dir = test::fresh_dir();
-  const fs::path ext = write_mlp(dir, "ext.onnx", true);
-  const fs::path mem = write_mlp(dir, "mem.onnx", false);
+  const fs::path ext = test::write_mlp(dir, "ext.onnx", true);
+  const fs::path mem = test::write_mlp(dir, "mem.onnx", false);
   const std::string args = " --calib " + q(dir / "calib") + " --eval-data " + q(dir / "calib") + " -q --json -o ";
   auto a = test::run_quantize(q(ext) + args + q(dir / "a.onnx"));
   ASSERT_EQ(a.exit_code, 0) << a.err;

@@ -18,10 +18,15 @@ namespace ptq::test {
 
 OrtRun ort_run(const onnx::ModelProto& model, const exec::TensorMap& inputs, const fs::path& dir,
                const OrtOptions& options) {
+  fs::create_directories(dir);
+  write_model(model, dir / "model.onnx");
+  return ort_run_file(dir / "model.onnx", inputs, dir, options);
+}
+
+OrtRun ort_run_file(const fs::path& model_path, const exec::TensorMap& inputs, const fs::path& dir, const OrtOptions& options) {
   fs::create_directories(dir / "in");
-  const fs::path model_path = dir / "model.onnx", out_dir = dir / "out";
+  const fs::path out_dir = dir / "out";
   fs::remove_all(out_dir);
-  write_model(model, model_path);
   for (const auto& [name, t] : inputs) write_npy(dir / "in" / (sanitize_file_name(name) + ".npy"), t);
   std::string cmd = "node " + std::string(PTQ_ORT_DIR) + "/run_model.js " + model_path.string() + " --inputs " +
                     (dir / "in").string() + " --outputs " + out_dir.string() + " --level " + options.level;
@@ -31,6 +36,11 @@ OrtRun ort_run(const onnx::ModelProto& model, const exec::TensorMap& inputs, con
   OrtRun run;
   if (r.exit_code != 0) {
     run.error = r.err;
+    return run;
+  }
+  onnx::ModelProto model;  // the graph's outputs (the model file alone: no external data read)
+  if (!model.ParseFromString(read_bytes(model_path))) {
+    run.error = "cannot parse " + model_path.string();
     return run;
   }
   for (const auto& o : model.graph().output())

@@ -39,6 +39,10 @@ bool ort_u8s8_saturates();
 // Saves `model` under `dir` and runs it in ONNX Runtime on `inputs`.
 OrtRun ort_run(const onnx::ModelProto& model, const exec::TensorMap& inputs, const std::filesystem::path& dir,
                const OrtOptions& options = {});
+// Runs the model file `model_path` as it is (its external data beside it) in ONNX Runtime on `inputs`;
+// `dir` holds the inputs and outputs.
+OrtRun ort_run_file(const std::filesystem::path& model_path, const exec::TensorMap& inputs, const std::filesystem::path& dir,
+                    const OrtOptions& options = {});
 
 // Every float tensor of `model` (inputs, node outputs) in ONNX Runtime's FP32 run on `samples` (one
 // batch): the model is run with all of them as graph outputs.
