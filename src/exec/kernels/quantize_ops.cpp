@@ -15,8 +15,10 @@
 //   DynamicQuantizeLinear (opset 11), uint8, as ONNX Runtime: lo = min(0, min(x)), hi = max(0, max(x)),
 //   scale = hi == lo ? 1 : (hi - lo) / 255, zp = round_half_even(clamp(0 - lo / scale, 0, 255)),
 //   y = QuantizeLinear(x, scale, zp).
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
@@ -37,6 +39,9 @@ struct QuantLayout {
   int64_t outer = 1, dim = 1, inner = 1, block = 0;
   bool per_tensor = true;
   int64_t blocks() const { return block > 0 ? ceil_div(dim, block) : dim; }
+  // Per axis on the innermost axis (MatMul/Gemm weights [K, N] per output channel): each element of
+  // a row of `dim` has its own scale, so runs are single elements; for_each_row walks whole rows.
+  bool per_element() const { return !per_tensor && block == 0 && inner == 1 && dim > 1; }
 };
 
 QuantLayout quant_layout(const Shape& x, const Tensor& scale, int64_t axis_attr, int64_t block) {
@@ -82,6 +87,25 @@ void for_each_run(const QuantLayout& q, int64_t n, int threads, F f) {
   }, n);
 }
 
+// Calls g(first) for the first element of every row of a per_element() layout (rows of q.dim), rows
+// grouped into tasks of about kChunk elements spread over threads.
+template <class G>
+void for_each_row(const QuantLayout& q, int64_t n, int threads, G g) {
+  const int64_t rows = std::max<int64_t>(1, kChunk / q.dim);
+  parallel_for(threads, ceil_div(q.outer, rows), [&](int64_t t) {
+    for (int64_t o = t * rows; o < std::min(q.outer, (t + 1) * rows); ++o) g(o * q.dim);
+  }, n);
+}
+
+// The zero points of a per-axis layout as int32 (0 without a zero point tensor).
+template <class Q>
+std::vector<int32_t> zero_points(const Tensor* zp, int64_t count) {
+  std::vector<int32_t> out(static_cast<size_t>(count), 0);
+  if (zp)
+    for (int64_t i = 0; i < count; ++i) out[static_cast<size_t>(i)] = static_cast<int32_t>(zp->data<Q>()[i]);
+  return out;
+}
+
 // The integer range of a quantized type (int4 [-8, 7], ..., uint16 [0, 65535]).
 struct QRange {
   int32_t lo, hi;
@@ -90,6 +114,15 @@ QRange q_range(DType type) {
   int64_t lo = 0, hi = 0;
   PTQ_CHECK(dtype_int_range(type, lo, hi));
   return QRange{static_cast<int32_t>(lo), static_cast<int32_t>(hi)};
+}
+
+// One value; lo = qmin - zp, hi = qmax - zp.
+template <class Q>
+inline Q quantize_one(float x, float scale, int32_t zp, float lo, float hi) {
+  float v = x / scale;
+  v = v > lo ? v : lo;  // NaN -> lo
+  v = v < hi ? v : hi;
+  return static_cast<Q>(static_cast<int32_t>(std::nearbyint(v)) + zp);
 }
 
 // Q is the storage type (int8_t for int4, uint8_t for uint4); r the range of the quantized type.
@@ -109,12 +142,7 @@ void quantize_run(const float* x, Q* y, int64_t begin, int64_t end, float scale,
     for (int k = 0; k < 8; ++k) y[i + k] = static_cast<Q>(q[k]);
   }
 #endif
-  for (; i < end; ++i) {
-    float v = x[i] / scale;
-    v = v > lo ? v : lo;  // NaN -> lo
-    v = v < hi ? v : hi;
-    y[i] = static_cast<Q>(static_cast<int32_t>(std::nearbyint(v)) + zp);
-  }
+  for (; i < end; ++i) y[i] = quantize_one<Q>(x[i], scale, zp, lo, hi);
 }
 
 template <class Q>
@@ -129,6 +157,16 @@ void quantize_tensor_as(DType type, const Tensor& x, const Tensor& scale, const 
   const float* sp = scale.data<float>();
   Q* yp = y.data<Q>();
   const QRange r = q_range(type);
+  if (q.per_element()) {
+    const std::vector<int32_t> z = zero_points<Q>(zp, q.dim);
+    for_each_row(q, x.numel(), threads, [&](int64_t first) {
+      for (int64_t j = 0; j < q.dim; ++j) {
+        const int32_t zj = z[static_cast<size_t>(j)];
+        yp[first + j] = quantize_one<Q>(xp[first + j], sp[j], zj, static_cast<float>(r.lo - zj), static_cast<float>(r.hi - zj));
+      }
+    });
+    return;
+  }
   for_each_run(q, x.numel(), threads, [&](int64_t b, int64_t e, int64_t p) { quantize_run(xp, yp, b, e, sp[p], zero_point_at<Q>(zp, p), r); });
 }
 
@@ -138,6 +176,14 @@ void dequantize_tensor_as(const Tensor& x, const Tensor& scale, const Tensor* zp
   const Q* xp = x.data<Q>();
   const float* sp = scale.data<float>();
   float* yp = y.data<float>();
+  if (q.per_element()) {
+    const std::vector<int32_t> z = zero_points<Q>(zp, q.dim);
+    const int32_t* zv = z.data();
+    for_each_row(q, x.numel(), threads, [&](int64_t first) {
+      for (int64_t j = 0; j < q.dim; ++j) yp[first + j] = static_cast<float>(static_cast<int32_t>(xp[first + j]) - zv[j]) * sp[j];
+    });
+    return;
+  }
   for_each_run(q, x.numel(), threads, [&](int64_t b, int64_t e, int64_t p) {
     const float s = sp[p];
     const int32_t z = zero_point_at<Q>(zp, p);

@@ -79,6 +79,43 @@ TEST(QuantizeLinear, PerAxisMatchesFormula) {
   }
 }
 
+// Per channel on the last axis (MatMul weights [K, N]: every element of a row has its own scale, the
+// kernels' per-element path): ONNX Runtime's table down each column when every column has its
+// parameters, and each column as the per-tensor op gives it when they differ; DequantizeLinear back.
+TEST(QuantizeLinear, LastAxisPerChannelMatchesOnnxRuntimeAndPerTensor) {
+  const int64_t n = static_cast<int64_t>(kX.size());  // kX down each of 9 columns: x [16, 9]
+  std::vector<float> xs;
+  for (int64_t k = 0; k < n; ++k)
+    for (int64_t c = 0; c < 9; ++c) xs.push_back(kX[static_cast<size_t>(k)] * (c == 0 ? 1.0f : 1.0f + 0.37f * static_cast<float>(c)));
+  const Tensor x = test::tensor_of(xs, {n, 9});
+  std::vector<float> same(9, 0.1f), scales;
+  std::vector<int8_t> zps;
+  for (int c = 0; c < 9; ++c) scales.push_back(0.05f * static_cast<float>(1 + c % 4)), zps.push_back(static_cast<int8_t>(c * 29 - 120));
+  OpCase c = qdq_case("QuantizeLinear", "", x, test::tensor_of(same, {9}), test::tensor_of(std::vector<int8_t>(9, -3), {9}), DType::Int8);
+  c.node = "y = QuantizeLinear <axis = -1> (x, s, z)";
+  const Tensor y0 = test::run_op(c, 2)[0];
+  for (int64_t k = 0; k < n; ++k) ASSERT_EQ(y0.data<int8_t>()[k * 9], kOrtTable[1].y[static_cast<size_t>(k)]) << k;
+  c.inputs = {{"x", x}, {"s", test::tensor_of(scales, {9})}, {"z", test::tensor_of(zps, {9})}};
+  const Tensor y = test::run_op(c, 2)[0];
+  OpCase d = qdq_case("DequantizeLinear", "", y, test::tensor_of(scales, {9}), test::tensor_of(zps, {9}), DType::Float32);
+  d.node = "y = DequantizeLinear <axis = 1> (x, s, z)";
+  const Tensor back = test::run_op(d, 2)[0];
+  for (int64_t col = 0; col < 9; ++col) {
+    std::vector<float> column;
+    for (int64_t k = 0; k < n; ++k) column.push_back(xs[static_cast<size_t>(k * 9 + col)]);
+    OpCase one = qdq_case("QuantizeLinear", "", test::tensor_of(column, {n}), Tensor::scalar<float>(scales[static_cast<size_t>(col)]),
+                          Tensor::scalar<int8_t>(zps[static_cast<size_t>(col)]), DType::Int8);
+    const Tensor want = test::run_op(one)[0];
+    OpCase one_back = qdq_case("DequantizeLinear", "", want, Tensor::scalar<float>(scales[static_cast<size_t>(col)]),
+                               Tensor::scalar<int8_t>(zps[static_cast<size_t>(col)]), DType::Float32);
+    const Tensor want_back = test::run_op(one_back)[0];
+    for (int64_t k = 0; k < n; ++k) {
+      ASSERT_EQ(y.data<int8_t>()[k * 9 + col], want.data<int8_t>()[k]) << k << "," << col;
+      ASSERT_EQ(back.data<float>()[k * 9 + col], want_back.data<float>()[k]) << k << "," << col;
+    }
+  }
+}
+
 TEST(DequantizeLinear, PerTensorPerAxisAndInt32) {
   OpCase c = qdq_case("DequantizeLinear", "", test::tensor_of<uint8_t>({0, 3, 128, 255}, {4}), Tensor::scalar<float>(0.5f), Tensor::scalar<uint8_t>(128),
                       DType::Float32);
