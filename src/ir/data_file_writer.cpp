@@ -15,10 +15,7 @@ namespace {
 
 constexpr size_t kAlignment = 4096;
 
-// Types whose ONNX raw_data is their memory (little-endian host): what write() stores and maps back.
-bool stored_as_in_memory(DType d) {
-  return d != DType::Undefined && d != DType::String && d != DType::Int4 && d != DType::UInt4;
-}
+bool is_4bit(DType d) { return d == DType::Int4 || d == DType::UInt4; }
 
 void add_entry(onnx::TensorProto& t, const char* key, const std::string& value) {
   auto* kv = t.add_external_data();
@@ -62,13 +59,22 @@ size_t DataFileWriter::append(const char* data, size_t n, onnx::TensorProto& pro
 }
 
 bool DataFileWriter::write(const Tensor& value, const std::string& name, onnx::TensorProto& proto) {
-  if (value.nbytes() < threshold_ || !stored_as_in_memory(value.dtype())) return false;
+  if (value.dtype() == DType::Undefined || value.dtype() == DType::String) return false;
+  if (is_4bit(value.dtype())) {  // stored packed, two a byte: what tensor_to_proto makes
+    proto = tensor_to_proto(value, name);
+    if (proto.raw_data().size() < threshold_) return false;
+    std::string packed = std::move(*proto.mutable_raw_data());
+    const size_t offset = append(packed.data(), packed.size(), proto);
+    written_.push_back({name, value.dtype(), value.shape(), offset, packed.size()});
+    return true;
+  }
+  if (value.nbytes() < threshold_) return false;
   proto.Clear();
   proto.set_name(name);
   proto.set_data_type(static_cast<int>(value.dtype()));
   for (int64_t d : value.shape()) proto.add_dims(d);
   const size_t offset = append(static_cast<const char*>(value.raw()), value.nbytes(), proto);
-  written_.push_back({name, value.dtype(), value.shape(), offset});
+  written_.push_back({name, value.dtype(), value.shape(), offset, value.nbytes()});
   return true;
 }
 
@@ -78,7 +84,16 @@ const std::map<std::string, Tensor>& DataFileWriter::tensors() {
   std::shared_ptr<void> map = map_file(file_->path(), size_);
   for (; mapped_count_ < written_.size(); ++mapped_count_) {
     const Written& w = written_[mapped_count_];
-    std::shared_ptr<void> at(map, static_cast<char*>(map.get()) + w.offset);
+    const char* bytes = static_cast<const char*>(map.get()) + w.offset;
+    if (is_4bit(w.dtype)) {  // unpacked into memory (one element a byte, as ptq holds 4-bit tensors)
+      onnx::TensorProto t;
+      t.set_data_type(static_cast<int>(w.dtype));
+      for (int64_t d : w.shape) t.add_dims(d);
+      t.set_raw_data(bytes, w.length);
+      views_[w.name] = tensor_from_proto(t);
+      continue;
+    }
+    std::shared_ptr<void> at(map, const_cast<char*>(bytes));
     views_[w.name] = Tensor::wrap(w.dtype, w.shape, std::move(at));
   }
   return views_;

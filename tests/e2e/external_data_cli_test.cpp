@@ -81,29 +81,37 @@ TEST(ExternalDataCli, QuantizedWeightsGoToTheDataFile) {
   }
 }
 
-// Static with evaluation: the model written from external data (its weights evaluated from the data
-// file before the save) has the weights and the report of the same model quantized in memory.
+// Static with evaluation, 8-bit and 4-bit weights: the model written from external data (its weights
+// evaluated from the data file before the save) has the weights and the report of the same model
+// quantized in memory.
 TEST(ExternalDataCli, TheEvaluatedModelIsTheWrittenOne) {
   const fs::path dir = test::fresh_dir();
   const fs::path ext = test::write_mlp(dir, "ext.onnx", true);
   const fs::path mem = test::write_mlp(dir, "mem.onnx", false);
-  const std::string args = " --calib " + q(dir / "calib") + " --eval-data " + q(dir / "calib") + " -q --json -o ";
-  auto a = test::run_quantize(q(ext) + args + q(dir / "a.onnx"));
-  ASSERT_EQ(a.exit_code, 0) << a.err;
-  auto b = test::run_quantize(q(mem) + args + q(dir / "b.onnx"));
-  ASSERT_EQ(b.exit_code, 0) << b.err;
-  EXPECT_TRUE(fs::exists(dir / "a.onnx.data"));
-  EXPECT_FALSE(fs::exists(dir / "b.onnx.data"));
-  const auto ja = nlohmann::json::parse(a.out), jb = nlohmann::json::parse(b.out);
-  ASSERT_TRUE(ja.contains("evaluation")) << a.out;
-  for (const char* part : {"outputs", "tensors"}) EXPECT_EQ(ja["evaluation"][part], jb["evaluation"][part]) << part;
-  EXPECT_LT(ja["evaluation"]["outputs"][0]["cosine"].get<double>(), 1.0);  // quantized: not the FP32 model itself
-  const onnx::ModelProto ma = onnx_io::load_model(dir / "a.onnx").proto, mb = onnx_io::load_model(dir / "b.onnx").proto;
-  ASSERT_EQ(ma.graph().initializer_size(), mb.graph().initializer_size());
-  for (const auto& t : mb.graph().initializer()) {
-    const Tensor va = onnx_io::tensor_from_proto(initializer(ma, t.name())), vb = onnx_io::tensor_from_proto(t);
-    EXPECT_EQ(va.dtype(), vb.dtype()) << t.name();
-    EXPECT_EQ(std::string(static_cast<const char*>(va.raw()), va.nbytes()), std::string(static_cast<const char*>(vb.raw()), vb.nbytes()))
-        << t.name();
+  for (const std::string weights : {"", " --weight-type int4 --int8-first 0 --int8-last 0"}) {
+    SCOPED_TRACE(weights);
+    const std::string args = weights + " --calib " + q(dir / "calib") + " --eval-data " + q(dir / "calib") + " -q --json -o ";
+    auto a = test::run_quantize(q(ext) + args + q(dir / "a.onnx"));
+    ASSERT_EQ(a.exit_code, 0) << a.err;
+    auto b = test::run_quantize(q(mem) + args + q(dir / "b.onnx"));
+    ASSERT_EQ(b.exit_code, 0) << b.err;
+    EXPECT_TRUE(fs::exists(dir / "a.onnx.data"));
+    EXPECT_FALSE(fs::exists(dir / "b.onnx.data"));
+    const auto ja = nlohmann::json::parse(a.out), jb = nlohmann::json::parse(b.out);
+    ASSERT_TRUE(ja.contains("evaluation")) << a.out;
+    for (const char* part : {"outputs", "tensors"}) EXPECT_EQ(ja["evaluation"][part], jb["evaluation"][part]) << part;
+    EXPECT_LT(ja["evaluation"]["outputs"][0]["cosine"].get<double>(), 1.0);  // quantized: not the FP32 model itself
+    const onnx::ModelProto ma = onnx_io::load_model(dir / "a.onnx").proto, mb = onnx_io::load_model(dir / "b.onnx").proto;
+    ASSERT_EQ(ma.graph().initializer_size(), mb.graph().initializer_size());
+    int four_bit = 0;
+    for (const auto& t : mb.graph().initializer()) {
+      const Tensor va = onnx_io::tensor_from_proto(initializer(ma, t.name())), vb = onnx_io::tensor_from_proto(t);
+      EXPECT_EQ(va.dtype(), vb.dtype()) << t.name();
+      four_bit += va.dtype() == DType::Int4 && t.name().size() > 10 && t.name().substr(t.name().size() - 10) == "_quantized";
+      EXPECT_EQ(std::string(static_cast<const char*>(va.raw()), va.nbytes()), std::string(static_cast<const char*>(vb.raw()), vb.nbytes()))
+          << t.name();
+    }
+    EXPECT_EQ(four_bit, weights.empty() ? 0 : 3);
+    fs::remove(dir / "a.onnx.data");
   }
 }

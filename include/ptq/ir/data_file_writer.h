@@ -38,15 +38,16 @@ class DataFileWriter {
   DataFileWriter(const DataFileWriter&) = delete;
   DataFileWriter& operator=(const DataFileWriter&) = delete;
 
-  // Writes `value` as initializer `name` when it has at least threshold bytes and a type stored as it is
-  // in memory (not 4-bit): `proto` becomes its external reference (name, type, dims, location, offset,
-  // length; no data). False, nothing written, otherwise.
+  // Writes `value` as initializer `name` when it takes at least threshold bytes in the file (4-bit types
+  // packed two a byte, as ONNX stores them): `proto` becomes its external reference (name, type, dims,
+  // location, offset, length; no data). False otherwise (nothing written; `proto` undefined).
   bool write(const Tensor& value, const std::string& name, onnx::TensorProto& proto);
   // Appends n bytes at the next 4096-byte aligned offset and makes `proto` refer to them (its name, type
   // and dims as they are; any data in it cleared). Returns the offset.
   size_t append(const char* data, size_t n, onnx::TensorProto& proto);
 
-  // The tensors write() stored, as read-only views of the file: the model can run before it is saved.
+  // The tensors write() stored, as read-only views of the file (4-bit ones unpacked into memory): the
+  // model can run before it is saved.
   const std::map<std::string, Tensor>& tensors();
 
   const std::string& location() const { return location_; }  // the name the model refers to it by
@@ -62,7 +63,7 @@ class DataFileWriter {
     std::string name;
     DType dtype;
     Shape shape;
-    size_t offset;
+    size_t offset, length;
   };
   size_t append_bytes(const char* data, size_t n);
 

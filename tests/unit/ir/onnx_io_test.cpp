@@ -345,9 +345,9 @@ TEST(OnnxIo, DefaultOpsetAndOtherDomainsKept) {
   EXPECT_EQ(loaded.proto.opset_import(1).domain(), "com.microsoft");
 }
 
-// DataFileWriter: tensors written while a model is made (large ones in a type stored as in memory; small
-// and 4-bit ones left to the caller), read back as views before the commit, then save_model appends the
-// rest to the same file and commits both; a writer that goes without commit leaves nothing behind.
+// DataFileWriter: tensors written while a model is made (large ones; 4-bit ones packed as ONNX stores
+// them; small ones left to the caller), read back as views before the commit, then save_model appends
+// the rest to the same file and commits both; a writer that goes without commit leaves nothing behind.
 TEST(OnnxIo, DataFileWriterWritesWhileTheModelIsMade) {
   const fs::path dir = test::fresh_dir();
   onnx::ModelProto m = small_model();
@@ -355,30 +355,33 @@ TEST(OnnxIo, DataFileWriterWritesWhileTheModelIsMade) {
   Tensor codes(DType::Int8, {64, 33});                   // 2112 bytes, an odd length
   for (int64_t i = 0; i < codes.numel(); ++i) codes.data<int8_t>()[i] = static_cast<int8_t>(i % 251 - 125);
   const Tensor small = test::random_tensor({4, 4}, 32);
-  Tensor nibbles(DType::Int4, {64, 64});
+  Tensor nibbles(DType::Int4, {64, 64});                 // 2048 bytes packed
   for (int64_t i = 0; i < nibbles.numel(); ++i) nibbles.data<int8_t>()[i] = static_cast<int8_t>(i % 16 - 8);
+  const Tensor extra = test::random_tensor({16, 64}, 33);  // 4 KiB, inline until save_model appends it
   {
     onnx_io::DataFileWriter data(dir / "q.onnx", 1024, {});
     EXPECT_EQ(data.location(), "q.onnx.data");
     auto* g = m.mutable_graph();
     ASSERT_TRUE(data.write(big, "big", *g->add_initializer()));
     ASSERT_TRUE(data.write(codes, "codes", *g->add_initializer()));
-    EXPECT_FALSE(data.write(small, "small", *g->add_initializer()));
-    EXPECT_FALSE(data.write(nibbles, "nibbles", *g->add_initializer()));
-    g->mutable_initializer()->RemoveLast();
-    g->mutable_initializer()->RemoveLast();
-    test::add_initializer(m, "small", small);        // inline: below the threshold
-    test::add_initializer(m, "nibbles", nibbles);    // inline until save_model packs and appends it
+    ASSERT_TRUE(data.write(nibbles, "nibbles", *g->add_initializer()));
+    onnx::TensorProto unused;
+    EXPECT_FALSE(data.write(small, "small", unused));
+    test::add_initializer(m, "small", small);  // inline: below the threshold
+    test::add_initializer(m, "extra", extra);
     const onnx::TensorProto& t = m.graph().initializer(3);  // w, b, big, codes
     ASSERT_EQ(t.name(), "codes");
     EXPECT_EQ(t.data_location(), onnx::TensorProto::EXTERNAL);
     EXPECT_EQ(t.data_type(), onnx::TensorProto::INT8);
     EXPECT_EQ(t.external_data(1).value(), "8192");  // after big's 8192 bytes, 4096-aligned
+    EXPECT_EQ(m.graph().initializer(4).external_data(2).value(), "2048");  // nibbles: packed length
     const auto& views = data.tensors();
-    ASSERT_EQ(views.size(), 2u);
+    ASSERT_EQ(views.size(), 3u);
     EXPECT_EQ(views.at("big").to_vector<float>(), big.to_vector<float>());
     EXPECT_EQ(views.at("codes").to_vector<int8_t>(), codes.to_vector<int8_t>());
     EXPECT_EQ(views.at("codes").shape(), codes.shape());
+    EXPECT_EQ(views.at("nibbles").dtype(), DType::Int4);
+    EXPECT_EQ(views.at("nibbles").to_vector<int8_t>(), nibbles.to_vector<int8_t>());
     // Nothing visible at the final path until the save commits it; the temp file is in the output folder.
     EXPECT_FALSE(fs::exists(dir / "q.onnx.data"));
     onnx_io::SaveOptions save;
@@ -392,12 +395,13 @@ TEST(OnnxIo, DataFileWriterWritesWhileTheModelIsMade) {
   EXPECT_EQ(values.at("codes").to_vector<int8_t>(), codes.to_vector<int8_t>());
   EXPECT_EQ(values.at("small").to_vector<float>(), small.to_vector<float>());
   EXPECT_EQ(values.at("nibbles").to_vector<int8_t>(), nibbles.to_vector<int8_t>());
+  EXPECT_EQ(values.at("extra").to_vector<float>(), extra.to_vector<float>());
   onnx::ModelProto raw;
   ASSERT_TRUE(raw.ParseFromString(test::read_bytes(dir / "q.onnx")));
   int external = 0;
   for (const auto& t : raw.graph().initializer()) external += t.data_location() == onnx::TensorProto::EXTERNAL;
-  EXPECT_EQ(external, 3);  // big, codes, and the 2 KiB of packed nibbles; not small
-  EXPECT_EQ(fs::file_size(dir / "q.onnx.data"), 8192u + 4096u + 2048u);
+  EXPECT_EQ(external, 4);  // big, codes, nibbles and extra; not small (nor w and b: 48 and 12 bytes)
+  EXPECT_EQ(fs::file_size(dir / "q.onnx.data"), 8192u + 4096u + 4096u + 4096u);  // extra appended by the save
 
   // Without a commit (an error before the save): no data file, no temp file.
   const fs::path other = dir / "other";
