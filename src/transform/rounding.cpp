@@ -49,6 +49,21 @@ void apply_activation(const OutputActivation& a, Eigen::MatrixXf& z, Eigen::Matr
   }
 }
 
+// g ← c·(f(z) − t) where f'(z) = 1, else 0 (what (f(Z) − T) ⊙ f'(Z) · c gives, row by row).
+void masked_residual(const OutputActivation& a, float* g, const float* t, Eigen::Index n, float c) {
+  switch (a.kind) {
+    case OutputActivation::Kind::Identity:
+      for (Eigen::Index j = 0; j < n; ++j) g[j] = c * (g[j] - t[j]);
+      return;
+    case OutputActivation::Kind::Relu:
+      for (Eigen::Index j = 0; j < n; ++j) g[j] = g[j] > 0.0f ? c * (g[j] - t[j]) : 0.0f;
+      return;
+    case OutputActivation::Kind::Clip:
+      for (Eigen::Index j = 0; j < n; ++j) g[j] = g[j] > a.lo && g[j] < a.hi ? c * (g[j] - t[j]) : 0.0f;
+      return;
+  }
+}
+
 // Per row Σ_columns (f(W·X + b) − T)², over all columns.
 Eigen::VectorXd row_errors(const Eigen::MatrixXf& w, const Eigen::VectorXf& bias, const OutputActivation& f,
                            const Eigen::Ref<const RowMatrix>& x, const Eigen::Ref<const Eigen::MatrixXf>& t) {
@@ -223,14 +238,14 @@ RoundingResult learn_dense(const RoundingProblem& p, const Eigen::Ref<const RowM
   const Eigen::Index train = training_columns(columns, o.holdout), check = columns - train;
   const Eigen::Index batch = std::min<Eigen::Index>(static_cast<Eigen::Index>(std::max<size_t>(o.batch, 1)), train);
   const Eigen::Index batches = train / batch;
-  Eigen::MatrixXf z(p.rows, batch), slope(p.rows, batch), dw(p.rows, p.depth);
+  Eigen::MatrixXf z(p.rows, batch), dw(p.rows, p.depth);
+  const Eigen::MatrixXf t_train = t.leftCols(train);  // contiguous, so a batch's targets lie as z does
   RowMatrix mixed;  // the batch with QDrop: row-major as x's blocks, so p = 0 or 1 computes what X_q or X alone do
   const auto iterate = [&](int it, const auto& xb) {
     z.noalias() = st.soft_weight() * xb;
     z.colwise() += bias;
-    apply_activation(p.activation, z, slope);
-    z = (2.0f / static_cast<float>(batch)) *
-        ((z - t.middleCols((it % batches) * batch, batch)).array() * slope.array()).matrix();
+    masked_residual(p.activation, z.data(), t_train.data() + (it % batches) * batch * p.rows, z.size(),
+                    2.0f / static_cast<float>(batch));
     dw.noalias() = z * xb.transpose();
     st.step(it, dw);
   };
@@ -268,6 +283,36 @@ Eigen::VectorXd depthwise_row_errors(const RoundingProblem& p, const std::vector
   return Eigen::VectorXd((z - t).array().square().cast<double>().rowwise().sum());
 }
 
+// Σ_j a_j · b_j in 8 fixed lanes (vectorized; the same sum wherever the buffers lie).
+float lane_dot(const float* a, const float* b, Eigen::Index n) {
+  float acc[8] = {};
+  Eigen::Index j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (int l = 0; l < 8; ++l) acc[l] += a[j + l] * b[j + l];
+  for (int l = 0; j < n; ++j, ++l) acc[l] += a[j] * b[j];
+  return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+
+// ∂L/∂W̃ of one step on depthwise groups (L = (1/n) Σ ‖f(Z) − T‖², Z = Σ_k X_k ⊙ W̃[:, k] + b over
+// columns [col0, col0 + n) of the taps' rows row0 ...): row by row, each row's batch read from the
+// row-major taps while it is in cache, the targets' row from `t` (row-major) at column t0.
+void depthwise_gradient(const RoundingProblem& p, const std::vector<RowMatrix>& xb, Eigen::Index row0, Eigen::Index col0,
+                        Eigen::Index n, const Eigen::MatrixXf& w, const RowMatrix& t, Eigen::Index t0, std::vector<float>& g,
+                        Eigen::MatrixXf& dw) {
+  g.resize(static_cast<size_t>(n));
+  float* z = g.data();
+  for (Eigen::Index r = 0; r < p.rows; ++r) {
+    std::fill(z, z + n, p.bias[static_cast<size_t>(r)]);
+    for (Eigen::Index k = 0; k < p.depth; ++k) {
+      const float* x = &xb[static_cast<size_t>(k)](row0 + r, col0);
+      const float wk = w(r, k);
+      for (Eigen::Index j = 0; j < n; ++j) z[j] += x[j] * wk;
+    }
+    masked_residual(p.activation, z, &t(r, t0), n, 2.0f / static_cast<float>(n));
+    for (Eigen::Index k = 0; k < p.depth; ++k) dw(r, k) = lane_dot(z, &xb[static_cast<size_t>(k)](row0 + r, col0), n);
+  }
+}
+
 RoundingResult learn_depthwise(const RoundingProblem& p, const std::vector<RowMatrix>& xk, Eigen::Index first,
                                const Eigen::Ref<const Eigen::MatrixXf>& t, const AdaRoundOptions& o,
                                const std::vector<RowMatrix>* fp_xk, uint64_t seed) {
@@ -279,7 +324,9 @@ RoundingResult learn_depthwise(const RoundingProblem& p, const std::vector<RowMa
   const Eigen::Index train = training_columns(columns, o.holdout), check = columns - train;
   const Eigen::Index batch = std::min<Eigen::Index>(static_cast<Eigen::Index>(std::max<size_t>(o.batch, 1)), train);
   const Eigen::Index batches = train / batch;
-  Eigen::MatrixXf z(p.rows, batch), slope(p.rows, batch), dw(p.rows, p.depth);
+  Eigen::MatrixXf dw(p.rows, p.depth);
+  const RowMatrix t_rows = t.leftCols(train);  // row-major, as the taps: each row's batch contiguous
+  std::vector<float> g;
   std::vector<RowMatrix> mixed(drop ? static_cast<size_t>(p.depth) : 0);
   for (int it = 0; it < o.iterations; ++it) {
     const Eigen::Index c0 = (it % batches) * batch;
@@ -291,11 +338,7 @@ RoundingResult learn_depthwise(const RoundingProblem& p, const std::vector<RowMa
     // the batch's inputs: the mixed copy (rows and columns from 0), else the taps' own block
     const std::vector<RowMatrix>& xb = drop ? mixed : xk;
     const Eigen::Index row0 = drop ? 0 : first, col0 = drop ? 0 : c0;
-    depthwise_product(p, xb, row0, col0, batch, st.soft_weight(), z);
-    apply_activation(p.activation, z, slope);
-    z = (2.0f / static_cast<float>(batch)) * ((z - t.middleCols(c0, batch)).array() * slope.array()).matrix();
-    for (Eigen::Index k = 0; k < p.depth; ++k)
-      dw.col(k) = (z.array() * xb[static_cast<size_t>(k)].block(row0, col0, p.rows, batch).array()).rowwise().sum().matrix();
+    depthwise_gradient(p, xb, row0, col0, batch, st.soft_weight(), t_rows, c0, g, dw);
     st.step(it, dw);
   }
   const Eigen::Index c0 = check > 0 ? train : 0, n = check > 0 ? check : columns;
