@@ -61,8 +61,8 @@ size_t DataFileWriter::append(const char* data, size_t n, onnx::TensorProto& pro
 bool DataFileWriter::write(const Tensor& value, const std::string& name, onnx::TensorProto& proto) {
   if (value.dtype() == DType::Undefined || value.dtype() == DType::String) return false;
   if (is_4bit(value.dtype())) {  // stored packed, two a byte: what tensor_to_proto makes
+    if (static_cast<size_t>((value.numel() + 1) / 2) < threshold_) return false;  // not packed for nothing
     proto = tensor_to_proto(value, name);
-    if (proto.raw_data().size() < threshold_) return false;
     std::string packed = std::move(*proto.mutable_raw_data());
     const size_t offset = append(packed.data(), packed.size(), proto);
     written_.push_back({name, value.dtype(), value.shape(), offset, packed.size()});
