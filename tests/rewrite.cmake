@@ -10,6 +10,7 @@ ptq_add_test(rewrite_test
   unit/rewrite/transformer_rules_test.cpp
   unit/rewrite/smooth_quant_test.cpp
   unit/rewrite/channel_equalize_test.cpp
+  unit/rewrite/channel_split_test.cpp
   unit/rewrite/subgraph_test.cpp
   unit/rewrite/target_test.cpp
   unit/rewrite/reader_gain_test.cpp)
@@ -35,7 +36,8 @@ else()
     interop/qat_interop_test.cpp
     interop/fp16_interop_test.cpp
     interop/ort_shapes_test.cpp
-    interop/ort_external_data_test.cpp)
+    interop/ort_external_data_test.cpp
+    interop/ort_split_test.cpp)
   target_compile_definitions(ort_interop_test PRIVATE PTQ_ORT_DIR="${PTQ_ORT_DIR}")
   target_link_libraries(ort_interop_test PRIVATE ptq_testutil GTest::gtest_main ptq_warnings)
   add_dependencies(ort_interop_test quantize)  # qat_interop_test runs the CLI

@@ -111,6 +111,38 @@ mlp (float[1,64] x) => (float[1,32] y) {
   return dir / file;
 }
 
+onnx::ModelProto depthwise_stem(bool stem_is_output) {
+  onnx::ModelProto m = parse_text_model(std::string(R"(
+<ir_version: 8, opset_import: ["" : 17]>
+stem (float[1,3,8,8] x) => (float[1,6,8,8] out)") + (stem_is_output ? ", float[1,4,8,8] c1" : "") + R"() {
+  c1 = Conv <pads = [1, 1, 1, 1]> (x, W1, B1)
+  sg = Sigmoid (c1)
+  y = Mul (c1, sg)
+  c2 = Conv <group = 4, pads = [1, 1, 1, 1]> (y, W2, B2)
+  r = Relu (c2)
+  out = Conv (r, W3, B3)
+}
+)");
+  Tensor w1 = random_tensor({4, 3, 3, 3}, 1, -0.5f, 0.5f), b1 = random_tensor({4}, 2, -0.2f, 0.2f);
+  for (int64_t i = 0; i < w1.numel(); ++i) w1.data<float>()[i] *= kStemRows[i / 27];
+  for (int64_t i = 0; i < 4; ++i) b1.data<float>()[i] *= kStemRows[i];
+  add_initializer(m, "W1", w1);
+  add_initializer(m, "B1", b1);
+  Tensor w2 = random_tensor({4, 1, 3, 3}, 3, 0.1f, 0.5f);
+  for (int64_t i = 0; i < w2.numel(); ++i) w2.data<float>()[i] /= kStemRows[i / 9];
+  add_initializer(m, "W2", w2);
+  add_initializer(m, "B2", random_tensor({4}, 4, -0.01f, 0.01f));
+  add_initializer(m, "W3", random_tensor({6, 4, 1, 1}, 5, -1.0f, 1.0f));
+  add_initializer(m, "B3", random_tensor({6}, 6, -0.1f, 0.1f));
+  return m;
+}
+
+std::vector<std::map<std::string, Tensor>> stem_samples(int n, uint32_t seed) {
+  std::vector<std::map<std::string, Tensor>> s;
+  for (int i = 0; i < n; ++i) s.push_back({{"x", random_tensor({1, 3, 8, 8}, seed + static_cast<uint32_t>(i), -3.0f, 3.0f)}});
+  return s;
+}
+
 ClassifierFiles write_classifier(int64_t size, int64_t c1, int64_t c2, int64_t classes, int samples,
                                  const std::vector<std::string>& node_names) {
   ClassifierFiles f;

@@ -66,6 +66,15 @@ ClassifierFiles write_classifier(int64_t size, int64_t c1, int64_t c2, int64_t c
 // otherwise; dir/calib/0 … 5: x.npy samples (seeds 200 + i). Returns the model's path.
 std::filesystem::path write_mlp(const std::filesystem::path& dir, const std::string& file, bool external);
 
+// x [1,3,8,8] → Conv W1 (3x3, pads 1, 4 channels) → c1 → SiLU (Sigmoid sg, Mul) → y → depthwise Conv
+// W2 (group 4) → c2 → Relu → r → Conv W3 (1x1, 6 channels) → out: a detector's stem in small. W1's
+// output channels are scaled by kStemRows (300x apart); W2 scales them back up, so c2's channels span
+// one range and carry as much of the output as each other. `stem_is_output`: c1 is a graph output too.
+// Samples: stem_samples(n, seed), x in [-3, 3).
+inline constexpr float kStemRows[4] = {1.0f, 0.01f, 0.0033f, 0.3f};
+onnx::ModelProto depthwise_stem(bool stem_is_output = false);
+std::vector<std::map<std::string, Tensor>> stem_samples(int n, uint32_t seed);
+
 // dir: a model y = x * w over rows of 3 ([N,3] in and out; w of 3 values), for comparisons.
 void write_scaled_model(const std::filesystem::path& path, const std::vector<float>& w);
 

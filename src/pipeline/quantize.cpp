@@ -132,6 +132,8 @@ calib::CalibTable run_calibrate(const QuantizeJob& job) {
     PTQ_FAIL(UsageError, "--smooth-quant applies to the main command only: a table of `quantize calibrate` is of the unsmoothed model");
   if (job.equalize)
     PTQ_FAIL(UsageError, "--equalize applies to the main command only: a table of `quantize calibrate` is of the model before equalization");
+  if (job.split_channels)
+    PTQ_FAIL(UsageError, "--split-channels applies to the main command only: a table of `quantize calibrate` is of the model before splitting");
   if (job.weight_method != "rtn")
     PTQ_FAIL(UsageError, "--weight-method applies to the main command only: `quantize calibrate` writes a table, not weights");
   if (job.calib_dir.empty()) PTQ_FAIL(UsageError, "calibration needs data (--calib DIR)");
@@ -203,6 +205,7 @@ QuantizeResult run_quantize(const QuantizeJob& given) {
   const DataSplit data = split_data(job, prep.graph);
   shape_stage(job, prep, data, true);
   if (job.smooth_quant_alpha >= 0.0f) smooth_stage(job, prep, data, r);
+  if (job.split_channels) split_stage(job, prep, data, r);
   if (job.equalize) equalize_stage(job, prep, data, r);
   r.weight_method.method = job.weight_method;
   if (job.weight_method == "awq") awq_stage(job, prep, data, r);

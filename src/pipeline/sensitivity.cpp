@@ -26,6 +26,12 @@ SensitivityReport run_sensitivity(const QuantizeJob& given) {
   if (!data.eval)
     PTQ_FAIL(UsageError, "sensitivity needs evaluation samples: --eval-data DIR, or a --calib set of 5 or more samples to hold some out");
   SensitivityReport r;
+  if (job.split_channels) {  // the layers of the split model, as the main command quantizes it
+    QuantizeResult split;
+    split_stage(job, prep, data, split);
+    r.split_convs = split.split_convs;
+    r.split_groups = split.split_groups;
+  }
   if (job.equalize) {  // the layers of the equalized model, as the main command quantizes it
     QuantizeResult eq;
     equalize_stage(job, prep, data, eq);
@@ -63,6 +69,8 @@ std::string format_sensitivity(const SensitivityReport& r, size_t max_rows) {
   std::snprintf(line, sizeof line, "sensitivity of %s: %zu layers, %s, %zu samples of %s, %.1f s\n", r.model.c_str(), r.layers.size(),
                 r.method.c_str(), r.result.samples, r.eval_source.c_str(), r.result.seconds);
   os << line;
+  if (r.split_convs > 0)
+    os << r.split_convs << " Conv output(s) split into " << r.split_groups << " channel groups\n";
   if (r.equalized_outputs + r.equalized_inputs > 0)
     os << "channels equalized on " << r.equalized_outputs << " Conv output(s) and " << r.equalized_inputs << " Conv input(s)\n";
   std::snprintf(line, sizeof line, "every layer quantized: output cosine %.6f, SNR %.2f dB\n", search::worst_cosine(r.result.quantized),
@@ -95,6 +103,8 @@ nlohmann::json sensitivity_json(const SensitivityReport& r) {
   j["outputs"] = r.result.outputs;
   j["equalized_outputs"] = r.equalized_outputs;
   j["equalized_inputs"] = r.equalized_inputs;
+  j["split_convs"] = r.split_convs;
+  j["split_groups"] = r.split_groups;
   j["quantized"] = {{"cosine", report::json_number(search::worst_cosine(r.result.quantized))},
                     {"snr_db", report::json_number(search::worst_snr_db(r.result.quantized))}};
   j["layers"] = nlohmann::json::array();

@@ -26,6 +26,7 @@ std::map<std::string, std::vector<double>> measure_channel_absmax(const Quantize
   if (!data.calib) PTQ_FAIL(UsageError, pass.option, " needs calibration data (--calib DIR): it measures max|x| per channel");
   if (!job.load_table.empty())
     PTQ_FAIL(UsageError, pass.option, " cannot use --load-table: the table's ranges are of the model before ", pass.noun);
+  if (tensors.empty()) return {};
   return calib::channel_absmax(prep.graph, tensors, *data.calib, job.calib);
 }
 

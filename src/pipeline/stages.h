@@ -61,6 +61,10 @@ std::map<std::string, std::vector<double>> measure_channel_absmax(const Quantize
 // the stem's Conv output (gain 5884) and SiLU output (12996) and none of the next (196 and below).
 constexpr double kEqualizeMinGain = 1000.0;
 void equalize_stage(QuantizeJob& job, Prepared& prep, const DataSplit& data, QuantizeResult& result);
+// split_stage.cpp: channel splitting (job.split_channels) on the prepared model, measured on the
+// calibration samples; replaces prep's model, graph and plan; fills result.split_*. Splits the Conv
+// outputs whose noise gain is at least kEqualizeMinGain.
+void split_stage(const QuantizeJob& job, Prepared& prep, const DataSplit& data, QuantizeResult& result);
 
 // data_split.cpp: the calibration samples and the evaluation samples (held out from the end of the
 // calibration set, or --eval-data). Readers are null when not needed.

@@ -173,6 +173,8 @@ std::string format_summary(const QuantizeResult& r) {
   if (r.equalized_outputs + r.equalized_inputs)
     extra += ", channels equalized on " + std::to_string(r.equalized_outputs) + " Conv output(s) and " + std::to_string(r.equalized_inputs) +
              " Conv input(s)";
+  if (r.split_convs)
+    extra += ", " + std::to_string(r.split_convs) + " Conv output(s) split into " + std::to_string(r.split_groups) + " channel groups";
   if (r.smoothed)
     extra += ", " + std::to_string(r.smoothed) + " MatMul/Gemm inputs smoothed (" + std::to_string(r.smoothed_folded) + " folded)";
   const std::string in_patterns = r.pattern_nodes ? " (" + std::to_string(r.pattern_nodes) + " inside patterns)" : "";
@@ -224,6 +226,7 @@ nlohmann::json summary_json(const QuantizeResult& r) {
                 {"shape_arithmetic", r.shape_nodes}, {"in_patterns", r.pattern_nodes},
                 {"smoothed", r.smoothed}, {"smoothed_folded", r.smoothed_folded},
                 {"equalized_outputs", r.equalized_outputs}, {"equalized_inputs", r.equalized_inputs},
+                {"split_convs", r.split_convs}, {"split_groups", r.split_groups},
                 {"batch_norms_folded", r.folded_batch_norms}, {"qat_weights_folded", r.qat_weights}, {"biases_corrected", r.corrected_biases}};
   j["bytes"] = {{"fp32", r.fp32_bytes}, {"quantized", r.quantized_bytes}};
   j["seconds"] = r.total_seconds;

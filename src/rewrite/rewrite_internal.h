@@ -65,6 +65,17 @@ onnx::NodeProto scale_mul(onnx::GraphProto& gp, const std::string& name, const s
 // after the node at proto index `after` (-1: first), keeping the list topological.
 void insert_nodes_after(onnx::GraphProto& gp, const std::vector<std::pair<int, onnx::NodeProto>>& inserted);
 
+// passes/channel_equalize.cpp, shared with passes/channel_split.cpp:
+// - the element-wise activations a per-channel pass lets read a convolution's output (a Mul among
+//   them only of that output, a constant, or another reader's output, as SiLU's X · σ(X));
+// - a Conv with a constant float weight (rank >= 3), a produced input and a constant float bias of M
+//   values or none: its weight, else null;
+// - the noise gain of one per-tensor grid over per-channel grids for channels of max|x| = a_c:
+//   mean_c (max a / a_c)², a_c taken at least max a / 256.
+const std::set<std::string>& channelwise_activation_ops();
+const Tensor* constant_conv_weight(const Graph& g, const Node& n);
+double noise_gain(const std::vector<double>& a);
+
 // reader_gain.cpp: sets TensorPlan::gain of every calibrated activation of `plan`, a plan of `g`, from
 // the nodes that read it (or a tensor sharing its parameters).
 void assign_reader_gains(const Graph& g, QuantPlan& plan);

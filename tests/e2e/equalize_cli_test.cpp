@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// --equalize through the CLI: the report's counts match the pass's log line (JSON and text), and it is
-// refused where it cannot apply (dynamic mode, without --calib, with --load-table, `quantize calibrate`).
+// --equalize and --split-channels through the CLI: the report's counts match the pass's log line (JSON
+// and text), and they are refused where they cannot apply (dynamic mode, without --calib, with
+// --load-table, `quantize calibrate`).
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -34,6 +35,26 @@ TEST(EqualizeCli, ReportsWhatItEqualizedAndRefusesWhereItCannotApply) {
   r = test::run_quantize("calibrate " + model + calib + "--equalize --table " + (dir / "t.json").string());
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("--equalize applies to the main command only"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir / "b.onnx"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "c.onnx"));
+}
+
+TEST(SplitChannelsCli, SaysWhatItSplitAndRefusesWhereItCannotApply) {
+  const auto dir = test::fresh_dir();
+  const std::string model = source("models/fmnist_cnn.onnx"), calib = " --calib " + source("calibration/fmnist") + " --calib-samples 16 ";
+  auto r = test::run_quantize(model + calib + "--eval-samples 0 --split-channels --json -o " + (dir / "a.onnx").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("channel splitting: no Conv feeds a depthwise Conv"), std::string::npos) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["nodes"]["split_convs"], 0);
+
+  r = test::run_quantize(model + " --mode dynamic --split-channels -o " + (dir / "b.onnx").string());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--split-channels applies to static mode"), std::string::npos) << r.err;
+  r = test::run_quantize(model + " --split-channels --load-table " + (dir / "none.json").string() + " -o " + (dir / "c.onnx").string());
+  EXPECT_EQ(r.exit_code, 2);
+  r = test::run_quantize("calibrate " + model + calib + "--split-channels --table " + (dir / "t.json").string());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--split-channels applies to the main command only"), std::string::npos) << r.err;
   EXPECT_FALSE(std::filesystem::exists(dir / "b.onnx"));
   EXPECT_FALSE(std::filesystem::exists(dir / "c.onnx"));
 }

@@ -95,6 +95,11 @@ void add_quant_options(CLI::App& cmd, QuantFlags& f) {
                "hold: a Conv output's channels scaled into its weights and restored by a float Mul (the activations reading "
                "it run float), a Conv input's channels moved into the Conv's weights (needs --calib)")
       ->group(group);
+  cmd.add_flag("--split-channels", f.split_channels,
+               "Channel splitting before calibration, for a Conv whose output channels' ranges one per-tensor grid cannot hold "
+               "and that a depthwise Conv reads (a detector's stem on raw pixels): the Conv, its activations and the depthwise "
+               "Conv become one integer chain per group of channels of similar range, concatenated after (needs --calib)")
+      ->group(group);
 }
 
 rewrite::QuantOptions to_quant_options(const QuantFlags& f) {
@@ -171,6 +176,7 @@ pipeline::QuantizeJob finish_job(const pipeline::QuantizeJob& parsed, const Quan
   job.bias_correction = flags.bias_correction;
   job.smooth_quant_alpha = flags.smooth_quant;
   job.equalize = flags.equalize;
+  job.split_channels = flags.split_channels;
   job.weight_method = flags.weight_method;
   job.act_order = flags.act_order;
   if (const CLI::Option* sq = flags.smooth_quant_option; sq && sq->count() > 0 && (sq->results().empty() || sq->results()[0].empty()))

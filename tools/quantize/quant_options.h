@@ -35,6 +35,7 @@ struct QuantFlags {
   float smooth_quant = -1.0f;  // --smooth-quant [alpha]: alpha; -1 when not given
   CLI::Option* smooth_quant_option = nullptr;  // given without a value: alpha 0.5
   bool equalize = false;
+  bool split_channels = false;
   bool auto_float = false;
   bool asymmetric_weights = false;
   int64_t opset = 0;

@@ -48,6 +48,9 @@ struct QuantizeJob {
   // --equalize: rewrite::equalize_channels before calibration (per-channel max|x| over the calibration
   // samples): per-channel ranges for convolutional tensors whose channels one per-tensor grid cannot hold.
   bool equalize = false;
+  // --split-channels: rewrite::split_channels before calibration (per-channel max|x| over the calibration
+  // samples): a Conv feeding a depthwise Conv split into channel groups of similar range.
+  bool split_channels = false;
   // --weight-method: "rtn" (round to nearest), "gptq" (transform::gptq on the calibration samples, then
   // the rewrite stores its integers) or "awq" (transform::awq's scales folded into the model, then
   // rounding to nearest); weight-only (dynamic) mode. act_order: GPTQ's column order by decreasing H_kk.
@@ -130,6 +133,7 @@ struct QuantizeResult {
   size_t corrected_biases = 0;  // layers whose bias bias correction changed
   size_t smoothed = 0, smoothed_folded = 0;  // SmoothQuant: activations smoothed, of them folded into the producer
   size_t equalized_outputs = 0, equalized_inputs = 0;  // channel equalization (rewrite::EqualizeResult)
+  size_t split_convs = 0, split_groups = 0;            // channel splitting (rewrite::SplitResult)
   // Nodes: quantized (pattern_nodes of them as members of a pattern quantized at its boundary), float
   // compute nodes left float, shape arithmetic (never quantized; ir/data_flow.h), folded into a producer.
   size_t quantized_nodes = 0, float_nodes = 0, removed_nodes = 0, shape_nodes = 0, pattern_nodes = 0;

@@ -18,6 +18,7 @@ struct SensitivityReport {
   std::string model, method, eval_source;
   size_t calib_samples = 0;
   size_t equalized_outputs = 0, equalized_inputs = 0;  // --equalize (rewrite::EqualizeResult)
+  size_t split_convs = 0, split_groups = 0;            // --split-channels (rewrite::SplitResult)
   std::vector<search::Layer> layers;
   search::SensitivityResult result;
 };

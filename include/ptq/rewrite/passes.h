@@ -80,6 +80,21 @@ std::map<std::string, int> equalize_inputs(const Graph& graph);
 EqualizeResult equalize_channels(const onnx::ModelProto& model, const Graph& graph,
                                  const std::map<std::string, std::vector<double>>& absmax, double min_gain);
 
+// Channel splitting (src/rewrite/passes/channel_split.cpp), run before calibration: a Conv whose output
+// channels' ranges one per-tensor grid cannot hold, read through element-wise activations by a
+// depthwise Conv, becomes one chain per group of channels of similar range (each its own per-tensor
+// grids), concatenated and put back in channel order after the depthwise Conv's activations.
+// split_inputs() names the candidate Conv outputs (channel axis 1, for calib::channel_absmax);
+// split_channels() splits those whose noise gain (see equalize_channels) is at least min_gain.
+struct SplitResult {
+  onnx::ModelProto model;
+  size_t convs = 0;   // Conv outputs split
+  size_t groups = 0;  // chains written in their place
+};
+std::map<std::string, int> split_inputs(const Graph& graph);
+SplitResult split_channels(const onnx::ModelProto& model, const Graph& graph,
+                           const std::map<std::string, std::vector<double>>& absmax, double min_gain);
+
 // SmoothQuant's rewrite with given scales (AWQ's): each X of `scales` (one s_j per channel of its last
 // axis) divided by s, its readers' weight rows multiplied by s.
 SmoothQuantResult scale_channels(const onnx::ModelProto& model, const Graph& graph,

@@ -35,27 +35,11 @@ namespace {
 constexpr double kScaleMin = 1.0 / 32;  // s_c floor: see the header comment
 constexpr double kStepFloor = 1.0 / 256.0;  // a_c counts as at least this share of A in the gain
 
-// Element-wise ops an equalized convolution's output may be read by; they run in float on the restored
-// values.
-const std::set<std::string>& activation_ops() {
-  static const std::set<std::string> ops = {"Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "Relu", "LeakyRelu", "Elu",
-                                            "Selu",    "Softplus",    "Clip",      "PRelu", "Mul"};
-  return ops;
-}
+const std::set<std::string>& activation_ops() { return channelwise_activation_ops(); }
 
 const Node& node_at(const Graph& g, int i) { return g.nodes[static_cast<size_t>(i)]; }
 
-// Conv with a constant float weight (rank >= 3) and a constant float bias of M values or none.
-const Tensor* conv_weight(const Graph& g, const Node& n) {
-  if (!n.domain.empty() || n.op_type != "Conv" || n.inputs.size() < 2) return nullptr;
-  const Tensor* w = g.weight(n.input(1));
-  if (!w || w->dtype() != DType::Float32 || w->rank() < 3 || g.is_weight(n.input(0))) return nullptr;
-  if (n.has_input(2)) {
-    const Tensor* b = g.weight(n.input(2));
-    if (!b || b->dtype() != DType::Float32 || b->numel() != w->dim(0)) return nullptr;
-  }
-  return w;
-}
+const Tensor* conv_weight(const Graph& g, const Node& n) { return constant_conv_weight(g, n); }
 
 // The Conv writing X, when X is read only by activation_ops (see the header): its node index, else -1.
 int equalizable_output(const Graph& g, const std::string& x) {
@@ -85,14 +69,6 @@ std::vector<int> equalizable_readers(const Graph& g, const std::string& y) {
   for (int r : readers)
     if (!conv_weight(g, node_at(g, r)) || node_at(g, r).input(0) != y || node_at(g, r).input(1) == y) return {};
   return readers;
-}
-
-double noise_gain(const std::vector<double>& a) {
-  const double top = a.empty() ? 0.0 : *std::max_element(a.begin(), a.end());
-  if (!(top > 0.0)) return 1.0;
-  double sum = 0.0;
-  for (double v : a) sum += std::pow(top / std::max(v, top * kStepFloor), 2.0);
-  return sum / static_cast<double>(a.size());
 }
 
 std::vector<double> channel_scales(const std::vector<double>& a) {
@@ -225,6 +201,31 @@ class Equalizer {
 };
 
 }  // namespace
+
+const std::set<std::string>& channelwise_activation_ops() {
+  static const std::set<std::string> ops = {"Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "Relu", "LeakyRelu", "Elu",
+                                            "Selu",    "Softplus",    "Clip",      "PRelu", "Mul"};
+  return ops;
+}
+
+const Tensor* constant_conv_weight(const Graph& g, const Node& n) {
+  if (!n.domain.empty() || n.op_type != "Conv" || n.inputs.size() < 2) return nullptr;
+  const Tensor* w = g.weight(n.input(1));
+  if (!w || w->dtype() != DType::Float32 || w->rank() < 3 || g.is_weight(n.input(0))) return nullptr;
+  if (n.has_input(2)) {
+    const Tensor* b = g.weight(n.input(2));
+    if (!b || b->dtype() != DType::Float32 || b->numel() != w->dim(0)) return nullptr;
+  }
+  return w;
+}
+
+double noise_gain(const std::vector<double>& a) {
+  const double top = a.empty() ? 0.0 : *std::max_element(a.begin(), a.end());
+  if (!(top > 0.0)) return 1.0;
+  double sum = 0.0;
+  for (double v : a) sum += std::pow(top / std::max(v, top * kStepFloor), 2.0);
+  return sum / static_cast<double>(a.size());
+}
 
 std::map<std::string, int> equalize_inputs(const Graph& g) {
   std::map<std::string, int> out;

@@ -18,6 +18,15 @@ function loadOrt() {
   throw new Error('x64_precision: cannot load onnxruntime-node (run tools/ort/install.sh or set ORT_NODE_DIR)');
 }
 
+// The CPU's flags (Linux): whether the u8 x s8 kernels have VNNI's non-saturating dot products.
+function hasVnni() {
+  try {
+    return /\b(avx512_vnni|avx_vnni)\b/.test(require('fs').readFileSync('/proc/cpuinfo', 'utf8'));
+  } catch (e) {
+    return false;
+  }
+}
+
 const ort = loadOrt();
 const Session = ort.InferenceSession;
 
@@ -32,4 +41,4 @@ async function create(model, options = {}) {
   }
 }
 
-module.exports = new Proxy(ort, { get: (target, key) => (key === 'InferenceSession' ? { create } : target[key]) });
+module.exports = hasVnni() ? ort : new Proxy(ort, { get: (target, key) => (key === 'InferenceSession' ? { create } : target[key]) });
