@@ -205,10 +205,17 @@ TEST(QuantizeCli, TargetCosinePromotesTheStem) {
     const bool says = r.err.find("--target ort-cpu (the default) has no 16-bit kernels: it runs the ") != std::string::npos;
     EXPECT_EQ(says, std::string(fallback) == "int16") << r.err;
   }
-  {  // so does OpenVINO's CPU plugin (the target table's column, not the name)
-    auto r = test::run_quantize(common + " --target-cosine 0.99 --target openvino -o " + q(dir / "openvino.onnx"));
+  {  // so does OpenVINO's CPU plugin (the target table's column, not the name), when int16 is asked for
+    auto r = test::run_quantize(common + " --target-cosine 0.99 --target openvino --fallback int16 -o " + q(dir / "openvino.onnx"));
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_NE(r.err.find("--target openvino has no 16-bit kernels"), std::string::npos) << r.err;
+    EXPECT_EQ(nlohmann::json::parse(r.out)["precision"]["fallback"], "int16");
+  }
+  for (const char* target : {"ort-cpu", "openvino"}) {  // named without --fallback: promoted layers become float
+    auto r = test::run_quantize(common + " --target-cosine 0.99 --target " + target + " -o " + q(dir / "named.onnx"));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(nlohmann::json::parse(r.out)["precision"]["fallback"], "float") << target;
+    EXPECT_EQ(r.err.find("has no 16-bit kernels"), std::string::npos) << r.err;
   }
   // Same bytes whatever the thread count.
   auto a = test::run_quantize(common + " --target-cosine 0.99 --threads 1 -o " + q(dir / "t1.onnx"));

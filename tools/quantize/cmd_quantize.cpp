@@ -76,6 +76,11 @@ void register_quantize_command(CLI::App& app, Action& action) {
             throw UsageError("--fallback int16 contradicts --target " + job.target + ": it takes no 16-bit activations");
           job.fallback = search::Fallback::Float;
         }
+        // A named runtime without 16-bit kernels (ONNX Runtime's CPU provider, OpenVINO's CPU plugin) runs a
+        // 16-bit layer in float between its Q/DQ, slower than a float layer with the same accuracy: promoted
+        // layers become float unless --fallback says otherwise.
+        if (!rewrite::find_target(job.target).int16_kernels && app.get_option("--fallback")->count() == 0)
+          job.fallback = search::Fallback::Float;
         // ONNX-domain targets: 16-bit Q/DQ of promoted layers exist from opset 21 only.
         if (rewrite::find_target(job.target).onnx_domain && job.tolerance.active() && job.fallback == search::Fallback::Int16)
           job.quant.opset = 21;
