@@ -14,47 +14,43 @@ namespace {
 
 std::string source(const std::string& rel) { return (std::filesystem::path(PTQ_SOURCE_DIR) / rel).string(); }
 
+const std::string kModel = source("models/fmnist_cnn.onnx");
+const std::string kCalib = " --calib " + source("calibration/fmnist") + " --calib-samples 16 ";
+
+// `option` (a float pass measured on the calibration samples) is refused, nothing written, in dynamic
+// mode, with --load-table and in `quantize calibrate`.
+void expect_refused_where_it_cannot_apply(const std::string& option, const std::filesystem::path& dir) {
+  auto r = test::run_quantize(kModel + " --mode dynamic " + option + " -o " + (dir / "b.onnx").string());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find(option + " applies to static mode"), std::string::npos) << r.err;
+  r = test::run_quantize(kModel + " " + option + " --load-table " + (dir / "none.json").string() + " -o " + (dir / "c.onnx").string());
+  EXPECT_EQ(r.exit_code, 2);
+  r = test::run_quantize("calibrate " + kModel + kCalib + option + " --table " + (dir / "t.json").string());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find(option + " applies to the main command only"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir / "b.onnx"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "c.onnx"));
+}
+
 }  // namespace
 
 TEST(EqualizeCli, ReportsWhatItEqualizedAndRefusesWhereItCannotApply) {
   const auto dir = test::fresh_dir();
-  const std::string model = source("models/fmnist_cnn.onnx"), calib = " --calib " + source("calibration/fmnist") + " --calib-samples 16 ";
-  auto r = test::run_quantize(model + calib + "--eval-samples 2 --equalize --json -o " + (dir / "a.onnx").string());
+  auto r = test::run_quantize(kModel + kCalib + "--eval-samples 2 --equalize --json -o " + (dir / "a.onnx").string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   const std::string line = "channel equalization: " + std::to_string(j["nodes"]["equalized_outputs"].get<int>()) +
                            " Conv output(s) equalized and restored in float, " + std::to_string(j["nodes"]["equalized_inputs"].get<int>()) +
                            " Conv input(s) equalized";
   EXPECT_NE(r.err.find(line), std::string::npos) << r.err;
-
-  r = test::run_quantize(model + " --mode dynamic --equalize -o " + (dir / "b.onnx").string());
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("--equalize applies to static mode"), std::string::npos) << r.err;
-  r = test::run_quantize(model + " --equalize --load-table " + (dir / "none.json").string() + " -o " + (dir / "c.onnx").string());
-  EXPECT_EQ(r.exit_code, 2);
-  r = test::run_quantize("calibrate " + model + calib + "--equalize --table " + (dir / "t.json").string());
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("--equalize applies to the main command only"), std::string::npos) << r.err;
-  EXPECT_FALSE(std::filesystem::exists(dir / "b.onnx"));
-  EXPECT_FALSE(std::filesystem::exists(dir / "c.onnx"));
+  expect_refused_where_it_cannot_apply("--equalize", dir);
 }
 
 TEST(SplitChannelsCli, SaysWhatItSplitAndRefusesWhereItCannotApply) {
   const auto dir = test::fresh_dir();
-  const std::string model = source("models/fmnist_cnn.onnx"), calib = " --calib " + source("calibration/fmnist") + " --calib-samples 16 ";
-  auto r = test::run_quantize(model + calib + "--eval-samples 0 --split-channels --json -o " + (dir / "a.onnx").string());
+  auto r = test::run_quantize(kModel + kCalib + "--eval-samples 0 --split-channels --json -o " + (dir / "a.onnx").string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("channel splitting: no Conv feeds a depthwise Conv"), std::string::npos) << r.err;
   EXPECT_EQ(nlohmann::json::parse(r.out)["nodes"]["split_convs"], 0);
-
-  r = test::run_quantize(model + " --mode dynamic --split-channels -o " + (dir / "b.onnx").string());
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("--split-channels applies to static mode"), std::string::npos) << r.err;
-  r = test::run_quantize(model + " --split-channels --load-table " + (dir / "none.json").string() + " -o " + (dir / "c.onnx").string());
-  EXPECT_EQ(r.exit_code, 2);
-  r = test::run_quantize("calibrate " + model + calib + "--split-channels --table " + (dir / "t.json").string());
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("--split-channels applies to the main command only"), std::string::npos) << r.err;
-  EXPECT_FALSE(std::filesystem::exists(dir / "b.onnx"));
-  EXPECT_FALSE(std::filesystem::exists(dir / "c.onnx"));
+  expect_refused_where_it_cannot_apply("--split-channels", dir);
 }

@@ -52,55 +52,19 @@ stem (float[1,3,8,8] x) => (float[1,6,8,8] out) {
   return m;
 }
 
-std::vector<exec::TensorMap> samples(int n, uint32_t seed) {
-  std::vector<exec::TensorMap> s;
-  for (int i = 0; i < n; ++i) s.push_back({{"x", random_tensor({1, 3, 8, 8}, seed + static_cast<uint32_t>(i), -3.0f, 3.0f)}});
-  return s;
-}
-
-calib::CalibOptions quiet(const std::string& method = "percentile") {
-  calib::CalibOptions o;
-  o.progress = false;
-  o.threads = 1;
-  o.method = method;
-  return o;
-}
-
-double spread(const std::vector<double>& absmax) {
-  return *std::max_element(absmax.begin(), absmax.end()) / *std::min_element(absmax.begin(), absmax.end());
-}
-
-exec::TensorMap run(const onnx::ModelProto& model, const exec::TensorMap& in) {
-  exec::ExecOptions one;
-  one.threads = 1;
-  return exec::Executor(build_graph(model), one).run(in);
-}
+std::vector<exec::TensorMap> samples(int n, uint32_t seed) { return stem_samples(n, seed); }
 
 rewrite::EqualizeResult equalize(const onnx::ModelProto& model, double min_gain) {
   const Graph g = build_graph(model);
   MemoryReader data(samples(4, 100));
-  return rewrite::equalize_channels(model, g, calib::channel_absmax(g, rewrite::equalize_inputs(g), data, quiet()), min_gain);
+  return rewrite::equalize_channels(model, g, calib::channel_absmax(g, rewrite::equalize_inputs(g), data, quiet_calib()), min_gain);
 }
 
 // Output cosine against FP32 of the minmax 8-bit model of `model` (kept_float: the equalization's).
 double quantized_cosine(const onnx::ModelProto& model, const rewrite::KeptFloat& kept) {
   rewrite::QuantOptions o;
   o.kept_float = kept;
-  const Graph g = build_graph(model);
-  const rewrite::QuantPlan plan = rewrite::plan_quantization(g, o);
-  MemoryReader calib_data(samples(8, 100));
-  const calib::CalibTable table = calib::calibrate(g, rewrite::calib_targets(plan), calib_data, quiet("minmax"));
-  const onnx::ModelProto q = rewrite::rewrite_model(model, g, plan, table);
-  double dot = 0, na = 0, nb = 0;
-  for (const auto& s : samples(4, 500)) {
-    const Tensor a = run(stem(), s).at("out"), b = run(q, s).at("out");
-    for (int64_t i = 0; i < a.numel(); ++i) {
-      dot += a.data<float>()[i] * b.data<float>()[i];
-      na += a.data<float>()[i] * a.data<float>()[i];
-      nb += b.data<float>()[i] * b.data<float>()[i];
-    }
-  }
-  return dot / std::sqrt(na * nb);
+  return output_cosine(stem(), minmax_model(model, o, samples(8, 100)), samples(4, 500), "out");
 }
 
 }  // namespace
@@ -120,7 +84,7 @@ TEST(ChannelEqualize, OutputsUnchangedOutputRestoredInputScaledConvPairFolded) {
   EXPECT_EQ(r.kept_float.nodes_writing, (std::set<std::string>{"sg", "y"}));
 
   for (const auto& sample : samples(3, 300)) {
-    const exec::TensorMap before = run(model, sample), after = run(r.model, sample);
+    const exec::TensorMap before = run_model(model, sample), after = run_model(r.model, sample);
     const Tensor &t = before.at("out"), &u = after.at("out");
     ASSERT_EQ(t.shape(), u.shape());
     for (int64_t i = 0; i < t.numel(); ++i)
@@ -129,11 +93,11 @@ TEST(ChannelEqualize, OutputsUnchangedOutputRestoredInputScaledConvPairFolded) {
   // What the 8-bit grids will hold: c1 / s, y / s and the new c2 span one range per tensor.
   const Graph eq = build_graph(r.model);
   MemoryReader data(samples(4, 100));
-  const auto before = calib::channel_absmax(g, {{"c1", 1}, {"y", 1}, {"c2", 1}}, data, quiet());
-  const auto after = calib::channel_absmax(eq, {{"c1_equalized", 1}, {"y_equalized", 1}, {"c2", 1}}, data, quiet());
+  const auto before = calib::channel_absmax(g, {{"c1", 1}, {"y", 1}, {"c2", 1}}, data, quiet_calib());
+  const auto after = calib::channel_absmax(eq, {{"c1_equalized", 1}, {"y_equalized", 1}, {"c2", 1}}, data, quiet_calib());
   for (const auto& [name, was] : std::map<std::string, std::string>{{"c1_equalized", "c1"}, {"y_equalized", "y"}, {"c2", "c2"}}) {
-    EXPECT_GT(spread(before.at(was)), 30.0) << was;
-    EXPECT_LT(spread(after.at(name)), kSpreadAfter * std::max(1.0, spread(before.at(was)) * kScaleFloor)) << name;
+    EXPECT_GT(channel_spread(before.at(was)), 30.0) << was;
+    EXPECT_LT(channel_spread(after.at(name)), kSpreadAfter * std::max(1.0, channel_spread(before.at(was)) * kScaleFloor)) << name;
   }
 }
 

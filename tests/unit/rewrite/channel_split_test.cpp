@@ -26,51 +26,15 @@ constexpr double kGroupRatio = 8.0;             // the pass's largest max|x| rat
 onnx::ModelProto stem(bool extra_reader = false) { return depthwise_stem(extra_reader); }
 std::vector<exec::TensorMap> samples(int n, uint32_t seed) { return stem_samples(n, seed); }
 
-calib::CalibOptions quiet(const std::string& method = "percentile") {
-  calib::CalibOptions o;
-  o.progress = false;
-  o.threads = 1;
-  o.method = method;
-  return o;
-}
-
-exec::TensorMap run(const onnx::ModelProto& model, const exec::TensorMap& in) {
-  exec::ExecOptions one;
-  one.threads = 1;
-  return exec::Executor(build_graph(model), one).run(in);
-}
-
 rewrite::SplitResult split(const onnx::ModelProto& model, double min_gain) {
   const Graph g = build_graph(model);
   MemoryReader data(samples(4, 100));
-  return rewrite::split_channels(model, g, calib::channel_absmax(g, rewrite::split_inputs(g), data, quiet()), min_gain);
-}
-
-// The minmax 8-bit model of `model`, calibrated on 8 samples.
-onnx::ModelProto calibrated(const onnx::ModelProto& model) {
-  const Graph g = build_graph(model);
-  const rewrite::QuantPlan plan = rewrite::plan_quantization(g, rewrite::QuantOptions{});
-  MemoryReader calib_data(samples(8, 100));
-  return rewrite::rewrite_model(model, g, plan, calib::calibrate(g, rewrite::calib_targets(plan), calib_data, quiet("minmax")));
+  return rewrite::split_channels(model, g, calib::channel_absmax(g, rewrite::split_inputs(g), data, quiet_calib()), min_gain);
 }
 
 // Output cosine against FP32 of the minmax 8-bit model of `model`.
 double quantized_cosine(const onnx::ModelProto& model) {
-  const onnx::ModelProto q = calibrated(model);
-  double dot = 0, na = 0, nb = 0;
-  for (const auto& s : samples(4, 500)) {
-    const Tensor a = run(stem(), s).at("out"), b = run(q, s).at("out");
-    for (int64_t i = 0; i < a.numel(); ++i) {
-      dot += a.data<float>()[i] * b.data<float>()[i];
-      na += a.data<float>()[i] * a.data<float>()[i];
-      nb += b.data<float>()[i] * b.data<float>()[i];
-    }
-  }
-  return dot / std::sqrt(na * nb);
-}
-
-double spread(const std::vector<double>& absmax) {
-  return *std::max_element(absmax.begin(), absmax.end()) / *std::min_element(absmax.begin(), absmax.end());
+  return output_cosine(stem(), minmax_model(model, {}, samples(8, 100)), samples(4, 500), "out");
 }
 
 }  // namespace
@@ -111,22 +75,22 @@ TEST(ChannelSplit, StemSplitIntoGroupsOutputsUnchanged) {
   EXPECT_EQ(g.weight("W1"), nullptr);  // the split weights replace the old ones
 
   for (const auto& sample : samples(3, 300)) {
-    const Tensor t = run(model, sample).at("out"), u = run(r.model, sample).at("out");
+    const Tensor t = run_model(model, sample).at("out"), u = run_model(r.model, sample).at("out");
     ASSERT_EQ(t.shape(), u.shape());
     for (int64_t i = 0; i < t.numel(); ++i)
       ASSERT_NEAR(t.data<float>()[i], u.data<float>()[i], kAtol + kRtol * std::fabs(t.data<float>()[i])) << "out[" << i << "]";
   }
   // What the 8-bit grids will hold: one range per group where c1 and y spanned 300x.
   MemoryReader data(samples(4, 100));
-  const auto before = calib::channel_absmax(build_graph(model), {{"c1", 1}, {"y", 1}}, data, quiet());
-  EXPECT_GT(spread(before.at("c1")), 30.0);
-  const auto after = calib::channel_absmax(g, {{"c1_split0", 1}, {"c1_split1", 1}, {"y_split0", 1}, {"y_split1", 1}}, data, quiet());
-  for (const auto& [name, a] : after) EXPECT_LT(spread(a), kGroupRatio) << name;
+  const auto before = calib::channel_absmax(build_graph(model), {{"c1", 1}, {"y", 1}}, data, quiet_calib());
+  EXPECT_GT(channel_spread(before.at("c1")), 30.0);
+  const auto after = calib::channel_absmax(g, {{"c1_split0", 1}, {"c1_split1", 1}, {"y_split0", 1}, {"y_split1", 1}}, data, quiet_calib());
+  for (const auto& [name, a] : after) EXPECT_LT(channel_spread(a), kGroupRatio) << name;
 }
 
 TEST(ChannelSplit, QuantizedModelKeepsEveryConvIntegerAndGetsCloserToFp32) {
   const rewrite::SplitResult r = split(stem(), kMinGain);
-  const onnx::ModelProto q = calibrated(r.model);
+  const onnx::ModelProto q = minmax_model(r.model, {}, samples(8, 100));
   int convs = 0;
   for (const auto& n : q.graph().node())
     if (n.op_type() == "Conv") {

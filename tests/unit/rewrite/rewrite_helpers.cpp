@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "rewrite_helpers.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include "ptq/ir/onnx_io.h"
 
 namespace ptq::test {
@@ -74,6 +77,46 @@ std::string serialize(const onnx::ModelProto& model) {
   std::string bytes;
   model.SerializeToString(&bytes);
   return bytes;
+}
+
+calib::CalibOptions quiet_calib(const std::string& method) {
+  calib::CalibOptions o;
+  o.progress = false;
+  o.threads = 1;
+  o.method = method;
+  return o;
+}
+
+exec::TensorMap run_model(const onnx::ModelProto& model, const exec::TensorMap& inputs) {
+  exec::ExecOptions one;
+  one.threads = 1;
+  return exec::Executor(build_graph(model), one).run(inputs);
+}
+
+double channel_spread(const std::vector<double>& absmax) {
+  return *std::max_element(absmax.begin(), absmax.end()) / *std::min_element(absmax.begin(), absmax.end());
+}
+
+onnx::ModelProto minmax_model(const onnx::ModelProto& model, const rewrite::QuantOptions& options,
+                              const std::vector<exec::TensorMap>& calib) {
+  const Graph g = build_graph(model);
+  const rewrite::QuantPlan plan = rewrite::plan_quantization(g, options);
+  MemoryReader data(calib);
+  return rewrite::rewrite_model(model, g, plan, calib::calibrate(g, rewrite::calib_targets(plan), data, quiet_calib("minmax")));
+}
+
+double output_cosine(const onnx::ModelProto& want, const onnx::ModelProto& got, const std::vector<exec::TensorMap>& samples,
+                     const std::string& name) {
+  double dot = 0, na = 0, nb = 0;
+  for (const auto& s : samples) {
+    const Tensor a = run_model(want, s).at(name), b = run_model(got, s).at(name);
+    for (int64_t i = 0; i < a.numel(); ++i) {
+      dot += a.data<float>()[i] * b.data<float>()[i];
+      na += a.data<float>()[i] * a.data<float>()[i];
+      nb += b.data<float>()[i] * b.data<float>()[i];
+    }
+  }
+  return dot / std::sqrt(na * nb);
 }
 
 }  // namespace ptq::test

@@ -6,6 +6,8 @@
 #include <map>
 #include <string>
 
+#include "ptq/calib/calibrator.h"
+#include "ptq/exec/executor.h"
 #include "ptq/quant/scale.h"
 #include "ptq/rewrite/quantizer.h"
 #include "testutil.h"
@@ -47,5 +49,17 @@ std::string error_of(Fn fn) {
   }
   return "(no error)";
 }
+
+// For the channel passes' tests (equalization, splitting): calibration options without progress on one
+// thread; a model run by ptq's executor on one thread; the spread max/min of per-channel ranges; the
+// minmax 8-bit model of `model` calibrated on `calib`; the cosine of `got`'s output `name` against
+// `want`'s, over all `samples` together.
+calib::CalibOptions quiet_calib(const std::string& method = "percentile");
+exec::TensorMap run_model(const onnx::ModelProto& model, const exec::TensorMap& inputs);
+double channel_spread(const std::vector<double>& absmax);
+onnx::ModelProto minmax_model(const onnx::ModelProto& model, const rewrite::QuantOptions& options,
+                              const std::vector<exec::TensorMap>& calib);
+double output_cosine(const onnx::ModelProto& want, const onnx::ModelProto& got, const std::vector<exec::TensorMap>& samples,
+                     const std::string& name);
 
 }  // namespace ptq::test
