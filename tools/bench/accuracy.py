@@ -26,8 +26,9 @@ SETS = os.path.expanduser(os.environ.get('PTQ_BENCH_SETS', '~/.cache/ptq-bench')
 QUANTIZE = os.environ.get('PTQ_QUANTIZE', os.path.join(ROOT, 'build', 'tools', 'quantize'))
 ORT_RUN = os.path.join(CORPUS, 'tools', 'ort_run.js')
 ENV = dict(os.environ, ORT_NODE_DIR=os.environ.get('ORT_NODE_DIR', os.path.expanduser('~/ortnode')))
-# ONNX Runtime with session.x64quantprecision (tools/ort/x64_precision): exact u8 x s8 kernels on x86 CPUs
-# without VNNI, a no-op elsewhere. PTQ_ORT_DEFAULT_OPTIONS=1 measures ONNX Runtime's defaults instead.
+# ONNX Runtime with session.x64quantprecision on x86 CPUs without VNNI (tools/ort/x64_precision): exact
+# u8 x s8 kernels there; a default session on VNNI CPUs (exact already, and the option would slow them
+# down). PTQ_ORT_DEFAULT_OPTIONS=1 measures ONNX Runtime's defaults everywhere.
 if os.environ.get('PTQ_ORT_DEFAULT_OPTIONS', '0') in ('', '0'):
     ENV['ORT_NODE_PATH'] = os.path.join(ROOT, 'tools', 'ort', 'x64_precision')
 

@@ -27,7 +27,8 @@ PTQ_BENCH = os.environ.get('PTQ_BENCH', os.path.join(ROOT, 'build', 'tools', 'be
 ORT_RUN = os.environ.get('ORT_RUN', os.path.join(CORPUS, 'tools', 'ort_run.js'))
 os.environ.setdefault('ORT_NODE_DIR', os.path.join(ROOT, 'tools', 'ort'))
 # ONNX Runtime with session.x64quantprecision (tools/ort/x64_precision, as tools/bench/accuracy.py): the
-# Q/DQ row then times its exact kernels on x86 CPUs without VNNI (a no-op elsewhere and for float models).
+# Q/DQ row then times its exact kernels on x86 CPUs without VNNI (not set on VNNI CPUs; no effect on
+# float models).
 if os.environ.get('PTQ_ORT_DEFAULT_OPTIONS', '0') in ('', '0'):
     os.environ.setdefault('ORT_NODE_PATH', os.path.join(ROOT, 'tools', 'ort', 'x64_precision'))
 MODELS = [  # (label, path under corpus/models, input shape override)
