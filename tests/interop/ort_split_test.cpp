@@ -56,13 +56,13 @@ TEST(OrtSplit, SplitStemRunsIntegerInOnnxRuntimeAndIsCloserToFp32) {
   std::printf("[interop] split stem: worst output cosine %.6f (plain %.6f) in ONNX Runtime\n", worst_split, worst_plain);
   EXPECT_GE(worst_split, kSplitCosine);
   EXPECT_GT(1.0 - worst_plain, kErrorRatio * (1.0 - worst_split));
-  // Every Conv of the split model (the stem, two depthwise, the last one) became an integer kernel.
+  // Every Conv of the split model (two stems, two depthwise, the last one) became an integer kernel.
   int qconv = 0, conv = 0;
   const onnx_io::LoadedModel optimized = onnx_io::load_model(fused.optimized);
   for (const auto& n : optimized.proto.graph().node()) {
     qconv += n.op_type() == "QLinearConv";
     conv += n.op_type() == "Conv" || n.op_type() == "FusedConv";
   }
-  EXPECT_EQ(qconv, 4);
+  EXPECT_EQ(qconv, 5);
   EXPECT_EQ(conv, 0);
 }

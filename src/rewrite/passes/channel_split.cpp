@@ -10,21 +10,16 @@
 // amplified, not mixed away. QLinearConv's output grid is per-tensor, so --equalize restores X in float
 // and the search then promotes the stem. Splitting keeps the arithmetic integer instead:
 //
-//   Conv → X → [activations] → depthwise Conv → [activations] → Y
+//   Conv → [activations] → depthwise Conv → [activations] → Y
 // becomes, for channel groups G_1..G_k of similar range (max/min at most kGroupRatio, at most kMaxGroups
-// groups, largest first; share_i = the group's largest max|x| over the tensor's),
-//   Conv' → X'          (one Conv: group i's weight and bias rows × 1 / share_i, so every group spans
-//                        the top channel's range and X' has one grid for all)
-//   Gather(X', G_i) → Mul(share_i) → X_i → [activations] → depthwise Conv[G_i] → [activations] → Y_i
+// groups, largest first),
+//   Conv[G_i] → [activations] → depthwise Conv[G_i] → [activations] → Y_i     (one chain per group)
 //   Concat(Y_1..Y_k, axis 1) → Gather(axis 1, inverse permutation) → Y
-// so each group's tensors get their own per-tensor grid (the first group needs no Mul); Y and everything
-// after it are unchanged. One Conv, not one per group: ONNX Runtime's QLinearConv costs about the same
-// whatever its output channels (the input's im2col), so per-group Convs tripled YOLOX-nano's stem
-// time. The Concat reads grids of different scales (ONNX Runtime requantizes them; the Gathers keep
-// their input's grid). Conditions: X has noise gain ≥ min_gain; the activations are
-// channelwise_activation_ops whose other inputs are scalar constants; the depthwise Conv has constant
-// weights [C, 1, ...] and group C; every tensor of the chain but Y is read only inside it and is no
-// graph output.
+// so each group's tensors get their own per-tensor grid; Y and everything after it are unchanged. The
+// Concat reads grids of different scales (ONNX Runtime requantizes them; the Gather of one grid is
+// integer). Conditions: X has gain noise_gain ≥ min_gain; the activations are channelwise_activation_ops
+// whose other inputs are scalar constants; the depthwise Conv has constant weights [C, 1, ...] and
+// group C; every tensor of the chain but Y is read only inside it and is no graph output.
 // New weights are initializers "<weight>_split<i>", new nodes and tensors "<name>_split<i>".
 #include <algorithm>
 #include <numeric>
@@ -160,18 +155,6 @@ std::vector<std::vector<int64_t>> channel_groups(const std::vector<double>& a) {
   return groups;
 }
 
-// Each group's largest max|x| over the largest of all (at least kDeadShare).
-std::vector<double> group_shares(const std::vector<double>& a, const std::vector<std::vector<int64_t>>& groups) {
-  const double top = *std::max_element(a.begin(), a.end());
-  std::vector<double> share;
-  for (const auto& grp : groups) {
-    double lead = 0.0;
-    for (int64_t c : grp) lead = std::max(lead, a[static_cast<size_t>(c)]);
-    share.push_back(std::max(lead / top, kDeadShare));
-  }
-  return share;
-}
-
 // The rows `rows` of a tensor along axis 0.
 Tensor take_rows(const Tensor& t, const std::vector<int64_t>& rows) {
   Shape shape = t.shape();
@@ -183,22 +166,11 @@ Tensor take_rows(const Tensor& t, const std::vector<int64_t>& rows) {
   return out;
 }
 
-// A tensor's rows (axis 0) times f[row].
-Tensor scaled_rows(const Tensor& t, const std::vector<double>& f) {
-  Tensor out(DType::Float32, t.shape());
-  const int64_t inner = t.numel() / t.dim(0);
-  for (int64_t r = 0; r < t.dim(0); ++r)
-    for (int64_t i = 0; i < inner; ++i)
-      out.data<float>()[r * inner + i] = static_cast<float>(t.data<float>()[r * inner + i] * f[static_cast<size_t>(r)]);
-  return out;
-}
-
 class Splitter {
  public:
   Splitter(const onnx::ModelProto& model, const Graph& g) : g_(g), model_(model), names_(model.graph()) {}
 
-  // `share`: each group's largest max|x| over the tensor's (the first group's is 1).
-  void split(const Chain& c, const std::vector<std::vector<int64_t>>& groups, const std::vector<double>& share) {
+  void split(const Chain& c, const std::vector<std::vector<int64_t>>& groups) {
     onnx::GraphProto& gp = *model_.mutable_graph();
     std::vector<int> all = c.nodes;
     all.push_back(c.conv);
@@ -208,49 +180,22 @@ class Splitter {
       removed_.insert(node_at(g_, n).proto_index);
     }
     std::vector<onnx::NodeProto>& out = inserted_[last];
-    // The one Conv, each group's rows amplified by 1 / share: every group spans the top channel's range.
-    const Node& conv = node_at(g_, c.conv);
-    const std::string& x = conv.outputs[0];
-    const int64_t channels = g_.weight(conv.input(1))->dim(0);
-    std::vector<double> factor(static_cast<size_t>(channels), 1.0);
-    for (size_t k = 0; k < groups.size(); ++k)
-      for (int64_t ch : groups[k]) factor[static_cast<size_t>(ch)] = 1.0 / share[k];
-    onnx::NodeProto stem = gp.node(conv.proto_index);
-    stem.set_name(names_.unique((conv.name.empty() ? conv.op_type : conv.name) + "_split"));
-    replace_weights(conv, stem, "_split", [&](const Tensor& w) { return scaled_rows(w, factor); });
-    const std::string shared = names_.unique(x + "_split");
-    declare_split(x, shared, channels);
-    stem.set_output(0, shared);
-    out.push_back(std::move(stem));
-    replaced_tensors_.insert(x);
-
     std::vector<std::string> exits;
     for (size_t k = 0; k < groups.size(); ++k) {
       const std::string tag = "_split" + std::to_string(k);
-      const auto rows = static_cast<int64_t>(groups[k].size());
-      // The group's channels, scaled back (a Mul by its share; none for the top group).
-      std::string xk = gather(out, shared, groups[k], x + tag + (share[k] < 1.0 ? "_amplified" : ""));
-      declare_split(x, xk, rows);
-      if (share[k] < 1.0) {
-        const std::string restored = names_.unique(x + tag);
-        out.push_back(scale_mul(gp, names_.unique(x + tag + "_Restore_Mul"), xk, names_.unique(x + tag + "_share"),
-                                {static_cast<float>(share[k])}, Shape{}, restored));
-        declare_split(x, restored, rows);
-        xk = restored;
-      }
-      std::map<std::string, std::string> renamed = {{x, xk}};  // chain tensor -> this group's
-      for (int n : c.nodes) {
+      std::map<std::string, std::string> renamed;  // chain tensor -> this group's
+      std::vector<int> chain = {c.conv};
+      chain.insert(chain.end(), c.nodes.begin(), c.nodes.end());
+      for (int n : chain) {
         const Node& node = node_at(g_, n);
         onnx::NodeProto p = gp.node(node.proto_index);
         p.set_name(names_.unique((node.name.empty() ? node.op_type : node.name) + tag));
         for (int i = 0; i < p.input_size(); ++i)
           if (auto it = renamed.find(p.input(i)); it != renamed.end()) p.set_input(i, it->second);
-        if (n == c.depthwise) {
-          replace_weights(node, p, tag, [&](const Tensor& w) { return take_rows(w, groups[k]); });
-          set_group(p, rows);
-        }
+        if (n == c.conv || n == c.depthwise) split_weights(node, p, groups[k], tag);
+        if (n == c.depthwise) set_group(p, static_cast<int64_t>(groups[k].size()));
         const std::string name = names_.unique(node.outputs[0] + tag);
-        declare_split(node.outputs[0], name, rows);
+        declare_split(node.outputs[0], name, static_cast<int64_t>(groups[k].size()));
         renamed[node.outputs[0]] = name;
         p.set_output(0, name);
         out.push_back(std::move(p));
@@ -266,12 +211,23 @@ class Splitter {
     concat.add_output(cat);
     add_int_attr(concat, "axis", 1);
     out.push_back(concat);
-    declare_split(c.exit, cat, channels);
-    std::vector<int64_t> inverse(static_cast<size_t>(channels));
+    int64_t channels = 0;
+    for (const auto& grp : groups) channels += static_cast<int64_t>(grp.size());
+    Tensor inverse(DType::Int64, Shape{channels});
     int64_t pos = 0;
     for (const auto& grp : groups)
-      for (int64_t ch : grp) inverse[static_cast<size_t>(ch)] = pos++;
-    gather(out, cat, inverse, c.exit, false);
+      for (int64_t ch : grp) inverse.data<int64_t>()[ch] = pos++;
+    const std::string indices = names_.unique(c.exit + "_split_order");
+    *gp.add_initializer() = onnx_io::tensor_to_proto(inverse, indices);
+    onnx::NodeProto gather;
+    gather.set_op_type("Gather");
+    gather.set_name(names_.unique(c.exit + "_Split_Gather"));
+    gather.add_input(cat);
+    gather.add_input(indices);
+    gather.add_output(c.exit);
+    add_int_attr(gather, "axis", 1);
+    out.push_back(gather);
+    declare_split(c.exit, cat, channels);
   }
 
   onnx::ModelProto finish() {
@@ -302,35 +258,15 @@ class Splitter {
     add_int_attr(p, "group", group);
   }
 
-  // The Conv's weight and bias (axis 0) made by `make` into new initializers "<name><tag>", read by p.
-  template <class Make>
-  void replace_weights(const Node& node, onnx::NodeProto& p, const std::string& tag, Make make) {
+  // The Conv's weight and bias rows of `rows` as new initializers, read by p.
+  void split_weights(const Node& node, onnx::NodeProto& p, const std::vector<int64_t>& rows, const std::string& tag) {
     for (size_t slot : {size_t{1}, size_t{2}}) {
       if (!node.has_input(slot)) continue;
       const std::string name = names_.unique(node.input(slot) + tag);
-      *model_.mutable_graph()->add_initializer() = onnx_io::tensor_to_proto(make(*g_.weight(node.input(slot))), name);
+      *model_.mutable_graph()->add_initializer() = onnx_io::tensor_to_proto(take_rows(*g_.weight(node.input(slot)), rows), name);
       p.set_input(static_cast<int>(slot), name);
       replaced_weights_.insert(node.input(slot));
     }
-  }
-
-  // A Gather of `in`'s channels `indices` (axis 1) into `out_name` (made unique unless `exact`), added to
-  // `out`; returns its output.
-  std::string gather(std::vector<onnx::NodeProto>& out, const std::string& in, const std::vector<int64_t>& indices,
-                     const std::string& out_name, bool unique = true) {
-    const std::string name = unique ? names_.unique(out_name) : out_name;
-    const std::string order = names_.unique(name + "_channels");
-    *model_.mutable_graph()->add_initializer() =
-        onnx_io::tensor_to_proto(Tensor::from_vector<int64_t>(indices, Shape{static_cast<int64_t>(indices.size())}), order);
-    onnx::NodeProto g;
-    g.set_op_type("Gather");
-    g.set_name(names_.unique(name + "_Split_Gather"));
-    g.add_input(in);
-    g.add_input(order);
-    g.add_output(name);
-    add_int_attr(g, "axis", 1);
-    out.push_back(std::move(g));
-    return name;
   }
 
   // A value_info entry for `name` like `like`'s with `channels` channels (axis 1), when the model
@@ -376,7 +312,7 @@ SplitResult split_channels(const onnx::ModelProto& model, const Graph& g, const 
     const auto groups = channel_groups(a);
     if (groups.size() < 2) continue;
     log::debug("channel split: '", x, "' (noise gain ", noise_gain(a), ") in ", groups.size(), " groups up to '", c.exit, "'");
-    s.split(c, groups, group_shares(a, groups));
+    s.split(c, groups);
     ++r.convs;
     r.groups += groups.size();
   }
