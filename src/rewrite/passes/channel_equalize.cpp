@@ -11,11 +11,11 @@
 // not be (PP-OCRv4 det with a 10^4 floor: held-out output cosine 0.97 even with 16-bit grids, values
 // amplified past the range clipped; YOLOX-nano's 8-bit cosine rose from 0.945 to 0.959 with 1/32):
 //   - T the output X of a Conv (constant weight, constant or no bias) read only by element-wise
-//     activations (activation_ops(); a Mul only of X, a constant, or another reader's output, as SiLU's
-//     X · σ(X)): the Conv's output channels are divided by s (weight and bias rows / s_c), written to
-//     "<X>_equalized" (every channel spans the same range, so the convolution's output grid holds them
-//     all); a Mul "<X>_EqualizeRestore_Mul" by s ([C, 1, ..]) writes X again. X and its activation
-//     readers stay float (KeptFloat); the restoring Mul quantizes only its input.
+//     activations (channelwise_activation_ops(); a Mul only of X, a constant, or another reader's
+//     output, as SiLU's X · σ(X)): the Conv's output channels are divided by s (weight and bias rows
+//     / s_c), written to "<X>_equalized" (every channel spans the same range, so the convolution's
+//     output grid holds them all); a Mul "<X>_EqualizeRestore_Mul" by s ([C, 1, ..]) writes X again.
+//     X and its activation readers stay float (KeptFloat); the restoring Mul quantizes only its input.
 //   - T an activation Y read only as input X of Convs with constant weights: a Mul
 //     "<Y>_Equalize_Mul" by 1/s writes "<Y>_equalized", which the Convs read, their weights' input
 //     channels multiplied by s (SmoothQuant with alpha 1 for convolutions; the channel_scale rule
@@ -35,16 +35,13 @@ namespace {
 constexpr double kScaleMin = 1.0 / 32;  // s_c floor: see the header comment
 constexpr double kStepFloor = 1.0 / 256.0;  // a_c counts as at least this share of A in the gain
 
-const std::set<std::string>& activation_ops() { return channelwise_activation_ops(); }
-
 const Node& node_at(const Graph& g, int i) { return g.nodes[static_cast<size_t>(i)]; }
 
-const Tensor* conv_weight(const Graph& g, const Node& n) { return constant_conv_weight(g, n); }
-
-// The Conv writing X, when X is read only by activation_ops (see the header): its node index, else -1.
+// The Conv writing X, when X is read only by channelwise_activation_ops (see the header): its node index,
+// else -1.
 int equalizable_output(const Graph& g, const std::string& x) {
   const int p = g.producer(x);
-  if (p < 0 || !conv_weight(g, node_at(g, p)) || node_at(g, p).outputs.size() != 1 || g.is_graph_output(x)) return -1;
+  if (p < 0 || !constant_conv_weight(g, node_at(g, p)) || node_at(g, p).outputs.size() != 1 || g.is_graph_output(x)) return -1;
   const std::vector<int> readers = g.consumers(x);
   if (readers.empty()) return -1;
   std::set<std::string> reader_outputs;
@@ -52,7 +49,7 @@ int equalizable_output(const Graph& g, const std::string& x) {
     for (const auto& o : node_at(g, r).outputs) reader_outputs.insert(o);
   for (int r : readers) {
     const Node& n = node_at(g, r);
-    if (!n.domain.empty() || !activation_ops().count(n.op_type) || n.outputs.empty()) return -1;
+    if (!n.domain.empty() || !channelwise_activation_ops().count(n.op_type) || n.outputs.empty()) return -1;
     for (size_t i = 0; i < n.inputs.size(); ++i) {
       const std::string& in = n.inputs[i];
       const bool data = n.op_type == "Mul" ? (in == x || reader_outputs.count(in)) : (i == 0 && in == x);
@@ -67,7 +64,7 @@ std::vector<int> equalizable_readers(const Graph& g, const std::string& y) {
   if (g.is_weight(y) || g.is_graph_output(y)) return {};
   std::vector<int> readers = g.consumers(y);
   for (int r : readers)
-    if (!conv_weight(g, node_at(g, r)) || node_at(g, r).input(0) != y || node_at(g, r).input(1) == y) return {};
+    if (!constant_conv_weight(g, node_at(g, r)) || node_at(g, r).input(0) != y || node_at(g, r).input(1) == y) return {};
   return readers;
 }
 
@@ -122,7 +119,7 @@ class Equalizer {
   // cross-layer equalization), else through a Mul — their weights' input channels × s.
   void equalize_input(const std::string& y, const std::vector<int>& readers, const std::vector<double>& s) {
     const int p = g_.producer(y);
-    const bool fold = p >= 0 && conv_weight(g_, node_at(g_, p)) && node_at(g_, p).outputs.size() == 1;
+    const bool fold = p >= 0 && constant_conv_weight(g_, node_at(g_, p)) && node_at(g_, p).outputs.size() == 1;
     const std::string scaled = fold ? y : names_.unique(y + "_equalized");
     for (int r : readers) {
       scale_conv_weight(edit(r, 1), s, true, node_at(g_, r).attr_int("group", 1));
