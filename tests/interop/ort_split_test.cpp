@@ -15,8 +15,8 @@ using namespace ptq;
 using namespace ptq::test;
 
 namespace {
-constexpr double kSplitCosine = 0.995;     // the split 8-bit model against FP32 (ptq's tests: 0.9991)
-constexpr double kErrorRatio = 10.0;       // 1 − cosine of the plain model over the split one's (measured ~50)
+constexpr double kSplitCosine = 0.995;      // the split 8-bit model against FP32 (ptq's tests: 0.9991)
+constexpr double kErrorRatio = 10.0;        // 1 − cosine of the plain model over the split one's (measured ~50)
 constexpr double kSameArithmetic = 0.9999;  // ONNX Runtime's integer kernels vs ptq's Q/DQ arithmetic
 }  // namespace
 
@@ -28,7 +28,8 @@ TEST(OrtSplit, SplitStemRunsIntegerInOnnxRuntimeAndIsCloserToFp32) {
     fs::create_directories(dir / "calib" / std::to_string(i));
     write_npy(dir / "calib" / std::to_string(i) / "x.npy", calib[i].at("x"));
   }
-  const std::string base = "'" + (dir / "stem.onnx").string() + "' --calib '" + (dir / "calib").string() + "' --method minmax --eval-samples 0 -q --json";
+  const std::string base = "'" + (dir / "stem.onnx").string() + "' --calib '" + (dir / "calib").string() +
+                           "' --method minmax --eval-samples 0 -q --json";
   RunResult plain = run_quantize(base + " -o '" + (dir / "plain.onnx").string() + "'");
   ASSERT_EQ(plain.exit_code, 0) << plain.err;
   RunResult split = run_quantize(base + " --split-channels -o '" + (dir / "split.onnx").string() + "'");
@@ -53,7 +54,8 @@ TEST(OrtSplit, SplitStemRunsIntegerInOnnxRuntimeAndIsCloserToFp32) {
     const exec::TensorMap ours = exec::Executor(build_graph(onnx_io::load_model(dir / "split.onnx").proto), one).run(s);
     EXPECT_GE(cosine(q.outputs.at("out"), ours.at("out")), kSameArithmetic);
   }
-  std::printf("[interop] split stem: worst output cosine %.6f (plain %.6f) in ONNX Runtime\n", worst_split, worst_plain);
+  std::printf("[interop] split stem: worst output cosine %.6f (plain %.6f) in ONNX Runtime\n", worst_split,
+              worst_plain);
   EXPECT_GE(worst_split, kSplitCosine);
   EXPECT_GT(1.0 - worst_plain, kErrorRatio * (1.0 - worst_split));
   // Every Conv of the split model (two stems, two depthwise, the last one) became an integer kernel.

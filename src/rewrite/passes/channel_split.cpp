@@ -32,8 +32,8 @@
 namespace ptq::rewrite {
 namespace {
 
-constexpr double kGroupRatio = 8.0;   // largest max|x| of a group over its smallest (3 bits lost at most)
-constexpr size_t kMaxGroups = 4;      // the last group takes every channel left
+constexpr double kGroupRatio = 8.0;        // largest max|x| of a group over its smallest (3 bits lost at most)
+constexpr size_t kMaxGroups = 4;           // the last group takes every channel left
 constexpr double kDeadShare = 1.0 / 4096;  // a channel below this share of the top counts as this share
 
 const Node& node_at(const Graph& g, int i) { return g.nodes[static_cast<size_t>(i)]; }
@@ -51,7 +51,8 @@ Block activation_block(const Graph& g, const std::string& t) {
   std::set<std::string> outs;
   for (int r : readers) {
     const Node& n = node_at(g, r);
-    if (!n.domain.empty() || !channelwise_activation_ops().count(n.op_type) || n.op_type == "PRelu" || n.outputs.size() != 1)
+    if (!n.domain.empty() || !channelwise_activation_ops().count(n.op_type) || n.op_type == "PRelu" ||
+        n.outputs.size() != 1)
       return {};
     outs.insert(n.outputs[0]);
   }
@@ -139,7 +140,8 @@ Chain find_chain(const Graph& g, const std::string& x) {
 std::vector<std::vector<int64_t>> channel_groups(const std::vector<double>& a) {
   std::vector<int64_t> order(a.size());
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](int64_t x, int64_t y) { return a[static_cast<size_t>(x)] > a[static_cast<size_t>(y)]; });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int64_t x, int64_t y) { return a[static_cast<size_t>(x)] > a[static_cast<size_t>(y)]; });
   const double top = a[static_cast<size_t>(order[0])];
   std::vector<std::vector<int64_t>> groups;
   double lead = 0.0;
@@ -239,7 +241,8 @@ class Splitter {
         for (auto& n : it->second) *nodes.Add() = std::move(n);
     }
     gp.mutable_node()->Swap(&nodes);
-    erase_if(gp.mutable_value_info(), [&](const onnx::ValueInfoProto& v) { return replaced_tensors_.count(v.name()) != 0; });
+    erase_if(gp.mutable_value_info(),
+             [&](const onnx::ValueInfoProto& v) { return replaced_tensors_.count(v.name()) != 0; });
     drop_unread_weights(gp, g_, replaced_weights_);
     return std::move(model_);
   }
@@ -263,7 +266,8 @@ class Splitter {
     for (size_t slot : {size_t{1}, size_t{2}}) {
       if (!node.has_input(slot)) continue;
       const std::string name = names_.unique(node.input(slot) + tag);
-      *model_.mutable_graph()->add_initializer() = onnx_io::tensor_to_proto(take_rows(*g_.weight(node.input(slot)), rows), name);
+      *model_.mutable_graph()->add_initializer() =
+          onnx_io::tensor_to_proto(take_rows(*g_.weight(node.input(slot)), rows), name);
       p.set_input(static_cast<int>(slot), name);
       replaced_weights_.insert(node.input(slot));
     }
@@ -287,7 +291,7 @@ class Splitter {
   const Graph& g_;
   onnx::ModelProto model_;
   Names names_;
-  std::set<int> removed_;                                // proto indices of the split nodes
+  std::set<int> removed_;                                 // proto indices of the split nodes
   std::map<int, std::vector<onnx::NodeProto>> inserted_;  // after proto index
   std::set<std::string> replaced_weights_, replaced_tensors_;
 };
@@ -301,8 +305,8 @@ std::map<std::string, int> split_inputs(const Graph& g) {
   return out;
 }
 
-SplitResult split_channels(const onnx::ModelProto& model, const Graph& g, const std::map<std::string, std::vector<double>>& absmax,
-                           double min_gain) {
+SplitResult split_channels(const onnx::ModelProto& model, const Graph& g,
+                           const std::map<std::string, std::vector<double>>& absmax, double min_gain) {
   Splitter s(model, g);
   SplitResult r;
   for (const auto& [x, a] : absmax) {  // name order: deterministic
@@ -311,7 +315,8 @@ SplitResult split_channels(const onnx::ModelProto& model, const Graph& g, const 
     if (c.conv < 0 || g.weight(node_at(g, c.conv).input(1))->dim(0) != static_cast<int64_t>(a.size())) continue;
     const auto groups = channel_groups(a);
     if (groups.size() < 2) continue;
-    log::debug("channel split: '", x, "' (noise gain ", noise_gain(a), ") in ", groups.size(), " groups up to '", c.exit, "'");
+    log::debug("channel split: '", x, "' (noise gain ", noise_gain(a), ") in ", groups.size(), " groups up to '",
+               c.exit, "'");
     s.split(c, groups);
     ++r.convs;
     r.groups += groups.size();

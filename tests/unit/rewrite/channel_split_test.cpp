@@ -19,8 +19,8 @@ using namespace ptq::test;
 namespace {
 
 constexpr float kRtol = 1e-5f, kAtol = 1e-6f;  // the same sums, computed on fewer channels per Conv
-constexpr double kMinGain = 100.0;              // the stem's gain is far above it (channels 300x apart)
-constexpr double kGroupRatio = 8.0;             // the pass's largest max|x| ratio within a group
+constexpr double kMinGain = 100.0;             // the stem's gain is far above it (channels 300x apart)
+constexpr double kGroupRatio = 8.0;            // the pass's largest max|x| ratio within a group
 // depthwise_stem's channels (kStemRows) sorted: 1, 0.3 | 0.01, 0.0033 — two groups at ratio 8: {0, 3}
 // and {1, 2}; concatenated as [0, 3, 1, 2], so the Gather's indices are [0, 2, 3, 1].
 onnx::ModelProto stem(bool extra_reader = false) { return depthwise_stem(extra_reader); }
@@ -29,7 +29,8 @@ std::vector<exec::TensorMap> samples(int n, uint32_t seed) { return stem_samples
 rewrite::SplitResult split(const onnx::ModelProto& model, double min_gain) {
   const Graph g = build_graph(model);
   MemoryReader data(samples(4, 100));
-  return rewrite::split_channels(model, g, calib::channel_absmax(g, rewrite::split_inputs(g), data, quiet_calib()), min_gain);
+  return rewrite::split_channels(model, g, calib::channel_absmax(g, rewrite::split_inputs(g), data, quiet_calib()),
+                                 min_gain);
 }
 
 // Output cosine against FP32 of the minmax 8-bit model of `model`.
@@ -59,7 +60,8 @@ TEST(ChannelSplit, StemSplitIntoGroupsOutputsUnchanged) {
   const Graph g = build_graph(r.model);
   const Tensor* order = g.weight(gather->input(1));
   ASSERT_NE(order, nullptr);
-  EXPECT_EQ(std::vector<int64_t>(order->data<int64_t>(), order->data<int64_t>() + 4), (std::vector<int64_t>{0, 2, 3, 1}));
+  EXPECT_EQ(std::vector<int64_t>(order->data<int64_t>(), order->data<int64_t>() + 4),
+            (std::vector<int64_t>{0, 2, 3, 1}));
   // Group 0 takes channels {0, 3}: its stem's weight rows are W1's rows 0 and 3; its depthwise Conv has group 2.
   const onnx::NodeProto* dw0 = producer_of(r.model, "c2_split0");
   ASSERT_NE(dw0, nullptr);
@@ -78,13 +80,15 @@ TEST(ChannelSplit, StemSplitIntoGroupsOutputsUnchanged) {
     const Tensor t = run_model(model, sample).at("out"), u = run_model(r.model, sample).at("out");
     ASSERT_EQ(t.shape(), u.shape());
     for (int64_t i = 0; i < t.numel(); ++i)
-      ASSERT_NEAR(t.data<float>()[i], u.data<float>()[i], kAtol + kRtol * std::fabs(t.data<float>()[i])) << "out[" << i << "]";
+      ASSERT_NEAR(t.data<float>()[i], u.data<float>()[i], kAtol + kRtol * std::fabs(t.data<float>()[i]))
+          << "out[" << i << "]";
   }
   // What the 8-bit grids will hold: one range per group where c1 and y spanned 300x.
   MemoryReader data(samples(4, 100));
   const auto before = calib::channel_absmax(build_graph(model), {{"c1", 1}, {"y", 1}}, data, quiet_calib());
   EXPECT_GT(channel_spread(before.at("c1")), 30.0);
-  const auto after = calib::channel_absmax(g, {{"c1_split0", 1}, {"c1_split1", 1}, {"y_split0", 1}, {"y_split1", 1}}, data, quiet_calib());
+  const auto after = calib::channel_absmax(g, {{"c1_split0", 1}, {"c1_split1", 1}, {"y_split0", 1}, {"y_split1", 1}},
+                                           data, quiet_calib());
   for (const auto& [name, a] : after) EXPECT_LT(channel_spread(a), kGroupRatio) << name;
 }
 
