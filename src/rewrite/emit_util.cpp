@@ -69,6 +69,29 @@ Tensor zero_point_tensor(const QParams& p) {
   return z;
 }
 
+void set_int_attr(onnx::NodeProto& node, const std::string& name, int64_t v) {
+  for (auto& a : *node.mutable_attribute())
+    if (a.name() == name) {
+      a.set_type(onnx::AttributeProto::INT);
+      a.set_i(v);
+      return;
+    }
+  onnx::AttributeProto* a = node.add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::INT);
+  a->set_i(v);
+}
+
+onnx::ValueInfoProto* declare_like(onnx::GraphProto& gp, const std::string& like, const std::string& name) {
+  for (int i = 0, n = gp.value_info_size(); i < n; ++i)
+    if (gp.value_info(i).name() == like) {
+      onnx::ValueInfoProto v = gp.value_info(i);
+      v.set_name(name);
+      return &(*gp.add_value_info() = std::move(v));
+    }
+  return nullptr;
+}
+
 void drop_unread_weights(onnx::GraphProto& gp, const Graph& g, const std::set<std::string>& candidates) {
   std::set<std::string> reads;
   collect_reads(gp, reads);

@@ -35,13 +35,6 @@ const onnx::AttributeProto* attr(const onnx::NodeProto& n, const std::string& na
   return nullptr;
 }
 
-void set_int(onnx::NodeProto& n, const std::string& name, int64_t v) {
-  auto* a = n.add_attribute();
-  a->set_name(name);
-  a->set_type(onnx::AttributeProto::INT);
-  a->set_i(v);
-}
-
 }  // namespace
 
 // Codes of a 4- or 8-bit tensor as the unsigned fields MatMulNBits and GatherBlockQuantized store:
@@ -195,7 +188,7 @@ size_t to_matmulnbits(onnx::ModelProto& model) {
     n.set_name(names.unique((node.name().empty() ? base : node.name()) + "_" + op));
     for (const auto& in : inputs) n.add_input(in);
     n.add_output(node.output(0));
-    for (const auto& [name, value] : attrs) set_int(n, name, value);
+    for (const auto& [name, value] : attrs) set_int_attr(n, name, value);
     node = n;
     dropped_nodes.insert(dq);
     for (const auto& in : d.input()) candidates.insert(in);

@@ -57,6 +57,12 @@ void erase_if(List* list, Pred pred) {
 // value_info entries).
 void drop_unread_weights(onnx::GraphProto& gp, const Graph& g, const std::set<std::string>& candidates);
 
+// Sets a node's INT attribute `name` to v (adds it when absent).
+void set_int_attr(onnx::NodeProto& node, const std::string& name, int64_t v);
+// A copy of gp's value_info entry for `like`, named `name`, added to gp (when the model declares one):
+// the new entry, else null.
+onnx::ValueInfoProto* declare_like(onnx::GraphProto& gp, const std::string& like, const std::string& name);
+
 // smooth_quant.cpp: a Mul node `name` writing out = in · scale, the scale (`values` of `shape`) added to
 // gp as initializer `scale`; the caller places the node (insert_nodes_after).
 onnx::NodeProto scale_mul(onnx::GraphProto& gp, const std::string& name, const std::string& in, const std::string& scale,

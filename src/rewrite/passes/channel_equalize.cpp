@@ -108,7 +108,7 @@ class Equalizer {
     const Node& p = node_at(g_, conv);
     const std::string scaled = names_.unique(x + "_equalized");
     model_.mutable_graph()->mutable_node(p.proto_index)->set_output(0, scaled);
-    declare_like(x, scaled);
+    declare_like(*model_.mutable_graph(), x, scaled);
     insert_mul(conv, names_.unique(x + "_EqualizeRestore_Mul"), scaled, s, g_.weight(p.input(1))->rank() - 1, x);
     result_.kept_float.tensors.insert(x);
     for (int r : g_.consumers(x)) result_.kept_float.nodes_writing.insert(node_at(g_, r).outputs.at(0));
@@ -128,7 +128,7 @@ class Equalizer {
     if (fold) {
       divide_output_channels(p, s);
     } else {
-      declare_like(y, scaled);
+      declare_like(*model_.mutable_graph(), y, scaled);
       insert_mul(p, names_.unique(y + "_Equalize_Mul"), y, inverse(s), g_.weight(node_at(g_, readers.front()).input(1))->rank() - 1,
                  scaled);
     }
@@ -151,18 +151,6 @@ class Equalizer {
   }
 
  private:
-  // A value_info entry for `name` with the type and shape of `like`'s, when the model declares one.
-  void declare_like(const std::string& like, const std::string& name) {
-    onnx::GraphProto& gp = *model_.mutable_graph();
-    for (int i = 0, n = gp.value_info_size(); i < n; ++i)
-      if (gp.value_info(i).name() == like) {
-        onnx::ValueInfoProto v = gp.value_info(i);
-        v.set_name(name);
-        *gp.add_value_info() = v;
-        return;
-      }
-  }
-
   // The new value of a node's weight input (a Conv's weight may be scaled twice: as the reader of an
   // equalized input and as the writer of an equalized output).
   Tensor& edit(int node, size_t slot) {

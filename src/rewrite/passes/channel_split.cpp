@@ -195,7 +195,7 @@ class Splitter {
         for (int i = 0; i < p.input_size(); ++i)
           if (auto it = renamed.find(p.input(i)); it != renamed.end()) p.set_input(i, it->second);
         if (n == c.conv || n == c.depthwise) split_weights(node, p, groups[k], tag);
-        if (n == c.depthwise) set_group(p, static_cast<int64_t>(groups[k].size()));
+        if (n == c.depthwise) set_int_attr(p, "group", static_cast<int64_t>(groups[k].size()));
         const std::string name = names_.unique(node.outputs[0] + tag);
         declare_split(node.outputs[0], name, static_cast<int64_t>(groups[k].size()));
         renamed[node.outputs[0]] = name;
@@ -211,7 +211,7 @@ class Splitter {
     concat.set_name(names_.unique(c.exit + "_Split_Concat"));
     for (const auto& e : exits) concat.add_input(e);
     concat.add_output(cat);
-    add_int_attr(concat, "axis", 1);
+    set_int_attr(concat, "axis", 1);
     out.push_back(concat);
     int64_t channels = 0;
     for (const auto& grp : groups) channels += static_cast<int64_t>(grp.size());
@@ -227,7 +227,7 @@ class Splitter {
     gather.add_input(cat);
     gather.add_input(indices);
     gather.add_output(c.exit);
-    add_int_attr(gather, "axis", 1);
+    set_int_attr(gather, "axis", 1);
     out.push_back(gather);
     declare_split(c.exit, cat, channels);
   }
@@ -248,19 +248,6 @@ class Splitter {
   }
 
  private:
-  static void add_int_attr(onnx::NodeProto& p, const std::string& name, int64_t v) {
-    onnx::AttributeProto* a = p.add_attribute();
-    a->set_name(name);
-    a->set_type(onnx::AttributeProto::INT);
-    a->set_i(v);
-  }
-
-  static void set_group(onnx::NodeProto& p, int64_t group) {
-    for (auto& a : *p.mutable_attribute())
-      if (a.name() == "group") return a.set_i(group);
-    add_int_attr(p, "group", group);
-  }
-
   // The Conv's weight and bias rows of `rows` as new initializers, read by p.
   void split_weights(const Node& node, onnx::NodeProto& p, const std::vector<int64_t>& rows, const std::string& tag) {
     for (size_t slot : {size_t{1}, size_t{2}}) {
@@ -276,16 +263,10 @@ class Splitter {
   // A value_info entry for `name` like `like`'s with `channels` channels (axis 1), when the model
   // declares one.
   void declare_split(const std::string& like, const std::string& name, int64_t channels) {
-    onnx::GraphProto& gp = *model_.mutable_graph();
-    for (int i = 0, n = gp.value_info_size(); i < n; ++i)
-      if (gp.value_info(i).name() == like) {
-        onnx::ValueInfoProto v = gp.value_info(i);
-        v.set_name(name);
-        auto* shape = v.mutable_type()->mutable_tensor_type()->mutable_shape();
-        if (shape->dim_size() > 1) shape->mutable_dim(1)->set_dim_value(channels);
-        *gp.add_value_info() = v;
-        return;
-      }
+    onnx::ValueInfoProto* v = declare_like(*model_.mutable_graph(), like, name);
+    if (!v) return;
+    auto* shape = v->mutable_type()->mutable_tensor_type()->mutable_shape();
+    if (shape->dim_size() > 1) shape->mutable_dim(1)->set_dim_value(channels);
   }
 
   const Graph& g_;
@@ -310,12 +291,13 @@ SplitResult split_channels(const onnx::ModelProto& model, const Graph& g,
   Splitter s(model, g);
   SplitResult r;
   for (const auto& [x, a] : absmax) {  // name order: deterministic
-    if (a.empty() || noise_gain(a) < min_gain) continue;
+    const double gain = a.empty() ? 0.0 : noise_gain(a);
+    if (gain < min_gain) continue;
     const Chain c = find_chain(g, x);
     if (c.conv < 0 || g.weight(node_at(g, c.conv).input(1))->dim(0) != static_cast<int64_t>(a.size())) continue;
     const auto groups = channel_groups(a);
     if (groups.size() < 2) continue;
-    log::debug("channel split: '", x, "' (noise gain ", noise_gain(a), ") in ", groups.size(), " groups up to '",
+    log::debug("channel split: '", x, "' (noise gain ", gain, ") in ", groups.size(), " groups up to '",
                c.exit, "'");
     s.split(c, groups);
     ++r.convs;
